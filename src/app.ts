@@ -1,0 +1,202 @@
+/**
+ * Composition root: opens the database, runs migrations, and builds the Express app from the
+ * capability modules. Every init has its close, called in reverse order on shutdown.
+ */
+import http from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import express, { type Express, type Request } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import type { Db } from './store/db.js';
+import { PgDb } from './store/pg-db.js';
+import { PgliteDb } from './store/pglite-db.js';
+import { migrate } from './store/migrate.js';
+import { removeHubInfo, runningHub, writeHubInfo } from './store/embedded-lock.js';
+import { FhirRepository } from './store/repository.js';
+import type { AccessPolicy, FhirContext, OperationDefinition, WriteInterceptor } from './fhir/types.js';
+import { allowAllPolicy } from './fhir/access.js';
+import { createFhirRouter } from './http/fhir-express.js';
+import { createLogger, requestContext } from './http/logger.js';
+import { errorHandler } from './http/errors.js';
+import { ANONYMOUS, type Principal } from './auth/principal.js';
+import { AuditBuffer } from './auth/audit-buffer.js';
+import { auditOfFhirRequest } from './auth/fhir-audit.js';
+
+export interface Hub {
+  config: Config;
+  db: Db;
+  repo: FhirRepository;
+  logger: Logger;
+  app: Express;
+  fhir: FhirContext;
+  /** Start-up state shown by /readyz. */
+  status: { seeding: boolean };
+  /** Handlers tried before Express for the hottest endpoints; each returns true when it answered. */
+  fastPaths: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
+  /** Register closers (workers, timers) to run on shutdown, newest first. */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export async function openDb(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Db> {
+  return config.databaseUrl ? new PgDb(config.databaseUrl) : PgliteDb.open(config.dataDir);
+}
+
+export interface HubOptions {
+  /** Use this database instead of opening one from config (tests). */
+  db?: Db;
+  logger?: Logger;
+}
+
+export async function createHub(inputConfig: Config, opts: HubOptions = {}): Promise<Hub> {
+  // Without a configured ADMIN_TOKEN the operator API still works locally: a random per-start token that only
+  // the local CLI can read (DATA_DIR/hub.json, mode 0600). Never a default secret.
+  const config: Config = { ...inputConfig, adminToken: inputConfig.adminToken ?? randomBytes(24).toString('base64url') };
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  if (!opts.db && !config.databaseUrl) {
+    // Claim DATA_DIR before opening PGlite, so a CLI started meanwhile never opens the same files.
+    const other = runningHub(config.dataDir);
+    if (other) throw new Error(`another hub (pid ${other.pid}) is serving the embedded database in ${config.dataDir}`);
+    writeHubInfo(config.dataDir, { pid: process.pid });
+  }
+  const db = opts.db ?? (await openDb(config));
+  await migrate(db);
+  const repo = new FhirRepository(db);
+  const closers: Array<() => Promise<void> | void> = [];
+  const operations: OperationDefinition[] = [];
+  const interceptors: WriteInterceptor[] = [];
+  let policy: AccessPolicy = allowAllPolicy;
+  let authenticate: (req: Request) => Promise<Principal> = async () => ANONYMOUS;
+  const fhir: FhirContext = {
+    db,
+    repo,
+    get policy() {
+      return policy;
+    },
+    interceptors,
+    operations,
+    views: new Map(),
+  };
+
+  const audit = new AuditBuffer(db, { onError: (e) => logger.error({ err: e }, 'audit write failed') });
+  closers.push(() => audit.close());
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('query parser', 'extended');
+  app.use((req, res, next) => {
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    // The 'request served' line (no listener at all when info lines are not logged).
+    if (logger.isLevelEnabled('info')) {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        requestContext.run({ requestId }, () =>
+          logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served'),
+        );
+      });
+    }
+    requestContext.run({ requestId }, next);
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  const status = { seeding: false };
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await db.query('SELECT 1');
+      if (status.seeding) {
+        res.status(503).json({ status: 'seeding', database: db.kind });
+        return;
+      }
+      res.json({ status: 'ready', database: db.kind });
+    } catch {
+      res.status(503).json({ status: 'unavailable', database: db.kind });
+    }
+  });
+
+  const hub: Hub = {
+    config,
+    db,
+    repo,
+    logger,
+    app,
+    fhir,
+    fastPaths: [],
+    status,
+    onClose(fn) {
+      closers.push(fn);
+    },
+    async close() {
+      for (const fn of closers.reverse()) await fn();
+      if (!opts.db) await db.close();
+      if (!opts.db && !config.databaseUrl) removeHubInfo(config.dataDir);
+    },
+  };
+
+  // Capability modules register their routes, operations, interceptors and access policy here.
+  const modules = await import('./modules.js');
+  const wiring = await modules.registerModules(hub, {
+    addOperation: (op) => operations.push(op),
+    addInterceptor: (i) => interceptors.push(i),
+    setPolicy: (p) => {
+      policy = p;
+    },
+    setAuthenticator: (fn) => {
+      authenticate = fn;
+    },
+    authenticate: (req) => authenticate(req),
+  });
+
+  app.use(
+    '/fhir',
+    createFhirRouter({
+      context: () => fhir,
+      baseUrl: config.fhirBaseUrl,
+      maxBodyBytes: config.maxBodyBytes,
+      authenticate: (req) => authenticate(req),
+      onServed: (req, status) => {
+        const a = auditOfFhirRequest(req, status);
+        if (a) audit.add(a);
+      },
+    }),
+  );
+  wiring.afterFhir?.();
+  app.use((req, res) => {
+    res.status(404).type('application/fhir+json').send(
+      JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found', diagnostics: `No route for ${req.method} ${req.path}` }] }),
+    );
+  });
+  app.use(errorHandler(logger));
+  return hub;
+}
+
+/** Starts listening; resolves with the server. Graceful shutdown drains in-flight requests. */
+export async function listen(hub: Hub): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    for (const fast of hub.fastPaths) if (fast(req, res)) return;
+    hub.app(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(hub.config.port, hub.config.host, resolve));
+  if (hub.db.kind === 'pglite') {
+    const port = (server.address() as { port: number }).port;
+    writeHubInfo(hub.config.dataDir, { pid: process.pid, url: `http://127.0.0.1:${port}`, adminToken: hub.config.adminToken! });
+  }
+  hub.onClose(
+    () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, hub.config.shutdownGraceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  );
+  return server;
+}

@@ -1,0 +1,14 @@
+/** Capability CLI commands, registered onto the main program. */
+import type { Command } from 'commander';
+import { openCliContext } from './cli-context.js';
+import { registerIisCommands } from './sync/iis/cli.js';
+import { registerAuthCommands } from './auth/commands.js';
+import { registerCredentialCommands } from './credentials/commands.js';
+import { registerSyncCommands } from './sync/ehr/commands.js';
+
+export function registerCapabilityCommands(program: Command): void {
+  registerAuthCommands(program);
+  registerIisCommands(program, openCliContext);
+  registerCredentialCommands(program);
+  registerSyncCommands(program);
+}

@@ -1,0 +1,43 @@
+/** What a CLI command gets: the configured database (migrated) and repository, closed when the command ends. */
+import { loadConfig, type Config } from './config/config.js';
+import { openDb } from './app.js';
+import { migrate } from './store/migrate.js';
+import { FhirRepository } from './store/repository.js';
+import type { Db } from './store/db.js';
+import { runningHub } from './store/embedded-lock.js';
+
+export interface CliContext {
+  config: Config;
+  db: Db;
+  repo: FhirRepository;
+  close(): Promise<void>;
+}
+
+export class HubRunningError extends Error {
+  override name = 'HubRunningError';
+}
+
+export async function openCliContext(): Promise<CliContext> {
+  const config = loadConfig();
+  if (!config.databaseUrl) {
+    const hub = runningHub(config.dataDir);
+    if (hub) {
+      throw new HubRunningError(
+        `a hub (pid ${hub.pid}) is ${hub.url ? 'serving' : 'starting on'} the embedded database in ${config.dataDir}; stop it first, or run this command against PostgreSQL (DATABASE_URL)`,
+      );
+    }
+  }
+  const db = await openDb(config);
+  await migrate(db);
+  return { config, db, repo: new FhirRepository(db), close: () => db.close() };
+}
+
+/** Runs a command body with a context and always closes it. */
+export async function withCliContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = await openCliContext();
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * One loader: environment -> typed, validated config. No default secrets: secrets are generated into
+ * the database on first start by the modules that need them.
+ */
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Public base URL of the hub, no trailing slash (also the SMART Health Card `iss`). */
+  baseUrl: string;
+  /** `${baseUrl}/fhir` */
+  fhirBaseUrl: string;
+  databaseUrl?: string;
+  dataDir: string;
+  logLevel: string;
+  maxBodyBytes: number;
+  /** Bearer secret for the admin API; the admin API is off when unset. */
+  adminToken?: string;
+  /** Seed a small demo data set into an empty database on start. */
+  seedDemo: boolean;
+  /** Drain time for graceful shutdown. */
+  shutdownGraceMs: number;
+  smtpUrl?: string;
+  mailFrom: string;
+  /**
+   * Tests of FHIR mechanics only: skip SMART access control. Never read from the environment,
+   * so no deployment can switch it on.
+   */
+  devOpenAccess?: boolean;
+  /** Idle wait of the IIS outbox worker between polls (IIS_POLL_MS); the worker's own default when unset. */
+  iisPollMs?: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const port = overrides.port ?? int(env, 'PORT', 8080, 0, 65535);
+  const rawBase = overrides.baseUrl ?? env.BASE_URL ?? `http://localhost:${port}`;
+  let baseUrl: string;
+  try {
+    const u = new URL(rawBase);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+    baseUrl = rawBase.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(`BASE_URL must be an absolute http(s) URL such as https://hub.example.org, got '${rawBase}'`);
+  }
+  const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got '${databaseUrl}'`);
+  }
+  const adminToken = overrides.adminToken ?? (env.ADMIN_TOKEN || undefined);
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  return {
+    port,
+    host: overrides.host ?? env.HOST ?? '0.0.0.0',
+    baseUrl,
+    fhirBaseUrl: `${baseUrl}/fhir`,
+    databaseUrl,
+    dataDir: overrides.dataDir ?? path.resolve(env.DATA_DIR ?? './data'),
+    logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
+    maxBodyBytes: overrides.maxBodyBytes ?? int(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    adminToken,
+    seedDemo: overrides.seedDemo ?? env.SEED_DEMO !== 'false',
+    shutdownGraceMs: overrides.shutdownGraceMs ?? int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
+    mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
+    devOpenAccess: overrides.devOpenAccess === true,
+    iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? int(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
+  };
+}

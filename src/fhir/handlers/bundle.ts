@@ -1,0 +1,163 @@
+/**
+ * `batch` and `transaction` Bundles. A transaction runs in one database transaction: every entry
+ * succeeds or none does; `urn:uuid:` fullUrls become real ids and references to them are rewritten.
+ * @see https://hl7.org/fhir/R4/http.html#transaction
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry } from 'fhir/r4';
+import type { FhirContext, FhirRequest, FhirResponse } from '../types.js';
+import type { Queryable } from '../../store/db.js';
+import { badRequest, fhirError, isOperationOutcomeError, OperationOutcomeError, outcome, issue } from '../outcomes.js';
+import { isSupportedType } from '../resource-types.js';
+
+export type Dispatch = (req: FhirRequest, ctx: FhirContext, assignedId?: string) => Promise<FhirResponse>;
+/** Returns a context whose db and repository run inside `tx` (nested transactions reuse it). */
+export type BindTx = (ctx: FhirContext, tx: Queryable) => FhirContext;
+
+const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified' };
+const MAX_ENTRIES = 5000;
+
+function rewriteReferences(value: unknown, map: Map<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, map));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === 'reference' && typeof v === 'string' && map.has(v) ? map.get(v) : rewriteReferences(v, map);
+  }
+  return out;
+}
+
+function entryRequest(parent: FhirRequest, entry: BundleEntry, index: number): FhirRequest {
+  const r = entry.request;
+  if (!r?.method || !r.url) throw badRequest(`Bundle.entry[${index}].request needs method and url`, `Bundle.entry[${index}].request`);
+  const method = r.method.toUpperCase() as FhirRequest['method'];
+  if (!(method in METHOD_ORDER)) throw badRequest(`Bundle.entry[${index}].request.method ${r.method} is not supported`, `Bundle.entry[${index}].request.method`);
+  const [pathPart, qs] = r.url.replace(/^\/+/, '').replace(`${parent.baseUrl}/`, '').split('?', 2);
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of new URLSearchParams(qs ?? '')) (query[k] ??= []).push(v);
+  const headers: Record<string, string | undefined> = { prefer: parent.headers.prefer };
+  if (r.ifMatch) headers['if-match'] = r.ifMatch;
+  if (r.ifNoneExist) headers['if-none-exist'] = r.ifNoneExist;
+  if (r.ifNoneMatch) headers['if-none-match'] = r.ifNoneMatch;
+  return { method, path: pathPart!, query, body: entry.resource, headers, principal: parent.principal, baseUrl: parent.baseUrl };
+}
+
+function responseEntry(res: FhirResponse): BundleEntry {
+  const status = `${res.status} ${STATUS_TEXT[res.status] ?? ''}`.trim();
+  const e: BundleEntry = { response: { status } };
+  if (res.headers?.location) e.response!.location = res.headers.location;
+  if (res.headers?.etag) e.response!.etag = res.headers.etag;
+  if (res.headers?.['last-modified']) e.response!.lastModified = new Date(res.headers['last-modified']).toISOString();
+  if (res.body && typeof res.body === 'object') {
+    const body = res.body as { resourceType?: string };
+    if (body.resourceType === 'OperationOutcome') e.response!.outcome = res.body as never;
+    else e.resource = res.body as never;
+  }
+  return e;
+}
+
+function errorEntry(e: OperationOutcomeError): BundleEntry {
+  return { response: { status: String(e.status), outcome: e.outcome } };
+}
+
+function checkBundle(body: unknown): Bundle {
+  const b = body as Bundle;
+  if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle') throw fhirError('INVALID_RESOURCE', 'POST to the base takes a Bundle', 'resourceType');
+  if (b.type !== 'batch' && b.type !== 'transaction') throw badRequest(`Bundle.type must be batch or transaction, got '${String(b.type)}'`, 'Bundle.type');
+  if (b.entry !== undefined && !Array.isArray(b.entry)) throw badRequest('Bundle.entry must be an array', 'Bundle.entry');
+  if ((b.entry?.length ?? 0) > MAX_ENTRIES) throw fhirError('PAYLOAD_TOO_LARGE', `A Bundle may hold at most ${MAX_ENTRIES} entries`);
+  // The envelope itself must be well-formed (bdl-3: every entry has a request), for batch as for transaction:
+  // a malformed Bundle is a 400 for the whole request, not a per-entry error and never a crash.
+  (b.entry ?? []).forEach((e: unknown, i) => {
+    const at = `Bundle.entry[${i}]`;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw badRequest(`${at} must be an object`, at);
+    const r = (e as BundleEntry).request as unknown;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw badRequest(`${at}.request needs method and url`, `${at}.request`);
+    const { method, url } = r as { method?: unknown; url?: unknown };
+    if (typeof method !== 'string' || !(method.toUpperCase() in METHOD_ORDER)) {
+      throw badRequest(`${at}.request.method must be one of GET, HEAD, POST, PUT, PATCH, DELETE`, `${at}.request.method`);
+    }
+    if (typeof url !== 'string' || url === '') throw badRequest(`${at}.request.url must be a non-empty string`, `${at}.request.url`);
+    for (const h of ['ifMatch', 'ifNoneExist', 'ifNoneMatch', 'ifModifiedSince'] as const) {
+      const v = (r as Record<string, unknown>)[h];
+      if (v !== undefined && typeof v !== 'string') throw badRequest(`${at}.request.${h} must be a string`, `${at}.request.${h}`);
+    }
+    const fullUrl = (e as BundleEntry).fullUrl as unknown;
+    if (fullUrl !== undefined && typeof fullUrl !== 'string') throw badRequest(`${at}.fullUrl must be a string`, `${at}.fullUrl`);
+  });
+  return b;
+}
+
+async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, dispatch: Dispatch, bindTx: BindTx): Promise<FhirResponse> {
+  const entries = bundle.entry ?? [];
+  const requests = entries.map((e, i) => entryRequest(req, e, i));
+  const order = requests.map((_, i) => i).sort((a, b) => METHOD_ORDER[requests[a]!.method]! - METHOD_ORDER[requests[b]!.method]! || a - b);
+  const results = new Array<BundleEntry>(entries.length);
+  await ctx.db.transaction(async (tx) => {
+    const txCtx = bindTx(ctx, tx);
+    // Resolve urn:uuid ids first (conditional creates map to the existing resource).
+    const ids = new Map<string, string>();
+    const assigned = new Map<number, string>();
+    const skip = new Set<number>();
+    for (const i of order) {
+      const r = requests[i]!;
+      const fullUrl = entries[i]!.fullUrl;
+      if (r.method !== 'POST') continue;
+      const type = r.path.split('/')[0]!;
+      if (!isSupportedType(type)) continue;
+      if (r.headers['if-none-exist']) {
+        const q: Record<string, string[]> = {};
+        for (const [k, v] of new URLSearchParams(r.headers['if-none-exist'])) (q[k] ??= []).push(v);
+        const found = await ctx.repo.search(type, { ...q, _count: '2' }, { tx });
+        if (found.resources.length > 1) throw fhirError('MULTIPLE_MATCHES', `entry[${i}] If-None-Exist matched more than one ${type}`);
+        if (found.resources.length === 1) {
+          if (fullUrl) ids.set(fullUrl, `${type}/${found.resources[0]!.id}`);
+          results[i] = { response: { status: '200 OK', location: `${type}/${found.resources[0]!.id}` }, resource: found.resources[0] as never };
+          skip.add(i);
+          continue;
+        }
+      }
+      const id = randomUUID();
+      assigned.set(i, id);
+      if (fullUrl) ids.set(fullUrl, `${type}/${id}`);
+    }
+    for (const i of order) {
+      if (skip.has(i)) continue;
+      const r = requests[i]!;
+      if (r.body !== undefined) r.body = rewriteReferences(r.body, ids);
+      if (r.path.startsWith('urn:uuid:')) r.path = ids.get(r.path) ?? r.path;
+      try {
+        results[i] = responseEntry(await dispatch(r, txCtx, assigned.get(i)));
+      } catch (e) {
+        if (isOperationOutcomeError(e)) {
+          const status = e.code === 'PRECONDITION_FAILED' ? 409 : e.status;
+          const prefix = issue('error', e.outcome.issue[0]?.code ?? 'processing', `Transaction failed at entry[${i}] (${r.method} ${r.path}); nothing was saved`);
+          throw new OperationOutcomeError(status, outcome(prefix, ...e.outcome.issue));
+        }
+        throw e;
+      }
+    }
+  });
+  const response: Bundle = { resourceType: 'Bundle', type: 'transaction-response', timestamp: new Date().toISOString(), entry: results };
+  return { status: 200, body: response };
+}
+
+async function batch(req: FhirRequest, ctx: FhirContext, bundle: Bundle, dispatch: Dispatch): Promise<FhirResponse> {
+  const entries = bundle.entry ?? [];
+  const out: BundleEntry[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    try {
+      out.push(responseEntry(await dispatch(entryRequest(req, entries[i]!, i), ctx)));
+    } catch (e) {
+      if (!isOperationOutcomeError(e)) throw e;
+      out.push(errorEntry(e));
+    }
+  }
+  return { status: 200, body: { resourceType: 'Bundle', type: 'batch-response', timestamp: new Date().toISOString(), entry: out } };
+}
+
+export async function bundleHandler(req: FhirRequest, ctx: FhirContext, dispatch: Dispatch, bindTx: BindTx): Promise<FhirResponse> {
+  const bundle = checkBundle(req.body);
+  return bundle.type === 'transaction' ? transaction(req, ctx, bundle, dispatch, bindTx) : batch(req, ctx, bundle, dispatch);
+}

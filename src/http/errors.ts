@@ -1,0 +1,33 @@
+/** The one place errors become HTTP answers: OperationOutcome for FHIR, never a stack trace. */
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../fhir/outcomes.js';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+export function sendOutcomeError(res: Response, e: OperationOutcomeError): void {
+  for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+  res.status(e.status).type(FHIR_JSON).send(JSON.stringify(e.outcome));
+}
+
+/** Maps body-parser and other framework errors to catalogue errors. */
+export function toOutcomeError(err: unknown): OperationOutcomeError | undefined {
+  if (isOperationOutcomeError(err)) return err;
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed') return fhirError('INVALID_JSON', `Body is not valid JSON: ${e.message ?? ''}`.trim());
+  if (e?.type === 'entity.too.large') return fhirError('PAYLOAD_TOO_LARGE');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return fhirError('UNSUPPORTED_MEDIA_TYPE', e.message);
+  if (e?.type === 'request.aborted') return fhirError('BAD_REQUEST', 'Request aborted');
+  if (e?.status && e.status >= 400 && e.status < 500) return fhirError('BAD_REQUEST', e.message);
+  return undefined;
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const known = toOutcomeError(err);
+    if (known) return sendOutcomeError(res, known);
+    logger.error({ err, path: req.path, method: req.method }, 'unhandled error');
+    sendOutcomeError(res, fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
+  };
+}

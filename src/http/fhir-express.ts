@@ -1,0 +1,124 @@
+/**
+ * Express glue for the FHIR API: content negotiation, body parsing, turning a request into a plain
+ * FhirRequest, and a FhirResponse back into HTTP.
+ */
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/types.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
+import { dispatch } from '../fhir/router.js';
+import { fhirError } from '../fhir/outcomes.js';
+import { FHIR_JSON } from './errors.js';
+import { serializedBody } from '../fhir/handlers/searchset-json.js';
+
+const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
+
+/** 406 for XML and other formats the hub does not produce. */
+function negotiate(req: Request, query: Request['query']): void {
+  const format = typeof query._format === 'string' ? query._format : undefined;
+  if (format && !/json/i.test(format)) throw fhirError('NOT_ACCEPTABLE', `_format=${format} is not supported; use json`);
+  const accept = req.headers.accept;
+  if (!accept) return;
+  const ok = accept.split(',').some((part) => {
+    const t = part.split(';')[0]!.trim().toLowerCase();
+    return t === '*/*' || t === 'application/*' || t.endsWith('json') || t === 'application/fhir+ndjson' || t === 'application/ndjson';
+  });
+  if (!ok) throw fhirError('NOT_ACCEPTABLE', `Accept '${accept}' cannot be satisfied; use application/fhir+json`);
+}
+
+function checkContentType(req: Request): void {
+  if (!['POST', 'PUT', 'PATCH'].includes(req.method)) return;
+  const length = Number(req.headers['content-length'] ?? 0);
+  const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (JSON_TYPES.includes(type)) return;
+  // POST _search and operations may carry form parameters.
+  if (type === 'application/x-www-form-urlencoded' && req.method === 'POST') return;
+  throw fhirError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported; send application/fhir+json`);
+}
+
+function toQuery(q: Request['query']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(q)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+  }
+  return out;
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw fhirError('BAD_REQUEST', 'The URL path is not valid percent-encoding');
+  }
+}
+
+/** `query`: req.query read once (Express parses the query string again on every access). */
+export function toFhirRequest(req: Request, principal: Principal, baseUrl: string, query: Request['query'] = req.query): FhirRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return {
+    method: req.method as FhirRequest['method'],
+    path: decodePath(req.path).replace(/^\/+/, ''),
+    query: toQuery(query),
+    body: req.body,
+    headers,
+    principal,
+    baseUrl,
+  };
+}
+
+export function sendFhirResponse(res: Response, out: FhirResponse, method: string): void {
+  for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
+  res.status(out.status);
+  if (out.body === undefined || method === 'HEAD' || out.status === 304 || out.status === 204) {
+    res.end();
+    return;
+  }
+  if (typeof out.body === 'string' || Buffer.isBuffer(out.body)) {
+    if (!res.getHeader('content-type')) res.type(FHIR_JSON);
+    res.send(out.body);
+    return;
+  }
+  res.type(FHIR_JSON).send(serializedBody(out.body) ?? JSON.stringify(out.body));
+}
+
+export interface FhirRouterDeps {
+  context: () => FhirContext;
+  baseUrl: string;
+  maxBodyBytes: number;
+  /** Establishes who is calling (SMART bearer token); throws 401 OperationOutcomeError on a bad token. */
+  authenticate: (req: Request) => Promise<Principal>;
+  /** Called once per FHIR interaction with its outcome status (audit). */
+  onServed?: (req: FhirRequest, status: number) => void;
+}
+
+export function createFhirRouter(deps: FhirRouterDeps): Router {
+  const router = express.Router();
+  const parsedQuery = new WeakMap<Request, Request['query']>();
+  router.use((req, _res, next) => {
+    const query = req.query;
+    parsedQuery.set(req, query);
+    negotiate(req, query);
+    checkContentType(req);
+    next();
+  });
+  router.use(express.json({ type: JSON_TYPES, limit: deps.maxBodyBytes, strict: false }));
+  router.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes }));
+  const handle: RequestHandler = async (req, res) => {
+    let fhirReq = toFhirRequest(req, ANONYMOUS, deps.baseUrl, parsedQuery.get(req) ?? req.query);
+    try {
+      fhirReq = { ...fhirReq, principal: await deps.authenticate(req) };
+      const out = await dispatch(fhirReq, deps.context());
+      deps.onServed?.(fhirReq, out.status);
+      sendFhirResponse(res, out, req.method);
+    } catch (e) {
+      deps.onServed?.(fhirReq, (e as { status?: number }).status ?? 500);
+      throw e;
+    }
+  };
+  // Every path below /fhir is the FHIR router's (dispatch answers unknown ones): no route pattern to match.
+  router.use(handle);
+  return router;
+}

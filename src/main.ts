@@ -1,0 +1,136 @@
+/**
+ * `vaxhub` CLI (commander): serve, migrate, seed, and the capability commands registered in src/cli-commands.ts.
+ * Failures print what to do next and exit non-zero.
+ */
+import cluster from 'node:cluster';
+import { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { loadConfig, ConfigError } from './config/config.js';
+import { createHub, listen, openDb } from './app.js';
+import { migrate } from './store/migrate.js';
+import { FhirRepository } from './store/repository.js';
+import { isEmpty, seedDemo } from './seed/seed.js';
+import { registerCapabilityCommands } from './cli-commands.js';
+import { afterSeedHooks } from './seed/hooks.js';
+
+const program = new Command();
+program.name('vaxhub').description('FHIR R4 / SMART immunization hub').version('0.1.0');
+
+program
+  .command('serve')
+  .description('run the hub (PORT, BASE_URL, DATABASE_URL or DATA_DIR from the environment)')
+  .option('--seed-demo', 'seed a small demo data set when the database is empty')
+  .option('--workers <n>', 'hub processes sharing the port (PostgreSQL only; default WORKERS or 1)')
+  .action(async (opts: { seedDemo?: boolean; workers?: string }) => {
+    const config = loadConfig();
+    const workers = Number(opts.workers ?? process.env.WORKERS ?? 1);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('--workers (WORKERS) must be a whole number from 1 to 64');
+    if (workers > 1 && cluster.isPrimary) {
+      if (!config.databaseUrl) throw new ConfigError('several workers need PostgreSQL (DATABASE_URL): the embedded database allows one process');
+      runPrimary(workers);
+      return;
+    }
+    const hub = await createHub(config);
+    // In a cluster only the first worker seeds, so two workers never seed the same empty database.
+    const seedingWorker = cluster.isPrimary || cluster.worker?.id === 1;
+    const seed = opts.seedDemo && config.seedDemo && seedingWorker && (await isEmpty(hub.db));
+    // Serve at once; the demo data follows within seconds (/readyz answers 503 "seeding" until it is in).
+    if (seed) hub.status.seeding = true;
+    await listen(hub);
+    hub.logger.info({ port: config.port, baseUrl: config.baseUrl, fhir: config.fhirBaseUrl, database: hub.db.kind }, 'vaxhub listening');
+    if (seed) {
+      hub.logger.info('empty database: seeding demo data');
+      seedDemo(hub.db, hub.repo, { patients: 50, clinics: 4 }, afterSeedHooks()).then(
+        (r) => {
+          hub.status.seeding = false;
+          hub.logger.info(r, 'demo data seeded');
+        },
+        (e: unknown) => {
+          hub.status.seeding = false;
+          hub.logger.error({ err: e }, 'demo seeding failed; the hub serves without demo data (run `npx vaxhub seed` to retry)');
+        },
+      );
+    }
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      hub.logger.info({ signal }, 'shutting down: draining requests');
+      hub.close().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          hub.logger.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+/** Cluster primary: forks the workers (each a full hub on the shared port), replaces a worker that dies, forwards stop signals. */
+function runPrimary(workers: number): void {
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    console.error(`vaxhub: worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    cluster.fork();
+  });
+  const stop = (): void => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+program
+  .command('migrate')
+  .description('apply database migrations (idempotent)')
+  .action(async () => {
+    const config = loadConfig();
+    const db = await openDb(config);
+    const r = await migrate(db);
+    console.log(r.applied.length ? `applied: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied} migrations applied earlier)`);
+    await db.close();
+  });
+
+program
+  .command('seed')
+  .description('generate a realistic demo jurisdiction: clinics, schedules, slots, patients, past immunizations')
+  .option('--patients <n>', 'number of patients', '1000')
+  .option('--clinics <n>', 'number of clinics', '8')
+  .option('--seed <n>', 'random seed (same seed, same data)', '1')
+  .action(async (opts: { patients: string; clinics: string; seed: string }) => {
+    const patients = Number(opts.patients);
+    const clinics = Number(opts.clinics);
+    if (!Number.isInteger(patients) || patients < 0 || !Number.isInteger(clinics) || clinics < 1) {
+      throw new ConfigError('--patients must be >= 0 and --clinics >= 1 (whole numbers)');
+    }
+    const config = loadConfig();
+    const db = await openDb(config);
+    await migrate(db);
+    const bar = new SingleBar({ format: 'seeding patients [{bar}] {value}/{total} ({eta}s left)' }, Presets.shades_classic);
+    bar.start(patients, 0);
+    const r = await seedDemo(db, new FhirRepository(db), { patients, clinics, seed: Number(opts.seed), onProgress: (d) => bar.update(d) }, afterSeedHooks());
+    bar.stop();
+    console.log(`seeded ${r.locations} clinics, ${r.schedules} schedules, ${r.patients} patients, ${r.immunizations} immunizations`);
+    await db.close();
+  });
+
+registerCapabilityCommands(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ConfigError) {
+    console.error(`vaxhub: configuration error: ${e.message}`);
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    console.error(`vaxhub: ${msg}`);
+    if (/ECONNREFUSED|connect/i.test(msg)) console.error('Is PostgreSQL running and DATABASE_URL right? Unset DATABASE_URL to use the embedded database in DATA_DIR.');
+  }
+  process.exit(1);
+});

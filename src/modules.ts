@@ -1,0 +1,62 @@
+/**
+ * Wires the capability modules into the hub. Each capability exports one `wireX(hub, registry)` from its
+ * own folder's wiring.ts; this is the only file that knows all of them.
+ */
+import type { Hub } from './app.js';
+import type { ModuleRegistry } from './wiring-types.js';
+import { OutboxWorker, createSmtpTransport } from './notify/worker.js';
+import { warmUp } from './fhir/validation/index.js';
+import { SUPPORTED_RESOURCE_TYPES } from './fhir/resource-types.js';
+import { wireAuth } from './auth/wiring.js';
+import { wireHealthCards } from './credentials/wiring.js';
+import { wireIis } from './sync/iis/wiring.js';
+import { wireSync } from './sync/wiring.js';
+import { wireApps } from './apps/wiring.js';
+import { wireScheduling } from './scheduling/wiring.js';
+import { wireOpeningNight } from './scheduling/opening-night-wiring.js';
+import { schedulingMailRenderers } from './scheduling/opening-night/mail-renderers.js';
+import { createFastStatus } from './scheduling/opening-night/fast-status.js';
+import { loadProducts } from './scheduling/products.js';
+
+export type { ModuleRegistry } from './wiring-types.js';
+
+export interface Wiring {
+  /** Runs after /fhir is mounted (for routes that must come after it). */
+  afterFhir?: () => void;
+}
+
+function wireMail(hub: Hub): void {
+  if (!hub.config.smtpUrl) {
+    hub.logger.warn('SMTP_URL is not set: mail (sign-in codes, invitations) stays queued in the outbox until it is');
+    return;
+  }
+  const worker = new OutboxWorker({
+    db: hub.db,
+    transport: createSmtpTransport(hub.config.smtpUrl),
+    from: hub.config.mailFrom,
+    renderers: schedulingMailRenderers({ repo: hub.repo, products: loadProducts() }),
+  });
+  worker.start(1000);
+  hub.onClose(() => worker.stop());
+}
+
+export async function registerModules(hub: Hub, registry: ModuleRegistry): Promise<Wiring> {
+  hub.app.use('/fhir', (req, res, next) => {
+    // SMART: any origin may read discovery documents and the CapabilityStatement.
+    if (req.path === '/metadata' || req.path.startsWith('/.well-known/')) res.set('Access-Control-Allow-Origin', '*');
+    next();
+  });
+  warmUp(SUPPORTED_RESOURCE_TYPES);
+  wireAuth(hub, registry);
+  wireMail(hub);
+  wireHealthCards(hub, registry);
+  wireScheduling(hub, registry);
+  // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
+  const night = wireOpeningNight(hub, registry);
+  // /waiting-room/status is answered before Express: it is polled by everyone waiting.
+  hub.fastPaths.push(createFastStatus({ room: night.room, statusPerIpPerMinute: night.config.limits.statusPerIp }));
+  wireIis(hub, registry);
+  wireSync(hub, registry);
+  await wireApps(hub, registry);
+  return {};
+}

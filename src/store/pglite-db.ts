@@ -1,0 +1,54 @@
+import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import fs from 'node:fs';
+import type { Db, Queryable, QueryResult } from './db.js';
+
+// Same value shapes as the pg adapter: timestamps as ISO strings, int8 as number, dates as strings.
+const parsers = {
+  [types.TIMESTAMPTZ]: (v: string) => new Date(v).toISOString(),
+  [types.TIMESTAMP]: (v: string) => v,
+  [types.INT8]: (v: string) => Number(v),
+  [types.DATE]: (v: string) => v,
+};
+
+/**
+ * PGlite is one single-connection Postgres in WASM: it serialises statements itself, and a
+ * transaction holds the connection until it ends, so concurrent callers simply queue.
+ */
+export class PgliteDb implements Db {
+  readonly kind = 'pglite' as const;
+  private constructor(readonly pg: PGlite) {}
+
+  static async open(dataDir?: string): Promise<PgliteDb> {
+    if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
+    const pg = await PGlite.create(dataDir, { parsers });
+    return new PgliteDb(pg);
+  }
+  async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    const r = await this.pg.query<T>(sql, params as unknown[]);
+    return { rows: r.rows, rowCount: r.affectedRows ? r.affectedRows : r.rows.length };
+  }
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.pg.transaction(async (tx: Transaction) => {
+      const q: Queryable = {
+        async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+          const r = await tx.query<R>(sql, params as unknown[]);
+          return { rows: r.rows, rowCount: r.affectedRows ? r.affectedRows : r.rows.length };
+        },
+      };
+      return fn(q);
+    });
+  }
+  async *stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
+    // PGlite has no cursors across awaits outside a transaction; page with LIMIT/OFFSET over a stable snapshot-free
+    // ordering. Callers give an ORDER BY so pages are deterministic.
+    for (let offset = 0; ; offset += batchSize) {
+      const r = await this.pg.query<T>(`${sql} LIMIT ${batchSize} OFFSET ${offset}`, params);
+      if (r.rows.length === 0) break;
+      yield r.rows;
+      if (r.rows.length < batchSize) break;
+    }
+  }
+  async close(): Promise<void> {
+    await this.pg.close();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The FHIR resource repository contract. Everything that reads or writes FHIR resources goes through it,
+ * so versioning, history and search indexes stay consistent. Implemented in ./repository.ts.
+ */
+import type { Resource } from 'fhir/r4';
+import type { Queryable } from './db.js';
+
+export type AnyResource = Resource & { [key: string]: unknown };
+
+export interface WriteOptions {
+  /** Run inside this transaction (from db.transaction). */
+  tx?: Queryable;
+  /** Weak ETag version check: throws 412 PRECONDITION_FAILED when the current version differs. */
+  ifMatch?: string;
+  /** Write as of this instant (defaults to now). */
+  now?: Date;
+}
+
+export interface SearchResult {
+  resources: AnyResource[];
+  /** Resources added by _include/_revinclude (search.mode = include). */
+  included: AnyResource[];
+  total?: number;
+  /** Opaque keyset cursor for the next page, when there is one. */
+  nextCursor?: string;
+  /** Unknown/ignored parameters, reported as warnings. */
+  warnings: string[];
+}
+
+export interface Repository {
+  create<T extends AnyResource>(resource: T, opts?: WriteOptions & { id?: string }): Promise<T>;
+  /** Update-or-create by id (PUT semantics). */
+  update<T extends AnyResource>(resource: T, opts?: WriteOptions): Promise<{ resource: T; created: boolean }>;
+  delete(resourceType: string, id: string, opts?: WriteOptions): Promise<void>;
+  /** Throws 404 NOT_FOUND or 410 GONE as OperationOutcomeError. */
+  read<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T>;
+  /** Like read but returns undefined instead of throwing when absent or deleted. */
+  readOptional<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T | undefined>;
+  vread<T extends AnyResource = AnyResource>(resourceType: string, id: string, versionId: string): Promise<T>;
+  /**
+   * FHIR search with the REST query syntax: `search('Immunization', { patient: 'Patient/1', _count: '10' })`.
+   * Values may be arrays (repeated parameters are ANDed; commas inside one value are ORed).
+   */
+  search<T extends AnyResource = AnyResource>(
+    resourceType: string,
+    query: Record<string, string | string[]>,
+    opts?: { tx?: Queryable; strict?: boolean },
+  ): Promise<SearchResult & { resources: T[] }>;
+}

@@ -1,0 +1,25 @@
+import type { Db, Queryable, QueryResult } from './db.js';
+
+/**
+ * A Db view of an open transaction: queries and nested `transaction` calls run inside it. Needed because
+ * PGlite has one connection: a query issued outside an open transaction would wait for it forever.
+ */
+export class TxDb implements Db {
+  constructor(
+    private readonly tx: Queryable,
+    readonly kind: Db['kind'],
+    private readonly parent: Db,
+  ) {}
+  query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    return this.tx.query<T>(sql, params);
+  }
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return fn(this.tx);
+  }
+  stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
+    return this.parent.stream<T>(sql, params, batchSize);
+  }
+  async close(): Promise<void> {
+    /* the parent owns the connection */
+  }
+}
