@@ -1,0 +1,131 @@
+/**
+ * The operator API under /auth/admin: client registration, EHR launch contexts, audit search. Protected by the
+ * admin bearer secret from config; when none is configured the admin API is disabled (there is no default).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { JWK } from 'jose';
+import type { Db } from '../store/db.js';
+import { searchAudit, type AuditAction, type AuditOutcome } from './audit.js';
+import { registerLaunch } from './authorize.js';
+import { ClientRegistrationError, deleteClient, getClient, listClients, registerClient, type ClientRegistration } from './clients.js';
+import { OAuthError } from './oauth-error.js';
+
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+export function adminAuth(adminToken: string | undefined) {
+  const expected = adminToken && adminToken.length >= MIN_ADMIN_TOKEN_LENGTH ? Buffer.from(adminToken) : undefined;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!expected) {
+      res.status(503).json({ error: 'temporarily_unavailable', error_description: 'admin API disabled: no admin token configured' });
+      return;
+    }
+    const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+    const given = m ? Buffer.from(m[1]!) : Buffer.alloc(0);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.set('WWW-Authenticate', 'Bearer realm="vaxhub-admin"').status(401).json({ error: 'invalid_token', error_description: 'admin bearer token required' });
+      return;
+    }
+    next();
+  };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Accepts RFC 7591-style snake_case metadata or this module's camelCase. */
+export function registrationFromJson(b: Record<string, unknown>): ClientRegistration {
+  const arr = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : undefined);
+  const jwks = (b.jwks ?? undefined) as { keys: JWK[] } | undefined;
+  const reg: ClientRegistration = {
+    id: str(b.id) ?? str(b.client_id) ?? '',
+    type: (str(b.type) ?? 'public') as ClientRegistration['type'],
+    scope: str(b.scope) ?? '',
+  };
+  const name = str(b.name) ?? str(b.client_name);
+  if (name) reg.name = name;
+  const redirects = arr(b.redirectUris ?? b.redirect_uris);
+  if (redirects) reg.redirectUris = redirects;
+  const origins = arr(b.allowedOrigins ?? b.allowed_origins);
+  if (origins) reg.allowedOrigins = origins;
+  if (jwks) reg.jwks = jwks;
+  const jwksUrl = str(b.jwksUrl ?? b.jwks_uri ?? b.jwks_url);
+  if (jwksUrl) reg.jwksUrl = jwksUrl;
+  const jku = str(b.jku);
+  if (jku) reg.jku = jku;
+  if (b.policy && typeof b.policy === 'object') reg.policy = b.policy as ClientRegistration['policy'] & object;
+  return reg;
+}
+
+export function createAdminRouter(db: Db, adminToken: string | undefined): Router {
+  const r = express.Router();
+  r.use(adminAuth(adminToken), express.json({ limit: '256kb' }));
+  r.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+
+  r.get('/clients', async (_req, res) => {
+    res.json(await listClients(db));
+  });
+  r.get('/clients/:id', async (req, res) => {
+    const c = await getClient(db, req.params.id);
+    if (c) res.json(c);
+    else res.status(404).json({ error: 'invalid_request', error_description: 'no such client' });
+  });
+  r.post('/clients', async (req, res) => {
+    try {
+      const client = await registerClient(db, registrationFromJson((req.body ?? {}) as Record<string, unknown>));
+      res.status(201).json(client);
+    } catch (e) {
+      if (e instanceof ClientRegistrationError || e instanceof OAuthError) {
+        res.status(400).json({ error: 'invalid_client_metadata', error_description: e instanceof OAuthError ? e.description : e.message });
+        return;
+      }
+      throw e;
+    }
+  });
+  r.delete('/clients/:id', async (req, res) => {
+    res.status((await deleteClient(db, req.params.id)) ? 204 : 404).end();
+  });
+
+  r.post('/launch', async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const patientId = str(b.patient);
+    const fhirUser = str(b.fhirUser);
+    const clientId = str(b.client_id);
+    if (!patientId || !/^[A-Za-z0-9\-.]{1,64}$/.test(patientId)) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'patient (a Patient id) is required' });
+      return;
+    }
+    if (fhirUser !== undefined && !/^(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)\/[A-Za-z0-9\-.]{1,64}$/.test(fhirUser)) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'fhirUser must be a relative reference like Practitioner/123' });
+      return;
+    }
+    const out = await registerLaunch(db, { patientId, ...(fhirUser ? { fhirUser } : {}), ...(clientId ? { clientId } : {}) });
+    res.status(201).json({ launch: out.launch, expires_in: out.expiresIn, patient: patientId });
+  });
+
+  r.get('/audit', async (req, res) => {
+    const q = req.query;
+    const since = str(q.since);
+    if (since !== undefined && Number.isNaN(Date.parse(since))) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'since must be an ISO date-time' });
+      return;
+    }
+    const events = await searchAudit(db, {
+      ...(str(q.patient) ? { patientId: str(q.patient)! } : {}),
+      ...(str(q.client) ? { clientId: str(q.client)! } : {}),
+      ...(str(q.action) ? { action: str(q.action) as AuditAction } : {}),
+      ...(str(q.outcome) ? { outcome: str(q.outcome) as AuditOutcome } : {}),
+      ...(str(q.since) ? { since: str(q.since)! } : {}),
+      ...(str(q._count) ? { limit: Number(str(q._count)) || 100 } : {}),
+    });
+    res.type('application/fhir+json').json({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: events.length,
+      entry: events.map((resource) => ({ resource })),
+    });
+  });
+  return r;
+}

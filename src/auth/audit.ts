@@ -1,0 +1,165 @@
+/**
+ * AuditEvents in the IHE Basic Audit Log Patterns shape (who: client and user; what: resource or query;
+ * patient; outcome), written to an append-only table (a trigger refuses UPDATE, DELETE and TRUNCATE).
+ * @see https://profiles.ihe.net/ITI/BALP/
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent, AuditEventAgent, AuditEventEntity } from 'fhir/r4';
+import type { Queryable } from '../store/db.js';
+
+export type AuditAction =
+  | 'token'
+  | 'authorize'
+  | 'login'
+  | 'read'
+  | 'vread'
+  | 'search'
+  | 'history'
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'operation'
+  | 'export'
+  | 'credential-download';
+
+/** success, or the kind of failure (FHIR AuditEvent.outcome: 0 success, 4 minor failure, 8 serious failure). */
+export type AuditOutcome = 'success' | 'failure' | 'denied' | 'error';
+
+export interface AuditInput {
+  action: AuditAction;
+  outcome: AuditOutcome;
+  who: { clientId?: string; user?: string; ip?: string };
+  /** What was touched: a reference like `Immunization/123`, or a resource type for searches. */
+  what?: string;
+  patientId?: string;
+  /** The search/query string, when there was one. */
+  query?: string;
+  /** Short reason for a failure (never a token or personal data). */
+  detail?: string;
+}
+
+const REST = 'http://hl7.org/fhir/restful-interaction';
+const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+const ACTION_CODE: Record<AuditAction, AuditEvent['action']> = {
+  token: 'E',
+  authorize: 'E',
+  login: 'E',
+  read: 'R',
+  vread: 'R',
+  search: 'E',
+  history: 'R',
+  create: 'C',
+  update: 'U',
+  delete: 'D',
+  operation: 'E',
+  export: 'E',
+  'credential-download': 'R',
+};
+const OUTCOME_CODE: Record<AuditOutcome, AuditEvent['outcome']> = { success: '0', failure: '4', denied: '4', error: '8' };
+
+function subtype(action: AuditAction): AuditEvent['subtype'] {
+  if (['read', 'vread', 'search', 'history', 'create', 'update', 'delete', 'operation'].includes(action)) {
+    return [{ system: REST, code: action }];
+  }
+  return [{ system: 'https://vaxhub.org/fhir/CodeSystem/audit-action', code: action }];
+}
+
+/** Builds the AuditEvent resource (pure; exported for tests and for serving it over FHIR). */
+export function buildAuditEvent(input: AuditInput, id: string, recorded: string): AuditEvent {
+  const isAuth = ['token', 'authorize', 'login'].includes(input.action);
+  const agent: AuditEventAgent[] = [];
+  if (input.who.clientId) {
+    agent.push({
+      type: { coding: [{ system: DCM, code: '110150', display: 'Application' }] },
+      who: { identifier: { system: 'urn:vaxhub:oauth-client', value: input.who.clientId } },
+      requestor: !input.who.user,
+      ...(input.who.ip ? { network: { address: input.who.ip, type: '2' as const } } : {}),
+    });
+  }
+  if (input.who.user) {
+    agent.push({
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
+      who: { reference: input.who.user },
+      requestor: true,
+    });
+  }
+  if (agent.length === 0) agent.push({ who: { display: 'anonymous' }, requestor: true, ...(input.who.ip ? { network: { address: input.who.ip, type: '2' as const } } : {}) });
+  const entity: AuditEventEntity[] = [];
+  if (input.patientId) {
+    entity.push({
+      what: { reference: `Patient/${input.patientId}` },
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+    });
+  }
+  if (input.what || input.query) {
+    entity.push({
+      ...(input.what ? { what: input.what.includes('/') ? { reference: input.what } : { display: input.what } } : {}),
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: input.query ? '24' : '4', display: input.query ? 'Query' : 'Domain Resource' },
+      ...(input.query ? { query: Buffer.from(input.query, 'utf8').toString('base64') } : {}),
+    });
+  }
+  return {
+    resourceType: 'AuditEvent',
+    id,
+    type: isAuth
+      ? { system: DCM, code: '110114', display: 'User Authentication' }
+      : { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
+    subtype: subtype(input.action),
+    action: ACTION_CODE[input.action],
+    recorded,
+    outcome: OUTCOME_CODE[input.outcome],
+    ...(input.detail || input.outcome !== 'success' ? { outcomeDesc: input.detail ?? input.outcome } : {}),
+    agent,
+    source: { observer: { display: 'vaxhub' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    ...(entity.length ? { entity } : {}),
+  };
+}
+
+/** Appends one AuditEvent. Use the caller's transaction when the audited change has one. */
+export async function recordAudit(db: Queryable, input: AuditInput): Promise<AuditEvent> {
+  const id = randomUUID();
+  const recorded = new Date().toISOString();
+  const event = buildAuditEvent(input, id, recorded);
+  await db.query(
+    `INSERT INTO audit_event (id, recorded, action, outcome, client_id, user_ref, patient_id, content)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [id, recorded, input.action, input.outcome, input.who.clientId ?? null, input.who.user ?? null,
+      input.patientId ?? null, JSON.stringify(event)],
+  );
+  return event;
+}
+
+export interface AuditQuery {
+  patientId?: string;
+  clientId?: string;
+  action?: AuditAction;
+  outcome?: AuditOutcome;
+  /** ISO instants, inclusive from / exclusive to. */
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
+/** Admin search, newest first. Callers must have checked the caller is an admin. */
+export async function searchAudit(db: Queryable, q: AuditQuery): Promise<AuditEvent[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown): void => {
+    params.push(v);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (q.patientId) add('patient_id = ?', q.patientId);
+  if (q.clientId) add('client_id = ?', q.clientId);
+  if (q.action) add('action = ?', q.action);
+  if (q.outcome) add('outcome = ?', q.outcome);
+  if (q.since) add('recorded >= ?', q.since);
+  if (q.until) add('recorded < ?', q.until);
+  const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+  const r = await db.query<{ content: AuditEvent }>(
+    `SELECT content FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
+    params,
+  );
+  return r.rows.map((row) => row.content);
+}

@@ -1,0 +1,67 @@
+/**
+ * `vaxhub clients add|list` for the SMART authorization server (`vaxhub keys rotate` lives with the credential commands). With the embedded
+ * database, a running hub owns DATA_DIR, so `clients add` then registers through that hub's admin API.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { runningHub } from '../store/embedded-lock.js';
+import { withCliContext } from '../cli-context.js';
+import { addClientCommand, readJwksFile } from './clients-cli.js';
+import { listClients } from './clients.js';
+
+interface AddOptions {
+  id: string;
+  jwks: string;
+  scope: string;
+  name?: string;
+  jku?: string;
+  policy?: string;
+}
+
+async function addThroughRunningHub(url: string, token: string, opts: AddOptions): Promise<unknown> {
+  const body: Record<string, unknown> = { id: opts.id, type: 'backend', scope: opts.scope };
+  if (/^https?:\/\//i.test(opts.jwks)) body.jwksUrl = opts.jwks;
+  else body.jwks = readJwksFile(opts.jwks);
+  if (opts.name) body.name = opts.name;
+  if (opts.jku) body.jku = opts.jku;
+  if (opts.policy) body.policy = JSON.parse(opts.policy) as unknown;
+  const res = await fetch(`${url}/auth/admin/clients`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await res.json()) as { error_description?: string };
+  if (!res.ok) throw new Error(`the running hub refused the client: ${answer.error_description ?? res.status}`);
+  return answer;
+}
+
+export function registerAuthCommands(program: Command): void {
+  const clients = program.command('clients').description('SMART Backend Services clients (EHRs, registries)');
+  clients
+    .command('add')
+    .description('register a Backend Services client (also while the hub runs)')
+    .requiredOption('--id <id>', 'client_id')
+    .requiredOption('--jwks <fileOrUrl>', 'public JWKS file, or an https JWKS URL')
+    .requiredOption('--scope <scopes>', 'allowed scopes, e.g. "system/Immunization.rs system/Patient.rs"')
+    .option('--name <name>', 'display name')
+    .option('--jku <url>', 'a jku the client may name in its assertions')
+    .option('--policy <json>', 'access policy, e.g. {"groupId":"wa-residents"}')
+    .action(async (opts: AddOptions) => {
+      const config = loadConfig();
+      const hub = config.databaseUrl ? undefined : runningHub(config.dataDir);
+      if (hub && (!hub.url || !hub.adminToken)) throw new Error(`the hub (pid ${hub.pid}) is still starting; run this again in a few seconds`);
+      const client = hub
+        ? await addThroughRunningHub(hub.url!, hub.adminToken!, opts)
+        : await withCliContext((ctx) => addClientCommand(ctx.db, opts));
+      console.log(`registered client ${opts.id}${hub ? ` (through the running hub, pid ${hub.pid})` : ''}`);
+      console.log(JSON.stringify(client, null, 2));
+    });
+  clients
+    .command('list')
+    .description('list registered clients')
+    .action(async () => {
+      await withCliContext(async (ctx) => {
+        for (const c of await listClients(ctx.db)) console.log(`${c.id}\t${c.type}\t${c.scope}`);
+      });
+    });
+}

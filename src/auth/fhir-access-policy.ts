@@ -1,0 +1,115 @@
+/**
+ * The SMART access policy the FHIR layer enforces on every interaction: scopes decide what may be done,
+ * the patient compartment decides what may be seen. A resource outside the compartment answers 404,
+ * so its existence is not revealed. @see https://hl7.org/fhir/R4/compartmentdefinition-patient.html
+ */
+import type { AccessPolicy, Interaction, QueryParams } from '../fhir/types.js';
+import type { Principal } from './principal.js';
+import { assertAllowed, patientCompartmentFilter } from './guard.js';
+import { restrictionQuery } from './scopes.js';
+import { fhirError } from '../fhir/outcomes.js';
+
+const LETTER: Record<Interaction, 'c' | 'r' | 'u' | 'd' | 's'> = {
+  read: 'r',
+  vread: 'r',
+  history: 'r',
+  search: 's',
+  create: 'c',
+  update: 'u',
+  delete: 'd',
+  operation: 'r',
+};
+
+/** How a type links to its patient: the search parameter and the JSON path to the reference(s). */
+const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unknown>) => unknown[] }> = {
+  Immunization: { param: 'patient', refs: (r) => [r.patient] },
+  ImmunizationRecommendation: { param: 'patient', refs: (r) => [r.patient] },
+  Appointment: { param: 'patient', refs: (r) => ((r.participant as Array<{ actor?: unknown }> | undefined) ?? []).map((p) => p.actor) },
+  QuestionnaireResponse: { param: 'subject', refs: (r) => [r.subject, r.source] },
+  Provenance: { param: 'patient', refs: (r) => (r.target as unknown[] | undefined) ?? [] },
+};
+/** Only operators (admin) see these. */
+const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);
+
+function refTo(ref: unknown): string | undefined {
+  const s = (ref as { reference?: unknown } | undefined)?.reference;
+  return typeof s === 'string' ? s.replace(/^.*\/(Patient\/[^/]+)$/, '$1') : undefined;
+}
+
+function patientIdsOf(p: Principal): string[] | 'all' {
+  const f = patientCompartmentFilter(p);
+  switch (f.kind) {
+    case 'all':
+      return 'all';
+    case 'patients':
+      return f.patientIds;
+    case 'group':
+      // Group membership is resolved into policy.patientIds when the token is accepted.
+      return p.policy?.patientIds ?? [];
+    case 'none':
+      return [];
+  }
+}
+
+export const smartAccessPolicy: AccessPolicy = {
+  assertAllowed(principal, resourceType, interaction) {
+    assertAllowed(principal, resourceType, LETTER[interaction]);
+    if (ADMIN_ONLY.has(resourceType) && principal.kind !== 'admin' && !(resourceType === 'Group' && principal.kind === 'system')) {
+      throw fhirError('FORBIDDEN', `${resourceType} is available to operators only`);
+    }
+  },
+
+  searchRestrictions(principal, resourceType) {
+    const out: QueryParams[] = [];
+    const alternatives = principal.kind === 'admin' ? null : restrictionQuery(principal, resourceType, 's');
+    if (alternatives && alternatives.length === 1) out.push(alternatives[0]!);
+    else if (alternatives && alternatives.length > 1) {
+      // ORed scope restrictions on one parameter become one comma-separated (OR) value.
+      const keys = new Set(alternatives.flatMap((a) => Object.keys(a)));
+      const [key] = [...keys];
+      if (keys.size !== 1 || alternatives.some((a) => Object.keys(a).length !== 1)) {
+        throw fhirError('FORBIDDEN', `The granted scopes restrict ${resourceType} in ways that cannot be combined in one search; ask for one restricted scope`);
+      }
+      out.push({ [key!]: alternatives.map((a) => a[key!]!).join(',') });
+    }
+    const ids = patientIdsOf(principal);
+    if (ids === 'all') return out;
+    // An impossible id keeps an empty compartment empty (never "no restriction").
+    const list = ids.length ? ids : ['no-patient-in-context'];
+    if (resourceType === 'Patient') out.push({ _id: list.join(',') });
+    else if (COMPARTMENT[resourceType]) out.push({ [COMPARTMENT[resourceType].param]: list.map((id) => `Patient/${id}`).join(',') });
+    return out;
+  },
+
+  assertSearchAllowed(principal, resourceType, query) {
+    const ids = patientIdsOf(principal);
+    if (ids === 'all') return;
+    const named: string[] = [];
+    const collect = (v: string | string[] | undefined, strip: boolean): void => {
+      for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
+        for (const one of x.split(',')) named.push(strip ? one.replace(/^.*Patient\//, '') : one);
+      }
+    };
+    if (resourceType === 'Patient') collect(query._id, false);
+    const param = COMPARTMENT[resourceType]?.param;
+    if (param) {
+      collect(query[param], true);
+      collect(query[`${param}:Patient`], true);
+    }
+    const outside = named.filter((id) => !ids.includes(id));
+    if (outside.length) throw fhirError('FORBIDDEN', `This token may only search its own patient compartment`);
+  },
+
+  canSee(principal, resource) {
+    if (ADMIN_ONLY.has(resource.resourceType) && principal.kind !== 'admin') return resource.resourceType === 'Group' && principal.policy?.groupId === resource.id;
+    const ids = patientIdsOf(principal);
+    if (ids === 'all') return true;
+    if (resource.resourceType === 'Patient') return resource.id !== undefined && ids.includes(resource.id);
+    const c = COMPARTMENT[resource.resourceType];
+    if (!c) return true; // reference data: clinics, schedules, slots, practitioners, organizations
+    return c.refs(resource).some((ref) => {
+      const t = refTo(ref);
+      return t !== undefined && ids.includes(t.slice('Patient/'.length));
+    });
+  },
+};

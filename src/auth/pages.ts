@@ -1,0 +1,100 @@
+/**
+ * The hub's sign-in and consent pages: plain server-rendered HTML, no script, labelled form controls, one <main>,
+ * so they work with a screen reader and without JavaScript. Every interpolated value is escaped.
+ */
+import type { ScopeGrant } from './principal.js';
+import { parseScopes } from './scopes.js';
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} – vaxhub</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+label{display:block;margin-top:1rem;font-weight:600}input{font-size:1.1rem;padding:.4rem;width:100%;box-sizing:border-box}
+button{font-size:1.1rem;padding:.5rem 1.2rem;margin:1rem .5rem 0 0}.error{color:#a00000;font-weight:600}</style>
+</head>
+<body><main>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</main></body></html>`;
+}
+
+const hidden = (name: string, value: string): string =>
+  `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`;
+
+export function emailPage(requestId: string, clientName: string, error?: string): string {
+  return page(
+    'Sign in',
+    `<p><strong>${escapeHtml(clientName)}</strong> wants to access your immunization record.
+Enter the email address on your record; we will send you a one-time code.</p>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="login">
+${hidden('request', requestId)}
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="email" required>
+<button type="submit">Send code</button>
+</form>`,
+  );
+}
+
+export function codePage(requestId: string, error?: string): string {
+  return page(
+    'Enter your code',
+    `<p>If this email address is on a patient record, a 6-digit code is on its way. It is valid for 10 minutes.</p>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="login/verify">
+${hidden('request', requestId)}
+<label for="code">One-time code</label>
+<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required>
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+const ACTIONS: Record<string, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+/** A person-readable line for one scope. */
+export function describeGrant(g: ScopeGrant): string {
+  const verbs = Object.entries(g.permissions).filter(([, on]) => on).map(([l]) => ACTIONS[l]!);
+  const what = g.resourceType === '*' ? 'all kinds of records' : `${g.resourceType} records`;
+  const whose = g.context === 'patient' ? 'of your own record' : g.context === 'user' ? 'you can access' : 'in the system';
+  const limits = Object.entries(g.restrictions).map(([k, v]) => `${k} = ${v}`).join(', ');
+  return `${verbs.join(', ')} ${what} ${whose}${limits ? ` (only where ${limits})` : ''}`;
+}
+
+const CONTEXT_TEXT: Record<string, string> = {
+  openid: 'Know who you are (sign-in identity)',
+  fhirUser: 'Know which patient record is yours',
+  launch: 'Use the context the launching system provides',
+  'launch/patient': 'Know which patient record is selected',
+  offline_access: 'Keep access after you close the app, until you revoke it',
+  online_access: 'Keep access while you are using the app',
+};
+
+export function consentPage(requestId: string, clientName: string, scope: string): string {
+  const parsed = parseScopes(scope);
+  const items = [
+    ...parsed.grants.map((g) => `<li>${escapeHtml(describeGrant(g))} <code>${escapeHtml(g.raw)}</code></li>`),
+    ...[...parsed.context].map((c) => `<li>${escapeHtml(CONTEXT_TEXT[c] ?? c)} <code>${escapeHtml(c)}</code></li>`),
+  ];
+  return page(
+    'Allow access?',
+    `<p><strong>${escapeHtml(clientName)}</strong> asks for permission to:</p>
+<ul>${items.join('\n')}</ul>
+<form method="post" action="consent">
+${hidden('request', requestId)}
+<button type="submit" name="decision" value="approve">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`,
+  );
+}
+
+export function errorPage(message: string): string {
+  return page('Cannot continue', `<p class="error" role="alert">${escapeHtml(message)}</p>
+<p>Return to the application and start again.</p>`);
+}

@@ -1,0 +1,237 @@
+/**
+ * Express wiring of the SMART authorization server: /auth/authorize (GET and POST), /auth/login, /auth/consent,
+ * /auth/token, /auth/introspect, /auth/revoke, /auth/jwks, /auth/admin/*, and the FHIR base's
+ * /.well-known/smart-configuration. OAuth endpoints answer errors as `{error, error_description}`.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Db } from '../store/db.js';
+import { createAdminRouter } from './admin-routes.js';
+import { recordAudit, type AuditInput } from './audit.js';
+import {
+  approveAuthRequest,
+  AuthorizePageError,
+  AuthorizeRedirectError,
+  createAuthRequest,
+  denyAuthRequest,
+  loadAuthRequest,
+  validateAuthorizeRequest,
+  AUTH_REQUEST_LIFETIME_S,
+} from './authorize.js';
+import { getClient, isRegisteredOrigin } from './clients.js';
+import { JwksFetcher } from './jwks-fetch.js';
+import { publicJwks } from './keys.js';
+import { startOtp, verifyOtp, type DemoAccount, type OtpSender, type PatientDirectory } from './login.js';
+import { isOAuthError, OAuthError } from './oauth-error.js';
+import { codePage, consentPage, emailPage, errorPage } from './pages.js';
+import { authRateLimit, DEFAULT_AUTH_RATE_LIMITS, type AuthRateLimits } from './rate-limit.js';
+import { authUrls, smartConfiguration } from './smart-configuration.js';
+import { authenticateClient, handleTokenRequest, type TokenContext, type TokenForm } from './token-endpoint.js';
+import { introspect, revokeToken, verifyAccessToken } from './token-service.js';
+
+export interface AuthRouterDeps {
+  db: Db;
+  /** Public hub URL (issuer; /auth hangs below it), e.g. https://hub.example.org */
+  baseUrl: string;
+  /** Public FHIR base URL (token audience), e.g. https://hub.example.org/fhir */
+  fhirBaseUrl: string;
+  otpSender: OtpSender;
+  patientDirectory: PatientDirectory;
+  /** Admin bearer secret (>= 16 chars); absent -> admin API disabled. */
+  adminToken?: string;
+  demoAccounts?: readonly DemoAccount[];
+  rateLimits?: AuthRateLimits;
+  jwksFetcher?: JwksFetcher;
+}
+
+const COOKIE_PREFIX = 'vaxhub_ar_';
+
+function cookies(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+function formOf(req: Request): TokenForm {
+  const out: TokenForm = {};
+  const src = (req.method === 'GET' ? req.query : req.body ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(src)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function sendOAuthError(res: Response, e: OAuthError): void {
+  if (e.status === 401) res.set('WWW-Authenticate', `Bearer error="${e.error}"`);
+  res.status(e.status).set('Cache-Control', 'no-store').json(e.toJSON());
+}
+
+export function createAuthRouter(deps: AuthRouterDeps): Router {
+  const { db } = deps;
+  const baseUrl = deps.baseUrl.replace(/\/+$/, '');
+  const fhirBaseUrl = deps.fhirBaseUrl.replace(/\/+$/, '');
+  const urls = authUrls(baseUrl);
+  const cfg = { issuer: baseUrl, audience: fhirBaseUrl };
+  const tokenCtx: TokenContext = { db, cfg, tokenUrl: urls.token, jwks: deps.jwksFetcher ?? new JwksFetcher() };
+  const secureCookie = baseUrl.startsWith('https:');
+  const limiter = authRateLimit(deps.rateLimits ?? DEFAULT_AUTH_RATE_LIMITS);
+  const form = express.urlencoded({ extended: false, limit: '64kb' });
+  const audit = (req: Request, a: Omit<AuditInput, 'who'> & { who?: AuditInput['who'] }): Promise<unknown> =>
+    recordAudit(db, { ...a, who: { ...a.who, ...(req.ip ? { ip: req.ip } : {}) } }).catch(() => undefined);
+  const loginDeps = { otpSender: deps.otpSender, patientDirectory: deps.patientDirectory, ...(deps.demoAccounts ? { demoAccounts: deps.demoAccounts } : {}) };
+  const r = express.Router();
+
+  // Discovery: public, any origin (SMART requires CORS here for browser apps).
+  const fhirPath = new URL(fhirBaseUrl).pathname.replace(/\/+$/, '');
+  r.get(`${fhirPath}/.well-known/smart-configuration`, (_req, res) => {
+    res.set('Access-Control-Allow-Origin', '*').set('Cache-Control', 'public, max-age=300').json(smartConfiguration({ baseUrl }));
+  });
+  r.get('/auth/jwks', async (_req, res) => {
+    res.set('Access-Control-Allow-Origin', '*').set('Cache-Control', 'public, max-age=60').json(await publicJwks(db));
+  });
+
+  // --- authorization endpoint (GET and POST: capability authorize-post) ---
+  const authorize = async (req: Request, res: Response): Promise<void> => {
+    const params = formOf(req);
+    try {
+      const valid = await validateAuthorizeRequest(db, params, fhirBaseUrl);
+      const { id, browserSecret } = await createAuthRequest(db, valid);
+      res.cookie(`${COOKIE_PREFIX}${id}`, browserSecret, {
+        httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/auth', maxAge: AUTH_REQUEST_LIFETIME_S * 1000,
+      });
+      res.set('Cache-Control', 'no-store').redirect(303, `${valid.launch ? 'consent' : 'login'}?request=${id}`);
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : 'error';
+      void audit(req, { action: 'authorize', outcome: 'failure', who: { ...(params.client_id ? { clientId: params.client_id } : {}) }, detail });
+      if (e instanceof AuthorizeRedirectError) res.set('Cache-Control', 'no-store').redirect(302, e.location);
+      else if (e instanceof AuthorizePageError) res.status(400).type('html').send(errorPage(e.message));
+      else throw e;
+    }
+  };
+  r.get('/auth/authorize', limiter, authorize);
+  r.post('/auth/authorize', form, limiter, authorize);
+
+  const pending = (req: Request) => {
+    const id = formOf(req).request;
+    return loadAuthRequest(db, id, id ? cookies(req)[`${COOKIE_PREFIX}${id}`] : undefined);
+  };
+  const expired = (res: Response): void => {
+    res.status(400).type('html').send(errorPage('This sign-in request has expired or belongs to another browser.'));
+  };
+
+  // --- patient sign-in by one-time code ---
+  r.get('/auth/login', async (req, res) => {
+    const p = await pending(req);
+    if (!p) return expired(res);
+    const client = await getClient(db, p.clientId);
+    res.set('Cache-Control', 'no-store').type('html').send(emailPage(p.id, client?.name ?? p.clientId));
+  });
+  r.post('/auth/login', form, limiter, async (req, res) => {
+    const p = await pending(req);
+    if (!p) return expired(res);
+    const ok = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
+    const client = await getClient(db, p.clientId);
+    res.set('Cache-Control', 'no-store').type('html');
+    if (!ok) res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, 'Please enter a valid email address.'));
+    else res.send(codePage(p.id));
+  });
+  r.post('/auth/login/verify', form, limiter, async (req, res) => {
+    const p = await pending(req);
+    if (!p) return expired(res);
+    const result = await verifyOtp(db, loginDeps, p.id, formOf(req).code ?? '');
+    void audit(req, {
+      action: 'login', outcome: result.ok ? 'success' : 'failure', who: { clientId: p.clientId, ...(result.ok ? { user: `Patient/${result.patientId}` } : {}) },
+      ...(result.ok ? { patientId: result.patientId } : { detail: result.reason }),
+    });
+    if (result.ok) return void res.redirect(303, `../consent?request=${p.id}`);
+    const msg = result.reason === 'wrong' ? 'That code is not right. Please try again.' : 'Too many tries or the code expired. Start again from the app.';
+    res.status(400).set('Cache-Control', 'no-store').type('html').send(codePage(p.id, msg));
+  });
+
+  // --- consent ---
+  r.get('/auth/consent', async (req, res) => {
+    const p = await pending(req);
+    if (!p?.patientId) return expired(res);
+    const client = await getClient(db, p.clientId);
+    res.set('Cache-Control', 'no-store').type('html').send(consentPage(p.id, client?.name ?? p.clientId, p.scope));
+  });
+  r.post('/auth/consent', form, async (req, res) => {
+    const p = await pending(req);
+    if (!p?.patientId) return expired(res);
+    const approve = formOf(req).decision === 'approve';
+    const location = approve ? await approveAuthRequest(db, p) : await denyAuthRequest(db, p);
+    void audit(req, { action: 'authorize', outcome: approve ? 'success' : 'denied', who: { clientId: p.clientId, user: `Patient/${p.patientId}` }, patientId: p.patientId, query: p.scope });
+    res.clearCookie(`${COOKIE_PREFIX}${p.id}`, { path: '/auth' }).redirect(303, location);
+  });
+
+  // --- token endpoint, with CORS for registered browser origins ---
+  const cors = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const origin = req.get('origin');
+    if (origin && (await isRegisteredOrigin(db, origin))) {
+      res.set('Access-Control-Allow-Origin', origin).set('Vary', 'Origin');
+      if (req.method === 'OPTIONS') {
+        res.set('Access-Control-Allow-Methods', 'POST').set('Access-Control-Allow-Headers', 'Content-Type, Authorization').set('Access-Control-Max-Age', '600');
+      }
+    }
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next();
+  };
+  r.options(['/auth/token', '/auth/revoke'], cors);
+  r.post('/auth/token', cors, form, limiter, async (req, res) => {
+    const f = formOf(req);
+    res.set('Cache-Control', 'no-store').set('Pragma', 'no-cache');
+    try {
+      const out = await handleTokenRequest(tokenCtx, f);
+      void audit(req, { action: 'token', outcome: 'success', who: { clientId: out.clientId }, ...(out.patientId ? { patientId: out.patientId } : {}), query: `grant_type=${f.grant_type} scope=${out.body.scope}` });
+      res.json(out.body);
+    } catch (e) {
+      if (!isOAuthError(e)) throw e;
+      void audit(req, { action: 'token', outcome: 'failure', who: { ...(f.client_id ? { clientId: f.client_id } : {}) }, detail: `${e.error}: ${e.description}`, query: `grant_type=${f.grant_type ?? ''}` });
+      sendOAuthError(res, e);
+    }
+  });
+
+  // --- introspection (RFC 7662): callers authenticate with a valid access token or the admin secret ---
+  r.post('/auth/introspect', form, async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    const isAdmin = !!deps.adminToken && deps.adminToken.length >= 16 && bearer === deps.adminToken;
+    if (!isAdmin) {
+      try {
+        if (!bearer) throw new OAuthError('invalid_token', 'introspection requires a bearer token');
+        await verifyAccessToken(db, cfg, bearer);
+      } catch (e) {
+        return sendOAuthError(res, isOAuthError(e) ? e : new OAuthError('invalid_token', 'bad token'));
+      }
+    }
+    res.json(await introspect(db, cfg, formOf(req).token ?? ''));
+  });
+
+  // --- revocation (RFC 7009): client authenticates like at the token endpoint; always 200 for a known client ---
+  r.post('/auth/revoke', cors, form, async (req, res) => {
+    const f = formOf(req);
+    res.set('Cache-Control', 'no-store');
+    try {
+      if (!f.token) throw new OAuthError('invalid_request', 'token is required');
+      const client = await authenticateClient(tokenCtx, f);
+      await revokeToken(db, cfg, f.token, client.id);
+      res.status(200).json({});
+    } catch (e) {
+      if (!isOAuthError(e)) throw e;
+      sendOAuthError(res, e);
+    }
+  });
+
+  r.use('/auth/admin', createAdminRouter(db, deps.adminToken));
+
+  // Malformed bodies and anything unexpected: OAuth's error shape, never a stack trace.
+  r.use('/auth', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500) {
+      return sendOAuthError(res, new OAuthError('invalid_request', (err as Error).message || 'bad request', status));
+    }
+    console.error('auth router error', err);
+    sendOAuthError(res, new OAuthError('server_error', 'internal error'));
+  });
+  return r;
+}

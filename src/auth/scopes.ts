@@ -1,0 +1,194 @@
+/**
+ * SMART scopes: parsing (v2 `patient/Immunization.rs?status=completed` and v1 `.read/.write/.*`), down-scoping a
+ * request against what a client is allowed, and the pure access decisions the FHIR layer asks.
+ * @see https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
+ */
+import type { Principal, ScopeGrant } from './principal.js';
+import { FHIR_R4_RESOURCE_TYPES } from './fhir-resource-types.js';
+import { OAuthError } from './oauth-error.js';
+
+export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
+export type Permissions = ScopeGrant['permissions'];
+
+/** Non-resource scopes this server understands (identity, launch context, refresh). */
+export const CONTEXT_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access'] as const;
+export type ContextScope = (typeof CONTEXT_SCOPES)[number];
+
+export interface ParsedScopes {
+  grants: ScopeGrant[];
+  context: Set<ContextScope>;
+}
+
+const LETTERS: Interaction[] = ['c', 'r', 'u', 'd', 's'];
+const V1_MAP: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
+const RESOURCE_SCOPE = /^(patient|user|system)\/([A-Za-z]+|\*)\.([a-z]+|\*)(\?.*)?$/;
+
+function emptyPermissions(): Permissions {
+  return { c: false, r: false, u: false, d: false, s: false };
+}
+
+/** Parses one resource scope; returns undefined when it is not well formed. */
+export function parseResourceScope(raw: string): ScopeGrant | undefined {
+  const m = RESOURCE_SCOPE.exec(raw);
+  if (!m) return undefined;
+  const [, context, resourceType, action, query] = m as unknown as [string, ScopeGrant['context'], string, string, string?];
+  if (resourceType !== '*' && !FHIR_R4_RESOURCE_TYPES.has(resourceType)) return undefined;
+  let letters: string;
+  if (action in V1_MAP) {
+    if (query) return undefined; // v1 has no restriction syntax
+    letters = V1_MAP[action]!;
+  } else {
+    // v2: a non-empty subset of c r u d s, in that order, no repeats.
+    let last = -1;
+    for (const ch of action) {
+      const i = LETTERS.indexOf(ch as Interaction);
+      if (i <= last) return undefined;
+      last = i;
+    }
+    letters = action;
+  }
+  const permissions = emptyPermissions();
+  for (const ch of letters) permissions[ch as Interaction] = true;
+  const restrictions: Record<string, string> = {};
+  if (query !== undefined) {
+    const params = new URLSearchParams(query.slice(1));
+    for (const [k, v] of params) {
+      if (!k || !v) return undefined;
+      // Repeated parameters in one scope mean OR of values, which FHIR search writes with commas.
+      restrictions[k] = restrictions[k] ? `${restrictions[k]},${v}` : v;
+    }
+    if (Object.keys(restrictions).length === 0) return undefined;
+  }
+  return { context, resourceType, permissions, restrictions, raw };
+}
+
+/**
+ * Parses a space-separated scope string. Unknown or malformed scopes throw `invalid_scope`
+ * (RFC 6749 §5.2) so a client learns its mistake instead of silently getting less.
+ */
+export function parseScopes(scope: string | undefined): ParsedScopes {
+  const grants: ScopeGrant[] = [];
+  const context = new Set<ContextScope>();
+  for (const raw of (scope ?? '').split(/\s+/).filter(Boolean)) {
+    if ((CONTEXT_SCOPES as readonly string[]).includes(raw)) {
+      context.add(raw as ContextScope);
+      continue;
+    }
+    const grant = parseResourceScope(raw);
+    if (!grant) throw new OAuthError('invalid_scope', `Unknown or malformed scope: ${raw}`);
+    if (!grants.some((g) => g.raw === raw)) grants.push(grant);
+  }
+  return { grants, context };
+}
+
+/** The v2 string for a grant (used for grants narrowed by down-scoping). */
+export function formatGrant(g: Omit<ScopeGrant, 'raw'>): string {
+  const letters = LETTERS.filter((l) => g.permissions[l]).join('');
+  const q = new URLSearchParams(Object.entries(g.restrictions)).toString();
+  return `${g.context}/${g.resourceType}.${letters}${q ? `?${q}` : ''}`;
+}
+
+export function formatScopes(p: ParsedScopes): string {
+  return [...p.grants.map((g) => g.raw), ...CONTEXT_SCOPES.filter((c) => p.context.has(c))].join(' ');
+}
+
+function permsSubset(a: Permissions, b: Permissions): boolean {
+  return LETTERS.every((l) => !a[l] || b[l]);
+}
+
+/** Does `outer` grant everything `inner` asks for? (A restriction on outer must also be on inner.) */
+export function covers(outer: ScopeGrant, inner: ScopeGrant): boolean {
+  return (
+    outer.context === inner.context &&
+    (outer.resourceType === '*' || outer.resourceType === inner.resourceType) &&
+    permsSubset(inner.permissions, outer.permissions) &&
+    Object.entries(outer.restrictions).every(([k, v]) => inner.restrictions[k] === v)
+  );
+}
+
+function intersect(req: ScopeGrant, allowed: ScopeGrant): ScopeGrant | undefined {
+  if (req.context !== allowed.context) return undefined;
+  let resourceType: string;
+  if (req.resourceType === '*') resourceType = allowed.resourceType;
+  else if (allowed.resourceType === '*' || allowed.resourceType === req.resourceType) resourceType = req.resourceType;
+  else return undefined;
+  const permissions = emptyPermissions();
+  for (const l of LETTERS) permissions[l] = req.permissions[l] && allowed.permissions[l];
+  if (!LETTERS.some((l) => permissions[l])) return undefined;
+  const restrictions = { ...req.restrictions };
+  for (const [k, v] of Object.entries(allowed.restrictions)) {
+    if (restrictions[k] !== undefined && restrictions[k] !== v) return undefined;
+    restrictions[k] = v;
+  }
+  const g = { context: req.context, resourceType, permissions, restrictions };
+  return { ...g, raw: formatGrant(g) };
+}
+
+export interface DownscopeOptions {
+  /** Which grant contexts the flow may carry: client_credentials -> system only; authorization_code -> patient/user. */
+  contexts: ReadonlyArray<ScopeGrant['context']>;
+}
+
+/**
+ * Grants what was requested as far as the client's registration allows: a requested scope fully covered is kept
+ * as asked (the client sees its own string echoed); a broader one is narrowed to its intersection with what is
+ * allowed; an escalation beyond the registration is dropped. Context scopes pass only when registered.
+ * Throws `invalid_scope` when no resource scope remains: a token that can read nothing is never issued.
+ */
+export function downscope(requested: ParsedScopes, allowed: ParsedScopes, opts: DownscopeOptions): ParsedScopes {
+  const grants: ScopeGrant[] = [];
+  const add = (g: ScopeGrant): void => {
+    if (!grants.some((x) => covers(x, g))) {
+      for (let i = grants.length - 1; i >= 0; i--) if (covers(g, grants[i]!)) grants.splice(i, 1);
+      grants.push(g);
+    }
+  };
+  for (const req of requested.grants) {
+    if (!opts.contexts.includes(req.context)) continue;
+    if (allowed.grants.some((a) => covers(a, req))) {
+      add(req);
+      continue;
+    }
+    for (const a of allowed.grants) {
+      const narrowed = intersect(req, a);
+      if (narrowed) add(narrowed);
+    }
+  }
+  if (grants.length === 0) {
+    throw new OAuthError('invalid_scope', 'None of the requested resource scopes is allowed for this client');
+  }
+  const context = new Set([...requested.context].filter((c) => allowed.context.has(c)));
+  return { grants, context };
+}
+
+/** Can the principal perform this interaction on this resource type at all (before restrictions)? */
+export function allows(principal: Principal, resourceType: string, interaction: Interaction): boolean {
+  return matchingGrants(principal, resourceType, interaction).length > 0;
+}
+
+function matchingGrants(principal: Principal, resourceType: string, interaction: Interaction): ScopeGrant[] {
+  return principal.scopes.filter(
+    (g) => (g.resourceType === '*' || g.resourceType === resourceType) && g.permissions[interaction],
+  );
+}
+
+/**
+ * The v2 `?param=value` restrictions that apply, for the FHIR layer to AND into the search (or to check a read
+ * resource against). `null`: some grant is unrestricted. Otherwise an OR of alternatives, each an AND of
+ * search parameters (one per granting scope). An empty array means not allowed at all.
+ * @see https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html#finer-grained-resource-constraints-using-search-parameters
+ */
+export function restrictionQuery(
+  principal: Principal,
+  resourceType: string,
+  interaction: Interaction,
+): Array<Record<string, string>> | null {
+  const grants = matchingGrants(principal, resourceType, interaction);
+  if (grants.some((g) => Object.keys(g.restrictions).length === 0)) return null;
+  return grants.map((g) => ({ ...g.restrictions }));
+}
+
+/** Resource scopes present? (SMART: never a token without one.) */
+export function hasResourceScope(p: ParsedScopes): boolean {
+  return p.grants.length > 0;
+}

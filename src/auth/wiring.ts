@@ -1,0 +1,125 @@
+/**
+ * Plugs SMART authorization into the hub: the bearer guard and access policy for /fhir, the OAuth
+ * endpoints under /auth, discovery, and the CapabilityStatement's security section.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Hub } from '../app.js';
+import type { ModuleRegistry } from '../wiring-types.js';
+import { INTERNAL_SYSTEM } from './principal.js';
+import { principalFromRequest } from './guard.js';
+import { smartAccessPolicy } from './fhir-access-policy.js';
+import { createAuthRouter } from './router.js';
+import { capabilityStatementSecurity, smartConfiguration } from './smart-configuration.js';
+import { DEMO_ACCOUNTS, type OtpSender, type PatientDirectory } from './login.js';
+import { decorateCapabilityStatement } from '../fhir/capability.js';
+import { enqueueMail } from '../notify/outbox.js';
+import { isRegisteredOrigin } from './clients.js';
+import { purgeExpiredAuthState } from './housekeeping.js';
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
+  const { config, db, repo, app } = hub;
+  const issuer = config.baseUrl;
+  registry.setPolicy(config.devOpenAccess ? { assertAllowed: () => undefined, searchRestrictions: () => [], canSee: () => true } : smartAccessPolicy);
+  registry.setAuthenticator(async (req) => {
+    const authorization = req.get('authorization');
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (bearer && config.adminToken && sameSecret(bearer, config.adminToken)) return INTERNAL_SYSTEM;
+    const principal = await principalFromRequest(authorization, { db, baseUrl: config.fhirBaseUrl, issuer });
+    if (principal.kind === 'system' && principal.policy?.groupId && !principal.policy.patientIds) {
+      // A registry limited to its jurisdiction's Group: resolve the members once per request.
+      const group = await repo.readOptional('Group', principal.policy.groupId);
+      const members = ((group?.member as Array<{ entity?: { reference?: string } }> | undefined) ?? [])
+        .map((m) => m.entity?.reference?.match(/Patient\/([^/]+)$/)?.[1])
+        .filter((x): x is string => !!x);
+      return { ...principal, policy: { ...principal.policy, patientIds: members } };
+    }
+    return principal;
+  });
+
+  const otpSender: OtpSender = {
+    async send(to, code) {
+      if (!config.smtpUrl && DEMO_ACCOUNTS.some((a) => a.email === to)) {
+        // Demo convenience only: with no mail transport configured, the fixed demo accounts' codes go to the log.
+        hub.logger.warn({ demoAccount: to, code }, 'demo sign-in code (no SMTP_URL configured)');
+      }
+      await db.transaction((tx) =>
+        enqueueMail(tx, {
+          kind: 'one-time-code',
+          to,
+          subject: 'Your vaxhub sign-in code',
+          text: `Your vaxhub sign-in code is ${code}. It expires in 10 minutes. If you did not ask for it, ignore this message.`,
+          dedupeKey: `otp:${to}:${code}`,
+          redactAfterSend: true,
+        }),
+      );
+    },
+  };
+  const patientDirectory: PatientDirectory = {
+    async findByEmail(email) {
+      const r = await repo.search('Patient', { email, _count: '2' });
+      return r.resources.length === 1 ? r.resources[0]!.id : undefined;
+    },
+  };
+  // CORS for browser apps: a registered client's origin may call the FHIR API (discovery and metadata: any origin).
+  const originCache = new Map<string, { ok: boolean; at: number }>();
+  app.use('/fhir', (req, res, next) => {
+    const origin = req.get('origin');
+    if (!origin || req.path === '/metadata' || req.path.startsWith('/.well-known/')) return next();
+    const hit = originCache.get(origin);
+    const decide = (ok: boolean): void => {
+      if (ok) {
+        res.set('Access-Control-Allow-Origin', origin);
+        res.set('Vary', 'Origin');
+        res.set('Access-Control-Expose-Headers', 'Location, ETag, Last-Modified, Content-Location, X-Progress, Retry-After, Expires');
+        if (req.method === 'OPTIONS') {
+          res.set('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+          res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Exist, If-None-Match, Idempotency-Key, X-Claim-Token');
+          res.set('Access-Control-Max-Age', '600');
+          res.status(204).end();
+          return;
+        }
+      }
+      next();
+    };
+    if (hit && Date.now() - hit.at < 30_000) return decide(hit.ok);
+    isRegisteredOrigin(db, origin).then(
+      (ok) => {
+        originCache.set(origin, { ok, at: Date.now() });
+        decide(ok);
+      },
+      (e: unknown) => next(e),
+    );
+  });
+  // Expired codes, requests, replay-store entries and revocations are dropped hourly.
+  const housekeeping = setInterval(() => {
+    purgeExpiredAuthState(db).catch((e: unknown) => hub.logger.warn({ err: e }, 'auth housekeeping failed'));
+  }, 3_600_000);
+  housekeeping.unref();
+  hub.onClose(() => clearInterval(housekeeping));
+
+  app.get('/fhir/.well-known/smart-configuration', (_req, res) => {
+    res.set('Access-Control-Allow-Origin', '*').json(smartConfiguration({ baseUrl: config.baseUrl }));
+  });
+  app.use(
+    createAuthRouter({
+      db,
+      baseUrl: config.baseUrl,
+      fhirBaseUrl: config.fhirBaseUrl,
+      otpSender,
+      patientDirectory,
+      adminToken: config.adminToken,
+      demoAccounts: DEMO_ACCOUNTS,
+    }),
+  );
+  decorateCapabilityStatement((cs) => {
+    const rest = cs.rest?.[0];
+    if (rest) rest.security = capabilityStatementSecurity(config.baseUrl) as never;
+  });
+}
+
