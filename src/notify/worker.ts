@@ -1,0 +1,197 @@
+/**
+ * The outbox sender. Each round claims due rows with `FOR UPDATE SKIP LOCKED` (so several hub processes never take
+ * the same row), stamps them with a lease, commits, sends over SMTP, then marks them sent — guarded by the lease
+ * token, so a worker whose lease ran out cannot overwrite the row another worker now owns.
+ * A crash between claim and send leaves the row leased; once the lease passes it is claimed again: nothing is lost.
+ * A temporary SMTP refusal (4xx, network) is retried with exponential backoff; a permanent one (5xx) or too many
+ * attempts marks the row `dead` with its last error for an operator.
+ */
+import crypto from 'node:crypto';
+import nodemailer from 'nodemailer';
+import type { Db } from '../store/db.js';
+import type { OutboxRow } from './outbox.js';
+
+/** The part of a nodemailer transporter the worker needs (a real SMTP transporter satisfies it). */
+export interface MailTransport {
+  sendMail(mail: {
+    from: string;
+    to: string;
+    subject: string;
+    text: string;
+    messageId: string;
+    headers?: Record<string, string>;
+  }): Promise<unknown>;
+}
+
+/** Renders a row that another module wrote with only kind + payload (no recipient/subject/body). */
+export type OutboxRenderer = (row: OutboxRow) => Promise<{ to: string; subject: string; text: string }>;
+
+export interface OutboxWorkerOptions {
+  db: Db;
+  transport: MailTransport;
+  from: string;
+  /** How long a claim is held before another worker may take the row again. Must exceed the SMTP timeout. */
+  leaseSeconds?: number;
+  batchSize?: number;
+  /** Delay before attempt n+1 after n failed attempts. */
+  backoffMs?: (attempts: number) => number;
+  renderers?: Record<string, OutboxRenderer>;
+  now?: () => Date;
+  onEvent?: (e: { type: 'sent' | 'retry' | 'dead' | 'lease-lost'; id: string; kind: string; error?: string }) => void;
+}
+
+export interface RoundResult {
+  claimed: number;
+  sent: number;
+  retried: number;
+  dead: number;
+}
+
+/** 30 s, 1 min, 2 min ... capped at 1 h, with ±20 % jitter so retries from a burst spread out. */
+export function defaultBackoffMs(attempts: number): number {
+  const base = Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/** A nodemailer SMTP transport with timeouts well inside the default lease. */
+export function createSmtpTransport(url: string): MailTransport {
+  const u = new URL(url);
+  return nodemailer.createTransport({
+    host: u.hostname,
+    port: Number(u.port || (u.protocol === 'smtps:' ? 465 : 587)),
+    secure: u.protocol === 'smtps:',
+    auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  });
+}
+
+function isPermanent(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null ? (e as { responseCode?: unknown }).responseCode : undefined;
+  return typeof code === 'number' && code >= 500 && code < 600;
+}
+
+export class OutboxWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private readonly lease: number;
+  private readonly batch: number;
+  private readonly backoff: (n: number) => number;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: OutboxWorkerOptions) {
+    this.lease = opts.leaseSeconds ?? 120;
+    this.batch = opts.batchSize ?? 20;
+    this.backoff = opts.backoffMs ?? defaultBackoffMs;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Claims due rows (committed at once, so the lease is visible to other workers). */
+  async claim(): Promise<{ rows: OutboxRow[]; leaseToken: string }> {
+    const leaseToken = crypto.randomUUID();
+    const now = this.now().toISOString();
+    const r = await this.opts.db.transaction((tx) =>
+      tx.query<OutboxRow>(
+        `UPDATE notification_outbox
+            SET locked_until = $1::timestamptz + make_interval(secs => $2), lease_token = $3, attempts = attempts + 1
+          WHERE id IN (
+            SELECT id FROM notification_outbox
+             WHERE status = 'pending' AND sent_at IS NULL AND next_attempt_at <= $1::timestamptz
+               AND (locked_until IS NULL OR locked_until <= $1::timestamptz)
+             ORDER BY next_attempt_at, created_at
+             LIMIT $4
+             FOR UPDATE SKIP LOCKED)
+          RETURNING *`,
+        [now, this.lease, leaseToken, this.batch],
+      ),
+    );
+    return { rows: r.rows, leaseToken };
+  }
+
+  /** Sends one claimed row and records the outcome under the lease. */
+  async deliver(row: OutboxRow, leaseToken: string): Promise<'sent' | 'retry' | 'dead' | 'lease-lost'> {
+    let error: unknown;
+    try {
+      const mail =
+        row.recipient && row.subject !== null && row.body !== null
+          ? { to: row.recipient, subject: row.subject, text: row.body }
+          : await this.render(row);
+      await this.opts.transport.sendMail({
+        from: this.opts.from,
+        ...mail,
+        messageId: row.message_id,
+        headers: { 'X-Vaxhub-Outbox-Id': row.id },
+      });
+    } catch (e) {
+      error = e;
+    }
+    const now = this.now();
+    if (error === undefined) {
+      const done = await this.opts.db.query(
+        `UPDATE notification_outbox
+            SET status = 'sent', sent_at = $3, locked_until = NULL, last_error = NULL,
+                body = CASE WHEN (payload->>'redactAfterSend') = 'true' THEN '[sent; redacted]' ELSE body END
+          WHERE id = $1 AND lease_token = $2`,
+        [row.id, leaseToken, now.toISOString()],
+      );
+      return this.report(done.rowCount === 1 ? 'sent' : 'lease-lost', row);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const dead = isPermanent(error) || row.attempts >= row.max_attempts;
+    const next = new Date(now.getTime() + this.backoff(row.attempts));
+    const r = await this.opts.db.query(
+      `UPDATE notification_outbox
+          SET status = $3, last_error = $4, next_attempt_at = $5, locked_until = NULL, lease_token = NULL
+        WHERE id = $1 AND lease_token = $2`,
+      [row.id, leaseToken, dead ? 'dead' : 'pending', message.slice(0, 1000), next.toISOString()],
+    );
+    return this.report(r.rowCount === 1 ? (dead ? 'dead' : 'retry') : 'lease-lost', row, message);
+  }
+
+  /** One claim-and-send round. */
+  async runOnce(): Promise<RoundResult> {
+    const { rows, leaseToken } = await this.claim();
+    const result: RoundResult = { claimed: rows.length, sent: 0, retried: 0, dead: 0 };
+    for (const row of rows) {
+      const outcome = await this.deliver(row, leaseToken);
+      if (outcome === 'sent') result.sent++;
+      else if (outcome === 'retry') result.retried++;
+      else if (outcome === 'dead') result.dead++;
+    }
+    return result;
+  }
+
+  /** Polls every intervalMs; a full batch is followed at once by the next round. */
+  start(intervalMs = 2000): void {
+    if (this.timer) return;
+    const tick = async (): Promise<void> => {
+      let full = true;
+      while (full && this.timer) {
+        const r = await this.runOnce().catch(() => ({ claimed: 0 }));
+        full = r.claimed >= this.batch;
+      }
+    };
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = tick().finally(() => (this.running = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private async render(row: OutboxRow): Promise<{ to: string; subject: string; text: string }> {
+    const renderer = this.opts.renderers?.[row.kind];
+    if (!renderer) throw new Error(`no renderer for outbox kind ${row.kind} and the row has no rendered mail`);
+    return renderer(row);
+  }
+
+  private report<T extends 'sent' | 'retry' | 'dead' | 'lease-lost'>(type: T, row: OutboxRow, error?: string): T {
+    this.opts.onEvent?.({ type, id: row.id, kind: row.kind, ...(error ? { error } : {}) });
+    return type;
+  }
+}
