@@ -1,0 +1,79 @@
+/**
+ * Plugs opening night into the hub (call after wireScheduling): the waiting room (with load shedding), sign-up
+ * and invitation routes, operator routes for draws, cohort windows and events, the public draw audit view,
+ * `/metrics`, and the booking gate on every path to a booking: the HTTP admission gate in front of `/fhir`
+ * booking requests, gated `$hold`/`$book`, and an Appointment write interceptor for POST/PUT.
+ */
+import type { Router } from 'express';
+import type { Hub } from '../app.js';
+import { requireAdmin } from '../http/admin-guard.js';
+import type { ModuleRegistry } from '../wiring-types.js';
+import { loadTierRules } from './eligibility/rules.js';
+import { AbuseAccounting } from './invitations/abuse.js';
+import { loadEquityIndex } from './invitations/draws.js';
+import { createOpeningNightAdminRouter } from './opening-night/admin-router.js';
+import { ActiveEvent, createAdmissionGate } from './opening-night/admission-gate.js';
+import { BookingGate } from './opening-night/booking-gate.js';
+import { loadOpeningNightConfig, type OpeningNightConfig } from './opening-night/config.js';
+import { bookingGateInterceptor, gateBookingOperations } from './opening-night/fhir-gate.js';
+import { createMetricsRouter } from './opening-night/metrics-route.js';
+import { createSignupRouter } from './opening-night/signup-router.js';
+import { WaitingRoom } from './waiting-room/room.js';
+import { createWaitingRoomRouter } from './waiting-room/router.js';
+import { LoadShedder } from './waiting-room/shedding.js';
+
+export interface OpeningNightWiring {
+  config: OpeningNightConfig;
+  room: WaitingRoom;
+  gate: BookingGate;
+  shedder: LoadShedder;
+}
+
+export interface OpeningNightOptions {
+  /** Settings instead of the environment's (tests). */
+  config?: Partial<OpeningNightConfig>;
+  /** Mount on this router instead of hub.app (tests that add opening night in front of an existing hub). */
+  mountOn?: Router;
+}
+
+export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: OpeningNightOptions = {}): OpeningNightWiring {
+  const config = { ...loadOpeningNightConfig(hub.config.baseUrl), ...opts.config };
+  const app = opts.mountOn ?? hub.app;
+  const { db, repo } = hub;
+  const rules = loadTierRules();
+  const abuse = new AbuseAccounting(db, config.abuse, (msg, data) => hub.logger.warn(data, msg));
+  const gate = new BookingGate({ enabled: !hub.config.devOpenAccess, rules, abuse });
+  const room = new WaitingRoom(db);
+  const shedder = new LoadShedder(config.shedding);
+  hub.onClose(() => shedder.close());
+  const active = new ActiveEvent(db, config.eventCacheMs);
+  const operatorOnly = requireAdmin(registry);
+
+  // In-flight accounting first, so shedding sees every request that reaches opening night's routes.
+  app.use(shedder.track);
+  app.use(
+    createWaitingRoomRouter({
+      room,
+      abuse,
+      shedder,
+      isAdmin: async (req) => (await registry.authenticate(req)).kind === 'admin',
+      limits: { joinPerIpPerMinute: config.limits.joinPerIp, statusPerIpPerMinute: config.limits.statusPerIp, joinPerRegistrantPerMinute: config.limits.joinPerRegistrant },
+      secureCookies: hub.config.baseUrl.startsWith('https:'),
+    }),
+  );
+  app.use(createSignupRouter({ db, repo, rules, policy: config.ticketPolicy, abuse, limits: config.limits }));
+  app.use(
+    createOpeningNightAdminRouter({
+      db, rules, equity: loadEquityIndex(), policy: config.ticketPolicy, signupBaseUrl: config.signupBaseUrl,
+      requireAdmin: operatorOnly, active, invalidateEvent: (id) => room.invalidate(id),
+    }),
+  );
+  app.use(createMetricsRouter({ db, isPublic: config.metricsPublic, requireAdmin: operatorOnly }));
+
+  // The booking gate: before the FHIR router over HTTP, and inside the FHIR layer for every other path.
+  app.use('/fhir', createAdmissionGate({ db, registry, gate, room, active, bookingPerTicketPerMinute: config.limits.bookingPerTicket }));
+  gateBookingOperations(hub.fhir.operations, gate);
+  registry.addInterceptor(bookingGateInterceptor(gate));
+  if (!gate.enabled) hub.logger.warn('devOpenAccess: the booking gate is off (test hubs only)');
+  return { config, room, gate, shedder };
+}

@@ -1,0 +1,76 @@
+/**
+ * Opening-night settings from the environment (typed and validated; a bad value names itself). Kept beside the
+ * capability until the hub's one config loader (src/config) absorbs them.
+ */
+import { ConfigError } from '../../config/config.js';
+import { DEFAULT_ABUSE_CONFIG, type AbuseConfig } from '../invitations/abuse.js';
+import { DEFAULT_TICKET_POLICY, type TicketPolicy } from '../invitations/tickets.js';
+import type { LoadShedderOptions } from '../waiting-room/shedding.js';
+
+export interface OpeningNightConfig {
+  /** `/metrics` without operator credentials (METRICS_PUBLIC=true); internal by default. */
+  metricsPublic: boolean;
+  /** Base of the sign-up pages; invitation links are `<base>/invitation/<ticket>`. */
+  signupBaseUrl: string;
+  ticketPolicy: TicketPolicy;
+  abuse: AbuseConfig;
+  shedding: LoadShedderOptions;
+  /** Per-minute limits (token buckets; bursts of ten seconds' worth). */
+  limits: {
+    joinPerIp: number;
+    statusPerIp: number;
+    joinPerRegistrant: number;
+    signupPerIp: number;
+    claimPerIp: number;
+    bookingPerTicket: number;
+  };
+  /** How long the active-event lookup of the booking gate is cached. */
+  eventCacheMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
+  return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got '${raw}'`);
+  return raw === 'true';
+}
+
+export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv = process.env): OpeningNightConfig {
+  const secondFactor = env.TICKET_SECOND_FACTOR ?? DEFAULT_TICKET_POLICY.secondFactor;
+  if (secondFactor !== 'code' && secondFactor !== 'dob+code') throw new ConfigError(`TICKET_SECOND_FACTOR must be code or dob+code, got '${secondFactor}'`);
+  return {
+    metricsPublic: bool(env, 'METRICS_PUBLIC', false),
+    signupBaseUrl: (env.SIGNUP_BASE_URL || `${baseUrl}/signup`).replace(/\/+$/, ''),
+    ticketPolicy: {
+      ...DEFAULT_TICKET_POLICY,
+      ticketTtlHours: int(env, 'TICKET_TTL_HOURS', DEFAULT_TICKET_POLICY.ticketTtlHours, 1, 24 * 30),
+      secondFactor,
+    },
+    abuse: {
+      alertPerMinute: int(env, 'ABUSE_ALERT_PER_MINUTE', DEFAULT_ABUSE_CONFIG.alertPerMinute, 1, 10_000_000),
+      spikePerMinute: int(env, 'ABUSE_SPIKE_PER_MINUTE', DEFAULT_ABUSE_CONFIG.spikePerMinute, 1, 10_000_000),
+    },
+    shedding: {
+      maxInFlight: int(env, 'SHED_MAX_IN_FLIGHT', 2000, 1, 1_000_000),
+      maxEventLoopDelayMs: int(env, 'SHED_MAX_EVENT_LOOP_DELAY_MS', 200, 1, 60_000),
+      retryAfterSeconds: int(env, 'SHED_RETRY_AFTER_SECONDS', 10, 1, 3600),
+    },
+    limits: {
+      joinPerIp: int(env, 'WAITING_ROOM_JOIN_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
+      statusPerIp: int(env, 'WAITING_ROOM_STATUS_PER_IP_PER_MINUTE', 600, 1, 10_000_000),
+      joinPerRegistrant: int(env, 'WAITING_ROOM_JOIN_PER_REGISTRANT_PER_MINUTE', 10, 1, 10_000_000),
+      signupPerIp: int(env, 'SIGNUP_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
+      claimPerIp: int(env, 'CLAIM_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
+      bookingPerTicket: int(env, 'BOOKING_PER_TICKET_PER_MINUTE', 30, 1, 10_000_000),
+    },
+    eventCacheMs: int(env, 'WAITING_ROOM_EVENT_CACHE_MS', 1000, 0, 60_000),
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * `GET /waiting-room/status` answered in front of Express, at the http server: the hub's Express pipeline (request
+ * ids, logging, a dozen capability routers) costs several times what the answer itself does, and this is the route
+ * hundreds of thousands of waiting people poll. Same rules as the Express route in waiting-room/router.ts: a per-IP
+ * token bucket, the queue token from X-Queue-Token or the cookie (a cookie place must come with its own device
+ * cookie), coded OperationOutcome refusals. Mount: `http.createServer((req, res) => fast(req, res) || app(req, res))`.
+ */
+import type http from 'node:http';
+import { fhirError, type OperationOutcomeError } from '../../fhir/outcomes.js';
+import type { AbuseAccounting } from '../invitations/abuse.js';
+import { waitingRoomStatusRequests } from '../waiting-room/metrics.js';
+import { bindingFor } from '../waiting-room/queue-token.js';
+import type { WaitingRoom } from '../waiting-room/room.js';
+import { DEVICE_COOKIE, QUEUE_COOKIE, QUEUE_HEADER } from '../waiting-room/router.js';
+import { TokenBucketLimiter } from '../waiting-room/shedding.js';
+
+function cookie(req: http.IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}
+
+/** Client address as Express computes it with `trust proxy: loopback`: X-Forwarded-For only from a loopback peer. */
+function clientIp(req: http.IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const loopback = peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1' || peer.startsWith('127.');
+  const xff = req.headers['x-forwarded-for'];
+  if (!loopback || typeof xff !== 'string') return peer;
+  const hops = xff.split(',');
+  return hops[hops.length - 1]!.trim() || peer;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': status === 200 ? 'application/json; charset=utf-8' : 'application/fhir+json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function refuse(res: http.ServerResponse, e: OperationOutcomeError): void {
+  send(res, e.status, e.outcome, e.headers);
+}
+
+export function createFastStatus(deps: { room: WaitingRoom; statusPerIpPerMinute: number; abuse?: AbuseAccounting }): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  const { room } = deps;
+  const limiter = new TokenBucketLimiter(deps.statusPerIpPerMinute, Math.max(5, Math.ceil(deps.statusPerIpPerMinute / 6)));
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const ip = clientIp(req);
+    const limited = limiter.take(`status-ip:${ip}`);
+    if (!limited.ok) {
+      void deps.abuse?.record({ kind: 'rate-limited', ip, what: 'waiting-room/status', detail: 'rate limit' });
+      return refuse(res, fhirError('TOO_MANY_REQUESTS', 'Too many requests (status-ip); retry later', undefined, { 'Retry-After': String(Math.ceil(limited.retryAfterSeconds)) }));
+    }
+    await room.tokenSecret();
+    const header = req.headers[QUEUE_HEADER];
+    const fromCookie = cookie(req, QUEUE_COOKIE);
+    const token = typeof header === 'string' ? header : fromCookie;
+    const payload = room.verify(token);
+    const device = cookie(req, DEVICE_COOKIE);
+    if (!payload || (payload.b.startsWith('d:') && token === fromCookie && (!device || bindingFor('device', device) !== payload.b))) {
+      waitingRoomStatusRequests.inc({ outcome: 'invalid' });
+      void deps.abuse?.record({ kind: 'bad-queue-token', ip, what: 'waiting-room/status', detail: 'invalid or foreign queue token' });
+      return refuse(res, fhirError('QUEUE_TOKEN_INVALID', 'Join the waiting room first (POST /waiting-room/join)'));
+    }
+    const status = await room.status(payload);
+    if (!status) return refuse(res, fhirError('NOT_FOUND', 'waiting-room event not found'));
+    waitingRoomStatusRequests.inc({ outcome: status.admitted ? 'admitted' : 'waiting' });
+    send(res, 200, status);
+  };
+  return (req, res) => {
+    if (req.method !== 'GET' || !(req.url === '/waiting-room/status' || req.url?.startsWith('/waiting-room/status?'))) return false;
+    answer(req, res).catch(() => {
+      if (!res.headersSent) refuse(res, fhirError('INTERNAL', 'Internal server error'));
+    });
+    return true;
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * The booking gate inside the FHIR layer, where every path to a booking ends up (HTTP, batch and transaction
+ * entries): `$hold` and `$book` are wrapped, and an Appointment write interceptor covers POST/PUT Appointment.
+ * With a ticket, the booking is for the ticket's person; `$book` and a booked write mark the ticket used in the
+ * booking's own transaction.
+ */
+import type { Appointment } from 'fhir/r4';
+import type { FhirContext, FhirRequest, FhirResponse, OperationDefinition, WriteInterceptor } from '../../fhir/types.js';
+import { badRequest, fhirError } from '../../fhir/outcomes.js';
+import type { Db, Queryable, QueryResult } from '../../store/db.js';
+import type { AnyResource } from '../../store/repository-types.js';
+import { idFromReference, patientIdOf, slotIdOf } from '../appointment-resource.js';
+import type { BookingAnswer } from '../booking.js';
+import { paramResource, paramValue, paramValues } from '../operations/params.js';
+import { proposalSlotId } from '../operations/appointment-find.js';
+import type { BookingGate, GatePass, TicketPass } from './booking-gate.js';
+
+/**
+ * The Db the wrapped `$book` sees: its booking transaction also consumes the ticket, so both commit or neither.
+ * Only a fresh `booked` answer consumes it (not a hold, an idempotent replay, or a refusal's bookkeeping).
+ */
+class TicketConsumingDb implements Db {
+  readonly kind: Db['kind'];
+  constructor(private readonly inner: Db, private readonly consume: (tx: Queryable, appt: Appointment) => Promise<void>) {
+    this.kind = inner.kind;
+  }
+  query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    return this.inner.query<T>(sql, params);
+  }
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.inner.transaction(async (tx) => {
+      const out = await fn(tx);
+      const answer = out as Partial<BookingAnswer> | undefined;
+      if (answer?.appointment?.status === 'booked' && !answer.replayed) await this.consume(tx, answer.appointment);
+      return out;
+    });
+  }
+  stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
+    return this.inner.stream<T>(sql, params, batchSize);
+  }
+  async close(): Promise<void> {
+    /* the hub owns the database */
+  }
+}
+
+async function patientOfAppointment(ctx: FhirContext, ref: string | undefined): Promise<string | undefined> {
+  const id = ref ? idFromReference(ref, 'Appointment') : undefined;
+  if (!id) return undefined;
+  const a = (await ctx.repo.readOptional<AnyResource>('Appointment', id)) as unknown as Appointment | undefined;
+  return a ? patientIdOf(a) : undefined;
+}
+
+/** Every Patient a `$hold`/`$book` request names, by any of its parameters (all must be the ticket's person). */
+export async function patientsNamed(req: FhirRequest, ctx: FhirContext, op: 'hold' | 'book'): Promise<string[]> {
+  const out: Array<string | undefined> = [];
+  const apptResource = paramResource<Appointment>(req, 'appt-resource', 'Appointment');
+  if (apptResource) out.push(patientIdOf(apptResource));
+  if (op === 'book') {
+    for (const p of paramValues(req, 'patient-id')) {
+      const id = idFromReference(p, 'Patient');
+      if (!id) throw badRequest('patient-id must be a Patient reference', 'patient-id');
+      out.push(id);
+    }
+    out.push(paramResource(req, 'patient-resource', 'Patient')?.id);
+    const apptId = paramValue(req, 'appt-id');
+    if (apptId && !proposalSlotId(apptId)) out.push(await patientOfAppointment(ctx, apptId));
+    out.push(await patientOfAppointment(ctx, paramValue(req, 'cancelled-appt-id')));
+  }
+  return [...new Set(out.filter((x): x is string => !!x))];
+}
+
+const MOVABLE = new Set(['pending', 'booked']);
+
+/**
+ * A person moving their own active booking (`$book` with `cancelled-appt-id`) already went through the gate
+ * when they booked it; their invitation is used, so they pass on the strength of the booking they give up.
+ */
+export async function isOwnReschedule(q: Queryable, principal: { patientId?: string }, cancelledApptRef: string | undefined): Promise<boolean> {
+  const id = cancelledApptRef ? idFromReference(cancelledApptRef, 'Appointment') : undefined;
+  if (!id || !principal.patientId) return false;
+  const r = await q.query<{ content: Appointment }>("SELECT content FROM fhir_resource WHERE resource_type = 'Appointment' AND id = $1 AND NOT deleted", [id]);
+  const appt = r.rows[0]?.content;
+  return !!appt && MOVABLE.has(appt.status) && patientIdOf(appt) === principal.patientId;
+}
+
+function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDefinition {
+  const name = op.name as 'hold' | 'book';
+  const what = `Appointment/$${name}`;
+  return {
+    ...op,
+    // The gate is this operation's access rule: staff authority (scopes checked there) or a claimed ticket,
+    // which an anonymous caller may hold. The SMART policy still applies to everything else.
+    public: gate.enabled ? true : op.public,
+    async handler(req, ctx): Promise<FhirResponse> {
+      if (!gate.enabled) return op.handler(req, ctx);
+      const named = await patientsNamed(req, ctx, name);
+      if (name === 'book' && named.every((p) => p === req.principal.patientId) && (await isOwnReschedule(ctx.db, req.principal, paramValue(req, 'cancelled-appt-id')))) {
+        return op.handler(req, ctx);
+      }
+      const pass = await gate.check(ctx.db, { headers: req.headers, principal: req.principal, patientId: named[0], what });
+      if (pass.via !== 'ticket') return op.handler(req, ctx);
+      if (named.some((p) => p !== pass.patientId)) {
+        throw gate.refuse(fhirError('INVITATION_INVALID', 'This invitation belongs to another person', 'patient-id'), { principal: req.principal, what, ticketRef: pass.ticketRef });
+      }
+      // The booking is for the ticket's person even when the request names nobody.
+      const asHolder: FhirRequest = { ...req, principal: { ...req.principal, patientId: pass.patientId } };
+      if (name === 'hold') return op.handler(asHolder, ctx);
+      const db = new TicketConsumingDb(ctx.db, (tx, appt) => gate.onTicketBooked(tx, pass, appt, { principal: req.principal, what }));
+      return op.handler(asHolder, { ...ctx, db });
+    },
+  };
+}
+
+/** Replaces `$hold` and `$book` in the operation table with gated versions (call after wireScheduling). */
+export function gateBookingOperations(operations: OperationDefinition[], gate: BookingGate): void {
+  for (let i = 0; i < operations.length; i++) {
+    const op = operations[i]!;
+    if ((op.name === 'hold' || op.name === 'book') && op.resourceTypes.includes('Appointment')) operations[i] = wrapOperation(op, gate);
+  }
+  const gated = operations.filter((o) => o.resourceTypes.includes('Appointment') && (o.name === 'hold' || o.name === 'book')).length;
+  if (gated !== 2) throw new TypeError('gateBookingOperations: $hold and $book must be registered first (wireScheduling)');
+}
+
+const ACTIVE = new Set(['proposed', 'pending', 'booked', 'arrived', 'checked-in', 'waitlist']);
+
+/** Whether this write creates or changes a booking (rather than cancelling one or editing its text). */
+function takesPlace(appt: Appointment, previous: Appointment | undefined): boolean {
+  if (!ACTIVE.has(appt.status)) return false;
+  if (!previous || !ACTIVE.has(previous.status)) return true;
+  return slotIdOf(previous) !== slotIdOf(appt) || patientIdOf(previous) !== patientIdOf(appt) || (previous.status === 'pending' && appt.status !== 'pending');
+}
+
+/**
+ * POST/PUT Appointment: the gate, in the write's transaction; a booked write with a ticket consumes it there, and
+ * the confirmation is queued after the write (when a created Appointment has its id).
+ */
+export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
+  const booked = new WeakMap<Queryable, TicketPass>();
+  return {
+    resourceType: 'Appointment',
+    async beforeWrite(tx, { interaction, resource, previous, principal, headers }) {
+      if (!gate.enabled || interaction === 'delete' || !resource) return;
+      const appt = resource as unknown as Appointment;
+      if (!takesPlace(appt, previous as unknown as Appointment | undefined)) return;
+      const what = interaction === 'create' ? 'Appointment (create)' : `Appointment/${String(resource.id)} (update)`;
+      const pass: GatePass = await gate.check(tx, { headers, principal, patientId: patientIdOf(appt), what });
+      if (pass.via !== 'ticket') return;
+      const ticketed: Appointment = patientIdOf(appt)
+        ? appt
+        : { ...appt, participant: [...(appt.participant ?? []), { actor: { reference: `Patient/${pass.patientId}` }, status: 'accepted' }] };
+      if (ticketed.status === 'booked') {
+        await gate.consumeTicket(tx, pass, { principal, what });
+        booked.set(tx, pass);
+      }
+      return ticketed as unknown as AnyResource;
+    },
+    async afterWrite(tx, { resource }) {
+      const pass = booked.get(tx);
+      if (!pass || !resource) return;
+      booked.delete(tx);
+      await gate.queueBookingMails(tx, pass, resource as unknown as Appointment);
+    },
+  };
+}

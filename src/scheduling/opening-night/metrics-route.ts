@@ -1,0 +1,44 @@
+/**
+ * `GET /metrics` in the Prometheus text format: the process's default metrics (prom-client), opening night's
+ * registry (waiting room, shedding, abuse, booking gate) and this hub's outbox backlog. Internal by default
+ * (operator credentials); METRICS_PUBLIC=true opens it for a scraper on a private network.
+ */
+import type { RequestHandler, Router } from 'express';
+import express from 'express';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { outboxStats } from '../../notify/outbox.js';
+import type { Db } from '../../store/db.js';
+import { openingNightRegistry } from '../waiting-room/metrics.js';
+
+let processRegistry: Registry | undefined;
+
+/** Default metrics are per process: collected once into one registry, however many hubs a test process starts. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export function createMetricsRouter(deps: { db: Db; isPublic: boolean; requireAdmin: RequestHandler }): Router {
+  const hubRegistry = new Registry();
+  const db = deps.db;
+  new Gauge({
+    name: 'vaxhub_outbox_messages',
+    help: 'Mail outbox rows by status (pending includes scheduled reminders; dead need an operator)',
+    labelNames: ['status'] as const,
+    registers: [hubRegistry],
+    async collect() {
+      const s = await outboxStats(db);
+      for (const [status, n] of Object.entries(s)) this.set({ status }, n);
+    },
+  });
+  const merged = Registry.merge([processMetrics(), openingNightRegistry, hubRegistry]);
+  const router = express.Router();
+  const guard: RequestHandler = deps.isPublic ? (_req, _res, next) => next() : deps.requireAdmin;
+  router.get('/metrics', guard, (_req, res, next) => {
+    merged.metrics().then((text) => res.set('Cache-Control', 'no-store').type(merged.contentType).send(text), next);
+  });
+  return router;
+}

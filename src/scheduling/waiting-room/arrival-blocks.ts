@@ -1,0 +1,163 @@
+/**
+ * Arrival numbers handed out in blocks per process. One `UPDATE ... SET count = count + k RETURNING` on the event
+ * row reserves k numbers (in the pre-queue before opening, first come first served after); this process then gives
+ * them out from memory, so a flood of joins costs one write on the event row per block instead of one per join.
+ *
+ * Numbers stay unique across processes (each block is a range only its process holds). A block lives at most
+ * `maxAgeMs` (which bounds how far arrival order across processes can be out of step) and a pre-queue block is
+ * never used at or after opening. Numbers left unused when a block retires are gaps. The frontier moves through
+ * positions at the configured rate, so passing a gap would cost admission time; once the frontier has passed a gap
+ * this process credits it back to the frontier (`creditPassedGaps`, from the room's refresh), so admission counts
+ * people, not numbers, without admitting anyone early (a gap is credited only after it has been paid for).
+ * The block size follows demand: doubled when a block runs out, shrunk to what was used when one expires.
+ */
+import type { Queryable } from '../../store/db.js';
+import { waitingRoomGaps } from './metrics.js';
+import { positionOf, type WaitingRoomEvent } from './admission.js';
+import { creditGaps, reserveArrivals, type Arrival } from './store.js';
+
+interface Block {
+  phase: 'p' | 'o';
+  next: number;
+  /** Exclusive end of the range. */
+  end: number;
+  size: number;
+  reservedAt: number;
+  opensAt: number;
+  timer: NodeJS.Timeout;
+}
+
+export interface ArrivalBlocksOptions {
+  maxSize?: number;
+  initialSize?: number;
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
+export class ArrivalBlocks {
+  private readonly blocks = new Map<string, Block>();
+  private readonly reserving = new Map<string, Promise<void>>();
+  private readonly nextSize = new Map<string, number>();
+  private readonly retiring = new Set<Promise<void>>();
+  /** Gaps the frontier passed whose credit failed to be written: retried. */
+  private readonly owed = new Map<string, number>();
+  /** Unused numbers of retired blocks, per event, not yet credited (ranges of consecutive numbers). */
+  private readonly gaps = new Map<string, Array<{ phase: 'p' | 'o'; first: number; count: number }>>();
+  readonly maxSize: number;
+  readonly maxAgeMs: number;
+  private readonly initialSize: number;
+  private readonly now: () => number;
+
+  constructor(private readonly db: Queryable, opts: ArrivalBlocksOptions = {}) {
+    this.maxSize = opts.maxSize ?? 64;
+    this.initialSize = Math.min(this.maxSize, opts.initialSize ?? 8);
+    this.maxAgeMs = opts.maxAgeMs ?? 1000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The next arrival number for someone arriving at `at` (their request's timestamp). */
+  async next(eventId: string, at: Date): Promise<Arrival> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const b = this.blocks.get(eventId);
+      if (b && this.usable(b, at.getTime())) return { phase: b.phase, n: b.next++ };
+      if (b) this.retire(eventId, b);
+      let pending = this.reserving.get(eventId);
+      if (!pending) {
+        pending = this.reserve(eventId, at).finally(() => this.reserving.delete(eventId));
+        this.reserving.set(eventId, pending);
+      }
+      await pending;
+    }
+    // Only reachable if other callers keep exhausting fresh blocks first: take a number of one's own.
+    return reserveArrivals(this.db, eventId, at, 1).then((r) => ({ phase: r.phase, n: r.first }));
+  }
+
+  /** Retires every block (crediting its unused numbers) and waits for the credits to be written. */
+  async close(): Promise<void> {
+    for (const [id, b] of this.blocks) this.retire(id, b);
+    await Promise.all([...this.reserving.values(), ...this.retiring].map((p) => p.catch(() => undefined)));
+  }
+
+  private usable(b: Block, at: number): boolean {
+    if (b.next >= b.end) return false;
+    if (this.now() - b.reservedAt >= this.maxAgeMs) return false;
+    // Pre-queue numbers are only for people who arrive before opening (the pre-queue is shuffled at opening).
+    return b.phase === 'o' || at < b.opensAt;
+  }
+
+  private async reserve(eventId: string, at: Date): Promise<void> {
+    const size = this.nextSize.get(eventId) ?? this.initialSize;
+    const r = await reserveArrivals(this.db, eventId, at, size);
+    const block: Block = {
+      phase: r.phase, next: r.first, end: r.first + size, size, reservedAt: this.now(), opensAt: r.opensAt,
+      timer: setTimeout(() => {
+        if (this.blocks.get(eventId) === block) this.retire(eventId, block);
+      }, this.maxAgeMs),
+    };
+    block.timer.unref();
+    const old = this.blocks.get(eventId);
+    if (old) this.retire(eventId, old);
+    this.blocks.set(eventId, block);
+  }
+
+  /** Takes the block out of use; its unused numbers become gaps credited to the frontier. */
+  private retire(eventId: string, b: Block): void {
+    if (this.blocks.get(eventId) === b) this.blocks.delete(eventId);
+    clearTimeout(b.timer);
+    const used = b.next - (b.end - b.size);
+    const unused = b.end - b.next;
+    b.next = b.end;
+    // Demand estimate for the next block: ran out -> twice as many; expired -> about what was used.
+    this.nextSize.set(eventId, unused === 0 ? Math.min(this.maxSize, b.size * 2) : Math.max(1, Math.min(this.maxSize, used)));
+    if (unused > 0) this.noteGap(eventId, b.phase, b.end - unused, unused);
+  }
+
+  /** Numbers reserved by this process that will never be handed out (also used by joinQueue for a lost race). */
+  noteGap(eventId: string, phase: 'p' | 'o', first: number, count = 1): void {
+    let list = this.gaps.get(eventId);
+    if (!list) this.gaps.set(eventId, (list = []));
+    list.push({ phase, first, count });
+  }
+
+  /** Gap numbers noted and not yet credited, per event. */
+  pendingGaps(eventId: string): number {
+    return (this.gaps.get(eventId) ?? []).reduce((sum, g) => sum + g.count, this.owed.get(eventId) ?? 0);
+  }
+
+  /**
+   * Credits to the frontier the gaps it has already passed (their positions are at or below `frontier`), so the
+   * time spent passing them is given back. Called with a freshly read event row; one UPDATE when there is any.
+   */
+  async creditPassedGaps(e: WaitingRoomEvent, frontier: number, now: number): Promise<number> {
+    const list = this.gaps.get(e.id) ?? [];
+    if (now < e.opensAt) return 0;
+    let passed = this.owed.get(e.id) ?? 0;
+    this.owed.delete(e.id);
+    const keep: typeof list = [];
+    for (const g of list) {
+      if (g.phase === 'o') {
+        // Open-phase positions are preCount + n: consecutive, so a range is passed from its start up.
+        const n = Math.max(0, Math.min(g.count, Math.floor(frontier) - (e.preCount + g.first) + 1));
+        passed += n;
+        if (n < g.count) keep.push({ phase: 'o', first: g.first + n, count: g.count - n });
+      } else {
+        // Pre-queue numbers land at shuffled positions: check each one.
+        for (let i = 0; i < g.count; i++) {
+          const pos = positionOf(e, { p: 'p', n: g.first + i }, now);
+          if (pos !== undefined && pos <= frontier) passed++;
+          else keep.push({ phase: 'p', first: g.first + i, count: 1 });
+        }
+      }
+    }
+    if (passed === 0) return 0;
+    this.gaps.set(e.id, keep);
+    const p = creditGaps(this.db, e.id, passed, new Date(now)).then(
+      () => void waitingRoomGaps.inc({ event: e.id }, passed),
+      // Not credited (database busy or gone): owed, retried at the next refresh.
+      () => void this.owed.set(e.id, (this.owed.get(e.id) ?? 0) + passed),
+    );
+    this.retiring.add(p);
+    await p.finally(() => this.retiring.delete(p));
+    return passed;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Plugs scheduling into the hub: the Argonaut booking operations, SMART Scheduling Links publishing,
+ * booking through plain Appointment writes, and Slots whose status and free places are always read
+ * from the guarded capacity counter (on read, search and `Slot?status=`).
+ */
+import type { Slot, Location } from 'fhir/r4';
+import type { Hub } from '../app.js';
+import type { ModuleRegistry } from '../wiring-types.js';
+import type { AnyResource } from '../store/repository-types.js';
+import { overrideSearchParamSql } from '../fhir/search/sql.js';
+import { loadProducts } from './products.js';
+import { schedulingOperations } from './operations/index.js';
+import { schedulingWriteInterceptors } from './write-hooks.js';
+import { liveSlots, linksFor } from './slot-store.js';
+import { overlaySlot } from './slot-view.js';
+
+/** Free places of a capacity row right now: places not taken by bookings or unexpired holds, capped by doses left. */
+export const FREE_PLACES_SQL = `LEAST(
+  s.capacity - (s.taken - (SELECT count(*)::int FROM slot_hold h WHERE h.slot_id = s.id AND h.expires_at <= now())),
+  (SELECT COALESCE(sum(i.on_hand - i.reserved), 0)::int FROM inventory i
+    WHERE i.location_id = s.location_id AND i.product_cvx = s.product_cvx AND i.reserved < i.on_hand
+      AND (i.available_from IS NULL OR i.available_from <= s.start_at)
+      AND (i.expires_on IS NULL OR i.expires_on >= s.start_at::date)))`;
+
+export function wireScheduling(hub: Hub, registry: ModuleRegistry): void {
+  const products = loadProducts();
+  const bookingPortalUrl = `${hub.config.baseUrl}/apps/signup/`;
+  const config = { products, bookingPortalUrl };
+  for (const op of schedulingOperations(config)) registry.addOperation(op);
+  for (const i of schedulingWriteInterceptors(config, hub.repo)) registry.addInterceptor(i);
+
+  hub.fhir.views.set('Slot', async (resources, db) => {
+    const slots = resources as unknown as Slot[];
+    const live = new Map((await liveSlots(db, slots.map((s) => s.id!))).map((s) => [s.id, s]));
+    const locationIds = [...new Set([...live.values()].map((s) => s.locationId))];
+    const locations = new Map<string, Location>();
+    for (const id of locationIds) {
+      const loc = await hub.repo.readOptional<AnyResource>('Location', id, db);
+      if (loc) locations.set(id, loc as unknown as Location);
+    }
+    return slots.map((s) => {
+      const state = live.get(s.id!);
+      return (state ? overlaySlot(s, state, linksFor(locations.get(state.locationId), bookingPortalUrl)) : s) as unknown as AnyResource;
+    });
+  });
+
+  // Slot?status=free|busy answers from the counter for hub-managed slots, and from the stored status otherwise.
+  overrideSearchParamSql('Slot.status', (_b, f, stored) => {
+    const codes = f.values.flatMap((v) => (v.kind === 'token' && v.code ? [v.code] : []));
+    if (f.modifier || codes.length !== f.values.length || codes.some((c) => c !== 'free' && c !== 'busy')) return stored();
+    const live = codes.map((c) => `r.id IN (SELECT s.id FROM slot_capacity s WHERE ${FREE_PLACES_SQL} ${c === 'free' ? '>' : '<='} 0)`);
+    return `((${live.join(' OR ')}) OR (r.id NOT IN (SELECT id FROM slot_capacity) AND ${stored()}))`;
+  });
+}
