@@ -1,0 +1,71 @@
+/**
+ * `POST /fhir/Patient/[id]/$health-cards-issue`, ready for the FHIR router. Access follows the FHIR API's rules
+ * (../patient-access.ts): a patient only for themselves, others by scope and compartment; outside it, 404.
+ * @see https://hl7.org/fhir/uv/smart-health-cards-and-links/OperationDefinition-patient-i-health-cards-issue.html
+ */
+import type { Parameters, ValueSet } from 'fhir/r4';
+import type { Principal } from '../../auth/principal.js';
+import { badRequest } from '../../fhir/outcomes.js';
+import type { FhirContext, OperationDefinition } from '../../fhir/types.js';
+import type { Db } from '../../store/db.js';
+import type { Repository } from '../../store/repository-types.js';
+import { loadAuthorizedRecord, type RecordSource } from '../patient-access.js';
+import { shcServices, type ShcConfig } from './context.js';
+import { issueHealthCards, type ValueSetResolver } from './issue.js';
+
+export const HEALTH_CARDS_ISSUE_DEFINITION =
+  'http://hl7.org/fhir/uv/smart-health-cards-and-links/OperationDefinition/patient-i-health-cards-issue';
+
+/** Value sets from the hub's own ValueSet resources (compose concepts and expansion). */
+export function repositoryValueSetResolver(repo: Repository): ValueSetResolver {
+  return async (url) => {
+    const found = await repo.search<ValueSet & { [k: string]: unknown }>('ValueSet', { url });
+    const vs = found.resources[0];
+    if (!vs) return undefined;
+    const codes = new Set<string>();
+    for (const inc of vs.compose?.include ?? []) for (const c of inc.concept ?? []) codes.add(`${inc.system ?? ''}|${c.code}`);
+    const walk = (items: NonNullable<ValueSet['expansion']>['contains']) => {
+      for (const c of items ?? []) {
+        if (c.code) codes.add(`${c.system ?? ''}|${c.code}`);
+        walk(c.contains);
+      }
+    };
+    walk(vs.expansion?.contains);
+    return codes;
+  };
+}
+
+/** Issues the person's card(s) for a caller the access rules admit (shared by the operation and the download routes). */
+export async function issueForPatient(
+  src: RecordSource & { db: Db },
+  config: ShcConfig,
+  principal: Principal,
+  patientId: string,
+  params: Parameters,
+  fhirBaseUrl: string,
+): Promise<Parameters> {
+  const { patient, immunizations } = await loadAuthorizedRecord(src, principal, patientId);
+  return issueHealthCards({
+    patient,
+    immunizations,
+    params,
+    issuer: { iss: config.iss, fhirBaseUrl, lifetimeSeconds: config.lifetimeSeconds },
+    keys: shcServices(src.db, config).keys,
+    resolveValueSet: repositoryValueSetResolver(src.repo),
+  });
+}
+
+export function createHealthCardsIssueOperation(config: ShcConfig): OperationDefinition {
+  return {
+    name: 'health-cards-issue',
+    resourceTypes: ['Patient'],
+    levels: ['instance'],
+    methods: ['POST'],
+    definition: HEALTH_CARDS_ISSUE_DEFINITION,
+    async handler(req, ctx: FhirContext) {
+      if (!req.id) throw badRequest('$health-cards-issue is an instance operation: Patient/[id]/$health-cards-issue');
+      const body = await issueForPatient(ctx, config, req.principal, req.id, req.body as Parameters, req.baseUrl);
+      return { status: 200, body, headers: { 'content-type': 'application/fhir+json' } };
+    },
+  };
+}
