@@ -1,0 +1,117 @@
+/**
+ * Resolves a kick-off request against who is asking: the types the client's scopes let it read, the v2 scope
+ * restrictions, and the patients it may see (its Group, its policy, the Group being exported, the `patient`
+ * parameter). The plan is snapshotted into the job so the worker needs no request context.
+ * @see https://hl7.org/fhir/uv/bulkdata/STU2/export.html#bulk-data-kick-off-request
+ */
+import type { Group } from 'fhir/r4';
+import type { AccessPolicy } from '../../fhir/types.js';
+import type { AnyResource, Repository } from '../../store/repository-types.js';
+import type { Principal } from '../../auth/principal.js';
+import { allows, restrictionQuery } from '../../auth/scopes.js';
+import { patientCompartmentFilter } from '../../auth/guard.js';
+import { fhirError, notFound } from '../../fhir/outcomes.js';
+import { SUPPORTED_RESOURCE_TYPES } from '../../fhir/resource-types.js';
+import type { BulkExportRequest, ExportLevel } from './export-request.js';
+import { isCompartmentType, OPERATOR_ONLY_TYPES } from './compartment.js';
+
+export interface ExportPlan {
+  level: ExportLevel;
+  groupId?: string;
+  since?: string;
+  types: string[];
+  /** Per type: ORed `_typeFilter` query strings. */
+  typeFilters: Record<string, string[]>;
+  /** Per type: ORed v2 scope restrictions (`system/Immunization.rs?status=completed`). */
+  scopeFilters: Record<string, Array<Record<string, string>>>;
+  elements?: string[];
+  /** null: no patient restriction; otherwise only these patients' compartments. */
+  patientIds: string[] | null;
+  warnings: string[];
+}
+
+export interface PlanContext {
+  principal: Principal;
+  repo: Repository;
+  policy: AccessPolicy;
+}
+
+/** Active Patient members of a Group (`member.inactive` excluded). */
+export function groupMembers(group: Group): string[] {
+  return (group.member ?? [])
+    .filter((m) => m.inactive !== true)
+    .map((m) => /(?:^|\/)Patient\/([^/]+)$/.exec(m.entity?.reference ?? '')?.[1])
+    .filter((x): x is string => x !== undefined);
+}
+
+async function principalPatients(ctx: PlanContext): Promise<string[] | null> {
+  const f = patientCompartmentFilter(ctx.principal);
+  switch (f.kind) {
+    case 'all':
+      return null;
+    case 'patients':
+      return f.patientIds;
+    case 'group': {
+      const g = await ctx.repo.readOptional<AnyResource & Group>('Group', f.groupId);
+      return g ? groupMembers(g) : [];
+    }
+    case 'none':
+      return [];
+  }
+}
+
+function intersect(a: string[] | null, b: string[] | null): string[] | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  const set = new Set(b);
+  return a.filter((x) => set.has(x));
+}
+
+export async function planExport(request: BulkExportRequest, ctx: PlanContext): Promise<ExportPlan> {
+  const { principal } = ctx;
+  const warnings = [...request.warnings];
+  const operator = principal.kind === 'admin';
+  const readable = (t: string): boolean => operator || (allows(principal, t, 'r') && !OPERATOR_ONLY_TYPES.has(t));
+  const inLevel = (t: string): boolean => request.level === 'system' || isCompartmentType(t);
+
+  let types: string[];
+  if (request.types) {
+    const denied = request.types.filter((t) => !readable(t));
+    if (denied.length) throw fhirError('FORBIDDEN', `The granted scopes do not permit exporting ${denied.join(', ')}`, '_type');
+    const outside = request.types.filter((t) => !inLevel(t));
+    for (const t of outside) warnings.push(`${t} is not in the Patient compartment and is not part of a ${request.level} export`);
+    types = request.types.filter(inLevel);
+  } else {
+    types = SUPPORTED_RESOURCE_TYPES.filter((t) => readable(t) && inLevel(t));
+  }
+  if (types.length === 0) throw fhirError('FORBIDDEN', 'The granted scopes permit no resource type this export could contain', '_type');
+
+  let patientIds = await principalPatients(ctx);
+  if (request.level === 'group') {
+    const group = await ctx.repo.readOptional<AnyResource & Group>('Group', request.groupId!);
+    // A Group the caller may not see answers like one that does not exist.
+    if (!group || !ctx.policy.canSee(principal, group)) throw notFound(`Group/${request.groupId}`);
+    patientIds = intersect(groupMembers(group), patientIds);
+  }
+  if (request.patients) patientIds = intersect(request.patients, patientIds);
+
+  const scopeFilters: ExportPlan['scopeFilters'] = {};
+  for (const t of types) {
+    const restrictions = operator ? null : restrictionQuery(principal, t, 'r');
+    if (restrictions) scopeFilters[t] = restrictions;
+  }
+  const typeFilters: ExportPlan['typeFilters'] = {};
+  for (const [t, queries] of Object.entries(request.typeFilters)) if (types.includes(t)) typeFilters[t] = queries;
+
+  return {
+    level: request.level,
+    ...(request.groupId ? { groupId: request.groupId } : {}),
+    ...(request.since ? { since: request.since } : {}),
+    types,
+    typeFilters,
+    scopeFilters,
+    ...(request.elements ? { elements: request.elements } : {}),
+    patientIds: patientIds ? [...new Set(patientIds)] : null,
+    warnings,
+  };
+}

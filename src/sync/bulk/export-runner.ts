@@ -1,0 +1,171 @@
+/**
+ * Runs one export job: per type, rows stream from the database into `<type>.ndjson` under the job's directory
+ * (one batch in memory at a time, with write backpressure), then the `deleted` Bundles for `_since` exports and
+ * the error file of OperationOutcomes. A heartbeat extends the lease and notices cancellation.
+ * @see https://hl7.org/fhir/uv/bulkdata/STU2/export.html#response---complete-status
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import type { OperationOutcome } from 'fhir/r4';
+import type { Db } from '../../store/db.js';
+import type { AnyResource } from '../../store/repository-types.js';
+import { applyElements } from '../../fhir/subsetting.js';
+import { issue, outcome } from '../../fhir/outcomes.js';
+import { deletedQuery, exportQuery } from './export-sql.js';
+import { heartbeat, type ExportFile, type ExportJob } from './jobs.js';
+import { patientsOf } from './compartment.js';
+
+export interface RunnerOptions {
+  db: Db;
+  /** Directory of this job's files. */
+  dir: string;
+  leaseMs: number;
+  batchSize: number;
+  /** Least time between heartbeats. */
+  heartbeatMs: number;
+  now?: () => number;
+}
+
+export type RunResult = { kind: 'completed'; files: ExportFile[]; written: number } | { kind: 'cancelled' };
+
+class Cancelled extends Error {}
+
+/** One NDJSON file being written, with backpressure. */
+class NdjsonFile {
+  private readonly stream: fs.WriteStream;
+  count = 0;
+  bytes = 0;
+  private failed: Error | undefined;
+  constructor(readonly file: string) {
+    this.stream = fs.createWriteStream(file, { flags: 'w' });
+    // A vanished directory (job cancelled and swept) must fail this job, never crash the hub.
+    this.stream.on('error', (e) => {
+      this.failed = e;
+    });
+  }
+  async writeLines(lines: string[]): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (lines.length === 0) return;
+    const chunk = `${lines.join('\n')}\n`;
+    this.count += lines.length;
+    this.bytes += Buffer.byteLength(chunk);
+    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+  }
+  async close(): Promise<void> {
+    if (this.stream.closed) return;
+    this.stream.end();
+    await once(this.stream, 'close').catch(() => undefined);
+  }
+}
+
+/** Elements that apply to a type: plain names, and `Type.name` for this type; none -> the whole resource. */
+function elementsFor(elements: string[] | undefined, type: string): string[] | undefined {
+  if (!elements) return undefined;
+  const own = elements.filter((e) => !e.includes('.') || e.startsWith(`${type}.`));
+  return own.length ? own : undefined;
+}
+
+/**
+ * Rows of one type in rid order, one batch at a time. PostgreSQL: a server-side cursor (Db.stream), one snapshot.
+ * PGlite: keyset batches (rid > last), which stay correct when rows change during the export.
+ */
+async function* rowsOf(db: Db, job: ExportJob, type: string, batchSize: number): AsyncIterable<Array<{ rid: number; json: string }>> {
+  if (db.kind === 'pg') {
+    const q = exportQuery(job.plan, type, job.transactionTime);
+    yield* db.stream<{ rid: number; json: string }>(q.sql, q.params, batchSize);
+    return;
+  }
+  let after = 0;
+  for (;;) {
+    const q = exportQuery(job.plan, type, job.transactionTime, after);
+    const r = await db.query<{ rid: number; json: string }>(`${q.sql} LIMIT ${batchSize}`, q.params);
+    if (r.rows.length === 0) return;
+    yield r.rows;
+    after = r.rows[r.rows.length - 1]!.rid;
+    if (r.rows.length < batchSize) return;
+  }
+}
+
+function deletedBundle(type: string, id: string, lastUpdated: string): string {
+  return JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    meta: { lastUpdated },
+    entry: [{ fullUrl: `${type}/${id}`, request: { method: 'DELETE', url: `${type}/${id}` } }],
+  });
+}
+
+export async function runExportJob(job: ExportJob, opts: RunnerOptions): Promise<RunResult> {
+  const { db, dir } = opts;
+  const now = opts.now ?? Date.now;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const files: ExportFile[] = [];
+  const errors: OperationOutcome[] = job.plan.warnings.map((w) => outcome(issue('warning', 'not-supported', w)));
+  let written = 0;
+  let lastBeat = now();
+  let cancelled = false;
+
+  const beat = async (progress: string, force = false): Promise<void> => {
+    if (!force && now() - lastBeat < opts.heartbeatMs) return;
+    lastBeat = now();
+    if (!(await heartbeat(db, job.id, job.attempts, opts.leaseMs, progress, written))) cancelled = true;
+  };
+
+  const finish = async (f: NdjsonFile, kind: ExportFile['kind'], resourceType: string): Promise<void> => {
+    await f.close();
+    if (f.count === 0) fs.rmSync(f.file, { force: true });
+    else files.push({ name: path.basename(f.file), kind, resourceType, count: f.count, bytes: f.bytes });
+  };
+
+  try {
+    for (const [i, type] of job.plan.types.entries()) {
+      const elements = elementsFor(job.plan.elements, type);
+      const out = new NdjsonFile(path.join(dir, `${type}.ndjson`));
+      try {
+        for await (const batch of rowsOf(db, job, type, opts.batchSize)) {
+          // After a cancel the cursor is drained without writing: leaving it early would return its connection
+          // to the pool inside an open transaction.
+          if (cancelled) continue;
+          const lines = elements ? batch.map((r) => JSON.stringify(applyElements(JSON.parse(r.json) as AnyResource, elements))) : batch.map((r) => r.json);
+          await out.writeLines(lines);
+          written += lines.length;
+          await beat(`${type} (${i + 1} of ${job.plan.types.length} types): ${written} resources written`);
+        }
+      } catch (e) {
+        // One type failing (a filter the database refuses) is reported in the error file; the others still export.
+        if (e instanceof Cancelled) throw e;
+        errors.push(outcome(issue('error', 'exception', `Export of ${type} failed: ${(e as Error).message}`)));
+      }
+      await finish(out, 'output', type);
+      if (cancelled) throw new Cancelled();
+    }
+
+    if (job.plan.since) {
+      const del = new NdjsonFile(path.join(dir, 'deleted.Bundle.ndjson'));
+      const allowed = job.plan.patientIds ? new Set(job.plan.patientIds) : null;
+      for (const type of job.plan.types) {
+        const q = deletedQuery(job.plan, type, job.transactionTime);
+        for await (const batch of db.stream<{ id: string; content: AnyResource; last_updated: string }>(q.sql, q.params, opts.batchSize)) {
+          const visible = batch.filter((r) => !allowed || patientsOf({ ...r.content, id: r.id }).some((p) => allowed.has(p)));
+          await del.writeLines(visible.map((r) => deletedBundle(type, r.id, r.last_updated)));
+        }
+      }
+      await finish(del, 'deleted', 'Bundle');
+    }
+
+    const err = new NdjsonFile(path.join(dir, 'errors.OperationOutcome.ndjson'));
+    await err.writeLines(errors.map((e) => JSON.stringify(e)));
+    await finish(err, 'error', 'OperationOutcome');
+    await beat('writing manifest', true);
+    if (cancelled) throw new Cancelled();
+    return { kind: 'completed', files, written };
+  } catch (e) {
+    if (e instanceof Cancelled) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      return { kind: 'cancelled' };
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * `vaxhub sync ...` commands: run an EHR sync now with a progress bar, add/list connections, show the review
+ * queue, and run a Bulk Data export to a directory (the same worker the hub uses). Register with
+ * `registerSyncCommands(program)` (src/cli-commands.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { withCliContext } from '../../cli-context.js';
+import { INTERNAL_SYSTEM } from '../../auth/principal.js';
+import { allowAllPolicy } from '../../fhir/access.js';
+import { connectionFromInput, getSyncState, listConnections, saveConnection } from './connections.js';
+import { listReviews } from './links.js';
+import { runEhrSync } from './sync-run.js';
+import type { SyncProgress } from './sync-stats.js';
+import { parseExportRequest, type ExportLevel } from '../bulk/export-request.js';
+import { planExport } from '../bulk/export-plan.js';
+import { createJob, listFiles } from '../bulk/jobs.js';
+import { ExportWorker } from '../bulk/worker.js';
+import { loadBulkOptions } from '../bulk/options.js';
+
+function barProgress(): SyncProgress & { stop(): void } {
+  const bar = new SingleBar({ format: 'sync {unit} [{bar}] {value}/{total} ({eta}s left)', hideCursor: true }, Presets.shades_classic);
+  let started = false;
+  return {
+    start(total, unit) {
+      if (started) bar.stop();
+      bar.start(total, 0, { unit });
+      started = true;
+    },
+    tick(n = 1) {
+      bar.increment(n);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+export function registerSyncCommands(program: Command): void {
+  const sync = program.command('sync').description('Registry and EHR sync over FHIR');
+
+  sync
+    .command('ehr <name>')
+    .description('Pull from (and push to) the EHR connection <name> now, with a progress bar')
+    .action(async (name: string) => {
+      await withCliContext(async (ctx) => {
+        const progress = barProgress();
+        try {
+          const stats = await runEhrSync(ctx.db, name, { hubFhirBase: ctx.config.fhirBaseUrl, progress });
+          progress.stop();
+          console.log(JSON.stringify(stats, null, 2));
+          if (stats.errors.length) process.exitCode = 1;
+        } catch (e) {
+          progress.stop();
+          console.error(`sync ehr ${name}: ${(e as Error).message}`);
+          process.exitCode = 1;
+        }
+      });
+    });
+
+  sync
+    .command('add-connection <name>')
+    .description('Create or update an EHR connection')
+    .requiredOption('--fhir-base <url>', 'EHR FHIR base URL')
+    .requiredOption('--token-url <url>', 'EHR token endpoint')
+    .requiredOption('--client-id <id>', 'the client id the EHR registered for this hub')
+    .option('--scope <scope>', 'scopes to ask for', 'system/Patient.rs system/Immunization.rs')
+    .option('--pull <mode>', 'search | bulk | none', 'search')
+    .option('--group <id>', 'EHR Group for bulk pull')
+    .option('--push <mode>', 'none | fhir | vxu', 'none')
+    .option('--vxu-connection <id>', 'with --push vxu: the HL7 v2 connection (vaxhub admin /admin/iis/connections) to the EHR interface engine')
+    .option('--since <date>', 'pull doses on or after this date', '2020-12-01')
+    .option('--interval <seconds>', 'background schedule interval')
+    .action(async (name: string, o: Record<string, string | undefined>) => {
+      await withCliContext(async (ctx) => {
+        const c = connectionFromInput({
+          name,
+          fhirBase: o.fhirBase,
+          tokenUrl: o.tokenUrl,
+          clientId: o.clientId,
+          scope: o.scope,
+          pullMode: o.pull,
+          groupId: o.group,
+          pushMode: o.push,
+          vxuConnectionId: o.vxuConnection,
+          sinceDate: o.since,
+          intervalS: o.interval === undefined ? undefined : Number(o.interval),
+        });
+        console.log(JSON.stringify(await saveConnection(ctx.db, c), null, 2));
+        console.log(`Register this hub at the EHR with the JWK Set URL ${ctx.config.baseUrl}/sync/ehr/jwks.json`);
+      });
+    });
+
+  sync
+    .command('status')
+    .description('Connections with their sync state, and the open review queue')
+    .action(async () => {
+      await withCliContext(async (ctx) => {
+        const out = [];
+        for (const c of await listConnections(ctx.db)) out.push({ ...c, state: await getSyncState(ctx.db, c.name) });
+        console.log(JSON.stringify({ connections: out, review: (await listReviews(ctx.db)).filter((r) => r.status === 'open') }, null, 2));
+      });
+    });
+
+  sync
+    .command('export <dir>')
+    .description('Run a Bulk Data export as the operator and copy its NDJSON files into <dir>')
+    .option('--type <types>', '_type, e.g. Patient,Immunization')
+    .option('--since <instant>', '_since')
+    .option('--group <id>', 'export this Group')
+    .action(async (dir: string, o: { type?: string; since?: string; group?: string }) => {
+      await withCliContext(async (ctx) => {
+        const level: ExportLevel = o.group ? 'group' : 'system';
+        const query: Record<string, string> = { ...(o.type ? { _type: o.type } : {}), ...(o.since ? { _since: o.since } : {}) };
+        const request = parseExportRequest(
+          { method: 'GET', path: '$export', query, headers: { prefer: 'respond-async' }, principal: INTERNAL_SYSTEM, baseUrl: ctx.config.fhirBaseUrl },
+          level,
+          o.group,
+        );
+        const plan = await planExport(request, { principal: INTERNAL_SYSTEM, repo: ctx.repo, policy: allowAllPolicy });
+        const job = await createJob(ctx.db, { clientId: 'operator', requestUrl: `cli:export ${JSON.stringify(query)}`, plan });
+        const options = loadBulkOptions(ctx.config.dataDir);
+        await new ExportWorker(ctx.db, options).tick();
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of await listFiles(ctx.db, job.id)) {
+          fs.copyFileSync(path.join(options.exportDir, job.id, f.name), path.join(dir, f.name));
+          console.log(`${f.name}\t${f.count}`);
+        }
+      });
+    });
+}

@@ -1,0 +1,25 @@
+/** Counters of one sync run (stored as the connection's sync state) and the progress hook the CLI draws. */
+export interface SyncStats {
+  patients: number;
+  linked: number;
+  queuedForReview: number;
+  awaitingReview: number;
+  unmatched: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  pushed: number;
+  errors: string[];
+}
+
+export function emptyStats(): SyncStats {
+  return { patients: 0, linked: 0, queuedForReview: 0, awaitingReview: 0, unmatched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, pushed: 0, errors: [] };
+}
+
+export interface SyncProgress {
+  start(total: number, unit: string): void;
+  tick(n?: number): void;
+}
+
+export const silentProgress: SyncProgress = { start: () => undefined, tick: () => undefined };

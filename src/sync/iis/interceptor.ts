@@ -1,0 +1,62 @@
+/**
+ * Hooks Immunization writes to the IIS outbox: create -> VXU action A, update -> U (D when the dose is marked
+ * entered-in-error), delete -> D, each queued in the write's own transaction. Doses that came from a registry
+ * (reportOrigin 05, written by an IIS query) are not echoed back.
+ */
+import type { Immunization, Location, Organization, Patient, Practitioner } from 'fhir/r4';
+import type { WriteInterceptor } from '../../fhir/types.js';
+import type { Queryable } from '../../store/db.js';
+import type { Repository } from '../../store/repository-types.js';
+import { enqueueDoseReport } from './outbox.js';
+import type { VxuAction } from './vxu.js';
+
+function idOf(ref: string | undefined, type: string): string | undefined {
+  return ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : undefined;
+}
+
+function fromRegistry(imm: Immunization): boolean {
+  return Boolean(imm.reportOrigin?.coding?.some((c) => c.code === '05'));
+}
+
+export function actionFor(interaction: 'create' | 'update' | 'delete', imm: Immunization): VxuAction {
+  if (interaction === 'delete' || imm.status === 'entered-in-error') return 'D';
+  return interaction === 'create' ? 'A' : 'U';
+}
+
+/** Queues the dose report for one Immunization write (exported for modules that write doses without the router). */
+export async function reportImmunizationWrite(
+  tx: Queryable,
+  repo: Repository,
+  interaction: 'create' | 'update' | 'delete',
+  imm: Immunization,
+): Promise<void> {
+  if (fromRegistry(imm)) return;
+  const patientId = idOf(imm.patient.reference, 'Patient');
+  if (!patientId) return; // a dose without a local patient cannot be reported
+  const patient = await repo.readOptional<Patient & { [k: string]: unknown }>('Patient', patientId, tx);
+  if (!patient) return;
+  const locationId = idOf(imm.location?.reference, 'Location');
+  const location = locationId ? await repo.readOptional<Location & { [k: string]: unknown }>('Location', locationId, tx) : undefined;
+  const practitioners: Practitioner[] = [];
+  for (const p of imm.performer ?? []) {
+    const pid = idOf(p.actor.reference, 'Practitioner');
+    const found = pid ? await repo.readOptional<Practitioner & { [k: string]: unknown }>('Practitioner', pid, tx) : undefined;
+    if (found) practitioners.push(found);
+  }
+  const orgId = location?.managingOrganization?.reference ? idOf(location.managingOrganization.reference, 'Organization') : undefined;
+  const organization = orgId ? await repo.readOptional<Organization & { [k: string]: unknown }>('Organization', orgId, tx) : undefined;
+  await enqueueDoseReport(tx, { patient, immunization: imm, action: actionFor(interaction, imm), location, organization, practitioners });
+}
+
+/** The write interceptor for the FHIR router: `registry.addInterceptor(iisWriteInterceptor(hub.repo))`. */
+export function iisWriteInterceptor(repo: Repository): WriteInterceptor {
+  return {
+    resourceType: 'Immunization',
+    async afterWrite(tx, { interaction, resource, previous }) {
+      const imm = (interaction === 'delete' ? previous : resource) as Immunization | undefined;
+      if (!imm) return;
+      // An update that changes nothing reportable still goes out: the registry keeps the latest version.
+      await reportImmunizationWrite(tx, repo, interaction, imm);
+    },
+  };
+}

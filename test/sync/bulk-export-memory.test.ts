@@ -1,0 +1,82 @@
+/**
+ * 100,000 Immunizations (about 1 KB each, ~100 MB of NDJSON) exported through the real flow while the hub's
+ * memory is sampled: the worker streams from a server-side cursor, so RSS must stay far below the file size.
+ * PostgreSQL only (PGlite would hold the whole database in this process's memory anyway).
+ */
+import { backends } from '../helpers/hub.js';
+import { registerBackendClient, sleep, startSyncHub, type SyncTestHub } from './sync-hub.js';
+import type { BulkExportManifest } from '../../src/sync/bulk/manifest.js';
+
+process.env.BULK_POLL_INTERVAL_MS = '200';
+process.env.BULK_WORKER_POLL_MS = '50';
+
+const N = 100_000;
+const pgOnly = backends().filter((b) => b === 'postgres');
+const describeIf = pgOnly.length ? describe.each(pgOnly) : describe.skip.each(['postgres']);
+
+describeIf('100k Immunizations exported in constant memory on %s', (backend) => {
+  let t: SyncTestHub;
+  beforeAll(async () => {
+    t = await startSyncHub(backend as 'postgres');
+    // Bulk-load straight into the store (the FHIR API would take minutes for 100k writes).
+    await t.hub.db.query(
+      `INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+       SELECT 'Immunization', 'mem-' || g, 1, now(), false, jsonb_build_object(
+         'resourceType', 'Immunization', 'id', 'mem-' || g, 'status', 'completed',
+         'vaccineCode', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://hl7.org/fhir/sid/cvx', 'code', '208'))),
+         'patient', jsonb_build_object('reference', 'Patient/mem-p' || (g % 5000)),
+         'occurrenceDateTime', '2024-05-01',
+         'lotNumber', 'LOT-' || g,
+         'note', jsonb_build_array(jsonb_build_object('text', repeat('x', 800))),
+         'meta', jsonb_build_object('versionId', '1', 'lastUpdated', now()))
+       FROM generate_series(1, $1::int) g`,
+      [N],
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  test('the export completes with every row while RSS grows far less than the file', async () => {
+    const client = await registerBackendClient(t.url, { scope: 'system/Patient.rs system/Immunization.rs' });
+    const token = await client.token();
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 25);
+    sampler.unref();
+    const started = Date.now();
+    const k = await fetch(`${t.fhirUrl}/Patient/$export?_type=Immunization`, { headers: { prefer: 'respond-async', authorization: `Bearer ${token}` } });
+    expect(k.status).toBe(202);
+    let manifest: BulkExportManifest | undefined;
+    for (let i = 0; i < 600 && !manifest; i++) {
+      await sleep(250);
+      const r = await fetch(k.headers.get('content-location')!, { headers: { authorization: `Bearer ${token}` } });
+      if (r.status === 200) manifest = (await r.json()) as BulkExportManifest;
+      else expect([202, 429]).toContain(r.status);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const file = manifest!.output.find((o) => o.type === 'Immunization')!;
+    expect(file.count).toBe(N);
+
+    // Download as a stream, counting lines without holding the body.
+    const res = await fetch(file.url, { headers: { authorization: `Bearer ${token}` } });
+    const bytes = Number(res.headers.get('content-length'));
+    let lines = 0;
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (const b of value) if (b === 10) lines++;
+    }
+    clearInterval(sampler);
+    expect(lines).toBe(N);
+    const growthMb = (peak - before) / 1024 / 1024;
+    const fileMb = bytes / 1024 / 1024;
+    console.log(`exported ${N} in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), file ${fileMb.toFixed(0)} MB, RSS growth ${growthMb.toFixed(0)} MB`);
+    expect(fileMb).toBeGreaterThan(90);
+    expect(growthMb).toBeLessThan(fileMb / 2);
+  }, 120_000);
+});
