@@ -1,0 +1,90 @@
+/**
+ * Small SVG charts (no library): grouped horizontal bars and time-series lines. Each chart is an image with a
+ * text alternative that states the latest values, and the numbers are also shown as text beside it.
+ */
+const NS = 'http://www.w3.org/2000/svg';
+/** Series colours with at least 3:1 contrast on white (WCAG 1.4.11). */
+export const COLOURS = ['#0b4f8a', '#9b0000', '#8a4b00', '#0a5d1f', '#5b2a86'];
+
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, ...children: Array<SVGElement | string>): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const c of children) el.append(c);
+  return el;
+}
+
+export interface BarGroup {
+  label: string;
+  values: number[];
+}
+
+function frame(width: number, height: number, label: string, id: string): SVGSVGElement {
+  return svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': label, class: 'chart', id }, svg('title', {}, label));
+}
+
+/** Horizontal bars, one group per row (e.g. a location) and one bar per series (on hand, reserved...). */
+export function barChart(id: string, label: string, series: string[], groups: BarGroup[]): SVGSVGElement {
+  const width = 640;
+  const barH = 12;
+  const rowH = series.length * barH + 14;
+  const left = 200;
+  const height = Math.max(40, groups.length * rowH + 10);
+  const max = Math.max(1, ...groups.flatMap((g) => g.values));
+  const chart = frame(width, height, label, id);
+  groups.forEach((g, row) => {
+    const y0 = 5 + row * rowH;
+    chart.append(svg('text', { x: 0, y: y0 + rowH / 2, 'dominant-baseline': 'middle' }, g.label.length > 28 ? `${g.label.slice(0, 27)}…` : g.label));
+    g.values.forEach((v, i) => {
+      const w = Math.round(((width - left - 60) * v) / max);
+      chart.append(svg('rect', { x: left, y: y0 + i * barH, width: Math.max(1, w), height: barH - 2, fill: COLOURS[i % COLOURS.length]! }, svg('title', {}, `${g.label} — ${series[i]}: ${v}`)));
+      chart.append(svg('text', { x: left + w + 4, y: y0 + i * barH + barH / 2, 'dominant-baseline': 'middle' }, String(v)));
+    });
+  });
+  chart.append(svg('line', { x1: left, y1: 0, x2: left, y2: height, class: 'axis' }));
+  return chart;
+}
+
+export interface Series {
+  name: string;
+  points: Array<{ t: number; v: number }>;
+}
+
+/** Lines over time; the x axis spans the samples kept, the y axis starts at zero. */
+export function lineChart(id: string, label: string, series: Series[]): SVGSVGElement {
+  const width = 640;
+  const height = 200;
+  const pad = { l: 44, r: 10, t: 10, b: 22 };
+  const all = series.flatMap((s) => s.points);
+  const t0 = Math.min(...all.map((p) => p.t), Date.now());
+  const t1 = Math.max(...all.map((p) => p.t), t0 + 1000);
+  const max = Math.max(1, ...all.map((p) => p.v));
+  const x = (t: number): number => pad.l + ((width - pad.l - pad.r) * (t - t0)) / (t1 - t0);
+  const y = (v: number): number => height - pad.b - ((height - pad.t - pad.b) * v) / max;
+  const latest = series.map((s) => `${s.name} ${s.points.at(-1)?.v ?? 0}`).join(', ');
+  const chart = frame(width, height, `${label}: ${latest}`, id);
+  chart.append(
+    svg('line', { x1: pad.l, y1: height - pad.b, x2: width - pad.r, y2: height - pad.b, class: 'axis' }),
+    svg('line', { x1: pad.l, y1: pad.t, x2: pad.l, y2: height - pad.b, class: 'axis' }),
+    svg('text', { x: pad.l - 4, y: pad.t + 8, 'text-anchor': 'end' }, String(Math.round(max))),
+    svg('text', { x: pad.l - 4, y: height - pad.b, 'text-anchor': 'end' }, '0'),
+  );
+  series.forEach((s, i) => {
+    if (!s.points.length) return;
+    const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
+    chart.append(svg('path', { d, fill: 'none', stroke: COLOURS[i % COLOURS.length]!, 'stroke-width': 2.5, 'stroke-dasharray': i % 2 ? '6 3' : 'none', 'data-series': s.name, 'data-last': s.points.at(-1)!.v }));
+  });
+  return chart;
+}
+
+/** A legend as a list (colour swatch + name). */
+export function legend(names: string[]): HTMLUListElement {
+  const ul = document.createElement('ul');
+  ul.className = 'legend';
+  names.forEach((n, i) => {
+    const li = document.createElement('li');
+    li.style.setProperty('--swatch', COLOURS[i % COLOURS.length]!);
+    li.textContent = n;
+    ul.append(li);
+  });
+  return ul;
+}

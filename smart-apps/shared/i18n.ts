@@ -1,0 +1,215 @@
+/**
+ * The one message catalogue of the SMART apps: English, Spanish and Korean. Every string a person reads comes
+ * from here (`t('key')`), so a new language is one more column. The language is chosen from `?lang=`, then the
+ * person's earlier choice, then the browser's preferences, falling back to English.
+ */
+import { ADMIN_MESSAGES } from './messages-admin.js';
+import { ELIGIBILITY_MESSAGES } from './messages-eligibility.js';
+import { SIGNUP_MESSAGES } from './messages-signup.js';
+
+export const LANGUAGES = { en: 'English', es: 'Español', ko: '한국어' } as const;
+export type Language = keyof typeof LANGUAGES;
+
+export type Entry = Record<Language, string>;
+
+const WALLET_MESSAGES = {
+  'app.wallet': { en: 'My vaccination wallet', es: 'Mi cartera de vacunación', ko: '내 예방접종 지갑' },
+  'app.viewer': { en: 'Health card viewer', es: 'Visor de tarjetas de salud', ko: '건강 카드 뷰어' },
+  'app.language': { en: 'Language', es: 'Idioma', ko: '언어' },
+  'app.loading': { en: 'Loading…', es: 'Cargando…', ko: '불러오는 중…' },
+  'app.error': { en: 'Something went wrong: {message}', es: 'Algo salió mal: {message}', ko: '문제가 발생했습니다: {message}' },
+  'app.close': { en: 'Close', es: 'Cerrar', ko: '닫기' },
+  'signin.intro': {
+    en: 'See your vaccinations and appointments, and share a verifiable health card. You sign in with a one-time code sent to the email on your record.',
+    es: 'Vea sus vacunas y citas, y comparta una tarjeta de salud verificable. Inicie sesión con un código de un solo uso enviado al correo de su expediente.',
+    ko: '예방접종 기록과 예약을 확인하고 검증 가능한 건강 카드를 공유하세요. 기록에 있는 이메일로 보내드리는 일회용 코드로 로그인합니다.',
+  },
+  'signin.button': { en: 'Sign in', es: 'Iniciar sesión', ko: '로그인' },
+  'signin.out': { en: 'Sign out', es: 'Cerrar sesión', ko: '로그아웃' },
+  'signin.failed': { en: 'Sign-in did not complete: {message}', es: 'No se completó el inicio de sesión: {message}', ko: '로그인을 완료하지 못했습니다: {message}' },
+  'nav.label': { en: 'Wallet sections', es: 'Secciones de la cartera', ko: '지갑 메뉴' },
+  'nav.history': { en: 'Vaccinations', es: 'Vacunas', ko: '예방접종' },
+  'nav.card': { en: 'Health card', es: 'Tarjeta de salud', ko: '건강 카드' },
+  'nav.links': { en: 'Shared links', es: 'Enlaces compartidos', ko: '공유 링크' },
+  'patient.greeting': { en: 'Record of {name}', es: 'Expediente de {name}', ko: '{name}님의 기록' },
+  'patient.born': { en: 'Born {date}', es: 'Nacimiento: {date}', ko: '생년월일 {date}' },
+  'history.title': { en: 'Vaccination history', es: 'Historial de vacunación', ko: '예방접종 이력' },
+  'history.empty': { en: 'No vaccinations on your record yet.', es: 'Aún no hay vacunas en su expediente.', ko: '아직 기록된 예방접종이 없습니다.' },
+  'history.product': { en: 'Product', es: 'Producto', ko: '백신' },
+  'history.date': { en: 'Date', es: 'Fecha', ko: '날짜' },
+  'history.lot': { en: 'Lot', es: 'Lote', ko: '로트 번호' },
+  'history.site': { en: 'Site', es: 'Sitio', ko: '접종 부위' },
+  'history.performer': { en: 'Given by', es: 'Administrada por', ko: '접종 기관' },
+  'history.status': { en: 'Status', es: 'Estado', ko: '상태' },
+  'history.unknown': { en: 'not recorded', es: 'sin registrar', ko: '기록 없음' },
+  'appointments.title': { en: 'Upcoming appointments', es: 'Próximas citas', ko: '예정된 예약' },
+  'appointments.empty': { en: 'No upcoming appointments.', es: 'No tiene citas próximas.', ko: '예정된 예약이 없습니다.' },
+  'appointments.when': { en: 'When', es: 'Cuándo', ko: '일시' },
+  'appointments.where': { en: 'Where', es: 'Dónde', ko: '장소' },
+  'appointments.status': { en: 'Status', es: 'Estado', ko: '상태' },
+  'card.title': { en: 'SMART Health Card', es: 'Tarjeta SMART Health Card', ko: 'SMART 건강 카드' },
+  'card.intro': {
+    en: 'A signed copy of your vaccination record that anyone can verify offline. Download the file or show the QR code.',
+    es: 'Una copia firmada de su historial de vacunación que cualquiera puede verificar sin conexión. Descargue el archivo o muestre el código QR.',
+    ko: '누구나 오프라인으로 검증할 수 있는 서명된 예방접종 기록입니다. 파일을 내려받거나 QR 코드를 보여 주세요.',
+  },
+  'card.download': { en: 'Download card file', es: 'Descargar archivo de la tarjeta', ko: '카드 파일 내려받기' },
+  'card.showQr': { en: 'Show QR code', es: 'Mostrar código QR', ko: 'QR 코드 보기' },
+  'card.qrAlt': { en: 'QR code of your SMART Health Card', es: 'Código QR de su SMART Health Card', ko: 'SMART 건강 카드 QR 코드' },
+  'card.qrTitle': { en: 'Your health card', es: 'Su tarjeta de salud', ko: '내 건강 카드' },
+  'card.tooLarge': {
+    en: 'Your record is too large for one QR code. Create a shared link instead.',
+    es: 'Su expediente es demasiado grande para un solo código QR. Cree un enlace compartido.',
+    ko: '기록이 커서 QR 코드 하나에 담을 수 없습니다. 대신 공유 링크를 만드세요.',
+  },
+  'card.none': { en: 'There is nothing to put on a card yet.', es: 'Todavía no hay nada para incluir en una tarjeta.', ko: '아직 카드에 담을 기록이 없습니다.' },
+  'card.downloaded': { en: 'Card file downloaded.', es: 'Archivo de la tarjeta descargado.', ko: '카드 파일을 내려받았습니다.' },
+  'links.title': { en: 'SMART Health Links', es: 'Enlaces SMART Health Links', ko: 'SMART 건강 링크' },
+  'links.intro': {
+    en: 'Share your card with a link. Add a passcode and an end date, see who opened it, and turn it off at any time.',
+    es: 'Comparta su tarjeta con un enlace. Añada un código de acceso y una fecha de fin, vea quién lo abrió y desactívelo cuando quiera.',
+    ko: '링크로 카드를 공유하세요. 암호와 만료일을 정하고, 누가 열었는지 확인하고, 언제든지 해제할 수 있습니다.',
+  },
+  'links.label': { en: 'Name for this link (optional)', es: 'Nombre del enlace (opcional)', ko: '링크 이름 (선택)' },
+  'links.passcode': { en: 'Passcode (optional)', es: 'Código de acceso (opcional)', ko: '암호 (선택)' },
+  'links.passcodeHint': { en: 'Tell the passcode to the person separately.', es: 'Comunique el código por separado.', ko: '암호는 따로 알려 주세요.' },
+  'links.expires': { en: 'Stops working on (optional)', es: 'Deja de funcionar el (opcional)', ko: '만료일 (선택)' },
+  'links.create': { en: 'Create link', es: 'Crear enlace', ko: '링크 만들기' },
+  'links.created': { en: 'Link created. Copy it or open it in the viewer:', es: 'Enlace creado. Cópielo o ábralo en el visor:', ko: '링크가 만들어졌습니다. 복사하거나 뷰어에서 여세요:' },
+  'links.open': { en: 'Open in viewer', es: 'Abrir en el visor', ko: '뷰어에서 열기' },
+  'links.copy': { en: 'Copy link', es: 'Copiar enlace', ko: '링크 복사' },
+  'links.copied': { en: 'Copied.', es: 'Copiado.', ko: '복사했습니다.' },
+  'links.yours': { en: 'Your links', es: 'Sus enlaces', ko: '내 링크' },
+  'links.none': { en: 'You have not shared any links.', es: 'No ha compartido ningún enlace.', ko: '공유한 링크가 없습니다.' },
+  'links.untitled': { en: 'Link created {date}', es: 'Enlace creado el {date}', ko: '{date}에 만든 링크' },
+  'links.active': { en: 'Active', es: 'Activo', ko: '사용 중' },
+  'links.revoked': { en: 'Turned off', es: 'Desactivado', ko: '해제됨' },
+  'links.expired': { en: 'Expired', es: 'Vencido', ko: '만료됨' },
+  'links.expiresOn': { en: 'Until {date}', es: 'Hasta el {date}', ko: '{date}까지' },
+  'links.noExpiry': { en: 'No end date', es: 'Sin fecha de fin', ko: '만료일 없음' },
+  'links.withPasscode': { en: 'Passcode required', es: 'Requiere código', ko: '암호 필요' },
+  'links.revoke': { en: 'Turn off link', es: 'Desactivar enlace', ko: '링크 해제' },
+  'links.qr': { en: 'Show link QR code', es: 'Mostrar QR del enlace', ko: '링크 QR 코드 보기' },
+  'links.qrAlt': { en: 'QR code of the shared link', es: 'Código QR del enlace compartido', ko: '공유 링크 QR 코드' },
+  'links.log': { en: 'Who opened it', es: 'Quién lo abrió', ko: '열람 기록' },
+  'links.logEmpty': { en: 'Nobody has opened this link yet.', es: 'Nadie ha abierto este enlace todavía.', ko: '아직 아무도 이 링크를 열지 않았습니다.' },
+  'links.recipient': { en: 'Recipient', es: 'Destinatario', ko: '수신자' },
+  'links.outcome': { en: 'Result', es: 'Resultado', ko: '결과' },
+  'links.at': { en: 'When', es: 'Cuándo', ko: '일시' },
+  'outcome.manifest': { en: 'Opened', es: 'Abierto', ko: '열람함' },
+  'outcome.wrong-passcode': { en: 'Wrong passcode', es: 'Código incorrecto', ko: '잘못된 암호' },
+  'outcome.refused': { en: 'Refused', es: 'Rechazado', ko: '거부됨' },
+  'outcome.file': { en: 'File read', es: 'Archivo leído', ko: '파일 열람' },
+  'viewer.intro': {
+    en: 'Someone shared a vaccination record with you. The record is decrypted in this browser and its signature is checked.',
+    es: 'Alguien compartió con usted un historial de vacunación. Se descifra en este navegador y se comprueba su firma.',
+    ko: '누군가 예방접종 기록을 공유했습니다. 기록은 이 브라우저에서 복호화되고 서명이 검증됩니다.',
+  },
+  'viewer.noLink': {
+    en: 'This page opens SMART Health Links. The address must contain #shlink:/…',
+    es: 'Esta página abre SMART Health Links. La dirección debe contener #shlink:/…',
+    ko: '이 페이지는 SMART 건강 링크를 엽니다. 주소에 #shlink:/… 가 있어야 합니다.',
+  },
+  'viewer.badLink': { en: 'This link cannot be read: {message}', es: 'No se puede leer este enlace: {message}', ko: '이 링크를 읽을 수 없습니다: {message}' },
+  'viewer.sharedLabel': { en: 'Shared: {label}', es: 'Compartido: {label}', ko: '공유됨: {label}' },
+  'viewer.recipient': { en: 'Your name or organization', es: 'Su nombre u organización', ko: '이름 또는 기관' },
+  'viewer.passcode': { en: 'Passcode', es: 'Código de acceso', ko: '암호' },
+  'viewer.open': { en: 'Open record', es: 'Abrir expediente', ko: '기록 열기' },
+  'viewer.wrongPasscode': {
+    en: 'Wrong passcode. {remaining} attempts left.',
+    es: 'Código incorrecto. Quedan {remaining} intentos.',
+    ko: '암호가 틀렸습니다. {remaining}번 더 시도할 수 있습니다.',
+  },
+  'viewer.gone': {
+    en: 'This link has expired or was turned off.',
+    es: 'Este enlace venció o fue desactivado.',
+    ko: '이 링크는 만료되었거나 해제되었습니다.',
+  },
+  'viewer.expiredAt': { en: 'This link expired on {date}.', es: 'Este enlace venció el {date}.', ko: '이 링크는 {date}에 만료되었습니다.' },
+  'viewer.verified': { en: 'Verified: signed by {issuer}', es: 'Verificada: firmada por {issuer}', ko: '검증됨: {issuer} 서명' },
+  'viewer.notVerified': { en: 'Not verified: {reason}', es: 'No verificada: {reason}', ko: '검증 실패: {reason}' },
+  'viewer.unsigned': {
+    en: 'Live record from {issuer} (not a signed card).',
+    es: 'Expediente en vivo de {issuer} (no es una tarjeta firmada).',
+    ko: '{issuer}의 실시간 기록 (서명된 카드 아님).',
+  },
+  'viewer.issued': { en: 'Issued {date}', es: 'Emitida el {date}', ko: '{date} 발급' },
+  'viewer.revoked': { en: 'This card was revoked by its issuer.', es: 'El emisor revocó esta tarjeta.', ko: '발급 기관이 이 카드를 취소했습니다.' },
+} satisfies Record<string, Entry>;
+
+/** The one catalogue: the wallet's strings above, sign-up/booking, eligibility names and the admin console. */
+const MESSAGES = { ...WALLET_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ADMIN_MESSAGES };
+
+export type MessageKey = keyof typeof MESSAGES;
+
+const STORAGE_KEY = 'vaxhub.lang';
+let current: Language = 'en';
+
+function isLanguage(x: string | null | undefined): x is Language {
+  return !!x && Object.hasOwn(LANGUAGES, x);
+}
+
+/** Picks the language once at start (query, saved choice, browser preference). */
+export function detectLanguage(): Language {
+  const fromQuery = new URLSearchParams(location.search).get('lang');
+  let saved: string | null = null;
+  try {
+    saved = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    // storage can be disabled (private mode); the browser preference still applies
+  }
+  const preferred = (navigator.languages ?? [navigator.language]).map((l) => l.slice(0, 2).toLowerCase()).find(isLanguage);
+  current = [fromQuery, saved, preferred].find(isLanguage) ?? 'en';
+  document.documentElement.lang = current;
+  return current;
+}
+
+export function setLanguage(lang: Language): void {
+  current = lang;
+  document.documentElement.lang = lang;
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // not persisted; still applied to this page
+  }
+}
+
+export function language(): Language {
+  return current;
+}
+
+/** The message in the current language, with `{name}` placeholders filled. */
+export function t(key: MessageKey, vars: Record<string, string | number> = {}): string {
+  const entry: Entry = MESSAGES[key];
+  return (entry[current] || entry.en).replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+}
+
+/** Dates in the person's language; FHIR dates without a time are shown without one (and without a time zone shift). */
+export function formatDate(value: string | undefined, withTime = false): string {
+  if (!value) return '';
+  const dateOnly = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(value);
+  const d = new Date(dateOnly ? `${value.padEnd(10, '-01').slice(0, 10)}T12:00:00Z` : value);
+  if (Number.isNaN(d.getTime())) return value;
+  return new Intl.DateTimeFormat(current, {
+    dateStyle: 'medium',
+    ...(withTime && !dateOnly ? { timeStyle: 'short' } : {}),
+    ...(dateOnly ? { timeZone: 'UTC' } : {}),
+  }).format(d);
+}
+
+/** Every catalogue key has all three languages (used by the unit test). */
+export function missingTranslations(): string[] {
+  return Object.entries(MESSAGES as Record<string, Entry>).flatMap(([k, e]) =>
+    (Object.keys(LANGUAGES) as Language[]).filter((l) => !e[l]?.trim()).map((l) => `${k}:${l}`),
+  );
+}
+
+/** True for catalogue keys built at run time (e.g. `err.${code}`, `occ.${code}`). */
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(MESSAGES, key);
+}
+
+/** The message for a run-time key, else the fallback text (e.g. a rule file's own display). */
+export function tOr(key: string, fallback: string, vars: Record<string, string | number> = {}): string {
+  return isMessageKey(key) ? t(key, vars) : fallback;
+}

@@ -1,0 +1,111 @@
+/**
+ * "My booking": after signing in (SMART, one-time code by email) the person's upcoming appointments, each with
+ * "Change time" (a $find search, then $book with cancelled-appt-id: the move is atomic) and "Cancel" (the
+ * Appointment updated to status cancelled, which frees the place).
+ */
+import type { Appointment, Bundle } from 'fhir/r4';
+import { call } from '../shared/api.js';
+import { announce, h } from '../shared/dom.js';
+import { formatDate, t } from '../shared/i18n.js';
+import { doseNumberOf, moveBooking } from './booking.js';
+import { errorText, type AppContext } from './context.js';
+import { findView } from './find-view.js';
+import { bearerOf, signIn, signOut, type SmartClient } from './session.js';
+import { load, save } from './state.js';
+
+const EXT_PRODUCT = 'http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product';
+
+async function upcoming(client: SmartClient): Promise<Appointment[]> {
+  const since = new Date().toISOString().slice(0, 10);
+  const b = (await client.request(`Appointment?patient=${client.patient.id}&date=ge${since}&_count=50`)) as Bundle<Appointment>;
+  return (b.entry ?? []).map((e) => e.resource!).filter((a) => a && ['booked', 'pending'].includes(a.status))
+    .sort((a, b2) => (a.start ?? '').localeCompare(b2.start ?? ''));
+}
+
+function placeOf(a: Appointment): string {
+  return a.participant.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.display ?? '';
+}
+
+export function manageView(app: AppContext, client: SmartClient | undefined, failureText?: string): Node[] {
+  if (!client) {
+    return [
+      h('h2', {}, t('manage.title')),
+      h('p', {}, t('manage.intro')),
+      failureText ? announce(t('signin.failed', { message: failureText }), 'alert') : null,
+      h('button', { type: 'button', id: 'manage-sign-in', onclick: () => void signIn(app.cfg) }, t('manage.signIn')),
+    ].filter((x): x is HTMLElement => !!x);
+  }
+  const list = h('ul', { class: 'records', id: 'my-appointments' });
+  const notice = h('div', { id: 'manage-notice' });
+  const area = h('div', { id: 'manage-area' }, notice, list);
+
+  const cancel = async (a: Appointment): Promise<void> => {
+    const current = (await client.request(`Appointment/${a.id}`)) as Appointment;
+    // Sent as a one-entry transaction: the hub's HTTP admission gate treats every plain PUT Appointment as a
+    // booking attempt (even a cancellation), while the FHIR layer's gate, which every path reaches, tells a
+    // cancellation from a booking. If-Match keeps a concurrent change from being overwritten.
+    const bundle: Bundle = {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [{ resource: { ...current, status: 'cancelled' } as Appointment, request: { method: 'PUT', url: `Appointment/${a.id}`, ...(current.meta?.versionId ? { ifMatch: `W/"${current.meta.versionId}"` } : {}) } }],
+    };
+    await call(app.cfg.fhirBaseUrl, { body: bundle, fhir: true, headers: { authorization: await bearerOf(client) } });
+    notice.replaceChildren(announce(t('manage.cancelled')));
+    if (load('booking')?.appointmentId === a.id) save('booking', undefined);
+    await draw();
+  };
+
+  const reschedule = (a: Appointment): void => {
+    area.replaceChildren(...findView(app, {
+      note: t('find.rescheduling', { date: formatDate(a.start, true) }),
+      bearer: () => bearerOf(client),
+      async pick(clinic, slot) {
+        const moved = await moveBooking(app.cfg.fhirBaseUrl, slot.slotId, a.id!, client.patient.id ?? undefined, { bearer: await bearerOf(client) });
+        save('booking', {
+          appointmentId: moved.id!, doseNumber: doseNumberOf(moved),
+          slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName },
+        });
+        area.replaceChildren(notice, list);
+        notice.replaceChildren(announce(t('manage.rescheduled')), h('p', {}, h('a', { href: '#booked' }, t('booked.title'))));
+        await draw();
+      },
+    }));
+    document.getElementById('find-near')?.focus();
+  };
+
+  const item = (a: Appointment): HTMLElement => {
+    const product = a.extension?.find((e) => e.url === EXT_PRODUCT)?.valueCoding;
+    const confirmBox = h('div', { class: 'confirm', hidden: true },
+      h('p', { role: 'alert' }, t('manage.cancelConfirm')),
+      h('button', { type: 'button', class: 'danger', onclick: () => void cancel(a).catch((e: unknown) => notice.replaceChildren(announce(errorText(e), 'alert'))) }, t('manage.cancelYes')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => (confirmBox.hidden = true) }, t('manage.keep')));
+    return h('li', { 'data-appointment': a.id! },
+      h('dl', { class: 'facts' },
+        h('dt', {}, t('appt.when')), h('dd', {}, formatDate(a.start, true)),
+        placeOf(a) ? h('dt', {}, t('appt.where')) : null, placeOf(a) ? h('dd', {}, placeOf(a)) : null,
+        h('dt', {}, t('appt.vaccine')), h('dd', {}, product?.display ?? product?.code ?? ''),
+        h('dt', {}, t('appt.dose')), h('dd', {}, String(doseNumberOf(a))),
+        h('dt', {}, t('appt.ref')), h('dd', {}, a.id!)),
+      h('p', {},
+        h('button', { type: 'button', class: 'secondary reschedule', onclick: () => reschedule(a) }, t('manage.reschedule')),
+        h('button', { type: 'button', class: 'danger cancel', onclick: () => {
+          confirmBox.hidden = false;
+          (confirmBox.querySelector('button.danger') as HTMLButtonElement).focus();
+        } }, t('manage.cancel'))),
+      confirmBox);
+  };
+
+  const draw = async (): Promise<void> => {
+    const appts = await upcoming(client);
+    list.replaceChildren(...(appts.length ? appts.map(item) : [h('li', { class: 'empty' }, t('manage.none'))]));
+  };
+  draw().catch((e: unknown) => notice.replaceChildren(announce(errorText(e), 'alert')));
+  return [
+    h('h2', {}, t('manage.title')),
+    area,
+    h('p', {}, h('button', { type: 'button', class: 'secondary', onclick: () => {
+      signOut();
+      app.go('#home');
+      location.reload();
+    } }, t('manage.signOut'))),
+  ];
+}

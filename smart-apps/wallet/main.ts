@@ -1,0 +1,99 @@
+/**
+ * The patient wallet: sign in (SMART standalone launch), then three sections chosen by the URL fragment:
+ * #history (vaccinations and appointments), #card (health card file and QR), #links (SMART Health Links).
+ */
+import type { SmartClient as Client } from './session.js';
+import type { Patient } from 'fhir/r4';
+import { loadAppConfig, type AppConfig } from '../shared/config.js';
+import { announce, h, languagePicker, render } from '../shared/dom.js';
+import { detectLanguage, formatDate, t } from '../shared/i18n.js';
+import { cardView } from './card-view.js';
+import { historyView, loadRecord, type PatientRecord } from './history-view.js';
+import { patientName } from '../shared/fhir-text.js';
+import { linksView } from './links-view.js';
+import { hasSession, resume, signIn, signOut } from './session.js';
+
+const SECTIONS = [
+  { hash: '#history', label: 'nav.history' },
+  { hash: '#card', label: 'nav.card' },
+  { hash: '#links', label: 'nav.links' },
+] as const;
+
+let cfg: AppConfig;
+let client: Client | undefined;
+let record: PatientRecord | undefined;
+let failure: string | undefined;
+
+function header(): void {
+  document.title = t('app.wallet');
+  render('app-title', t('app.wallet'));
+  render(
+    'header-tools',
+    languagePicker(() => draw()),
+    client ? h('button', { type: 'button', class: 'secondary', onclick: () => signOut() }, t('signin.out')) : null,
+  );
+}
+
+function signInPage(): void {
+  render(
+    'main',
+    h('p', {}, t('signin.intro')),
+    failure ? announce(t('signin.failed', { message: failure }), 'alert') : null,
+    h('button', { type: 'button', id: 'sign-in', onclick: () => void signIn(cfg).catch((e: unknown) => {
+      failure = e instanceof Error ? e.message : String(e);
+      draw();
+    }) }, t('signin.button')),
+  );
+}
+
+function currentSection(): (typeof SECTIONS)[number] {
+  return SECTIONS.find((s) => s.hash === location.hash) ?? SECTIONS[0];
+}
+
+function walletPage(c: Client, r: PatientRecord): void {
+  const section = currentSection();
+  const p: Patient = r.patient;
+  const nav = h(
+    'nav',
+    { class: 'tabs', 'aria-label': t('nav.label') },
+    h('ul', {}, ...SECTIONS.map((s) => h('li', {}, h('a', { href: s.hash, 'aria-current': s === section ? 'page' : undefined }, t(s.label))))),
+  );
+  const body =
+    section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : historyView(r);
+  render(
+    'main',
+    h('p', { id: 'patient' }, h('strong', {}, t('patient.greeting', { name: patientName(p) })), p.birthDate ? ` · ${t('patient.born', { date: formatDate(p.birthDate) })}` : ''),
+    nav,
+    ...body,
+  );
+}
+
+function draw(): void {
+  header();
+  if (client && record) walletPage(client, record);
+  else signInPage();
+}
+
+async function start(): Promise<void> {
+  detectLanguage();
+  cfg = await loadAppConfig();
+  if (hasSession()) {
+    try {
+      client = await resume();
+      record = await loadRecord(client);
+    } catch (e) {
+      client = undefined;
+      failure = e instanceof Error ? e.message : String(e);
+      sessionStorage.clear();
+    }
+  }
+  draw();
+  window.addEventListener('hashchange', () => {
+    draw();
+    document.getElementById('main')?.focus();
+  });
+}
+
+start().catch((e: unknown) => {
+  render('main', announce(`Something went wrong: ${e instanceof Error ? e.message : String(e)}`, 'alert'));
+});

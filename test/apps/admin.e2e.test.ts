@@ -1,0 +1,146 @@
+/**
+ * The operator console end to end in a real browser against the running hub with opening night on: sign in with
+ * the operator token (refused first with a wrong one), supply table and chart from /admin/supply, a cohort window
+ * and a draw made in the forms (seed hash committed, run, seed revealed and recomputed), the live opening-night
+ * view whose queue chart moves as people join the waiting room, pause from the console, registry/EHR sync and the
+ * audit search. Screenshots at 360x740 and 1280x800 go to test-artifacts/admin/; axe-core must find nothing serious.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_TOKEN } from '../helpers/hub.js';
+import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
+import { backend, operator, startAppsRig, type AppsRig } from './opening-night-apps-rig.js';
+
+const SUITE = 'admin';
+const suffix = randomBytes(3).toString('hex');
+
+let r: AppsRig;
+let browser: Browser;
+const violations: AxeViolation[] = [];
+const pageErrors: string[] = [];
+const overflows: string[] = [];
+
+async function look(page: Page, name: string): Promise<void> {
+  overflows.push(...(await screenshots(page, SUITE, name)));
+  violations.push(...(await axeScan(page, name)));
+}
+
+async function register(who: string, occupation: string): Promise<void> {
+  const res = await fetch(`${r.rig.url}/signup/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: { family: `${who}-${suffix}`, given: ['Test'] }, birthDate: '1982-03-04', email: `${who}-${suffix}@example.org`, postalCode: '01201', answers: { occupation } }),
+  });
+  expect(res.status).toBe(201);
+}
+
+/** Someone arrives at the waiting room from a fresh device (no cookie): a new place. Shed arrivals (429) retry. */
+async function arrive(eventId: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${r.rig.url}/waiting-room/join?event=${eventId}`, { method: 'POST' });
+    if (res.status !== 429 || attempt >= 20) {
+      expect(`${res.status} ${res.status >= 300 ? await res.text() : ''}`).toMatch(/^20[01] /);
+      return;
+    }
+    await new Promise((ok) => setTimeout(ok, 500));
+  }
+}
+
+const cardValue = (page: Page, id: string): Promise<string | null> => page.locator(`#${id} .value`).textContent();
+
+beforeAll(async () => {
+  [browser, r] = await Promise.all([launchChromium(), startAppsRig()]);
+  for (const who of ['ada', 'bo', 'cy']) await register(who, 'healthcare-personnel');
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await r?.close();
+});
+
+describe(`operator console in Chromium (${backend})`, () => {
+  it('signs in, shows supply, runs a draw, watches the queue chart move, pauses, shows sync and audit', async () => {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+
+    // --- staff sign-in: a wrong token is refused, the operator token is kept for this tab ---
+    await page.goto(`${r.rig.url}/apps/admin/`);
+    await page.locator('#admin-token').waitFor();
+    await look(page, '01-sign-in');
+    await page.fill('#admin-token', 'not-the-token');
+    await page.click('#token-form button[type=submit]');
+    await page.locator('[role=alert]').waitFor();
+    await page.fill('#admin-token', ADMIN_TOKEN);
+    await page.click('#token-form button[type=submit]');
+    await page.locator('nav.tabs').waitFor();
+
+    // --- supply: both clinics, on hand from their lots, and a chart ---
+    await page.click('a[href="#supply"]');
+    await page.locator('#supply-table tbody tr').nth(1).waitFor();
+    const supply = await page.locator('#supply-table tbody').textContent();
+    expect(supply).toContain('Pittsfield Community Clinic');
+    expect(supply).toContain('NEAR-1');
+    expect(await page.locator('#supply-chart rect').count()).toBe(6); // 2 locations x (on hand, reserved, expiring)
+    await look(page, '02-supply');
+
+    // --- a window and a draw from the forms: commit (hash), run, revealed seed recomputes ---
+    await page.click('a[href="#draws"]');
+    await page.fill('#win-name', `1a ${suffix}`);
+    await page.fill('#win-tiers', '1a');
+    await page.click('#window-form button[type=submit]');
+    await page.locator('#windows-table tbody tr', { hasText: `1a ${suffix}` }).waitFor();
+    await page.selectOption('#draw-window', { label: `1a ${suffix}` });
+    await page.fill('#draw-label', `wave ${suffix}`);
+    await page.fill('#draw-count', '2');
+    await page.click('#draw-form button[type=submit]');
+    const hash = await page.locator('#committed-hash').textContent();
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    await page.locator('#draw-list li.draw-committed').waitFor();
+    await look(page, '03-draw-committed');
+    await page.click('#draw-list button.run-draw');
+    await page.locator('#draw-list li.draw-drawn .draw-verified').waitFor();
+    expect(await page.locator('#draw-list li.draw-drawn .draw-selected').textContent()).toBe('2');
+    expect(await page.locator('#draw-list li.draw-drawn .draw-seed').textContent()).toMatch(/\S{16,}/);
+    await look(page, '04-draw-revealed');
+    await r.mailbox.waitFor((m) => /invited/i.test(m.subject));
+
+    // --- opening night: the queue chart moves as people arrive; pause from the console ---
+    const ev = await operator<{ id: string }>(r.rig, 'POST', '/waiting-room/admin/events', { id: `ev-${suffix}`, name: `Opening ${suffix}`, opensAt: new Date(Date.now() - 1000).toISOString(), ratePerMinute: 6, maxActive: 50 });
+    await page.click('a[href="#live"]');
+    await page.locator('#queue-chart').waitFor();
+    const before = Number(await cardValue(page, 'card-arrivals'));
+    for (let i = 0; i < 6; i++) await arrive(ev.id);
+    await page.waitForFunction((n) => Number(document.querySelector('#card-arrivals .value')?.textContent) >= n, before + 6, { timeout: 15_000 });
+    expect(Number(await cardValue(page, 'card-queue'))).toBeGreaterThan(0);
+    const queueLine = page.locator('#queue-chart path[data-series="Queue length"]');
+    expect(Number(await queueLine.getAttribute('data-last'))).toBeGreaterThan(0);
+    expect(await page.locator('#queue-chart').getAttribute('aria-label')).toMatch(/Arrivals \d+, Admitted \d+, Queue length \d+/);
+    await look(page, '05-live');
+    await page.click(`#events-table tbody tr:has-text("Opening ${suffix}") button[data-action=pause]`);
+    await page.locator(`#events-table tbody tr:has-text("Opening ${suffix}") button[data-action=resume]`).waitFor();
+    expect(await page.locator(`#events-table tbody tr:has-text("Opening ${suffix}")`).textContent()).toContain('paused');
+    const refusals = await fetch(`${r.rig.url}/fhir/Appointment/$hold`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'appt-id', valueString: `Appointment/slot.${r.clinics.nearSlots[0]}` }] }) });
+    expect(refusals.status).toBe(403);
+    await page.locator('#refusal-chart').waitFor({ timeout: 10_000 });
+    // The chart refreshes on its own timer; wait for the refusal to show up in it.
+    await page.waitForFunction(() => document.querySelector('#refusal-chart')?.textContent?.includes('INVITATION_REQUIRED'), undefined, { timeout: 20_000 });
+    expect(await page.locator('#refusal-chart').textContent()).toContain('INVITATION_REQUIRED');
+
+    // --- registry/EHR sync status and the audit search ---
+    await page.click('a[href="#sync"]');
+    await page.locator('#iis-table').waitFor();
+    await page.locator('#review-count').waitFor();
+    await look(page, '06-sync');
+    await page.click('a[href="#audit"]');
+    await page.locator('#audit-results table, #audit-results [role=alert]').first().waitFor();
+    expect(await page.locator('#audit-results').textContent()).not.toMatch(/failed/i);
+    await page.selectOption('#audit-action', 'E');
+    await page.click('#audit-form button[type=submit]');
+    await page.locator('#audit-table caption').waitFor();
+    expect(await page.locator('#audit-table caption').textContent()).toMatch(/^\d+ events$/);
+    await look(page, '07-audit');
+
+    expect(pageErrors).toEqual([]);
+    expect(violations).toEqual([]);
+    expect(overflows).toEqual([]);
+  }, 90_000);
+});

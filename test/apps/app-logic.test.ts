@@ -1,0 +1,83 @@
+/** Pure logic of the sign-up and admin apps: RFC 5545 output, distance sorting, Prometheus parsing, next-dose dates. */
+import { buildCalendar, escapeText, foldLine } from '../../smart-apps/shared/ics.js';
+import { haversineKm, postalCentroid, sortByNearness } from '../../smart-apps/shared/geo.js';
+import { byLabel, parseMetrics } from '../../smart-apps/admin/prom.js';
+import { nextDose } from '../../smart-apps/signup/booking.js';
+import { missingTranslations } from '../../smart-apps/shared/i18n.js';
+
+describe('iCalendar (RFC 5545)', () => {
+  it('escapes TEXT values (3.3.11) and folds lines at 75 octets without splitting UTF-8 (3.1)', () => {
+    expect(escapeText('a,b;c\\d\ne')).toBe('a\\,b\\;c\\\\d\\ne');
+    const folded = foldLine(`SUMMARY:${'예방접종'.repeat(20)}`);
+    for (const line of folded.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(75);
+    expect(folded.split('\r\n').map((l, i) => (i ? l.slice(1) : l)).join('')).toBe(`SUMMARY:${'예방접종'.repeat(20)}`);
+  });
+
+  it('writes a VCALENDAR with a timed event, an alarm and an all-day event', () => {
+    const ics = buildCalendar(
+      [{ uid: 'a1@hub', start: '2030-06-03T09:00:00Z', end: '2030-06-03T09:15:00Z', summary: 'Vaccination, dose 1', location: 'Clinic; Main St', alarmMinutesBefore: 1440 }],
+      [{ uid: 'a1-next@hub', date: '2030-06-24', summary: 'Dose 2 due' }],
+      new Date('2030-06-01T12:00:00Z'),
+    );
+    const lines = ics.split('\r\n');
+    expect(lines.slice(0, 2)).toEqual(['BEGIN:VCALENDAR', 'VERSION:2.0']);
+    expect(lines).toContain('PRODID:-//vaxhub//sign-up and booking//EN');
+    expect(lines).toContain('DTSTAMP:20300601T120000Z');
+    expect(lines).toContain('DTSTART:20300603T090000Z');
+    expect(lines).toContain('SUMMARY:Vaccination\\, dose 1');
+    expect(lines).toContain('LOCATION:Clinic\\; Main St');
+    expect(lines).toContain('TRIGGER:-PT1440M');
+    expect(lines).toContain('DTSTART;VALUE=DATE:20300624');
+    expect(lines).toContain('DTEND;VALUE=DATE:20300625');
+    expect(ics.endsWith('END:VCALENDAR\r\n')).toBe(true);
+    expect(() => buildCalendar([], [{ uid: 'x', date: '24/06/2030', summary: 'x' }])).toThrow(TypeError);
+  });
+});
+
+describe('distance sorting', () => {
+  const places = [
+    { id: 'far', postalCode: '02139', position: { latitude: 42.3736, longitude: -71.1097 } },
+    { id: 'near', postalCode: '01201', position: { latitude: 42.4501, longitude: -73.2454 } },
+    { id: 'unplaced', postalCode: '01202' },
+  ];
+  it('measures great-circle distance', () => {
+    expect(haversineKm(places[0]!.position!, places[1]!.position!)).toBeCloseTo(176, -1);
+  });
+  it('places a postal code at its clinics, else its 3-digit prefix, and sorts nearest first', () => {
+    expect(postalCentroid('01201', places)).toEqual(places[1]!.position);
+    expect(postalCentroid('01299', places)).toEqual(places[1]!.position);
+    expect(postalCentroid('99999', places)).toBeUndefined();
+    expect(sortByNearness('01201', places).map((p) => p.place.id)).toEqual(['near', 'far', 'unplaced']);
+    // No centroid: by numeric closeness of the codes.
+    expect(sortByNearness('99999', places).map((p) => p.place.id)).toEqual(['far', 'unplaced', 'near']);
+  });
+});
+
+describe('Prometheus text', () => {
+  it('reads samples with labels (escapes included) and sums by label', () => {
+    const text = [
+      '# HELP vaxhub_booking_gate_refusals_total x', '# TYPE vaxhub_booking_gate_refusals_total counter',
+      'vaxhub_booking_gate_refusals_total{code="INVITATION_REQUIRED"} 3', 'vaxhub_booking_gate_refusals_total{code="OUTSIDE_WINDOW"} 1',
+      'vaxhub_load_shed_total{reason="a \\"quoted\\" one"} 2', 'process_resident_memory_bytes 1.5e+08',
+    ].join('\n');
+    const s = parseMetrics(text);
+    expect(byLabel(s, 'vaxhub_booking_gate_refusals_total', 'code')).toEqual(new Map([['INVITATION_REQUIRED', 3], ['OUTSIDE_WINDOW', 1]]));
+    expect(s.find((x) => x.name === 'vaxhub_load_shed_total')?.labels.reason).toBe('a "quoted" one');
+    expect(s.find((x) => x.name === 'process_resident_memory_bytes')?.value).toBe(1.5e8);
+  });
+});
+
+describe('next dose', () => {
+  const cfg = { products: [{ cvx: '208', name: 'Pfizer', dosesInSeries: 2, minIntervalDays: [21], recommendedIntervalDays: [21], graceDays: 4 }, { cvx: '212', name: 'Janssen', dosesInSeries: 1, minIntervalDays: [], recommendedIntervalDays: [], graceDays: 4 }] };
+  it('is due after the recommended interval and counts from the minimum minus the 4-day grace', () => {
+    expect(nextDose(cfg, '208', 1, '2030-06-03T09:00:00Z')).toEqual({ doseNumber: 2, earliest: '2030-06-20', due: '2030-06-24' });
+    expect(nextDose(cfg, '208', 2, '2030-06-24T09:00:00Z')).toBeUndefined();
+    expect(nextDose(cfg, '212', 1, '2030-06-03T09:00:00Z')).toBeUndefined();
+  });
+});
+
+describe('catalogue', () => {
+  it('has every sign-up and admin string in English, Spanish and Korean', () => {
+    expect(missingTranslations()).toEqual([]);
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Sign-up and booking end to end in a real browser (Debian Chromium via playwright-core) against the running hub
+ * with opening night on and a real SMTP server: pre-register (and a family member), operator window + waiting-room
+ * event + draw, the invitation mail's link, the one-time code mail, claim with code + date of birth, the waiting
+ * room (place kept on reload, admitted), nearest clinic first, hold, book with the claim token, the confirmation
+ * with its .ics file and next-dose date, then "My booking" (SMART sign-in by code) and cancel.
+ * Screenshots at 360x740 and 1280x800 go to test-artifacts/signup/; axe-core must find nothing serious.
+ */
+import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
+import { backend, operator, startAppsRig, type AppsRig } from './opening-night-apps-rig.js';
+
+const SUITE = 'signup';
+const suffix = randomBytes(3).toString('hex');
+const EMAIL = `jordan.${suffix}@example.org`;
+const BIRTH = '1979-11-23';
+
+let r: AppsRig;
+let browser: Browser;
+const violations: AxeViolation[] = [];
+const pageErrors: string[] = [];
+const overflows: string[] = [];
+
+async function look(page: Page, name: string): Promise<void> {
+  overflows.push(...(await screenshots(page, SUITE, name)));
+  violations.push(...(await axeScan(page, name)));
+}
+
+beforeAll(async () => {
+  [browser, r] = await Promise.all([launchChromium(), startAppsRig()]);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await r?.close();
+});
+
+describe(`sign-up and booking in Chromium (${backend})`, () => {
+  it('register -> draw -> invitation mail -> code -> claim -> waiting room -> nearest clinic -> hold -> book -> .ics -> cancel', async () => {
+    const url = r.rig.url;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+
+    // --- pre-register, then a family member with the same device's registration ---
+    await page.goto(`${url}/apps/signup/`);
+    await page.locator('a[href="#register"].button').waitFor();
+    await look(page, '01-home');
+    await page.click('a[href="#register"].button');
+    await page.fill('#reg-given', 'Jordan');
+    await page.fill('#reg-family', `Lee-${suffix}`);
+    await page.fill('#reg-birth', BIRTH);
+    await page.fill('#reg-email', EMAIL);
+    await page.fill('#reg-postal', '01201');
+    await page.selectOption('#reg-occupation', 'healthcare-personnel');
+    await look(page, '02-register');
+    await page.click('#register-form button[type=submit]');
+    await page.locator('#status .badge').waitFor();
+    expect(await page.locator('#status').textContent()).toContain('Registered, not yet invited');
+    expect(await page.locator('#status').textContent()).toContain('Phase 1a');
+
+    await page.click('a[href="#family"]');
+    await page.fill('#reg-given', 'Robin');
+    await page.fill('#reg-family', `Lee-${suffix}`);
+    await page.fill('#reg-birth', '2008-02-29');
+    await page.fill('#reg-email', `robin.${suffix}@example.org`);
+    await page.fill('#reg-postal', '01201');
+    await page.selectOption('#reg-occupation', 'education');
+    await page.click('#register-form button[type=submit]');
+    await page.locator('#register-result [role=status]').waitFor();
+    await page.click('a[href="#status"]');
+    await page.locator('#family li').waitFor();
+    expect(await page.locator('#family').textContent()).toContain('Phase 1b');
+    await look(page, '03-status-family');
+    // A bad form lists every problem at once and marks the fields.
+    await page.click('a[href="#register"]');
+    await page.click('#register-form button[type=submit]');
+    await page.locator('#register-errors li').first().waitFor();
+    expect(await page.locator('[aria-invalid=true]').count()).toBeGreaterThan(1);
+
+    // --- the operator opens a 1a window and the waiting room, then draws ---
+    const now = Date.now();
+    const win = await operator<{ id: string }>(r.rig, 'POST', '/admin/windows', { name: `1a ${suffix}`, opensAt: new Date(now - 3_600_000).toISOString(), closesAt: new Date(now + 7_200_000).toISOString(), criteria: { tiers: ['1a'] } });
+    await operator(r.rig, 'POST', '/waiting-room/admin/events', { id: `ev-${suffix}`, name: 'Opening night', opensAt: new Date(now + 500).toISOString(), ratePerMinute: 600, maxActive: 50 });
+    const draw = await operator<{ id: string }>(r.rig, 'POST', '/admin/draws', { label: `1a ${suffix}`, invitations: 5, windowId: win.id });
+    await operator(r.rig, 'POST', `/admin/draws/${draw.id}/run`, {});
+
+    // --- the invitation mail's link, the code mail, the claim ---
+    const invite = await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && /invited/i.test(m.subject));
+    const link = /(https?:\/\/\S+\/invitation\/[A-Za-z0-9_-]+)/.exec(invite.text)?.[1];
+    expect(link).toBeTruthy();
+    await page.goto(link!);
+    await page.waitForURL(/\/apps\/signup\/#invitation\//);
+    await page.locator('#send-code').waitFor();
+    await look(page, '04-claim');
+    await page.click('#send-code');
+    await page.locator('#code-sent [role=status]').waitFor();
+    const codeMail = await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && /code/i.test(m.subject));
+    await page.fill('#claim-code', /\b(\d{6})\b/.exec(codeMail.text)![1]!);
+    await page.fill('#claim-birth', BIRTH);
+    await page.click('#claim-form button[type=submit]');
+
+    // --- the waiting room: a place, kept on reload, then admitted ---
+    await page.waitForURL(/#waiting$/);
+    await page.locator('#queue-position').waitFor();
+    const position = await page.locator('#queue-position').textContent();
+    await look(page, '05-waiting-room');
+    await page.reload();
+    await page.locator('#queue-position').waitFor();
+    expect(await page.locator('#queue-position').textContent()).toBe(position);
+    await page.locator('#choose-appointment').waitFor({ timeout: 20_000 });
+    expect(await page.locator('#queue-state').textContent()).toContain('It is your turn');
+    await page.click('#choose-appointment');
+
+    // --- nearest clinic first, hold, book ---
+    await page.fill('#find-near', '01201');
+    await page.fill('#find-from', r.day);
+    await page.click('#find-form button[type=submit]');
+    await page.locator('li.clinic').first().waitFor();
+    const clinics = await page.locator('li.clinic').evaluateAll((els) => els.map((e) => e.getAttribute('data-location')));
+    expect(clinics).toEqual([r.clinics.near, r.clinics.far]);
+    expect(await page.locator('li.clinic').nth(1).locator('.distance').textContent()).toMatch(/1\d\d km/);
+    await look(page, '06-find');
+    const slotButton = page.locator('li.clinic').first().locator('button.slot').first();
+    const slotId = await slotButton.getAttribute('data-slot');
+    await slotButton.click();
+    await page.waitForURL(/#hold$/);
+    await look(page, '07-hold');
+    await page.click('#confirm-booking');
+    await page.waitForURL(/#booked$/);
+    const appointmentId = (await page.locator('#appointment-ref').textContent())!;
+    expect(appointmentId).toBeTruthy();
+    expect(await page.locator('main').textContent()).toContain('1 of 2');
+    expect(await page.locator('#next-dose').textContent()).toMatch(/dose 2\) is due on/);
+    await look(page, '08-booked');
+    const booked = await r.rig.hub.db.query<{ status: string; slot_id: string }>('SELECT status, slot_id FROM booking WHERE appointment_id = $1', [appointmentId]);
+    expect(booked.rows[0]).toMatchObject({ status: 'booked', slot_id: slotId });
+    await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && /booked/i.test(m.subject));
+
+    // --- the calendar file (RFC 5545) ---
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-ics')]);
+    expect(download.suggestedFilename()).toBe('vaccination-appointment.ics');
+    const ics = fs.readFileSync((await download.path())!, 'utf8');
+    expect(ics.startsWith('BEGIN:VCALENDAR\r\nVERSION:2.0\r\n')).toBe(true);
+    expect(ics.endsWith('END:VCALENDAR\r\n')).toBe(true);
+    expect(ics.split('\r\n').every((l) => Buffer.byteLength(l) <= 75)).toBe(true);
+    expect(ics.match(/BEGIN:VEVENT/g)).toHaveLength(2);
+    expect(ics).toContain(`DTSTART:${r.day.replace(/-/g, '')}T09`);
+    expect(ics).toMatch(/DTSTART;VALUE=DATE:\d{8}/);
+    expect(ics).toContain(`UID:${appointmentId}@`);
+
+    // --- "My booking": SMART sign-in by code, then cancel (the place is freed) ---
+    await page.click('a[href="#manage"]');
+    await page.click('#manage-sign-in');
+    await page.waitForURL(/\/auth\/login\?request=/);
+    await page.fill('#email', EMAIL);
+    await page.click('button[type=submit]');
+    await page.locator('#code').waitFor();
+    const signInMail = await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && /sign-in code is \d{6}/.test(m.text));
+    await page.fill('#code', /sign-in code is (\d{6})/.exec(signInMail.text)![1]!);
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\/auth\/consent\?request=/);
+    await page.click('button[value=approve]');
+    await page.locator(`#my-appointments li[data-appointment="${appointmentId}"]`).waitFor({ timeout: 20_000 });
+    await look(page, '09-manage');
+    await page.click(`#my-appointments li[data-appointment="${appointmentId}"] button.cancel`);
+    await page.click(`#my-appointments li[data-appointment="${appointmentId}"] .confirm button.danger`);
+    await page.locator('#manage-notice [role=status], #manage-notice [role=alert]').first().waitFor();
+    expect(await page.locator('#manage-notice').textContent()).toContain('cancelled');
+    const after = await r.rig.hub.db.query<{ status: string; active: boolean }>('SELECT status, active FROM booking WHERE appointment_id = $1', [appointmentId]);
+    expect(after.rows[0]).toMatchObject({ status: 'cancelled', active: false });
+
+    // --- the same pages in Korean and Spanish from the one catalogue ---
+    await page.selectOption('#lang', 'ko');
+    expect(await page.locator('#app-title').textContent()).toBe('예방접종 신청');
+    await page.click('a[href="#register"]');
+    await look(page, '10-register-ko');
+    await page.selectOption('#lang', 'es');
+    expect(await page.locator('label[for=reg-birth]').textContent()).toBe('Fecha de nacimiento');
+
+    await context.close();
+    expect(pageErrors).toEqual([]);
+    expect(violations).toEqual([]);
+    expect(overflows).toEqual([]);
+  }, 90_000);
+});
