@@ -1,0 +1,254 @@
+/**
+ * Booking benchmark (issue 4) through HTTP: sustained bookings/s and p99 with 200 concurrent clients calling
+ * `POST /fhir/Appointment/$book` on a hub in its own process (`node bin/vaxhub.js serve`) on PostgreSQL, for places
+ * spread over many slots and for one hot slot; printed beside the SAME claim statement the hub runs (place + dose +
+ * person + FHIR Appointment, claim-statement.ts) driven directly by a `pg` pool of the hub's size in the same run (the
+ * database's own limit) as a ratio, and beside a bare guarded `UPDATE` (the floor). Then the hot slot is hammered
+ * again when full and every slot is checked: the overbooking count must print 0.
+ *
+ *   npx tsx bench/booking/run.ts [--quick] [--write] [--clients=200]
+ *
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) is used in a fresh schema, dropped afterwards.
+ * `--write` records the figures in bench/booking/RESULTS.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Appointment } from 'fhir/r4';
+import { PgDb } from '../../src/store/pg-db.js';
+import { migrate } from '../../src/store/migrate.js';
+import type { AnyResource } from '../../src/store/repository-types.js';
+import { loadProducts } from '../../src/scheduling/products.js';
+import { productFor } from '../../src/scheduling/booking-core.js';
+import { buildAppointment } from '../../src/scheduling/appointment-resource.js';
+import { claimStatement } from '../../src/scheduling/claim-statement.js';
+import { CAPACITY_COLUMNS, type CapacityRow } from '../../src/scheduling/capacity.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const quick = process.argv.includes('--quick');
+const write = process.argv.includes('--write');
+const CLIENTS = Number(process.argv.find((a) => a.startsWith('--clients='))?.slice(10) ?? 200);
+const N = quick ? 1500 : 4000; // bookings per measurement (every one succeeds: capacity = N)
+const LOCATIONS = 50;
+const SLOTS = 500;
+const HUB_POOL = 20; // src/store/pg-db.ts default, which the hub uses
+const CVX = '212'; // one-dose product: a booking is the claim alone (two-dose bookings also write a recommendation)
+const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ADMIN_TOKEN = randomBytes(24).toString('hex');
+const TARGETS = { spread: 2000, hot: 1000, p99: 100 };
+
+interface Measure { perSec: number; p99: number; ok: number; refused: number; failed: number }
+
+function p99(ms: number[]): number {
+  const s = [...ms].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] ?? 0;
+}
+
+/** n jobs over CLIENTS concurrent workers; ok / refused (409) / failed (anything else) and latencies. */
+async function drive(n: number, job: (i: number) => Promise<'ok' | 'refused' | 'failed'>): Promise<Measure> {
+  let next = 0;
+  const lat: number[] = [];
+  const m = { ok: 0, refused: 0, failed: 0 };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    for (let i = next++; i < n; i = next++) {
+      const s = performance.now();
+      m[await job(i)] += 1;
+      lat.push(performance.now() - s);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSec: m.ok / seconds, p99: p99(lat), ...m };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+
+function post(port: number, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, path, method: 'POST', agent,
+      headers: { 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(data), authorization: `Bearer ${ADMIN_TOKEN}` },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+function bookOverHttp(port: number, slotId: string): Promise<'ok' | 'refused' | 'failed'> {
+  const params = {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'appt-id', valueString: `Appointment/slot.${slotId}` },
+      { name: 'patient-id', valueString: `Patient/${randomUUID()}` },
+    ],
+  };
+  return post(port, '/fhir/Appointment/$book', params).then(
+    (r) => (r.status === 200 ? 'ok' : r.status === 409 ? 'refused' : (console.error(r.status, r.body.slice(0, 300)), 'failed')),
+    () => 'failed',
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startHub(url: string): Promise<{ proc: ChildProcess; port: number }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['bin/vaxhub.js', 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', SEED_DEMO: 'false', LOG_LEVEL: 'warn', BASE_URL: `http://127.0.0.1:${port}` },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const until = Date.now() + 90_000;
+  while (Date.now() < until) {
+    if (proc.exitCode !== null) throw new Error(`hub exited with ${proc.exitCode}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/fhir/metadata`)).ok) return { proc, port };
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('hub did not come up');
+}
+
+async function seed(db: PgDb, prefix: string, locations: number, slots: number, perSlot: number): Promise<string[]> {
+  const start = new Date(Date.now() + 7 * 86_400_000);
+  const ids = Array.from({ length: slots }, (_, i) => `${prefix}-${i}`);
+  await db.query(
+    `INSERT INTO slot_capacity (id, schedule_id, location_id, product_cvx, start_at, end_at, capacity)
+     SELECT id, 'bench', $2 || '-loc-' || (ord % $3), $4, $5::timestamptz, $5::timestamptz + interval '15 minutes', $6
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord)`,
+    [ids, prefix, locations, CVX, start.toISOString(), perSlot]);
+  await db.query(
+    `INSERT INTO inventory (id, location_id, product_cvx, lot, on_hand)
+     SELECT $1 || '-lot-' || g, $1 || '-loc-' || g, $2, 'LOT-' || g, $3 FROM generate_series(0, $4 - 1) g`,
+    [prefix, CVX, perSlot * slots, locations]);
+  return ids;
+}
+
+/** The hub's own claim statement, run directly (what the database can do for a booking, without HTTP or Node work). */
+async function rawClaims(pool: pg.Pool, db: PgDb, slotIds: string[]): Promise<Measure> {
+  const products = loadProducts();
+  const rows = new Map((await db.query<CapacityRow>(`SELECT ${CAPACITY_COLUMNS} FROM slot_capacity WHERE id = ANY($1)`, [slotIds])).rows.map((r) => [r.id, r]));
+  return drive(N, async (i) => {
+    const slot = rows.get(slotIds[i % slotIds.length]!)!;
+    const product = productFor({ products }, slot.product_cvx);
+    const id = randomUUID();
+    const patientId = randomUUID();
+    const now = new Date();
+    const appointment = buildAppointment({ id, status: 'booked', slot, product, doseNumber: 1, patientId, created: now }) as Appointment & AnyResource;
+    const { sql, params } = claimStatement(
+      { appointmentId: id, slotId: slot.id, locationId: slot.location_id, productCvx: slot.product_cvx, series: product.series, doseNumber: 1, patientId, startAt: slot.start_at, status: 'booked', now },
+      { appointment },
+    );
+    try {
+      const r = await pool.query<{ verdict: string }>(sql, params);
+      return r.rows[0]!.verdict === 'OK' ? 'ok' : 'refused';
+    } catch {
+      return 'failed';
+    }
+  });
+}
+
+async function rawUpdates(pool: pg.Pool, slotIds: string[]): Promise<Measure> {
+  return drive(N, async (i) => {
+    const r = await pool.query(`UPDATE slot_capacity SET taken = taken + 1 WHERE id = $1 AND taken < capacity RETURNING id`, [slotIds[i % slotIds.length]]);
+    return r.rowCount ? 'ok' : 'refused';
+  });
+}
+
+async function main(): Promise<void> {
+  const schema = `bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: BASE });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const url = `${BASE}${BASE.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  const db = new PgDb(url, 4);
+  let hub: { proc: ChildProcess; port: number } | undefined;
+  try {
+    await migrate(db);
+    const perSlot = Math.ceil(N / SLOTS);
+    const spread = await seed(db, 'spread', LOCATIONS, SLOTS, perSlot);
+    const spread1 = await seed(db, 'onelot', 1, SLOTS, perSlot);
+    const [hot] = await seed(db, 'hot', 1, 1, N);
+    const rawSpread = await seed(db, 'rawspread', LOCATIONS, SLOTS, perSlot);
+    const [rawHot] = await seed(db, 'rawhot', 1, 1, N);
+    const updSpread = await seed(db, 'updspread', LOCATIONS, SLOTS, perSlot);
+    const [updHot] = await seed(db, 'updhot', 1, 1, N);
+    const warm = await seed(db, 'warm', 10, 100, 10);
+    hub = await startHub(url);
+    const port = hub.port;
+    console.error(`hub up on ${port}; ${CLIENTS} clients, ${N} bookings per run, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`);
+    await drive(1000, (i) => bookOverHttp(port, warm[i % warm.length]!)); // JIT, pools, plan caches
+
+    const pool = new pg.Pool({ connectionString: url, max: HUB_POOL });
+    const res = {
+      spread: await drive(N, (i) => bookOverHttp(port, spread[i % SLOTS]!)),
+      rawSpread: await rawClaims(pool, db, rawSpread),
+      updSpread: await rawUpdates(pool, updSpread),
+      spread1: await drive(N, (i) => bookOverHttp(port, spread1[i % SLOTS]!)),
+      hot: await drive(N, () => bookOverHttp(port, hot!)),
+      rawHot: await rawClaims(pool, db, [rawHot!]),
+      updHot: await rawUpdates(pool, [updHot!]),
+    };
+    await pool.end();
+    // The hot slot is full now: everyone else must be refused, and nothing may be over capacity anywhere.
+    const after = await drive(1000, () => bookOverHttp(port, hot!));
+    const over = await db.query<{ n: number; slots: number }>(
+      `SELECT count(*) FILTER (WHERE s.taken > s.capacity OR s.taken <> b.n + h.n)::int AS n, count(*)::int AS slots
+         FROM slot_capacity s,
+              LATERAL (SELECT count(*)::int AS n FROM booking WHERE slot_id = s.id AND active) b,
+              LATERAL (SELECT count(*)::int AS n FROM slot_hold WHERE slot_id = s.id) h
+        WHERE s.id NOT LIKE 'upd%'`);
+    const apptOver = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT s.id FROM slot_capacity s JOIN fhir_resource r
+          ON r.resource_type = 'Appointment' AND r.content->'slot'->0->>'reference' = 'Slot/' || s.id AND r.content->>'status' = 'booked'
+         GROUP BY s.id, s.capacity HAVING count(*) > s.capacity) x`);
+    const overbooked = over.rows[0]!.n + apptOver.rows[0]!.n;
+
+    const fmt = (m: Measure): string => `${m.perSec.toFixed(0).padStart(5)}/s p99 ${m.p99.toFixed(0).padStart(5)} ms`;
+    const lines = [
+      `clients=${CLIENTS}, ${N} bookings per run (capacity = bookings, so each answer should be a booking), hub pool ${HUB_POOL}, ${os.cpus().length} cores shared by hub, PostgreSQL and this load generator; load average at start ${os.loadavg()[0]!.toFixed(1)}`,
+      '',
+      '| run | hub over HTTP ($book) | same claim statement, pg direct | ratio | bare guarded UPDATE | target |',
+      '|---|---|---|---|---|---|',
+      `| spread: ${SLOTS} slots at ${LOCATIONS} clinics | ${fmt(res.spread)} | ${fmt(res.rawSpread)} | ${(res.spread.perSec / res.rawSpread.perSec).toFixed(2)} | ${fmt(res.updSpread)} | >= ${TARGETS.spread}/s, p99 < ${TARGETS.p99} ms |`,
+      `| spread: ${SLOTS} slots at 1 clinic (one hot lot row) | ${fmt(res.spread1)} | | | | |`,
+      `| one hot slot | ${fmt(res.hot)} | ${fmt(res.rawHot)} | ${(res.hot.perSec / res.rawHot.perSec).toFixed(2)} | ${fmt(res.updHot)} | >= ${TARGETS.hot}/s, p99 < ${TARGETS.p99} ms |`,
+      '',
+      `answers: spread ${res.spread.ok} booked/${res.spread.refused} refused/${res.spread.failed} failed; one clinic ${res.spread1.ok}/${res.spread1.refused}/${res.spread1.failed}; hot ${res.hot.ok}/${res.hot.refused}/${res.hot.failed}; 1,000 more on the full hot slot: ${after.ok} booked, ${after.refused} refused (409), ${after.failed} failed`,
+      `overbooked or drifted slots (of ${over.rows[0]!.slots}): ${overbooked}`,
+    ];
+    console.log(lines.join('\n'));
+    if (write) {
+      const file = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+      writeFileSync(file, `# Booking benchmark (${new Date().toISOString().slice(0, 10)}, \`npx tsx bench/booking/run.ts${quick ? ' --quick' : ''}\`)\n\n${lines.join('\n')}\n`);
+    }
+    if (overbooked !== 0 || after.ok !== 0) process.exitCode = 1;
+  } finally {
+    hub?.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    agent.destroy();
+    await db.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
