@@ -101,7 +101,7 @@ describe('AdaptiveRate', () => {
     expect(a.factor(t)).toBe(1);
     // A few slow samples are not enough evidence to cut again.
     for (let i = 0; i < 5; i++) a.observe(3000, true, (t += 100));
-    expect(a.factor((t += 6000))).toBe(1);
+    expect(a.factor(t + 6000)).toBe(1);
   });
 
   it('holds a cut factor while sparse samples are still slow, and forgets after a quiet minute', () => {
