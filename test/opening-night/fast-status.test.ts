@@ -45,4 +45,26 @@ describe.each(testDatabases)('fast waiting-room status on $name', ({ open }) => 
     expect(statuses).toContain(429);
     expect((await fetch(`${base}/waiting-room/join`, { method: 'POST' })).status).toBe(418);
   });
+
+  it('answers a poll from the cached row without a database statement, the same as status()', async () => {
+    const ev = await createEvent(db, { name: 'cached', opensAt: new Date(Date.now() - 60_000), ratePerMinute: 60, maxActive: 10 });
+    const c = await joinQueue(db, { eventId: ev.id, binding: 'd:c', remember: false, now: new Date() });
+    let clock = Date.now();
+    const room = new WaitingRoom(db, { now: () => clock, cacheMs: 250 });
+    expect(room.statusNow(c.payload)).toBe('miss'); // nothing cached yet: the caller awaits status()
+    const awaited = await room.status(c.payload);
+    let statements = 0;
+    const query = db.query.bind(db);
+    db.query = ((...args: Parameters<Db['query']>) => { statements++; return query(...args); }) as Db['query'];
+    try {
+      expect(room.statusNow(c.payload)).toEqual(awaited);
+      expect(statements).toBe(0);
+      clock += 300; // due for a refresh: still answered at once, the refresh runs behind it
+      expect(room.statusNow(c.payload)).toMatchObject({ eventId: ev.id, position: c.payload.n });
+      clock += 5_000; // far too old to serve
+      expect(room.statusNow(c.payload)).toBe('miss');
+    } finally {
+      db.query = query;
+    }
+  });
 });

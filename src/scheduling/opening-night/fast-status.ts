@@ -10,6 +10,7 @@ import { fhirError, type OperationOutcomeError } from '../../fhir/outcomes.js';
 import type { AbuseAccounting } from '../invitations/abuse.js';
 import { waitingRoomStatusRequests } from '../waiting-room/metrics.js';
 import { bindingFor } from '../waiting-room/queue-token.js';
+import type { QueueStatus } from '../waiting-room/admission.js';
 import type { WaitingRoom } from '../waiting-room/room.js';
 import { DEVICE_COOKIE, QUEUE_COOKIE, QUEUE_HEADER } from '../waiting-room/router.js';
 import { TokenBucketLimiter } from '../waiting-room/shedding.js';
@@ -52,34 +53,55 @@ function refuse(res: http.ServerResponse, e: OperationOutcomeError): void {
 export function createFastStatus(deps: { room: WaitingRoom; statusPerIpPerMinute: number; abuse?: AbuseAccounting }): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   const { room } = deps;
   const limiter = new TokenBucketLimiter(deps.statusPerIpPerMinute, Math.max(5, Math.ceil(deps.statusPerIpPerMinute / 6)));
-  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const counted = {
+    admitted: waitingRoomStatusRequests.labels({ outcome: 'admitted' }),
+    waiting: waitingRoomStatusRequests.labels({ outcome: 'waiting' }),
+    invalid: waitingRoomStatusRequests.labels({ outcome: 'invalid' }),
+  };
+  const answered = (res: http.ServerResponse, status: QueueStatus | undefined): void => {
+    if (!status) return refuse(res, fhirError('NOT_FOUND', 'waiting-room event not found'));
+    (status.admitted ? counted.admitted : counted.waiting).inc();
+    send(res, 200, status);
+  };
+  /**
+   * The whole answer without a promise while the secret and the event row are cached (nearly every poll): promises
+   * are what this route would otherwise spend most on, with the hub's AsyncLocalStorage hooking each one.
+   */
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> | void => {
     const ip = clientIp(req);
     const limited = limiter.take(`status-ip:${ip}`);
     if (!limited.ok) {
       void deps.abuse?.record({ kind: 'rate-limited', ip, what: 'waiting-room/status', detail: 'rate limit' });
       return refuse(res, fhirError('TOO_MANY_REQUESTS', 'Too many requests (status-ip); retry later', undefined, { 'Retry-After': String(Math.ceil(limited.retryAfterSeconds)) }));
     }
-    await room.tokenSecret();
+    if (!room.hasSecret) return room.tokenSecret().then(() => afterLimit(req, res, ip));
+    return afterLimit(req, res, ip);
+  };
+  const afterLimit = (req: http.IncomingMessage, res: http.ServerResponse, ip: string): Promise<void> | void => {
     const header = req.headers[QUEUE_HEADER];
     const fromCookie = cookie(req, QUEUE_COOKIE);
     const token = typeof header === 'string' ? header : fromCookie;
     const payload = room.verify(token);
     const device = cookie(req, DEVICE_COOKIE);
     if (!payload || (payload.b.startsWith('d:') && token === fromCookie && (!device || bindingFor('device', device) !== payload.b))) {
-      waitingRoomStatusRequests.inc({ outcome: 'invalid' });
+      counted.invalid.inc();
       void deps.abuse?.record({ kind: 'bad-queue-token', ip, what: 'waiting-room/status', detail: 'invalid or foreign queue token' });
       return refuse(res, fhirError('QUEUE_TOKEN_INVALID', 'Join the waiting room first (POST /waiting-room/join)'));
     }
-    const status = await room.status(payload);
-    if (!status) return refuse(res, fhirError('NOT_FOUND', 'waiting-room event not found'));
-    waitingRoomStatusRequests.inc({ outcome: status.admitted ? 'admitted' : 'waiting' });
-    send(res, 200, status);
+    const now = room.statusNow(payload);
+    if (now !== 'miss') return answered(res, now);
+    return room.status(payload).then((status) => answered(res, status));
+  };
+  const failed = (res: http.ServerResponse): void => {
+    if (!res.headersSent) refuse(res, fhirError('INTERNAL', 'Internal server error'));
   };
   return (req, res) => {
     if (req.method !== 'GET' || !(req.url === '/waiting-room/status' || req.url?.startsWith('/waiting-room/status?'))) return false;
-    answer(req, res).catch(() => {
-      if (!res.headersSent) refuse(res, fhirError('INTERNAL', 'Internal server error'));
-    });
+    try {
+      answer(req, res)?.catch(() => failed(res));
+    } catch {
+      failed(res);
+    }
     return true;
   };
 }

@@ -75,7 +75,7 @@ export interface QueueStatus {
  * configured effective rate is used until there is a measurement.
  */
 export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: number, outflowPerSecond: number | undefined): QueueStatus {
-  const base = { eventId: e.id, opensAt: new Date(e.opensAt).toISOString() };
+  const base = { eventId: e.id, opensAt: isoTime(e.opensAt) };
   const position = positionOf(e, t, now);
   if (position === undefined) {
     const untilOpen = Math.max(0, Math.ceil((e.opensAt - now) / 1000));
@@ -92,6 +92,13 @@ export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: numb
   // Poll rarely when far back, often near the front: about a third of the wait, between 2 and 30 seconds.
   const poll = eta === null ? 30 : clamp(Math.round(eta / 3), 2, 30);
   return { ...base, state: stopped ? 'paused' : 'waiting', position, ahead, etaSeconds: eta, pollAfterSeconds: poll, admitted: false };
+}
+
+// Every poll of one event formats the same opening time: remember the last one.
+let lastIso = { ms: Number.NaN, text: '' };
+function isoTime(ms: number): string {
+  if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
+  return lastIso.text;
 }
 
 function clamp(x: number, lo: number, hi: number): number {

@@ -65,11 +65,20 @@ export class WaitingRoom {
     }
     const now = this.now();
     if (now - c.fetchedAt >= this.cacheMs) {
-      c.refreshing ??= this.refresh(id, c).finally(() => (c!.refreshing = undefined));
+      const refreshing = this.startRefresh(id, c);
       // Serve a slightly stale row rather than make everyone wait, unless there is nothing yet.
-      if (!c.event || now - c.fetchedAt >= 4 * this.cacheMs) await c.refreshing;
+      if (!c.event || now - c.fetchedAt >= 4 * this.cacheMs) await refreshing;
     }
     return c.event;
+  }
+
+  /** One refresh in flight per event, shared by all callers; a failure reaches those who wait for it, only. */
+  private startRefresh(id: string, c: CachedEvent): Promise<void> {
+    if (!c.refreshing) {
+      c.refreshing = this.refresh(id, c).finally(() => (c.refreshing = undefined));
+      c.refreshing.catch(() => undefined);
+    }
+    return c.refreshing;
   }
 
   /** Retires this process's arrival blocks (their unused numbers are credited to the frontier). */
@@ -91,6 +100,24 @@ export class WaitingRoom {
     const last = s[s.length - 1]!;
     const dt = (last.at - first.at) / 1000;
     return dt >= 2 ? (last.frontier - first.frontier) / dt : undefined;
+  }
+
+  /**
+   * status() without a promise, for the route everyone polls: answered from the cached row when event() would not
+   * wait for the database (a refresh that is due starts in the background); 'miss' when the caller must await
+   * status(). Same answer as status() in the same instant.
+   */
+  statusNow(payload: QueueTokenPayload): QueueStatus | 'miss' {
+    const c = this.cache.get(payload.e);
+    const now = this.now();
+    if (!c?.event || now - c.fetchedAt >= 4 * this.cacheMs) return 'miss';
+    if (now - c.fetchedAt >= this.cacheMs) void this.startRefresh(payload.e, c);
+    return queueStatus(c.event, payload, now, this.outflowPerSecond(c.event.id));
+  }
+
+  /** Whether tokenSecret() has been read, so verify() can answer. */
+  get hasSecret(): boolean {
+    return this.secret !== undefined;
   }
 
   async status(payload: QueueTokenPayload): Promise<QueueStatus | undefined> {
