@@ -88,7 +88,7 @@ async function hubExport(url: string, exportDir: string): Promise<{ seconds: num
   const port = await freePort();
   const hub: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/export/hub-process.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, PORT: String(port), BASE_URL: `http://127.0.0.1:${port}`, ADMIN_TOKEN, BULK_EXPORT_DIR: exportDir, BULK_POLL_INTERVAL_MS: '100', BULK_WORKER_POLL_MS: '50', BULK_BATCH_SIZE: '5000' },
+    env: { ...process.env, DATABASE_URL: url, PORT: String(port), BASE_URL: `http://127.0.0.1:${port}`, ADMIN_TOKEN, BULK_EXPORT_DIR: exportDir, BULK_POLL_INTERVAL_MS: '100', BULK_WORKER_POLL_MS: '50', ...(process.env.BULK_BATCH_SIZE ? { BULK_BATCH_SIZE: process.env.BULK_BATCH_SIZE } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       `| ratio hub / COPY | ${(hubRate / copyRate).toFixed(2)} |`,
       `| hub peak RSS (VmHWM) | ${hub.rssMb.toFixed(0)} MB (after start ${hub.idleRssMb.toFixed(0)} MB; target < ${TARGET.rssMb} MB) |`,
       '',
-      'The hub streams `content::text` from a server-side cursor (batches of 5,000) straight into the file with write',
+      `The hub streams \`content::text\` from a server-side cursor (batches of ${process.env.BULK_BATCH_SIZE ?? '2,000, the hub default (BULK_BATCH_SIZE)'}) straight into the file with write`,
       'backpressure, so memory does not grow with N; COPY is the database producing the same JSON text with no client work.',
       '',
     ];
