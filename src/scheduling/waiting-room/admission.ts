@@ -75,15 +75,18 @@ export interface QueueStatus {
  * configured effective rate is used until there is a measurement.
  */
 export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: number, outflowPerSecond: number | undefined): QueueStatus {
-  const base = { eventId: e.id, opensAt: isoTime(e.opensAt) };
+  // Whole literals, no `{ ...base, more }`: on Node 20 every property added after a spread costs ~1 us, and this
+  // answers every poll of every waiting person.
+  const eventId = e.id;
+  const opensAt = isoTime(e.opensAt);
   const position = positionOf(e, t, now);
   if (position === undefined) {
     const untilOpen = Math.max(0, Math.ceil((e.opensAt - now) / 1000));
-    return { ...base, state: 'pre-queue', position: null, ahead: null, etaSeconds: untilOpen, pollAfterSeconds: clamp(untilOpen, 1, 30), admitted: false };
+    return { eventId, opensAt, state: 'pre-queue', position: null, ahead: null, etaSeconds: untilOpen, pollAfterSeconds: clamp(untilOpen, 1, 30), admitted: false };
   }
   const frontier = Math.floor(frontierAt(e, now));
   if (position <= frontier && !e.queueAll) {
-    return { ...base, state: 'admitted', position, ahead: 0, etaSeconds: 0, pollAfterSeconds: 0, admitted: true };
+    return { eventId, opensAt, state: 'admitted', position, ahead: 0, etaSeconds: 0, pollAfterSeconds: 0, admitted: true };
   }
   const ahead = Math.max(0, position - frontier - 1);
   const rate = outflowPerSecond ?? effectiveRatePerMinute(e) / 60;
@@ -91,7 +94,11 @@ export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: numb
   const eta = stopped || rate <= 0 ? null : Math.ceil((ahead + 1) / rate);
   // Poll rarely when far back, often near the front: about a third of the wait, between 2 and 30 seconds.
   const poll = eta === null ? 30 : clamp(Math.round(eta / 3), 2, 30);
-  return { ...base, state: stopped ? 'paused' : 'waiting', position, ahead, etaSeconds: eta, pollAfterSeconds: poll, admitted: false };
+  return { eventId, opensAt, state: stopped ? 'paused' : 'waiting', position, ahead, etaSeconds: eta, pollAfterSeconds: poll, admitted: false };
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
 }
 
 // Every poll of one event formats the same opening time: remember the last one.
@@ -101,9 +108,6 @@ function isoTime(ms: number): string {
   return lastIso.text;
 }
 
-function clamp(x: number, lo: number, hi: number): number {
-  return Math.min(hi, Math.max(lo, x));
-}
 
 /**
  * Adaptive admission: fed booking-path measurements, it multiplies the configured rate down when latency or the
