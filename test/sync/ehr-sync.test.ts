@@ -4,7 +4,7 @@
  * initial load, an incremental update, duplicate and near-duplicate patients, a deleted record, push, and the
  * Group $export import.
  */
-import type { Bundle, Immunization, Patient, Provenance, Resource } from 'fhir/r4';
+import type { Appointment, Bundle, Immunization, Patient, Provenance, Resource } from 'fhir/r4';
 import { ADMIN, backends } from '../helpers/hub.js';
 import { startSyncHub, type SyncTestHub } from './sync-hub.js';
 import type { ReviewItem } from '../../src/sync/ehr/links.js';
@@ -58,7 +58,7 @@ describe.each(backends())('EHR sync against a second hub on %s', (backend) => {
     ehr = await startSyncHub(backend);
     const jwksUri = `${hub.url}/sync/ehr/jwks.json`;
     for (const c of [
-      { id: 'vaxhub', scope: 'system/Patient.rs system/Immunization.crs' },
+      { id: 'vaxhub', scope: 'system/Patient.rs system/Immunization.crs system/Appointment.c' },
       { id: 'vaxhub-bulk', scope: 'system/Patient.rs system/Immunization.rs system/Group.rs', policy: { groupId: 'ehr-group' } },
     ]) {
       const res = await call(ehr, 'POST', '/auth/admin/clients', { ...c, type: 'backend', jwks_uri: jwksUri });
@@ -84,7 +84,7 @@ describe.each(backends())('EHR sync against a second hub on %s', (backend) => {
     await put(hub, patient('h4', 'John', 'Snow', '1999-04-04'));
     await put(hub, patient('h5', 'Nobody', 'Here', '2000-01-01'));
 
-    const conn = { fhirBase: ehr.fhirUrl, tokenUrl: `${ehr.url}/auth/token`, clientId: 'vaxhub', scope: 'system/Patient.rs system/Immunization.crs', pushMode: 'fhir', sinceDate: '2020-12-01' };
+    const conn = { fhirBase: ehr.fhirUrl, tokenUrl: `${ehr.url}/auth/token`, clientId: 'vaxhub', scope: 'system/Patient.rs system/Immunization.crs system/Appointment.c', pushMode: 'fhir', sinceDate: '2020-12-01' };
     expect((await call(hub, 'PUT', '/sync/admin/connections/epic', conn)).status).toBe(200);
   }, 60_000);
   afterAll(async () => {
@@ -151,6 +151,28 @@ describe.each(backends())('EHR sync against a second hub on %s', (backend) => {
     const second = await runSync(hub, 'epic');
     expect(second).toMatchObject({ pushed: 0, created: 0 });
     expect(await search<Immunization>(hub, 'Immunization?patient=Patient/h1')).toHaveLength(4);
+  });
+
+  test('an appointment booked at the hub is pushed once, with the EHR patient and absolute hub references', async () => {
+    const appointment: Appointment = {
+      resourceType: 'Appointment',
+      id: 'hub-appt-1',
+      status: 'booked',
+      start: '2030-01-15T09:00:00Z',
+      end: '2030-01-15T09:15:00Z',
+      participant: [
+        { actor: { reference: 'Patient/h1' }, status: 'accepted' },
+        { actor: { reference: 'Location/clinic-1' }, status: 'accepted' },
+      ],
+    };
+    await put(hub, appointment);
+    expect(await runSync(hub, 'epic')).toMatchObject({ pushed: 1, created: 0, errors: [] });
+    const inEhr = (await search<Appointment>(ehr, 'Appointment?patient=Patient/e1')).filter((a) =>
+      a.identifier?.some((x) => x.system === `${hub.fhirUrl}/Appointment` && x.value === 'hub-appt-1'));
+    expect(inEhr).toHaveLength(1);
+    expect(inEhr[0]).toMatchObject({ status: 'booked', start: '2030-01-15T09:00:00Z' });
+    expect(inEhr[0]!.participant.map((p) => p.actor?.reference)).toEqual(['Patient/e1', `${hub.fhirUrl}/Location/clinic-1`]);
+    expect(await runSync(hub, 'epic')).toMatchObject({ pushed: 0 });
   });
 
   test('Group $export import links and diffs without duplicating what search sync imported', async () => {
