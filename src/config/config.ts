@@ -36,7 +36,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+/** An integer setting from the environment: the default when unset, a ConfigError naming it when out of range. */
+export function envInt(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
@@ -45,7 +46,7 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const port = overrides.port ?? int(env, 'PORT', 8080, 0, 65535);
+  const port = overrides.port ?? envInt(env, 'PORT', 8080, 0, 65535);
   const rawBase = overrides.baseUrl ?? env.BASE_URL ?? `http://localhost:${port}`;
   let baseUrl: string;
   try {
@@ -69,13 +70,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databaseUrl,
     dataDir: overrides.dataDir ?? path.resolve(env.DATA_DIR ?? './data'),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
-    maxBodyBytes: overrides.maxBodyBytes ?? int(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    maxBodyBytes: overrides.maxBodyBytes ?? envInt(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     adminToken,
     seedDemo: overrides.seedDemo ?? env.SEED_DEMO !== 'false',
-    shutdownGraceMs: overrides.shutdownGraceMs ?? int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    shutdownGraceMs: overrides.shutdownGraceMs ?? envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
     mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
     devOpenAccess: overrides.devOpenAccess === true,
-    iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? int(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
+    iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? envInt(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
   };
 }

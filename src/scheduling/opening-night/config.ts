@@ -2,7 +2,7 @@
  * Opening-night settings from the environment (typed and validated; a bad value names itself). Kept beside the
  * capability until the hub's one config loader (src/config) absorbs them.
  */
-import { ConfigError } from '../../config/config.js';
+import { ConfigError, envInt } from '../../config/config.js';
 import { DEFAULT_ABUSE_CONFIG, type AbuseConfig } from '../invitations/abuse.js';
 import { DEFAULT_TICKET_POLICY, type TicketPolicy } from '../invitations/tickets.js';
 import type { LoadShedderOptions } from '../waiting-room/shedding.js';
@@ -28,13 +28,6 @@ export interface OpeningNightConfig {
   eventCacheMs: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
-  return n;
-}
 
 function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   const raw = env[name];
@@ -51,26 +44,26 @@ export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv =
     signupBaseUrl: (env.SIGNUP_BASE_URL || `${baseUrl}/signup`).replace(/\/+$/, ''),
     ticketPolicy: {
       ...DEFAULT_TICKET_POLICY,
-      ticketTtlHours: int(env, 'TICKET_TTL_HOURS', DEFAULT_TICKET_POLICY.ticketTtlHours, 1, 24 * 30),
+      ticketTtlHours: envInt(env, 'TICKET_TTL_HOURS', DEFAULT_TICKET_POLICY.ticketTtlHours, 1, 24 * 30),
       secondFactor,
     },
     abuse: {
-      alertPerMinute: int(env, 'ABUSE_ALERT_PER_MINUTE', DEFAULT_ABUSE_CONFIG.alertPerMinute, 1, 10_000_000),
-      spikePerMinute: int(env, 'ABUSE_SPIKE_PER_MINUTE', DEFAULT_ABUSE_CONFIG.spikePerMinute, 1, 10_000_000),
+      alertPerMinute: envInt(env, 'ABUSE_ALERT_PER_MINUTE', DEFAULT_ABUSE_CONFIG.alertPerMinute, 1, 10_000_000),
+      spikePerMinute: envInt(env, 'ABUSE_SPIKE_PER_MINUTE', DEFAULT_ABUSE_CONFIG.spikePerMinute, 1, 10_000_000),
     },
     shedding: {
-      maxInFlight: int(env, 'SHED_MAX_IN_FLIGHT', 2000, 1, 1_000_000),
-      maxEventLoopDelayMs: int(env, 'SHED_MAX_EVENT_LOOP_DELAY_MS', 200, 1, 60_000),
-      retryAfterSeconds: int(env, 'SHED_RETRY_AFTER_SECONDS', 10, 1, 3600),
+      maxInFlight: envInt(env, 'SHED_MAX_IN_FLIGHT', 2000, 1, 1_000_000),
+      maxEventLoopDelayMs: envInt(env, 'SHED_MAX_EVENT_LOOP_DELAY_MS', 200, 1, 60_000),
+      retryAfterSeconds: envInt(env, 'SHED_RETRY_AFTER_SECONDS', 10, 1, 3600),
     },
     limits: {
-      joinPerIp: int(env, 'WAITING_ROOM_JOIN_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
-      statusPerIp: int(env, 'WAITING_ROOM_STATUS_PER_IP_PER_MINUTE', 600, 1, 10_000_000),
-      joinPerRegistrant: int(env, 'WAITING_ROOM_JOIN_PER_REGISTRANT_PER_MINUTE', 10, 1, 10_000_000),
-      signupPerIp: int(env, 'SIGNUP_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
-      claimPerIp: int(env, 'CLAIM_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
-      bookingPerTicket: int(env, 'BOOKING_PER_TICKET_PER_MINUTE', 30, 1, 10_000_000),
+      joinPerIp: envInt(env, 'WAITING_ROOM_JOIN_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
+      statusPerIp: envInt(env, 'WAITING_ROOM_STATUS_PER_IP_PER_MINUTE', 600, 1, 10_000_000),
+      joinPerRegistrant: envInt(env, 'WAITING_ROOM_JOIN_PER_REGISTRANT_PER_MINUTE', 10, 1, 10_000_000),
+      signupPerIp: envInt(env, 'SIGNUP_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
+      claimPerIp: envInt(env, 'CLAIM_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
+      bookingPerTicket: envInt(env, 'BOOKING_PER_TICKET_PER_MINUTE', 30, 1, 10_000_000),
     },
-    eventCacheMs: int(env, 'WAITING_ROOM_EVENT_CACHE_MS', 1000, 0, 60_000),
+    eventCacheMs: envInt(env, 'WAITING_ROOM_EVENT_CACHE_MS', 1000, 0, 60_000),
   };
 }

@@ -1,6 +1,6 @@
 /** Bulk export settings, from the environment (documented in the report / README), with safe defaults. */
 import path from 'node:path';
-import { ConfigError } from '../../config/config.js';
+import { envInt } from '../../config/config.js';
 
 export interface BulkOptions {
   /** Where job files live: DATA_DIR/exports unless BULK_EXPORT_DIR is set. */
@@ -17,21 +17,14 @@ export interface BulkOptions {
   batchSize: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
-  return n;
-}
 
 export function loadBulkOptions(dataDir: string, env: NodeJS.ProcessEnv = process.env): BulkOptions {
   return {
     exportDir: path.resolve(env.BULK_EXPORT_DIR || path.join(dataDir, 'exports')),
-    fileTtlMs: int(env, 'BULK_FILE_TTL_S', 3600, 1, 30 * 24 * 3600) * 1000,
-    pollIntervalMs: int(env, 'BULK_POLL_INTERVAL_MS', 2000, 0, 600_000),
-    workerPollMs: int(env, 'BULK_WORKER_POLL_MS', 1000, 10, 600_000),
-    leaseMs: int(env, 'BULK_LEASE_MS', 60_000, 1000, 3_600_000),
-    batchSize: int(env, 'BULK_BATCH_SIZE', 2000, 10, 100_000),
+    fileTtlMs: envInt(env, 'BULK_FILE_TTL_S', 3600, 1, 30 * 24 * 3600) * 1000,
+    pollIntervalMs: envInt(env, 'BULK_POLL_INTERVAL_MS', 2000, 0, 600_000),
+    workerPollMs: envInt(env, 'BULK_WORKER_POLL_MS', 1000, 10, 600_000),
+    leaseMs: envInt(env, 'BULK_LEASE_MS', 60_000, 1000, 3_600_000),
+    batchSize: envInt(env, 'BULK_BATCH_SIZE', 2000, 10, 100_000),
   };
 }
