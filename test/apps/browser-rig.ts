@@ -5,10 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
+import { startMailbox as startRawMailbox, type Mailbox } from '../helpers/mailbox.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.resolve('test-artifacts');
@@ -41,38 +40,9 @@ export interface ReceivedMail {
   raw: string;
 }
 
-/** A real SMTP server on a loopback port (no TLS, no auth), collecting every message. */
-export async function startMailbox(): Promise<{ url: string; mails: ReceivedMail[]; waitFor(pred: (m: ReceivedMail) => boolean, ms?: number): Promise<ReceivedMail>; close(): Promise<void> }> {
-  const mails: ReceivedMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), raw: Buffer.concat(chunks).toString('utf8') });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return {
-    url: `smtp://127.0.0.1:${port}`,
-    mails,
-    async waitFor(pred, ms = 15_000) {
-      const until = Date.now() + ms;
-      for (;;) {
-        const m = mails.find(pred);
-        if (m) return m;
-        if (Date.now() > until) throw new Error(`no matching mail within ${ms} ms (received ${mails.length})`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+/** A real SMTP server on a loopback port (no TLS, no auth), collecting every message (recipients lower-cased). */
+export function startMailbox(): Promise<Mailbox<ReceivedMail>> {
+  return startRawMailbox((m) => ({ to: m.to.map((a) => a.toLowerCase()), raw: m.raw }));
 }
 
 export const VIEWPORTS = [

@@ -2,45 +2,12 @@
  * The durable outbox against a real SMTP server (smtp-server) and both databases: mail arrives with the Message-ID
  * fixed at enqueue time, a refusal is retried, a crash between claim and send loses nothing and sends once.
  */
-import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import { enqueueMail, outboxStats } from '../../src/notify/outbox.js';
 import { OutboxWorker, type MailTransport } from '../../src/notify/worker.js';
 import type { Db } from '../../src/store/db.js';
+import { startMailbox, type Mailbox, type RawMail } from '../helpers/mailbox.js';
 import { testDatabases } from './databases.js';
-
-interface Received {
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server; `refuse` holds SMTP reply codes to answer the next DATA commands with. */
-async function startSmtp(): Promise<{ port: number; received: Received[]; refuse: number[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const refuse: number[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const code = refuse.shift();
-        if (code) {
-          const err = Object.assign(new Error(code >= 500 ? 'mailbox unavailable' : 'try again later'), { responseCode: code });
-          return callback(err);
-        }
-        received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-        return callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return { port, received, refuse, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 function header(raw: string, name: string): string | undefined {
   return raw.match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]?.trim();
@@ -48,7 +15,7 @@ function header(raw: string, name: string): string | undefined {
 
 describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
   let db: Db;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let smtp: Mailbox<RawMail>;
   let transport: MailTransport;
   let clock: Date;
   const worker = (extra: Partial<ConstructorParameters<typeof OutboxWorker>[0]> = {}): OutboxWorker =>
@@ -58,7 +25,7 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
 
   beforeAll(async () => {
     db = await open();
-    smtp = await startSmtp();
+    smtp = await startMailbox();
     transport = nodemailer.createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true }) as unknown as MailTransport;
   });
   afterAll(async () => {
@@ -67,7 +34,7 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
   });
   beforeEach(async () => {
     // Each test starts with nothing due: earlier tests' rows are finished (sent or dead).
-    smtp.received.length = 0;
+    smtp.mails.length = 0;
     smtp.refuse.length = 0;
     clock = new Date(Date.now() + 1000);
   });
@@ -95,10 +62,10 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
     );
     const r = await worker().runOnce();
     expect(r).toMatchObject({ claimed: 1, sent: 1 });
-    expect(smtp.received).toHaveLength(1);
-    expect(smtp.received[0]!.to).toEqual(['b@example.org']);
-    expect(header(smtp.received[0]!.raw, 'Message-ID')).toBe(m.messageId);
-    expect(smtp.received[0]!.raw).toContain('Code: 123456');
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0]!.to).toEqual(['b@example.org']);
+    expect(header(smtp.mails[0]!.raw, 'Message-ID')).toBe(m.messageId);
+    expect(smtp.mails[0]!.raw).toContain('Code: 123456');
     const row = (await db.query<{ status: string; body: string; sent_at: string }>('SELECT status, body, sent_at FROM notification_outbox WHERE id = $1', [m.id])).rows[0]!;
     expect(row.status).toBe('sent');
     expect(row.body).not.toContain('123456');
@@ -116,8 +83,8 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
     expect(await worker().runOnce()).toMatchObject({ claimed: 0 }); // not due yet
     clock = new Date(clock.getTime() + 61_000);
     expect(await worker().runOnce()).toMatchObject({ claimed: 1, sent: 1 });
-    expect(smtp.received).toHaveLength(1);
-    expect(header(smtp.received[0]!.raw, 'Message-ID')).toBe(m.messageId);
+    expect(smtp.mails).toHaveLength(1);
+    expect(header(smtp.mails[0]!.raw, 'Message-ID')).toBe(m.messageId);
   });
 
   it('re-claims a row after the lease of a worker that crashed between claim and send: exactly one mail', async () => {
@@ -128,7 +95,7 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
     expect(await worker().runOnce()).toMatchObject({ claimed: 0 }); // still leased
     clock = new Date(clock.getTime() + 121_000);
     expect(await worker().runOnce()).toMatchObject({ claimed: 1, sent: 1 });
-    expect(smtp.received).toHaveLength(1);
+    expect(smtp.mails).toHaveLength(1);
     // The crashed worker, were it to come back, can no longer write over the row.
     const late = await crashed.deliver(claimed.rows[0]!, claimed.leaseToken);
     expect(late).toBe('lease-lost');
@@ -153,7 +120,7 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
       },
     }).runOnce();
     expect(r).toMatchObject({ sent: 1 });
-    expect(smtp.received[0]!.raw).toContain('Appointment/9');
+    expect(smtp.mails[0]!.raw).toContain('Appointment/9');
   });
 
   it('shares the queue between concurrent workers without sending anything twice', async () => {
@@ -163,7 +130,7 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
     });
     const workers = [worker({ batchSize: 4 }), worker({ batchSize: 4 }), worker({ batchSize: 4 })];
     for (let round = 0; round < 10; round++) await Promise.all(workers.map((w) => w.runOnce()));
-    const recipients = smtp.received.flatMap((m) => m.to).sort();
+    const recipients = smtp.mails.flatMap((m) => m.to).sort();
     expect(recipients).toHaveLength(30);
     expect(new Set(recipients).size).toBe(30);
     expect((await outboxStats(db)).pending).toBe(0);
