@@ -10,6 +10,7 @@ import { badRequest, fhirError } from '../fhir/outcomes.js';
 import { planSlots, slotIdFor, type SlotPlanInput } from './slot-generation.js';
 import { EXT_VACCINE_DOSE, EXT_VACCINE_PRODUCT, type SlotLinks, type SlotState } from './slot-view.js';
 import { CVX_SYSTEM } from './products.js';
+import type { CapacityRow } from './capacity.js';
 
 type Stored<T> = T & { [k: string]: unknown };
 
@@ -77,15 +78,8 @@ export async function generateSlots(
   });
 }
 
-interface LiveRow {
-  id: string;
-  schedule_id: string;
-  location_id: string;
-  product_cvx: string;
-  dose_number: number | null;
-  start_at: string;
-  end_at: string;
-  capacity: number;
+/** A capacity row as LIVE_SLOT_SQL reads it: places taken without lapsed holds, and the doses left for its day. */
+interface LiveRow extends Omit<CapacityRow, 'taken'> {
   live_taken: number;
   supply_left: number;
 }
