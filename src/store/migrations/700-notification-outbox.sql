@@ -5,15 +5,6 @@
 -- FOR UPDATE SKIP LOCKED and a lease. dedupe_key makes enqueueing the same event twice a no-op; message_id
 -- (RFC 5322 Message-ID) is fixed when the row is written (the column default covers rows written by other
 -- modules), so a resend after a crash is recognisable by the receiving side as the same message.
-CREATE TABLE IF NOT EXISTS notification_outbox (
-  id text PRIMARY KEY,
-  kind text NOT NULL,
-  recipient_patient_id text,
-  payload jsonb NOT NULL,
-  dedupe_key text NOT NULL UNIQUE,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  sent_at timestamptz
-);
 -- Rendered mail; NULL when a module only wrote kind + payload (the worker then asks that kind's renderer).
 ALTER TABLE notification_outbox ADD COLUMN IF NOT EXISTS recipient text;
 ALTER TABLE notification_outbox ADD COLUMN IF NOT EXISTS subject text;
