@@ -2,6 +2,8 @@
  * FHIR Bulk Data export driven like an independent Bulk Data client would: fhir-kit-client and plain fetch,
  * Backend Services tokens from clients registered through the admin API, nothing hub-specific in the flow.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from 'fhir-kit-client';
 import type { Bundle, Immunization, OperationOutcome, Patient } from 'fhir/r4';
 import { ADMIN, backends } from '../helpers/hub.js';
@@ -251,6 +253,25 @@ describe.each(backends())('Bulk Data export on %s', (backend) => {
     expect(del.status).toBe(202);
     expect((await fetch(statusUrl, { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
     expect((await fetch(statusUrl, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+  });
+
+  test('an expired job answers 404 for status and files, and its files are swept from disk', async () => {
+    const token = await statewide.token();
+    const k = await kickOff(`${t.fhirUrl}/$export?_type=Patient`, token);
+    const statusUrl = k.headers.get('content-location')!;
+    const done = await waitForManifest(statusUrl, token);
+    expect(done.status).toBe(200);
+    const fileUrl = (done.body as BulkExportManifest).output[0]!.url;
+    const jobId = statusUrl.split('/').pop()!;
+    const jobDir = path.join(t.exportDir, jobId);
+    expect(fs.existsSync(jobDir)).toBe(true);
+    // As if the configured file lifetime (BULK_FILE_TTL_S) had passed.
+    await t.hub.db.query(`UPDATE bulk_export_job SET expires_at = now() - interval '1 second' WHERE id = $1`, [jobId]);
+    expect((await fetch(statusUrl, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect((await fetch(fileUrl, { headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+ndjson' } })).status).toBe(404);
+    await new ExportWorker(t.hub.db, { ...loadBulkOptions(t.exportDir), exportDir: t.exportDir }).sweep();
+    expect(fs.existsSync(jobDir)).toBe(false);
+    expect(await getJob(t.hub.db, jobId)).toBeUndefined();
   });
 
   test('a job left running by a dead hub is finished by the next worker, or failed after too many attempts', async () => {
