@@ -13,16 +13,23 @@ import { OAuthError } from './oauth-error.js';
 
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
+/** Whether a bearer is the operator's admin token (compared in constant time; a short admin token never matches). */
+export function isAdminBearer(adminToken: string | undefined, bearer: string | undefined): boolean {
+  if (!adminToken || adminToken.length < MIN_ADMIN_TOKEN_LENGTH || bearer === undefined) return false;
+  const x = Buffer.from(bearer);
+  const y = Buffer.from(adminToken);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 export function adminAuth(adminToken: string | undefined) {
-  const expected = adminToken && adminToken.length >= MIN_ADMIN_TOKEN_LENGTH ? Buffer.from(adminToken) : undefined;
+  const configured = !!adminToken && adminToken.length >= MIN_ADMIN_TOKEN_LENGTH;
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (!expected) {
+    if (!configured) {
       res.status(503).json({ error: 'temporarily_unavailable', error_description: 'admin API disabled: no admin token configured' });
       return;
     }
     const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    const given = m ? Buffer.from(m[1]!) : Buffer.alloc(0);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!isAdminBearer(adminToken, m?.[1])) {
       res.set('WWW-Authenticate', 'Bearer realm="vaxhub-admin"').status(401).json({ error: 'invalid_token', error_description: 'admin bearer token required' });
       return;
     }

@@ -5,7 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Db } from '../store/db.js';
-import { createAdminRouter } from './admin-routes.js';
+import { createAdminRouter, isAdminBearer } from './admin-routes.js';
 import { recordAudit, type AuditInput } from './audit.js';
 import {
   approveAuthRequest,
@@ -195,7 +195,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   r.post('/auth/introspect', form, async (req, res) => {
     res.set('Cache-Control', 'no-store');
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    const isAdmin = !!deps.adminToken && deps.adminToken.length >= 16 && bearer === deps.adminToken;
+    const isAdmin = isAdminBearer(deps.adminToken, bearer);
     if (!isAdmin) {
       try {
         if (!bearer) throw new OAuthError('invalid_token', 'introspection requires a bearer token');

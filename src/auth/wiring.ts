@@ -2,7 +2,6 @@
  * Plugs SMART authorization into the hub: the bearer guard and access policy for /fhir, the OAuth
  * endpoints under /auth, discovery, and the CapabilityStatement's security section.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { Hub } from '../app.js';
 import type { ModuleRegistry } from '../wiring-types.js';
 import { INTERNAL_SYSTEM } from './principal.js';
@@ -14,13 +13,9 @@ import { DEMO_ACCOUNTS, type OtpSender, type PatientDirectory } from './login.js
 import { decorateCapabilityStatement } from '../fhir/capability.js';
 import { enqueueMail } from '../notify/outbox.js';
 import { isRegisteredOrigin } from './clients.js';
+import { isAdminBearer } from './admin-routes.js';
 import { purgeExpiredAuthState } from './housekeeping.js';
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
   const { config, db, repo, app } = hub;
@@ -29,7 +24,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
   registry.setAuthenticator(async (req) => {
     const authorization = req.get('authorization');
     const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (bearer && config.adminToken && sameSecret(bearer, config.adminToken)) return INTERNAL_SYSTEM;
+    if (isAdminBearer(config.adminToken, bearer)) return INTERNAL_SYSTEM;
     const principal = await principalFromRequest(authorization, { db, baseUrl: config.fhirBaseUrl, issuer });
     if (principal.kind === 'system' && principal.policy?.groupId && !principal.policy.patientIds) {
       // A registry limited to its jurisdiction's Group: resolve the members once per request.

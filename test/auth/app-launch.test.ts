@@ -95,6 +95,10 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
 
     const intro = await introspect(res.body.access_token);
     expect(intro.body).toMatchObject({ active: true, client_id: clientId, patient: 'pat-a', fhirUser: `${FHIR_BASE}/Patient/pat-a`, iss: BASE_URL, sub: 'Patient/pat-a' });
+    // Introspection needs a valid token or the exact admin secret: a near miss of the secret is refused.
+    const nearMiss = await request(app).post('/auth/introspect').set('Authorization', `Bearer ${ADMIN_TOKEN.slice(0, -1)}x`).type('form').send({ token: res.body.access_token });
+    expect(nearMiss.status).toBe(401);
+    expect(nearMiss.body.error).toBe('invalid_token');
 
     // A second use of the same code fails and revokes what the first one issued.
     const again = await exchange({ code: back.searchParams.get('code')!, code_verifier: verifier });
