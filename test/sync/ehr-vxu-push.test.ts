@@ -69,6 +69,33 @@ describe.each(backends())('EHR push by VXU on %s', (backend) => {
     expect(msgs.rows[0]!.payload).toContain('EW0150');
   });
 
+  test('every page of a patient\'s doses is pushed, not only the first', async () => {
+    const repo = new FhirRepository(t.db);
+    const conn = connectionFromInput({ name: 'epic', fhirBase: 'https://ehr.example.org/fhir', tokenUrl: 'https://ehr.example.org/token', clientId: 'vaxhub', pushMode: 'vxu', vxuConnectionId: 'epic-engine' });
+    const patient = await repo.create({ resourceType: 'Patient', name: [{ family: 'Vxu', given: ['Paged'] }], birthDate: '1971-06-06', gender: 'male' } as AnyResource);
+    await t.db.query("INSERT INTO ehr_patient_link (connection, hub_patient_id, ehr_patient_id, matched_by) VALUES ('epic', $1, 'ehr-456', 'identifier')", [patient.id]);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await repo.create({
+        resourceType: 'Immunization',
+        status: 'completed',
+        vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
+        patient: { reference: `Patient/${patient.id}` },
+        occurrenceDateTime: `2021-0${i + 1}-01`,
+        lotNumber: `PAGE${i}`,
+      } as AnyResource);
+      ids.push(d.id!);
+    }
+    const stats = emptyStats();
+    await pushDosesAsVxu(t.db, conn, stats, { pageSize: 2 });
+    expect(stats).toMatchObject({ pushed: 5, errors: [] });
+    const again = emptyStats();
+    await pushDosesAsVxu(t.db, conn, again, { pageSize: 2 });
+    expect(again.pushed).toBe(0);
+    const msgs = await t.db.query<{ dose_id: string }>('SELECT dose_id FROM iis_message WHERE patient_id = $1', [patient.id]);
+    expect(msgs.rows.map((m) => m.dose_id).sort()).toEqual([...ids].sort());
+  });
+
   test('a vxu push without an HL7 v2 connection is refused at configuration', () => {
     expect(() => connectionFromInput({ name: 'x', fhirBase: 'https://e.example/fhir', tokenUrl: 'https://e.example/t', clientId: 'c', pushMode: 'vxu' })).toThrow(/vxuConnectionId/);
   });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { withCliContext } from '../../cli-context.js';
+import { withCliContext, type CliContext } from '../../cli-context.js';
 import { INTERNAL_SYSTEM } from '../../auth/principal.js';
 import { allowAllPolicy } from '../../fhir/access.js';
 import { connectionFromInput, getSyncState, listConnections, saveConnection } from './connections.js';
@@ -20,8 +20,28 @@ import { createJob, listFiles } from '../bulk/jobs.js';
 import { ExportWorker } from '../bulk/worker.js';
 import { loadBulkOptions } from '../bulk/options.js';
 
-function barProgress(): SyncProgress & { stop(): void } {
-  const bar = new SingleBar({ format: 'sync {unit} [{bar}] {value}/{total} ({eta}s left)', hideCursor: true }, Presets.shades_classic);
+export interface SyncCommandHooks {
+  /** Runs a command body with the hub's database (default: withCliContext, from the environment). */
+  withContext?: <T>(fn: (ctx: CliContext) => Promise<T>) => Promise<T>;
+  /** Where the progress bar is drawn (default: stderr). */
+  progressStream?: NodeJS.WritableStream;
+  /** Where the summary goes (default: stdout). */
+  print?: (text: string) => void;
+  /** Where failures go (default: stderr). */
+  printError?: (text: string) => void;
+  /** How a failed run is signalled (default: process.exitCode = 1). */
+  setExitCode?: (code: number) => void;
+}
+
+/**
+ * The progress bar. On a terminal it redraws in place; on anything else (a log file, cron, CI) it writes one
+ * line at the start, every few seconds and at the end, so an unattended run still shows how far it got.
+ */
+function barProgress(stream: NodeJS.WritableStream = process.stderr): SyncProgress & { stop(): void } {
+  const bar = new SingleBar(
+    { format: 'sync {unit} [{bar}] {value}/{total} ({eta}s left)', hideCursor: true, stream, noTTYOutput: true, notTTYSchedule: 5000 },
+    Presets.shades_classic,
+  );
   let started = false;
   return {
     start(total, unit) {
@@ -38,24 +58,28 @@ function barProgress(): SyncProgress & { stop(): void } {
   };
 }
 
-export function registerSyncCommands(program: Command): void {
+export function registerSyncCommands(program: Command, hooks: SyncCommandHooks = {}): void {
+  const withContext = hooks.withContext ?? withCliContext;
+  const print = hooks.print ?? ((text: string) => console.log(text));
+  const printError = hooks.printError ?? ((text: string) => console.error(text));
+  const setExitCode = hooks.setExitCode ?? ((code: number) => void (process.exitCode = code));
   const sync = program.command('sync').description('Registry and EHR sync over FHIR');
 
   sync
     .command('ehr <name>')
     .description('Pull from (and push to) the EHR connection <name> now, with a progress bar')
     .action(async (name: string) => {
-      await withCliContext(async (ctx) => {
-        const progress = barProgress();
+      await withContext(async (ctx) => {
+        const progress = barProgress(hooks.progressStream);
         try {
           const stats = await runEhrSync(ctx.db, name, { hubFhirBase: ctx.config.fhirBaseUrl, progress });
           progress.stop();
-          console.log(JSON.stringify(stats, null, 2));
-          if (stats.errors.length) process.exitCode = 1;
+          print(JSON.stringify(stats, null, 2));
+          if (stats.errors.length) setExitCode(1);
         } catch (e) {
           progress.stop();
-          console.error(`sync ehr ${name}: ${(e as Error).message}`);
-          process.exitCode = 1;
+          printError(`sync ehr ${name}: ${(e as Error).message}`);
+          setExitCode(1);
         }
       });
     });
@@ -74,7 +98,7 @@ export function registerSyncCommands(program: Command): void {
     .option('--since <date>', 'pull doses on or after this date', '2020-12-01')
     .option('--interval <seconds>', 'background schedule interval')
     .action(async (name: string, o: Record<string, string | undefined>) => {
-      await withCliContext(async (ctx) => {
+      await withContext(async (ctx) => {
         const c = connectionFromInput({
           name,
           fhirBase: o.fhirBase,
@@ -88,8 +112,8 @@ export function registerSyncCommands(program: Command): void {
           sinceDate: o.since,
           intervalS: o.interval === undefined ? undefined : Number(o.interval),
         });
-        console.log(JSON.stringify(await saveConnection(ctx.db, c), null, 2));
-        console.log(`Register this hub at the EHR with the JWK Set URL ${ctx.config.baseUrl}/sync/ehr/jwks.json`);
+        print(JSON.stringify(await saveConnection(ctx.db, c), null, 2));
+        print(`Register this hub at the EHR with the JWK Set URL ${ctx.config.baseUrl}/sync/ehr/jwks.json`);
       });
     });
 
@@ -97,10 +121,10 @@ export function registerSyncCommands(program: Command): void {
     .command('status')
     .description('Connections with their sync state, and the open review queue')
     .action(async () => {
-      await withCliContext(async (ctx) => {
+      await withContext(async (ctx) => {
         const out = [];
         for (const c of await listConnections(ctx.db)) out.push({ ...c, state: await getSyncState(ctx.db, c.name) });
-        console.log(JSON.stringify({ connections: out, review: (await listReviews(ctx.db)).filter((r) => r.status === 'open') }, null, 2));
+        print(JSON.stringify({ connections: out, review: (await listReviews(ctx.db)).filter((r) => r.status === 'open') }, null, 2));
       });
     });
 
@@ -111,7 +135,7 @@ export function registerSyncCommands(program: Command): void {
     .option('--since <instant>', '_since')
     .option('--group <id>', 'export this Group')
     .action(async (dir: string, o: { type?: string; since?: string; group?: string }) => {
-      await withCliContext(async (ctx) => {
+      await withContext(async (ctx) => {
         const level: ExportLevel = o.group ? 'group' : 'system';
         const query: Record<string, string> = { ...(o.type ? { _type: o.type } : {}), ...(o.since ? { _since: o.since } : {}) };
         const request = parseExportRequest(
@@ -126,7 +150,7 @@ export function registerSyncCommands(program: Command): void {
         fs.mkdirSync(dir, { recursive: true });
         for (const f of await listFiles(ctx.db, job.id)) {
           fs.copyFileSync(path.join(options.exportDir, job.id, f.name), path.join(dir, f.name));
-          console.log(`${f.name}\t${f.count}`);
+          print(`${f.name}\t${f.count}`);
         }
       });
     });
