@@ -15,6 +15,7 @@ import { enqueueMail } from '../notify/outbox.js';
 import { isRegisteredOrigin } from './clients.js';
 import { isAdminBearer } from './admin-routes.js';
 import { purgeExpiredAuthState } from './housekeeping.js';
+import { membersOfGroupId } from '../sync/bulk/group-members.js';
 
 
 export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
@@ -27,12 +28,11 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
     if (isAdminBearer(config.adminToken, bearer)) return INTERNAL_SYSTEM;
     const principal = await principalFromRequest(authorization, { db, baseUrl: config.fhirBaseUrl, issuer });
     if (principal.kind === 'system' && principal.policy?.groupId && !principal.policy.patientIds) {
-      // A registry limited to its jurisdiction's Group: resolve the members once per request.
-      const group = await repo.readOptional('Group', principal.policy.groupId);
-      const members = ((group?.member as Array<{ entity?: { reference?: string } }> | undefined) ?? [])
-        .map((m) => m.entity?.reference?.match(/Patient\/([^/]+)$/)?.[1])
-        .filter((x): x is string => !!x);
-      return { ...principal, policy: { ...principal.policy, patientIds: members } };
+      // A registry limited to its jurisdiction's Group: resolve the members once per request (a Group defined by
+      // address or clinic is evaluated now, so patients added since are in; one it cannot evaluate has none).
+      const members = await membersOfGroupId(repo, principal.policy.groupId);
+      if (members.problems.length) hub.logger.warn({ clientId: principal.clientId, groupId: principal.policy.groupId, problems: members.problems }, 'registry Group has no members');
+      return { ...principal, policy: { ...principal.policy, patientIds: members.patientIds } };
     }
     return principal;
   });

@@ -14,6 +14,7 @@ import { fhirError, notFound } from '../../fhir/outcomes.js';
 import { SUPPORTED_RESOURCE_TYPES } from '../../fhir/resource-types.js';
 import type { BulkExportRequest, ExportLevel } from './export-request.js';
 import { isCompartmentType, OPERATOR_ONLY_TYPES } from './compartment.js';
+import { membersOf, membersOfGroupId } from './group-members.js';
 
 export interface ExportPlan {
   level: ExportLevel;
@@ -36,14 +37,6 @@ export interface PlanContext {
   policy: AccessPolicy;
 }
 
-/** Active Patient members of a Group (`member.inactive` excluded). */
-export function groupMembers(group: Group): string[] {
-  return (group.member ?? [])
-    .filter((m) => m.inactive !== true)
-    .map((m) => /(?:^|\/)Patient\/([^/]+)$/.exec(m.entity?.reference ?? '')?.[1])
-    .filter((x): x is string => x !== undefined);
-}
-
 async function principalPatients(ctx: PlanContext): Promise<string[] | null> {
   const f = patientCompartmentFilter(ctx.principal);
   switch (f.kind) {
@@ -51,10 +44,8 @@ async function principalPatients(ctx: PlanContext): Promise<string[] | null> {
       return null;
     case 'patients':
       return f.patientIds;
-    case 'group': {
-      const g = await ctx.repo.readOptional<AnyResource & Group>('Group', f.groupId);
-      return g ? groupMembers(g) : [];
-    }
+    case 'group':
+      return (await membersOfGroupId(ctx.repo, f.groupId)).patientIds;
     case 'none':
       return [];
   }
@@ -91,7 +82,10 @@ export async function planExport(request: BulkExportRequest, ctx: PlanContext): 
     const group = await ctx.repo.readOptional<AnyResource & Group>('Group', request.groupId!);
     // A Group the caller may not see answers like one that does not exist.
     if (!group || !ctx.policy.canSee(principal, group)) throw notFound(`Group/${request.groupId}`);
-    patientIds = intersect(groupMembers(group), patientIds);
+    // A Group defined by address or clinic is evaluated now: patients added since it was written are in it.
+    const members = await membersOf(ctx.repo, group);
+    for (const p of members.problems) warnings.push(`${p}; the Group has no members`);
+    patientIds = intersect(members.patientIds, patientIds);
   }
   if (request.patients) patientIds = intersect(request.patients, patientIds);
 
