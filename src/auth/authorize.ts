@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../store/db.js';
 import { getClient, type AuthClient } from './clients.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
-import { downscope, formatScopes, parseScopes } from './scopes.js';
+import { checkRequestedScopes, formatScopes, parseScopes } from './scopes.js';
 import { createGrant, randomToken, sha256 } from './token-service.js';
 
 export const AUTH_REQUEST_LIFETIME_S = 900;
@@ -109,7 +109,7 @@ function grantedScope(
   fail: (error: OAuthErrorCode, description: string) => never,
 ): string {
   try {
-    return formatScopes(downscope(parseScopes(requested), parseScopes(client.scope), { contexts: ['patient', 'user'] }));
+    return formatScopes(checkRequestedScopes(parseScopes(requested), parseScopes(client.scope), { contexts: ['patient', 'user'] }));
   } catch (e) {
     if (e instanceof OAuthError) return fail(e.error, e.description);
     throw e;

@@ -1,12 +1,13 @@
 /**
  * The SMART access policy the FHIR layer enforces on every interaction: scopes decide what may be done,
- * the patient compartment decides what may be seen. A resource outside the compartment answers 404,
- * so its existence is not revealed. @see https://hl7.org/fhir/R4/compartmentdefinition-patient.html
+ * the patient compartment and the scopes' v2 `?param=` restrictions decide what may be seen. A resource outside
+ * either answers 404 (left out of history and `_include`), so its existence is not revealed. @see https://hl7.org/fhir/R4/compartmentdefinition-patient.html
  */
 import type { AccessPolicy, Interaction, QueryParams } from '../fhir/types.js';
 import type { Principal } from './principal.js';
 import { assertAllowed, patientCompartmentFilter } from './guard.js';
 import { restrictionQuery } from './scopes.js';
+import { satisfiesRestrictions } from './scope-restriction-match.js';
 import { fhirError } from '../fhir/outcomes.js';
 
 const LETTER: Record<Interaction, 'c' | 'r' | 'u' | 'd' | 's'> = {
@@ -34,6 +35,20 @@ const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);
 function refTo(ref: unknown): string | undefined {
   const s = (ref as { reference?: unknown } | undefined)?.reference;
   return typeof s === 'string' ? s.replace(/^.*\/(Patient\/[^/]+)$/, '$1') : undefined;
+}
+
+/**
+ * The v2 `?param=` restrictions a resource of this type must satisfy to be seen (read, vread, history,
+ * `_include`): those of the read-granting scopes; for a token with no read scope on the type (write-only), those
+ * of its other scopes on it. `null`: unrestricted (or no scope on the type at all, which assertAllowed decides).
+ */
+function visibilityRestrictions(p: Principal, resourceType: string): Array<Record<string, string>> | null {
+  if (p.kind === 'admin') return null;
+  const read = restrictionQuery(p, resourceType, 'r');
+  if (read === null || read.length) return read;
+  const onType = p.scopes.filter((g) => g.resourceType === '*' || g.resourceType === resourceType);
+  if (onType.length === 0 || onType.some((g) => Object.keys(g.restrictions).length === 0)) return null;
+  return onType.map((g) => ({ ...g.restrictions }));
 }
 
 function patientIdsOf(p: Principal): string[] | 'all' {
@@ -102,6 +117,9 @@ export const smartAccessPolicy: AccessPolicy = {
 
   canSee(principal, resource) {
     if (ADMIN_ONLY.has(resource.resourceType) && principal.kind !== 'admin') return resource.resourceType === 'Group' && principal.policy?.groupId === resource.id;
+    // A resource no granted restriction admits is as invisible as one outside the compartment.
+    const restrictions = visibilityRestrictions(principal, resource.resourceType);
+    if (restrictions !== null && !satisfiesRestrictions(resource, restrictions)) return false;
     const ids = patientIdsOf(principal);
     if (ids === 'all') return true;
     if (resource.resourceType === 'Patient') return resource.id !== undefined && ids.includes(resource.id);

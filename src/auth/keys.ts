@@ -74,6 +74,14 @@ export async function activeSigningKey(db: Db): Promise<SigningKey> {
 }
 
 /**
+ * Start-up: makes sure an active signing key exists, creating the first one in a new database (safe when several
+ * hub processes start together). Idempotent and cheap: later calls only read the key. Returns its kid.
+ */
+export async function ensureSigningKey(db: Db): Promise<string> {
+  return (await activeSigningKey(db)).kid;
+}
+
+/**
  * Retires the active key (it stays published for MAX_SIGNED_TOKEN_LIFETIME_S) and makes a new one active.
  * `vaxhub keys rotate` calls this.
  */

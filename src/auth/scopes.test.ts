@@ -1,4 +1,4 @@
-import { parseScopes, parseResourceScope, downscope, allows, restrictionQuery, formatScopes } from './scopes.js';
+import { parseScopes, parseResourceScope, checkRequestedScopes, allows, restrictionQuery, formatScopes } from './scopes.js';
 import type { Principal } from './principal.js';
 import { OAuthError } from './oauth-error.js';
 
@@ -47,30 +47,48 @@ describe('parseScopes', () => {
   });
 });
 
-describe('downscope', () => {
+describe('checkRequestedScopes', () => {
   const allowed = parseScopes('patient/Immunization.rs patient/Patient.r openid fhirUser launch/patient');
   const opts = { contexts: ['patient', 'user'] as const };
-  it('keeps covered scopes as asked and drops unregistered context scopes', () => {
-    const out = downscope(parseScopes('patient/Immunization.read openid offline_access'), allowed, opts);
-    expect(formatScopes(out)).toBe('patient/Immunization.read openid');
+  const refusal = (scope: string, a = allowed, o: { contexts: ReadonlyArray<'patient' | 'user' | 'system'> } = opts): OAuthError => {
+    try {
+      checkRequestedScopes(parseScopes(scope), a, o);
+    } catch (e) {
+      if (e instanceof OAuthError) return e;
+      throw e;
+    }
+    throw new Error(`${scope} was granted`);
+  };
+  it('grants covered scopes exactly as asked', () => {
+    const out = checkRequestedScopes(parseScopes('patient/Immunization.read openid launch/patient'), allowed, opts);
+    expect(formatScopes(out)).toBe('patient/Immunization.read openid launch/patient');
+    expect(formatScopes(checkRequestedScopes(parseScopes('patient/Immunization.s'), allowed, opts))).toBe('patient/Immunization.s');
   });
-  it('narrows a wildcard to what is allowed', () => {
-    const out = downscope(parseScopes('patient/*.rs'), allowed, opts);
-    expect(out.grants.map((g) => g.raw).sort()).toEqual(['patient/Immunization.rs', 'patient/Patient.r']);
+  it('refuses a wildcard wider than the registration, naming it', () => {
+    const e = refusal('patient/*.rs');
+    expect(e.error).toBe('invalid_scope');
+    expect(e.description).toContain('patient/*.rs');
   });
-  it('drops the escalating letters instead of granting them', () => {
-    const out = downscope(parseScopes('patient/Immunization.cruds'), allowed, opts);
-    expect(out.grants.map((g) => g.raw)).toEqual(['patient/Immunization.rs']);
+  it('refuses escalating letters instead of narrowing them', () => {
+    const e = refusal('patient/Immunization.cruds patient/Patient.r');
+    expect(e.error).toBe('invalid_scope');
+    expect(e.description).toContain('patient/Immunization.cruds');
+    expect(e.description).not.toContain('patient/Patient.r');
+  });
+  it('refuses unregistered context scopes and contexts the flow cannot carry', () => {
+    expect(refusal('patient/Immunization.rs offline_access').description).toContain('offline_access');
+    expect(refusal('patient/Immunization.rs system/Immunization.rs', parseScopes('patient/Immunization.rs system/Immunization.rs')).description).toContain('system/Immunization.rs');
   });
   it('never issues a token with no resource scope', () => {
-    expect(() => downscope(parseScopes('system/*.cruds openid'), allowed, opts)).toThrow(/invalid_scope/);
-    expect(() => downscope(parseScopes('openid fhirUser'), allowed, opts)).toThrow(/invalid_scope/);
+    expect(refusal('openid fhirUser').error).toBe('invalid_scope');
+    expect(refusal('').error).toBe('invalid_scope');
   });
-  it('keeps a registered restriction on the narrowed grant', () => {
+  it('refuses dropping a registered restriction, and keeps one asked for', () => {
     const a = parseScopes('system/Immunization.rs?status=completed');
-    const out = downscope(parseScopes('system/Immunization.rs'), a, { contexts: ['system'] });
+    const sys = { contexts: ['system'] as const };
+    expect(refusal('system/Immunization.rs', a, sys).description).toContain('system/Immunization.rs');
+    const out = checkRequestedScopes(parseScopes('system/Immunization.rs?status=completed'), a, sys);
     expect(out.grants[0]!.restrictions).toEqual({ status: 'completed' });
-    expect(out.grants[0]!.raw).toBe('system/Immunization.rs?status=completed');
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * SMART scopes: parsing (v2 `patient/Immunization.rs?status=completed` and v1 `.read/.write/.*`), down-scoping a
- * request against what a client is allowed, and the pure access decisions the FHIR layer asks.
+ * SMART scopes: parsing (v2 `patient/Immunization.rs?status=completed` and v1 `.read/.write/.*`), checking a
+ * request against what a client is registered for, and the pure access decisions the FHIR layer asks.
  * @see https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
  */
 import type { Principal, ScopeGrant } from './principal.js';
@@ -81,7 +81,7 @@ export function parseScopes(scope: string | undefined): ParsedScopes {
   return { grants, context };
 }
 
-/** The v2 string for a grant (used for grants narrowed by down-scoping). */
+/** The v2 string for a grant. */
 export function formatGrant(g: Omit<ScopeGrant, 'raw'>): string {
   const letters = LETTERS.filter((l) => g.permissions[l]).join('');
   const q = new URLSearchParams(Object.entries(g.restrictions)).toString();
@@ -106,59 +106,31 @@ export function covers(outer: ScopeGrant, inner: ScopeGrant): boolean {
   );
 }
 
-function intersect(req: ScopeGrant, allowed: ScopeGrant): ScopeGrant | undefined {
-  if (req.context !== allowed.context) return undefined;
-  let resourceType: string;
-  if (req.resourceType === '*') resourceType = allowed.resourceType;
-  else if (allowed.resourceType === '*' || allowed.resourceType === req.resourceType) resourceType = req.resourceType;
-  else return undefined;
-  const permissions = emptyPermissions();
-  for (const l of LETTERS) permissions[l] = req.permissions[l] && allowed.permissions[l];
-  if (!LETTERS.some((l) => permissions[l])) return undefined;
-  const restrictions = { ...req.restrictions };
-  for (const [k, v] of Object.entries(allowed.restrictions)) {
-    if (restrictions[k] !== undefined && restrictions[k] !== v) return undefined;
-    restrictions[k] = v;
-  }
-  const g = { context: req.context, resourceType, permissions, restrictions };
-  return { ...g, raw: formatGrant(g) };
-}
-
-export interface DownscopeOptions {
+export interface ScopeCheckOptions {
   /** Which grant contexts the flow may carry: client_credentials -> system only; authorization_code -> patient/user. */
   contexts: ReadonlyArray<ScopeGrant['context']>;
 }
 
 /**
- * Grants what was requested as far as the client's registration allows: a requested scope fully covered is kept
- * as asked (the client sees its own string echoed); a broader one is narrowed to its intersection with what is
- * allowed; an escalation beyond the registration is dropped. Context scopes pass only when registered.
- * Throws `invalid_scope` when no resource scope remains: a token that can read nothing is never issued.
+ * Grants exactly what was requested, or nothing: every requested resource scope must be covered by the client's
+ * registration (same context, type, letters, and every registered `?param=` restriction), and every context scope
+ * (openid, offline_access, launch/patient...) must be registered. Anything else -- an unknown scope, a wider
+ * wildcard, extra letters, a dropped restriction, a context the flow cannot carry -- is refused with
+ * `invalid_scope` naming it, never silently narrowed. A request with no resource scope is refused too: a token
+ * that can read nothing is never issued.
  */
-export function downscope(requested: ParsedScopes, allowed: ParsedScopes, opts: DownscopeOptions): ParsedScopes {
-  const grants: ScopeGrant[] = [];
-  const add = (g: ScopeGrant): void => {
-    if (!grants.some((x) => covers(x, g))) {
-      for (let i = grants.length - 1; i >= 0; i--) if (covers(g, grants[i]!)) grants.splice(i, 1);
-      grants.push(g);
-    }
-  };
-  for (const req of requested.grants) {
-    if (!opts.contexts.includes(req.context)) continue;
-    if (allowed.grants.some((a) => covers(a, req))) {
-      add(req);
-      continue;
-    }
-    for (const a of allowed.grants) {
-      const narrowed = intersect(req, a);
-      if (narrowed) add(narrowed);
-    }
+export function checkRequestedScopes(requested: ParsedScopes, allowed: ParsedScopes, opts: ScopeCheckOptions): ParsedScopes {
+  const refused = [
+    ...requested.grants.filter((g) => !opts.contexts.includes(g.context) || !allowed.grants.some((a) => covers(a, g))).map((g) => g.raw),
+    ...[...requested.context].filter((c) => !allowed.context.has(c)),
+  ];
+  if (refused.length) {
+    throw new OAuthError('invalid_scope', `scope not allowed for this client: ${refused.join(' ')}`);
   }
-  if (grants.length === 0) {
-    throw new OAuthError('invalid_scope', 'None of the requested resource scopes is allowed for this client');
+  if (requested.grants.length === 0) {
+    throw new OAuthError('invalid_scope', 'at least one resource scope (e.g. patient/Immunization.rs) is required');
   }
-  const context = new Set([...requested.context].filter((c) => allowed.context.has(c)));
-  return { grants, context };
+  return { grants: [...requested.grants], context: new Set(requested.context) };
 }
 
 /** Can the principal perform this interaction on this resource type at all (before restrictions)? */

@@ -10,7 +10,7 @@ import { verifyClientAssertion } from './backend-assertion.js';
 import { getClient, type AuthClient } from './clients.js';
 import type { JwksFetcher } from './jwks-fetch.js';
 import { OAuthError } from './oauth-error.js';
-import { covers, downscope, formatScopes, parseScopes } from './scopes.js';
+import { checkRequestedScopes, covers, formatScopes, parseScopes } from './scopes.js';
 import {
   issueAccessToken,
   issueIdToken,
@@ -94,7 +94,7 @@ async function clientCredentials(ctx: TokenContext, form: TokenForm): Promise<To
   }
   const client = await authenticateClient(ctx, form);
   if (client.type !== 'backend') throw new OAuthError('unauthorized_client', 'client is not a backend service');
-  const granted = downscope(parseScopes(form.scope), parseScopes(client.scope), { contexts: ['system'] });
+  const granted = checkRequestedScopes(parseScopes(form.scope), parseScopes(client.scope), { contexts: ['system'] });
   const scope = formatScopes({ grants: granted.grants, context: new Set() });
   const at = await issueAccessToken(
     ctx.db,

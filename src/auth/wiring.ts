@@ -15,12 +15,20 @@ import { enqueueMail } from '../notify/outbox.js';
 import { isRegisteredOrigin } from './clients.js';
 import { isAdminBearer } from './admin-routes.js';
 import { purgeExpiredAuthState } from './housekeeping.js';
+import { ensureSigningKey } from './keys.js';
 import { membersOfGroupId } from '../sync/bulk/group-members.js';
 
 
 export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
   const { config, db, repo, app } = hub;
   const issuer = config.baseUrl;
+  // The hub's token-signing key exists from the start (generated on the first start, never on a first request).
+  // Should this fail (database briefly away), the first token issued creates it instead.
+  const keyReady = ensureSigningKey(db).then(
+    (kid) => hub.logger.debug({ kid }, 'token signing key ready'),
+    (e: unknown) => hub.logger.warn({ err: e }, 'could not ensure the token signing key at start; it is created on first use'),
+  );
+  hub.onClose(() => keyReady);
   registry.setPolicy(config.devOpenAccess ? { assertAllowed: () => undefined, searchRestrictions: () => [], canSee: () => true } : smartAccessPolicy);
   registry.setAuthenticator(async (req) => {
     const authorization = req.get('authorization');

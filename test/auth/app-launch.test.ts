@@ -116,7 +116,10 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
       request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', client_id: clientId, ...fields });
 
     const escalate = await refresh({ refresh_token: first.refresh_token, scope: 'patient/Patient.rs offline_access' });
+    expect(escalate.status).toBe(400);
     expect(escalate.body.error).toBe('invalid_scope');
+    expect(escalate.body.error_description).toContain('patient/Patient.rs');
+    expect(escalate.body.access_token).toBeUndefined();
     const second = first; // a refused scope does not spend the token
     const narrowed = await refresh({ refresh_token: second.refresh_token, scope: 'patient/Immunization.read offline_access' });
     expect(narrowed.status).toBe(200);
@@ -170,11 +173,28 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
     expect(loc.searchParams.get('code')).toBeNull();
   });
 
-  it('grants only the registered part of an escalating scope request', async () => {
+  it.each([
+    ['a wildcard wider than the registration', 'patient/*.cruds launch/patient', 'patient/*.cruds'],
+    ['extra letters on a registered type', 'patient/Immunization.cruds launch/patient', 'patient/Immunization.cruds'],
+    ['an unregistered type next to a registered one', 'patient/Immunization.rs patient/Observation.rs', 'patient/Observation.rs'],
+    ['a user scope the client is not registered for', 'patient/Immunization.rs user/Immunization.rs', 'user/Immunization.rs'],
+    ['an unregistered context scope', 'patient/Immunization.rs online_access', 'online_access'],
+  ])('refuses an escalating scope request (%s) with invalid_scope naming the scope', async (_name, scope, named) => {
+    const res = await request(app).get('/auth/authorize').query(authorizeParams({ scope }));
+    expect(res.status).toBe(302);
+    const loc = new URL(res.headers.location!);
+    expect(loc.origin + loc.pathname).toBe(REDIRECT);
+    expect(loc.searchParams.get('error')).toBe('invalid_scope');
+    expect(loc.searchParams.get('error_description')).toContain(named);
+    expect(loc.searchParams.get('state')).toBe('st-123');
+    expect(loc.searchParams.get('code')).toBeNull();
+  });
+
+  it('grants a scope within the registration exactly as asked', async () => {
     const { verifier, challenge } = pkce();
-    const back = await signInAndConsent(authorizeParams({ scope: 'patient/*.cruds launch/patient' }, challenge));
+    const back = await signInAndConsent(authorizeParams({ scope: 'patient/Immunization.rs patient/Patient.r launch/patient' }, challenge));
     const res = await exchange({ code: back.searchParams.get('code')!, code_verifier: verifier });
-    expect(res.body.scope.split(' ').sort()).toEqual(['launch/patient', 'patient/Immunization.rs', 'patient/Patient.rs']);
+    expect(res.body.scope).toBe('patient/Immunization.rs patient/Patient.r launch/patient');
     expect(res.body.refresh_token).toBeUndefined();
     expect(res.body.id_token).toBeUndefined();
   });

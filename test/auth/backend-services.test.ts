@@ -130,15 +130,28 @@ describe.each(authDatabases)('Backend Services on $name', ({ open }) => {
     expect(res.status).toBe(200);
   });
 
-  it('down-scopes a wildcard request to the registration and refuses scopes outside it', async () => {
-    const wide = await tokenRequest(app, await form({}, { scope: 'system/*.cruds' }));
-    expect(wide.status).toBe(200);
-    expect(wide.body.scope.split(' ').sort()).toEqual(['system/Immunization.rs', 'system/Patient.rs']);
-    const outside = await tokenRequest(app, await form({}, { scope: 'system/Observation.rs' }));
-    expect(outside.status).toBe(400);
-    expect(outside.body.error).toBe('invalid_scope');
+  it('refuses any scope outside the registration with invalid_scope naming it, never narrowing it', async () => {
+    for (const [scope, named] of [
+      ['system/*.cruds', 'system/*.cruds'],
+      ['system/*.rs', 'system/*.rs'],
+      ['system/Immunization.cruds', 'system/Immunization.cruds'],
+      ['system/Immunization.rs system/Observation.rs', 'system/Observation.rs'],
+      ['system/Immunization.rs patient/Immunization.rs', 'patient/Immunization.rs'],
+      ['system/Immunization.rs openid', 'openid'],
+    ]) {
+      const res = await tokenRequest(app, await form({}, { scope: scope! }));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_scope');
+      expect(res.body.error_description).toContain(named);
+      expect(res.body.access_token).toBeUndefined();
+    }
     const unknown = await tokenRequest(app, await form({}, { scope: 'system/Immunization.rs superpowers' }));
+    expect(unknown.status).toBe(400);
     expect(unknown.body.error).toBe('invalid_scope');
+    expect(unknown.body.error_description).toContain('superpowers');
+    const within = await tokenRequest(app, await form({}, { scope: 'system/Patient.rs' }));
+    expect(within.status).toBe(200);
+    expect(within.body.scope).toBe('system/Patient.rs');
   });
 
   const rejected: Array<[string, () => Promise<Record<string, string>>, string, RegExp]> = [

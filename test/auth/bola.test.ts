@@ -5,7 +5,9 @@
  */
 import request from 'supertest';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import type { AuditEvent } from 'fhir/r4';
 import { issueAccessToken } from '../../src/auth/token-service.js';
+import type { ExportPlan } from '../../src/sync/bulk/export-plan.js';
 
 const FHIR = 'application/fhir+json';
 
@@ -125,8 +127,20 @@ describe.each(backends())('BOLA and compartments on %s', (backend) => {
     );
     expect(rows.rows.length).toBeGreaterThan(0);
     expect(rows.rows.some((r) => r.action === 'read' && r.outcome === 'failure')).toBe(true);
-    const admin = await request(t.url).get('/auth/admin/audit?clientId=wallet-test').set(ADMIN);
+    // The admin search filters by `client`: every event it answers names that client, and another client's filter
+    // answers none of wallet-test's events.
+    const clientOf = (e: { resource: AuditEvent }) => e.resource.agent.find((g) => g.who?.identifier?.system === 'urn:vaxhub:oauth-client')?.who?.identifier?.value;
+    const admin = await request(t.url).get('/auth/admin/audit?client=wallet-test&outcome=failure').set(ADMIN);
     expect(admin.status).toBe(200);
+    const mine = admin.body.entry as Array<{ resource: AuditEvent }>;
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((e) => clientOf(e) === 'wallet-test')).toBe(true);
+    expect(mine.some((e) => e.resource.entity?.some((x) => x.what?.reference === `Patient/${b}`))).toBe(true);
+    const everyone = await request(t.url).get('/auth/admin/audit').set(ADMIN);
+    expect(new Set((everyone.body.entry as Array<{ resource: AuditEvent }>).map(clientOf)).size).toBeGreaterThan(1);
+    const others = await request(t.url).get('/auth/admin/audit?client=registry-test').set(ADMIN);
+    expect(others.status).toBe(200);
+    expect((others.body.entry as Array<{ resource: AuditEvent }>).some((e) => clientOf(e) === 'wallet-test')).toBe(false);
     const notAdmin = await asA(request(t.url).get('/auth/admin/audit'));
     expect(notAdmin.status).toBeGreaterThanOrEqual(401);
   });
@@ -140,5 +154,115 @@ describe.each(backends())('BOLA and compartments on %s', (backend) => {
     expect((await asReg(request(t.url).get(`/fhir/Immunization/${immB}`))).status).toBe(404);
     const imms = await asReg(request(t.url).get('/fhir/Immunization'));
     expect(imms.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([immA]);
+  });
+  test("a patient token's Patient/$export is limited to that patient, and its Group/$export is refused", async () => {
+    const kick = (path: string, init: { method?: string; body?: unknown } = {}) => {
+      let r = request(t.url)[init.method === 'POST' ? 'post' : 'get'](`/fhir/${path}`).set('prefer', 'respond-async').set('accept', FHIR);
+      if (init.body) r = r.set('content-type', FHIR).send(init.body as object);
+      return asA(r);
+    };
+    const planOf = async (contentLocation: string): Promise<ExportPlan> => {
+      const id = contentLocation.split('/').pop()!;
+      return (await t.hub.db.query<{ plan: ExportPlan }>('SELECT plan FROM bulk_export_job WHERE id = $1', [id])).rows[0]!.plan;
+    };
+    const own = await kick('Patient/$export');
+    expect(own.status).toBe(202);
+    const plan = await planOf(own.headers['content-location']!);
+    expect(plan.patientIds).toEqual([a]);
+    expect(plan.types).not.toContain('Group');
+    expect(plan.types).not.toContain('AuditEvent');
+
+    // Naming patient B narrows the export to nobody: B's data never enters it.
+    const named = await kick('Patient/$export', {
+      method: 'POST',
+      body: { resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: `Patient/${b}` } }] },
+    });
+    if (named.status === 202) expect((await planOf(named.headers['content-location']!)).patientIds).toEqual([]);
+    else expect([403, 404]).toContain(named.status);
+
+    const groupId = (await t.hub.db.query<{ id: string }>("SELECT id FROM fhir_resource WHERE resource_type = 'Group' AND NOT deleted LIMIT 1")).rows[0]!.id;
+    const group = await kick(`Group/${groupId}/$export`);
+    expect(group.status).toBe(403);
+    expect(group.body.resourceType).toBe('OperationOutcome');
+    // The same answer for a Group that does not exist: the refusal does not reveal which Groups exist.
+    expect((await kick('Group/no-such-group/$export')).status).toBe(403);
+  });
+
+  describe('SMART v2 ?param= scope restrictions on every interaction', () => {
+    let completed: string;
+    let notDone: string;
+    const tokenFor = async (scope: string) =>
+      (await issueAccessToken(t.hub.db, { issuer: t.url, audience: t.fhirUrl }, { client_id: 'wallet-test', scope, kind: 'patient', patient: a }, 600)).token;
+    const as = (token: string) => (path: string) => request(t.url).get(`/fhir/${path}`).set('authorization', `Bearer ${token}`);
+    const idsOf = (bundle: { entry?: Array<{ resource: { resourceType: string; id: string } }> }) =>
+      (bundle.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+
+    beforeAll(async () => {
+      completed = immA;
+      notDone = (
+        await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send({
+          ...immunization(a, 'LOT-ND'),
+          status: 'not-done',
+          statusReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'PATOBJ' }] },
+          vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '207' }] },
+        })
+      ).body.id;
+      expect(notDone).toBeTruthy();
+    });
+
+    test.each([
+      ['status=completed', 'patient/Immunization.rs?status=completed patient/Patient.rs'],
+      ['a system|code token', 'patient/Immunization.rs?vaccine-code=http://hl7.org/fhir/sid/cvx|208 patient/Patient.rs'],
+      ['ORed scopes', 'patient/Immunization.rs?status=completed patient/Immunization.rs?status=entered-in-error patient/Patient.rs'],
+    ])('read and vread answer a matching resource and 404 for a non-matching one (%s)', async (_name, scope) => {
+      const get = as(await tokenFor(scope));
+      expect((await get(`Immunization/${completed}`)).status).toBe(200);
+      const hidden = await get(`Immunization/${notDone}`);
+      expect(hidden.status).toBe(404);
+      expect(hidden.body.resourceType).toBe('OperationOutcome');
+      // The same answer as for an id that does not exist: existence is not revealed.
+      expect((await get('Immunization/no-such-immunization')).status).toBe(404);
+      expect((await get(`Immunization/${completed}/_history/1`)).status).toBe(200);
+      expect((await get(`Immunization/${notDone}/_history/1`)).status).toBe(404);
+      // Search agrees with read.
+      expect(idsOf((await get('Immunization')).body)).toEqual([`Immunization/${completed}`]);
+    });
+
+    test('history leaves out non-matching resources', async () => {
+      const get = as(await tokenFor('patient/Immunization.rs?status=completed patient/Patient.rs'));
+      expect((await get(`Immunization/${notDone}/_history`)).status).toBe(404);
+      const own = await get(`Immunization/${completed}/_history`);
+      expect(own.status).toBe(200);
+      expect(idsOf(own.body)).toEqual([`Immunization/${completed}`]);
+      const all = await get('Immunization/_history');
+      expect(all.status).toBe(200);
+      expect(idsOf(all.body)).toContain(`Immunization/${completed}`);
+      expect(idsOf(all.body)).not.toContain(`Immunization/${notDone}`);
+      expect(idsOf(all.body)).not.toContain(`Immunization/${immB}`);
+    });
+
+    test('_revinclude and _include leave out resources the restriction does not admit', async () => {
+      const restrictedImm = as(await tokenFor('patient/Immunization.rs?status=completed patient/Patient.rs'));
+      const rev = await restrictedImm('Patient?_revinclude=Immunization:patient');
+      expect(rev.status).toBe(200);
+      expect(idsOf(rev.body)).toEqual(expect.arrayContaining([`Patient/${a}`, `Immunization/${completed}`]));
+      expect(idsOf(rev.body)).not.toContain(`Immunization/${notDone}`);
+
+      const unrestricted = as(await tokenFor('patient/Immunization.rs patient/Patient.rs'));
+      expect(idsOf((await unrestricted('Patient?_revinclude=Immunization:patient')).body)).toContain(`Immunization/${notDone}`);
+
+      const matchingPatient = as(await tokenFor('patient/Immunization.rs patient/Patient.rs?birthdate=1980-01-01'));
+      const inc = await matchingPatient('Immunization?_include=Immunization:patient');
+      expect(idsOf(inc.body)).toEqual(expect.arrayContaining([`Immunization/${completed}`, `Immunization/${notDone}`, `Patient/${a}`]));
+      expect((await matchingPatient(`Patient/${a}`)).status).toBe(200);
+
+      const otherPatient = as(await tokenFor('patient/Immunization.rs patient/Patient.rs?birthdate=1999'));
+      const none = await otherPatient('Immunization?_include=Immunization:patient');
+      expect(none.status).toBe(200);
+      expect(idsOf(none.body)).toEqual(expect.arrayContaining([`Immunization/${completed}`, `Immunization/${notDone}`]));
+      expect(idsOf(none.body)).not.toContain(`Patient/${a}`);
+      expect((await otherPatient(`Patient/${a}`)).status).toBe(404);
+      expect((await otherPatient(`Patient/${a}/_history`)).status).toBe(404);
+    });
   });
 });
