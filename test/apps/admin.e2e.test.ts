@@ -2,12 +2,15 @@
  * The operator console end to end in a real browser against the running hub with opening night on: sign in with
  * the operator token (refused first with a wrong one), supply table and chart from /admin/supply, a cohort window
  * and a draw made in the forms (seed hash committed, run, seed revealed and recomputed), the live opening-night
- * view whose queue chart moves as people join the waiting room, pause from the console, registry/EHR sync and the
+ * view whose queue chart moves as people join the waiting room, pause from the console, registry/EHR sync (a dead
+ * IIS message listed and re-queued by its Retry button) and the
  * audit search. Screenshots at 360x740 and 1280x800 go to test-artifacts/admin/; axe-core must find nothing serious.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN } from '../helpers/hub.js';
+import { saveConnection } from '../../src/sync/iis/connections.js';
+import { enqueueMessage, newControlId } from '../../src/sync/iis/outbox.js';
 import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
 import { backend, operator, startAppsRig, type AppsRig } from './opening-night-apps-rig.js';
 
@@ -43,6 +46,23 @@ async function arrive(eventId: string): Promise<void> {
     }
     await new Promise((ok) => setTimeout(ok, 500));
   }
+}
+
+/**
+ * A registry connection (turned off, so the hub's worker leaves its queue alone) with one message that failed for
+ * good: dead after its attempts, with the transport error the worker would record.
+ */
+async function seedDeadMessage(): Promise<{ id: number; controlId: string; connectionId: string }> {
+  const db = r.rig.hub.db;
+  const connectionId = `iis-${suffix}`;
+  await saveConnection(db, {
+    id: connectionId, name: `State IIS ${suffix}`, transport: 'mllp', endpoint: '127.0.0.1:9', credentials: {},
+    sender: { sendingApplication: 'VAXHUB', sendingFacility: 'VAXHUB', assigningAuthority: 'VAXHUB' }, coverage: { all: true }, maxAttempts: 3, enabled: false,
+  });
+  const controlId = newControlId();
+  const id = await enqueueMessage(db, { connectionId, controlId, messageType: 'VXU^V04', patientId: `pat-${suffix}`, doseId: `dose-${suffix}`, action: 'A', payload: `MSH|^~\\&|VAXHUB|VAXHUB|||20261203||VXU^V04^VXU_V04|${controlId}|P|2.5.1\r` });
+  await db.query(`UPDATE iis_message SET state = 'dead', attempts = 3, last_error = 'connect ECONNREFUSED 127.0.0.1:9' WHERE id = $1`, [id]);
+  return { id, controlId, connectionId };
 }
 
 const cardValue = (page: Page, id: string): Promise<string | null> => page.locator(`#${id} .value`).textContent();
@@ -126,10 +146,29 @@ describe(`operator console in Chromium (${backend})`, () => {
     expect(await page.locator('#refusal-chart').textContent()).toContain('INVITATION_REQUIRED');
 
     // --- registry/EHR sync status and the audit search ---
+    const dead = await seedDeadMessage();
     await page.click('a[href="#sync"]');
     await page.locator('#iis-table').waitFor();
     await page.locator('#review-count').waitFor();
+    expect(await page.locator('#iis-table tbody tr', { hasText: `State IIS ${suffix}` }).textContent()).toContain('✘');
+    const failedRow = page.locator('#failed-table tbody tr', { hasText: dead.controlId });
+    await failedRow.waitFor();
+    const failedText = await failedRow.textContent();
+    expect(failedText).toContain(`VXU^V04 ${dead.controlId}`);
+    expect(failedText).toContain(`pat-${suffix}`);
+    expect(failedText).toContain('dead');
+    expect(failedText).toContain('ECONNREFUSED');
     await look(page, '06-sync');
+    // Retry puts the same message (same MSH-10) back in the queue with a fresh attempt budget.
+    await failedRow.locator(`button.retry[data-message="${dead.id}"]`).click();
+    await page.locator('#sync-notice [role=status]').waitFor();
+    expect(await page.locator('#sync-notice').textContent()).toContain(`Message ${dead.id} queued again.`);
+    await failedRow.waitFor({ state: 'detached' });
+    const requeued = await r.rig.hub.db.query<{ state: string; attempts: number; control_id: string; last_error: string | null }>('SELECT state, attempts, control_id, last_error FROM iis_message WHERE id = $1', [dead.id]);
+    expect(requeued.rows[0]).toEqual({ state: 'queued', attempts: 0, control_id: dead.controlId, last_error: null });
+    const events = await r.rig.hub.db.query<{ kind: string }>('SELECT kind FROM iis_message_event WHERE message_id = $1', [dead.id]);
+    expect(events.rows.map((e) => e.kind)).toContain('operator-retry');
+    await page.locator('#iis-table tbody tr', { hasText: `State IIS ${suffix}` }).waitFor();
     await page.click('a[href="#audit"]');
     await page.locator('#audit-results table, #audit-results [role=alert]').first().waitFor();
     expect(await page.locator('#audit-results').textContent()).not.toMatch(/failed/i);

@@ -2,8 +2,10 @@
  * Sign-up and booking end to end in a real browser (Debian Chromium via playwright-core) against the running hub
  * with opening night on and a real SMTP server: pre-register (and a family member), operator window + waiting-room
  * event + draw, the invitation mail's link, the one-time code mail, claim with code + date of birth, the waiting
- * room (place kept on reload, admitted), nearest clinic first, hold, book with the claim token, the confirmation
- * with its .ics file and next-dose date, then "My booking" (SMART sign-in by code) and cancel.
+ * room (paused behind others: people ahead and no invented ETA; resumed: place kept on reload, admitted), nearest
+ * clinic first, hold, book with the claim token, the confirmation with its .ics file and next-dose date, then
+ * "My booking" (SMART sign-in by code), reschedule (old appointment cancelled, new one booked) and cancel.
+ * Also the keyboard focus order of the sign-up form.
  * Screenshots at 360x740 and 1280x800 go to test-artifacts/signup/; axe-core must find nothing serious.
  */
 import fs from 'node:fs';
@@ -16,6 +18,8 @@ const SUITE = 'signup';
 const suffix = randomBytes(3).toString('hex');
 const EMAIL = `jordan.${suffix}@example.org`;
 const BIRTH = '1979-11-23';
+/** People in the waiting room before Jordan. */
+const AHEAD = 3;
 
 let r: AppsRig;
 let browser: Browser;
@@ -83,9 +87,23 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     // --- the operator opens a 1a window and the waiting room, then draws ---
     const now = Date.now();
     const win = await operator<{ id: string }>(r.rig, 'POST', '/admin/windows', { name: `1a ${suffix}`, opensAt: new Date(now - 3_600_000).toISOString(), closesAt: new Date(now + 7_200_000).toISOString(), criteria: { tiers: ['1a'] } });
-    await operator(r.rig, 'POST', '/waiting-room/admin/events', { id: `ev-${suffix}`, name: 'Opening night', opensAt: new Date(now + 500).toISOString(), ratePerMinute: 600, maxActive: 50 });
+    await operator(r.rig, 'POST', '/waiting-room/admin/events', { id: `ev-${suffix}`, name: 'Opening night', opensAt: new Date(now + 500).toISOString(), ratePerMinute: 60, maxActive: 50 });
     const draw = await operator<{ id: string }>(r.rig, 'POST', '/admin/draws', { label: `1a ${suffix}`, invitations: 5, windowId: win.id });
     await operator(r.rig, 'POST', `/admin/draws/${draw.id}/run`, {});
+    // The room is paused with AHEAD people already in line, so Jordan really waits behind them (people ahead, ETA).
+    await new Promise((ok) => setTimeout(ok, 600));
+    await operator(r.rig, 'POST', `/waiting-room/admin/events/ev-${suffix}/pause`, {});
+    for (let i = 0; i < AHEAD; i++) {
+      // From fresh devices (no cookie): a new place each. An arrival shed under load (429) tries again.
+      for (let attempt = 0; ; attempt++) {
+        const res = await fetch(`${url}/waiting-room/join?event=ev-${suffix}`, { method: 'POST' });
+        if (res.status !== 429 || attempt >= 20) {
+          expect(`${res.status} ${res.status >= 300 ? await res.text() : ''}`).toMatch(/^20[01] /);
+          break;
+        }
+        await new Promise((ok) => setTimeout(ok, 500));
+      }
+    }
 
     // --- the invitation mail's link, the code mail, the claim ---
     const invite = await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && /invited/i.test(m.subject));
@@ -102,14 +120,38 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     await page.fill('#claim-birth', BIRTH);
     await page.click('#claim-form button[type=submit]');
 
-    // --- the waiting room: a place, kept on reload, then admitted ---
+    // --- the waiting room: a place, people ahead and an honest ETA, kept on reload, then admitted ---
     await page.waitForURL(/#waiting$/);
     await page.locator('#queue-position').waitFor();
     const position = await page.locator('#queue-position').textContent();
+    // Arrival numbers are handed out in blocks, so a place can sit behind unused numbers too: at least AHEAD.
+    expect(Number(position)).toBeGreaterThanOrEqual(AHEAD + 1);
+    expect(await page.locator('#queue-ahead').textContent()).toBe(String(Number(position) - 1));
+    // Paused: no rate, so no invented ETA.
+    expect(await page.locator('#queue-state').textContent()).toMatch(/paused/i);
+    expect(await page.locator('#queue-eta').textContent()).toMatch(/^not known yet/);
     await look(page, '05-waiting-room');
+    await operator(r.rig, 'POST', `/waiting-room/admin/events/ev-${suffix}/resume`, {});
     await page.reload();
     await page.locator('#queue-position').waitFor();
     expect(await page.locator('#queue-position').textContent()).toBe(position);
+    // Moving again at one a second: fewer (or as many) ahead, and an ETA in the catalogue's words, never made up.
+    const ahead = await page.locator('#queue-ahead').textContent();
+    const eta = (await page.locator('#queue-eta').textContent())!;
+    if (ahead !== '—') {
+      expect(Number(ahead)).toBeGreaterThanOrEqual(0);
+      expect(Number(ahead)).toBeLessThan(Number(position));
+      expect(eta).toMatch(/^(less than a minute|about \d+ min|not known yet.*)$/);
+      const minutes = /about (\d+) min/.exec(eta)?.[1];
+      if (minutes) expect(Number(minutes)).toBeLessThanOrEqual(10);
+    } else {
+      expect(eta).toBe('—'); // already admitted
+    }
+    // The page polls as often as the hub says (up to 30 s while the measured outflow is still low after the pause);
+    // a reload asks at once, as a person would.
+    for (let i = 0; i < 12 && !(await page.locator('#choose-appointment').isVisible()); i++) {
+      await page.locator('#choose-appointment').waitFor({ timeout: 2_500 }).catch(() => page.reload());
+    }
     await page.locator('#choose-appointment').waitFor({ timeout: 20_000 });
     expect(await page.locator('#queue-state').textContent()).toContain('It is your turn');
     await page.click('#choose-appointment');
@@ -165,11 +207,43 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     await page.click('button[value=approve]');
     await page.locator(`#my-appointments li[data-appointment="${appointmentId}"]`).waitFor({ timeout: 20_000 });
     await look(page, '09-manage');
-    await page.click(`#my-appointments li[data-appointment="${appointmentId}"] button.cancel`);
-    await page.click(`#my-appointments li[data-appointment="${appointmentId}"] .confirm button.danger`);
+
+    // --- reschedule: another time at the near clinic; the old appointment is cancelled, the new one booked ---
+    await page.click(`#my-appointments li[data-appointment="${appointmentId}"] button.reschedule`);
+    await page.locator('#find-near').waitFor();
+    expect(await page.locator('#manage-area').textContent()).toContain('Choosing a new time for your appointment on');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('find-near');
+    await page.fill('#find-near', '01201');
+    await page.fill('#find-from', r.day);
+    await page.click('#find-form button[type=submit]');
+    await page.locator('li.clinic').first().waitFor();
+    expect(await page.locator('li.clinic').first().getAttribute('data-location')).toBe(r.clinics.near);
+    const otherSlot = page.locator('li.clinic').first().locator(`button.slot:not([data-slot="${slotId}"])`).first();
+    const newSlotId = await otherSlot.getAttribute('data-slot');
+    expect(newSlotId).toBeTruthy();
+    await otherSlot.click();
+    await page.locator('#manage-notice [role=status]').waitFor();
+    expect(await page.locator('#manage-notice').textContent()).toContain('Moved to the new time; the old place was released.');
+    await page.locator(`#my-appointments li[data-appointment="${appointmentId}"]`).waitFor({ state: 'detached' });
+    await page.locator('#my-appointments li[data-appointment]').first().waitFor();
+    const listed = await page.locator('#my-appointments li[data-appointment]').evaluateAll((els) => els.map((e) => e.getAttribute('data-appointment')));
+    expect(listed).toHaveLength(1);
+    const movedId = listed[0]!;
+    expect(movedId).not.toBe(appointmentId);
+    const old = await r.rig.hub.db.query<{ status: string; active: boolean }>('SELECT status, active FROM booking WHERE appointment_id = $1', [appointmentId]);
+    expect(old.rows[0]).toMatchObject({ status: 'cancelled', active: false });
+    const moved = await r.rig.hub.db.query<{ status: string; slot_id: string }>('SELECT status, slot_id FROM booking WHERE appointment_id = $1', [movedId]);
+    expect(moved.rows[0]).toMatchObject({ status: 'booked', slot_id: newSlotId });
+    expect(((await r.rig.hub.repo.read('Appointment', appointmentId)) as unknown as { status: string }).status).toBe('cancelled');
+    expect(((await r.rig.hub.repo.read('Appointment', movedId)) as unknown as { status: string }).status).toBe('booked');
+
+    // --- then cancel the moved booking (the place is freed) ---
+    await page.click(`#my-appointments li[data-appointment="${movedId}"] button.cancel`);
+    await page.click(`#my-appointments li[data-appointment="${movedId}"] .confirm button.danger`);
     await page.locator('#manage-notice [role=status], #manage-notice [role=alert]').first().waitFor();
+    await page.waitForFunction(() => document.querySelector('#manage-notice')?.textContent?.includes('cancelled'));
     expect(await page.locator('#manage-notice').textContent()).toContain('cancelled');
-    const after = await r.rig.hub.db.query<{ status: string; active: boolean }>('SELECT status, active FROM booking WHERE appointment_id = $1', [appointmentId]);
+    const after = await r.rig.hub.db.query<{ status: string; active: boolean }>('SELECT status, active FROM booking WHERE appointment_id = $1', [movedId]);
     expect(after.rows[0]).toMatchObject({ status: 'cancelled', active: false });
 
     // --- the same pages in Korean and Spanish from the one catalogue ---
@@ -184,5 +258,38 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     expect(pageErrors).toEqual([]);
     expect(violations).toEqual([]);
     expect(overflows).toEqual([]);
-  }, 90_000);
+  }, 120_000);
+
+  it('keyboard: Tab from the top goes language, the sections, then the sign-up fields in reading order', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+    await page.goto(`${r.rig.url}/apps/signup/#register`);
+    await page.locator('#reg-given').waitFor();
+    const focused: string[] = [];
+    for (let i = 0; i < 32; i++) {
+      await page.keyboard.press('Tab');
+      const d = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        if (!el || el === document.body) return 'body';
+        return el.id || (el.getAttribute('href') ? `a${el.getAttribute('href')}` : `${el.tagName.toLowerCase()}:${el.textContent?.trim() ?? ''}`);
+      });
+      // A date input takes one Tab per part (month, day, year) in Chromium: count the field once.
+      if (focused.at(-1) !== d) focused.push(d);
+    }
+    expect(focused.slice(0, 12)).toEqual([
+      'lang', 'a#home', 'a#register', 'a#status', 'a#manage',
+      'reg-given', 'reg-family', 'reg-birth', 'reg-email', 'reg-phone', 'reg-postal', 'reg-occupation',
+    ]);
+    // Every focused field has a visible label.
+    for (const id of focused.slice(5, 12)) expect((await page.locator(`label[for="${id}"]`).textContent())?.trim()).toBeTruthy();
+    const afterOccupation = focused.slice(12);
+    expect(afterOccupation).toEqual(expect.arrayContaining(['reg-site']));
+    const site = afterOccupation.indexOf('reg-site');
+    expect(site).toBeGreaterThan(0);
+    expect(afterOccupation.slice(0, site).every((x) => x.startsWith('cond-'))).toBe(true);
+    expect(afterOccupation[site + 1]).toMatch(/^button:/);
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  }, 30_000);
 });

@@ -2,8 +2,8 @@
  * The patient wallet end to end in a real browser (Debian Chromium via playwright-core), against the running
  * hub with SMART access control on: standalone SMART launch with PKCE through fhirclient, sign-in by a one-time
  * code received by a real SMTP server, consent, the person's Immunizations (issue 3's browser test) and
- * appointments, the health card file and its QR code (decoded from a screenshot and verified), a SMART Health
- * Link with a passcode opened in the viewer by someone else, its access log, and revocation.
+ * appointments, the health card file and its QR code (decoded from a screenshot and verified; still shown offline
+ * once loaded), a SMART Health Link with a passcode (its own QR decodes to the link shown) opened in the viewer by someone else, its access log, and revocation.
  * Runs on PostgreSQL when TEST_DATABASE_URL is set, else on PGlite. Screenshots go to test-artifacts/wallet/.
  */
 import fs from 'node:fs';
@@ -192,18 +192,37 @@ describeInBrowser(`patient wallet in Chromium (${backend})`, () => {
     const qrImage = page.locator('dialog.fullscreen-qr img');
     await qrImage.waitFor();
     await page.waitForFunction(() => (document.querySelector('dialog.fullscreen-qr img') as HTMLImageElement | null)?.naturalWidth);
+    let onlineShc: string | undefined;
     for (const size of [{ width: 360, height: 740 }, { width: 1280, height: 800 }]) {
       await page.setViewportSize(size);
       const box = await qrImage.boundingBox();
       expect(box!.width).toBeGreaterThanOrEqual(Math.min(size.width, size.height) * 0.75); // large: nearly the whole screen
       const shc = decodeQr(await qrImage.screenshot());
       expect(shc).toMatch(/^shc:\/\d+$/);
+      onlineShc = shc;
       const fromQr = await verifiedPayload(shcToJws(shc!));
       expect(fromQr.vc.credentialSubject.fhirBundle.entry.map((e) => e.resource.lotNumber).filter(Boolean).sort()).toEqual(lots);
     }
     await look(page, '07-wallet-qr');
     await page.keyboard.press('Escape');
     await qrImage.waitFor({ state: 'detached' });
+
+    // --- once loaded, the card QR still shows with no network (leave the section and come back offline) ---
+    await page.click('a[href="#history"]');
+    await page.locator('#immunizations li').first().waitFor();
+    await context.setOffline(true);
+    expect(await page.evaluate(() => fetch('/.well-known/jwks.json').then(() => 'online', () => 'offline'))).toBe('offline');
+    await page.click('a[href="#card"]');
+    await page.click('#show-qr');
+    await qrImage.waitFor();
+    await page.waitForFunction(() => (document.querySelector('dialog.fullscreen-qr img') as HTMLImageElement | null)?.naturalWidth);
+    const offlineShc = decodeQr(await qrImage.screenshot());
+    expect(offlineShc).toMatch(/^shc:\/\d+$/);
+    expect(offlineShc).toBe(onlineShc); // the same, verified card as online
+    expect(await page.locator('#card-status [role=alert]').count()).toBe(0);
+    await page.keyboard.press('Escape');
+    await qrImage.waitFor({ state: 'detached' });
+    await context.setOffline(false);
 
     // --- a SMART Health Link with a passcode and an end date ---
     await page.click('a[href="#links"]');
@@ -216,6 +235,21 @@ describeInBrowser(`patient wallet in Chromium (${backend})`, () => {
     expect(viewerHref).toMatch(new RegExp(`^${hubRig.url}/apps/shl/#shlink:/[A-Za-z0-9_-]+$`));
     await page.locator('#link-list li').first().waitFor();
     await look(page, '08-wallet-links');
+
+    // --- the link's own QR (error correction M) decodes to the shlink:/ shown ---
+    const shownLink = (await page.locator('#new-shlink').textContent())!;
+    expect(shownLink).toBe(viewerHref);
+    await page.locator('#link-list li').first().locator('button.secondary', { hasText: /QR/ }).click();
+    const linkQr = page.locator('dialog.fullscreen-qr img');
+    await linkQr.waitFor();
+    await page.waitForFunction(() => (document.querySelector('dialog.fullscreen-qr img') as HTMLImageElement | null)?.naturalWidth);
+    expect(await page.locator('dialog.fullscreen-qr h2').textContent()).toBe('For the school nurse');
+    const linkQrText = decodeQr(await linkQr.screenshot());
+    expect(linkQrText).toMatch(/shlink:\/[A-Za-z0-9_-]+$/);
+    // The QR carries the link itself, or the same link behind this hub's viewer.
+    expect([shownLink, shownLink.slice(shownLink.indexOf('shlink:/'))]).toContain(linkQrText);
+    await page.keyboard.press('Escape');
+    await linkQr.waitFor({ state: 'detached' });
 
     // --- someone else opens it in the viewer: wrong passcode first, then the right one ---
     const other = await browser.newContext({ viewport: { width: 360, height: 740 } });
