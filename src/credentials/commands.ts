@@ -3,14 +3,18 @@
  *   vaxhub keys rotate                     new cards are signed with a new issuer key; old keys stay published
  *   vaxhub keys withdraw <kid>             a compromised key leaves the JWKS at once (its cards stop verifying)
  *   vaxhub keys list                       issuer keys and their status
+ *   vaxhub keys x5c --kid KID --chain FILE.pem   publish an operator-supplied X.509 chain (leaf first) with a key
  *   vaxhub cards revoke --patient <id>     the person's cards issued so far go on the revocation lists
  *   vaxhub verify <file|jws|qr.png|shc:/...> [--directory FILE] [--no-hub]   exit 0 valid, 1 not valid
+ *                                          (trusts the hub, SHC_TRUST_DIRECTORY and --directory)
  * They work on the hub's database, so a running hub sees the change within seconds (its key cache is 5 s).
  * @see https://spec.smarthealth.cards/#key-management
  */
+import fs from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { withCliContext, type CliContext } from '../cli-context.js';
-import { shcServices, type ShcConfig } from './shc/context.js';
+import { shcConfigFromEnv, shcServices, type ShcConfig } from './shc/context.js';
 import { revokeCards, verifyCommand } from './shc/cli.js';
 import { rotateSigningKey } from '../auth/keys.js';
 
@@ -81,6 +85,30 @@ export function registerCredentialCommands(program: Command, hooks: CredentialCo
       }),
     );
 
+  keys
+    .command('x5c')
+    .description('SMART Health Cards: publish an X.509 certificate chain (PEM, leaf first) as the x5c of an issuer key')
+    .requiredOption('--kid <kid>', 'issuer key id (see: vaxhub keys list)')
+    .requiredOption('--chain <file>', 'PEM file: the leaf certificate holding this key first, then its issuing CA(s)')
+    .action((opts: { kid: string; chain: string }) =>
+      withContext(async (ctx) => {
+        let chain: string[];
+        try {
+          chain = readPemChain(opts.chain);
+          await shcServices(ctx.db, shcConfigOf(ctx)).keys.setX5c(opts.kid, chain);
+        } catch (e) {
+          print(`x5c not stored: ${(e as Error).message}`);
+          setExitCode(1);
+          return;
+        }
+        const leaf = new X509Certificate(Buffer.from(chain[0]!, 'base64'));
+        const notes = [`x5c of ${opts.kid}: ${chain.length} certificate(s), leaf ${leaf.subject.replace(/\n/g, ', ')}, valid to ${leaf.validTo}`];
+        if (!(leaf.subjectAltName ?? '').includes(`URI:${ctx.config.baseUrl}`)) notes.push(`warning: the leaf's subjectAltName does not name the issuer URL ${ctx.config.baseUrl}`);
+        if (Date.parse(leaf.validTo) < Date.now()) notes.push('warning: the leaf certificate has expired');
+        print(notes.join('\n'));
+      }),
+    );
+
   group(program, 'cards', 'SMART Health Cards')
     .command('revoke')
     .description("revoke a person's health cards issued so far (e.g. a record entered in error)")
@@ -105,11 +133,33 @@ export function registerCredentialCommands(program: Command, hooks: CredentialCo
     .option('--no-hub', "do not trust this hub's own issuer (no database needed)")
     .action(async (input: string, opts: { directory?: string; hub: boolean }) => {
       const run = async (ctx?: CliContext) => {
-        const r = await verifyCommand(input, ctx ? { db: ctx.db, config: shcConfigOf(ctx), directoryFile: opts.directory } : { directoryFile: opts.directory });
+        let r;
+        try {
+          r = await verifyCommand(input, ctx ? { db: ctx.db, config: shcConfigFromEnv(ctx.config.baseUrl), directoryFile: opts.directory } : { directoryFile: opts.directory });
+        } catch (e) {
+          print((e as Error).message);
+          setExitCode(1);
+          return;
+        }
         print(r.text || 'no health card found in the input');
         if (r.exitCode !== 0 || !r.results.length) setExitCode(1);
       };
       if (opts.hub) await withContext(run);
       else await run();
     });
+}
+
+/** The certificates of a PEM file, in file order, as x5c entries (base64 DER); each must parse. */
+export function readPemChain(file: string): string[] {
+  const pem = fs.readFileSync(file, 'utf8');
+  const chain = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => m[1]!.replace(/\s+/g, ''));
+  if (!chain.length) throw new TypeError(`${file} holds no PEM certificate`);
+  chain.forEach((der, i) => {
+    try {
+      new X509Certificate(Buffer.from(der, 'base64'));
+    } catch (e) {
+      throw new TypeError(`certificate ${i + 1} of ${file} cannot be read: ${(e as Error).message}`, { cause: e });
+    }
+  });
+  return chain;
 }

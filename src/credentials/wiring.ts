@@ -7,7 +7,7 @@ import type { Hub } from '../app.js';
 import type { ModuleRegistry } from '../wiring-types.js';
 import { createHealthCardsIssueOperation } from './shc/operation.js';
 import { createShcPublicRouter } from './shc/public-router.js';
-import { checkIssuerUrl, type ShcConfig } from './shc/context.js';
+import { checkIssuerUrl, shcConfigFromEnv, shcServices, type ShcConfig } from './shc/context.js';
 import { createShlRouter } from './shl/router.js';
 import { createCardRoutes } from './card-routes.js';
 import { createLinkRoutes } from './link-routes.js';
@@ -16,10 +16,13 @@ import { liveImmunizationBundle } from './live-bundle.js';
 
 export function wireHealthCards(hub: Hub, registry: ModuleRegistry): void {
   const { config, db, app } = hub;
-  const shc: ShcConfig = { iss: config.baseUrl };
+  // SHC_TRUST_DIRECTORY: a VCI directory file whose issuers POST /verify trusts besides this hub (bad file: no start).
+  const shc: ShcConfig = shcConfigFromEnv(config.baseUrl);
   const issuer = checkIssuerUrl(shc.iss);
   if (!issuer.ok) throw new Error(issuer.warning);
   if (issuer.warning) hub.logger.warn(issuer.warning);
+  // Built now, with the trust list, before anything else asks for the services of this database.
+  shcServices(db, shc);
 
   registry.addOperation(createHealthCardsIssueOperation(shc));
   app.use(createShcPublicRouter({ db, config: shc }));

@@ -4,10 +4,13 @@
  * manifest), operator revocation, and the CLI's `keys rotate` / `verify`.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import request from 'supertest';
-import type { Bundle, Parameters } from 'fhir/r4';
+import type { Bundle, Immunization, Parameters } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { decodeHealthCardJws } from '../../src/credentials/shc/jws.js';
@@ -18,6 +21,8 @@ import { decodeShlink } from '../../src/credentials/shl/payload.js';
 import { registerCredentialCommands } from '../../src/credentials/commands.js';
 import type { CliContext } from '../../src/cli-context.js';
 import { patientRecord } from './http-fixtures.js';
+import { issuerJson } from './shc-fixtures.js';
+import type { IssuerPublicJwk, Jwks } from '../../src/credentials/shc/types.js';
 
 const run = promisify(execFile);
 
@@ -69,6 +74,108 @@ describe.each(backends())('health cards and links through the hub (%s)', (backen
     await issueOp({}, 'alice').expect(401);
     const narrow = bearer(await mint({ kind: 'patient', patient: 'alice', scope: 'patient/Patient.rs' }));
     await issueOp(narrow, 'alice').expect(403);
+  });
+
+  const issueWith = (who: Record<string, string>, id: string, extra: Parameters['parameter']) =>
+    request(t.url)
+      .post(`/fhir/Patient/${id}/$health-cards-issue`)
+      .set(who)
+      .set('content-type', 'application/fhir+json')
+      .send({ resourceType: 'Parameters', parameter: [{ name: 'credentialType', valueUri: 'Immunization' }, ...(extra ?? [])] });
+  const bundleOf = (body: Parameters) => decodeHealthCardJws(jwsOf(body)).payload.vc.credentialSubject.fhirBundle as Bundle;
+  const cvxOf = (b: Bundle) =>
+    (b.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'Immunization' ? [(e.resource as Immunization).vaccineCode.coding![0]!.code] : []));
+
+  it('$health-cards-issue credentialValueSet: only the doses in the value sets (ANDed); none matching -> empty; unknown -> 400', async () => {
+    const CVX = 'http://hl7.org/fhir/sid/cvx';
+    const vs = (id: string, codes: string[]) =>
+      t.hub.repo.create(
+        { resourceType: 'ValueSet', url: `https://vaxhub.test/ValueSet/${id}`, status: 'active', compose: { include: [{ system: CVX, concept: codes.map((code) => ({ code })) }] } },
+        { id },
+      );
+    await vs('covid-208', ['208']);
+    await vs('covid-207', ['207']);
+    await vs('tdap', ['115']);
+    const valueSet = (id: string) => ({ name: 'credentialValueSet', valueUri: `https://vaxhub.test/ValueSet/${id}` });
+
+    // alice: 208 then 207.
+    const only208 = await issueWith(alice, 'alice', [valueSet('covid-208')]).expect(200);
+    expect(cvxOf(bundleOf(only208.body))).toEqual(['208']);
+    const hosted = only208.body.parameter.filter((p: { name: string }) => p.name === 'resourceLink').map((p: { part: Array<{ name: string; valueUri?: string }> }) => p.part.find((x) => x.name === 'hostedResource')!.valueUri);
+    expect(hosted).toEqual([`${t.hub.config.fhirBaseUrl}/Patient/alice`, `${t.hub.config.fhirBaseUrl}/Immunization/alice-imm-1`]);
+    expect(cvxOf(bundleOf((await issueWith(alice, 'alice', [valueSet('covid-208'), valueSet('covid-207')]).expect(200)).body))).toEqual(['208', '207']);
+    // Each value set must be met (AND): alice has no Tdap, so nothing is issued.
+    expect((await issueWith(alice, 'alice', [valueSet('tdap')]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
+    expect((await issueWith(alice, 'alice', [valueSet('covid-208'), valueSet('tdap')]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
+    // bob: 208, 207, 140: the value set narrows the card to its doses.
+    expect(cvxOf(bundleOf((await issueWith(registry, 'bob', [valueSet('covid-207')]).expect(200)).body))).toEqual(['207']);
+    const unknown = await issueWith(alice, 'alice', [{ name: 'credentialValueSet', valueUri: 'https://vaxhub.test/ValueSet/nope' }]).expect(400);
+    expect(unknown.body.issue[0].diagnostics).toMatch(/Unknown credentialValueSet/);
+  });
+
+  it('$health-cards-issue includeIdentityClaim narrows the Patient claims; absent = name and birthDate', async () => {
+    const patientOf = (b: Bundle) => b.entry![0]!.resource as { resourceType: string; name?: unknown; birthDate?: string };
+    const full = patientOf(bundleOf((await issueOp(alice, 'alice').expect(200)).body));
+    expect(full).toEqual({ resourceType: 'Patient', name: [{ family: 'Test', given: ['Alice'] }], birthDate: '1980-01-01' });
+    const claim = (v: string) => ({ name: 'includeIdentityClaim', valueString: v });
+    expect(patientOf(bundleOf((await issueWith(alice, 'alice', [claim('Patient.name')]).expect(200)).body))).toEqual({
+      resourceType: 'Patient',
+      name: [{ family: 'Test', given: ['Alice'] }],
+    });
+    expect(patientOf(bundleOf((await issueWith(alice, 'alice', [claim('Patient.birthDate')]).expect(200)).body))).toEqual({ resourceType: 'Patient', birthDate: '1980-01-01' });
+    expect(patientOf(bundleOf((await issueWith(alice, 'alice', [claim('Patient.name'), claim('Patient.birthDate')]).expect(200)).body))).toEqual(full);
+    // Never more than the default: telecom, gender and the like stay out even when asked for.
+    const asked = patientOf(bundleOf((await issueWith(alice, 'alice', [claim('Patient.telecom'), claim('Patient.name')]).expect(200)).body));
+    expect(asked).toEqual({ resourceType: 'Patient', name: [{ family: 'Test', given: ['Alice'] }] });
+    await issueWith(alice, 'alice', [{ name: 'includeIdentityClaim', valueUri: 'Patient.name' }]).expect(400);
+  });
+
+  it('`keys x5c --kid KID --chain FILE.pem` (CLI): the JWK publishes the chain; a chain for another key is refused', async () => {
+    const out: string[] = [];
+    const codes: number[] = [];
+    const program = new Command().exitOverride();
+    const ctx: CliContext = { config: t.hub.config, db: t.hub.db, repo: t.hub.repo, close: async () => undefined };
+    registerCredentialCommands(program, { withContext: (fn) => fn(ctx), print: (s) => out.push(s), setExitCode: (c) => codes.push(c) });
+    const cli = (...args: string[]) => program.parseAsync(['node', 'vaxhub', ...args]);
+
+    // The spec's example issuer key that comes with a certificate chain, stored as a retired key of this hub.
+    const example = issuerJson<Jwks<IssuerPublicJwk & { d: string }>>('example-issuer.jwks.private.json').keys.find((k) => k.x5c?.length)!;
+    await t.hub.db.query(`INSERT INTO shc_issuer_key (kid, private_jwk, status, rid_secret) VALUES ($1, $2, 'retired', $3)`, [
+      example.kid,
+      JSON.stringify({ kty: 'EC', crv: 'P-256', x: example.x, y: example.y, d: example.d }),
+      Buffer.alloc(32, 7),
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vaxhub-x5c-'));
+    const pem = path.join(dir, 'chain.pem');
+    fs.writeFileSync(pem, example.x5c!.map((der) => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`).join(''));
+    try {
+      const before = (await request(t.url).get('/.well-known/jwks.json').expect(200)).body.keys as IssuerPublicJwk[];
+      expect(before.find((k) => k.kid === example.kid)).not.toHaveProperty('x5c');
+
+      await cli('keys', 'x5c', '--kid', example.kid, '--chain', pem);
+      expect(codes).toEqual([]);
+      const said = out.pop()!;
+      expect(said).toMatch(new RegExp(`x5c of ${example.kid}: ${example.x5c!.length} certificate\\(s\\)`));
+      expect(said).toMatch(/warning: the leaf's subjectAltName does not name the issuer URL/);
+      expect(said).toMatch(/warning: the leaf certificate has expired/);
+      const after = (await request(t.url).get('/.well-known/jwks.json').expect(200)).body.keys as IssuerPublicJwk[];
+      expect(after.find((k) => k.kid === example.kid)!.x5c).toEqual(example.x5c);
+      // The hub's own keys are untouched.
+      expect(after.filter((k) => k.kid !== example.kid).every((k) => k.x5c === undefined)).toBe(true);
+
+      const own = after.find((k) => k.kid !== example.kid)!.kid;
+      await cli('keys', 'x5c', '--kid', own, '--chain', pem);
+      expect(codes).toEqual([1]);
+      expect(out.pop()).toMatch(/x5c not stored: The first x5c certificate does not hold this key/);
+      const notPem = path.join(dir, 'empty.pem');
+      fs.writeFileSync(notPem, 'hello');
+      await cli('keys', 'x5c', '--kid', example.kid, '--chain', notPem);
+      expect(codes).toEqual([1, 1]);
+      expect(out.pop()).toMatch(/holds no PEM certificate/);
+      expect((await request(t.url).get('/.well-known/jwks.json').expect(200)).body.keys.find((k: IssuerPublicJwk) => k.kid === own).x5c).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a card from the running hub verifies through POST /verify and through @pathcheck/shc-sdk', async () => {

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import type { Db } from '../../store/db.js';
 import { shcServices, type ShcConfig } from './context.js';
 import { IssuerKeyStore } from './keys.js';
-import { directoryTrustProvider, type TrustProvider } from './trust.js';
+import { directoryTrustProvider, loadTrustDirectory, type TrustProvider } from './trust.js';
+import { createIssuerFetcher } from './issuer-fetch.js';
 import { verifyHealthCards, type VerificationSummary, type VerifyInput } from './verify.js';
 
 export interface VerifyCommandOptions {
@@ -33,9 +34,12 @@ export function readVerifyInput(input: string): VerifyInput {
 
 export async function verifyCommand(input: string, opts: VerifyCommandOptions = {}): Promise<VerifyCommandResult> {
   const trust: TrustProvider[] = [];
-  if (opts.db && opts.config) trust.push(...shcServices(opts.db, opts.config).trust);
+  const services = opts.db && opts.config ? shcServices(opts.db, opts.config) : undefined;
+  if (services) trust.push(...services.trust);
   if (opts.directoryFile) {
-    trust.push(directoryTrustProvider(JSON.parse(fs.readFileSync(opts.directoryFile, 'utf8')), { name: opts.directoryFile }));
+    // Issuers listed without keys (participating_issuers) have their JWKS and CRLs fetched, with a timeout.
+    const fetcher = services?.fetcher ?? createIssuerFetcher();
+    trust.push(directoryTrustProvider(loadTrustDirectory(opts.directoryFile), { name: opts.directoryFile, fetchJwks: fetcher.fetchJwks, fetchCrl: fetcher.fetchCrl }));
   }
   const results = await verifyHealthCards(readVerifyInput(input), { trust, now: opts.now });
   return { exitCode: results.every((r) => r.valid) ? 0 : 1, results, text: results.map(formatSummary).join('\n\n') };

@@ -2,17 +2,20 @@
  * One place that assembles the SMART Health Cards services over a database, so the operation, the public
  * router and the CLI share the same key store (and its short active-key cache) per database.
  */
-import fs from 'node:fs';
+import path from 'node:path';
 import type { Db } from '../../store/db.js';
 import { IssuerKeyStore } from './keys.js';
 import { RevocationStore } from './revocation.js';
-import { directoryTrustProvider, hubTrustProvider, type TrustProvider } from './trust.js';
+import { directoryTrustProvider, hubTrustProvider, loadTrustDirectory, type TrustProvider } from './trust.js';
+import { createIssuerFetcher, type IssuerFetcher } from './issuer-fetch.js';
 
 export interface ShcConfig {
   /** Public issuer URL: https, no trailing slash (http only for local development). */
   iss: string;
   /** Optional VCI directory document, or a path to one, of other issuers to trust. */
   directory?: unknown;
+  /** Name shown as `trustedBy: directory:<name>` (default `configured`). */
+  directoryName?: string;
   /** Optional card lifetime in seconds. */
   lifetimeSeconds?: number;
 }
@@ -21,6 +24,21 @@ export interface ShcServices {
   keys: IssuerKeyStore;
   revocations: RevocationStore;
   trust: TrustProvider[];
+  /** Fetches other issuers' JWKS and CRLs (timeout, cache), shared by every trust source of this hub. */
+  fetcher: IssuerFetcher;
+}
+
+/** The environment variable naming a VCI directory file of other issuers `POST /verify` trusts. */
+export const TRUST_DIRECTORY_ENV = 'SHC_TRUST_DIRECTORY';
+
+/**
+ * The SMART Health Cards settings of a hub at `baseUrl`, with the trust directory from the environment
+ * read and checked now (a bad file is an error naming it).
+ */
+export function shcConfigFromEnv(baseUrl: string, env: NodeJS.ProcessEnv = process.env): ShcConfig {
+  const file = env[TRUST_DIRECTORY_ENV]?.trim();
+  if (!file) return { iss: baseUrl };
+  return { iss: baseUrl, directory: loadTrustDirectory(file), directoryName: path.basename(file) };
 }
 
 const cache = new WeakMap<Db, ShcServices>();
@@ -31,14 +49,14 @@ export function shcServices(db: Db, config: ShcConfig): ShcServices {
   const keys = new IssuerKeyStore(db);
   const revocations = new RevocationStore(db, keys);
   const trust: TrustProvider[] = [hubTrustProvider(config.iss, keys, revocations)];
-  if (config.directory !== undefined) trust.push(directoryTrustProvider(loadDirectory(config.directory), { name: 'configured' }));
-  const services = { keys, revocations, trust };
+  const fetcher = createIssuerFetcher();
+  if (config.directory !== undefined) {
+    const doc = typeof config.directory === 'string' ? loadTrustDirectory(config.directory) : config.directory;
+    trust.push(directoryTrustProvider(doc, { name: config.directoryName ?? 'configured', fetchJwks: fetcher.fetchJwks, fetchCrl: fetcher.fetchCrl }));
+  }
+  const services = { keys, revocations, trust, fetcher };
   cache.set(db, services);
   return services;
-}
-
-function loadDirectory(directory: unknown): unknown {
-  return typeof directory === 'string' ? JSON.parse(fs.readFileSync(directory, 'utf8')) : directory;
 }
 
 /** The spec's rule for `iss`; the hub refuses to start with an unusable one and flags http. */

@@ -19,8 +19,9 @@ export const HEALTH_CARDS_ISSUE_DEFINITION =
 /** Value sets from the hub's own ValueSet resources (compose concepts and expansion). */
 export function repositoryValueSetResolver(repo: Repository): ValueSetResolver {
   return async (url) => {
-    const found = await repo.search<ValueSet & { [k: string]: unknown }>('ValueSet', { url });
-    const vs = found.resources[0];
+    const found = await repo.search<ValueSet & { [k: string]: unknown }>('ValueSet', { url, _count: '100' });
+    // Only the value set with exactly this canonical URL (a search that ignored `url` must not pick another one).
+    const vs = (found.resources as ValueSet[]).find((r) => r.url === url);
     if (!vs) return undefined;
     const codes = new Set<string>();
     for (const inc of vs.compose?.include ?? []) for (const c of inc.concept ?? []) codes.add(`${inc.system ?? ''}|${c.code}`);

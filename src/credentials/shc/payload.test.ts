@@ -79,6 +79,23 @@ describe('minimization of a full, non-minimized record', () => {
     expect(buildImmunizationPayload(patient, immunizations, optionsOf(expected))).toEqual(expected);
   });
 
+  it('vaccine codes are CVX only: NDC, SNOMED and local codings of the same dose are dropped', () => {
+    const expected = exampleJson<HealthCardPayload>(0, 'c-jws-payload-minified.json');
+    const { patient, immunizations } = fullExample00();
+    const coded = immunizations.map((imm) => ({
+      ...imm,
+      vaccineCode: {
+        coding: [
+          { system: 'http://hl7.org/fhir/sid/ndc', code: '80777-0273-10', display: 'Moderna' },
+          ...imm.vaccineCode.coding!,
+          { system: 'http://snomed.info/sct', code: '1119349007' },
+          { system: 'urn:oid:1.2.3.4', code: 'LOCAL-COVID' },
+        ],
+      },
+    }));
+    expect(buildImmunizationPayload(patient, coded, optionsOf(expected))).toEqual(expected);
+  });
+
   it('the generic minimizer strips id/meta/text/CodeableConcept.text/Coding.display and rewrites references', () => {
     const { bundle } = fullExample00();
     const out = minimizeBundle(bundle);

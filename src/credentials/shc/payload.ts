@@ -1,14 +1,14 @@
 /**
  * Builds the Verifiable Credential payload of a SMART Health Card from a Patient and Immunizations.
  * The Patient carries only `name` and `birthDate`; each Immunization only what a verifier needs
- * (status, vaccine code, date, lot number, performer's name), as the SHC Vaccination IG's
+ * (status, CVX vaccine code, date, lot number, performer's name), as the SHC Vaccination IG's
  * data-minimization profiles ask.
  * @see https://spec.smarthealth.cards/#health-cards-are-encoded-as-compact-serialization-json-web-signatures-jws
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, HumanName, Immunization, Patient } from 'fhir/r4';
 import { minimizeBundle } from './minimize.js';
-import { HEALTH_CARD_TYPE, SHC_FHIR_VERSION, type HealthCardPayload } from './types.js';
+import { CVX_SYSTEM, HEALTH_CARD_TYPE, SHC_FHIR_VERSION, type HealthCardPayload } from './types.js';
 
 export interface PayloadOptions {
   iss: string;
@@ -90,7 +90,8 @@ export function projectImmunization(i: Immunization): Immunization {
     resourceType: 'Immunization',
     id: i.id,
     status: i.status,
-    vaccineCode: { coding: (i.vaccineCode.coding ?? []).map((c) => ({ system: c.system, code: c.code })) },
+    // Vaccine codes are CVX: other codings (NDC, SNOMED, local codes) are not part of the card.
+    vaccineCode: { coding: (i.vaccineCode.coding ?? []).filter((c) => c.system === CVX_SYSTEM && c.code).map((c) => ({ system: c.system, code: c.code })) },
     patient: { reference: i.patient.reference },
   };
   if (!out.vaccineCode.coding?.length) out.vaccineCode = { text: i.vaccineCode.text };

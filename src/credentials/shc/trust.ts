@@ -4,6 +4,7 @@
  * @see https://spec.smarthealth.cards/#trust
  * @see https://github.com/the-commons-project/vci-directory
  */
+import fs from 'node:fs';
 import type { CardRevocationList, IssuerPublicJwk, Jwks } from './types.js';
 import type { IssuerKeyStore } from './keys.js';
 import type { RevocationStore } from './revocation.js';
@@ -17,6 +18,8 @@ export interface TrustedIssuer {
   keys: IssuerPublicJwk[];
   /** The CRL of one key, when the issuer publishes one. */
   crl(kid: string): Promise<CardRevocationList | undefined>;
+  /** Why the keys could not be had (e.g. the issuer's JWKS did not answer). */
+  problem?: string;
 }
 
 export interface TrustProvider {
@@ -59,13 +62,21 @@ export function directoryTrustProvider(
       const entry = byIss.get(iss) ?? entries.find((e) => e.canonical_iss === iss);
       if (!entry) return undefined;
       let keys = entry.keys;
-      if (!keys && opts.fetchJwks) keys = (await opts.fetchJwks(entry.iss)).keys;
+      let problem: string | undefined;
+      if (!keys && opts.fetchJwks) {
+        try {
+          keys = (await opts.fetchJwks(entry.iss)).keys;
+        } catch (e) {
+          problem = `Keys of trusted issuer ${entry.iss} could not be fetched: ${(e as Error).message}`;
+        }
+      }
       const crls = (entry.crls ?? []).map(parseCrl);
       return {
         iss: entry.iss,
         name: entry.name,
         source,
         keys: keys ?? [],
+        ...(problem ? { problem } : !keys ? { problem: `Trusted issuer ${entry.iss} is listed without keys and none can be fetched` } : {}),
         async crl(kid) {
           const local = crls.filter((c) => c.kid === kid).sort((a, b) => b.ctr - a.ctr)[0];
           if (local || !opts.fetchCrl) return local;
@@ -76,15 +87,54 @@ export function directoryTrustProvider(
   };
 }
 
+/**
+ * Reads and checks a VCI directory file; every problem is an error naming the file (a bad trust list
+ * stops the hub at startup rather than silently trusting less).
+ */
+export function loadTrustDirectory(file: string): unknown {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`SHC trust directory ${file} cannot be read as JSON: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    parseDirectory(doc);
+  } catch (e) {
+    throw new Error(`SHC trust directory ${file} is not a VCI directory: ${(e as Error).message}`, { cause: e });
+  }
+  return doc;
+}
+
 function parseDirectory(doc: unknown): DirectoryEntry[] {
   const o = (doc ?? {}) as Record<string, unknown>;
   if (Array.isArray(o.participating_issuers)) {
-    return (o.participating_issuers as DirectoryEntry[]).filter((e) => typeof e?.iss === 'string');
+    return (o.participating_issuers as unknown[]).map((e, i) => {
+      const entry = e as DirectoryEntry | null;
+      if (!entry || typeof entry.iss !== 'string' || !/^https?:\/\//.test(entry.iss)) {
+        throw new TypeError(`participating_issuers[${i}] has no http(s) iss`);
+      }
+      return { iss: entry.iss, name: entry.name, canonical_iss: entry.canonical_iss };
+    });
   }
   if (Array.isArray(o.issuerInfo)) {
-    return (o.issuerInfo as Array<{ issuer?: { iss?: string; name?: string; canonical_iss?: string }; keys?: IssuerPublicJwk[]; crls?: unknown[] }>)
-      .filter((i) => typeof i.issuer?.iss === 'string')
-      .map((i) => ({ iss: i.issuer!.iss!, name: i.issuer!.name, canonical_iss: i.issuer!.canonical_iss, keys: i.keys, crls: i.crls }));
+    type Info = { issuer?: { iss?: string; name?: string; canonical_iss?: string }; keys?: IssuerPublicJwk[]; crls?: unknown[] };
+    return (o.issuerInfo as Array<Info | null>).map((i, n) => {
+      const iss = i?.issuer?.iss;
+      if (!i || typeof iss !== 'string') throw new TypeError(`issuerInfo[${n}] has no issuer.iss`);
+      if (i.keys !== undefined && (!Array.isArray(i.keys) || i.keys.some((k) => typeof k?.kid !== 'string'))) {
+        throw new TypeError(`issuerInfo[${n}].keys must be JWKs with a kid`);
+      }
+      if (i.crls !== undefined && !Array.isArray(i.crls)) throw new TypeError(`issuerInfo[${n}].crls must be an array`);
+      (i.crls ?? []).forEach((c, k) => {
+        try {
+          parseCrl(c);
+        } catch (e) {
+          throw new TypeError(`issuerInfo[${n}].crls[${k}]: ${(e as Error).message}`, { cause: e });
+        }
+      });
+      return { iss, name: i.issuer!.name, canonical_iss: i.issuer!.canonical_iss, keys: i.keys, crls: i.crls };
+    });
   }
-  throw new TypeError('Not a VCI directory document (expected participating_issuers or issuerInfo)');
+  throw new TypeError('expected participating_issuers or issuerInfo');
 }

@@ -127,7 +127,7 @@ export async function verifyHealthCardJwsSummary(jws: string, opts: VerifyOption
       jwk = (await verifyHealthCardJws(jws, (_iss, kid) => trusted.keys.find((k) => k.kid === kid))).jwk;
     } catch (e) {
       if (!isHealthCardError(e)) throw e;
-      fail(e.code, e.message);
+      fail(e.code, trusted.problem && e.code === 'KEY_NOT_FOUND' ? `${e.message}: ${trusted.problem}` : e.message);
     }
   }
 
