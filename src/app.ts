@@ -21,6 +21,7 @@ import { errorHandler } from './http/errors.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { AuditBuffer } from './auth/audit-buffer.js';
 import { auditOfFhirRequest } from './auth/fhir-audit.js';
+import type { AuditInput } from './auth/audit.js';
 
 export interface Hub {
   config: Config;
@@ -33,6 +34,8 @@ export interface Hub {
   status: { seeding: boolean };
   /** Handlers tried before Express for the hottest endpoints; each returns true when it answered. */
   fastPaths: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
+  /** Records an AuditEvent (batched, append-only) for interactions outside the FHIR router, e.g. card downloads. */
+  audit(event: AuditInput): void;
   /** Register closers (workers, timers) to run on shutdown, newest first. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -125,6 +128,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     fhir,
     fastPaths: [],
     status,
+    audit: (event) => audit.add(event),
     onClose(fn) {
       closers.push(fn);
     },

@@ -9,6 +9,8 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import type { Parameters, ParametersParameter } from 'fhir/r4';
+import type { AuditInput } from '../auth/audit.js';
+import { auditOutcome, auditWho } from '../auth/fhir-audit.js';
 import type { Principal } from '../auth/principal.js';
 import { fhirError, notFound } from '../fhir/outcomes.js';
 import type { FhirContext } from '../fhir/types.js';
@@ -24,6 +26,8 @@ export interface CredentialRouteDeps {
   shc: ShcConfig;
   fhirBaseUrl: string;
   authenticate(req: Request): Promise<Principal>;
+  /** Records each download, served or refused, as an AuditEvent (`credential-download`). */
+  audit?: (event: AuditInput) => void;
 }
 
 /** Cards, QR codes and links carry health data: never cached by intermediaries. */
@@ -68,13 +72,30 @@ async function qrOrExplain<T>(patientId: string, render: () => Promise<T>): Prom
 export function createCardRoutes(deps: CredentialRouteDeps): Router {
   const router = express.Router();
 
-  const card = async (req: Request<{ id: string }>) => {
+  const card = async (req: Request<{ id: string }>, res: Response) => {
     const principal = await deps.authenticate(req);
+    res.locals.principal = principal;
     return currentCard(deps, principal, req.params.id, issueParametersFromQuery(req.query));
   };
+  // Every download, served or refused, is audited for the patient it names (once the answer is sent).
+  router.use('/credentials/Patient/:id/:file', (req: Request<{ id: string; file: string }>, res, next) => {
+    if (!/^card(\.smart-health-card|-qr\.png|-qr\.svg)$/.test(req.params.file)) return next();
+    const { id, file } = req.params; // params are gone after an error
+    res.on('finish', () => {
+      deps.audit?.({
+        action: 'credential-download',
+        outcome: auditOutcome(res.statusCode),
+        who: auditWho(res.locals.principal as Principal | undefined, req.ip),
+        what: `Patient/${id}/${file}`,
+        patientId: id,
+        ...(res.statusCode >= 400 ? { detail: `HTTP ${res.statusCode}` } : {}),
+      });
+    });
+    next();
+  });
 
   router.get('/credentials/Patient/:id/card.smart-health-card', async (req: Request<{ id: string }>, res) => {
-    const file = healthCardFile([await card(req)]);
+    const file = healthCardFile([await card(req, res)]);
     noStore(res);
     res.set('Content-Type', file.contentType);
     res.set('Content-Disposition', `attachment; filename="${file.fileName}"`);
@@ -82,14 +103,14 @@ export function createCardRoutes(deps: CredentialRouteDeps): Router {
   });
 
   router.get('/credentials/Patient/:id/card-qr.png', async (req: Request<{ id: string }>, res) => {
-    const jws = await card(req);
+    const jws = await card(req, res);
     const png = await qrOrExplain(req.params.id, () => shcQrPng(jws));
     noStore(res);
     res.type('image/png').send(png);
   });
 
   router.get('/credentials/Patient/:id/card-qr.svg', async (req: Request<{ id: string }>, res) => {
-    const jws = await card(req);
+    const jws = await card(req, res);
     const svg = await qrOrExplain(req.params.id, () => shcQrSvg(jws));
     noStore(res);
     res.type('image/svg+xml').send(svg);

@@ -3,6 +3,7 @@
  * routes (JWKS, CRLs, /verify), the public SMART Health Link endpoints under /shl, and the patient and operator
  * routes under /credentials (see ./README.md for the route list).
  */
+import type { AuditInput } from '../auth/audit.js';
 import type { Hub } from '../app.js';
 import type { ModuleRegistry } from '../wiring-types.js';
 import { createHealthCardsIssueOperation } from './shc/operation.js';
@@ -31,7 +32,7 @@ export function wireHealthCards(hub: Hub, registry: ModuleRegistry): void {
   app.use('/shl', createShlRouter({ db, publicBaseUrl: shlBaseUrl, liveBundle: (patientId) => liveImmunizationBundle(hub.repo, config.fhirBaseUrl, patientId) }));
 
   const authenticate = registry.authenticate;
-  const routeDeps = { fhir: () => hub.fhir, shc, fhirBaseUrl: config.fhirBaseUrl, authenticate };
+  const routeDeps = { fhir: () => hub.fhir, shc, fhirBaseUrl: config.fhirBaseUrl, authenticate, audit: (event: AuditInput) => hub.audit(event) };
   app.use(createCardRoutes(routeDeps));
   app.use(createLinkRoutes({ ...routeDeps, db, shlBaseUrl }));
   app.use(createCredentialAdminRoutes({ db, shc, authenticate }));

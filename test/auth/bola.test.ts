@@ -113,6 +113,18 @@ describe.each(backends())('BOLA and compartments on %s', (backend) => {
     expect(r.body.resourceType).toBe('OperationOutcome');
   });
 
+  test('card downloads are audited as credential-download, served and refused', async () => {
+    const own = await asA(request(t.url).get(`/credentials/Patient/${a}/card.smart-health-card`));
+    expect(own.status).toBe(200);
+    const foreign = await asA(request(t.url).get(`/credentials/Patient/${b}/card-qr.png`));
+    expect([403, 404]).toContain(foreign.status);
+    await new Promise((r) => setTimeout(r, 400)); // the audit buffer's flush interval
+    const rows = await t.hub.db.query<{ outcome: string; patient_id: string | null }>(
+      "SELECT outcome, patient_id FROM audit_event WHERE action = 'credential-download' AND client_id = 'wallet-test'",
+    );
+    expect(rows.rows).toEqual(expect.arrayContaining([{ outcome: 'success', patient_id: a }, { outcome: 'failure', patient_id: b }]));
+  });
+
   test('a patient token cannot write', async () => {
     const r = await asA(request(t.url).post('/fhir/Immunization').set('content-type', FHIR).send(immunization(a, 'LOT-X')));
     expect(r.status).toBe(403);

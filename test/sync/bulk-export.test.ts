@@ -240,6 +240,12 @@ describe.each(backends())('Bulk Data export on %s', (backend) => {
     expect((await fetch(statusUrl)).status).toBe(401);
     // A fresh token of the same client downloads.
     expect(await download(fileUrl, await registry.token())).toHaveLength(2);
+    // Each file download, served or refused, is an AuditEvent naming the file and the client.
+    await sleep(400); // the audit buffer's flush interval
+    const path = new URL(fileUrl).pathname.replace(/^\/fhir\//, '');
+    const audited = await t.hub.db.query<{ outcome: string; client_id: string | null }>(
+      "SELECT outcome, client_id FROM audit_event WHERE action = 'export' AND content::text LIKE '%' || $1 || '%'", [path]);
+    expect(audited.rows).toEqual(expect.arrayContaining([{ outcome: 'success', client_id: registry.id }, { outcome: 'failure', client_id: statewide.id }]));
   });
 
   test('DELETE cancels a job: 202, then 404 for status, files and a second DELETE', async () => {

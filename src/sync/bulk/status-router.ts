@@ -6,8 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import type { Db } from '../../store/db.js';
+import type { AuditInput } from '../../auth/audit.js';
+import { auditOutcome, auditWho } from '../../auth/fhir-audit.js';
 import type { Principal } from '../../auth/principal.js';
 import { fhirError, issue, outcome } from '../../fhir/outcomes.js';
 import { cancelJob, getJob, listFiles, recordPoll, type ExportJob } from './jobs.js';
@@ -20,6 +22,8 @@ export interface StatusRouterDeps {
   fhirBaseUrl: string;
   options: BulkOptions;
   authenticate(req: Request): Promise<Principal>;
+  /** Records each file download, served or refused, as an AuditEvent (action `export`). */
+  audit?: (event: AuditInput) => void;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -31,8 +35,9 @@ export function createBulkStatusRouter(deps: StatusRouterDeps): Router {
   const retryAfterS = Math.max(1, Math.ceil(options.pollIntervalMs / 1000));
 
   /** The caller's live job, or a 404 that reveals nothing about other clients' jobs. */
-  async function ownJob(req: Request): Promise<ExportJob> {
+  async function ownJob(req: Request, res?: Response): Promise<ExportJob> {
     const principal = await deps.authenticate(req);
+    if (res) res.locals.principal = principal;
     const owner = jobOwner(principal);
     if (!owner) throw fhirError('UNAUTHORIZED', 'a bearer token is required', undefined, { 'WWW-Authenticate': 'Bearer realm="vaxhub"' });
     const id = String(req.params.jobId);
@@ -74,7 +79,17 @@ export function createBulkStatusRouter(deps: StatusRouterDeps): Router {
   });
 
   router.get(`/fhir/${BULK_FILES_PATH}/:jobId/:name`, async (req, res) => {
-    const job = await ownJob(req);
+    const what = `${BULK_FILES_PATH}/${String(req.params.jobId)}/${String(req.params.name)}`; // params are gone after an error
+    res.on('finish', () => {
+      deps.audit?.({
+        action: 'export',
+        outcome: auditOutcome(res.statusCode),
+        who: auditWho(res.locals.principal as Principal | undefined, req.ip),
+        what,
+        ...(res.statusCode >= 400 ? { detail: `HTTP ${res.statusCode}` } : {}),
+      });
+    });
+    const job = await ownJob(req, res);
     const name = String(req.params.name);
     const file = job.status === 'completed' ? (await listFiles(db, job.id)).find((f) => f.name === name) : undefined;
     const full = path.join(options.exportDir, job.id, name);

@@ -8,7 +8,7 @@ import { loadBulkOptions, type BulkOptions } from './options.js';
 
 export function wireBulkExport(hub: Hub, registry: ModuleRegistry, options: BulkOptions = loadBulkOptions(hub.config.dataDir)): ExportWorker {
   for (const op of exportOperations()) registry.addOperation(op);
-  hub.app.use(createBulkStatusRouter({ db: hub.db, fhirBaseUrl: hub.config.fhirBaseUrl, options, authenticate: (req) => registry.authenticate(req) }));
+  hub.app.use(createBulkStatusRouter({ db: hub.db, fhirBaseUrl: hub.config.fhirBaseUrl, options, authenticate: (req) => registry.authenticate(req), audit: (event) => hub.audit(event) }));
   const worker = new ExportWorker(hub.db, options, hub.logger);
   worker.start();
   hub.onClose(() => worker.stop());
