@@ -6,11 +6,10 @@
  * Requests go out through a keep-alive pool of 100 sockets, so 100 are in flight at any moment.
  */
 import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { Bundle, OperationOutcome } from 'fhir/r4';
-import { ADMIN, ADMIN_TOKEN, backends, startTestHub, type Backend, type TestHub } from '../helpers/hub.js';
+import { ADMIN, backends, startTestHub, type Backend, type TestHub } from '../helpers/hub.js';
+import { spawnHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import type { Db } from '../../src/store/db.js';
 
 import { jest } from '@jest/globals';
@@ -117,49 +116,20 @@ describe.each(backends())('HTTP booking under concurrency on %s', (backend: Back
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function spawnHub(databaseUrl: string): Promise<{ proc: ChildProcess; url: string }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(process.execPath, ['bin/vaxhub.js', 'serve'], {
-    env: { ...process.env, NODE_OPTIONS: '', DATABASE_URL: databaseUrl, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', BASE_URL: url, SEED_DEMO: 'false', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const until = Date.now() + 90_000;
-  while (Date.now() < until) {
-    if (proc.exitCode !== null) throw new Error(`hub exited with ${proc.exitCode}`);
-    try {
-      if ((await fetch(`${url}/fhir/metadata`)).ok) return { proc, url };
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  proc.kill('SIGTERM');
-  throw new Error('hub did not come up');
-}
-
 const pgOnly = backends().includes('postgres') ? describe : describe.skip;
 
 pgOnly('two hub processes on one PostgreSQL', () => {
   let t: TestHub;
-  const children: ChildProcess[] = [];
+  const children: HubProcess[] = [];
   beforeAll(async () => {
     t = await startTestHub('postgres'); // creates and migrates the schema the children share
-    const hubs = await Promise.all([spawnHub(t.testDb.url!), spawnHub(t.testDb.url!)]);
-    children.push(...hubs.map((h) => h.proc));
+    const hubs = await Promise.all([spawnHubProcess({ databaseUrl: t.testDb.url! }), spawnHubProcess({ databaseUrl: t.testDb.url! })]);
+    children.push(...hubs);
     urls.push(...hubs.map((h) => h.url));
   });
   const urls: string[] = [];
   afterAll(async () => {
-    await Promise.all(children.map((c) => new Promise<void>((r) => { c.once('exit', () => r()); c.kill('SIGTERM'); })));
+    await Promise.all(children.map((c) => c.close()));
     await t?.close();
   });
 

@@ -1,30 +1,37 @@
 /**
- * The EHR connector against a second hub acting as the EHR over loopback: the second hub registers the first
+ * The EHR connector against a second hub, in its own OS process, acting as the EHR over loopback: the second hub registers the first
  * hub's Backend Services client by its JWK Set URL, and every call goes through real SMART auth. Covers the
  * initial load, an incremental update, duplicate and near-duplicate patients, a deleted record, push, and the
  * Group $export import.
  */
 import type { Appointment, Bundle, Immunization, Patient, Provenance, Resource } from 'fhir/r4';
-import { ADMIN, backends } from '../helpers/hub.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ADMIN, backends, openTestDb, type TestDb } from '../helpers/hub.js';
+import { spawnHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { startSyncHub, type SyncTestHub } from './sync-hub.js';
 import type { ReviewItem } from '../../src/sync/ehr/links.js';
 import type { SyncStats } from '../../src/sync/ehr/sync-stats.js';
 
+/** Either hub, in this process or its own: the tests reach both over HTTP only. */
+type HubAddress = Pick<SyncTestHub, 'url' | 'fhirUrl'>;
+
 process.env.BULK_POLL_INTERVAL_MS = '200';
 process.env.BULK_WORKER_POLL_MS = '50';
 
-async function call(t: SyncTestHub, method: string, path: string, body?: unknown): Promise<Response> {
+async function call(t: HubAddress, method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${t.url}${path}`, { method, headers: { ...ADMIN, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
 }
-async function put(t: SyncTestHub, r: Resource | { resourceType: 'Group'; id: string; type: string; actual: boolean; member: unknown[] }): Promise<void> {
+async function put(t: HubAddress, r: Resource | { resourceType: 'Group'; id: string; type: string; actual: boolean; member: unknown[] }): Promise<void> {
   const res = await fetch(`${t.fhirUrl}/${r.resourceType}/${r.id}`, { method: 'PUT', headers: { ...ADMIN, 'content-type': 'application/fhir+json' }, body: JSON.stringify(r) });
   if (res.status >= 300) throw new Error(`PUT ${r.resourceType}/${r.id}: ${res.status} ${await res.text()}`);
 }
-async function search<T>(t: SyncTestHub, query: string): Promise<T[]> {
+async function search<T>(t: HubAddress, query: string): Promise<T[]> {
   const b = (await (await fetch(`${t.fhirUrl}/${query}`, { headers: ADMIN })).json()) as Bundle;
   return (b.entry ?? []).map((e) => e.resource as T);
 }
-async function runSync(t: SyncTestHub, name: string): Promise<SyncStats> {
+async function runSync(t: HubAddress, name: string): Promise<SyncStats> {
   const res = await call(t, 'POST', `/sync/admin/connections/${name}/run`);
   const body = (await res.json()) as SyncStats;
   if (res.status !== 200) throw new Error(`sync failed: ${JSON.stringify(body)}`);
@@ -48,14 +55,24 @@ const dose = (id: string, patientId: string, date: string, lotNumber = 'L1'): Im
   lotNumber,
 });
 
-describe.each(backends())('EHR sync against a second hub on %s', (backend) => {
+describe.each(backends())('EHR sync against a second hub process on %s', (backend) => {
   let hub: SyncTestHub;
-  let ehr: SyncTestHub;
+  // The EHR is another hub in its own OS process, reached only over loopback HTTP with Backend Services auth.
+  let ehr: HubProcess;
+  let ehrDb: TestDb | undefined;
+  let ehrDir: string | undefined;
   const system = (): string => `${ehr.fhirUrl}/Immunization`;
 
   beforeAll(async () => {
     hub = await startSyncHub(backend);
-    ehr = await startSyncHub(backend);
+    ehrDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vaxhub-ehr-'));
+    const exportsEnv = { BULK_EXPORT_DIR: path.join(ehrDir, 'exports') };
+    if (backend === 'postgres') {
+      ehrDb = await openTestDb('postgres');
+      ehr = await spawnHubProcess({ databaseUrl: ehrDb.url! }, exportsEnv);
+    } else {
+      ehr = await spawnHubProcess({ dataDir: ehrDir }, exportsEnv);
+    }
     const jwksUri = `${hub.url}/sync/ehr/jwks.json`;
     for (const c of [
       { id: 'vaxhub', scope: 'system/Patient.rs system/Immunization.crs system/Appointment.c' },
@@ -90,6 +107,8 @@ describe.each(backends())('EHR sync against a second hub on %s', (backend) => {
   afterAll(async () => {
     await hub?.close();
     await ehr?.close();
+    await ehrDb?.drop();
+    if (ehrDir) fs.rmSync(ehrDir, { recursive: true, force: true });
   });
 
   test('initial load: identifier and demographic matches import; duplicates and near-duplicates wait for review', async () => {
