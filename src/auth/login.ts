@@ -1,7 +1,9 @@
 /**
- * Patient sign-in on the hub by a one-time code sent to the email on the patient's record. The lead wires
- * `OtpSender` to the notification outbox (SMTP) and `PatientDirectory` to the FHIR repository.
- * Answers never reveal whether an email is on a record (the same page follows either way).
+ * Patient sign-in on the hub by a one-time code sent to the email or phone on the patient's record. The lead wires
+ * `OtpSender` to the notification outbox (SMTP) and `PatientDirectory` to the FHIR repository. A code for a phone
+ * number goes through the same outbox to an email-to-SMS gateway address (`SMS_EMAIL_GATEWAY`, e.g.
+ * `{number}@sms.example.net`); without that setting phone sign-in is refused.
+ * Answers never reveal whether an email or number is on a record (the same page follows either way).
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import type { Queryable } from '../store/db.js';
@@ -14,6 +16,8 @@ export interface OtpSender {
 export interface PatientDirectory {
   /** The id of the Patient whose telecom holds this email, if exactly one does. */
   findByEmail(email: string): Promise<string | undefined>;
+  /** The id of the Patient whose telecom (system phone or sms) holds this number (normalised: digits, leading + kept), if exactly one does. */
+  findByPhone(phone: string): Promise<string | undefined>;
 }
 
 /** Demo accounts: a patient id and a fixed email (listed in README); sign-in still goes through a sent code. */
@@ -35,35 +39,81 @@ export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** Characters a person may type in a phone number besides digits (a + only in front). */
+const PHONE_SHAPE = /^\+?[0-9][0-9 ().-]*$/;
+
+/**
+ * A phone number as typed -> digits with a leading + kept (e.g. `+1 (555) 010-2000` -> `+15550102000`);
+ * undefined when it is not plausibly a phone number (letters, other symbols, a + elsewhere, fewer than 7 or more
+ * than 15 digits as E.164 allows).
+ */
+export function normalisePhone(raw: string): string | undefined {
+  const s = raw.trim();
+  if (s.length > 40 || !PHONE_SHAPE.test(s)) return undefined;
+  const digits = s.replace(/\D/g, '');
+  if (digits.length < 7 || digits.length > 15) return undefined;
+  return `${s.startsWith('+') ? '+' : ''}${digits}`;
+}
+
+/** The gateway address for a normalised number: `{number}` in the template becomes its digits (no +). */
+export function smsGatewayAddress(template: string, phone: string): string {
+  return template.replaceAll('{number}', phone.replace(/\D/g, ''));
+}
+
+/** A stored sign-in identifier: an email has an @, a normalised phone number never does. */
+const isPhoneId = (id: string): boolean => !id.includes('@');
+
 export interface LoginDeps {
   otpSender: OtpSender;
   patientDirectory: PatientDirectory;
   demoAccounts?: readonly DemoAccount[];
+  /** Template of the email-to-SMS gateway address (`{number}` = digits); phone sign-in is refused without it. */
+  smsEmailGateway?: string;
 }
 
-async function findPatient(deps: LoginDeps, email: string): Promise<string | undefined> {
+async function findPatient(deps: LoginDeps, id: string): Promise<string | undefined> {
+  if (isPhoneId(id)) return deps.smsEmailGateway ? deps.patientDirectory.findByPhone(id) : undefined;
+  const email = id;
   const demo = (deps.demoAccounts ?? []).find((a) => normaliseEmail(a.email) === email);
   if (demo) return demo.patientId;
   return deps.patientDirectory.findByEmail(email);
 }
 
+export type StartOtpResult =
+  | { ok: true; channel: 'email' | 'phone' }
+  | { ok: false; reason: 'invalid-email' | 'invalid-phone' | 'phone-unavailable' };
+
 /**
- * Sends a code when the email is on a record and remembers its hash on the pending authorization request.
- * Returns false only for a malformed email (so the page can ask again); unknown emails look like success.
+ * Sends a code when the email or phone number is on a record and remembers its hash on the pending authorization
+ * request. Input with an @ is an email, anything else a phone number. Fails only for malformed input or a phone
+ * number when no SMS gateway is configured (so the page can ask again); unknown emails and numbers look like success.
  */
-export async function startOtp(db: Queryable, deps: LoginDeps, requestId: string, rawEmail: string): Promise<boolean> {
-  const email = normaliseEmail(rawEmail);
-  if (!EMAIL.test(email)) return false;
-  const patientId = await findPatient(deps, email);
+export async function startOtp(db: Queryable, deps: LoginDeps, requestId: string, raw: string): Promise<StartOtpResult> {
+  let id: string;
+  let to: string;
+  let channel: 'email' | 'phone';
+  if (raw.includes('@')) {
+    id = to = normaliseEmail(raw);
+    if (!EMAIL.test(id)) return { ok: false, reason: 'invalid-email' };
+    channel = 'email';
+  } else {
+    if (!deps.smsEmailGateway) return { ok: false, reason: 'phone-unavailable' };
+    const phone = normalisePhone(raw);
+    if (!phone) return { ok: false, reason: 'invalid-phone' };
+    id = phone;
+    to = smsGatewayAddress(deps.smsEmailGateway, phone);
+    channel = 'phone';
+  }
+  const patientId = await findPatient(deps, id);
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  // For an unknown email nothing is sent and no hash is stored, so no code can ever match.
+  // For an unknown email or number nothing is sent and no hash is stored, so no code can ever match.
   await db.query(
     `UPDATE auth_request SET otp_hash = $2, otp_email = $3, otp_attempts = 0, patient_id = NULL,
        otp_expires_at = now() + make_interval(secs => $4) WHERE id = $1`,
-    [requestId, patientId ? sha256(`${requestId}|${patientId}|${code}`) : null, email, OTP_LIFETIME_S],
+    [requestId, patientId ? sha256(`${requestId}|${patientId}|${code}`) : null, id, OTP_LIFETIME_S],
   );
-  if (patientId) await deps.otpSender.send(email, code);
-  return true;
+  if (patientId) await deps.otpSender.send(to, code);
+  return { ok: true, channel };
 }
 
 export type OtpResult = { ok: true; patientId: string } | { ok: false; reason: 'wrong' | 'expired' | 'locked' };

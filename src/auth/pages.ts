@@ -31,21 +31,23 @@ export function emailPage(requestId: string, clientName: string, error?: string)
   return page(
     'Sign in',
     `<p><strong>${escapeHtml(clientName)}</strong> wants to access your immunization record.
-Enter the email address on your record; we will send you a one-time code.</p>
+Enter the email address or phone number on your record; we will send you a one-time code.</p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="login">
 ${hidden('request', requestId)}
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="email" required>
+<label for="email">Email address or phone number</label>
+<input id="email" name="email" type="text" autocomplete="username" spellcheck="false" autocapitalize="none" required>
 <button type="submit">Send code</button>
 </form>`,
   );
 }
 
-export function codePage(requestId: string, error?: string): string {
+export function codePage(requestId: string, error?: string, channel: 'email' | 'phone' = 'email'): string {
+  const where = channel === 'phone' ? 'this phone number is on a patient record, a 6-digit code is on its way by text message'
+    : 'this email address is on a patient record, a 6-digit code is on its way';
   return page(
     'Enter your code',
-    `<p>If this email address is on a patient record, a 6-digit code is on its way. It is valid for 10 minutes.</p>
+    `<p>If ${where}. It is valid for 10 minutes.</p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="login/verify">
 ${hidden('request', requestId)}

@@ -39,6 +39,8 @@ export interface AuthRouterDeps {
   /** Admin bearer secret (>= 16 chars); absent -> admin API disabled. */
   adminToken?: string;
   demoAccounts?: readonly DemoAccount[];
+  /** Email-to-SMS gateway address template (`{number}@sms.example.net`); phone sign-in is refused without it. */
+  smsEmailGateway?: string;
   rateLimits?: AuthRateLimits;
   jwksFetcher?: JwksFetcher;
 }
@@ -78,7 +80,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   const audit = (req: Request, a: Omit<AuditInput, 'who'> & { who?: AuditInput['who'] }): Promise<unknown> =>
     recordAudit(db, { ...a, who: { ...a.who, ...(req.ip ? { ip: req.ip } : {}) } }).catch(() => undefined);
-  const loginDeps = { otpSender: deps.otpSender, patientDirectory: deps.patientDirectory, ...(deps.demoAccounts ? { demoAccounts: deps.demoAccounts } : {}) };
+  const loginDeps = { otpSender: deps.otpSender, patientDirectory: deps.patientDirectory, ...(deps.demoAccounts ? { demoAccounts: deps.demoAccounts } : {}), ...(deps.smsEmailGateway ? { smsEmailGateway: deps.smsEmailGateway } : {}) };
   const r = express.Router();
 
   // Discovery: public, any origin (SMART requires CORS here for browser apps).
@@ -129,11 +131,16 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   r.post('/auth/login', form, limiter, async (req, res) => {
     const p = await pending(req);
     if (!p) return expired(res);
-    const ok = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
+    const started = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
     const client = await getClient(db, p.clientId);
     res.set('Cache-Control', 'no-store').type('html');
-    if (!ok) res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, 'Please enter a valid email address.'));
-    else res.send(codePage(p.id));
+    if (started.ok) return void res.send(codePage(p.id, undefined, started.channel));
+    const msg = {
+      'invalid-email': 'Please enter a valid email address.',
+      'invalid-phone': 'Please enter a valid phone number: digits, optionally starting with + and the country code.',
+      'phone-unavailable': 'Sign-in by phone number is not available on this hub. Please enter the email address on your record.',
+    }[started.reason];
+    res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, msg));
   });
   r.post('/auth/login/verify', form, limiter, async (req, res) => {
     const p = await pending(req);

@@ -23,6 +23,8 @@ export interface Config {
   shutdownGraceMs: number;
   smtpUrl?: string;
   mailFrom: string;
+  /** Email-to-SMS gateway address for sign-in codes by phone (SMS_EMAIL_GATEWAY, `{number}` = digits); phone sign-in is off when unset. */
+  smsEmailGateway?: string;
   /**
    * Tests of FHIR mechanics only: skip SMART access control. Never read from the environment,
    * so no deployment can switch it on.
@@ -62,6 +64,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const adminToken = overrides.adminToken ?? (env.ADMIN_TOKEN || undefined);
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  const smsEmailGateway = overrides.smsEmailGateway ?? (env.SMS_EMAIL_GATEWAY || undefined);
+  if (smsEmailGateway !== undefined && !/^[^\s@]*\{number\}[^\s@]*@[^\s@]+$/.test(smsEmailGateway)) {
+    throw new ConfigError(`SMS_EMAIL_GATEWAY must be an email address template containing {number}, such as {number}@sms.example.net, got '${smsEmailGateway}'`);
+  }
   return {
     port,
     host: overrides.host ?? env.HOST ?? '0.0.0.0',
@@ -76,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceMs: overrides.shutdownGraceMs ?? envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
     mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
+    smsEmailGateway,
     devOpenAccess: overrides.devOpenAccess === true,
     iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? envInt(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
   };

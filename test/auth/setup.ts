@@ -29,9 +29,12 @@ export class CapturingOtpSender implements OtpSender {
 }
 
 export class MapPatientDirectory implements PatientDirectory {
-  constructor(private readonly byEmail: Record<string, string>) {}
+  constructor(private readonly byEmail: Record<string, string>, private readonly byPhone: Record<string, string> = {}) {}
   async findByEmail(email: string): Promise<string | undefined> {
     return this.byEmail[email];
+  }
+  async findByPhone(phone: string): Promise<string | undefined> {
+    return this.byPhone[phone];
   }
 }
 
