@@ -8,9 +8,10 @@
 import { Writable } from 'node:stream';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { Appointment, Bundle, Immunization, Patient, Resource } from 'fhir/r4';
-import { ADMIN, backends } from '../helpers/hub.js';
+import type { Appointment, Immunization, Patient } from 'fhir/r4';
+import { backends } from '../helpers/hub.js';
 import { startSyncHub, type SyncTestHub } from './sync-hub.js';
+import { bundle, call, dose, put, runSync, search } from './ehr-test-kit.js';
 import type { CliContext } from '../../src/cli-context.js';
 import { DEFAULT_COUNT } from '../../src/fhir/search/parse.js';
 import { registerSyncCommands } from '../../src/sync/ehr/commands.js';
@@ -26,41 +27,12 @@ process.env.EHR_SYNC_SCHEDULER_MS = String(24 * 3600 * 1000);
 const SCOPE = 'system/Patient.rs system/Immunization.crs system/Appointment.c';
 const MANY = 2 * DEFAULT_COUNT + 5;
 
-async function call(t: SyncTestHub, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${t.url}${path}`, { method, headers: { ...ADMIN, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-}
-async function put(t: SyncTestHub, r: Resource): Promise<void> {
-  const res = await fetch(`${t.fhirUrl}/${r.resourceType}/${r.id}`, { method: 'PUT', headers: { ...ADMIN, 'content-type': 'application/fhir+json' }, body: JSON.stringify(r) });
-  if (res.status >= 300) throw new Error(`PUT ${r.resourceType}/${r.id}: ${res.status} ${await res.text()}`);
-}
-async function bundle(t: SyncTestHub, query: string): Promise<Bundle> {
-  return (await (await fetch(`${t.fhirUrl}/${query}`, { headers: ADMIN })).json()) as Bundle;
-}
-async function search<T>(t: SyncTestHub, query: string): Promise<T[]> {
-  return ((await bundle(t, query)).entry ?? []).map((e) => e.resource as T);
-}
-async function runSync(t: SyncTestHub, name: string): Promise<SyncStats> {
-  const res = await call(t, 'POST', `/sync/admin/connections/${name}/run`);
-  const body = (await res.json()) as SyncStats;
-  if (res.status !== 200) throw new Error(`sync failed: ${JSON.stringify(body)}`);
-  return body;
-}
-
 const patient = (id: string, given: string, family: string, birthDate: string, mrn: string): Patient => ({
   resourceType: 'Patient',
   id,
   name: [{ family, given: [given] }],
   birthDate,
   identifier: [{ system: 'urn:mrn', value: mrn }],
-});
-const dose = (id: string, patientId: string, date: string, lotNumber = 'L1'): Immunization => ({
-  resourceType: 'Immunization',
-  id,
-  status: 'completed',
-  vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
-  patient: { reference: `Patient/${patientId}` },
-  occurrenceDateTime: date,
-  lotNumber,
 });
 const dayAfter = (start: string, n: number): string => new Date(Date.parse(`${start}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 

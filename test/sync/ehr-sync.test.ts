@@ -4,39 +4,18 @@
  * initial load, an incremental update, duplicate and near-duplicate patients, a deleted record, push, and the
  * Group $export import.
  */
-import type { Appointment, Bundle, Immunization, Patient, Provenance, Resource } from 'fhir/r4';
+import type { Appointment, Immunization, Patient, Provenance } from 'fhir/r4';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ADMIN, backends, openTestDb, type TestDb } from '../helpers/hub.js';
 import { spawnHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { startSyncHub, type SyncTestHub } from './sync-hub.js';
+import { call, dose, put, runSync, search } from './ehr-test-kit.js';
 import type { ReviewItem } from '../../src/sync/ehr/links.js';
-import type { SyncStats } from '../../src/sync/ehr/sync-stats.js';
-
-/** Either hub, in this process or its own: the tests reach both over HTTP only. */
-type HubAddress = Pick<SyncTestHub, 'url' | 'fhirUrl'>;
 
 process.env.BULK_POLL_INTERVAL_MS = '200';
 process.env.BULK_WORKER_POLL_MS = '50';
-
-async function call(t: HubAddress, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${t.url}${path}`, { method, headers: { ...ADMIN, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-}
-async function put(t: HubAddress, r: Resource | { resourceType: 'Group'; id: string; type: string; actual: boolean; member: unknown[] }): Promise<void> {
-  const res = await fetch(`${t.fhirUrl}/${r.resourceType}/${r.id}`, { method: 'PUT', headers: { ...ADMIN, 'content-type': 'application/fhir+json' }, body: JSON.stringify(r) });
-  if (res.status >= 300) throw new Error(`PUT ${r.resourceType}/${r.id}: ${res.status} ${await res.text()}`);
-}
-async function search<T>(t: HubAddress, query: string): Promise<T[]> {
-  const b = (await (await fetch(`${t.fhirUrl}/${query}`, { headers: ADMIN })).json()) as Bundle;
-  return (b.entry ?? []).map((e) => e.resource as T);
-}
-async function runSync(t: HubAddress, name: string): Promise<SyncStats> {
-  const res = await call(t, 'POST', `/sync/admin/connections/${name}/run`);
-  const body = (await res.json()) as SyncStats;
-  if (res.status !== 200) throw new Error(`sync failed: ${JSON.stringify(body)}`);
-  return body;
-}
 
 const patient = (id: string, given: string, family: string, birthDate: string, identifier?: { system: string; value: string }): Patient => ({
   resourceType: 'Patient',
@@ -45,16 +24,6 @@ const patient = (id: string, given: string, family: string, birthDate: string, i
   birthDate,
   ...(identifier ? { identifier: [identifier] } : {}),
 });
-const dose = (id: string, patientId: string, date: string, lotNumber = 'L1'): Immunization => ({
-  resourceType: 'Immunization',
-  id,
-  status: 'completed',
-  vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
-  patient: { reference: `Patient/${patientId}` },
-  occurrenceDateTime: date,
-  lotNumber,
-});
-
 describe.each(backends())('EHR sync against a second hub process on %s', (backend) => {
   let hub: SyncTestHub;
   // The EHR is another hub in its own OS process, reached only over loopback HTTP with Backend Services auth.
