@@ -19,6 +19,11 @@ export interface FhirRequest {
   principal: Principal;
   /** Public FHIR base URL, e.g. `https://hub.example.org/fhir`. */
   baseUrl: string;
+  /**
+   * What HTTP middleware in front of the FHIR router established for this request (Express `res.locals`), e.g. the
+   * booking gate's verdict, so the FHIR layer need not establish it again. Absent for Bundle entries.
+   */
+  locals?: Record<string, unknown> | undefined;
 }
 
 export interface FhirResponse {

@@ -66,6 +66,7 @@ export function toFhirRequest(req: Request, principal: Principal, baseUrl: strin
     headers,
     principal,
     baseUrl,
+    locals: req.res?.locals,
   };
 }
 

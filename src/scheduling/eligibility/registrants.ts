@@ -176,10 +176,20 @@ export async function listRegisteredBy(db: Queryable, registrantId: string): Pro
 export async function recheckTier(db: Queryable, rules: TierRules, registrantId: string, asOf = new Date()): Promise<TierResult> {
   const reg = await getRegistrant(db, registrantId);
   if (!reg) throw fhirError('NOT_FOUND', `registrant ${registrantId} not found`);
+  return recheckTierOf(db, rules, reg, asOf);
+}
+
+/** recheckTier for a registrant already read (the booking gate reads it with the ticket, in one round trip). */
+export async function recheckTierOf(
+  db: Queryable,
+  rules: TierRules,
+  reg: Pick<Registrant, 'id' | 'birthDate' | 'answers' | 'tier' | 'rulesVersion'>,
+  asOf = new Date(),
+): Promise<TierResult> {
   const result = evaluateTier({ birthDate: reg.birthDate, answers: reg.answers }, rules, asOf);
   if (result.tier !== reg.tier || rules.version !== reg.rulesVersion) {
     await db.query('UPDATE registrant SET tier = $2, tier_rank = $3, rules_version = $4, updated_at = $5 WHERE id = $1', [
-      registrantId, result.tier, result.rank, rules.version, asOf.toISOString(),
+      reg.id, result.tier, result.rank, rules.version, asOf.toISOString(),
     ]);
   }
   return result;

@@ -238,14 +238,18 @@ export async function revokeTicket(db: Queryable, ref: string, reason: string, n
  * Marks the ticket used inside the booking transaction: exactly one booking per ticket even when two devices
  * book at once (the second finds no `claimed` row and gets INVITATION_USED, rolling its booking back).
  */
-export async function markTicketUsed(tx: Queryable, claim: Pick<ClaimTokenPayload, 'tkt' | 'gen' | 'sub'>, now = new Date()): Promise<void> {
-  const r = await tx.query(
-    `UPDATE invitation_ticket SET status = 'used', used_at = $3
-      WHERE ref = $1 AND claim_generation = $2 AND status = 'claimed' AND expires_at > $3`,
-    [claim.tkt, claim.gen, now.toISOString()],
+export async function markTicketUsed(tx: Queryable, claim: Pick<ClaimTokenPayload, 'tkt' | 'gen' | 'sub'>, now = new Date()): Promise<{ email: string | null }> {
+  // One statement (the booking transaction holds the slot's lock meanwhile): the ticket, then its person, who is
+  // booked only when the ticket was.
+  const r = await tx.query<{ used: boolean; email: string | null }>(
+    `WITH used AS (UPDATE invitation_ticket SET status = 'used', used_at = $3
+                    WHERE ref = $1 AND claim_generation = $2 AND status = 'claimed' AND expires_at > $3 RETURNING ref),
+          booked AS (UPDATE registrant SET status = 'booked', updated_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM used) RETURNING email)
+     SELECT EXISTS (SELECT 1 FROM used) AS used, (SELECT email FROM booked) AS email`,
+    [claim.tkt, claim.gen, now.toISOString(), claim.sub],
   );
-  if (r.rowCount !== 1) throw fhirError('INVITATION_USED', 'This invitation was already used or is no longer valid');
-  await tx.query(`UPDATE registrant SET status = 'booked', updated_at = $2 WHERE id = $1`, [claim.sub, now.toISOString()]);
+  if (!r.rows[0]?.used) throw fhirError('INVITATION_USED', 'This invitation was already used or is no longer valid');
+  return { email: r.rows[0].email };
 }
 
 /**

@@ -7,7 +7,8 @@ import crypto from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest, fhirError, isOperationOutcomeError, type ErrorCode, type OperationOutcomeError } from '../../fhir/outcomes.js';
 import type { Queryable } from '../../store/db.js';
-import { verifyClaimToken } from './claim-token.js';
+import type { Registrant } from '../eligibility/registrants.js';
+import { verifyClaimToken, type ClaimTokenPayload } from './claim-token.js';
 import { assertTicketLive, type TicketRow } from './tickets.js';
 
 /** Every field present must hold. */
@@ -102,19 +103,48 @@ function refuse(error: OperationOutcomeError, who: { registrantId?: string; tick
   return { ok: false, code: error.code ?? 'INVITATION_INVALID', error, ...who };
 }
 
-/** The booking gate. Never throws for bad input: a refusal comes back as a coded result. */
-export async function checkBookingGate(db: Queryable, req: GateRequest): Promise<GateResult> {
-  if (hasStaffAuthority(req.principal)) return { ok: true, via: 'staff' };
-  if (!req.claimToken) return refuse(fhirError('INVITATION_REQUIRED', 'Booking needs a claimed invitation (X-Claim-Token)'));
-  let claim;
-  try {
-    claim = await verifyClaimToken(db, req.claimToken, req.now);
-  } catch (e) {
-    if (isOperationOutcomeError(e)) return refuse(e);
-    throw e;
-  }
+/** What the gate decides from, read in one round trip: the ticket, its registrant and every cohort window. */
+export interface GateFacts {
+  ticket: TicketRow | undefined;
+  registrant: Pick<Registrant, 'id' | 'birthDate' | 'answers' | 'tier' | 'rulesVersion'> | undefined;
+  windows: CohortWindow[];
+}
+
+/**
+ * One statement rather than three (ticket, registrant, windows): the booking path runs this on every $hold/$book,
+ * and on opening night each round trip waits behind the crowd for the event loop.
+ */
+export async function loadGateFacts(db: Queryable, ticketRef: string, registrantId: string): Promise<GateFacts> {
+  const r = await db.query<Partial<TicketRow> & {
+    reg_id: string | null; reg_birth_date: string | null; reg_answers: Registrant['answers'] | null; reg_tier: string | null;
+    reg_rules_version: string | null; reg_windows: Array<{ id: string; name: string; opensAt: string; closesAt: string; criteria: CohortCriteria }>;
+  }>(
+    `SELECT t.*, r.id AS reg_id, r.birth_date AS reg_birth_date, r.answers AS reg_answers, r.tier AS reg_tier,
+            r.rules_version AS reg_rules_version,
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('id', w.id, 'name', w.name, 'opensAt', w.opens_at, 'closesAt', w.closes_at,
+                                                          'criteria', w.criteria) ORDER BY w.opens_at, w.id), '[]'::jsonb)
+               FROM cohort_window w) AS reg_windows
+       FROM (SELECT 1) AS one LEFT JOIN invitation_ticket t ON t.ref = $1 LEFT JOIN registrant r ON r.id = $2`,
+    [ticketRef, registrantId],
+  );
+  const { reg_id, reg_birth_date, reg_answers, reg_tier, reg_rules_version, reg_windows, ...ticket } = r.rows[0]!;
+  return {
+    ticket: ticket.ref ? (ticket as TicketRow) : undefined,
+    registrant: reg_id
+      ? { id: reg_id, birthDate: reg_birth_date!, answers: reg_answers ?? {}, tier: reg_tier, rulesVersion: reg_rules_version ?? '' }
+      : undefined,
+    // jsonb renders timestamptz as `...+00:00`; the rest of the hub speaks toISOString().
+    windows: reg_windows.map((w) => ({ ...w, opensAt: new Date(w.opensAt).toISOString(), closesAt: new Date(w.closesAt).toISOString() })),
+  };
+}
+
+/**
+ * The gate's decision for a verified claim, from facts already read; `tier` is the registrant's tier as it stands
+ * (re-evaluated by the caller when it re-checks eligibility). Pure: no database access.
+ */
+export function decideBookingGate(claim: ClaimTokenPayload, facts: GateFacts, req: Omit<GateRequest, 'claimToken'>, tier: string | null): GateResult {
   const who = { registrantId: claim.sub, ticketRef: claim.tkt };
-  const t = (await db.query<TicketRow>('SELECT * FROM invitation_ticket WHERE ref = $1', [claim.tkt])).rows[0];
+  const t = facts.ticket;
   if (!t || t.registrant_id !== claim.sub) return refuse(fhirError('INVITATION_INVALID', 'Unknown invitation'), who);
   try {
     assertTicketLive(t, req.now);
@@ -126,17 +156,29 @@ export async function checkBookingGate(db: Queryable, req: GateRequest): Promise
   }
   const foreignPatient = (req.patientId && req.patientId !== claim.pat) || (req.principal.patientId && req.principal.patientId !== claim.pat);
   if (foreignPatient) return refuse(fhirError('INVITATION_INVALID', 'This invitation belongs to another person', 'Appointment.participant'), who);
-  const reg = (await db.query<{ birth_date: string; tier: string | null; answers: { employerSite?: string } }>(
-    'SELECT birth_date, tier, answers FROM registrant WHERE id = $1',
-    [claim.sub],
-  )).rows[0];
+  const reg = facts.registrant;
   if (!reg) return refuse(fhirError('INVITATION_INVALID', 'Unknown registrant'), who);
-  const subject: CohortSubject = { birthDate: reg.birth_date, tier: reg.tier, employerSite: reg.answers?.employerSite };
-  const windows = (await listWindows(db)).filter((w) => (t.window_id ? w.id === t.window_id : true) && matchesCohort(w.criteria, subject));
+  const subject: CohortSubject = { birthDate: reg.birthDate, tier, employerSite: reg.answers?.employerSite };
+  const windows = facts.windows.filter((w) => (t.window_id ? w.id === t.window_id : true) && matchesCohort(w.criteria, subject));
   const open = windows.find((w) => isOpen(w, req.now));
   if (!open) {
     const next = windows.find((w) => new Date(w.opensAt).getTime() > req.now.getTime());
     return refuse(fhirError('OUTSIDE_WINDOW', next ? `Booking for your group opens at ${next.opensAt}` : 'No booking window is open for your group'), who);
   }
   return { ok: true, via: 'ticket', registrantId: claim.sub, patientId: claim.pat, ticketRef: claim.tkt, generation: claim.gen, windowId: open.id };
+}
+
+/** The booking gate. Never throws for bad input: a refusal comes back as a coded result. */
+export async function checkBookingGate(db: Queryable, req: GateRequest): Promise<GateResult> {
+  if (hasStaffAuthority(req.principal)) return { ok: true, via: 'staff' };
+  if (!req.claimToken) return refuse(fhirError('INVITATION_REQUIRED', 'Booking needs a claimed invitation (X-Claim-Token)'));
+  let claim;
+  try {
+    claim = await verifyClaimToken(db, req.claimToken, req.now);
+  } catch (e) {
+    if (isOperationOutcomeError(e)) return refuse(e);
+    throw e;
+  }
+  const facts = await loadGateFacts(db, claim.tkt, claim.sub);
+  return decideBookingGate(claim, facts, req, facts.registrant?.tier ?? null);
 }

@@ -17,7 +17,7 @@ import type { WaitingRoom } from '../waiting-room/room.js';
 import { QUEUE_COOKIE, QUEUE_HEADER, readCookie } from '../waiting-room/router.js';
 import { TokenBucketLimiter } from '../waiting-room/shedding.js';
 import { enterSession, finishSession } from '../waiting-room/store.js';
-import { CLAIM_TOKEN_HEADER, type BookingGate } from './booking-gate.js';
+import { CLAIM_TOKEN_HEADER, rememberGatePass, type BookingGate } from './booking-gate.js';
 import { isOwnReschedule } from './fhir-gate.js';
 
 /** Which `/fhir` requests book (paths relative to the /fhir mount). */
@@ -69,6 +69,7 @@ export function createAdmissionGate(deps: AdmissionGateDeps): RequestHandler {
     const what = `Appointment${kind === 'write' ? '' : `/$${kind}`}`;
     const pass = await gate.check(deps.db, { headers, principal, ip: req.ip, what });
     if (pass.via !== 'ticket') return;
+    rememberGatePass(res.locals, headers[CLAIM_TOKEN_HEADER]!, pass);
     const limited = perTicket.take(pass.ticketRef);
     if (!limited.ok) {
       throw gate.refuse(fhirError('TOO_MANY_REQUESTS', 'Too many booking requests with this invitation; retry shortly', undefined, {

@@ -13,12 +13,12 @@ import { fhirError, isOperationOutcomeError, type ErrorCode, type OperationOutco
 import { enqueueMail } from '../../notify/outbox.js';
 import { queueReminder } from './mail-renderers.js';
 import type { Queryable } from '../../store/db.js';
-import { recheckTier } from '../eligibility/registrants.js';
+import { recheckTierOf } from '../eligibility/registrants.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { abuseKindOf, type AbuseAccounting, type AbuseKind } from '../invitations/abuse.js';
-import { verifyClaimToken } from '../invitations/claim-token.js';
+import { verifyClaimToken, type ClaimTokenPayload } from '../invitations/claim-token.js';
 import { markTicketUsed } from '../invitations/tickets.js';
-import { checkBookingGate, hasStaffAuthority } from '../invitations/waves.js';
+import { decideBookingGate, hasStaffAuthority, loadGateFacts } from '../invitations/waves.js';
 import { openingNightRegistry } from '../waiting-room/metrics.js';
 
 export const CLAIM_TOKEN_HEADER = 'x-claim-token';
@@ -43,6 +43,24 @@ export type GatePass =
   | { via: 'ticket'; registrantId: string; patientId: string; ticketRef: string; generation: number; windowId: string };
 
 export type TicketPass = Extract<GatePass, { via: 'ticket' }>;
+
+/** Where the HTTP admission gate leaves its verdict for the FHIR layer (Express `res.locals`, see FhirRequest.locals). */
+const GATE_PASS_LOCAL = 'vaxhubBookingGatePass';
+
+/** Keeps a ticket pass for the rest of this request, tied to the claim token it was established for. */
+export function rememberGatePass(locals: Record<string, unknown>, claimToken: string, pass: TicketPass): void {
+  locals[GATE_PASS_LOCAL] = { claimToken, pass };
+}
+
+/**
+ * The pass the admission gate established moments ago in this same request, if it was for this claim token. The
+ * FHIR-level gate then need not read the ticket, registrant and windows again: the ticket's state is re-checked
+ * where it counts anyway, in the booking transaction that consumes it (markTicketUsed).
+ */
+export function rememberedGatePass(locals: Record<string, unknown> | undefined, claimToken: string | undefined): TicketPass | undefined {
+  const kept = locals?.[GATE_PASS_LOCAL] as { claimToken: string; pass: TicketPass } | undefined;
+  return kept && claimToken !== undefined && kept.claimToken === claimToken ? kept.pass : undefined;
+}
 
 export interface GateInput {
   headers: Record<string, string | undefined>;
@@ -109,20 +127,19 @@ export class BookingGate {
     const now = this.now();
     const claimToken = input.headers[CLAIM_TOKEN_HEADER];
     if (!claimToken) throw this.refuse(fhirError('INVITATION_REQUIRED', 'Booking needs a claimed invitation (X-Claim-Token) or staff authority'), input);
-    let registrantId: string;
+    let claim: ClaimTokenPayload;
     try {
-      registrantId = (await verifyClaimToken(q, claimToken, now)).sub;
+      claim = await verifyClaimToken(q, claimToken, now);
     } catch (e) {
       if (isOperationOutcomeError(e)) throw this.refuse(e, input);
       throw e;
     }
+    const facts = await loadGateFacts(q, claim.tkt, claim.sub);
+    if (!facts.registrant) throw this.refuse(fhirError('INVITATION_INVALID', 'Unknown registrant'), input);
     // The tier is re-evaluated under the rules in force now: a rule change (or a birthday) counts at booking.
-    const tier = await recheckTier(q, this.deps.rules, registrantId, now).catch((e: unknown) => {
-      if (isOperationOutcomeError(e) && e.code === 'NOT_FOUND') throw this.refuse(fhirError('INVITATION_INVALID', 'Unknown registrant'), input);
-      throw e;
-    });
+    const tier = await recheckTierOf(q, this.deps.rules, facts.registrant, now);
     if (!tier.eligible) throw this.refuse(fhirError('NOT_ELIGIBLE', `Not eligible under the current rules: ${tier.reason}`), input);
-    const r = await checkBookingGate(q, { claimToken, principal: input.principal, now, patientId: input.patientId });
+    const r = decideBookingGate(claim, facts, { principal: input.principal, now, patientId: input.patientId }, tier.tier);
     if (!r.ok) throw this.refuse(r.error, { ...input, ticketRef: r.ticketRef });
     if (r.via === 'staff') return { via: 'staff' };
     gatePasses.inc({ via: 'ticket' });
@@ -135,24 +152,30 @@ export class BookingGate {
    * before are queued in the outbox.
    */
   async onTicketBooked(tx: Queryable, pass: TicketPass, appointment: Appointment, ctx: Pick<GateInput, 'principal' | 'ip' | 'what'>): Promise<void> {
-    await this.consumeTicket(tx, pass, ctx);
-    await this.queueBookingMails(tx, pass, appointment);
+    const { email } = await this.consumeTicket(tx, pass, ctx);
+    await this.queueBookingMails(tx, pass, appointment, email);
   }
 
-  /** Marks the ticket used (INVITATION_USED, counted and audited, when it already was). */
-  async consumeTicket(tx: Queryable, pass: TicketPass, ctx: Pick<GateInput, 'principal' | 'ip' | 'what'>): Promise<void> {
+  /** Marks the ticket used (INVITATION_USED, counted and audited, when it already was); answers the person's email. */
+  async consumeTicket(tx: Queryable, pass: TicketPass, ctx: Pick<GateInput, 'principal' | 'ip' | 'what'>): Promise<{ email: string | null }> {
     try {
-      await markTicketUsed(tx, { tkt: pass.ticketRef, gen: pass.generation, sub: pass.registrantId }, this.now());
+      return await markTicketUsed(tx, { tkt: pass.ticketRef, gen: pass.generation, sub: pass.registrantId }, this.now());
     } catch (e) {
       if (isOperationOutcomeError(e)) throw this.refuse(e, { ...ctx, patientId: pass.patientId, ticketRef: pass.ticketRef });
       throw e;
     }
   }
 
-  /** The confirmation now and a reminder the day before, to the registrant's address, in the booking transaction. */
-  async queueBookingMails(tx: Queryable, pass: TicketPass, appointment: Appointment): Promise<void> {
+  /**
+   * The confirmation now and a reminder the day before, to the registrant's address, in the booking transaction.
+   * `knownEmail`: the address consumeTicket answered (read here when not given).
+   */
+  async queueBookingMails(tx: Queryable, pass: TicketPass, appointment: Appointment, knownEmail?: string | null): Promise<void> {
     const now = this.now();
-    const email = (await tx.query<{ email: string | null }>('SELECT email FROM registrant WHERE id = $1', [pass.registrantId])).rows[0]?.email;
+    const email =
+      knownEmail !== undefined
+        ? knownEmail
+        : (await tx.query<{ email: string | null }>('SELECT email FROM registrant WHERE id = $1', [pass.registrantId])).rows[0]?.email;
     if (!email || !appointment.id) return;
     const when = appointment.start ? new Date(appointment.start) : undefined;
     const whenText = when ? when.toUTCString() : 'the time shown in your booking';

@@ -13,7 +13,7 @@ import { idFromReference, patientIdOf, slotIdOf } from '../appointment-resource.
 import type { BookingAnswer } from '../booking.js';
 import { paramResource, paramValue, paramValues } from '../operations/params.js';
 import { proposalSlotId } from '../operations/appointment-find.js';
-import type { BookingGate, GatePass, TicketPass } from './booking-gate.js';
+import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass, type TicketPass } from './booking-gate.js';
 
 /**
  * The Db the wrapped `$book` sees: its booking transaction also consumes the ticket, so both commit or neither.
@@ -97,7 +97,9 @@ function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDef
       if (name === 'book' && named.every((p) => p === req.principal.patientId) && (await isOwnReschedule(ctx.db, req.principal, paramValue(req, 'cancelled-appt-id')))) {
         return op.handler(req, ctx);
       }
-      const pass = await gate.check(ctx.db, { headers: req.headers, principal: req.principal, patientId: named[0], what });
+      const pass: GatePass =
+        rememberedGatePass(req.locals, req.headers[CLAIM_TOKEN_HEADER]) ??
+        (await gate.check(ctx.db, { headers: req.headers, principal: req.principal, patientId: named[0], what }));
       if (pass.via !== 'ticket') return op.handler(req, ctx);
       if (named.some((p) => p !== pass.patientId)) {
         throw gate.refuse(fhirError('INVITATION_INVALID', 'This invitation belongs to another person', 'patient-id'), { principal: req.principal, what, ticketRef: pass.ticketRef });
@@ -135,7 +137,7 @@ function takesPlace(appt: Appointment, previous: Appointment | undefined): boole
  * the confirmation is queued after the write (when a created Appointment has its id).
  */
 export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
-  const booked = new WeakMap<Queryable, TicketPass>();
+  const booked = new WeakMap<Queryable, { pass: TicketPass; email: string | null }>();
   return {
     resourceType: 'Appointment',
     async beforeWrite(tx, { interaction, resource, previous, principal, headers }) {
@@ -149,16 +151,16 @@ export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
         ? appt
         : { ...appt, participant: [...(appt.participant ?? []), { actor: { reference: `Patient/${pass.patientId}` }, status: 'accepted' }] };
       if (ticketed.status === 'booked') {
-        await gate.consumeTicket(tx, pass, { principal, what });
-        booked.set(tx, pass);
+        const { email } = await gate.consumeTicket(tx, pass, { principal, what });
+        booked.set(tx, { pass, email });
       }
       return ticketed as unknown as AnyResource;
     },
     async afterWrite(tx, { resource }) {
-      const pass = booked.get(tx);
-      if (!pass || !resource) return;
+      const consumed = booked.get(tx);
+      if (!consumed || !resource) return;
       booked.delete(tx);
-      await gate.queueBookingMails(tx, pass, resource as unknown as Appointment);
+      await gate.queueBookingMails(tx, consumed.pass, resource as unknown as Appointment, consumed.email);
     },
   };
 }
