@@ -99,15 +99,16 @@ function appointmentFor(id: string, input: FreshPlace, now: Date): ClaimOptions[
  * A new place (hold or direct booking): the planning read, then the claim statement that writes the booking row,
  * both counters and the FHIR Appointment together (claim-statement.ts). With nothing else to write, the claim runs
  * in autocommit: two round trips in all, and the hot rows stay locked only while the database executes it. An
- * Idempotency-Key (claimed first, filled by the claim) or a next-dose recommendation (written before the claim, so
- * the hot locks are still taken last) make it one transaction.
+ * Idempotency-Key (claimed first, filled by the claim), a next-dose recommendation (written before the claim, so
+ * the hot locks are still taken last) or a Db whose commits carry more work (a ticket consumed with the booking)
+ * make it one transaction.
  */
 async function placeFresh(ctx: SchedulingContext, input: FreshPlace, retry: RetryKey, fingerprint: unknown): Promise<BookingAnswer> {
   const now = clockOf(ctx);
   const id = randomUUID();
   const req: PlaceRequest = { appointmentId: id, slotId: input.slotId, patientId: input.patientId ?? null, doseNumber: input.doseNumber, mode: input.mode };
   const appointment = appointmentFor(id, input, now);
-  if (!retry.idempotencyKey) {
+  if (!retry.idempotencyKey && !ctx.db.writesNeedTransaction) {
     const planned = await planPlace(ctx.db, ctx, req, now);
     if (!(input.patientId && planned.nextDose)) {
       const placed = await claimPlace(ctx.db, req, planned, now, { appointment });

@@ -104,7 +104,7 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
     mailbox = await startMailbox();
     rig = await startOpeningNightHub(backend, { smtpUrl: mailbox.url });
     const ctx = { db: rig.hub.db, repo: rig.hub.repo, products: loadProducts(), holdSeconds: 300 };
-    slotIds = (await seedClinic(ctx, { slots: 2, capacity: 3, doses: 10, day: '2030-06-03' })).slotIds;
+    slotIds = (await seedClinic(ctx, { cvx: '309' /* single dose: no next dose to plan */, slots: 2, capacity: 3, doses: 10, day: '2030-06-03' })).slotIds;
   });
   afterAll(async () => {
     await rig?.close();
@@ -222,11 +222,21 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
     const plain = await call('POST', '/fhir/Appointment', appt, { 'x-claim-token': blairClaim, 'x-queue-token': blairPlace });
     expect(plain.status).toBe(401); // anonymous callers book through $hold/$book, never by writing Appointments
 
-    // Staff book without a ticket or a queue place; exactly one place was taken by Alex, one by staff.
-    const staff = await book(slotIds[1]!, ADMIN, blair.patientId);
+    // Blair books a proposed place directly (no hold first) with her own ticket: a single-dose product, so the
+    // claim has no next dose to plan; the ticket is consumed all the same, and a second try is a replay.
+    const blairBooked = await book(slotIds[1]!, { 'x-claim-token': blairClaim, 'x-queue-token': blairPlace });
+    expect(`${blairBooked.status} ${JSON.stringify(blairBooked.body).slice(0, 600)}`).toMatch(/^200 /);
+    expect(blairBooked.body.entry[0].resource).toMatchObject({ status: 'booked' });
+    const blairTicketRow = await rig.hub.db.query<{ status: string }>(`SELECT status FROM invitation_ticket WHERE registrant_id = $1`, [blair.registrantId]);
+    expect(blairTicketRow.rows.map((r) => r.status)).toEqual(['used']);
+    await mailbox.waitFor((m) => m.to.includes(`blair-${uniq}@example.org`) && /booked/i.test(m.subject));
+    expect(refusalCode((await book(slotIds[0]!, { 'x-claim-token': blairClaim, 'x-queue-token': blairPlace })).body)).toBe('INVITATION_USED');
+
+    // Staff book without a ticket or a queue place; one place each was taken by Alex, Blair and staff.
+    const staff = await book(slotIds[1]!, ADMIN, drew.patientId);
     expect(staff.status).toBe(200);
     const taken = await rig.hub.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM booking WHERE slot_id = ANY($1::text[]) AND active`, [slotIds]);
-    expect(Number(taken.rows[0]!.n)).toBe(2);
+    expect(Number(taken.rows[0]!.n)).toBe(3);
 
 
     // Alex moves their own booking (signed in with a patient token): no invitation needed, the old place is freed.

@@ -21,6 +21,7 @@ import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass
  */
 class TicketConsumingDb implements Db {
   readonly kind: Db['kind'];
+  readonly writesNeedTransaction = true;
   constructor(private readonly inner: Db, private readonly consume: (tx: Queryable, appt: Appointment) => Promise<void>) {
     this.kind = inner.kind;
   }
