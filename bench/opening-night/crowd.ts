@@ -38,6 +38,8 @@ export interface CrowdResult {
   joined: number;
   admittedSeen: number;
   booked: number;
+  /** Each $book request's latency as the person saw it (what the adaptive controller reacts to, from outside). */
+  bookLatencyMs: number[];
   bookRefusals: Map<string, number>;
   predictions: Array<{ position: number; predictedAt: number; etaS: number }>;
 }
@@ -103,7 +105,7 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
   const people: Person[] = Array.from({ length: o.arrivals }, (_, i) => ({ ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, done: false }));
   const timeline = new Timeline();
   people.forEach((_, i) => timeline.push(o.start + (i / o.arrivals) * o.spreadMs, i));
-  const result: CrowdResult = { requests: 0, byStatus: new Map(), errors: 0, statusLatencyMs: [], joined: 0, admittedSeen: 0, booked: 0, bookRefusals: new Map(), predictions: [] };
+  const result: CrowdResult = { requests: 0, byStatus: new Map(), errors: 0, statusLatencyMs: [], joined: 0, admittedSeen: 0, booked: 0, bookLatencyMs: [], bookRefusals: new Map(), predictions: [] };
   const tokens = [...o.claimTokens];
   let inFlight = 0;
   const count = (status: number): void => {
@@ -118,7 +120,9 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const slot = o.slotIds[Math.floor(Math.random() * o.slotIds.length)]!;
       const body = JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'appt-id', valueString: `Appointment/slot.${slot}` }] });
+      const started = performance.now();
       const r = await request(base, 'POST', '/fhir/Appointment/$book', { 'x-forwarded-for': p.ip, 'x-claim-token': claim, 'x-queue-token': p.token! }, body);
+      result.bookLatencyMs.push(performance.now() - started);
       count(r.status);
       if (r.status === 200) {
         result.booked++;

@@ -172,6 +172,7 @@ async function main(): Promise<void> {
       ['admission rate vs configured', `${measuredPerMin.toFixed(1)}/min vs ${P.ratePerMinute}/min = ${(measuredPerMin / P.ratePerMinute).toFixed(3)} (adaptive factor went down to ${minFactor})`, '1 +/- 0.05'],
       ['admissions vs rate in force', `${peopleAdmitted} people vs ${inForce.toFixed(1)} = ${(peopleAdmitted / inForce).toFixed(3)} (frontier moved ${last.admitted - first.admitted} positions, ${gapsAt(last.at) - gapsAt(first.at)} of them block gaps credited)`, '1 +/- 0.05'],
       ['adaptive controller', recovery, 'recovers when latency falls'],
+      ['$book latency (admitted people, crowd side)', `median ${median(crowd.bookLatencyMs).toFixed(0)} ms, p95 ${pct(crowd.bookLatencyMs, 0.95).toFixed(0)} ms (n=${crowd.bookLatencyMs.length}; the controller cuts above 800 ms p95)`, ''],
       ['p99 GET /waiting-room/status (crowd)', `${pct(crowd.statusLatencyMs, 0.99).toFixed(1)} ms (median ${median(crowd.statusLatencyMs).toFixed(1)} ms, ${crowd.statusLatencyMs.length} polls)`, ''],
       ['ETA error, admitted people', `median ${median(etaErr.map((e) => e.abs)).toFixed(1)} s, p90 ${pct(etaErr.map((e) => e.abs), 0.9).toFixed(1)} s; relative median ${(median(etaErr.map((e) => e.rel)) * 100).toFixed(1)}% (n=${etaErr.length})`, ''],
       ['hub peak memory', `${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB)`, '< 1024 MB'],
