@@ -21,7 +21,12 @@ describe('SeededPermutation', () => {
     // Uniform places have mean n/2 and standard error n/sqrt(12 * 1000) ~ 91; allow 5 standard errors.
     expect(Math.abs(mean - n / 2)).toBeLessThan(460);
   });
+  it.each([1, 3, 100, 4097, 50_000])('inverts: indexOf(at(i)) = i on 0..%i-1', (n) => {
+    const p = new SeededPermutation('inverse', n);
+    for (let i = 0; i < n; i++) if (p.indexOf(p.at(i)) !== i) throw new Error(`indexOf(at(${i})) = ${p.indexOf(p.at(i))}`);
+  });
   it('refuses out-of-range indexes', () => {
     expect(() => new SeededPermutation('s', 5).at(5)).toThrow(RangeError);
+    expect(() => new SeededPermutation('s', 5).indexOf(-1)).toThrow(RangeError);
   });
 });

@@ -43,11 +43,30 @@ export class SeededPermutation {
     return left * 2 ** this.halfBits + right;
   }
 
+  private decrypt(y: number): number {
+    let left = Math.floor(y / 2 ** this.halfBits) & this.mask;
+    let right = y & this.mask;
+    for (let k = this.keys.length - 1; k >= 0; k--) {
+      const prev = (right ^ this.round(left, this.keys[k]!)) & this.mask;
+      right = left;
+      left = prev;
+    }
+    return left * 2 ** this.halfBits + right;
+  }
+
   /** The image of i (0 <= i < size). */
   at(i: number): number {
     if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`index ${i} outside 0..${this.size - 1}`);
     let x = this.encrypt(i);
     while (x >= this.size) x = this.encrypt(x);
+    return x;
+  }
+
+  /** The i with at(i) = y: the inverse, walking the cycle back the same way (used to find who holds a place). */
+  indexOf(y: number): number {
+    if (!Number.isInteger(y) || y < 0 || y >= this.size) throw new RangeError(`value ${y} outside 0..${this.size - 1}`);
+    let x = this.decrypt(y);
+    while (x >= this.size) x = this.decrypt(x);
     return x;
   }
 }

@@ -1,6 +1,8 @@
 /**
  * HTTP face of the waiting room (Express glue only; the logic lives in room.ts / store.ts / admission.ts):
- *   POST /waiting-room/join?event=ID     -> a place (cookie for pages, `token` in JSON for API clients)
+ *   POST /waiting-room/join?event=ID     -> a place (cookie for pages, `token` in JSON for API clients); with
+ *                                           X-Claim-Token the place is the person's, and `lang` (query) or
+ *                                           `language` (body) is the language of their admission mail
  *   GET  /waiting-room/status            -> {position, ahead, etaSeconds, pollAfterSeconds, admitted}
  *   POST /waiting-room/admin/events, /admin/events/:id/{pause,resume,queue-all}   (operators)
  *   GET  /waiting-room/metrics           -> Prometheus text of openingNightRegistry
@@ -44,6 +46,11 @@ export function readCookie(req: Request, name: string): string | undefined {
     if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
   }
   return undefined;
+}
+
+/** A language tag's primary subtag (`es` from `es-MX`), or undefined when it is not one. */
+function languageOf(raw: unknown): string | undefined {
+  return typeof raw === 'string' && /^[A-Za-z]{2}(-[A-Za-z0-9]{1,8})*$/.test(raw) ? raw.slice(0, 2).toLowerCase() : undefined;
 }
 
 function sendOutcome(res: Response, e: OperationOutcomeError): void {
@@ -90,12 +97,14 @@ export function createWaitingRoomRouter(deps: WaitingRoomRouterDeps): Router {
       const claimToken = req.get(CLAIM_HEADER);
       let binding: string;
       let remember: boolean;
+      let registrantId: string | undefined;
       if (claimToken) {
         const claim = await verifyClaimToken(room.db, claimToken, new Date(room.now()));
         const limited = registrantLimit.take(claim.sub);
         if (!limited.ok) return sendTooMany(res, limited.retryAfterSeconds, 'rate-limit-registrant', 'Too many joins for this person');
         binding = bindingFor('registrant', claim.sub);
         remember = true;
+        registrantId = claim.sub;
       } else {
         let device = readCookie(req, DEVICE_COOKIE);
         if (!device || !/^[\w-]{16,64}$/.test(device)) {
@@ -112,7 +121,8 @@ export function createWaitingRoomRouter(deps: WaitingRoomRouterDeps): Router {
         binding = bindingFor('device', device);
         remember = false;
       }
-      const joined = await joinQueue(room.db, { eventId: event.id, binding, remember, now: new Date(room.now()) }, { arrivals: room.arrivals, known: room.known });
+      const language = languageOf(req.query.lang ?? (req.body as { language?: unknown } | undefined)?.language);
+      const joined = await joinQueue(room.db, { eventId: event.id, binding, remember, now: new Date(room.now()), registrantId, language }, { arrivals: room.arrivals, known: room.known });
       waitingRoomJoins.inc({ phase: joined.payload.p === 'p' ? 'pre' : 'open', returning: String(joined.returning) });
       res.append('Set-Cookie', cookie(QUEUE_COOKIE, joined.token, 2 * 86_400));
       res.set('Cache-Control', 'no-store').status(joined.returning ? 200 : 201).json({ token: joined.token, ...(await room.status(joined.payload)) });

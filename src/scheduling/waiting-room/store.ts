@@ -161,6 +161,17 @@ export interface JoinOptions {
   known?: KnownPlaces;
 }
 
+export interface JoinInput {
+  eventId: string;
+  binding: string;
+  remember: boolean;
+  now: Date;
+  /** The registrant whose claimed invitation took the place (remembered places only): who to mail when admitted. */
+  registrantId?: string;
+  /** The language the person waits in (`en`, `es`, `ko`), for that mail. */
+  language?: string;
+}
+
 /**
  * Joins the queue. With `remember` the place is stored under the binding (unique per event), so a reload or a
  * second device of the same registrant gets the same place, in this process or any other; without it (anonymous
@@ -168,7 +179,7 @@ export interface JoinOptions {
  */
 export async function joinQueue(
   db: Db,
-  input: { eventId: string; binding: string; remember: boolean; now: Date },
+  input: JoinInput,
   opts: JoinOptions = {},
 ): Promise<JoinResult> {
   const secret = await getSecret(db, 'queue-token');
@@ -197,9 +208,9 @@ export async function joinQueue(
   if (!input.remember) return result(place, false);
   // The unique key (event_id, binding) decides between concurrent joins of the same person, across processes.
   const ins = await db.query(
-    `INSERT INTO waiting_room_entry (event_id, binding, phase, arrival_number, replay_id) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO waiting_room_entry (event_id, binding, phase, arrival_number, replay_id, registrant_id, language) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (event_id, binding) DO NOTHING`,
-    [input.eventId, input.binding, phase === 'p' ? 'pre' : 'open', n, place.replayId],
+    [input.eventId, input.binding, phase === 'p' ? 'pre' : 'open', n, place.replayId, input.registrantId ?? null, input.language ?? null],
   );
   if (ins.rowCount === 1) {
     opts.known?.set(input.eventId, input.binding, place);
