@@ -4,7 +4,7 @@
  */
 import type { Hub } from './app.js';
 import type { ModuleRegistry } from './wiring-types.js';
-import { OutboxWorker, createSmtpTransport } from './notify/worker.js';
+import { OutboxWorker, createSmtpTransport, type OutboxRenderer } from './notify/worker.js';
 import { warmUp } from './fhir/validation/index.js';
 import { SUPPORTED_RESOURCE_TYPES } from './fhir/resource-types.js';
 import { wireAuth } from './auth/wiring.js';
@@ -25,7 +25,8 @@ export interface Wiring {
   afterFhir?: () => void;
 }
 
-function wireMail(hub: Hub): void {
+/** The outbox worker, with the renderers of every kind that modules write as kind + payload only. */
+function wireMail(hub: Hub, renderers: Record<string, OutboxRenderer>): void {
   if (!hub.config.smtpUrl) {
     hub.logger.warn('SMTP_URL is not set: mail (sign-in codes, invitations) stays queued in the outbox until it is');
     return;
@@ -34,7 +35,7 @@ function wireMail(hub: Hub): void {
     db: hub.db,
     transport: createSmtpTransport(hub.config.smtpUrl),
     from: hub.config.mailFrom,
-    renderers: schedulingMailRenderers({ repo: hub.repo, products: loadProducts() }),
+    renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts() }), ...renderers },
   });
   worker.start(1000);
   hub.onClose(() => worker.stop());
@@ -48,15 +49,15 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   });
   warmUp(SUPPORTED_RESOURCE_TYPES);
   wireAuth(hub, registry);
-  wireMail(hub);
   wireHealthCards(hub, registry);
   wireScheduling(hub, registry);
   // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
   const night = wireOpeningNight(hub, registry);
+  wireMail(hub, night.mailRenderers);
   // /waiting-room/status is answered before Express: it is polled by everyone waiting.
   hub.fastPaths.push(createFastStatus({ room: night.room, statusPerIpPerMinute: night.config.limits.statusPerIp }));
   wireIis(hub, registry);
   wireSync(hub, registry);
-  await wireApps(hub, registry);
+  await wireApps(hub, registry, { notifyOnAdmission: night.config.notifyOnAdmission });
   return {};
 }

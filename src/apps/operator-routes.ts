@@ -2,6 +2,7 @@
  * Small hub-side helpers for the sign-up and admin apps (everything else they need is the hub's public API):
  *   GET /signup/invitation/:ticket  -> 303 to /apps/signup/#invitation/<ticket> (invitation mails link here;
  *                                      the ticket moves into the fragment, which browsers never send again)
+ *   GET /signup/waiting?lang=xx      -> 303 to /apps/signup/?lang=xx#waiting (the "it is your turn" mail's link)
  *   GET /admin/supply?days=30        operators: doses per location and product (on hand, reserved, available,
  *                                      expiring within `days`, confirmed deliveries still expected), read-only
  * and `signupConfig`, the extra settings the sign-up app reads from its config.json (the waiting-room event to
@@ -97,6 +98,11 @@ export function createAppSupportRouter(deps: OperatorRoutesDeps): Router {
     if (!/^[A-Za-z0-9_-]{8,128}$/.test(ticket)) throw badRequest('Not an invitation link');
     res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer').redirect(303, `/apps/signup/#invitation/${ticket}`);
   });
+  // The admission mail's link: back to the waiting room in the language the person waited in.
+  router.get('/signup/waiting', (req, res) => {
+    const lang = typeof req.query.lang === 'string' && /^[a-z]{2}$/.test(req.query.lang) ? req.query.lang : undefined;
+    res.set('Cache-Control', 'no-store').redirect(303, `/apps/signup/${lang ? `?lang=${lang}` : ''}#waiting`);
+  });
   router.get('/admin/supply', deps.requireAdmin, (req, res, next) => {
     const raw = req.query.days;
     if (raw !== undefined && (typeof raw !== 'string' || !/^\d{1,4}$/.test(raw))) return next(badRequest('days must be a whole number of days', 'days'));
@@ -117,7 +123,7 @@ export interface SignupAppConfig {
   tiers: Record<string, string>;
 }
 
-export async function signupConfig(db: Db, products: ProductCatalogue, rules: TierRules): Promise<SignupAppConfig> {
+export async function signupConfig(db: Db, products: ProductCatalogue, rules: TierRules, opts: { notifyOnAdmission?: boolean } = {}): Promise<SignupAppConfig> {
   let eventId: string | undefined;
   try {
     eventId = (await db.query<{ id: string }>('SELECT id FROM waiting_room_event WHERE closed_at IS NULL ORDER BY opens_at DESC, id LIMIT 1')).rows[0]?.id;
@@ -126,7 +132,7 @@ export async function signupConfig(db: Db, products: ProductCatalogue, rules: Ti
   }
   return {
     ...(eventId ? { waitingRoomEventId: eventId } : {}),
-    notifyOnAdmission: false,
+    notifyOnAdmission: opts.notifyOnAdmission ?? false,
     products: products.products.map((p) => ({ cvx: p.cvx, name: p.name, dosesInSeries: p.dosesInSeries, minIntervalDays: p.minIntervalDays, recommendedIntervalDays: p.recommendedIntervalDays, graceDays: p.graceDays })),
     occupations: rules.occupationGroups,
     conditions: rules.riskConditions,

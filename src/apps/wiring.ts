@@ -123,24 +123,30 @@ export async function registerSignupClient(hub: Pick<Hub, 'config' | 'db' | 'log
   await registerAppClient(hub, 'signup', SIGNUP_CLIENT_ID, 'vaxhub Sign-up', SIGNUP_CLIENT_SCOPE);
 }
 
+/** What the apps need to know of the hub's other settings. */
+export interface AppsOptions {
+  /** The hub mails people when the waiting room admits them (opening night's WAITING_ROOM_NOTIFY_ADMISSION). */
+  notifyOnAdmission?: boolean;
+}
+
 /** The config.json extras: the sign-up app learns the waiting-room event, product facts and answer codes. */
-export function appConfigExtras(hub: Pick<Hub, 'db'>): AppConfigExtras {
+export function appConfigExtras(hub: Pick<Hub, 'db'>, opts: AppsOptions = {}): AppConfigExtras {
   const products = loadProducts();
   const rules = loadTierRules();
-  return async (app) => (app === 'signup' ? { ...(await signupConfig(hub.db, products, rules)) } : {});
+  return async (app) => (app === 'signup' ? { ...(await signupConfig(hub.db, products, rules, opts)) } : {});
 }
 
 /** Everything /apps needs, as one router (used by wireApps and by tests that mount it in front of a hub). */
-export async function appsRouterFor(hub: Hub, registry: Pick<ModuleRegistry, 'authenticate'>): Promise<Router> {
+export async function appsRouterFor(hub: Hub, registry: Pick<ModuleRegistry, 'authenticate'>, opts: AppsOptions = {}): Promise<Router> {
   const available = await ensureAppsBuilt(hub);
   await registerWalletClient(hub);
   await registerSignupClient(hub);
   const router = express.Router();
   router.use(createAppSupportRouter({ db: hub.db, repo: hub.repo, products: loadProducts(), requireAdmin: requireAdmin(registry as ModuleRegistry) }));
-  router.use(createAppsRouter({ fhirBaseUrl: hub.config.fhirBaseUrl, available, extras: appConfigExtras(hub) }));
+  router.use(createAppsRouter({ fhirBaseUrl: hub.config.fhirBaseUrl, available, extras: appConfigExtras(hub, opts) }));
   return router;
 }
 
-export async function wireApps(hub: Hub, registry: ModuleRegistry): Promise<void> {
-  hub.app.use(await appsRouterFor(hub, registry));
+export async function wireApps(hub: Hub, registry: ModuleRegistry, opts: AppsOptions = {}): Promise<void> {
+  hub.app.use(await appsRouterFor(hub, registry, opts));
 }

@@ -2,7 +2,8 @@
  * Plugs opening night into the hub (call after wireScheduling): the waiting room (with load shedding), sign-up
  * and invitation routes, operator routes for draws, cohort windows and events, the public draw audit view,
  * `/metrics`, and the booking gate on every path to a booking: the HTTP admission gate in front of `/fhir`
- * booking requests, gated `$hold`/`$book`, and an Appointment write interceptor for POST/PUT.
+ * booking requests, gated `$hold`/`$book`, and an Appointment write interceptor for POST/PUT; and, when
+ * WAITING_ROOM_NOTIFY_ADMISSION is on, the sweep that mails people when they are admitted.
  */
 import type { Router } from 'express';
 import type { Hub } from '../app.js';
@@ -18,6 +19,9 @@ import { loadOpeningNightConfig, type OpeningNightConfig } from './opening-night
 import { bookingGateInterceptor, gateBookingOperations } from './opening-night/fhir-gate.js';
 import { createMetricsRouter } from './opening-night/metrics-route.js';
 import { createSignupRouter } from './opening-night/signup-router.js';
+import { admissionMailRenderers } from './opening-night/mail-renderers.js';
+import type { OutboxRenderer } from '../notify/worker.js';
+import { AdmissionNotices } from './waiting-room/admission-notices.js';
 import { WaitingRoom } from './waiting-room/room.js';
 import { createWaitingRoomRouter } from './waiting-room/router.js';
 import { LoadShedder } from './waiting-room/shedding.js';
@@ -27,6 +31,10 @@ export interface OpeningNightWiring {
   room: WaitingRoom;
   gate: BookingGate;
   shedder: LoadShedder;
+  /** Renderers for the outbox rows opening night writes as kind + payload (the admission mail). */
+  mailRenderers: Record<string, OutboxRenderer>;
+  /** The admission-mail sweep (running when config.notifyOnAdmission). */
+  notices: AdmissionNotices;
 }
 
 export interface OpeningNightOptions {
@@ -37,15 +45,22 @@ export interface OpeningNightOptions {
 }
 
 export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: OpeningNightOptions = {}): OpeningNightWiring {
-  const config = { ...loadOpeningNightConfig(hub.config.baseUrl), ...opts.config };
+  const config = { ...loadOpeningNightConfig(hub.config.baseUrl, process.env, { smtpConfigured: !!hub.config.smtpUrl }), ...opts.config };
   const app = opts.mountOn ?? hub.app;
   const { db, repo } = hub;
   const rules = loadTierRules();
   const abuse = new AbuseAccounting(db, config.abuse, (msg, data) => hub.logger.warn(data, msg));
   const gate = new BookingGate({ enabled: !hub.config.devOpenAccess, rules, abuse });
-  const room = new WaitingRoom(db);
+  const room = new WaitingRoom(db, { notifyOnAdmission: config.notifyOnAdmission });
   const shedder = new LoadShedder(config.shedding);
   hub.onClose(() => shedder.close());
+  // "We will email you when it is your turn": a sweep queues one outbox mail per newly admitted place. Admission
+  // never waits for it; it only finds the places admitted since its last round.
+  const notices = new AdmissionNotices(db, { onError: (e) => hub.logger.warn({ err: e }, 'admission-mail sweep failed') });
+  if (config.notifyOnAdmission) {
+    notices.start(config.noticeSweepMs);
+    hub.onClose(() => notices.stop());
+  }
   const active = new ActiveEvent(db, config.eventCacheMs);
   const operatorOnly = requireAdmin(registry);
 
@@ -75,5 +90,5 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   gateBookingOperations(hub.fhir.operations, gate);
   registry.addInterceptor(bookingGateInterceptor(gate));
   if (!gate.enabled) hub.logger.warn('devOpenAccess: the booking gate is off (test hubs only)');
-  return { config, room, gate, shedder };
+  return { config, room, gate, shedder, notices, mailRenderers: admissionMailRenderers({ db, signupBaseUrl: config.signupBaseUrl }) };
 }

@@ -17,14 +17,28 @@ export interface Mail {
   text: string;
 }
 
-/** Decodes the text part of a simple nodemailer message (quoted-printable or 7bit). */
+/** Quoted-printable (RFC 2045) to text, its bytes read as UTF-8. */
+function fromQuotedPrintable(s: string): string {
+  const latin1 = s.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return Buffer.from(latin1, 'latin1').toString('utf8');
+}
+
+/** An unfolded header's RFC 2047 encoded words (=?UTF-8?B|Q?...?=) decoded. */
+function headerText(value: string): string {
+  return value
+    .replace(/(\?=)\s+(=\?)/g, '$1$2')
+    .replace(/=\?UTF-8\?([BQ])\?([^?]*)\?=/gi, (_m, enc: string, data: string) =>
+      enc.toUpperCase() === 'B' ? Buffer.from(data, 'base64').toString('utf8') : fromQuotedPrintable(data.replace(/_/g, ' ')));
+}
+
+/** Decodes the text part of a simple nodemailer message (7bit, quoted-printable or base64; UTF-8). */
 function textOf(raw: string): { subject: string; text: string } {
   const [head = '', ...rest] = raw.split(/\r?\n\r?\n/);
-  const subject = /^Subject:\s*(.+)$/im.exec(head)?.[1]?.trim() ?? '';
+  const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
+  const subject = headerText(/^Subject:\s*(.+)$/im.exec(unfolded)?.[1]?.trim() ?? '');
   let body = rest.join('\n\n');
-  if (/Content-Transfer-Encoding:\s*quoted-printable/i.test(head)) {
-    body = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-  }
+  if (/Content-Transfer-Encoding:\s*quoted-printable/i.test(head)) body = fromQuotedPrintable(body);
+  else if (/Content-Transfer-Encoding:\s*base64/i.test(head)) body = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   return { subject, text: body };
 }
 

@@ -26,6 +26,14 @@ export interface OpeningNightConfig {
   };
   /** How long the active-event lookup of the booking gate is cached. */
   eventCacheMs: number;
+  /**
+   * Mail people when the waiting room admits them (WAITING_ROOM_NOTIFY_ADMISSION), so the page may tell them they
+   * can leave. On by default when the hub can send mail (SMTP_URL); `true` without SMTP_URL is refused, since the
+   * page would promise mail that never leaves the outbox.
+   */
+  notifyOnAdmission: boolean;
+  /** How often each hub process looks for newly admitted places to mail (WAITING_ROOM_NOTICE_SWEEP_MS). */
+  noticeSweepMs: number;
 }
 
 
@@ -36,7 +44,11 @@ function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   return raw === 'true';
 }
 
-export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv = process.env): OpeningNightConfig {
+export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv = process.env, mail: { smtpConfigured: boolean } = { smtpConfigured: false }): OpeningNightConfig {
+  const notifyOnAdmission = bool(env, 'WAITING_ROOM_NOTIFY_ADMISSION', mail.smtpConfigured);
+  if (notifyOnAdmission && !mail.smtpConfigured) {
+    throw new ConfigError('WAITING_ROOM_NOTIFY_ADMISSION=true needs SMTP_URL: without it the waiting room would promise mail that is never sent');
+  }
   const secondFactor = env.TICKET_SECOND_FACTOR ?? DEFAULT_TICKET_POLICY.secondFactor;
   if (secondFactor !== 'code' && secondFactor !== 'dob+code') throw new ConfigError(`TICKET_SECOND_FACTOR must be code or dob+code, got '${secondFactor}'`);
   return {
@@ -65,5 +77,7 @@ export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv =
       bookingPerTicket: envInt(env, 'BOOKING_PER_TICKET_PER_MINUTE', 30, 1, 10_000_000),
     },
     eventCacheMs: envInt(env, 'WAITING_ROOM_EVENT_CACHE_MS', 1000, 0, 60_000),
+    notifyOnAdmission,
+    noticeSweepMs: envInt(env, 'WAITING_ROOM_NOTICE_SWEEP_MS', 5000, 50, 600_000),
   };
 }

@@ -68,25 +68,29 @@ export interface QueueStatus {
   pollAfterSeconds: number;
   admitted: boolean;
   opensAt: string;
+  /** Whether the hub emails this place when it is admitted (a place of a claimed invitation, with mail on). */
+  notifyOnAdmission: boolean;
 }
 
 /**
  * The status of one place. `outflowPerSecond` is the measured admission rate (from frontier samples); the
- * configured effective rate is used until there is a measurement.
+ * configured effective rate is used until there is a measurement. `notifyOnAdmission` is the hub's setting: only
+ * places taken with a claimed invitation (binding `r:`) are mailed.
  */
-export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: number, outflowPerSecond: number | undefined): QueueStatus {
+export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: number, outflowPerSecond: number | undefined, notifyOnAdmission = false): QueueStatus {
   // Whole literals, no `{ ...base, more }`: on Node 20 every property added after a spread costs ~1 us, and this
   // answers every poll of every waiting person.
   const eventId = e.id;
   const opensAt = isoTime(e.opensAt);
   const position = positionOf(e, t, now);
+  const notify = notifyOnAdmission && t.b.startsWith('r:');
   if (position === undefined) {
     const untilOpen = Math.max(0, Math.ceil((e.opensAt - now) / 1000));
-    return { eventId, opensAt, state: 'pre-queue', position: null, ahead: null, etaSeconds: untilOpen, pollAfterSeconds: clamp(untilOpen, 1, 30), admitted: false };
+    return { eventId, opensAt, state: 'pre-queue', position: null, ahead: null, etaSeconds: untilOpen, pollAfterSeconds: clamp(untilOpen, 1, 30), admitted: false, notifyOnAdmission: notify };
   }
   const frontier = Math.floor(frontierAt(e, now));
   if (position <= frontier && !e.queueAll) {
-    return { eventId, opensAt, state: 'admitted', position, ahead: 0, etaSeconds: 0, pollAfterSeconds: 0, admitted: true };
+    return { eventId, opensAt, state: 'admitted', position, ahead: 0, etaSeconds: 0, pollAfterSeconds: 0, admitted: true, notifyOnAdmission: notify };
   }
   const ahead = Math.max(0, position - frontier - 1);
   const rate = outflowPerSecond ?? effectiveRatePerMinute(e) / 60;
@@ -94,7 +98,7 @@ export function queueStatus(e: WaitingRoomEvent, t: QueueTokenPayload, now: numb
   const eta = stopped || rate <= 0 ? null : Math.ceil((ahead + 1) / rate);
   // Poll rarely when far back, often near the front: about a third of the wait, between 2 and 30 seconds.
   const poll = eta === null ? 30 : clamp(Math.round(eta / 3), 2, 30);
-  return { eventId, opensAt, state: stopped ? 'paused' : 'waiting', position, ahead, etaSeconds: eta, pollAfterSeconds: poll, admitted: false };
+  return { eventId, opensAt, state: stopped ? 'paused' : 'waiting', position, ahead, etaSeconds: eta, pollAfterSeconds: poll, admitted: false, notifyOnAdmission: notify };
 }
 
 function clamp(x: number, lo: number, hi: number): number {

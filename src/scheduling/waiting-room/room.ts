@@ -26,6 +26,8 @@ export interface WaitingRoomOptions {
   now?: () => number;
   /** Arrival numbers reserved per block by this process (see arrival-blocks.ts). */
   arrivalBlocks?: ArrivalBlocksOptions;
+  /** The hub mails people when they are admitted (WAITING_ROOM_NOTIFY_ADMISSION): status answers say so. */
+  notifyOnAdmission?: boolean;
 }
 
 export class WaitingRoom {
@@ -35,6 +37,7 @@ export class WaitingRoom {
   readonly now: () => number;
   private readonly cacheMs: number;
   private readonly controlEveryMs: number;
+  readonly notifyOnAdmission: boolean;
   /** This process's arrival-number blocks and its cache of remembered places, for joinQueue. */
   readonly arrivals: ArrivalBlocks;
   readonly known = new KnownPlaces();
@@ -44,6 +47,7 @@ export class WaitingRoom {
     this.now = opts.now ?? Date.now;
     this.cacheMs = opts.cacheMs ?? 250;
     this.controlEveryMs = opts.controlEveryMs ?? 1000;
+    this.notifyOnAdmission = opts.notifyOnAdmission ?? false;
     this.arrivals = new ArrivalBlocks(db, { now: this.now, ...opts.arrivalBlocks });
   }
 
@@ -112,7 +116,7 @@ export class WaitingRoom {
     const now = this.now();
     if (!c?.event || now - c.fetchedAt >= 4 * this.cacheMs) return 'miss';
     if (now - c.fetchedAt >= this.cacheMs) void this.startRefresh(payload.e, c);
-    return queueStatus(c.event, payload, now, this.outflowPerSecond(c.event.id));
+    return queueStatus(c.event, payload, now, this.outflowPerSecond(c.event.id), this.notifyOnAdmission);
   }
 
   /** Whether tokenSecret() has been read, so verify() can answer. */
@@ -122,7 +126,7 @@ export class WaitingRoom {
 
   async status(payload: QueueTokenPayload): Promise<QueueStatus | undefined> {
     const e = await this.event(payload.e);
-    return e ? queueStatus(e, payload, this.now(), this.outflowPerSecond(e.id)) : undefined;
+    return e ? queueStatus(e, payload, this.now(), this.outflowPerSecond(e.id), this.notifyOnAdmission) : undefined;
   }
 
   /** Feed a booking-path measurement to the adaptive controller. */
