@@ -1,15 +1,21 @@
 /**
- * The operator API under /auth/admin: client registration, EHR launch contexts, audit search. Protected by the
- * admin bearer secret from config; when none is configured the admin API is disabled (there is no default).
+ * The operator API under /auth/admin: client registration, EHR launch contexts, audit search, staff accounts.
+ * Open to operators: a signed-in staff operator (SMART token with `vaxhub/operator`, account active), or the admin
+ * bearer secret from config (break-glass, scripts, the local CLI). With neither configured the API is disabled.
  */
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { JWK } from 'jose';
 import type { Db } from '../store/db.js';
-import { searchAudit, type AuditAction, type AuditOutcome } from './audit.js';
+import type { Repository } from '../store/repository-types.js';
+import { FhirRepository } from '../store/repository.js';
+import { searchAudit, type AuditAction, type AuditInput, type AuditOutcome } from './audit.js';
 import { registerLaunch } from './authorize.js';
 import { ClientRegistrationError, deleteClient, getClient, listClients, registerClient, type ClientRegistration } from './clients.js';
+import { auditOutcome, auditWho } from './fhir-audit.js';
 import { OAuthError } from './oauth-error.js';
+import { INTERNAL_SYSTEM, type Principal } from './principal.js';
+import { createStaffAdminRouter } from './staff-routes.js';
 
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
@@ -21,19 +27,62 @@ export function isAdminBearer(adminToken: string | undefined, bearer: string | u
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function adminAuth(adminToken: string | undefined) {
+export interface AdminAuthOptions {
+  /** The admin bearer secret (break-glass); absent or short -> only staff operators get in. */
+  adminToken: string | undefined;
+  /** The hub's authenticator: a staff operator's token becomes a principal of kind `admin` (src/auth/staff-authority.ts). */
+  authenticate?: (req: Request) => Promise<Principal>;
+  /** Records each change an operator makes (POST, PUT, PATCH, DELETE) as an AuditEvent naming who made it. */
+  audit?: (event: AuditInput) => void;
+}
+
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+export const OPERATORS_ONLY =
+  'operators only: this token carries no operator authority. Sign in to the admin console as an active staff operator (scope vaxhub/operator), or use the operator token (ADMIN_TOKEN)';
+
+/**
+ * Admits operators: the admin bearer, or (with `authenticate`) a staff operator's SMART token. The operator is left in
+ * `res.locals.principal`. No or a bad token: 401; a valid token without operator authority (a patient's, a system
+ * client's, a staff member without the operator role): 403; a disabled staff account's token: 401 saying so.
+ */
+export function adminAuth(opts: AdminAuthOptions) {
+  const { adminToken } = opts;
   const configured = !!adminToken && adminToken.length >= MIN_ADMIN_TOKEN_LENGTH;
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (!configured) {
+    if (!configured && !opts.authenticate) {
       res.status(503).json({ error: 'temporarily_unavailable', error_description: 'admin API disabled: no admin token configured' });
       return;
     }
-    const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    if (!isAdminBearer(adminToken, m?.[1])) {
-      res.set('WWW-Authenticate', 'Bearer realm="vaxhub-admin"').status(401).json({ error: 'invalid_token', error_description: 'admin bearer token required' });
-      return;
-    }
-    next();
+    const admit = (principal: Principal): void => {
+      res.locals.principal = principal;
+      if (opts.audit && CHANGES.has(req.method)) {
+        const audit = opts.audit;
+        res.on('finish', () => audit({
+          action: 'admin',
+          outcome: auditOutcome(res.statusCode),
+          who: auditWho(principal, req.ip),
+          what: `${req.method} ${req.baseUrl}${req.path}`,
+          ...(res.statusCode >= 400 ? { detail: `HTTP ${res.statusCode}` } : {}),
+        }));
+      }
+      next();
+    };
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    if (isAdminBearer(adminToken, bearer)) return admit(INTERNAL_SYSTEM);
+    const unauthorized = (description: string): void => {
+      res.set('WWW-Authenticate', `Bearer realm="vaxhub-admin", error="invalid_token"`).status(401).json({ error: 'invalid_token', error_description: description });
+    };
+    if (!bearer || !opts.authenticate) return unauthorized(opts.authenticate ? 'an operator\'s bearer token is required' : 'admin bearer token required');
+    opts.authenticate(req).then(
+      (p) => {
+        if (p.kind === 'admin') return admit(p);
+        res.set('WWW-Authenticate', 'Bearer realm="vaxhub-admin", error="insufficient_scope"').status(403).json({ error: 'insufficient_scope', error_description: OPERATORS_ONLY });
+      },
+      (e: unknown) => {
+        if ((e as { status?: number }).status === 401) return unauthorized((e as Error).message || 'invalid token');
+        next(e);
+      },
+    );
   };
 }
 
@@ -63,9 +112,9 @@ export function registrationFromJson(b: Record<string, unknown>): ClientRegistra
   return reg;
 }
 
-export function createAdminRouter(db: Db, adminToken: string | undefined): Router {
+export function createAdminRouter(db: Db, opts: AdminAuthOptions & { repo?: Repository }): Router {
   const r = express.Router();
-  r.use(adminAuth(adminToken), express.json({ limit: '256kb' }));
+  r.use(adminAuth(opts), express.json({ limit: '256kb' }));
   r.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
@@ -111,6 +160,8 @@ export function createAdminRouter(db: Db, adminToken: string | undefined): Route
     const out = await registerLaunch(db, { patientId, ...(fhirUser ? { fhirUser } : {}), ...(clientId ? { clientId } : {}) });
     res.status(201).json({ launch: out.launch, expires_in: out.expiresIn, patient: patientId });
   });
+
+  r.use('/staff', createStaffAdminRouter(db, opts.repo ?? new FhirRepository(db)));
 
   r.get('/audit', async (req, res) => {
     const q = req.query;

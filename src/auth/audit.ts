@@ -20,7 +20,9 @@ export type AuditAction =
   | 'delete'
   | 'operation'
   | 'export'
-  | 'credential-download';
+  | 'credential-download'
+  /** A change made through an operator API (/auth/admin, /sync/admin...): `what` is the method and path. */
+  | 'admin';
 
 /** success, or the kind of failure (FHIR AuditEvent.outcome: 0 success, 4 minor failure, 8 serious failure). */
 export type AuditOutcome = 'success' | 'failure' | 'denied' | 'error';
@@ -54,6 +56,7 @@ const ACTION_CODE: Record<AuditAction, AuditEvent['action']> = {
   operation: 'E',
   export: 'E',
   'credential-download': 'R',
+  admin: 'E',
 };
 const OUTCOME_CODE: Record<AuditOutcome, AuditEvent['outcome']> = { success: '0', failure: '4', denied: '4', error: '8' };
 
@@ -94,7 +97,8 @@ export function buildAuditEvent(input: AuditInput, id: string, recorded: string)
   }
   if (input.what || input.query) {
     entity.push({
-      ...(input.what ? { what: input.what.includes('/') ? { reference: input.what } : { display: input.what } } : {}),
+      // A reference is Type/id; anything else (a resource type, `POST /auth/admin/staff`) is shown as text.
+      ...(input.what ? { what: input.what.includes('/') && !input.what.includes(' ') ? { reference: input.what } : { display: input.what } } : {}),
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
       role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: input.query ? '24' : '4', display: input.query ? 'Query' : 'Domain Resource' },
       ...(input.query ? { query: Buffer.from(input.query, 'utf8').toString('base64') } : {}),

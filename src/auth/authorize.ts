@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../store/db.js';
 import { getClient, type AuthClient } from './clients.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
-import { checkRequestedScopes, formatScopes, parseScopes } from './scopes.js';
+import { checkRequestedScopes, formatScopes, OPERATOR_SCOPE, parseScopes } from './scopes.js';
+import { staffById } from './staff.js';
+import { signInAudienceOf } from './staff-login.js';
 import { createGrant, randomToken, sha256 } from './token-service.js';
 
 export const AUTH_REQUEST_LIFETIME_S = 900;
@@ -85,11 +87,18 @@ export async function validateAuthorizeRequest(
     fail('invalid_request', 'code_challenge must be a base64url SHA-256 (43 characters)');
   }
   const scope = grantedScope(params.scope, client, fail);
+  const parsed = parseScopes(scope);
+  if (params.launch !== undefined && parsed.context.has(OPERATOR_SCOPE)) {
+    fail('invalid_scope', `${OPERATOR_SCOPE} is granted only to staff who sign in on this hub (standalone launch), not through an EHR launch`);
+  }
+  if (params.launch === undefined && signInAudienceOf(parsed) === 'staff' && (parsed.grants.some((g) => g.context === 'patient') || parsed.context.has('launch/patient'))) {
+    fail('invalid_scope', 'a standalone launch signs in either a patient (patient/ scopes, launch/patient) or a staff member (user/ scopes), not both');
+  }
   let launch: ValidAuthorizeRequest['launch'];
   if (params.launch !== undefined) {
     launch = await consumeLaunch(db, params.launch, client.id);
     if (!launch) fail('invalid_request', 'launch is unknown, expired or already used');
-  } else if (parseScopes(params.scope).context.has('launch')) {
+  } else if (parsed.context.has('launch')) {
     fail('invalid_request', 'the launch scope needs a launch parameter (EHR launch)');
   }
   return {
@@ -155,8 +164,14 @@ export interface PendingRequest {
   codeChallenge: string;
   launchPatientId?: string;
   launchFhirUser?: string;
+  /** Signed in: the patient (patient sign-in or EHR launch) ... */
   patientId?: string;
+  /** ... or the staff account (staff sign-in). */
+  staffId?: string;
 }
+
+/** Whether someone has signed in on this request (or the EHR launch brought its user). */
+export const isSignedIn = (req: PendingRequest): boolean => !!(req.patientId ?? req.staffId);
 
 /** Stores the validated request; returns its id and the browser secret to set as a cookie. */
 export async function createAuthRequest(db: Queryable, v: ValidAuthorizeRequest): Promise<{ id: string; browserSecret: string }> {
@@ -184,6 +199,7 @@ export async function loadAuthRequest(
   const r = await db.query<{
     id: string; client_id: string; redirect_uri: string; scope: string; state: string | null; nonce: string | null;
     code_challenge: string; launch_patient_id: string | null; launch_fhir_user: string | null; patient_id: string | null;
+    staff_id: string | null;
   }>(
     `SELECT * FROM auth_request WHERE id = $1 AND browser_hash = $2 AND NOT completed AND expires_at > now()`,
     [id, sha256(browserSecret)],
@@ -201,14 +217,25 @@ export async function loadAuthRequest(
     ...(row.launch_patient_id ? { launchPatientId: row.launch_patient_id } : {}),
     ...(row.launch_fhir_user ? { launchFhirUser: row.launch_fhir_user } : {}),
     ...(row.patient_id ? { patientId: row.patient_id } : {}),
+    ...(row.staff_id ? { staffId: row.staff_id } : {}),
   };
 }
 
 /** Consent given: creates the grant and a single-use code (60 s, bound to client, redirect and challenge). */
 export async function approveAuthRequest(db: Db, req: PendingRequest): Promise<string> {
-  if (!req.patientId) throw new TypeError('approveAuthRequest before sign-in');
+  if (!isSignedIn(req)) throw new TypeError('approveAuthRequest before sign-in');
   const parsed = parseScopes(req.scope);
-  const fhirUser = req.launchFhirUser ?? `Patient/${req.patientId}`;
+  let fhirUser: string;
+  if (req.patientId) fhirUser = req.launchFhirUser ?? `Patient/${req.patientId}`;
+  else {
+    // A staff member: their Practitioner, as long as the account is still active.
+    const staff = await staffById(db, req.staffId!);
+    if (!staff || staff.disabledAt) {
+      await db.query('UPDATE auth_request SET completed = true WHERE id = $1', [req.id]);
+      return redirectWith(req.redirectUri, { error: 'access_denied', error_description: 'the staff account is disabled', ...(req.state !== undefined ? { state: req.state } : {}) });
+    }
+    fhirUser = staff.fhirUser;
+  }
   const code = randomToken(32);
   await db.transaction(async (tx) => {
     const done = await tx.query('UPDATE auth_request SET completed = true WHERE id = $1 AND NOT completed', [req.id]);
@@ -216,7 +243,7 @@ export async function approveAuthRequest(db: Db, req: PendingRequest): Promise<s
     const grantId = await createGrant(tx, {
       clientId: req.clientId,
       scope: req.scope,
-      patientId: req.patientId!,
+      ...(req.patientId ? { patientId: req.patientId } : { staffId: req.staffId! }),
       fhirUser,
       idTokenIssued: parsed.context.has('openid') && parsed.context.has('fhirUser'),
     });
@@ -233,7 +260,7 @@ export async function denyAuthRequest(db: Queryable, req: PendingRequest): Promi
   await db.query('UPDATE auth_request SET completed = true WHERE id = $1', [req.id]);
   return redirectWith(req.redirectUri, {
     error: 'access_denied',
-    error_description: 'The patient did not authorize the application',
+    error_description: `The ${req.staffId ? 'staff member' : 'patient'} did not authorize the application`,
     ...(req.state !== undefined ? { state: req.state } : {}),
   });
 }

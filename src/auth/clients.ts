@@ -5,7 +5,7 @@
  */
 import type { JWK } from 'jose';
 import type { Queryable } from '../store/db.js';
-import { parseScopes } from './scopes.js';
+import { OPERATOR_SCOPE, parseScopes } from './scopes.js';
 import type { Principal } from './principal.js';
 
 export type ClientType = 'public' | 'confidential-asymmetric' | 'backend';
@@ -71,6 +71,9 @@ function validate(reg: ClientRegistration): void {
   }
   if (reg.type !== 'backend' && parsed.grants.some((g) => g.context === 'system')) {
     fail('system/ scopes are only for backend clients');
+  }
+  if (reg.type === 'backend' && parsed.context.has(OPERATOR_SCOPE)) {
+    fail(`${OPERATOR_SCOPE} is for apps staff sign in to (the admin console), not backend clients`);
   }
   for (const uri of reg.redirectUris ?? []) {
     let u: URL | undefined;

@@ -1,5 +1,5 @@
 /**
- * `vaxhub clients add|list` for the SMART authorization server (`vaxhub keys rotate` lives with the credential commands). With the embedded
+ * `vaxhub clients add|list` and `vaxhub staff add|list|disable` (staff-commands.ts) for the SMART authorization server (`vaxhub keys rotate` lives with the credential commands). With the embedded
  * database, a running hub owns DATA_DIR, so `clients add` then registers through that hub's admin API.
  */
 import type { Command } from 'commander';
@@ -8,6 +8,7 @@ import { runningHub } from '../store/embedded-lock.js';
 import { withCliContext } from '../cli-context.js';
 import { addClientCommand, readJwksFile } from './clients-cli.js';
 import { listClients } from './clients.js';
+import { registerStaffCommands } from './staff-commands.js';
 
 interface AddOptions {
   id: string;
@@ -64,4 +65,5 @@ export function registerAuthCommands(program: Command): void {
         for (const c of await listClients(ctx.db)) console.log(`${c.id}\t${c.type}\t${c.scope}`);
       });
     });
+  registerStaffCommands(program);
 }

@@ -25,7 +25,7 @@ function unauthorized(description: string): Error {
 export function principalFromClaims(c: AccessTokenClaims): Principal {
   const parsed = parseScopes(c.scope);
   return {
-    kind: c.kind === 'system' ? 'system' : 'patient',
+    kind: c.kind === 'system' ? 'system' : c.kind === 'user' ? 'user' : 'patient',
     clientId: c.client_id,
     scopes: parsed.grants,
     scope: c.scope,

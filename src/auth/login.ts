@@ -1,5 +1,6 @@
 /**
- * Patient sign-in on the hub by a one-time code sent to the email or phone on the patient's record. The lead wires
+ * Patient sign-in on the hub by a one-time code sent to the email or phone on the patient's record (staff sign-in
+ * uses the same code machinery: storeOtp/checkOtp, see staff-login.ts). The lead wires
  * `OtpSender` to the notification outbox (SMTP) and `PatientDirectory` to the FHIR repository. A code for a phone
  * number goes through the same outbox to an email-to-SMS gateway address (`SMS_EMAIL_GATEWAY`, e.g.
  * `{number}@sms.example.net`); without that setting phone sign-in is refused.
@@ -83,6 +84,57 @@ export type StartOtpResult =
   | { ok: true; channel: 'email' | 'phone' }
   | { ok: false; reason: 'invalid-email' | 'invalid-phone' | 'phone-unavailable' };
 
+/** A fresh 6-digit code. */
+export function newOtpCode(): string {
+  return String(randomInt(0, 1_000_000)).padStart(6, '0');
+}
+
+export function isEmail(normalised: string): boolean {
+  return EMAIL.test(normalised);
+}
+
+/**
+ * Remembers a code on the pending request, bound to the request and to who it is for (`subjectKey`: a patient id,
+ * or `staff:<account id>`). With no subject (an unknown email or number) no hash is stored, so no code can ever
+ * match. Clears any earlier sign-in on the request.
+ */
+export async function storeOtp(db: Queryable, requestId: string, id: string, subjectKey: string | undefined, code: string): Promise<void> {
+  await db.query(
+    `UPDATE auth_request SET otp_hash = $2, otp_email = $3, otp_attempts = 0, patient_id = NULL, staff_id = NULL,
+       otp_expires_at = now() + make_interval(secs => $4) WHERE id = $1`,
+    [requestId, subjectKey ? sha256(`${requestId}|${subjectKey}|${code}`) : null, id, OTP_LIFETIME_S],
+  );
+}
+
+export type OtpCheck = { ok: true; subjectKey: string } | { ok: false; reason: 'wrong' | 'expired' | 'locked' };
+
+/**
+ * Counts a try and checks a code against the stored hash. `resolve` maps the stored identifier (email or phone)
+ * to the subject key as it is now (an account disabled since the code was sent no longer matches).
+ */
+export async function checkOtp(
+  db: Queryable,
+  requestId: string,
+  code: string,
+  resolve: (storedId: string) => Promise<string | undefined>,
+): Promise<OtpCheck> {
+  const r = await db.query<{ otp_hash: string | null; otp_email: string | null; otp_attempts: number; expired: boolean }>(
+    `UPDATE auth_request SET otp_attempts = otp_attempts + 1 WHERE id = $1
+     RETURNING otp_hash, otp_email, otp_attempts, (otp_expires_at IS NULL OR otp_expires_at < now()) AS expired`,
+    [requestId],
+  );
+  const row = r.rows[0];
+  if (!row || row.expired) return { ok: false, reason: 'expired' };
+  if (row.otp_attempts > OTP_MAX_ATTEMPTS) return { ok: false, reason: 'locked' };
+  if (!row.otp_hash || !row.otp_email) return { ok: false, reason: 'wrong' };
+  const subjectKey = await resolve(row.otp_email);
+  if (!subjectKey) return { ok: false, reason: 'wrong' };
+  const expected = Buffer.from(row.otp_hash);
+  const actual = Buffer.from(sha256(`${requestId}|${subjectKey}|${code.trim()}`));
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { ok: false, reason: 'wrong' };
+  return { ok: true, subjectKey };
+}
+
 /**
  * Sends a code when the email or phone number is on a record and remembers its hash on the pending authorization
  * request. Input with an @ is an email, anything else a phone number. Fails only for malformed input or a phone
@@ -105,13 +157,8 @@ export async function startOtp(db: Queryable, deps: LoginDeps, requestId: string
     channel = 'phone';
   }
   const patientId = await findPatient(deps, id);
-  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  // For an unknown email or number nothing is sent and no hash is stored, so no code can ever match.
-  await db.query(
-    `UPDATE auth_request SET otp_hash = $2, otp_email = $3, otp_attempts = 0, patient_id = NULL,
-       otp_expires_at = now() + make_interval(secs => $4) WHERE id = $1`,
-    [requestId, patientId ? sha256(`${requestId}|${patientId}|${code}`) : null, id, OTP_LIFETIME_S],
-  );
+  const code = newOtpCode();
+  await storeOtp(db, requestId, id, patientId, code);
   if (patientId) await deps.otpSender.send(to, code);
   return { ok: true, channel };
 }
@@ -125,20 +172,9 @@ export async function verifyOtp(
   requestId: string,
   code: string,
 ): Promise<OtpResult> {
-  const r = await db.query<{ otp_hash: string | null; otp_email: string | null; otp_attempts: number; expired: boolean }>(
-    `UPDATE auth_request SET otp_attempts = otp_attempts + 1 WHERE id = $1
-     RETURNING otp_hash, otp_email, otp_attempts, (otp_expires_at IS NULL OR otp_expires_at < now()) AS expired`,
-    [requestId],
-  );
-  const row = r.rows[0];
-  if (!row || row.expired) return { ok: false, reason: 'expired' };
-  if (row.otp_attempts > OTP_MAX_ATTEMPTS) return { ok: false, reason: 'locked' };
-  if (!row.otp_hash || !row.otp_email) return { ok: false, reason: 'wrong' };
-  const patientId = await findPatient(deps, row.otp_email);
-  if (!patientId) return { ok: false, reason: 'wrong' };
-  const expected = Buffer.from(row.otp_hash);
-  const actual = Buffer.from(sha256(`${requestId}|${patientId}|${code.trim()}`));
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { ok: false, reason: 'wrong' };
+  const checked = await checkOtp(db, requestId, code, (id) => findPatient(deps, id));
+  if (!checked.ok) return checked;
+  const patientId = checked.subjectKey;
   await db.query('UPDATE auth_request SET patient_id = $2, otp_hash = NULL WHERE id = $1', [requestId, patientId]);
   return { ok: true, patientId };
 }

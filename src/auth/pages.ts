@@ -3,7 +3,8 @@
  * so they work with a screen reader and without JavaScript. Every interpolated value is escaped.
  */
 import type { ScopeGrant } from './principal.js';
-import { parseScopes } from './scopes.js';
+import { OPERATOR_SCOPE, parseScopes } from './scopes.js';
+import type { SignInAudience } from './staff-login.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -27,7 +28,8 @@ ${body}
 const hidden = (name: string, value: string): string =>
   `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`;
 
-export function emailPage(requestId: string, clientName: string, error?: string): string {
+export function emailPage(requestId: string, clientName: string, error?: string, audience: SignInAudience = 'patient'): string {
+  if (audience === 'staff') return staffEmailPage(requestId, clientName, error);
   return page(
     'Sign in',
     `<p><strong>${escapeHtml(clientName)}</strong> wants to access your immunization record.
@@ -42,8 +44,25 @@ ${hidden('request', requestId)}
   );
 }
 
-export function codePage(requestId: string, error?: string, channel: 'email' | 'phone' = 'email'): string {
+/** Staff sign-in: the email of a staff account only (no phone numbers). */
+function staffEmailPage(requestId: string, clientName: string, error?: string): string {
+  return page(
+    'Staff sign-in',
+    `<p><strong>${escapeHtml(clientName)}</strong> asks you to sign in as a member of this hub's staff.
+Enter your staff email address; we will send you a one-time code.</p>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="login">
+${hidden('request', requestId)}
+<label for="email">Staff email address</label>
+<input id="email" name="email" type="email" autocomplete="username" spellcheck="false" autocapitalize="none" required>
+<button type="submit">Send code</button>
+</form>`,
+  );
+}
+
+export function codePage(requestId: string, error?: string, channel: 'email' | 'phone' | 'staff' = 'email'): string {
   const where = channel === 'phone' ? 'this phone number is on a patient record, a 6-digit code is on its way by text message'
+    : channel === 'staff' ? 'this email address belongs to an active staff account, a 6-digit code is on its way'
     : 'this email address is on a patient record, a 6-digit code is on its way';
   return page(
     'Enter your code',
@@ -76,13 +95,19 @@ const CONTEXT_TEXT: Record<string, string> = {
   'launch/patient': 'Know which patient record is selected',
   offline_access: 'Keep access after you close the app, until you revoke it',
   online_access: 'Keep access while you are using the app',
+  [OPERATOR_SCOPE]: 'Act as an operator of this hub: supply, draws and waves, opening night, registry and EHR sync, audit, clients and staff',
+};
+/** Where a staff member's reading differs from a patient's. */
+const STAFF_CONTEXT_TEXT: Record<string, string> = {
+  fhirUser: 'Know which staff member you are (your Practitioner record)',
 };
 
-export function consentPage(requestId: string, clientName: string, scope: string): string {
+export function consentPage(requestId: string, clientName: string, scope: string, audience: SignInAudience = 'patient'): string {
   const parsed = parseScopes(scope);
+  const text = (c: string): string => (audience === 'staff' ? STAFF_CONTEXT_TEXT[c] : undefined) ?? CONTEXT_TEXT[c] ?? c;
   const items = [
     ...parsed.grants.map((g) => `<li>${escapeHtml(describeGrant(g))} <code>${escapeHtml(g.raw)}</code></li>`),
-    ...[...parsed.context].map((c) => `<li>${escapeHtml(CONTEXT_TEXT[c] ?? c)} <code>${escapeHtml(c)}</code></li>`),
+    ...[...parsed.context].map((c) => `<li>${escapeHtml(text(c))} <code>${escapeHtml(c)}</code></li>`),
   ];
   return page(
     'Allow access?',

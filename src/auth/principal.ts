@@ -33,6 +33,8 @@ export interface Principal {
   tokenId?: string;
   /** Optional system-client policy, e.g. a registry limited to a Group's patients. */
   policy?: { groupId?: string; patientIds?: string[] };
+  /** A signed-in staff member (src/auth/staff.ts): their account and role, checked active on this request. */
+  staff?: { id: string; role: string; email: string };
 }
 
 export const ANONYMOUS: Principal = { kind: 'anonymous', scopes: [], scope: '' };

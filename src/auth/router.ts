@@ -5,6 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Db } from '../store/db.js';
+import type { Repository } from '../store/repository-types.js';
 import { createAdminRouter, isAdminBearer } from './admin-routes.js';
 import { recordAudit, type AuditInput } from './audit.js';
 import {
@@ -13,6 +14,7 @@ import {
   AuthorizeRedirectError,
   createAuthRequest,
   denyAuthRequest,
+  isSignedIn,
   loadAuthRequest,
   validateAuthorizeRequest,
   AUTH_REQUEST_LIFETIME_S,
@@ -26,6 +28,10 @@ import { codePage, consentPage, emailPage, errorPage } from './pages.js';
 import { authRateLimit, DEFAULT_AUTH_RATE_LIMITS, type AuthRateLimits } from './rate-limit.js';
 import { authUrls, smartConfiguration } from './smart-configuration.js';
 import { authenticateClient, handleTokenRequest, type TokenContext, type TokenForm } from './token-endpoint.js';
+import type { Principal } from './principal.js';
+import { StaffAuthority } from './staff-authority.js';
+import { signInAudience, startStaffOtp, verifyStaffOtp } from './staff-login.js';
+import { scopesBeyondRole, staffById } from './staff.js';
 import { introspect, revokeToken, verifyAccessToken } from './token-service.js';
 
 export interface AuthRouterDeps {
@@ -43,6 +49,12 @@ export interface AuthRouterDeps {
   smsEmailGateway?: string;
   rateLimits?: AuthRateLimits;
   jwksFetcher?: JwksFetcher;
+  /** The hub's authenticator, so staff operators' tokens are admitted to /auth/admin (else only the admin bearer). */
+  authenticate?: (req: Request) => Promise<Principal>;
+  /** Checks staff accounts behind staff tokens (introspection); the hub shares one with its authenticator. */
+  staffAuthority?: StaffAuthority;
+  /** Where staff accounts' Practitioners are written (default: a repository on `db`). */
+  repo?: Repository;
 }
 
 const COOKIE_PREFIX = 'vaxhub_ar_';
@@ -80,6 +92,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   const audit = (req: Request, a: Omit<AuditInput, 'who'> & { who?: AuditInput['who'] }): Promise<unknown> =>
     recordAudit(db, { ...a, who: { ...a.who, ...(req.ip ? { ip: req.ip } : {}) } }).catch(() => undefined);
+  const staffAuthority = deps.staffAuthority ?? new StaffAuthority(db);
   const loginDeps = { otpSender: deps.otpSender, patientDirectory: deps.patientDirectory, ...(deps.demoAccounts ? { demoAccounts: deps.demoAccounts } : {}), ...(deps.smsEmailGateway ? { smsEmailGateway: deps.smsEmailGateway } : {}) };
   const r = express.Router();
 
@@ -121,19 +134,24 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     res.status(400).type('html').send(errorPage('This sign-in request has expired or belongs to another browser.'));
   };
 
-  // --- patient sign-in by one-time code ---
+  // --- sign-in by one-time code: a patient, or a staff member when the app asks for user/ scopes ---
   r.get('/auth/login', async (req, res) => {
     const p = await pending(req);
     if (!p) return expired(res);
     const client = await getClient(db, p.clientId);
-    res.set('Cache-Control', 'no-store').type('html').send(emailPage(p.id, client?.name ?? p.clientId));
+    res.set('Cache-Control', 'no-store').type('html').send(emailPage(p.id, client?.name ?? p.clientId, undefined, signInAudience(p.scope)));
   });
   r.post('/auth/login', form, limiter, async (req, res) => {
     const p = await pending(req);
     if (!p) return expired(res);
-    const started = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
     const client = await getClient(db, p.clientId);
     res.set('Cache-Control', 'no-store').type('html');
+    if (signInAudience(p.scope) === 'staff') {
+      const started = await startStaffOtp(db, loginDeps, p.id, formOf(req).email ?? '');
+      if (started.ok) return void res.send(codePage(p.id, undefined, 'staff'));
+      return void res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, 'Please enter a valid email address.', 'staff'));
+    }
+    const started = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
     if (started.ok) return void res.send(codePage(p.id, undefined, started.channel));
     const msg = {
       'invalid-email': 'Please enter a valid email address.',
@@ -145,6 +163,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   r.post('/auth/login/verify', form, limiter, async (req, res) => {
     const p = await pending(req);
     if (!p) return expired(res);
+    if (signInAudience(p.scope) === 'staff') return verifyStaff(req, res, p);
     const result = await verifyOtp(db, loginDeps, p.id, formOf(req).code ?? '');
     void audit(req, {
       action: 'login', outcome: result.ok ? 'success' : 'failure', who: { clientId: p.clientId, ...(result.ok ? { user: `Patient/${result.patientId}` } : {}) },
@@ -155,19 +174,45 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     res.status(400).set('Cache-Control', 'no-store').type('html').send(codePage(p.id, msg));
   });
 
+  const verifyStaff = async (req: Request, res: Response, p: NonNullable<Awaited<ReturnType<typeof pending>>>): Promise<void> => {
+    const result = await verifyStaffOtp(db, p.id, formOf(req).code ?? '');
+    void audit(req, {
+      action: 'login', outcome: result.ok ? 'success' : 'failure', who: { clientId: p.clientId, ...(result.ok ? { user: result.staff.fhirUser } : {}) },
+      ...(result.ok ? {} : { detail: result.reason }),
+    });
+    res.set('Cache-Control', 'no-store');
+    if (!result.ok) {
+      const msg = result.reason === 'wrong' ? 'That code is not right. Please try again.' : 'Too many tries or the code expired. Start again from the app.';
+      return void res.status(400).type('html').send(codePage(p.id, msg, 'staff'));
+    }
+    // The person is known now: a scope their role does not hold is refused here, before any consent.
+    const beyond = scopesBeyondRole(result.staff.role, p.scope);
+    if (beyond.length) {
+      return void res.status(403).type('html').send(errorPage(`Your staff role (${result.staff.role}) does not allow ${beyond.join(' ')}. Ask an operator to change your role.`));
+    }
+    res.redirect(303, `../consent?request=${p.id}`);
+  };
+
   // --- consent ---
+  /** Who signed in on a request, for the audit trail: the patient, or the staff member. */
+  const signedInAs = async (p: { patientId?: string; staffId?: string }): Promise<{ user?: string; patientId?: string }> => {
+    if (p.patientId) return { user: `Patient/${p.patientId}`, patientId: p.patientId };
+    const staff = p.staffId ? await staffById(db, p.staffId) : undefined;
+    return staff ? { user: staff.fhirUser } : {};
+  };
   r.get('/auth/consent', async (req, res) => {
     const p = await pending(req);
-    if (!p?.patientId) return expired(res);
+    if (!p || !isSignedIn(p)) return expired(res);
     const client = await getClient(db, p.clientId);
-    res.set('Cache-Control', 'no-store').type('html').send(consentPage(p.id, client?.name ?? p.clientId, p.scope));
+    res.set('Cache-Control', 'no-store').type('html').send(consentPage(p.id, client?.name ?? p.clientId, p.scope, p.staffId ? 'staff' : 'patient'));
   });
   r.post('/auth/consent', form, async (req, res) => {
     const p = await pending(req);
-    if (!p?.patientId) return expired(res);
+    if (!p || !isSignedIn(p)) return expired(res);
     const approve = formOf(req).decision === 'approve';
     const location = approve ? await approveAuthRequest(db, p) : await denyAuthRequest(db, p);
-    void audit(req, { action: 'authorize', outcome: approve ? 'success' : 'denied', who: { clientId: p.clientId, user: `Patient/${p.patientId}` }, patientId: p.patientId, query: p.scope });
+    const who = await signedInAs(p);
+    void audit(req, { action: 'authorize', outcome: approve ? 'success' : 'denied', who: { clientId: p.clientId, ...(who.user ? { user: who.user } : {}) }, ...(who.patientId ? { patientId: who.patientId } : {}), query: p.scope });
     res.clearCookie(`${COOKIE_PREFIX}${p.id}`, { path: '/auth' }).redirect(303, location);
   });
 
@@ -211,7 +256,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
         return sendOAuthError(res, isOAuthError(e) ? e : new OAuthError('invalid_token', 'bad token'));
       }
     }
-    res.json(await introspect(db, cfg, formOf(req).token ?? ''));
+    res.json(await introspect(db, cfg, formOf(req).token ?? '', { staffActive: (who) => staffAuthority.isActive(who) }));
   });
 
   // --- revocation (RFC 7009): client authenticates like at the token endpoint; always 200 for a known client ---
@@ -229,7 +274,12 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     }
   });
 
-  r.use('/auth/admin', createAdminRouter(db, deps.adminToken));
+  r.use('/auth/admin', createAdminRouter(db, {
+    adminToken: deps.adminToken,
+    ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+    ...(deps.repo ? { repo: deps.repo } : {}),
+    audit: (event) => void recordAudit(db, event).catch(() => undefined),
+  }));
 
   // Malformed bodies and anything unexpected: OAuth's error shape, never a stack trace.
   r.use('/auth', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -10,8 +10,15 @@ import { OAuthError } from './oauth-error.js';
 export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
 export type Permissions = ScopeGrant['permissions'];
 
-/** Non-resource scopes this server understands (identity, launch context, refresh). */
-export const CONTEXT_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access'] as const;
+/**
+ * The hub's own scope for operator authority (supply, draws, waves, opening night, sync, audit, clients, staff):
+ * granted only to a staff member whose account role holds it, signed in on the hub by a standalone launch, and
+ * only to a client registered for it (the admin console). See src/auth/staff.ts.
+ */
+export const OPERATOR_SCOPE = 'vaxhub/operator';
+
+/** Non-resource scopes this server understands (identity, launch context, refresh, the hub's operator scope). */
+export const CONTEXT_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', OPERATOR_SCOPE] as const;
 export type ContextScope = (typeof CONTEXT_SCOPES)[number];
 
 export interface ParsedScopes {

@@ -11,6 +11,7 @@ import { getClient, type AuthClient } from './clients.js';
 import type { JwksFetcher } from './jwks-fetch.js';
 import { OAuthError } from './oauth-error.js';
 import { checkRequestedScopes, covers, formatScopes, parseScopes } from './scopes.js';
+import { staffById } from './staff.js';
 import {
   issueAccessToken,
   issueIdToken,
@@ -160,13 +161,18 @@ async function issueForGrant(
   withIdToken: boolean,
 ): Promise<TokenOutcome> {
   const parsed = parseScopes(scope);
+  if (grant.staff_id) {
+    // A staff sign-in: tokens only while the account is active (a disabled account's refresh tokens stop working).
+    const staff = await staffById(ctx.db, grant.staff_id);
+    if (!staff || staff.disabledAt) throw new OAuthError('invalid_grant', 'the staff account of this authorization is disabled');
+  }
   const at = await issueAccessToken(
     ctx.db,
     ctx.cfg,
     {
       client_id: grant.client_id,
       scope,
-      kind: 'patient',
+      kind: grant.staff_id ? 'user' : 'patient',
       gid: grant.id,
       ...(grant.fhir_user ? { sub: grant.fhir_user, fhirUser: grant.fhir_user } : {}),
       ...(grant.patient_id ? { patient: grant.patient_id } : {}),

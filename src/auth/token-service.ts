@@ -30,8 +30,8 @@ export interface AccessTokenContent {
   sub?: string;
   client_id: string;
   scope: string;
-  /** patient (patient login, patient/user scopes) or system (client_credentials). */
-  kind: 'patient' | 'system';
+  /** patient (patient login or EHR launch), user (staff sign-in, fhirUser = their Practitioner) or system (client_credentials). */
+  kind: 'patient' | 'user' | 'system';
   patient?: string;
   /** Relative reference, e.g. `Patient/123`. */
   fhirUser?: string;
@@ -194,24 +194,36 @@ export async function revokeGrant(db: Queryable, grantId: string): Promise<void>
   revocationGeneration++;
 }
 
+/**
+ * Revokes every grant of a staff account (its access and refresh tokens). Used when a disabled account is enabled
+ * again, so tokens from before it was disabled never come back to life.
+ */
+export async function revokeStaffGrants(db: Queryable, staffId: string): Promise<number> {
+  const r = await db.query('UPDATE auth_grant SET revoked_at = now() WHERE staff_id = $1 AND revoked_at IS NULL', [staffId]);
+  revocationGeneration++;
+  return r.rowCount;
+}
+
 export interface GrantRow {
   id: string;
   client_id: string;
   scope: string;
   patient_id: string | null;
   fhir_user: string | null;
+  /** The staff account a staff sign-in grant belongs to. */
+  staff_id: string | null;
   id_token_issued: boolean;
   revoked_at: string | null;
 }
 
 export async function createGrant(
   db: Queryable,
-  g: { clientId: string; scope: string; patientId?: string; fhirUser?: string; idTokenIssued: boolean },
+  g: { clientId: string; scope: string; patientId?: string; staffId?: string; fhirUser?: string; idTokenIssued: boolean },
 ): Promise<string> {
   const id = randomUUID();
   await db.query(
-    'INSERT INTO auth_grant (id, client_id, scope, patient_id, fhir_user, id_token_issued) VALUES ($1, $2, $3, $4, $5, $6)',
-    [id, g.clientId, g.scope, g.patientId ?? null, g.fhirUser ?? null, g.idTokenIssued],
+    'INSERT INTO auth_grant (id, client_id, scope, patient_id, staff_id, fhir_user, id_token_issued) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [id, g.clientId, g.scope, g.patientId ?? null, g.staffId ?? null, g.fhirUser ?? null, g.idTokenIssued],
   );
   return id;
 }
@@ -276,11 +288,18 @@ export interface IntrospectionResponse {
  * response (patient), fhirUser, and iss/sub when an id_token was issued. Anything invalid is only `{active:false}`.
  * @see https://hl7.org/fhir/smart-app-launch/token-introspection.html
  */
-export async function introspect(db: Db, cfg: TokenConfig, token: string): Promise<IntrospectionResponse> {
+export async function introspect(
+  db: Db,
+  cfg: TokenConfig,
+  token: string,
+  opts: { staffActive?: (who: { staffId?: string; fhirUser?: string }) => Promise<boolean> } = {},
+): Promise<IntrospectionResponse> {
   if (!token) return { active: false };
   if (token.split('.').length === 3) {
     try {
       const c = await verifyAccessToken(db, cfg, token);
+      // A staff token is active only while its account is.
+      if (c.kind === 'user' && opts.staffActive && !(await opts.staffActive({ ...(c.fhirUser ? { fhirUser: c.fhirUser } : {}) }))) return { active: false };
       const grant = c.gid
         ? (await db.query<GrantRow>('SELECT * FROM auth_grant WHERE id = $1', [c.gid])).rows[0]
         : undefined;
@@ -308,6 +327,7 @@ export async function introspect(db: Db, cfg: TokenConfig, token: string): Promi
   );
   const g = r.rows[0];
   if (!g) return { active: false };
+  if (g.staff_id && opts.staffActive && !(await opts.staffActive({ staffId: g.staff_id }))) return { active: false };
   return {
     active: true,
     scope: g.rt_scope,

@@ -17,6 +17,8 @@ import { isAdminBearer } from './admin-routes.js';
 import { purgeExpiredAuthState } from './housekeeping.js';
 import { ensureSigningKey } from './keys.js';
 import { membersOfGroupId } from '../sync/bulk/group-members.js';
+import { StaffAuthority } from './staff-authority.js';
+import { DEMO_STAFF } from './staff.js';
 
 
 export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
@@ -30,11 +32,14 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
   );
   hub.onClose(() => keyReady);
   registry.setPolicy(config.devOpenAccess ? { assertAllowed: () => undefined, searchRestrictions: () => [], canSee: () => true } : smartAccessPolicy);
+  // Staff tokens: the account must be active; an operator's becomes operator authority naming the person.
+  const staffAuthority = new StaffAuthority(db);
   registry.setAuthenticator(async (req) => {
     const authorization = req.get('authorization');
     const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (isAdminBearer(config.adminToken, bearer)) return INTERNAL_SYSTEM;
     const principal = await principalFromRequest(authorization, { db, baseUrl: config.fhirBaseUrl, issuer });
+    if (principal.kind === 'user') return staffAuthority.principalFor(principal);
     if (principal.kind === 'system' && principal.policy?.groupId && !principal.policy.patientIds) {
       // A registry limited to its jurisdiction's Group: resolve the members once per request (a Group defined by
       // address or clinic is evaluated now, so patients added since are in; one it cannot evaluate has none).
@@ -47,7 +52,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
 
   const otpSender: OtpSender = {
     async send(to, code) {
-      if (!config.smtpUrl && DEMO_ACCOUNTS.some((a) => a.email === to)) {
+      if (!config.smtpUrl && [...DEMO_ACCOUNTS, ...DEMO_STAFF].some((a) => a.email === to)) {
         // Demo convenience only: with no mail transport configured, the fixed demo accounts' codes go to the log.
         hub.logger.warn({ demoAccount: to, code }, 'demo sign-in code (no SMTP_URL configured)');
       }
@@ -129,6 +134,9 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
       otpSender,
       patientDirectory,
       adminToken: config.adminToken,
+      authenticate: (req) => registry.authenticate(req),
+      staffAuthority,
+      repo,
       demoAccounts: DEMO_ACCOUNTS,
       ...(config.smsEmailGateway ? { smsEmailGateway: config.smsEmailGateway } : {}),
     }),

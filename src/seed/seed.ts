@@ -3,6 +3,7 @@ import type { Repository } from '../store/repository-types.js';
 import type { Db } from '../store/db.js';
 import { DEMO_PEOPLE, generateImmunizations, generateJurisdiction, generatePatient } from './demo-data.js';
 import type { AnyResource } from '../store/repository-types.js';
+import { ensureDemoStaff } from '../auth/staff.js';
 
 export interface SeedOptions {
   patients: number;
@@ -37,6 +38,8 @@ export async function seedDemo(db: Db, repo: Repository, opts: SeedOptions, afte
       immunizations++;
     }
   }
+  // The demo staff account (README) signs in to the admin console the same way, with a code.
+  await ensureDemoStaff(db, repo);
   const batch = 50;
   for (let start = 0; start < opts.patients; start += batch) {
     await db.transaction(async (tx) => {

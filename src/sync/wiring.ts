@@ -9,5 +9,5 @@ import { wireEhrSync } from './ehr/wiring.js';
 
 export function wireSync(hub: Hub, registry: ModuleRegistry): void {
   wireBulkExport(hub, registry);
-  wireEhrSync(hub);
+  wireEhrSync(hub, registry);
 }

@@ -1,10 +1,11 @@
 /**
  * EHR connector routes: the public JWK Set URL of the hub's client keys, and the operator API under /sync/admin
- * (connections, sync state, run now, the patient-match review queue), protected by the admin bearer secret.
+ * (connections, sync state, run now, the patient-match review queue), for operators: a signed-in staff operator
+ * or the admin bearer secret (src/auth/admin-routes.ts adminAuth). Each change is audited with who made it.
  */
 import express, { type Router } from 'express';
 import type { Db } from '../../store/db.js';
-import { adminAuth } from '../../auth/admin-routes.js';
+import { adminAuth, type AdminAuthOptions } from '../../auth/admin-routes.js';
 import { publicClientJwks } from './client-keys.js';
 import { ConnectionConfigError, connectionFromInput, getConnection, getSyncState, listConnections, saveConnection } from './connections.js';
 import { listReviews, resolveReview } from './links.js';
@@ -12,7 +13,7 @@ import { runEhrSync, SyncBusyError } from './sync-run.js';
 
 export const EHR_JWKS_PATH = '/sync/ehr/jwks.json';
 
-export function createEhrRouter(deps: { db: Db; adminToken: string | undefined; hubFhirBase: string }): Router {
+export function createEhrRouter(deps: { db: Db; adminToken: string | undefined; hubFhirBase: string } & Omit<AdminAuthOptions, 'adminToken'>): Router {
   const { db } = deps;
   const r = express.Router();
   r.get(EHR_JWKS_PATH, async (_req, res) => {
@@ -20,7 +21,7 @@ export function createEhrRouter(deps: { db: Db; adminToken: string | undefined; 
   });
 
   const admin = express.Router();
-  admin.use(adminAuth(deps.adminToken), express.json({ limit: '64kb' }));
+  admin.use(adminAuth(deps), express.json({ limit: '64kb' }));
   admin.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
