@@ -1,7 +1,7 @@
 /**
- * Serves the SMART apps (smart-apps/, built by esbuild) under /apps/<name>/ and registers the patient wallet
- * as a public SMART client. The apps reach the hub only through its public FHIR, SMART and credential APIs, like
- * any third-party app; the hub merely hosts their files. The bundles are built at start when smart-apps/dist is
+ * Serves the SMART apps (smart-apps/, built by esbuild) under /apps/<name>/ and registers the patient wallet, the
+ * sign-up app and the admin console as public SMART clients. The apps reach the hub only through its public FHIR,
+ * SMART and credential APIs, like any third-party app; the hub merely hosts their files. The bundles are built at start when smart-apps/dist is
  * missing or older than the sources (about 0.3 s), so a newcomer never runs a second server or build step.
  */
 import fs from 'node:fs';
@@ -24,6 +24,14 @@ export const SIGNUP_CLIENT_ID = 'vaxhub-signup';
 /** The sign-up app signs a person in only to see, move or cancel their own appointments. */
 export const SIGNUP_CLIENT_SCOPE =
   'launch/patient openid fhirUser patient/Patient.r patient/Appointment.rus patient/Location.rs patient/ImmunizationRecommendation.rs';
+
+export const ADMIN_CLIENT_ID = 'vaxhub-admin';
+/**
+ * The operator console signs a staff member in (standalone launch, `user/` scopes) and asks for the hub's operator
+ * scope, which the hub grants only to an active staff account whose role holds it (src/auth/staff.ts). Reading
+ * their own Practitioner shows who is signed in.
+ */
+export const ADMIN_CLIENT_SCOPE = 'openid fhirUser vaxhub/operator user/Practitioner.r';
 
 /** Extra settings an app reads from its config.json, beside the FHIR base URL. */
 export type AppConfigExtras = (app: string) => Promise<Record<string, unknown>>;
@@ -81,7 +89,7 @@ export function createAppsRouter(opts: { fhirBaseUrl: string; outDir?: string; a
     });
     router.get(`/apps/${name}/config.json`, (_req, res, next) => {
       headers(res);
-      const clientId = name === 'wallet' ? WALLET_CLIENT_ID : name === 'signup' ? SIGNUP_CLIENT_ID : undefined;
+      const clientId = { wallet: WALLET_CLIENT_ID, signup: SIGNUP_CLIENT_ID, admin: ADMIN_CLIENT_ID }[name];
       (opts.extras ? opts.extras(name) : Promise.resolve({})).then(
         (extra) => res.json({ fhirBaseUrl: opts.fhirBaseUrl, ...(clientId ? { clientId } : {}), ...extra }),
         next,
@@ -129,6 +137,11 @@ export interface AppsOptions {
   notifyOnAdmission?: boolean;
 }
 
+/** Registers (idempotently) the admin console's public client (staff sign-in with operator authority). */
+export async function registerAdminClient(hub: Pick<Hub, 'config' | 'db' | 'logger'>): Promise<void> {
+  await registerAppClient(hub, 'admin', ADMIN_CLIENT_ID, 'vaxhub operator console', ADMIN_CLIENT_SCOPE);
+}
+
 /** The config.json extras: the sign-up app learns the waiting-room event, product facts and answer codes. */
 export function appConfigExtras(hub: Pick<Hub, 'db'>, opts: AppsOptions = {}): AppConfigExtras {
   const products = loadProducts();
@@ -141,6 +154,7 @@ export async function appsRouterFor(hub: Hub, registry: Pick<ModuleRegistry, 'au
   const available = await ensureAppsBuilt(hub);
   await registerWalletClient(hub);
   await registerSignupClient(hub);
+  await registerAdminClient(hub);
   const router = express.Router();
   router.use(createAppSupportRouter({ db: hub.db, repo: hub.repo, products: loadProducts(), requireAdmin: requireAdmin(registry as ModuleRegistry) }));
   router.use(createAppsRouter({ fhirBaseUrl: hub.config.fhirBaseUrl, available, extras: appConfigExtras(hub, opts) }));
