@@ -90,9 +90,9 @@ export const SIGNUP_MESSAGES = {
     ko: '페이지를 새로 고쳐도 자리는 유지됩니다. 이 브라우저나 초대 링크로 언제든 돌아올 수 있습니다.',
   },
   'wait.mayLeave': {
-    en: 'You may close this page: we will email you when it is your turn, and your place is kept.',
-    es: 'Puede cerrar esta página: le escribiremos cuando sea su turno y su lugar se mantiene.',
-    ko: '이 페이지를 닫아도 됩니다. 차례가 되면 이메일로 알려 드리며 자리는 유지됩니다.',
+    en: 'You may close this page: we will email you when it is your turn, with a link back here, and your place is kept.',
+    es: 'Puede cerrar esta página: le escribiremos cuando sea su turno, con un enlace para volver aquí, y su lugar se mantiene.',
+    ko: '이 페이지를 닫아도 됩니다. 차례가 되면 이곳으로 돌아오는 링크와 함께 이메일로 알려 드리며 자리는 유지됩니다.',
   },
   'wait.updated': { en: 'Updated {time}', es: 'Actualizado a las {time}', ko: '{time} 업데이트' },
   'wait.admitted': { en: 'It is your turn. Choose your appointment now.', es: 'Es su turno. Elija su cita ahora.', ko: '차례가 되었습니다. 지금 예약을 선택하세요.' },

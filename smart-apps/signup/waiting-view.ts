@@ -3,10 +3,11 @@
  * which it computes from the measured outflow (shown as "not known yet" until there is one, never invented).
  * The place is bound to the claimed invitation, so a reload, a return visit or a second device gets the same
  * place; the queue token is also kept on this device. Polls as often as the hub's pollAfterSeconds says.
+ * When the hub mails people on admission, the page says they may leave (the mail links back here).
  */
 import { call, HubError } from '../shared/api.js';
 import { announce, h } from '../shared/dom.js';
-import { t } from '../shared/i18n.js';
+import { language, t } from '../shared/i18n.js';
 import { errorText, type AppContext } from './context.js';
 import { liveClaim, load, save } from './state.js';
 
@@ -18,6 +19,8 @@ export interface QueueStatus {
   pollAfterSeconds: number;
   admitted: boolean;
   opensAt: string;
+  /** The hub will email this place when it is admitted (absent from older hubs: the app's setting decides). */
+  notifyOnAdmission?: boolean;
 }
 
 function etaText(s: QueueStatus): string {
@@ -41,6 +44,9 @@ export function waitingView(app: AppContext): Node[] {
   const facts = h('dl', { class: 'facts queue-facts', id: 'queue-facts' });
   const live = h('div', { role: 'status', id: 'queue-state' }, t('wait.joining'));
   const action = h('div', { id: 'queue-action' });
+  // Whether the person may leave: the hub says so per place (mail on, and a place of a claimed invitation).
+  const adviceText = (notify: boolean): string => (notify ? t('wait.mayLeave') : t('wait.keep'));
+  const advice = h('p', { class: 'hint', id: 'queue-advice' }, adviceText(app.cfg.notifyOnAdmission));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastState: string | undefined;
   app.onLeave(() => clearTimeout(timer));
@@ -51,6 +57,8 @@ export function waitingView(app: AppContext): Node[] {
       h('dt', {}, t('wait.ahead')), h('dd', { id: 'queue-ahead' }, s.ahead === null ? '—' : String(s.ahead)),
       h('dt', {}, t('wait.eta')), h('dd', { id: 'queue-eta' }, s.admitted ? '—' : etaText(s)),
     );
+    const notify = s.notifyOnAdmission ?? app.cfg.notifyOnAdmission;
+    advice.textContent = s.admitted && notify ? '' : adviceText(notify);
     // The live region speaks only when the situation changes, not at every poll.
     if (s.state !== lastState) {
       lastState = s.state;
@@ -77,7 +85,8 @@ export function waitingView(app: AppContext): Node[] {
     }
     if (!s) {
       // Joining with the claimed invitation: the hub answers the same place for the same person every time.
-      const joined = await call<QueueStatus & { token: string }>(`${app.hub}/waiting-room/join?event=${encodeURIComponent(eventId)}`, {
+      // The language goes along so that the "it is your turn" mail is written in it.
+      const joined = await call<QueueStatus & { token: string }>(`${app.hub}/waiting-room/join?event=${encodeURIComponent(eventId)}&lang=${language()}`, {
         method: 'POST', headers: { 'X-Claim-Token': claim.claimToken },
       });
       save('queue', { eventId, token: joined.body.token });
@@ -101,6 +110,6 @@ export function waitingView(app: AppContext): Node[] {
     live,
     facts,
     action,
-    h('p', { class: 'hint', id: 'queue-advice' }, app.cfg.notifyOnAdmission ? t('wait.mayLeave') : t('wait.keep')),
+    advice,
   ];
 }

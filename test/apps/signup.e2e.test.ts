@@ -5,14 +5,22 @@
  * room (paused behind others: people ahead and no invented ETA; resumed: place kept on reload, admitted), nearest
  * clinic first, hold, book with the claim token, the confirmation with its .ics file and next-dose date, then
  * "My booking" (SMART sign-in by code), reschedule (old appointment cancelled, new one booked) and cancel.
+ * The waiting room says the person may leave, the "it is your turn" mail arrives and its link leads back; with
+ * that mail switched off, the page asks them to keep it open and nothing is mailed.
  * Also the keyboard focus order of the sign-up form.
  * Screenshots at 360x740 and 1280x800 go to test-artifacts/signup/; axe-core must find nothing serious.
  */
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
+import { signClaimToken } from '../../src/scheduling/invitations/claim-token.js';
+import { issueTicket } from '../../src/scheduling/invitations/tickets.js';
+import { startOpeningNightHub } from '../opening-night/opening-night-hub.js';
 import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
 import { backend, operator, startAppsRig, type AppsRig } from './opening-night-apps-rig.js';
+
+// The rig has SMTP, so the hub mails people when they are admitted; look for newly admitted places often.
+process.env.WAITING_ROOM_NOTICE_SWEEP_MS = '200';
 
 const SUITE = 'signup';
 const suffix = randomBytes(3).toString('hex');
@@ -130,6 +138,8 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     // Paused: no rate, so no invented ETA.
     expect(await page.locator('#queue-state').textContent()).toMatch(/paused/i);
     expect(await page.locator('#queue-eta').textContent()).toMatch(/^not known yet/);
+    // The hub mails people when it is their turn, so the page says they may go.
+    expect(await page.locator('#queue-advice').textContent()).toContain('You may close this page: we will email you when it is your turn');
     await look(page, '05-waiting-room');
     await operator(r.rig, 'POST', `/waiting-room/admin/events/ev-${suffix}/resume`, {});
     await page.reload();
@@ -154,6 +164,15 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     }
     await page.locator('#choose-appointment').waitFor({ timeout: 20_000 });
     expect(await page.locator('#queue-state').textContent()).toContain('It is your turn');
+    // The "it is your turn" mail (sent because Jordan has not started choosing yet), and its link back here.
+    const turn = await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && m.subject === 'It is your turn to book your vaccination');
+    expect(turn.text).toContain('minutes to finish booking');
+    const back = /(https?:\/\/\S+\/signup\/waiting\?lang=en)/.exec(turn.text)?.[1];
+    expect(back).toBe(`${url}/signup/waiting?lang=en`);
+    await page.goto(back!);
+    await page.waitForURL(/\/apps\/signup\/\?lang=en#waiting$/);
+    await page.locator('#choose-appointment').waitFor();
+    expect(await page.locator('#queue-position').textContent()).toBe(position);
     await page.click('#choose-appointment');
 
     // --- nearest clinic first, hold, book ---
@@ -259,6 +278,46 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     expect(violations).toEqual([]);
     expect(overflows).toEqual([]);
   }, 120_000);
+
+  it('with the admission mail off, the waiting room asks people to keep the page open, and mails nothing', async () => {
+    process.env.WAITING_ROOM_NOTIFY_ADMISSION = 'false';
+    const quiet = await startOpeningNightHub(backend, { smtpUrl: r.mailbox.url }).finally(() => delete process.env.WAITING_ROOM_NOTIFY_ADMISSION);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const email = `quinn.${suffix}@example.org`;
+      const reg = await fetch(`${quiet.url}/signup/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: { family: `Quinn-${suffix}`, given: ['Alex'] }, birthDate: '1980-01-02', email, postalCode: '01201', answers: { occupation: 'healthcare-personnel' } }),
+      }).then((x) => x.json() as Promise<{ registrantId: string; patientId: string }>);
+      // An invitation claimed on this device (the claim itself is the first test's).
+      const now = new Date();
+      const ticket = await issueTicket(quiet.hub.db, { registrantId: reg.registrantId, now });
+      const claim = await signClaimToken(quiet.hub.db, { registrantId: reg.registrantId, patientId: reg.patientId, ticketRef: ticket.ref, generation: 1 }, now, 1800);
+      await operator(quiet, 'POST', '/waiting-room/admin/events', { id: `quiet-${suffix}`, name: 'Opening night', opensAt: new Date(Date.now() - 1000).toISOString(), ratePerMinute: 600, maxActive: 50 });
+      await operator(quiet, 'POST', `/waiting-room/admin/events/quiet-${suffix}/pause`, {});
+      const stored = { ticketId: 'claimed-elsewhere', claimToken: claim.token, claimTokenExpiresAt: claim.expiresAt.toISOString(), patientId: reg.patientId, ticketExpiresAt: ticket.expiresAt.toISOString() };
+      await context.addInitScript((c) => localStorage.setItem('vaxhub.signup.claim', c), JSON.stringify(stored));
+      const page = await context.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+      await page.goto(`${quiet.url}/apps/signup/#waiting`);
+      await page.locator('#queue-position').waitFor();
+      expect(await page.locator('#queue-advice').textContent()).toBe('Reloading this page keeps your place. You can come back from this browser or from the invitation link at any time.');
+      await look(page, '05b-waiting-room-keep-open');
+      await operator(quiet, 'POST', `/waiting-room/admin/events/quiet-${suffix}/resume`, {});
+      for (let i = 0; i < 12 && !(await page.locator('#choose-appointment').isVisible()); i++) {
+        await page.locator('#choose-appointment').waitFor({ timeout: 2_500 }).catch(() => page.reload());
+      }
+      await page.locator('#choose-appointment').waitFor({ timeout: 20_000 });
+      expect(await page.locator('#queue-advice').textContent()).toContain('Reloading this page keeps your place');
+      await new Promise((ok) => setTimeout(ok, 1000)); // five sweep intervals, had the sweep been on
+      expect(r.mailbox.mails.filter((m) => m.to.includes(email))).toEqual([]);
+    } finally {
+      await context.close();
+      await quiet.close();
+    }
+    expect(pageErrors).toEqual([]);
+    expect(violations).toEqual([]);
+  }, 90_000);
 
   it('keyboard: Tab from the top goes language, the sections, then the sign-up fields in reading order', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
