@@ -5,8 +5,9 @@ import { t } from '../shared/i18n.js';
 import { adminCall } from './api.js';
 import { load, table, when } from './ui.js';
 
-const ACTIONS = ['C', 'R', 'U', 'D', 'E'];
-const OUTCOMES = ['0', '4', '8', '12'];
+/** The hub's audit actions and outcomes, as GET /auth/admin/audit filters by them (src/auth/audit.ts). */
+const ACTIONS = ['login', 'authorize', 'token', 'read', 'vread', 'search', 'history', 'create', 'update', 'delete', 'operation', 'export', 'credential-download', 'admin'];
+const OUTCOMES = ['success', 'failure', 'denied', 'error'];
 
 function select(id: string, label: string, values: string[]): HTMLElement {
   return h('div', { class: 'field' }, h('label', { for: id }, label),
@@ -37,7 +38,7 @@ export function auditView(): Node[] {
         { label: t('audit.when') }, { label: t('audit.action') }, { label: t('audit.outcome') }, { label: t('audit.who') }, { label: t('audit.what') },
       ], events.map((e) => [when(e.recorded), `${e.action ?? ''} ${e.subtype?.map((s) => s.code).join(',') ?? e.type.display ?? ''}`.trim(), `${e.outcome ?? ''} ${e.outcomeDesc ?? ''}`.trim(),
         e.agent.map((a) => a.who?.reference ?? a.who?.identifier?.value ?? a.who?.display ?? '').filter(Boolean).join(', '),
-        h('span', { class: 'mono' }, (e.entity ?? []).map((x) => x.what?.reference ?? x.description ?? x.query ?? '').filter(Boolean).join(' '))]))];
+        h('span', { class: 'mono' }, (e.entity ?? []).map((x) => x.what?.reference ?? x.what?.display ?? x.description ?? x.query ?? '').filter(Boolean).join(' '))]))];
     });
   };
   form.addEventListener('submit', (ev) => {

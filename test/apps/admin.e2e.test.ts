@@ -1,14 +1,15 @@
 /**
- * The operator console end to end in a real browser against the running hub with opening night on: sign in with
- * the operator token (refused first with a wrong one), supply table and chart from /admin/supply, a cohort window
+ * The operator console end to end in a real browser against the running hub with opening night on: staff sign-in
+ * through the real SMART standalone launch (fhirclient, PKCE) with the one-time code from the SMTP mailbox, after the
+ * break-glass operator-token form refused a wrong token; the header names the signed-in person; supply table and chart from /admin/supply, a cohort window
  * and a draw made in the forms (seed hash committed, run, seed revealed and recomputed), the live opening-night
  * view whose queue chart moves as people join the waiting room, pause from the console, registry/EHR sync (a dead
  * IIS message listed and re-queued by its Retry button) and the
- * audit search. Screenshots at 360x740 and 1280x800 go to test-artifacts/admin/; axe-core must find nothing serious.
+ * audit search (naming the staff member), and sign-out, which revokes the token. Screenshots at 360x740 and 1280x800 go to test-artifacts/admin/; axe-core must find nothing serious.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_TOKEN } from '../helpers/hub.js';
+import { addStaff, type StaffAccount } from '../../src/auth/staff.js';
 import { saveConnection } from '../../src/sync/iis/connections.js';
 import { enqueueMessage, newControlId } from '../../src/sync/iis/outbox.js';
 import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
@@ -19,6 +20,8 @@ const suffix = randomBytes(3).toString('hex');
 
 let r: AppsRig;
 let browser: Browser;
+let staff: StaffAccount;
+const STAFF_EMAIL = `ana.${suffix}@clinic.example`;
 const violations: AxeViolation[] = [];
 const pageErrors: string[] = [];
 const overflows: string[] = [];
@@ -70,6 +73,7 @@ const cardValue = (page: Page, id: string): Promise<string | null> => page.locat
 beforeAll(async () => {
   [browser, r] = await Promise.all([launchChromium(), startAppsRig()]);
   for (const who of ['ada', 'bo', 'cy']) await register(who, 'healthcare-personnel');
+  ({ account: staff } = await addStaff(r.rig.hub.db, r.rig.hub.repo, { email: STAFF_EMAIL, name: 'Ana Ortiz' }));
 }, 60_000);
 
 afterAll(async () => {
@@ -82,16 +86,38 @@ describe(`operator console in Chromium (${backend})`, () => {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
 
-    // --- staff sign-in: a wrong token is refused, the operator token is kept for this tab ---
+    // --- break-glass: the operator-token form (folded away) refuses a wrong token ---
     await page.goto(`${r.rig.url}/apps/admin/`);
-    await page.locator('#admin-token').waitFor();
+    await page.locator('#staff-sign-in').waitFor();
+    expect(await page.locator('#admin-token').isVisible()).toBe(false);
     await look(page, '01-sign-in');
+    await page.click('#break-glass summary');
     await page.fill('#admin-token', 'not-the-token');
     await page.click('#token-form button[type=submit]');
     await page.locator('[role=alert]').waitFor();
-    await page.fill('#admin-token', ADMIN_TOKEN);
-    await page.click('#token-form button[type=submit]');
-    await page.locator('nav.tabs').waitFor();
+    expect(await page.locator('[role=alert]').textContent()).toContain('did not accept this token');
+
+    // --- staff sign-in: SMART standalone launch; the hub mails a code to the staff email, asks consent ---
+    await page.click('#staff-sign-in');
+    await page.waitForURL(/\/auth\/login\?request=/);
+    expect(await page.locator('h1').textContent()).toBe('Staff sign-in');
+    await look(page, '01-hub-staff-email');
+    await page.fill('#email', STAFF_EMAIL);
+    await page.click('button[type=submit]');
+    await page.locator('#code').waitFor();
+    const mail = await r.mailbox.waitFor((m) => m.to.includes(STAFF_EMAIL) && /sign-in code/.test(m.text));
+    const code = /sign-in code is (\d{6})/.exec(mail.text)?.[1];
+    expect(code).toMatch(/^\d{6}$/);
+    await page.fill('#code', code!);
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\/auth\/consent\?request=/);
+    expect(await page.locator('main').textContent()).toContain('vaxhub/operator');
+    await look(page, '01-hub-consent');
+    await page.click('button[value=approve]');
+    await page.waitForURL(`${r.rig.url}/apps/admin/**`);
+    await page.locator('nav.tabs').waitFor({ timeout: 20_000 });
+    expect(new URL(page.url()).searchParams.has('code')).toBe(false);
+    expect(await page.locator('#signed-in-as').textContent()).toBe('Signed in as Ana Ortiz');
 
     // --- supply: both clinics, on hand from their lots, and a chart ---
     await page.click('a[href="#supply"]');
@@ -172,11 +198,26 @@ describe(`operator console in Chromium (${backend})`, () => {
     await page.click('a[href="#audit"]');
     await page.locator('#audit-results table, #audit-results [role=alert]').first().waitFor();
     expect(await page.locator('#audit-results').textContent()).not.toMatch(/failed/i);
-    await page.selectOption('#audit-action', 'E');
+    // The staff member's own sign-in is in the log, naming their Practitioner.
+    await page.selectOption('#audit-action', 'login');
+    await page.fill('#audit-client', 'vaxhub-admin');
     await page.click('#audit-form button[type=submit]');
     await page.locator('#audit-table caption').waitFor();
+    await page.waitForFunction((who) => document.querySelector('#audit-table tbody')?.textContent?.includes(who), staff.fhirUser, { timeout: 10_000 });
     expect(await page.locator('#audit-table caption').textContent()).toMatch(/^\d+ events$/);
     await look(page, '07-audit');
+
+    // --- sign-out revokes the staff token at the hub and returns to the sign-in page ---
+    const token = await page.evaluate(() => {
+      const key = JSON.parse(sessionStorage.getItem('SMART_KEY')!) as string;
+      return (JSON.parse(sessionStorage.getItem(key)!) as { tokenResponse: { access_token: string } }).tokenResponse.access_token;
+    });
+    expect((await fetch(`${r.rig.url}/auth/admin/staff`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    await page.click('#sign-out');
+    await page.locator('#staff-sign-in').waitFor();
+    await page.waitForFunction(() => sessionStorage.length === 0);
+    const after = await fetch(`${r.rig.url}/auth/admin/staff`, { headers: { authorization: `Bearer ${token}` } });
+    expect(after.status).toBe(401);
 
     expect(pageErrors).toEqual([]);
     expect(violations).toEqual([]);
