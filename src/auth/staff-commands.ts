@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { runningHub, type EmbeddedHubInfo } from '../store/embedded-lock.js';
 import { withCliContext } from '../cli-context.js';
-import { addStaff, DEFAULT_STAFF_ROLE, disableStaff, listStaff, STAFF_ROLES, StaffError, type StaffAccount } from './staff.js';
+import { addStaff, DEFAULT_STAFF_ROLE, disableStaff, listStaff, STAFF_ROLES, StaffError, validStaffInput, type StaffAccount } from './staff.js';
 
 interface AddOptions {
   email: string;
@@ -53,8 +53,9 @@ export function registerStaffCommands(program: Command): void {
     .requiredOption('--name <name>', 'their name, as the console and audit show it')
     .option('--role <role>', `one of: ${Object.keys(STAFF_ROLES).join(', ')}`, DEFAULT_STAFF_ROLE)
     .action(async (opts: AddOptions) => {
-      const hub = embeddedHub();
       const input = { email: opts.email, name: opts.name, ...(opts.role ? { role: opts.role } : {}) };
+      validStaffInput(input);
+      const hub = embeddedHub();
       const out = hub
         ? await throughHub<{ account: StaffAccount; reenabled: boolean }>(hub, 'POST', '', input)
         : await withCliContext((ctx) => addStaff(ctx.db, ctx.repo, input));

@@ -121,7 +121,8 @@ export interface AddStaffInput {
   practitionerId?: string;
 }
 
-function validInput(input: AddStaffInput): { email: string; name: string; role: StaffRole } {
+/** The normalised input, or a StaffError saying what to type instead (checked before anything is opened). */
+export function validStaffInput(input: AddStaffInput): { email: string; name: string; role: StaffRole } {
   const email = normaliseEmail(input.email ?? '');
   if (!isEmail(email)) throw new StaffError(`"${input.email ?? ''}" is not an email address; give the address the person reads, e.g. --email ana@clinic.example`);
   const name = (input.name ?? '').trim().replace(/\s+/g, ' ');
@@ -138,7 +139,7 @@ type PractitionerStore = Pick<Repository, 'create' | 'update' | 'readOptional'>;
  * again (same Practitioner, the new name and role); an active one is refused, nothing changes.
  */
 export async function addStaff(db: Db, repo: PractitionerStore, input: AddStaffInput): Promise<{ account: StaffAccount; reenabled: boolean }> {
-  const { email, name, role } = validInput(input);
+  const { email, name, role } = validStaffInput(input);
   try {
     const out = await db.transaction(async (tx) => {
       const existing = (await tx.query<StaffRow>(`SELECT ${COLUMNS} FROM staff_account WHERE email = $1 FOR UPDATE`, [email])).rows[0];
