@@ -11,7 +11,8 @@ import { decodeJwt } from 'jose';
 import type { AuditEvent, Bundle } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
 import { startMailbox, type Mailbox, type RawMail } from '../helpers/mailbox.js';
-import { addStaff, disableStaff, type StaffAccount } from '../../src/auth/staff.js';
+import { addStaff, DEMO_STAFF, disableStaff, type StaffAccount } from '../../src/auth/staff.js';
+import { seedDemo } from '../../src/seed/seed.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { StaffAuthority, STAFF_CHECK_CACHE_MS } from '../../src/auth/staff-authority.js';
 import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE, WALLET_CLIENT_ID } from '../../src/apps/wiring.js';
@@ -273,4 +274,47 @@ describe.each(backends())('staff account checks across hub processes on %s', (ba
     expect(await authority.principalFor({ ...principal, scope: 'user/Practitioner.r' })).toMatchObject({ kind: 'user', staff: { id: account.id, role: 'operator' } });
     expect(STAFF_CHECK_CACHE_MS).toBeLessThanOrEqual(5000);
   });
+});
+
+describe.each(backends())('the demo staff account on %s', (backend) => {
+  let t: TestHub;
+  beforeAll(async () => {
+    t = await startTestHub(backend, { devOpenAccess: false });
+    await seedDemo(t.hub.db, t.hub.repo, { patients: 0, clinics: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is seeded with the demo data and, with no SMTP_URL, its code goes to the log so the demo works offline', async () => {
+    const [demo] = DEMO_STAFF;
+    const accounts = (await request(t.url).get('/auth/admin/staff').set(ADMIN)).body as StaffAccount[];
+    expect(accounts).toEqual([expect.objectContaining({ email: demo!.email, role: 'operator', fhirUser: 'Practitioner/demo-staff-ops' })]);
+    await seedDemo(t.hub.db, t.hub.repo, { patients: 0, clinics: 1 }); // seeding again adds no second account
+    expect(((await request(t.url).get('/auth/admin/staff').set(ADMIN)).body as StaffAccount[])).toHaveLength(1);
+
+    const logged: Array<{ demoAccount?: string; code?: string }> = [];
+    // The hub's logger as the demo path calls it (hub.logger.warn at the time the code is sent).
+    const logger = t.hub.logger as unknown as { warn: (obj: unknown, msg?: string) => void };
+    const warn = logger.warn;
+    logger.warn = (obj: unknown) => void logged.push(obj as { demoAccount?: string; code?: string });
+    const { verifier, challenge } = pkce();
+    const redirect = `${t.url}/apps/admin/`;
+    const agent = request.agent(t.url);
+    const start = await agent.get('/auth/authorize').query({
+      response_type: 'code', client_id: ADMIN_CLIENT_ID, redirect_uri: redirect, scope: ADMIN_CLIENT_SCOPE, state: 's', aud: t.fhirUrl, code_challenge: challenge, code_challenge_method: 'S256',
+    });
+    const requestId = new URL(start.headers.location!, `${t.url}/auth/`).searchParams.get('request')!;
+    await agent.post('/auth/login').type('form').send({ request: requestId, email: demo!.email });
+    logger.warn = warn;
+    const code = logged.find((l) => l.demoAccount === demo!.email)?.code;
+    expect(code).toMatch(/^\d{6}$/);
+    expect((await agent.post('/auth/login/verify').type('form').send({ request: requestId, code })).status).toBe(303);
+    const approved = await agent.post('/auth/consent').type('form').send({ request: requestId, decision: 'approve' });
+    const token = await request(t.url).post('/auth/token').type('form').send({
+      grant_type: 'authorization_code', client_id: ADMIN_CLIENT_ID, redirect_uri: redirect, code: new URL(approved.headers.location!).searchParams.get('code'), code_verifier: verifier,
+    });
+    expect(token.status).toBe(200);
+    expect((await request(t.url).get('/sync/admin/connections').set('authorization', `Bearer ${token.body.access_token}`)).status).toBe(200);
+  }, 60_000);
 });
