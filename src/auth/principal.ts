@@ -18,7 +18,11 @@ export interface ScopeGrant {
 }
 
 export interface Principal {
-  /** anonymous: no token (only public endpoints); admin: operator credentials for the admin API. */
+  /**
+   * patient: a patient's token (or an EHR launch); user: a signed-in staff member; system: a backend client;
+   * admin: an operator (the admin bearer, or a staff member whose token and active account carry vaxhub/operator,
+   * then with `fhirUser` and `staff` set); anonymous: no token (only public endpoints).
+   */
   kind: 'patient' | 'user' | 'system' | 'admin' | 'anonymous';
   clientId?: string;
   /** Patient context from the token (patient launch / patient/ scopes). */
