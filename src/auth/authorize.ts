@@ -9,7 +9,7 @@ import type { Db, Queryable } from '../store/db.js';
 import { getClient, type AuthClient } from './clients.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
 import { checkRequestedScopes, formatScopes, OPERATOR_SCOPE, parseScopes } from './scopes.js';
-import { staffById } from './staff.js';
+import { scopesBeyondRole, staffById } from './staff.js';
 import { signInAudienceOf } from './staff-login.js';
 import { createGrant, randomToken, sha256 } from './token-service.js';
 
@@ -228,11 +228,14 @@ export async function approveAuthRequest(db: Db, req: PendingRequest): Promise<s
   let fhirUser: string;
   if (req.patientId) fhirUser = req.launchFhirUser ?? `Patient/${req.patientId}`;
   else {
-    // A staff member: their Practitioner, as long as the account is still active.
+    // A staff member: their Practitioner, while the account is active and its role holds every hub scope asked for
+    // (either may have changed since they signed in).
     const staff = await staffById(db, req.staffId!);
-    if (!staff || staff.disabledAt) {
+    const beyond = staff ? scopesBeyondRole(staff.role, req.scope) : [];
+    if (!staff || staff.disabledAt || beyond.length) {
       await db.query('UPDATE auth_request SET completed = true WHERE id = $1', [req.id]);
-      return redirectWith(req.redirectUri, { error: 'access_denied', error_description: 'the staff account is disabled', ...(req.state !== undefined ? { state: req.state } : {}) });
+      const why = !staff || staff.disabledAt ? 'the staff account is disabled' : `the staff role ${staff.role} does not allow ${beyond.join(' ')}`;
+      return redirectWith(req.redirectUri, { error: 'access_denied', error_description: why, ...(req.state !== undefined ? { state: req.state } : {}) });
     }
     fhirUser = staff.fhirUser;
   }

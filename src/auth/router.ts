@@ -188,6 +188,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     // The person is known now: a scope their role does not hold is refused here, before any consent.
     const beyond = scopesBeyondRole(result.staff.role, p.scope);
     if (beyond.length) {
+      await db.query('UPDATE auth_request SET staff_id = NULL, completed = true WHERE id = $1', [p.id]);
       return void res.status(403).type('html').send(errorPage(`Your staff role (${result.staff.role}) does not allow ${beyond.join(' ')}. Ask an operator to change your role.`));
     }
     res.redirect(303, `../consent?request=${p.id}`);

@@ -201,6 +201,21 @@ describe.each(backends())('staff sign-in through the hub on %s', (backend) => {
     expect(backend.status).toBe(400);
   });
 
+  it('an account disabled between the code and the consent gets access_denied, no authorization code', async () => {
+    const { account: late } = await addStaff(t.hub.db, t.hub.repo, { email: `late.${suffix}@clinic.example`, name: 'Lay Te' });
+    const before = mailsTo(late.email).length;
+    const { agent, requestId } = await startSignIn('admin', ADMIN_CLIENT_SCOPE, late.email, pkce().challenge);
+    await mailbox.waitFor(() => mailsTo(late.email).length > before);
+    const verified = await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: codeIn(mailsTo(late.email).at(-1)!) });
+    expect(verified.status).toBe(303);
+    await disableStaff(t.hub.db, t.hub.repo, late.email);
+    const approved = await agent.post('/auth/consent').type('form').send({ request: requestId, decision: 'approve' });
+    const back = new URL(approved.headers.location!);
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('error_description')).toBe('the staff account is disabled');
+    expect(back.searchParams.has('code')).toBe(false);
+  }, 60_000);
+
   it('a disabled account gets no code and its token loses operator authority at once, with a body that says so', async () => {
     const { account: temp } = await addStaff(t.hub.db, t.hub.repo, { email: `temp.${suffix}@clinic.example`, name: 'Tem Porary' });
     const body = await signIn('admin', ADMIN_CLIENT_SCOPE, temp.email);
