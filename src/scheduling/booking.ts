@@ -20,7 +20,17 @@ import { upsertDoseRecommendation } from './recommendation.js';
 export interface SchedulingContext extends SchedulingConfig {
   db: Db;
   repo: Repository;
+  /**
+   * Work that must commit with a new `booked` Appointment or not at all (the booking gate consumes the invitation
+   * and queues the confirmation). It runs in the booking's transaction; for a fresh place, after planning and
+   * BEFORE the claim, so the hot slot and lot rows stay locked only for the claim and the commit. A refused claim
+   * rolls it back; an idempotent replay never runs it.
+   */
+  onBooked?: (tx: Queryable, appointment: Appointment) => Promise<void>;
 }
+
+/** How a wrapper of `$book` (the booking gate) hands `onBooked` to the operation through its FHIR context. */
+export type WithBookingWork<C> = C & { onBooked?: SchedulingContext['onBooked'] };
 
 export interface BookingAnswer {
   appointment: Appointment;
@@ -90,7 +100,7 @@ interface FreshPlace {
   mode: 'hold' | 'book';
 }
 
-function appointmentFor(id: string, input: FreshPlace, now: Date): ClaimOptions['appointment'] {
+function appointmentFor(id: string, input: FreshPlace, now: Date): NonNullable<ClaimOptions['appointment']> {
   const status = input.mode === 'hold' ? 'pending' : 'booked';
   return (p) => buildAppointment({ id, status, slot: p.slot, product: p.product, doseNumber: p.doseNumber, patientId: input.patientId, comment: input.comment, created: now }) as Appointment & AnyResource;
 }
@@ -99,16 +109,16 @@ function appointmentFor(id: string, input: FreshPlace, now: Date): ClaimOptions[
  * A new place (hold or direct booking): the planning read, then the claim statement that writes the booking row,
  * both counters and the FHIR Appointment together (claim-statement.ts). With nothing else to write, the claim runs
  * in autocommit: two round trips in all, and the hot rows stay locked only while the database executes it. An
- * Idempotency-Key (claimed first, filled by the claim), a next-dose recommendation (written before the claim, so
- * the hot locks are still taken last) or a Db whose commits carry more work (a ticket consumed with the booking)
- * make it one transaction.
+ * Idempotency-Key (claimed first, filled by the claim), a next-dose recommendation or `onBooked` work (both
+ * written before the claim, so the hot locks are still taken last) make it one transaction.
  */
 async function placeFresh(ctx: SchedulingContext, input: FreshPlace, retry: RetryKey, fingerprint: unknown): Promise<BookingAnswer> {
   const now = clockOf(ctx);
   const id = randomUUID();
   const req: PlaceRequest = { appointmentId: id, slotId: input.slotId, patientId: input.patientId ?? null, doseNumber: input.doseNumber, mode: input.mode };
   const appointment = appointmentFor(id, input, now);
-  if (!retry.idempotencyKey && !ctx.db.writesNeedTransaction) {
+  const onBooked = input.mode === 'book' ? ctx.onBooked : undefined;
+  if (!retry.idempotencyKey && !onBooked) {
     const planned = await planPlace(ctx.db, ctx, req, now);
     if (!(input.patientId && planned.nextDose)) {
       const placed = await claimPlace(ctx.db, req, planned, now, { appointment });
@@ -125,7 +135,10 @@ async function placeFresh(ctx: SchedulingContext, input: FreshPlace, retry: Retr
     }
     const placed = await takePlace(tx, ctx, req, now, {
       appointment,
-      beforeClaim: async (p) => { if (input.patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, input.patientId, p, now); },
+      beforeClaim: async (p) => {
+        if (input.patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, input.patientId, p, now);
+        if (onBooked) await onBooked(tx, appointment(p) as Appointment & AnyResource);
+      },
       ...(key ? { idempotency: { key, answer: (a, p) => answerOf(a as Appointment & AnyResource, p) } } : {}),
     });
     return { ...answerOf(placed.appointment as Appointment & AnyResource, placed), replayed: false };
@@ -176,14 +189,21 @@ async function bookInTx(ctx: SchedulingContext, tx: Queryable, input: BookInput,
       return { appointment: await ctx.repo.read<Appointment & { [k: string]: unknown }>('Appointment', held.appointment_id, tx) };
     }
     const placed = await confirmHold(tx, ctx, held, patientId, now);
-    return answerOf(await writeBooked(ctx, tx, held.appointment_id, placed, patientId ?? held.patient_id, 'booked', input.comment, now), placed);
+    const written = await writeBooked(ctx, tx, held.appointment_id, placed, patientId ?? held.patient_id, 'booked', input.comment, now);
+    // The hold already took the place and the dose: no hot row is locked by this transaction.
+    if (ctx.onBooked) await ctx.onBooked(tx, written);
+    return answerOf(written, placed);
   }
   if (!input.slotId) throw fhirError('BAD_REQUEST', 'Give appt-id (a held Appointment) or a slot to book', 'appt-id');
   const id = randomUUID();
   const fresh: FreshPlace = { slotId: input.slotId, patientId, comment: input.comment, doseNumber, mode: 'book' };
+  const appointment = appointmentFor(id, fresh, now);
   const placed = await takePlace(tx, ctx, { appointmentId: id, slotId: input.slotId, patientId, doseNumber, mode: 'book' }, now, {
-    appointment: appointmentFor(id, fresh, now),
-    beforeClaim: async (p) => { if (patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, patientId, p, now); },
+    appointment,
+    beforeClaim: async (p) => {
+      if (patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, patientId, p, now);
+      if (ctx.onBooked) await ctx.onBooked(tx, appointment(p) as Appointment & AnyResource);
+    },
   });
   return answerOf(placed.appointment as Appointment & AnyResource, placed);
 }

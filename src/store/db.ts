@@ -13,11 +13,6 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'pg' | 'pglite';
-  /**
-   * Set by a wrapper that adds work to every transaction's commit (e.g. consuming an invitation with the booking):
-   * writers must then use transaction() even where one autocommit statement would do, or that work is skipped.
-   */
-  readonly writesNeedTransaction?: boolean;
   /** Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw). Nested calls reuse the outer transaction. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**

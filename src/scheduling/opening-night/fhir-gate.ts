@@ -7,42 +7,13 @@
 import type { Appointment } from 'fhir/r4';
 import type { FhirContext, FhirRequest, FhirResponse, OperationDefinition, WriteInterceptor } from '../../fhir/types.js';
 import { badRequest, fhirError } from '../../fhir/outcomes.js';
-import type { Db, Queryable, QueryResult } from '../../store/db.js';
+import type { Queryable } from '../../store/db.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { idFromReference, patientIdOf, slotIdOf } from '../appointment-resource.js';
-import type { BookingAnswer } from '../booking.js';
+import type { WithBookingWork } from '../booking.js';
 import { paramResource, paramValue, paramValues } from '../operations/params.js';
 import { proposalSlotId } from '../operations/appointment-find.js';
 import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass, type TicketPass } from './booking-gate.js';
-
-/**
- * The Db the wrapped `$book` sees: its booking transaction also consumes the ticket, so both commit or neither.
- * Only a fresh `booked` answer consumes it (not a hold, an idempotent replay, or a refusal's bookkeeping).
- */
-class TicketConsumingDb implements Db {
-  readonly kind: Db['kind'];
-  readonly writesNeedTransaction = true;
-  constructor(private readonly inner: Db, private readonly consume: (tx: Queryable, appt: Appointment) => Promise<void>) {
-    this.kind = inner.kind;
-  }
-  query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    return this.inner.query<T>(sql, params);
-  }
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.inner.transaction(async (tx) => {
-      const out = await fn(tx);
-      const answer = out as Partial<BookingAnswer> | undefined;
-      if (answer?.appointment?.status === 'booked' && !answer.replayed) await this.consume(tx, answer.appointment);
-      return out;
-    });
-  }
-  stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
-    return this.inner.stream<T>(sql, params, batchSize);
-  }
-  async close(): Promise<void> {
-    /* the hub owns the database */
-  }
-}
 
 async function patientOfAppointment(ctx: FhirContext, ref: string | undefined): Promise<string | undefined> {
   const id = ref ? idFromReference(ref, 'Appointment') : undefined;
@@ -108,8 +79,9 @@ function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDef
       // The booking is for the ticket's person even when the request names nobody.
       const asHolder: FhirRequest = { ...req, principal: { ...req.principal, patientId: pass.patientId } };
       if (name === 'hold') return op.handler(asHolder, ctx);
-      const db = new TicketConsumingDb(ctx.db, (tx, appt) => gate.onTicketBooked(tx, pass, appt, { principal: req.principal, what }));
-      return op.handler(asHolder, { ...ctx, db });
+      // The invitation is consumed, and the confirmation queued, in the booking's own transaction (see onBooked).
+      const withWork: WithBookingWork<FhirContext> = { ...ctx, onBooked: (tx, appt) => gate.onTicketBooked(tx, pass, appt, { principal: req.principal, what }) };
+      return op.handler(asHolder, withWork);
     },
   };
 }

@@ -6,7 +6,7 @@
 import type { Appointment } from 'fhir/r4';
 import type { OperationDefinition } from '../../fhir/types.js';
 import { badRequest } from '../../fhir/outcomes.js';
-import { bookPlace } from '../booking.js';
+import { bookPlace, type WithBookingWork } from '../booking.js';
 import { buildAppointment, idFromReference, refusedAppointment } from '../appointment-resource.js';
 import { readCapacity } from '../capacity.js';
 import { answerOrRefuse, paramResource, paramValue, paramValues, searchset } from './params.js';
@@ -35,7 +35,8 @@ export function appointmentBookOperation(cfg: SchedulingOperationConfig): Operat
       // A held Appointment is confirmed by its id; a $find proposal or an appt-resource books a fresh place.
       const heldId = apptId && !proposalSlotId(apptId) ? idFromReference(apptId, 'Appointment') : undefined;
       const fresh = heldId ? undefined : requestedSlot(apptId, apptResource);
-      const sctx = { ...cfg, db: ctx.db, repo: ctx.repo };
+      const work = (ctx as WithBookingWork<typeof ctx>).onBooked;
+      const sctx = { ...cfg, db: ctx.db, repo: ctx.repo, ...(work ? { onBooked: work } : {}) };
       return answerOrRefuse(
         async () => {
           const a = await bookPlace(sctx, {
