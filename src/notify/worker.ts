@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { Db } from '../store/db.js';
 import type { OutboxRow } from './outbox.js';
+import { PeriodicRound } from './periodic.js';
 
 /** The part of a nodemailer transporter the worker needs (a real SMTP transporter satisfies it). */
 export interface MailTransport {
@@ -73,8 +74,6 @@ function isPermanent(e: unknown): boolean {
 }
 
 export class OutboxWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
   private readonly lease: number;
   private readonly batch: number;
   private readonly backoff: (n: number) => number;
@@ -164,25 +163,20 @@ export class OutboxWorker {
 
   /** Polls every intervalMs; a full batch is followed at once by the next round. */
   start(intervalMs = 2000): void {
-    if (this.timer) return;
-    const tick = async (): Promise<void> => {
-      let full = true;
-      while (full && this.timer) {
-        const r = await this.runOnce().catch(() => ({ claimed: 0 }));
-        full = r.claimed >= this.batch;
-      }
-    };
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = tick().finally(() => (this.running = undefined));
-    }, intervalMs);
-    this.timer.unref();
+    this.rounds.start(intervalMs);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.rounds.stop();
   }
+
+  private readonly rounds = new PeriodicRound(async () => {
+    let full = true;
+    while (full && this.rounds.active) {
+      const r = await this.runOnce().catch(() => ({ claimed: 0 }));
+      full = r.claimed >= this.batch;
+    }
+  });
 
   private async render(row: OutboxRow): Promise<{ to: string; subject: string; text: string }> {
     const renderer = this.opts.renderers?.[row.kind];

@@ -15,6 +15,7 @@
  * and booking). A place whose row was written only after the frontier had passed it was admitted the moment it
  * joined, so its person is looking at the page: the sweep may have moved on without it, and that is fine.
  */
+import { PeriodicRound } from '../../notify/periodic.js';
 import type { Db, Queryable } from '../../store/db.js';
 import { frontierAt, type WaitingRoomEvent } from './admission.js';
 import { SeededPermutation } from './permutation.js';
@@ -53,14 +54,14 @@ export interface AdmissionNoticesOptions {
 }
 
 export class AdmissionNotices {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly rounds: PeriodicRound;
   private readonly now: () => number;
   private readonly batch: number;
 
   constructor(private readonly db: Db, private readonly opts: AdmissionNoticesOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.batch = opts.batchPositions ?? 5000;
+    this.rounds = new PeriodicRound(() => this.sweep(), (e) => this.opts.onError?.(e));
   }
 
   /** One sweep over every open event (opened, not closed). Returns the mails queued. */
@@ -120,19 +121,10 @@ export class AdmissionNotices {
 
   /** Sweeps every intervalMs (timer unref'd); stop() waits for a running sweep. */
   start(intervalMs: number): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.sweep()
-        .catch((e: unknown) => this.opts.onError?.(e))
-        .finally(() => (this.running = undefined));
-    }, intervalMs);
-    this.timer.unref();
+    this.rounds.start(intervalMs);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.rounds.stop();
   }
 }
