@@ -156,7 +156,7 @@ export async function appsRouterFor(hub: Hub, registry: Pick<ModuleRegistry, 'au
   await registerSignupClient(hub);
   await registerAdminClient(hub);
   const router = express.Router();
-  router.use(createAppSupportRouter({ db: hub.db, repo: hub.repo, products: loadProducts(), requireAdmin: requireAdmin(registry as ModuleRegistry) }));
+  router.use(createAppSupportRouter({ db: hub.db, repo: hub.repo, products: loadProducts(), requireAdmin: requireAdmin(registry, (e) => hub.audit(e)) }));
   router.use(createAppsRouter({ fhirBaseUrl: hub.config.fhirBaseUrl, available, extras: appConfigExtras(hub, opts) }));
   return router;
 }

@@ -37,6 +37,21 @@ export interface AdminAuthOptions {
 }
 
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * An operator's change (any non-read request on an operator route) becomes an AuditEvent naming the person (a staff
+ * operator's Practitioner) or the operator token, once the answer is sent, with its outcome.
+ */
+export function auditOperatorChange(audit: (e: AuditInput) => void, req: Request, res: Response, principal: Principal): void {
+  if (!CHANGES.has(req.method)) return;
+  res.on('finish', () => audit({
+    action: 'admin',
+    outcome: auditOutcome(res.statusCode),
+    who: auditWho(principal, req.ip),
+    what: `${req.method} ${req.baseUrl}${req.path}`,
+    ...(res.statusCode >= 400 ? { detail: `HTTP ${res.statusCode}` } : {}),
+  }));
+}
 export const OPERATORS_ONLY =
   'operators only: this token carries no operator authority. Sign in to the admin console as an active staff operator (scope vaxhub/operator), or use the operator token (ADMIN_TOKEN)';
 
@@ -55,16 +70,7 @@ export function adminAuth(opts: AdminAuthOptions) {
     }
     const admit = (principal: Principal): void => {
       res.locals.principal = principal;
-      if (opts.audit && CHANGES.has(req.method)) {
-        const audit = opts.audit;
-        res.on('finish', () => audit({
-          action: 'admin',
-          outcome: auditOutcome(res.statusCode),
-          who: auditWho(principal, req.ip),
-          what: `${req.method} ${req.baseUrl}${req.path}`,
-          ...(res.statusCode >= 400 ? { detail: `HTTP ${res.statusCode}` } : {}),
-        }));
-      }
+      if (opts.audit) auditOperatorChange(opts.audit, req, res, principal);
       next();
     };
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];

@@ -62,7 +62,7 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
     hub.onClose(() => notices.stop());
   }
   const active = new ActiveEvent(db, config.eventCacheMs);
-  const operatorOnly = requireAdmin(registry);
+  const operatorOnly = requireAdmin(registry, (e) => hub.audit(e));
 
   // In-flight accounting first, so shedding sees every request that reaches opening night's routes.
   app.use(shedder.track);

@@ -136,6 +136,16 @@ describe.each(backends())('staff sign-in through the hub on %s', (backend) => {
       if (!made) await new Promise((r) => setTimeout(r, 100));
     }
     expect(made?.agent.map((a) => a.who?.reference ?? a.who?.identifier?.value)).toEqual([ADMIN_CLIENT_ID, ops.fhirUser]);
+    // And so is a change on a capability's operator route (requireAdmin): an opening-night cohort window.
+    const window = await request(t.url).post('/admin/windows').set(bearer(token))
+      .send({ name: `audited ${suffix}`, opensAt: '2030-01-01T00:00:00Z', closesAt: '2030-01-02T00:00:00Z', criteria: {} });
+    expect(window.status).toBe(201);
+    let windowEvent: AuditEvent | undefined;
+    for (let i = 0; i < 20 && !windowEvent; i++) {
+      windowEvent = (await events()).find((e) => e.entity?.some((x) => x.what?.display === 'POST /admin/windows'));
+      if (!windowEvent) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(windowEvent?.agent.map((a) => a.who?.reference ?? a.who?.identifier?.value)).toEqual([ADMIN_CLIENT_ID, ops.fhirUser]);
     // So is the FHIR read, and the sign-in itself.
     await new Promise((r) => setTimeout(r, 300));
     const reads = (await request(t.url).get('/auth/admin/audit').query({ client: ADMIN_CLIENT_ID, _count: '100' }).set(ADMIN)).body as Bundle<AuditEvent>;

@@ -31,7 +31,7 @@ export function wireIis(hub: Hub, registry: ModuleRegistry): void {
   hub.onClose(() => worker.stop());
 
   const r = express.Router();
-  r.use(requireAdmin(registry), express.json({ limit: '1mb' }));
+  r.use(requireAdmin(registry, (e) => hub.audit(e)), express.json({ limit: '1mb' }));
   r.get('/connections', async (_req, res) => {
     res.json({ connections: (await listConnections(hub.db)).map(redact), health: await connectionHealth(hub.db) });
   });
