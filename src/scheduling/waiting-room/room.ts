@@ -30,9 +30,13 @@ export interface WaitingRoomOptions {
   notifyOnAdmission?: boolean;
 }
 
+const VERIFIED_PER_GENERATION = 100_000;
+
 export class WaitingRoom {
   private readonly cache = new Map<string, CachedEvent>();
   private secret: Buffer | undefined;
+  private verified = new Map<string, Readonly<QueueTokenPayload>>();
+  private verifiedBefore = new Map<string, Readonly<QueueTokenPayload>>();
   readonly adaptive: AdaptiveRate;
   readonly now: () => number;
   private readonly cacheMs: number;
@@ -55,9 +59,25 @@ export class WaitingRoom {
     return (this.secret ??= await getSecret(this.db, 'queue-token'));
   }
 
-  /** Verifies a queue token (one HMAC); undefined when forged or malformed. Needs tokenSecret() once first. */
+  /**
+   * Verifies a queue token (one HMAC); undefined when forged or malformed. Needs tokenSecret() once first.
+   * Tokens that verified are remembered (the whole token string, MAC included, is the key, so a forged one never
+   * matches): every waiting person polls with the same token, and the HMAC was about a tenth of a status answer.
+   * Two generations of at most VERIFIED_PER_GENERATION each bound the memory (~300 bytes an entry).
+   */
   verify(token: unknown): QueueTokenPayload | undefined {
-    return this.secret ? verifyQueueToken(this.secret, token) : undefined;
+    if (!this.secret || typeof token !== 'string') return undefined;
+    const known = this.verified.get(token) ?? this.verifiedBefore.get(token);
+    if (known) return known;
+    const payload = verifyQueueToken(this.secret, token);
+    if (payload) {
+      if (this.verified.size >= VERIFIED_PER_GENERATION) {
+        this.verifiedBefore = this.verified;
+        this.verified = new Map();
+      }
+      this.verified.set(token, payload);
+    }
+    return payload;
   }
 
   /** The event row, at most cacheMs old (one refresh in flight per event, shared by all callers). */
