@@ -79,6 +79,13 @@ export async function enqueueMail(tx: Queryable, mail: MailToEnqueue): Promise<E
   return { id: row.id, messageId: row.message_id, created: false };
 }
 
+/**
+ * Thrown by a renderer when the message is no longer needed at send time (the appointment was cancelled, the
+ * person already booked): the row is closed as `skipped`, not `dead`, so operators' failure lists show only mail
+ * that could not be delivered.
+ */
+export class MailNotNeeded extends Error {}
+
 export interface OutboxRow {
   id: string;
   kind: string;
@@ -89,7 +96,8 @@ export interface OutboxRow {
   subject: string | null;
   body: string | null;
   message_id: string;
-  status: 'pending' | 'sent' | 'dead';
+  /** dead: could not be sent (an operator looks); skipped: no longer needed when due (the reason in last_error). */
+  status: 'pending' | 'sent' | 'dead' | 'skipped';
   attempts: number;
   max_attempts: number;
   next_attempt_at: string;
@@ -101,11 +109,11 @@ export interface OutboxRow {
 }
 
 /** Counts by status, for /metrics and the admin page. */
-export async function outboxStats(db: Queryable): Promise<Record<'pending' | 'sent' | 'dead', number>> {
+export async function outboxStats(db: Queryable): Promise<Record<'pending' | 'sent' | 'dead' | 'skipped', number>> {
   const r = await db.query<{ status: string; n: number }>(
     'SELECT status, count(*)::int AS n FROM notification_outbox GROUP BY status',
   );
-  const out = { pending: 0, sent: 0, dead: 0 };
+  const out = { pending: 0, sent: 0, dead: 0, skipped: 0 };
   for (const row of r.rows) if (row.status in out) out[row.status as keyof typeof out] = Number(row.n);
   return out;
 }

@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { Db } from '../store/db.js';
-import type { OutboxRow } from './outbox.js';
+import { MailNotNeeded, type OutboxRow } from './outbox.js';
 import { PeriodicRound } from './periodic.js';
 
 /** The part of a nodemailer transporter the worker needs (a real SMTP transporter satisfies it). */
@@ -38,7 +38,7 @@ export interface OutboxWorkerOptions {
   backoffMs?: (attempts: number) => number;
   renderers?: Record<string, OutboxRenderer>;
   now?: () => Date;
-  onEvent?: (e: { type: 'sent' | 'retry' | 'dead' | 'lease-lost'; id: string; kind: string; error?: string }) => void;
+  onEvent?: (e: { type: 'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'; id: string; kind: string; error?: string }) => void;
 }
 
 export interface RoundResult {
@@ -46,6 +46,8 @@ export interface RoundResult {
   sent: number;
   retried: number;
   dead: number;
+  /** Rows a renderer found no longer needed (MailNotNeeded). */
+  skipped: number;
 }
 
 /** 30 s, 1 min, 2 min ... capped at 1 h, with ±20 % jitter so retries from a burst spread out. */
@@ -109,7 +111,7 @@ export class OutboxWorker {
   }
 
   /** Sends one claimed row and records the outcome under the lease. */
-  async deliver(row: OutboxRow, leaseToken: string): Promise<'sent' | 'retry' | 'dead' | 'lease-lost'> {
+  async deliver(row: OutboxRow, leaseToken: string): Promise<'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'> {
     let error: unknown;
     try {
       const mail =
@@ -137,6 +139,14 @@ export class OutboxWorker {
       return this.report(done.rowCount === 1 ? 'sent' : 'lease-lost', row);
     }
     const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof MailNotNeeded) {
+      const closed = await this.opts.db.query(
+        `UPDATE notification_outbox SET status = 'skipped', last_error = $3, locked_until = NULL, lease_token = NULL
+          WHERE id = $1 AND lease_token = $2`,
+        [row.id, leaseToken, message.slice(0, 1000)],
+      );
+      return this.report(closed.rowCount === 1 ? 'skipped' : 'lease-lost', row, message);
+    }
     const dead = isPermanent(error) || row.attempts >= row.max_attempts;
     const next = new Date(now.getTime() + this.backoff(row.attempts));
     const r = await this.opts.db.query(
@@ -151,12 +161,13 @@ export class OutboxWorker {
   /** One claim-and-send round. */
   async runOnce(): Promise<RoundResult> {
     const { rows, leaseToken } = await this.claim();
-    const result: RoundResult = { claimed: rows.length, sent: 0, retried: 0, dead: 0 };
+    const result: RoundResult = { claimed: rows.length, sent: 0, retried: 0, dead: 0, skipped: 0 };
     for (const row of rows) {
       const outcome = await this.deliver(row, leaseToken);
       if (outcome === 'sent') result.sent++;
       else if (outcome === 'retry') result.retried++;
       else if (outcome === 'dead') result.dead++;
+      else if (outcome === 'skipped') result.skipped++;
     }
     return result;
   }
@@ -184,7 +195,7 @@ export class OutboxWorker {
     return renderer(row);
   }
 
-  private report<T extends 'sent' | 'retry' | 'dead' | 'lease-lost'>(type: T, row: OutboxRow, error?: string): T {
+  private report<T extends 'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'>(type: T, row: OutboxRow, error?: string): T {
     this.opts.onEvent?.({ type, id: row.id, kind: row.kind, ...(error ? { error } : {}) });
     return type;
   }

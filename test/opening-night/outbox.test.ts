@@ -3,7 +3,7 @@
  * fixed at enqueue time, a refusal is retried, a crash between claim and send loses nothing and sends once.
  */
 import nodemailer from 'nodemailer';
-import { enqueueMail, outboxStats } from '../../src/notify/outbox.js';
+import { enqueueMail, MailNotNeeded, outboxStats } from '../../src/notify/outbox.js';
 import { OutboxWorker, type MailTransport } from '../../src/notify/worker.js';
 import type { Db } from '../../src/store/db.js';
 import { startMailbox, type Mailbox, type RawMail } from '../helpers/mailbox.js';
@@ -107,6 +107,25 @@ describe.each(testDatabases)('notification outbox on $name', ({ open }) => {
     expect(await worker().runOnce()).toMatchObject({ dead: 1 });
     const row = (await db.query<{ status: string; last_error: string }>('SELECT status, last_error FROM notification_outbox WHERE id = $1', [m.id])).rows[0]!;
     expect(row).toEqual({ status: 'dead', last_error: expect.stringMatching(/mailbox unavailable/) });
+  });
+
+  it('closes a row its renderer no longer needs as skipped, with the reason, never as a failure', async () => {
+    const id = `skip-${key('id')}`;
+    await db.query(
+      `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key) VALUES ($1, 'reminder-of-cancelled', 'p1', '{}'::jsonb, $2)`,
+      [id, key('skip')],
+    );
+    const before = await outboxStats(db);
+    const r = await worker({
+      renderers: { 'reminder-of-cancelled': async () => { throw new MailNotNeeded('not sent: Appointment/7 is cancelled'); } },
+    }).runOnce();
+    expect(r).toMatchObject({ claimed: 1, skipped: 1, dead: 0, sent: 0 });
+    expect(smtp.mails).toHaveLength(0);
+    const row = (await db.query<{ status: string; last_error: string }>('SELECT status, last_error FROM notification_outbox WHERE id = $1', [id])).rows[0]!;
+    expect(row).toEqual({ status: 'skipped', last_error: 'not sent: Appointment/7 is cancelled' });
+    const after = await outboxStats(db);
+    expect(after.skipped - before.skipped).toBe(1);
+    expect(after.dead).toBe(before.dead);
   });
 
   it('renders rows other modules wrote with only kind + payload', async () => {

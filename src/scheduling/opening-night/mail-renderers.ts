@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Appointment, Patient } from 'fhir/r4';
-import type { OutboxRow } from '../../notify/outbox.js';
+import { MailNotNeeded, type OutboxRow } from '../../notify/outbox.js';
 import type { OutboxRenderer } from '../../notify/worker.js';
 import type { Queryable } from '../../store/db.js';
 import { ADMISSION_MAIL_KIND, type AdmissionMailPayload } from '../waiting-room/admission-notices.js';
@@ -68,7 +68,7 @@ export function schedulingMailRenderers(deps: { repo: Repository; products: Prod
       const p = row.payload as { appointmentId?: string; email?: string };
       if (!p.appointmentId || !p.email) throw permanent('reminder row without appointment or address');
       const appt = (await deps.repo.readOptional<AnyResource>('Appointment', p.appointmentId)) as unknown as Appointment | undefined;
-      if (!appt || appt.status !== 'booked') throw permanent(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
+      if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
       return {
         to: p.email,
         subject: 'Reminder: your vaccination appointment is tomorrow',
@@ -138,7 +138,7 @@ export function admissionMailText(language: unknown, facts: { link: string; expi
 
 /**
  * The waiting room's "it is your turn" mail, rendered when sent: to the registrant's address as it is then, with
- * their live invitation's expiry and the event's booking-session length; not sent (dead, with the reason) when
+ * their live invitation's expiry and the event's booking-session length; not sent (skipped, with the reason) when
  * the person is already booking or has booked, or their invitation is no longer live.
  */
 export function admissionMailRenderers(deps: { db: Queryable; signupBaseUrl: string; now?: () => Date }): Record<string, OutboxRenderer> {
@@ -156,9 +156,9 @@ export function admissionMailRenderers(deps: { db: Queryable; signupBaseUrl: str
         [p.registrantId, p.eventId, p.replayId],
       )).rows[0];
       if (!r?.email) throw permanent(`not sent: registrant ${p.registrantId} has no email address`);
-      if (r.status === 'booked' || r.in_session) throw permanent('not sent: the person is already booking or has booked');
+      if (r.status === 'booked' || r.in_session) throw new MailNotNeeded('not sent: the person is already booking or has booked');
       const expiresAt = r.expires_at ? new Date(r.expires_at) : undefined;
-      if (!expiresAt || expiresAt.getTime() <= now().getTime()) throw permanent('not sent: the invitation is no longer live');
+      if (!expiresAt || expiresAt.getTime() <= now().getTime()) throw new MailNotNeeded('not sent: the invitation is no longer live');
       const link = `${deps.signupBaseUrl}/waiting?lang=${mailLanguage(p.language)}`;
       return { to: r.email, ...admissionMailText(p.language, { link, expiresAt, sessionMinutes: Math.max(1, Math.round(Number(r.session_seconds) / 60)) }) };
     },

@@ -26,7 +26,7 @@ export function createMetricsRouter(deps: { db: Db; isPublic: boolean; requireAd
   const db = deps.db;
   new Gauge({
     name: 'vaxhub_outbox_messages',
-    help: 'Mail outbox rows by status (pending includes scheduled reminders; dead need an operator)',
+    help: 'Mail outbox rows by status (pending includes scheduled reminders; dead need an operator; skipped were no longer needed when due)',
     labelNames: ['status'] as const,
     registers: [hubRegistry],
     async collect() {
