@@ -17,7 +17,7 @@ export interface OtpSender {
 export interface PatientDirectory {
   /** The id of the Patient whose telecom holds this email, if exactly one does. */
   findByEmail(email: string): Promise<string | undefined>;
-  /** The id of the Patient whose telecom (system phone or sms) holds this number (normalised: digits, leading + kept), if exactly one does. */
+  /** The id of the Patient whose telecom (system phone or sms) holds this number, compared by digits, if exactly one does. */
   findByPhone(phone: string): Promise<string | undefined>;
 }
 

@@ -74,16 +74,9 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
       return r.resources.length === 1 ? r.resources[0]!.id : undefined;
     },
     async findByPhone(phone) {
-      // Token search on Patient `telecom` (the index holds each ContactPoint value as stored, lower-cased): the
-      // number as normalised, with and without its +. Then only phone/sms entries whose digits match count.
-      const digits = phone.replace(/\D/g, '');
-      const r = await repo.search('Patient', { telecom: [...new Set([phone, digits, `+${digits}`])].join(','), _count: '10' });
-      const matches = r.resources.filter((p) =>
-        ((p as { telecom?: Array<{ system?: string; value?: string }> }).telecom ?? []).some(
-          (t) => (t.system === 'phone' || t.system === 'sms') && typeof t.value === 'string' && t.value.replace(/\D/g, '') === digits,
-        ),
-      );
-      return matches.length === 1 ? matches[0]!.id : undefined;
+      // The hub's `phone-digits` index holds each phone/SMS number as digits only, however it was written.
+      const r = await repo.search('Patient', { 'phone-digits': phone.replace(/\D/g, ''), _count: '2' });
+      return r.resources.length === 1 ? r.resources[0]!.id : undefined;
     },
   };
   // CORS for browser apps: a registered client's origin may call the FHIR API (discovery and metadata: any origin).

@@ -1,8 +1,10 @@
 /**
- * Patient sign-in by a one-time code sent to the phone number on the record: through the running hub (Patient
- * telecom found by token search, the code queued in the notification outbox to the email-to-SMS gateway), and on
+ * Patient sign-in by a one-time code sent to the phone number on the record: through the running hub (the Patient
+ * found by the digits-only phone-digits index, the code queued in the notification outbox to the email-to-SMS
+ * gateway), and on
  * the auth router alone for the refusals (no gateway configured, malformed numbers).
  */
+import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { Express } from 'express';
@@ -106,6 +108,35 @@ describe.each(backends())('phone sign-in through the hub on %s', (backend) => {
     // No code can complete the unknown number's sign-in; wrong tries are limited as for email.
     const wrong = await unknown.agent.post('/auth/login/verify').type('form').send({ request: unknown.requestId, code: '000000' });
     expect(wrong.status).toBe(400);
+  });
+
+  it('finds a number stored with spaces and brackets, and one stored before the phone-digits index existed', async () => {
+    const create = async (family: string, value: string): Promise<string> => {
+      const r = await request(t.url).post('/fhir/Patient').set(ADMIN).set('content-type', FHIR).send({
+        resourceType: 'Patient', name: [{ family, given: ['Pat'] }], telecom: [{ system: 'phone', value }], birthDate: '1970-01-01',
+      });
+      expect(r.status).toBe(201);
+      return r.body.id as string;
+    };
+    const formatted = await create('Formatted', '+1 (555) 010-3000');
+    const older = await create('Older', '555.010.4000');
+    // As if stored before the parameter existed: its rows gone; the migration's backfill puts them back.
+    await t.hub.db.query("DELETE FROM sp_token WHERE param = 'Patient.phone-digits' AND rid = (SELECT rid FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1)", [older]);
+    const search = async (digits: string) => (await request(t.url).get('/fhir/Patient').query({ 'phone-digits': digits }).set(ADMIN)).body.entry?.map((e: { resource: { id: string } }) => e.resource.id) ?? [];
+    expect(await search('15550103000')).toEqual([formatted]);
+    expect(await search('5550104000')).toEqual([]);
+    const backfill = readFileSync(new URL('../../src/store/migrations/120-patient-phone-digits.sql', import.meta.url), 'utf8');
+    await t.hub.db.query(backfill);
+    await t.hub.db.query(backfill); // idempotent: no second row
+    expect(await search('5550104000')).toEqual([older]);
+    const rows = await t.hub.db.query<{ n: number }>("SELECT count(*)::int AS n FROM sp_token WHERE param = 'Patient.phone-digits' AND code = '5550104000'");
+    expect(Number(rows.rows[0]!.n)).toBe(1);
+
+    // Sign-in with the number typed another way reaches the patient stored with punctuation.
+    const { agent, requestId } = await start(pkce().challenge);
+    const sent = await agent.post('/auth/login').type('form').send({ request: requestId, email: '+15550103000' });
+    expect(sent.status).toBe(200);
+    expect(await outbox('15550103000@sms.example.net')).toHaveLength(1);
   });
 
   it('refuses a malformed number without looking it up', async () => {

@@ -54,6 +54,18 @@ const HUB_PARAMETERS: SearchParameter[] = [
   },
   {
     resourceType: 'SearchParameter',
+    url: 'https://vaxhub.org/fhir/SearchParameter/Patient-phone-digits',
+    name: 'phone-digits',
+    code: 'phone-digits',
+    status: 'active',
+    description:
+      'Digits of a phone or SMS number, whatever punctuation it was stored with (`+1 (555) 010-2000` is 15550102000): how sign-in by phone finds a person',
+    base: ['Patient'],
+    type: 'token',
+    expression: "Patient.telecom.where(system='phone' or system='sms').value.select(replaceMatches('[^0-9]', '')).where($this.length() > 0)",
+  },
+  {
+    resourceType: 'SearchParameter',
     url: 'https://vaxhub.org/fhir/SearchParameter/Group-member',
     name: 'member',
     code: 'member',
