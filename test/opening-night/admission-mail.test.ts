@@ -192,6 +192,23 @@ describe.each(backends())('admission mail on %s', (backend) => {
     }
   }, 120_000);
 
+  it('mails the people still waiting when an operator closes the room (booking no longer goes through it)', async () => {
+    const eventId = await createEvent(on, -1000);
+    await control(on, eventId, 'pause');
+    const [jo, kit] = [await person(on, 'jo'), await person(on, 'kit')];
+    const joPlace = await join(on.url, eventId, jo, 'es');
+    await join(on.url, eventId, kit);
+    expect(await status(on.url, joPlace.token)).toMatchObject({ state: 'paused', admitted: false });
+    await sleep(400);
+    expect(admissionMailsTo(jo)).toHaveLength(0);
+    expect((await call(on.url, 'POST', `/waiting-room/admin/events/${eventId}/close`, {}, ADMIN)).status).toBe(200);
+    const toJo = await mailbox.waitFor((m) => m.to.includes(jo.email) && /\/signup\/waiting/.test(m.text));
+    expect(toJo.text).toContain(`${on.url}/signup/waiting?lang=es`);
+    await mailbox.waitFor((m) => m.to.includes(kit.email) && /\/signup\/waiting/.test(m.text));
+    await sleep(500);
+    for (const p of [jo, kit]) expect(admissionMailsTo(p)).toHaveLength(1);
+  });
+
   it('with the setting off: no mail, and the page and the status say to keep the page open', async () => {
     const eventId = await createEvent(off, -1000);
     await control(off, eventId, 'pause');

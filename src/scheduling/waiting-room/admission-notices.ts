@@ -11,6 +11,9 @@
  * queue. Several hub processes: the process holding the event's notice row lock sweeps, the others skip it, and
  * the dedupe key `waiting-room-admitted:<event>:<replay id>` makes a second mail for one place impossible.
  *
+ * An operator closing the room (booking no longer goes through it) counts as admitting everyone still in it: the
+ * sweep keeps going over a closed event for a day and mails every remaining place.
+ *
  * Not mailed: device places (no person known) and places already in their booking session (the person is here
  * and booking). A place whose row was written only after the frontier had passed it was admitted the moment it
  * joined, so its person is looking at the page: the sweep may have moved on without it, and that is fine.
@@ -22,6 +25,9 @@ import { SeededPermutation } from './permutation.js';
 import { loadEvent } from './store.js';
 
 export const ADMISSION_MAIL_KIND = 'waiting-room-admitted';
+
+/** How long after an event closes the sweep still mails the people who were waiting in it. */
+const CLOSED_EVENTS_SWEPT_FOR_MS = 24 * 3_600_000;
 
 /** What an admission outbox row carries (the renderer reads the rest when it sends). */
 export interface AdmissionMailPayload {
@@ -64,11 +70,17 @@ export class AdmissionNotices {
     this.rounds = new PeriodicRound(() => this.sweep(), (e) => this.opts.onError?.(e));
   }
 
-  /** One sweep over every open event (opened, not closed). Returns the mails queued. */
+  /**
+   * One sweep over every open event (opened, not closed), and every event closed in the last day: closing the
+   * waiting room lets everyone still in it book, so the people who left trusting the mail are told too.
+   * Returns the mails queued.
+   */
   async sweep(): Promise<number> {
-    const events = await this.db.query<{ id: string }>('SELECT id FROM waiting_room_event WHERE closed_at IS NULL AND opens_at <= $1', [
-      new Date(this.now()).toISOString(),
-    ]);
+    const now = this.now();
+    const events = await this.db.query<{ id: string }>(
+      'SELECT id FROM waiting_room_event WHERE (closed_at IS NULL AND opens_at <= $1) OR closed_at > $2',
+      [new Date(now).toISOString(), new Date(now - CLOSED_EVENTS_SWEPT_FOR_MS).toISOString()],
+    );
     let queued = 0;
     for (const { id } of events.rows) queued += await this.sweepEvent(id);
     return queued;
@@ -88,16 +100,19 @@ export class AdmissionNotices {
 
   private async round(tx: Queryable, eventId: string): Promise<{ queued: number; more: boolean }> {
     // Another process sweeping this event holds the row: leave it to them.
-    const mark = (await tx.query<{ notified_through: string | number }>(
-      'SELECT notified_through FROM waiting_room_admission_notice WHERE event_id = $1 FOR UPDATE SKIP LOCKED',
+    const mark = (await tx.query<{ notified_through: string | number; closed: boolean }>(
+      `SELECT n.notified_through, e.closed_at IS NOT NULL AS closed
+         FROM waiting_room_admission_notice n JOIN waiting_room_event e ON e.id = n.event_id
+        WHERE n.event_id = $1 FOR UPDATE OF n SKIP LOCKED`,
       [eventId],
     )).rows[0];
     if (!mark) return { queued: 0, more: false };
     const e = await loadEvent(tx, eventId);
-    // Queue-all holds everyone, admitted or not (admission.ts): nobody is told to come now.
-    if (!e || e.queueAll) return { queued: 0, more: false };
+    // Queue-all holds everyone, admitted or not (admission.ts): nobody is told to come now, unless the room closed.
+    if (!e || (e.queueAll && !mark.closed)) return { queued: 0, more: false };
     const from = Number(mark.notified_through);
-    const frontier = Math.floor(frontierAt(e, this.now()));
+    // A closed room no longer stands in front of booking: every place in it counts as admitted.
+    const frontier = mark.closed ? e.preCount + e.postCount : Math.floor(frontierAt(e, this.now()));
     if (frontier <= from) return { queued: 0, more: false };
     const to = Math.min(frontier, from + this.batch);
     const { pre, open } = arrivalsAdmittedBetween(e, from, to);
