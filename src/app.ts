@@ -139,6 +139,15 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     },
   };
 
+  // One authentication per request, however many layers ask (an opening-night booking is asked about by the
+  // admission gate twice and by the FHIR router once): a token is verified, and a staff account checked, once.
+  const authenticated = new WeakMap<Request, Promise<Principal>>();
+  const authenticateOnce = (req: Request): Promise<Principal> => {
+    let p = authenticated.get(req);
+    if (!p) authenticated.set(req, (p = authenticate(req)));
+    return p;
+  };
+
   // Capability modules register their routes, operations, interceptors and access policy here.
   const modules = await import('./modules.js');
   const wiring = await modules.registerModules(hub, {
@@ -150,7 +159,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     setAuthenticator: (fn) => {
       authenticate = fn;
     },
-    authenticate: (req) => authenticate(req),
+    authenticate: authenticateOnce,
   });
 
   app.use(
@@ -159,7 +168,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       context: () => fhir,
       baseUrl: config.fhirBaseUrl,
       maxBodyBytes: config.maxBodyBytes,
-      authenticate: (req) => authenticate(req),
+      authenticate: authenticateOnce,
       onServed: (req, status) => {
         const a = auditOfFhirRequest(req, status);
         if (a) audit.add(a);
