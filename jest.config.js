@@ -1,4 +1,8 @@
-/** Jest runs TypeScript as native ESM through swc (no type-check here; `npm run typecheck` does that). */
+/**
+ * Jest runs TypeScript as native ESM through swc (no type-check here; `npm run typecheck` does that).
+ * Three workers on two cores: the integration suites mostly wait (child hubs, SMTP, PostgreSQL, Chromium), and the
+ * whole CI run went from ~13.4 to ~9.9 min on this machine with it, keeping clear of the 15-minute limit.
+ */
 export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/src', '<rootDir>/test'],
@@ -9,5 +13,5 @@ export default {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
   },
   testTimeout: 60000,
-  maxWorkers: 2,
+  maxWorkers: 3,
 };
