@@ -168,8 +168,15 @@ export function decideBookingGate(claim: ClaimTokenPayload, facts: GateFacts, re
   return { ok: true, via: 'ticket', registrantId: claim.sub, patientId: claim.pat, ticketRef: claim.tkt, generation: claim.gen, windowId: open.id };
 }
 
-/** The booking gate. Never throws for bad input: a refusal comes back as a coded result. */
-export async function checkBookingGate(db: Queryable, req: GateRequest): Promise<GateResult> {
+/** Re-evaluates the registrant's tier at booking: the tier to match windows with, or the refusal. */
+export type TierRecheck = (registrant: NonNullable<GateFacts['registrant']>) => Promise<{ tier: string | null } | { refusal: OperationOutcomeError }>;
+
+/**
+ * The booking gate. Never throws for bad input: a refusal comes back as a coded result. Without `recheck` the
+ * registrant's stored tier is matched against the windows; the hub's BookingGate re-evaluates it under the rules
+ * in force (a rule change or a birthday counts at booking).
+ */
+export async function checkBookingGate(db: Queryable, req: GateRequest, recheck?: TierRecheck): Promise<GateResult> {
   if (hasStaffAuthority(req.principal)) return { ok: true, via: 'staff' };
   if (!req.claimToken) return refuse(fhirError('INVITATION_REQUIRED', 'Booking needs a claimed invitation (X-Claim-Token)'));
   let claim;
@@ -180,5 +187,11 @@ export async function checkBookingGate(db: Queryable, req: GateRequest): Promise
     throw e;
   }
   const facts = await loadGateFacts(db, claim.tkt, claim.sub);
-  return decideBookingGate(claim, facts, req, facts.registrant?.tier ?? null);
+  let tier = facts.registrant?.tier ?? null;
+  if (facts.registrant && recheck) {
+    const r = await recheck(facts.registrant);
+    if ('refusal' in r) return refuse(r.refusal, { registrantId: claim.sub, ticketRef: claim.tkt });
+    tier = r.tier;
+  }
+  return decideBookingGate(claim, facts, req, tier);
 }

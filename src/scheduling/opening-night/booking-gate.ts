@@ -16,9 +16,8 @@ import type { Queryable } from '../../store/db.js';
 import { recheckTierOf } from '../eligibility/registrants.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { abuseKindOf, type AbuseAccounting, type AbuseKind } from '../invitations/abuse.js';
-import { verifyClaimToken, type ClaimTokenPayload } from '../invitations/claim-token.js';
 import { markTicketUsed } from '../invitations/tickets.js';
-import { decideBookingGate, hasStaffAuthority, loadGateFacts } from '../invitations/waves.js';
+import { checkBookingGate, hasStaffAuthority } from '../invitations/waves.js';
 import { openingNightRegistry } from '../waiting-room/metrics.js';
 
 export const CLAIM_TOKEN_HEADER = 'x-claim-token';
@@ -127,19 +126,11 @@ export class BookingGate {
     const now = this.now();
     const claimToken = input.headers[CLAIM_TOKEN_HEADER];
     if (!claimToken) throw this.refuse(fhirError('INVITATION_REQUIRED', 'Booking needs a claimed invitation (X-Claim-Token) or staff authority'), input);
-    let claim: ClaimTokenPayload;
-    try {
-      claim = await verifyClaimToken(q, claimToken, now);
-    } catch (e) {
-      if (isOperationOutcomeError(e)) throw this.refuse(e, input);
-      throw e;
-    }
-    const facts = await loadGateFacts(q, claim.tkt, claim.sub);
-    if (!facts.registrant) throw this.refuse(fhirError('INVITATION_INVALID', 'Unknown registrant'), input);
     // The tier is re-evaluated under the rules in force now: a rule change (or a birthday) counts at booking.
-    const tier = await recheckTierOf(q, this.deps.rules, facts.registrant, now);
-    if (!tier.eligible) throw this.refuse(fhirError('NOT_ELIGIBLE', `Not eligible under the current rules: ${tier.reason}`), input);
-    const r = decideBookingGate(claim, facts, { principal: input.principal, now, patientId: input.patientId }, tier.tier);
+    const r = await checkBookingGate(q, { claimToken, principal: input.principal, now, patientId: input.patientId }, async (registrant) => {
+      const tier = await recheckTierOf(q, this.deps.rules, registrant, now);
+      return tier.eligible ? { tier: tier.tier } : { refusal: fhirError('NOT_ELIGIBLE', `Not eligible under the current rules: ${tier.reason}`) };
+    });
     if (!r.ok) throw this.refuse(r.error, { ...input, ticketRef: r.ticketRef });
     if (r.via === 'staff') return { via: 'staff' };
     gatePasses.inc({ via: 'ticket' });
