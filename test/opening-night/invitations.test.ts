@@ -4,7 +4,7 @@
  * expired, revoked) coded and audited.
  */
 import { INTERNAL_SYSTEM, type Principal } from '../../src/auth/principal.js';
-import { isOperationOutcomeError, type ErrorCode } from '../../src/fhir/outcomes.js';
+import { fhirError, isOperationOutcomeError, type ErrorCode } from '../../src/fhir/outcomes.js';
 import { registerPerson, registrantStatus, type RegistrationInput } from '../../src/scheduling/eligibility/registrants.js';
 import { loadTierRules } from '../../src/scheduling/eligibility/rules.js';
 import { AbuseAccounting, abuseKindOf } from '../../src/scheduling/invitations/abuse.js';
@@ -112,6 +112,13 @@ describe.each(testDatabases)('invitations on $name', ({ open }) => {
       none: 'INVITATION_REQUIRED', early: 'OUTSIDE_WINDOW', foreign: 'INVITATION_INVALID', forged: 'INVITATION_INVALID', staff: 'ok:staff', ok: 'ok:ticket',
     });
     expect(results.early.ok === false && results.early.error.message).toMatch(/opens at/);
+    // The tier re-check at booking (the hub's BookingGate hook): no longer eligible is refused with the ticket named;
+    // a tier that moved out of the open window's cohort no longer matches it.
+    const base = { principal: patientPrincipal(ann.patientId), now: at(21), claimToken: claim.claimToken, patientId: ann.patientId };
+    const noLonger = await checkBookingGate(db, base, async () => ({ refusal: fhirError('NOT_ELIGIBLE', 'rules changed') }));
+    expect(noLonger).toMatchObject({ ok: false, code: 'NOT_ELIGIBLE', ticketRef: expect.any(String) });
+    expect(await checkBookingGate(db, base, async () => ({ tier: 'tier-nobody-opened' }))).toMatchObject({ ok: false, code: 'OUTSIDE_WINDOW' });
+    expect(await checkBookingGate(db, base, async (reg) => ({ tier: reg.tier }))).toMatchObject({ ok: true, via: 'ticket' });
     for (const r of Object.values(results)) {
       if (!r.ok) await abuse.record({ kind: abuseKindOf(r.error), what: `invitation/${r.ticketRef ?? '-'}`, detail: r.error.message });
     }
