@@ -13,9 +13,10 @@ import { PgliteDb } from './store/pglite-db.js';
 import { migrate } from './store/migrate.js';
 import { removeHubInfo, runningHub, writeHubInfo } from './store/embedded-lock.js';
 import { FhirRepository } from './store/repository.js';
-import type { AccessPolicy, FhirContext, OperationDefinition, WriteInterceptor } from './fhir/types.js';
+import type { AccessPolicy, FhirContext, FhirRequest, OperationDefinition, WriteInterceptor } from './fhir/types.js';
 import { allowAllPolicy } from './fhir/access.js';
 import { createFhirRouter } from './http/fhir-express.js';
+import { createFastRead } from './http/fast-read.js';
 import { createLogger, requestContext } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
@@ -69,7 +70,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   const operations: OperationDefinition[] = [];
   const interceptors: WriteInterceptor[] = [];
   let policy: AccessPolicy = allowAllPolicy;
-  let authenticate: (req: Request) => Promise<Principal> = async () => ANONYMOUS;
+  let authenticate: (req: http.IncomingMessage) => Promise<Principal> = async () => ANONYMOUS;
   const fhir: FhirContext = {
     db,
     repo,
@@ -141,8 +142,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
 
   // One authentication per request, however many layers ask (an opening-night booking is asked about by the
   // admission gate twice and by the FHIR router once): a token is verified, and a staff account checked, once.
-  const authenticated = new WeakMap<Request, Promise<Principal>>();
-  const authenticateOnce = (req: Request): Promise<Principal> => {
+  const authenticated = new WeakMap<http.IncomingMessage, Promise<Principal>>();
+  const authenticateOnce = (req: http.IncomingMessage): Promise<Principal> => {
     let p = authenticated.get(req);
     if (!p) authenticated.set(req, (p = authenticate(req)));
     return p;
@@ -162,6 +163,10 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     authenticate: authenticateOnce,
   });
 
+  const auditServed = (req: FhirRequest, status: number): void => {
+    const a = auditOfFhirRequest(req, status);
+    if (a) audit.add(a);
+  };
   app.use(
     '/fhir',
     createFhirRouter({
@@ -169,10 +174,19 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       baseUrl: config.fhirBaseUrl,
       maxBodyBytes: config.maxBodyBytes,
       authenticate: authenticateOnce,
-      onServed: (req, status) => {
-        const a = auditOfFhirRequest(req, status);
-        if (a) audit.add(a);
-      },
+      onServed: auditServed,
+    }),
+  );
+  // Plain reads are answered before Express, with the same answer (src/http/fast-read.ts).
+  hub.fastPaths.push(
+    createFastRead({
+      context: () => fhir,
+      baseUrl: config.fhirBaseUrl,
+      authenticate: authenticateOnce,
+      onServed: auditServed,
+      logger,
+      fallback: (req, res) => hub.app(req as Request, res as express.Response),
+      ...(wiring.trackResponse ? { track: wiring.trackResponse } : {}),
     }),
   );
   wiring.afterFhir?.();
@@ -185,12 +199,17 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   return hub;
 }
 
-/** Starts listening; resolves with the server. Graceful shutdown drains in-flight requests. */
-export async function listen(hub: Hub): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
+/** The hub's http request listener: the fast paths first, then Express. */
+export function requestListener(hub: Hub): http.RequestListener {
+  return (req, res) => {
     for (const fast of hub.fastPaths) if (fast(req, res)) return;
     hub.app(req, res);
-  });
+  };
+}
+
+/** Starts listening; resolves with the server. Graceful shutdown drains in-flight requests. */
+export async function listen(hub: Hub): Promise<http.Server> {
+  const server = http.createServer(requestListener(hub));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(hub.config.port, hub.config.host, resolve));
   if (hub.db.kind === 'pglite') {

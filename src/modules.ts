@@ -2,6 +2,7 @@
  * Wires the capability modules into the hub. Each capability exports one `wireX(hub, registry)` from its
  * own folder's wiring.ts; this is the only file that knows all of them.
  */
+import type { ServerResponse } from 'node:http';
 import type { Hub } from './app.js';
 import type { ModuleRegistry } from './wiring-types.js';
 import { OutboxWorker, createSmtpTransport, type OutboxRenderer } from './notify/worker.js';
@@ -23,6 +24,8 @@ export type { ModuleRegistry } from './wiring-types.js';
 export interface Wiring {
   /** Runs after /fhir is mounted (for routes that must come after it). */
   afterFhir?: () => void;
+  /** In-flight accounting for answers made before Express (load shedding sees every request). */
+  trackResponse?: (res: ServerResponse) => void;
 }
 
 /** The outbox worker, with the renderers of every kind that modules write as kind + payload only. */
@@ -59,5 +62,5 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireIis(hub, registry);
   wireSync(hub, registry);
   await wireApps(hub, registry, { notifyOnAdmission: night.config.notifyOnAdmission });
-  return {};
+  return { trackResponse: (res) => night.shedder.trackResponse(res) };
 }

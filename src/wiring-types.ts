@@ -1,5 +1,5 @@
 /** The registry capability modules use to plug into the hub (see src/modules.ts). */
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { AccessPolicy, OperationDefinition, WriteInterceptor } from './fhir/types.js';
 import type { Principal } from './auth/principal.js';
 
@@ -7,7 +7,8 @@ export interface ModuleRegistry {
   addOperation(op: OperationDefinition): void;
   addInterceptor(i: WriteInterceptor): void;
   setPolicy(p: AccessPolicy): void;
-  setAuthenticator(fn: (req: Request) => Promise<Principal>): void;
+  /** Takes the bare http request (Express's Request is one), so answers made before Express can use it too. */
+  setAuthenticator(fn: (req: IncomingMessage) => Promise<Principal>): void;
   /** The request's Principal, as the FHIR API sees it (for capability routes outside /fhir). */
-  authenticate(req: Request): Promise<Principal>;
+  authenticate(req: IncomingMessage): Promise<Principal>;
 }

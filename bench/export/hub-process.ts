@@ -21,7 +21,7 @@ if (!hub.fhir.operations.some((o) => o.name === 'export')) {
     setPolicy: () => undefined,
     setAuthenticator: () => undefined,
     // The benchmark polls with the operator token only.
-    authenticate: async (req) => (req.get('authorization') === `Bearer ${config.adminToken}` ? INTERNAL_SYSTEM : ANONYMOUS),
+    authenticate: async (req) => (req.headers.authorization === `Bearer ${config.adminToken}` ? INTERNAL_SYSTEM : ANONYMOUS),
   });
   front.use(hub.app);
   front.use(errorHandler(hub.logger));

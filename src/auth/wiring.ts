@@ -35,7 +35,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
   // Staff tokens: the account must be active; an operator's becomes operator authority naming the person.
   const staffAuthority = new StaffAuthority(db);
   registry.setAuthenticator(async (req) => {
-    const authorization = req.get('authorization');
+    const authorization = req.headers.authorization;
     const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (isAdminBearer(config.adminToken, bearer)) return INTERNAL_SYSTEM;
     const principal = await principalFromRequest(authorization, { db, baseUrl: config.fhirBaseUrl, issuer });

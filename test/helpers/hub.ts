@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createHub, type Hub } from '../../src/app.js';
+import { createHub, requestListener, type Hub } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/store/db.js';
 import { PgDb } from '../../src/store/pg-db.js';
@@ -102,7 +102,8 @@ export async function startTestHub(backend: Backend, overrides: Partial<Config> 
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({}, { port, baseUrl: url, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', seedDemo: false, adminToken: ADMIN_TOKEN, devOpenAccess: true, ...overrides });
   const hub = await createHub(config, { db: testDb.db });
-  server.on('request', hub.app);
+  // As in production: the fast paths (plain reads, waiting-room status) first, then Express.
+  server.on('request', requestListener(hub));
   return {
     hub,
     url,

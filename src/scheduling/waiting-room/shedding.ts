@@ -3,6 +3,7 @@
  * (never a 503: that means a real outage), so people already admitted keep being served. Limits are token buckets
  * per key (IP, registrant, ticket) held in this process's memory.
  */
+import type { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import { fhirError } from '../../fhir/outcomes.js';
@@ -82,6 +83,12 @@ export class LoadShedder {
 
   /** Mount first: counts requests in flight. */
   readonly track = (_req: Request, res: Response, next: NextFunction): void => {
+    this.trackResponse(res);
+    next();
+  };
+
+  /** Counts a response in flight until it finishes or its connection closes (also for answers made before Express). */
+  trackResponse(res: ServerResponse): void {
     this.inFlight++;
     let done = false;
     const end = (): void => {
@@ -92,8 +99,7 @@ export class LoadShedder {
     };
     res.on('finish', end);
     res.on('close', end);
-    next();
-  };
+  }
 
   overloaded(): boolean {
     return this.inFlight > this.opts.maxInFlight || this.delayP99Ms > this.opts.maxEventLoopDelayMs;
