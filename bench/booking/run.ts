@@ -26,7 +26,7 @@ import type { AnyResource } from '../../src/store/repository-types.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { productFor } from '../../src/scheduling/booking-core.js';
 import { buildAppointment } from '../../src/scheduling/appointment-resource.js';
-import { claimStatement } from '../../src/scheduling/claim-statement.js';
+import { claimStatement, refusalOf } from '../../src/scheduling/claim-statement.js';
 import { CAPACITY_COLUMNS, type CapacityRow } from '../../src/scheduling/capacity.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -160,8 +160,9 @@ async function rawClaims(pool: pg.Pool, db: PgDb, slotIds: string[]): Promise<Me
     try {
       const r = await pool.query<{ verdict: string }>(sql, params);
       return r.rows[0]!.verdict === 'OK' ? 'ok' : 'refused';
-    } catch {
-      return 'failed';
+    } catch (e) {
+      // A full slot or an exhausted lot is raised by the claim's hot step (vaxhub_claim_place).
+      return refusalOf(e) ? 'refused' : 'failed';
     }
   });
 }

@@ -13,6 +13,8 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'pg' | 'pglite';
+  /** Each query commits on its own (false: a view of an open transaction, see TxDb). */
+  readonly autocommit: boolean;
   /** Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw). Nested calls reuse the outer transaction. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**

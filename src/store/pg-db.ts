@@ -57,6 +57,7 @@ class PgTx implements Queryable {
 
 export class PgDb implements Db {
   readonly kind = 'pg' as const;
+  readonly autocommit = true;
   readonly pool: pg.Pool;
   private readonly names = new StatementNames();
   constructor(connectionString: string, max = 20) {

@@ -16,6 +16,7 @@ const parsers = {
  */
 export class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
+  readonly autocommit = true;
   private constructor(readonly pg: PGlite) {}
 
   static async open(dataDir?: string): Promise<PgliteDb> {

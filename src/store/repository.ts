@@ -60,15 +60,16 @@ export async function writeIndexes(tx: Queryable, rid: number, rows: IndexRows):
 /**
  * Version 1 of a new resource (current row, history row, search indexes) as named CTEs for ONE statement, so a
  * create is a single round trip and can be folded into a larger statement (the booking claim). When `guard` names
- * a CTE, the rows are written only if that CTE yields a row. The CTE `${prefix}_row` returns the new rid.
- * Parameters are appended to `params`; `stored` is the resource as it will be stored (id and meta set).
- * Throws INVALID_RESOURCE for content PostgreSQL cannot store.
+ * a CTE, the rows are written only if that CTE yields a row. The CTE `${prefix}_row` returns the new rid; with
+ * `returning`, every CTE returns a row per row written, and `names` lists them, so a statement can make them run
+ * before a later step (by reading them). Parameters are appended to `params`; `stored` is the resource as it will
+ * be stored (id and meta set). Throws INVALID_RESOURCE for content PostgreSQL cannot store.
  */
 export function newResourceCtes<T extends AnyResource>(
   resource: T,
-  opts: { id: string; now: Date; guard?: string; prefix?: string },
+  opts: { id: string; now: Date; guard?: string; prefix?: string; returning?: boolean },
   params: unknown[],
-): { stored: T; ctes: string[] } {
+): { stored: T; ctes: string[]; names: string[] } {
   const stored = withMeta(resource, opts.id, 1, opts.now.toISOString());
   assertStorable(stored);
   const index = extractIndexRows(stored);
@@ -79,14 +80,17 @@ export function newResourceCtes<T extends AnyResource>(
   const id = p(stored.id);
   const lastUpdated = p(stored.meta!.lastUpdated);
   const content = p(stored);
+  const returning = opts.returning ? ' RETURNING 1' : '';
+  const indexCtes = indexInsertCtes(`${x}_row.rid`, index, params, `${x}_row, `);
+  const names = [`${x}_row`, `${x}_hist`, ...indexCtes.map((_, i) => `${x}_ix${i}`)];
   const ctes = [
     `${x}_row AS (INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
        SELECT ${type}::text, ${id}::text, 1, ${lastUpdated}::timestamptz, false, ${content}::jsonb${from} RETURNING rid)`,
     `${x}_hist AS (INSERT INTO fhir_history (resource_type, id, version_id, last_updated, deleted, content)
-       SELECT ${type}::text, ${id}::text, 1, ${lastUpdated}::timestamptz, false, ${content}::jsonb${from})`,
-    ...indexInsertCtes(`${x}_row.rid`, index, params, `${x}_row, `).map((c, i) => `${x}_ix${i} AS (${c})`),
+       SELECT ${type}::text, ${id}::text, 1, ${lastUpdated}::timestamptz, false, ${content}::jsonb${from}${returning})`,
+    ...indexCtes.map((c, i) => `${x}_ix${i} AS (${c}${returning})`),
   ];
-  return { stored, ctes };
+  return { stored, ctes, names };
 }
 
 const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_reference', 'sp_number'];

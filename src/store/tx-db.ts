@@ -5,6 +5,7 @@ import type { Db, Queryable, QueryResult } from './db.js';
  * PGlite has one connection: a query issued outside an open transaction would wait for it forever.
  */
 export class TxDb implements Db {
+  readonly autocommit = false;
   constructor(
     private readonly tx: Queryable,
     readonly kind: Db['kind'],
