@@ -16,7 +16,7 @@ import { FhirRepository } from './store/repository.js';
 import type { AccessPolicy, FhirContext, FhirRequest, OperationDefinition, WriteInterceptor } from './fhir/types.js';
 import { allowAllPolicy } from './fhir/access.js';
 import { createFhirRouter } from './http/fhir-express.js';
-import { createFastRead } from './http/fast-read.js';
+import { createFastGet } from './http/fast-get.js';
 import { createLogger, requestContext } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
@@ -177,9 +177,9 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       onServed: auditServed,
     }),
   );
-  // Plain reads are answered before Express, with the same answer (src/http/fast-read.ts).
+  // Plain reads and searches are answered before Express, with the same answer (src/http/fast-get.ts).
   hub.fastPaths.push(
-    createFastRead({
+    createFastGet({
       context: () => fhir,
       baseUrl: config.fhirBaseUrl,
       authenticate: authenticateOnce,

@@ -1,30 +1,38 @@
 /**
- * `GET /fhir/[type]/[id]` answered in front of Express, at the http server, when it is the plain case: no query
- * string, no CORS origin, a JSON-compatible Accept, a stored type without a live view, a caller the access policy
- * lets read and see the resource. The answer is the one the FHIR router gives (same status, headers and body; a
- * test compares the two): the same authentication, access policy, repository read, version headers, conditional
- * `If-None-Match`, request id and audit event.
+ * The fast FHIR GET lane: a plain read (`GET /fhir/[type]/[id]`, no query string) or type-level search
+ * (`GET /fhir/[type]?query`) answered in front of Express, at the http server, with the answer the FHIR router
+ * gives: the FhirRequest toFhirRequest would build, handed to the same `dispatch`, and the response
+ * sendFhirResponse and Express's `res.send` would write (status, headers, body, and the weak ETag Express adds to a
+ * body without one), with the same request id, audit event, in-flight accounting and log line. Tests compare the
+ * two answers byte for byte.
  *
- * Why: a read is the FHIR API's commonest interaction, and the Express pipeline in front of the FHIR router
- * (request-id middleware, a dozen capability routers matched in turn, body parsers, the FHIR router's own
- * negotiation) costs more CPU on this hub than the read itself does.
+ * Why: reads and searches are the FHIR API's commonest interactions, and the Express pipeline in front of the FHIR
+ * router (request-id middleware, some thirty capability routers matched in turn, body parsers, negotiation) costs
+ * more CPU on this hub than a read does.
  *
- * Anything else, including every refusal and error (401, 403, 404, 410, 406), is handed to Express untouched
- * (`fallback`), which answers it fully; the request's authentication is memoised, so nothing is verified twice.
+ * Only requests Express would answer no differently are taken; the rest go to Express untouched (`fallback`),
+ * which answers them in full. That is every refusal and error (the request's authentication is memoised, so it is
+ * not verified twice), a CORS origin, a request body (the router's body parsers may refuse it), `_format`
+ * (negotiation), conditional headers that Express's own freshness check would act on, and any URL the router or
+ * parseurl reads other than these patterns do.
  */
 import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import qs from 'qs';
+import etag from 'etag';
 import type { Logger } from 'pino';
-import type { FhirContext, FhirRequest } from '../fhir/types.js';
+import type { FhirContext, FhirRequest, FhirResponse, QueryParams } from '../fhir/types.js';
 import type { Principal } from '../auth/principal.js';
-import { versionHeaders } from '../fhir/handlers/http-meta.js';
+import { dispatch } from '../fhir/router.js';
 import { isSupportedType } from '../fhir/resource-types.js';
 import { isOperationOutcomeError } from '../fhir/outcomes.js';
+import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
+import { requestContext } from './logger.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-export interface FastReadDeps {
+export interface FastGetDeps {
   context: () => FhirContext;
   baseUrl: string;
   authenticate: (req: http.IncomingMessage) => Promise<Principal>;
@@ -37,8 +45,31 @@ export interface FastReadDeps {
   fallback: Handler;
 }
 
-/** `Type/id` with an R4 id (1-64 of A-Z a-z 0-9 - .): anything else goes through the router's own checks. */
+/**
+ * `Type/id` with an R4 id (1-64 of A-Z a-z 0-9 - .), nothing after it: anything else goes through the router's own
+ * checks. (A read with parameters, `_elements` say, is rare enough to leave to Express.)
+ */
 const READ_PATH = /^\/fhir\/([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/;
+/**
+ * `Type` and the query string as parseurl splits it (at the first `?`). A URL with `#` or white space is parsed by
+ * url.parse instead, which may read it differently, so it stays Express's.
+ */
+const SEARCH_PATH = /^\/fhir\/([A-Z][A-Za-z]{1,63})(?:\?([^#\s]*))?$/;
+
+/** Express's 'query parser' setting 'extended' (express/lib/utils.js), so `query` is what req.query would be. */
+function parseQuery(str: string | undefined): Record<string, unknown> {
+  return str === undefined ? {} : (qs.parse(str, { allowPrototypes: true }) as Record<string, unknown>);
+}
+
+/** toFhirRequest's filtering: strings and string arrays only (`a[b]=c` objects are dropped). */
+function toQuery(q: Record<string, unknown>): QueryParams {
+  const out: QueryParams = {};
+  for (const [k, v] of Object.entries(q)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+  }
+  return out;
+}
 
 /** The same rule as the FHIR router's negotiation: absent, any, or a JSON media type. */
 function acceptsJson(accept: string | undefined): boolean {
@@ -49,60 +80,94 @@ function acceptsJson(accept: string | undefined): boolean {
   });
 }
 
-function headerText(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(', ') : v;
+function headersOf(req: http.IncomingMessage): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return headers;
 }
 
-export function createFastRead(deps: FastReadDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+interface Target {
+  /** FhirRequest.path: `Type` or `Type/id`. */
+  path: string;
+  /** URL path without the query string: what Express logs (query strings carry names and birth dates). */
+  pathname: string;
+  query: QueryParams;
+}
+
+function targetOf(req: http.IncomingMessage): Target | undefined {
+  const h = req.headers;
+  if (req.method !== 'GET' || h.origin !== undefined) return undefined;
+  // The router's body parsers read any body a GET carries, and may refuse it (bad JSON, charset, size).
+  if (h['content-length'] !== undefined || h['transfer-encoding'] !== undefined) return undefined;
+  if (!acceptsJson(Array.isArray(h.accept) ? h.accept.join(', ') : h.accept)) return undefined;
+  const url = req.url ?? '';
+  const read = READ_PATH.exec(url);
+  if (read) {
+    if (!isSupportedType(read[1]!) || h['if-modified-since'] !== undefined) return undefined;
+    return { path: `${read[1]}/${read[2]}`, pathname: url, query: {} };
+  }
+  const search = SEARCH_PATH.exec(url);
+  if (!search || !isSupportedType(search[1]!)) return undefined;
+  // Express makes a search's answer conditional on its own ETag (req.fresh): its call.
+  if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return undefined;
+  const parsed = parseQuery(search[2]);
+  // Any `_format`: a non-JSON one is the router's 406, and `_format=json` is a way to ask for the routed answer.
+  if (Object.hasOwn(parsed, '_format')) return undefined;
+  return { path: search[1]!, pathname: `/fhir/${search[1]}`, query: toQuery(parsed) };
+}
+
+export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   const infoLogged = deps.logger.isLevelEnabled('info');
   return (req, res) => {
-    if (req.method !== 'GET' || req.headers.origin !== undefined) return false;
-    const m = READ_PATH.exec(req.url ?? '');
-    if (!m) return false;
-    const type = m[1]!;
-    const id = m[2]!;
-    const ctx = deps.context();
-    if (!isSupportedType(type) || ctx.views.has(type) || !acceptsJson(headerText(req.headers.accept))) return false;
-    answer(req, res, ctx, type, id).catch((e: unknown) => {
-      deps.logger.error({ err: e, path: req.url }, 'fast read failed');
+    const target = targetOf(req);
+    if (!target) return false;
+    const started = process.hrtime.bigint();
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    requestContext.run({ requestId }, () => answer(req, res, target, requestId, started)).catch((e: unknown) => {
+      deps.logger.error({ err: e, path: target.pathname }, 'fast FHIR GET failed');
       if (!res.headersSent) deps.fallback(req, res);
       else res.destroy();
     });
     return true;
   };
 
-  async function answer(req: http.IncomingMessage, res: http.ServerResponse, ctx: FhirContext, type: string, id: string): Promise<void> {
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+  async function answer(req: http.IncomingMessage, res: http.ServerResponse, target: Target, requestId: string, started: bigint): Promise<void> {
     let principal: Principal;
-    let resource;
     try {
       principal = await deps.authenticate(req);
-      ctx.policy.assertAllowed(principal, type, 'read');
-      resource = await ctx.repo.readOptional(type, id);
+    } catch {
+      deps.fallback(req, res);
+      return;
+    }
+    const fhirReq: FhirRequest = { method: 'GET', path: target.path, query: target.query, headers: headersOf(req), principal, baseUrl: deps.baseUrl };
+    // In flight from here, as Express counts it from before the router: a search's database time is load. (A request
+    // handed on below is counted again by Express while it re-runs.)
+    deps.track?.(res);
+    let out: FhirResponse;
+    try {
+      out = await dispatch(fhirReq, deps.context());
     } catch (e) {
       // Refusals and failures: Express answers them with the router's full outcome (a database failure is logged
       // by the one error handler there).
-      if (!isOperationOutcomeError(e)) deps.logger.debug({ err: e }, 'fast read handed a failure to the router');
+      if (!isOperationOutcomeError(e)) deps.logger.debug({ err: e }, 'fast FHIR GET handed a failure to the router');
       deps.fallback(req, res);
       return;
     }
-    // Absent, deleted (410) or hidden from this caller (404): the router's answer, too.
-    if (!resource || !ctx.policy.canSee(principal, resource)) {
+    const headers = out.headers ?? {};
+    const notModified = out.status === 304 && out.body === undefined;
+    // Dispatch answers a read or search with a resource or Bundle object (or a read's 304); anything else is sent
+    // differently by sendFhirResponse. A read with If-None-Match that dispatch did not answer 304 may still be made
+    // one by Express's freshness check.
+    const plain = out.status === 200 && typeof out.body === 'object' && out.body !== null && !Buffer.isBuffer(out.body);
+    if (!notModified && (!plain || req.headers['if-none-match'] !== undefined)) {
       deps.fallback(req, res);
       return;
     }
-    deps.track?.(res);
-    const headers = versionHeaders(resource);
-    const ifNoneMatch = headerText(req.headers['if-none-match']);
-    const notModified = !!ifNoneMatch && !!headers.etag && ifNoneMatch.replace(/^W\//, '') === headers.etag.replace(/^W\//, '');
-    const status = notModified ? 304 : 200;
-    const fhirReq: FhirRequest = { method: 'GET', path: `${type}/${id}`, query: {}, headers: {}, principal, baseUrl: deps.baseUrl };
-    deps.onServed(fhirReq, status);
+    deps.onServed(fhirReq, out.status);
     if (infoLogged) {
-      const started = process.hrtime.bigint();
       res.on('finish', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        deps.logger.info({ requestId, method: 'GET', path: req.url, status, ms: Math.round(ms * 10) / 10 }, 'request served');
+        deps.logger.info({ requestId, method: 'GET', path: target.pathname, status: out.status, ms: Math.round(ms * 10) / 10 }, 'request served');
       });
     }
     res.setHeader('x-request-id', requestId);
@@ -111,9 +176,17 @@ export function createFastRead(deps: FastReadDeps): (req: http.IncomingMessage, 
       res.writeHead(304).end();
       return;
     }
-    const body = JSON.stringify(resource);
+    const body = serializedBody(out.body) ?? JSON.stringify(out.body);
     res.setHeader('content-type', FHIR_JSON);
-    res.setHeader('content-length', Buffer.byteLength(body));
-    res.writeHead(200).end(body);
+    if (res.getHeader('etag')) {
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.writeHead(200).end(body);
+      return;
+    }
+    // Express's res.send gives a body without an ETag its own: `etag fn`, by default weak, over the body's bytes.
+    const bytes = Buffer.from(body);
+    res.setHeader('content-length', bytes.length);
+    res.setHeader('etag', etag(bytes, { weak: true }));
+    res.writeHead(200).end(bytes);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Plain reads are answered before Express (src/http/fast-read.ts). The answer must be the FHIR router's own: the
+ * Plain reads are answered before Express (src/http/fast-get.ts). The answer must be the FHIR router's own: the
  * same status, headers and body as the same read sent through Express (`?_format=json` takes that path), the same
  * audit event, and every refusal or absence handed to the router untouched.
  */
@@ -57,6 +57,24 @@ describe.each(backends())('fast plain reads on %s', (backend) => {
     expect(fast.status).toBe(304);
     expect(comparable(fast)).toEqual(comparable(routed));
     expect(throughExpress).toHaveLength(1);
+  });
+
+  test('other conditional reads are Express’s: its own freshness check may answer 304 where the read handler did not', async () => {
+    const cases: Array<[Record<string, string>, number]> = [
+      [{ 'if-none-match': 'W/"0"' }, 200],
+      [{ 'if-none-match': '*' }, 304],
+      [{ 'if-none-match': 'W/"0", W/"1"' }, 304],
+      [{ 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() }, 304],
+      [{ 'if-modified-since': new Date(0).toUTCString() }, 200],
+    ];
+    for (const [conditional, status] of cases) {
+      throughExpress.length = 0;
+      const fast = await request(t.fhirUrl).get(`/Patient/${patientId}`).set(ADMIN).set(conditional);
+      const routed = await request(t.fhirUrl).get(`/Patient/${patientId}?_format=json`).set(ADMIN).set(conditional);
+      expect([conditional, fast.status]).toEqual([conditional, status]);
+      expect(comparable(fast)).toEqual(comparable(routed));
+      expect(throughExpress).toEqual([`GET /fhir/Patient/${patientId}`, `GET /fhir/Patient/${patientId}?_format=json`]);
+    }
   });
 
   test('keeps the caller’s X-Request-Id', async () => {
