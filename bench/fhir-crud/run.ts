@@ -6,6 +6,7 @@
  *   npx tsx bench/fhir-crud/run.ts            # 100k preload, 10 s per measurement (~3 min)
  *   npx tsx bench/fhir-crud/run.ts --quick    # 10k preload, 3 s per measurement (~40 s)
  *   npx tsx bench/fhir-crud/run.ts --write    # also write bench/fhir-crud/RESULTS.md
+ *   npx tsx bench/fhir-crud/run.ts --workers=2  # the hub as two processes sharing the port (one per core)
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) is used in a fresh schema, dropped afterwards.
  * The hub runs in its own process (`node bin/vaxhub.js serve`), as do both baselines; autocannon drives all three
@@ -27,6 +28,7 @@ import type { AnyResource } from '../../src/store/repository-types.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
+const WORKERS = Number(process.argv.find((a) => a.startsWith('--workers='))?.slice(10) ?? 1);
 const PRELOAD = quick ? 10_000 : 100_000;
 const PATIENTS = PRELOAD / 100;
 const SECONDS = quick ? 3 : 10;
@@ -175,9 +177,16 @@ async function rawPgRead(url: string, ids: string[]): Promise<Measure> {
   return m;
 }
 
+/** Peak RSS of the hub: its process and, with workers, every worker process (each has its own heap). */
 function vmHwmMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* no children file: a single process */
+  }
+  return (m ? Number(m[1]) / 1024 : NaN) + children.reduce((sum, child) => sum + vmHwmMb(child), 0);
 }
 
 async function main(): Promise<void> {
@@ -209,7 +218,7 @@ async function main(): Promise<void> {
     const [hubPort, httpPort, expressPort] = [await freePort(), await freePort(), await freePort()];
     // HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the hub under load.
     const hubArgs = (process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const hub = startNode([...hubArgs, 'bin/vaxhub.js', 'serve'], { DATABASE_URL: url, PORT: String(hubPort), LOG_LEVEL: 'warn', SEED_DEMO: 'false', ADMIN_TOKEN, BASE_URL: `http://127.0.0.1:${hubPort}` });
+    const hub = startNode([...hubArgs, 'bin/vaxhub.js', 'serve', `--workers=${WORKERS}`], { DATABASE_URL: url, PORT: String(hubPort), LOG_LEVEL: 'warn', SEED_DEMO: 'false', ADMIN_TOKEN, BASE_URL: `http://127.0.0.1:${hubPort}` });
     const bareHttp = startNode(['-e', BARE_HTTP], { PORT: String(httpPort) });
     const bareExpress = startNode(['-e', BARE_EXPRESS], { PORT: String(expressPort), NODE_PATH: `${ROOT}/node_modules` });
     procs.push(hub, bareHttp, bareExpress);
@@ -252,7 +261,7 @@ async function main(): Promise<void> {
     const row = (m: Measure, target: number | undefined) =>
       `| ${m.name} | ${m.perSec.toFixed(0)} | ${m.p99} | ${(m.perSec / bareH.perSec).toFixed(2)} | ${(m.perSec / bareE.perSec).toFixed(2)} | ${target ? `>= ${target}/s, p99 < ${TARGETS.p99} ms: ${m.perSec >= target && m.p99 < TARGETS.p99 ? 'met' : 'MISSED'}` : ''} | ${m.errors} |`;
     const table = [
-      `FHIR CRUD benchmark — ${new Date().toISOString().slice(0, 10)}, ${quick ? 'QUICK ' : ''}${CONNECTIONS} connections, ${SECONDS} s per run, PostgreSQL, ${stored} Immunizations stored at the end (${PRELOAD} preloaded), node ${process.version}`,
+      `FHIR CRUD benchmark — ${new Date().toISOString().slice(0, 10)}, ${quick ? 'QUICK ' : ''}${CONNECTIONS} connections, ${SECONDS} s per run, hub ${WORKERS === 1 ? 'in one process' : `in ${WORKERS} worker processes`}, PostgreSQL, ${stored} Immunizations stored at the end (${PRELOAD} preloaded), node ${process.version}`,
       '',
       '| measurement | req/s | p99 ms | ÷ bare http | ÷ bare express | target | errors |',
       '|---|---:|---:|---:|---:|---|---:|',
