@@ -151,5 +151,26 @@ export function extractIndexRows(resource: { resourceType: string }): IndexRows 
       }
     }
   }
-  return rows;
+  return {
+    token: distinct(rows.token, (r) => [r.param, r.system, r.code, r.display]),
+    string: distinct(rows.string, (r) => [r.param, r.norm, r.exact]),
+    date: distinct(rows.date, (r) => [r.param, r.lo, r.hi]),
+    reference: distinct(rows.reference, (r) => [r.param, r.targetType, r.targetId, r.url]),
+    number: distinct(rows.number, (r) => [r.param, r.value, r.system, r.code]),
+  };
+}
+
+/**
+ * Identical index rows match the same searches (they are tested with EXISTS), so one is written: e.g. an
+ * Appointment's two participants both `accepted` give one `part-status` row, not two.
+ */
+function distinct<T>(rows: T[], key: (r: T) => unknown[]): T[] {
+  if (rows.length < 2) return rows;
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const k = JSON.stringify(key(r));
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
