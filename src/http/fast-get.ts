@@ -28,6 +28,7 @@ import { isSupportedType } from '../fhir/resource-types.js';
 import { isOperationOutcomeError } from '../fhir/outcomes.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
+import { acceptsJson, headersOf, toQuery } from './fhir-express.js';
 import { requestContext } from './logger.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -59,31 +60,6 @@ const SEARCH_PATH = /^\/fhir\/([A-Z][A-Za-z]{1,63})(?:\?([^#\s]*))?$/;
 /** Express's 'query parser' setting 'extended' (express/lib/utils.js), so `query` is what req.query would be. */
 function parseQuery(str: string | undefined): Record<string, unknown> {
   return str === undefined ? {} : (qs.parse(str, { allowPrototypes: true }) as Record<string, unknown>);
-}
-
-/** toFhirRequest's filtering: strings and string arrays only (`a[b]=c` objects are dropped). */
-function toQuery(q: Record<string, unknown>): QueryParams {
-  const out: QueryParams = {};
-  for (const [k, v] of Object.entries(q)) {
-    if (typeof v === 'string') out[k] = v;
-    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
-  }
-  return out;
-}
-
-/** The same rule as the FHIR router's negotiation: absent, any, or a JSON media type. */
-function acceptsJson(accept: string | undefined): boolean {
-  if (!accept) return true;
-  return accept.split(',').some((part) => {
-    const t = part.split(';')[0]!.trim().toLowerCase();
-    return t === '*/*' || t === 'application/*' || t.endsWith('json') || t === 'application/fhir+ndjson' || t === 'application/ndjson';
-  });
-}
-
-function headersOf(req: http.IncomingMessage): Record<string, string | undefined> {
-  const headers: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  return headers;
 }
 
 interface Target {

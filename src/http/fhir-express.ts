@@ -2,6 +2,7 @@
  * Express glue for the FHIR API: content negotiation, body parsing, turning a request into a plain
  * FhirRequest, and a FhirResponse back into HTTP.
  */
+import type { IncomingMessage } from 'node:http';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/types.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
@@ -12,17 +13,21 @@ import { serializedBody } from '../fhir/handlers/searchset-json.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 
+/** Whether an Accept header lets the hub answer: absent, any, or a JSON media type (also for the fast GET lane). */
+export function acceptsJson(accept: string | undefined): boolean {
+  if (!accept) return true;
+  return accept.split(',').some((part) => {
+    const t = part.split(';')[0]!.trim().toLowerCase();
+    return t === '*/*' || t === 'application/*' || t.endsWith('json') || t === 'application/fhir+ndjson' || t === 'application/ndjson';
+  });
+}
+
 /** 406 for XML and other formats the hub does not produce. */
 function negotiate(req: Request, query: Request['query']): void {
   const format = typeof query._format === 'string' ? query._format : undefined;
   if (format && !/json/i.test(format)) throw fhirError('NOT_ACCEPTABLE', `_format=${format} is not supported; use json`);
   const accept = req.headers.accept;
-  if (!accept) return;
-  const ok = accept.split(',').some((part) => {
-    const t = part.split(';')[0]!.trim().toLowerCase();
-    return t === '*/*' || t === 'application/*' || t.endsWith('json') || t === 'application/fhir+ndjson' || t === 'application/ndjson';
-  });
-  if (!ok) throw fhirError('NOT_ACCEPTABLE', `Accept '${accept}' cannot be satisfied; use application/fhir+json`);
+  if (!acceptsJson(accept)) throw fhirError('NOT_ACCEPTABLE', `Accept '${accept}' cannot be satisfied; use application/fhir+json`);
 }
 
 function checkContentType(req: Request): void {
@@ -37,7 +42,8 @@ function checkContentType(req: Request): void {
   throw fhirError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${type || '(none)'}' is not supported; send application/fhir+json`);
 }
 
-function toQuery(q: Request['query']): Record<string, string | string[]> {
+/** A parsed query string as FHIR parameters: strings and string arrays only (`a[b]=c` objects are dropped). */
+export function toQuery(q: Record<string, unknown>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(q)) {
     if (typeof v === 'string') out[k] = v;
@@ -54,10 +60,16 @@ function decodePath(path: string): string {
   }
 }
 
-/** `query`: req.query read once (Express parses the query string again on every access). */
-export function toFhirRequest(req: Request, principal: Principal, baseUrl: string, query: Request['query'] = req.query): FhirRequest {
+/** Header values as FhirRequest carries them: lower-cased names, repeated values joined. */
+export function headersOf(req: IncomingMessage): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return headers;
+}
+
+/** `query`: req.query read once (Express parses the query string again on every access). */
+export function toFhirRequest(req: Request, principal: Principal, baseUrl: string, query: Request['query'] = req.query): FhirRequest {
+  const headers = headersOf(req);
   return {
     method: req.method as FhirRequest['method'],
     path: decodePath(req.path).replace(/^\/+/, ''),
