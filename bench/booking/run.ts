@@ -111,7 +111,7 @@ async function freePort(): Promise<number> {
 
 async function startHub(url: string): Promise<{ proc: ChildProcess; port: number }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, ['bin/vaxhub.js', 'serve'], {
+  const proc = spawn(process.execPath, [...(process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/vaxhub.js', 'serve'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', SEED_DEMO: 'false', LOG_LEVEL: 'warn', BASE_URL: `http://127.0.0.1:${port}` },
     stdio: ['ignore', 'ignore', 'inherit'],

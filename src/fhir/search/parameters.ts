@@ -92,8 +92,64 @@ export function narrowExpression(expression: string, type: string): string | und
 }
 
 function compile(expression: string): (r: unknown) => unknown[] {
+  const walk = simplePathWalker(expression);
+  if (walk) return walk;
   const fn = fhirpath.compile(expression, r4model);
   return (r: unknown) => fn(r as never) as unknown[];
+}
+
+interface PathModel {
+  choiceTypePaths: Record<string, unknown>;
+  pathsDefinedElsewhere: Record<string, string>;
+  path2Type: Record<string, string>;
+}
+
+/**
+ * A plain member path (`Appointment.participant.actor`, `Patient.name.family`) evaluated by walking the JSON, the
+ * way FHIRPath evaluates it (each step flattens arrays), without the FHIRPath engine: index extraction runs every
+ * search parameter of the type on every write, and the engine costs most of that. Only paths whose every step the R4
+ * model knows and none of which is a choice type (`value[x]`, which FHIRPath resolves through the model) or a
+ * primitive with children qualify; everything else is compiled by fhirpath. A test compares both on sample data.
+ */
+export function simplePathWalker(expression: string, model: PathModel = r4model as unknown as PathModel): ((r: unknown) => unknown[]) | undefined {
+  // `path.where(reference.startsWith('Patient/'))`: how this module narrows `resolve() is Patient` (above).
+  const narrowed = /^(.+)\.where\(reference\.startsWith\('([A-Za-z]+\/)'\)\)$/.exec(expression);
+  if (narrowed) {
+    const walk = simplePathWalker(narrowed[1]!, model);
+    const prefix = narrowed[2]!;
+    return walk && ((r) => walk(r).filter((x) => typeof (x as { reference?: unknown }).reference === 'string' && ((x as { reference: string }).reference).startsWith(prefix)));
+  }
+  const m = /^([A-Z][A-Za-z]+)((?:\.[a-z][A-Za-z]*)+)$/.exec(expression);
+  if (!m) return undefined;
+  const resourceType = m[1]!;
+  const steps = m[2]!.slice(1).split('.');
+  let base = resourceType;
+  for (const [i, step] of steps.entries()) {
+    const path = `${base}.${step}`;
+    if (model.choiceTypePaths[path] !== undefined) return undefined;
+    const defined = model.pathsDefinedElsewhere[path] ?? path;
+    const type = model.path2Type[defined];
+    if (!type) return undefined;
+    // A primitive (lower-case type: string, date, code...) ends the path; FHIRPath gives its children other meanings.
+    if (i < steps.length - 1 && /^[a-z]/.test(type)) return undefined;
+    base = type === 'BackboneElement' || type === 'Element' ? defined : type;
+  }
+  return (r: unknown) => {
+    if (typeof r !== 'object' || r === null || (r as { resourceType?: unknown }).resourceType !== resourceType) return [];
+    let items: unknown[] = [r];
+    for (const step of steps) {
+      const next: unknown[] = [];
+      for (const item of items) {
+        if (typeof item !== 'object' || item === null) continue;
+        const v = (item as Record<string, unknown>)[step];
+        if (Array.isArray(v)) {
+          for (const x of v) if (x !== undefined && x !== null) next.push(x);
+        } else if (v !== undefined && v !== null) next.push(v);
+      }
+      items = next;
+    }
+    return items;
+  };
 }
 
 function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
