@@ -26,8 +26,8 @@ function samples(): Resource[] {
   const patients = Array.from({ length: 12 }, (_, i) => generatePatient(i, 7)) as unknown as Resource[];
   const out: Resource[] = [...j.organizations, ...j.practitioners, ...j.locations, ...j.schedules, ...patients] as unknown as Resource[];
   for (const [i, p] of patients.entries()) out.push(...(generateImmunizations(String(p.id ?? `p${i}`), i, j.locations, 7) as unknown as Resource[]));
-  // The SMART Health Cards spec's own example bundles (Patient and Immunizations as issuers write them).
-  const shc = path.resolve('../shared/fixtures/shc/examples');
+  // The SMART Health Cards spec's own example bundles (copied into test/fixtures), as issuers write them.
+  const shc = path.resolve('test/fixtures/shc/examples');
   for (const f of readdirSync(shc).filter((n) => /-a-fhirBundle\.json$/.test(n))) {
     const bundle = JSON.parse(readFileSync(path.join(shc, f), 'utf8')) as { entry?: Array<{ resource: Resource }> };
     out.push(...(bundle.entry ?? []).map((e) => e.resource));
