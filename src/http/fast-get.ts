@@ -152,17 +152,11 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
       res.writeHead(304).end();
       return;
     }
-    const body = serializedBody(out.body) ?? JSON.stringify(out.body);
+    const bytes = Buffer.from(serializedBody(out.body) ?? JSON.stringify(out.body));
     res.setHeader('content-type', FHIR_JSON);
-    if (res.getHeader('etag')) {
-      res.setHeader('content-length', Buffer.byteLength(body));
-      res.writeHead(200).end(body);
-      return;
-    }
-    // Express's res.send gives a body without an ETag its own: `etag fn`, by default weak, over the body's bytes.
-    const bytes = Buffer.from(body);
     res.setHeader('content-length', bytes.length);
-    res.setHeader('etag', etag(bytes, { weak: true }));
+    // Express's res.send gives a body without an ETag its own: `etag fn`, by default weak, over the body's bytes.
+    if (!res.getHeader('etag')) res.setHeader('etag', etag(bytes, { weak: true }));
     res.writeHead(200).end(bytes);
   }
 }

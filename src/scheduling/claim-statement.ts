@@ -64,7 +64,10 @@ export interface ClaimResult {
   conflictSlotId: string | null;
 }
 
-/** Usable lot for an appointment at $start: in stock or delivered by then, not expired, a dose unreserved. */
+/**
+ * Usable lot for an appointment at $start: in stock or delivered by then, not expired, a dose unreserved. The same
+ * rule and order are in vaxhub_claim_place (migration 210), for a lot that ran out between this read and its lock.
+ */
 const USABLE_LOT = (loc: string, cvx: string, start: string): string => `location_id = ${loc} AND product_cvx = ${cvx}
   AND reserved < on_hand AND (available_from IS NULL OR available_from <= ${start}::timestamptz)
   AND (expires_on IS NULL OR expires_on >= (${start}::timestamptz)::date)`;
