@@ -2,7 +2,8 @@
  * Booking benchmark (issue 4) through HTTP: sustained bookings/s and p99 with 200 concurrent clients calling
  * `POST /fhir/Appointment/$book` on a hub in its own process (`node bin/vaxhub.js serve`) on PostgreSQL, for places
  * spread over many slots and for one hot slot; printed beside the SAME claim statement the hub runs (place + dose +
- * person + FHIR Appointment, claim-statement.ts) driven directly by a `pg` pool of the hub's size in the same run (the
+ * person + FHIR Appointment, claim-statement.ts) driven directly through the hub's database client (PgDb, named
+ * statements) at the hub's pool size in the same run (the
  * database's own limit) as a ratio, and beside a bare guarded `UPDATE` (the floor). Then the hot slot is hammered
  * again when full and every slot is checked: the overbooking count must print 0.
  *
@@ -28,6 +29,7 @@ import { productFor } from '../../src/scheduling/booking-core.js';
 import { buildAppointment } from '../../src/scheduling/appointment-resource.js';
 import { claimStatement, refusalOf } from '../../src/scheduling/claim-statement.js';
 import { CAPACITY_COLUMNS, type CapacityRow } from '../../src/scheduling/capacity.js';
+import { cpuSeconds, postgresCpu, postgresCpuSince } from '../lib/cpu.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -41,8 +43,16 @@ const CVX = '212'; // one-dose product: a booking is the claim alone (two-dose b
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const TARGETS = { spread: 2000, hot: 1000, p99: 100 };
+const CORES = os.cpus().length;
 
-interface Measure { perSec: number; p99: number; ok: number; refused: number; failed: number }
+interface Measure {
+  perSec: number; p99: number; ok: number; refused: number; failed: number;
+  /** CPU microseconds per answer: the hub process, PostgreSQL (all its processes), this load generator. */
+  cpu: { hub: number; pg: number; gen: number };
+}
+
+/** The hub's process (its CPU is counted per answer); undefined before it starts. */
+let hubPid: number | undefined;
 
 function p99(ms: number[]): number {
   const s = [...ms].sort((a, b) => a - b);
@@ -50,11 +60,12 @@ function p99(ms: number[]): number {
 }
 
 /** n jobs over CLIENTS concurrent workers; ok / refused (409) / failed (anything else) and latencies. */
-async function drive(n: number, job: (i: number) => Promise<'ok' | 'refused' | 'failed'>): Promise<Measure> {
+async function drive(n: number, job: (i: number) => Promise<'ok' | 'refused' | 'failed'>, serverPid = hubPid): Promise<Measure> {
   let next = 0;
   const lat: number[] = [];
   const m = { ok: 0, refused: 0, failed: 0 };
   const t0 = performance.now();
+  const cpu0 = { hub: serverPid ? cpuSeconds(serverPid) : 0, pg: postgresCpu(), gen: process.cpuUsage() };
   await Promise.all(Array.from({ length: CLIENTS }, async () => {
     for (let i = next++; i < n; i = next++) {
       const s = performance.now();
@@ -63,7 +74,10 @@ async function drive(n: number, job: (i: number) => Promise<'ok' | 'refused' | '
     }
   }));
   const seconds = (performance.now() - t0) / 1000;
-  return { perSec: m.ok / seconds, p99: p99(lat), ...m };
+  const gen = process.cpuUsage(cpu0.gen);
+  const per = (cpuS: number): number => (cpuS / Math.max(1, n)) * 1e6;
+  const cpu = { hub: serverPid ? per(cpuSeconds(serverPid) - cpu0.hub) : 0, pg: per(postgresCpuSince(cpu0.pg)), gen: (gen.user + gen.system) / Math.max(1, n) };
+  return { perSec: m.ok / seconds, p99: p99(lat), ...m, cpu };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -109,6 +123,33 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The floor for the HTTP half of a booking: a bare Node server that reads and parses the body and answers JSON. */
+const BARE_POST_SERVER = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  let text = '';
+  req.setEncoding('utf8');
+  req.on('data', (c) => { text += c; });
+  req.on('end', () => {
+    const params = JSON.parse(text);
+    const body = JSON.stringify({ resourceType: 'Appointment', id: 'bare', status: 'booked', comment: String(params.parameter.length) });
+    res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');`;
+
+async function startBarePost(): Promise<{ proc: ChildProcess; port: number }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['-e', BARE_POST_SERVER], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await post(port, '/', { resourceType: 'Parameters', parameter: [] })).status === 200) return { proc, port };
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('bare server did not come up');
+}
+
 async function startHub(url: string): Promise<{ proc: ChildProcess; port: number }> {
   const port = await freePort();
   const proc = spawn(process.execPath, [...(process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/vaxhub.js', 'serve'], {
@@ -143,7 +184,7 @@ async function seed(db: PgDb, prefix: string, locations: number, slots: number, 
 }
 
 /** The hub's own claim statement, run directly (what the database can do for a booking, without HTTP or Node work). */
-async function rawClaims(pool: pg.Pool, db: PgDb, slotIds: string[]): Promise<Measure> {
+async function rawClaims(pool: PgDb, db: PgDb, slotIds: string[], withAppointment = true): Promise<Measure> {
   const products = loadProducts();
   const rows = new Map((await db.query<CapacityRow>(`SELECT ${CAPACITY_COLUMNS} FROM slot_capacity WHERE id = ANY($1)`, [slotIds])).rows.map((r) => [r.id, r]));
   return drive(N, async (i) => {
@@ -155,7 +196,7 @@ async function rawClaims(pool: pg.Pool, db: PgDb, slotIds: string[]): Promise<Me
     const appointment = buildAppointment({ id, status: 'booked', slot, product, doseNumber: 1, patientId, created: now }) as Appointment & AnyResource;
     const { sql, params } = claimStatement(
       { appointmentId: id, slotId: slot.id, locationId: slot.location_id, productCvx: slot.product_cvx, series: product.series, doseNumber: 1, patientId, startAt: slot.start_at, status: 'booked', now },
-      { appointment },
+      withAppointment ? { appointment } : {},
     );
     try {
       const r = await pool.query<{ verdict: string }>(sql, params);
@@ -167,7 +208,7 @@ async function rawClaims(pool: pg.Pool, db: PgDb, slotIds: string[]): Promise<Me
   });
 }
 
-async function rawUpdates(pool: pg.Pool, slotIds: string[]): Promise<Measure> {
+async function rawUpdates(pool: PgDb, slotIds: string[]): Promise<Measure> {
   return drive(N, async (i) => {
     const r = await pool.query(`UPDATE slot_capacity SET taken = taken + 1 WHERE id = $1 AND taken < capacity RETURNING id`, [slotIds[i % slotIds.length]]);
     return r.rowCount ? 'ok' : 'refused';
@@ -192,23 +233,40 @@ async function main(): Promise<void> {
     const [rawHot] = await seed(db, 'rawhot', 1, 1, N);
     const updSpread = await seed(db, 'updspread', LOCATIONS, SLOTS, perSlot);
     const [updHot] = await seed(db, 'updhot', 1, 1, N);
+    const bareSpread = await seed(db, 'barespread', LOCATIONS, SLOTS, perSlot);
     const warm = await seed(db, 'warm', 10, 100, 10);
     hub = await startHub(url);
+    hubPid = hub.proc.pid;
     const port = hub.port;
     console.error(`hub up on ${port}; ${CLIENTS} clients, ${N} bookings per run, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`);
     await drive(1000, (i) => bookOverHttp(port, warm[i % warm.length]!)); // JIT, pools, plan caches
 
-    const pool = new pg.Pool({ connectionString: url, max: HUB_POOL });
+    // The hub's own database client (PgDb: named statements, planned once per connection), at the hub's pool size.
+    const pool = new PgDb(url, HUB_POOL);
     const res = {
       spread: await drive(N, (i) => bookOverHttp(port, spread[i % SLOTS]!)),
       rawSpread: await rawClaims(pool, db, rawSpread),
       updSpread: await rawUpdates(pool, updSpread),
+      // The booking's database floor: place + dose + person (the claim statement without the FHIR Appointment).
+      bareClaim: await rawClaims(pool, db, bareSpread, false),
+      bareHttp: await (async () => {
+        const bare = await startBarePost();
+        try {
+          await drive(500, () => post(bare.port, '/', { resourceType: 'Parameters', parameter: [] }).then(() => 'ok' as const), bare.proc.pid);
+          return await drive(N, (i) => post(bare.port, '/fhir/Appointment/$book', {
+            resourceType: 'Parameters',
+            parameter: [{ name: 'appt-id', valueString: `Appointment/slot.${spread[i % SLOTS]!}` }, { name: 'patient-id', valueString: `Patient/${randomUUID()}` }],
+          }).then((r) => (r.status === 200 ? 'ok' : 'failed')), bare.proc.pid);
+        } finally {
+          bare.proc.kill('SIGTERM');
+        }
+      })(),
       spread1: await drive(N, (i) => bookOverHttp(port, spread1[i % SLOTS]!)),
       hot: await drive(N, () => bookOverHttp(port, hot!)),
       rawHot: await rawClaims(pool, db, [rawHot!]),
       updHot: await rawUpdates(pool, [updHot!]),
     };
-    await pool.end();
+    await pool.close();
     // The hot slot is full now: everyone else must be refused, and nothing may be over capacity anywhere.
     const after = await drive(1000, () => bookOverHttp(port, hot!));
     const over = await db.query<{ n: number; slots: number }>(
@@ -223,6 +281,10 @@ async function main(): Promise<void> {
          GROUP BY s.id, s.capacity HAVING count(*) > s.capacity) x`);
     const overbooked = over.rows[0]!.n + apptOver.rows[0]!.n;
 
+    const totalUs = (m: Measure): number => m.cpu.hub + m.cpu.pg + m.cpu.gen;
+    const floorUs = totalUs(res.bareHttp) + totalUs(res.bareClaim);
+    const cpuOf = (m: Measure, viaHub: boolean): string =>
+      `${viaHub ? m.cpu.hub.toFixed(0) : '-'} / ${m.cpu.pg.toFixed(0)} / ${m.cpu.gen.toFixed(0)}`;
     const fmt = (m: Measure): string => `${m.perSec.toFixed(0).padStart(5)}/s p99 ${m.p99.toFixed(0).padStart(5)} ms`;
     const lines = [
       `clients=${CLIENTS}, ${N} bookings per run (capacity = bookings, so each answer should be a booking), hub pool ${HUB_POOL}, ${os.cpus().length} cores shared by hub, PostgreSQL and this load generator; load average at start ${os.loadavg()[0]!.toFixed(1)}`,
@@ -235,6 +297,18 @@ async function main(): Promise<void> {
       '',
       `answers: spread ${res.spread.ok} booked/${res.spread.refused} refused/${res.spread.failed} failed; one clinic ${res.spread1.ok}/${res.spread1.refused}/${res.spread1.failed}; hot ${res.hot.ok}/${res.hot.refused}/${res.hot.failed}; 1,000 more on the full hot slot: ${after.ok} booked, ${after.refused} refused (409), ${after.failed} failed`,
       `overbooked or drifted slots (of ${over.rows[0]!.slots}): ${overbooked}`,
+      '',
+      'CPU per booking (us), from /proc: hub process / PostgreSQL / this load generator',
+      '',
+      '| run | hub over HTTP | claim statement, pg direct | bare guarded UPDATE |',
+      '|---|---|---|---|',
+      `| spread | ${cpuOf(res.spread, true)} | ${cpuOf(res.rawSpread, false)} | ${cpuOf(res.updSpread, false)} |`,
+      `| one hot slot | ${cpuOf(res.hot, true)} | ${cpuOf(res.rawHot, false)} | ${cpuOf(res.updHot, false)} |`,
+      '',
+      `Floors, same run: a bare Node server answering the same POST (parse the body, answer JSON) costs ${cpuOf(res.bareHttp, true)} us (${res.bareHttp.perSec.toFixed(0)}/s);`
+        + ` the claim without the FHIR Appointment (place + dose + person), run directly, ${cpuOf(res.bareClaim, false)} us (${res.bareClaim.perSec.toFixed(0)}/s).`,
+      `So a booking service doing no more than that bare HTTP answer and that claim costs at least ${floorUs.toFixed(0)} us of CPU per booking here: at most ${(CORES * 1e6 / floorUs).toFixed(0)} bookings/s on ${CORES} cores`
+        + ` (the hub over HTTP: ${totalUs(res.spread).toFixed(0)} us, so ${(CORES * 1e6 / totalUs(res.spread)).toFixed(0)}/s CPU-bound).`,
     ];
     console.log(lines.join('\n'));
     if (write) {

@@ -23,6 +23,8 @@ declare module 'autocannon' {
       average: number;
       p50: number;
       p99: number;
+      /** Requests in the whole run (on `requests`). */
+      total: number;
     }
     interface Result {
       requests: Histogram;

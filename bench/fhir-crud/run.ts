@@ -7,6 +7,7 @@
  *   npx tsx bench/fhir-crud/run.ts --quick    # 10k preload, 3 s per measurement (~40 s)
  *   npx tsx bench/fhir-crud/run.ts --write    # also write bench/fhir-crud/RESULTS.md
  *   npx tsx bench/fhir-crud/run.ts --workers=2  # the hub as two processes sharing the port (one per core)
+ *   npx tsx bench/fhir-crud/run.ts --only=create  # only these hub rows (read, jwt, search, create), no --write
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) is used in a fresh schema, dropped afterwards.
  * The hub runs in its own process (`node bin/vaxhub.js serve`), as do both baselines; autocannon drives all three
@@ -15,13 +16,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { cpuSeconds, postgresCpu, postgresCpuSince } from '../lib/cpu.js';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import os from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { PgDb } from '../../src/store/pg-db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { extractIndexRows } from '../../src/fhir/search/extract.js';
+import { runSearch } from '../../src/fhir/search/execute.js';
+import { parseSearchRequest } from '../../src/fhir/search/parse.js';
+import { FhirRepository } from '../../src/store/repository.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import type { AnyResource } from '../../src/store/repository-types.js';
 
@@ -29,10 +35,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
 const WORKERS = Number(process.argv.find((a) => a.startsWith('--workers='))?.slice(10) ?? 1);
+/** `--only=create,read`: measure just these hub rows (for profiling one path); the baselines always run. */
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const wanted = (what: string): boolean => !ONLY || ONLY.includes(what);
 const PRELOAD = quick ? 10_000 : 100_000;
 const PATIENTS = PRELOAD / 100;
 const SECONDS = quick ? 3 : 10;
 const CONNECTIONS = 50;
+const CORES = os.cpus().length;
 const TARGETS = { create: 1500, read: 5000, search: 3000, p99: 50, rssMb: 500 };
 const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
@@ -136,24 +146,64 @@ function startNode(args: string[], env: Record<string, string>): ChildProcess {
   return p;
 }
 
+interface CpuPerRequest {
+  /** The process answering HTTP (hub or bare server). */
+  server: number;
+  pg: number;
+  /** This process: autocannon, or the pg client of the raw read. */
+  gen: number;
+}
+
 interface Measure {
   name: string;
   perSec: number;
   p99: number;
+  /** CPU microseconds per request, from /proc (not for rows that were not run). */
+  cpu?: CpuPerRequest;
   errors: number;
 }
 
-async function measure(name: string, opts: autocannon.Options): Promise<Measure> {
+/** The hub's process, once started: hub measurements also report its CPU, and PostgreSQL's, per request. */
+let hubPid: number | undefined;
+
+/** CPU use so far: the serving process, PostgreSQL, and this process (autocannon or the pg client: the load). */
+function cpuNow(serverPid: number | undefined): { server: number; pg: Map<number, number>; gen: NodeJS.CpuUsage } {
+  return { server: serverPid ? cpuSeconds(serverPid) : 0, pg: postgresCpu(), gen: process.cpuUsage() };
+}
+
+/** CPU microseconds per request since `before`. */
+function cpuPer(before: ReturnType<typeof cpuNow>, serverPid: number | undefined, requests: number): CpuPerRequest {
+  const n = Math.max(1, requests);
+  const gen = process.cpuUsage(before.gen);
+  return {
+    server: serverPid ? ((cpuSeconds(serverPid) - before.server) / n) * 1e6 : 0,
+    pg: (postgresCpuSince(before.pg) / n) * 1e6,
+    gen: (gen.user + gen.system) / n,
+  };
+}
+
+/** key: a hub row (skipped unless --only names it); serverPid: the process answering (the hub's by default). */
+async function measure(name: string, opts: autocannon.Options, key?: string, serverPid = hubPid): Promise<Measure> {
+  if (key && !wanted(key)) return { name: `${name} (not run)`, perSec: 0, p99: 0, errors: 0 };
   // One short warm-up so JIT and pools are hot, then the measured run.
   await autocannon({ ...opts, connections: CONNECTIONS, duration: 1 });
+  const before = cpuNow(serverPid);
   const r = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
-  const m = { name, perSec: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
-  console.error(`  ${name}: ${m.perSec.toFixed(0)}/s p99 ${m.p99} ms (${m.errors} errors/non-2xx)`);
+  const m: Measure = { name, perSec: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, cpu: cpuPer(before, serverPid, r.requests.total) };
+  console.error(`  ${name}: ${m.perSec.toFixed(0)}/s p99 ${m.p99} ms (${m.errors} errors/non-2xx; ${cpuText(m.cpu)})`);
   return m;
 }
 
+function cpuText(c: CpuPerRequest | undefined): string {
+  return c ? `CPU per request: server ${c.server.toFixed(0)} us, PostgreSQL ${c.pg.toFixed(0)} us, load generator ${c.gen.toFixed(0)} us` : '';
+}
+
 /** The database's own ceiling for the hub's read query, from this process with the hub's pool size (20). */
-async function rawPgRead(url: string, ids: string[]): Promise<Measure> {
+/**
+ * The database half of a hub interaction, run directly in this process through the hub's own database client
+ * (PgDb: pool 20, named statements) by CONNECTIONS concurrent callers: what PostgreSQL and a pg client alone cost.
+ */
+async function rawDb(name: string, url: string, op: (db: PgDb, i: number) => Promise<unknown>): Promise<Measure> {
   const pool = new PgDb(url, 20);
   const run = async (seconds: number): Promise<{ n: number; lat: number[] }> => {
     const until = performance.now() + seconds * 1000;
@@ -162,18 +212,20 @@ async function rawPgRead(url: string, ids: string[]): Promise<Measure> {
     await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
       while (performance.now() < until) {
         const t = performance.now();
-        await pool.query("SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = 'Immunization' AND id = $1", [ids[i++ % ids.length]]);
+        await op(pool, i++);
         lat.push(performance.now() - t);
       }
     }));
     return { n: lat.length, lat };
   };
   await run(1);
+  const before = cpuNow(undefined);
   const { n, lat } = await run(SECONDS);
+  const cpu = cpuPer(before, undefined, n);
   await pool.close();
   lat.sort((a, b) => a - b);
-  const m = { name: 'raw pg point read (pool 20)', perSec: n / SECONDS, p99: Math.round(lat[Math.floor(lat.length * 0.99)] ?? 0), errors: 0 };
-  console.error(`  ${m.name}: ${m.perSec.toFixed(0)}/s p99 ${m.p99} ms`);
+  const m = { name, perSec: n / SECONDS, p99: Math.round(lat[Math.floor(lat.length * 0.99)] ?? 0), errors: 0, cpu };
+  console.error(`  ${m.name}: ${m.perSec.toFixed(0)}/s p99 ${m.p99} ms (${cpuText(cpu)})`);
   return m;
 }
 
@@ -222,6 +274,7 @@ async function main(): Promise<void> {
     const bareHttp = startNode(['-e', BARE_HTTP], { PORT: String(httpPort) });
     const bareExpress = startNode(['-e', BARE_EXPRESS], { PORT: String(expressPort), NODE_PATH: `${ROOT}/node_modules` });
     procs.push(hub, bareHttp, bareExpress);
+    hubPid = hub.pid;
     await waitFor(`http://127.0.0.1:${hubPort}/readyz`, hub);
     await waitFor(`http://127.0.0.1:${httpPort}/`, bareHttp);
     await waitFor(`http://127.0.0.1:${expressPort}/fhir/Patient/x`, bareExpress);
@@ -232,32 +285,50 @@ async function main(): Promise<void> {
     const pickPatient = () => patientIds[n++ % patientIds.length]!;
     const headers = { ...AUTH, accept: 'application/fhir+json' };
     console.error('measuring...');
-    const bareH = await measure('bare node http GET', { url: `http://127.0.0.1:${httpPort}/fhir/Patient/bare` });
-    const bareE = await measure('bare express GET', { url: `http://127.0.0.1:${expressPort}/fhir/Patient/bare` });
-    const rawPg = await rawPgRead(url, readIds);
+    const bareH = await measure('bare node http GET', { url: `http://127.0.0.1:${httpPort}/fhir/Patient/bare` }, undefined, bareHttp.pid);
+    const bareE = await measure('bare express GET', { url: `http://127.0.0.1:${expressPort}/fhir/Patient/bare` }, undefined, bareExpress.pid);
+    const rawPg = await rawDb('raw pg point read (pool 20)', url, (pool, i) =>
+      pool.query("SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = 'Immunization' AND id = $1", [readIds[i % readIds.length]]));
+    // The hub's own search SQL (parse, build, run with stored JSON text), no HTTP: the database's share of a search.
+    const rawSearch = await rawDb('raw search: runSearch, no HTTP', url, (pool, i) =>
+      runSearch(pool, parseSearchRequest('Immunization', { patient: `Patient/${patientIds[i % patientIds.length]}` }, { strict: false }), { rawContent: true }));
+    // The hub's repository create (resource, history, index rows in one statement), no HTTP, no validation, no
+    // interceptors: the database's share of a create.
+    let rc = 0;
+    const rawCreate = await rawDb('raw create: Repository.create, no HTTP', url, (pool) =>
+      new FhirRepository(pool).create(immunization(patientIds[rc % patientIds.length]!, PRELOAD + 1_000_000 + rc++)));
     const read = await measure('hub read', {
       url: hubUrl, headers,
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Immunization/${pickId()}` }) }],
-    });
+    }, 'read');
     // The same reads with a SMART Backend Services access token (JWT) instead of the operator token: what a
     // registry or EHR client costs the guard (signature, revocation).
     const jwt = await issueAccessToken(db, { issuer: `http://127.0.0.1:${hubPort}`, audience: hubUrl }, { client_id: 'bench', scope: 'system/Immunization.rs', kind: 'system' }, 3600);
     const readJwt = await measure('hub read (SMART system token)', {
       url: hubUrl, headers: { ...headers, authorization: `Bearer ${jwt.token}` },
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Immunization/${pickId()}` }) }],
-    });
+    }, 'jwt');
     const search = await measure('hub search Immunization?patient=', {
       url: hubUrl, headers,
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Immunization?patient=Patient/${pickPatient()}` }) }],
-    });
+    }, 'search');
     let c = PRELOAD;
     const create = await measure('hub create', {
       url: hubUrl, headers: { ...headers, 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
       requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, path: '/fhir/Immunization', body: JSON.stringify(immunization(pickPatient(), c++)) }) }],
-    });
+    }, 'create');
     const rss = vmHwmMb(hub.pid!);
     const stored = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Immunization'")).rows[0]!.n;
 
+    const totalUs = (c: CpuPerRequest): number => c.server + c.pg + c.gen;
+    const cpuRow = (m: Measure): string => {
+      const c = m.cpu!;
+      return `| ${m.name} | ${c.server.toFixed(0)} | ${c.pg.toFixed(0)} | ${c.gen.toFixed(0)} | ${totalUs(c).toFixed(0)} | ${(CORES * 1e6 / totalUs(c)).toFixed(0)}/s |`;
+    };
+    const floor = (raw: Measure): string => {
+      const us = totalUs(bareH.cpu!) + totalUs(raw.cpu!);
+      return `${us.toFixed(0)} us (${(CORES * 1e6 / us).toFixed(0)}/s)`;
+    };
     const row = (m: Measure, target: number | undefined) =>
       `| ${m.name} | ${m.perSec.toFixed(0)} | ${m.p99} | ${(m.perSec / bareH.perSec).toFixed(2)} | ${(m.perSec / bareE.perSec).toFixed(2)} | ${target ? `>= ${target}/s, p99 < ${TARGETS.p99} ms: ${m.perSec >= target && m.p99 < TARGETS.p99 ? 'met' : 'MISSED'}` : ''} | ${m.errors} |`;
     const table = [
@@ -268,15 +339,26 @@ async function main(): Promise<void> {
       row(bareH, undefined),
       row(bareE, undefined),
       row(rawPg, undefined),
+      row(rawSearch, undefined),
+      row(rawCreate, undefined),
       row(create, TARGETS.create),
       row(read, TARGETS.read),
       row(readJwt, TARGETS.read),
       row(search, TARGETS.search),
       '',
       `Hub peak RSS (VmHWM): ${rss.toFixed(0)} MB (target < ${TARGETS.rssMb} MB: ${rss < TARGETS.rssMb ? 'met' : 'MISSED'})`,
+      '',
+      `CPU per request (us, from /proc, same runs): the machine has ${CORES} cores, so a request costing T us of CPU in all can be served at most ${CORES}e6 / T times a second`,
+      '',
+      '| measurement | server | PostgreSQL | load generator | total | CPU-bound ceiling |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...[bareH, bareE, rawPg, rawSearch, rawCreate, create, read, readJwt, search].filter((m) => m.cpu).map(cpuRow),
+      '',
+      'Floors: a bare http answer plus the raw database work cost, per request, at least (and so at most this many a second on these cores, for any server doing that work over HTTP):',
+      `read ${floor(rawPg)}, search ${floor(rawSearch)}, create ${floor(rawCreate)}.`,
     ].join('\n');
     console.log(table);
-    if (write) {
+    if (write && !ONLY) {
       const path = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
       const previous = (() => {
         try {
