@@ -7,6 +7,7 @@ import type { Immunization, Location, Organization, Patient, Practitioner } from
 import type { WriteInterceptor } from '../../fhir/types.js';
 import type { Queryable } from '../../store/db.js';
 import type { Repository } from '../../store/repository-types.js';
+import { listConnections } from './connections.js';
 import { enqueueDoseReport } from './outbox.js';
 import type { VxuAction } from './vxu.js';
 
@@ -33,6 +34,10 @@ export async function reportImmunizationWrite(
   if (fromRegistry(imm)) return;
   const patientId = idOf(imm.patient.reference, 'Patient');
   if (!patientId) return; // a dose without a local patient cannot be reported
+  // The registries first: with none enabled there is nothing to report, and the reads below (three to five round
+  // trips inside the dose's transaction) would be wasted on every dose a hub without a registry records.
+  const registries = (await listConnections(tx)).filter((c) => c.enabled);
+  if (registries.length === 0) return;
   const patient = await repo.readOptional<Patient & { [k: string]: unknown }>('Patient', patientId, tx);
   if (!patient) return;
   const locationId = idOf(imm.location?.reference, 'Location');
@@ -45,7 +50,7 @@ export async function reportImmunizationWrite(
   }
   const orgId = location?.managingOrganization?.reference ? idOf(location.managingOrganization.reference, 'Organization') : undefined;
   const organization = orgId ? await repo.readOptional<Organization & { [k: string]: unknown }>('Organization', orgId, tx) : undefined;
-  await enqueueDoseReport(tx, { patient, immunization: imm, action: actionFor(interaction, imm), location, organization, practitioners });
+  await enqueueDoseReport(tx, { patient, immunization: imm, action: actionFor(interaction, imm), location, organization, practitioners, candidates: registries });
 }
 
 /** The write interceptor for the FHIR router: `registry.addInterceptor(iisWriteInterceptor(hub.repo))`. */

@@ -18,6 +18,8 @@ export interface DoseReport {
   action: VxuAction;
   /** Report to this registry only; otherwise to every enabled registry whose coverage includes the dose. */
   connectionId?: string;
+  /** The registry connections already read in this transaction (otherwise they are listed here). */
+  candidates?: IisConnection[];
   location?: Location;
   organization?: Organization;
   practitioners?: Practitioner[];
@@ -57,7 +59,7 @@ async function targetConnections(tx: Queryable, report: DoseReport): Promise<Iis
   }
   const locationRef = report.immunization.location?.reference;
   const locationId = report.location?.id ?? (locationRef?.startsWith('Location/') ? locationRef.slice(9) : undefined);
-  return (await listConnections(tx)).filter((c) => covers(c, report.patient, locationId));
+  return (report.candidates ?? (await listConnections(tx))).filter((c) => covers(c, report.patient, locationId));
 }
 
 /**
