@@ -1,10 +1,11 @@
 /**
  * Booking benchmark (issue 4) through HTTP: sustained bookings/s and p99 with 200 concurrent clients calling
  * `POST /fhir/Appointment/$book` on a hub in its own process (`node bin/vaxhub.js serve`) on PostgreSQL, for places
- * spread over many slots and for one hot slot; printed beside the SAME claim statement the hub runs (place + dose +
- * person + FHIR Appointment, claim-statement.ts) driven directly through the hub's database client (PgDb, named
- * statements) at the hub's pool size in the same run (the
- * database's own limit) as a ratio, and beside a bare guarded `UPDATE` (the floor). Then the hot slot is hammered
+ * spread over many slots and for one hot slot; printed beside the SAME claim the hub runs (place + dose + person +
+ * FHIR Appointment, claim-batch.ts, grouped as the hub groups them) driven directly through the hub's database
+ * client (PgDb, named statements) at the hub's pool size in the same run (the database's own limit) as a ratio,
+ * and beside a bare guarded `UPDATE`; CPU per booking of the hub, PostgreSQL and the load generator, with floors
+ * (a bare HTTP server, the claim without its Appointment, a grouped claim). Then the hot slot is hammered
  * again when full and every slot is checked: the overbooking count must print 0.
  *
  *   npx tsx bench/booking/run.ts [--quick] [--write] [--clients=200]
@@ -27,7 +28,7 @@ import type { AnyResource } from '../../src/store/repository-types.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { productFor } from '../../src/scheduling/booking-core.js';
 import { buildAppointment } from '../../src/scheduling/appointment-resource.js';
-import { claimStatement, refusalOf } from '../../src/scheduling/claim-statement.js';
+import { runClaim } from '../../src/scheduling/claim-batch.js';
 import { CAPACITY_COLUMNS, type CapacityRow } from '../../src/scheduling/capacity.js';
 import { cpuSeconds, postgresCpu, postgresCpuSince } from '../lib/cpu.js';
 
@@ -183,7 +184,7 @@ async function seed(db: PgDb, prefix: string, locations: number, slots: number, 
   return ids;
 }
 
-/** The hub's own claim statement, run directly (what the database can do for a booking, without HTTP or Node work). */
+/** The hub's own claim (runClaim, grouped as in the hub), run directly: what the database can do for a booking, without HTTP. */
 async function rawClaims(pool: PgDb, db: PgDb, slotIds: string[], withAppointment = true): Promise<Measure> {
   const products = loadProducts();
   const rows = new Map((await db.query<CapacityRow>(`SELECT ${CAPACITY_COLUMNS} FROM slot_capacity WHERE id = ANY($1)`, [slotIds])).rows.map((r) => [r.id, r]));
@@ -194,17 +195,12 @@ async function rawClaims(pool: PgDb, db: PgDb, slotIds: string[], withAppointmen
     const patientId = randomUUID();
     const now = new Date();
     const appointment = buildAppointment({ id, status: 'booked', slot, product, doseNumber: 1, patientId, created: now }) as Appointment & AnyResource;
-    const { sql, params } = claimStatement(
+    const r = await runClaim(
+      pool,
       { appointmentId: id, slotId: slot.id, locationId: slot.location_id, productCvx: slot.product_cvx, series: product.series, doseNumber: 1, patientId, startAt: slot.start_at, status: 'booked', now },
       withAppointment ? { appointment } : {},
     );
-    try {
-      const r = await pool.query<{ verdict: string }>(sql, params);
-      return r.rows[0]!.verdict === 'OK' ? 'ok' : 'refused';
-    } catch (e) {
-      // A full slot or an exhausted lot is raised by the claim's hot step (vaxhub_claim_place).
-      return refusalOf(e) ? 'refused' : 'failed';
-    }
+    return r.verdict === 'OK' ? 'ok' : 'refused';
   });
 }
 
@@ -274,7 +270,7 @@ async function main(): Promise<void> {
       spread: await drive(N, (i) => bookOverHttp(port, spread[i % SLOTS]!)),
       rawSpread: await rawClaims(pool, db, rawSpread),
       updSpread: await rawUpdates(pool, updSpread),
-      // The booking's database floor: place + dose + person (the claim statement without the FHIR Appointment).
+      // The booking's database floor: place + dose + person (the claim without the FHIR Appointment).
       bareClaim: await rawClaims(pool, db, bareSpread, false),
       batchedClaim: await rawBatchedClaims(pool, batchSpread),
       bareHttp: await (async () => {
@@ -317,7 +313,7 @@ async function main(): Promise<void> {
     const lines = [
       `clients=${CLIENTS}, ${N} bookings per run (capacity = bookings, so each answer should be a booking), hub pool ${HUB_POOL}, ${os.cpus().length} cores shared by hub, PostgreSQL and this load generator; load average at start ${os.loadavg()[0]!.toFixed(1)}`,
       '',
-      '| run | hub over HTTP ($book) | same claim statement, pg direct | ratio | bare guarded UPDATE | target |',
+      '| run | hub over HTTP ($book) | same claim, direct (PgDb) | ratio | bare guarded UPDATE | target |',
       '|---|---|---|---|---|---|',
       `| spread: ${SLOTS} slots at ${LOCATIONS} clinics | ${fmt(res.spread)} | ${fmt(res.rawSpread)} | ${(res.spread.perSec / res.rawSpread.perSec).toFixed(2)} | ${fmt(res.updSpread)} | >= ${TARGETS.spread}/s, p99 < ${TARGETS.p99} ms |`,
       `| spread: ${SLOTS} slots at 1 clinic (one hot lot row) | ${fmt(res.spread1)} | | | | |`,
@@ -328,7 +324,7 @@ async function main(): Promise<void> {
       '',
       'CPU per booking (us), from /proc: hub process / PostgreSQL / this load generator',
       '',
-      '| run | hub over HTTP | claim statement, pg direct | bare guarded UPDATE |',
+      '| run | hub over HTTP | same claim, direct | bare guarded UPDATE |',
       '|---|---|---|---|',
       `| spread | ${cpuOf(res.spread, true)} | ${cpuOf(res.rawSpread, false)} | ${cpuOf(res.updSpread, false)} |`,
       `| one hot slot | ${cpuOf(res.hot, true)} | ${cpuOf(res.rawHot, false)} | ${cpuOf(res.updHot, false)} |`,

@@ -1,14 +1,14 @@
 /**
  * The counter side of booking, so the $operations, the plain `POST/PUT Appointment` hook and the benchmark all go
- * through exactly the same steps: one planning read (slot + the person's doses), then ONE claim statement that
- * reserves the place (reserveCapacity), the dose (reserveDose) and the person's dose (claimPersonDose) together,
- * optionally with the FHIR Appointment and the Idempotency-Key answer (see claim-statement.ts).
+ * through exactly the same steps: one planning read (slot + the person's doses), then ONE claim that reserves
+ * the place, the dose and the person's dose together, optionally with the FHIR Appointment and the
+ * Idempotency-Key answer (claim-batch.ts; claims arriving together are written as one group).
  */
 import type { Queryable } from '../store/db.js';
 import type { AnyResource } from '../store/repository-types.js';
 import { fhirError } from '../fhir/outcomes.js';
 import { CAPACITY_COLUMNS, consumeHold, dropHold, reclaimExpiredHolds, releasePlace, type CapacityRow } from './capacity.js';
-import { runClaim, type ClaimExtras, type ClaimPlan } from './claim-statement.js';
+import { runClaim, type ClaimExtras, type ClaimPlan } from './claim-batch.js';
 import { assignPatient, setBookingStatus, type BookingRow } from './person-dose.js';
 import type { ProductCatalogue, VaccineProduct } from './products.js';
 import { checkInterval, nextDoseNumber, planSecondDose, type DosePlan, type SeriesDose } from './second-dose.js';
@@ -96,7 +96,7 @@ function planDose(config: SchedulingConfig, slot: CapacityRow, product: VaccineP
   return doseNumber;
 }
 
-/** What a booking will be, decided before the claim statement runs. */
+/** What a booking will be, decided before the claim runs. */
 export interface PlannedPlace {
   slot: CapacityRow;
   product: VaccineProduct;
@@ -108,7 +108,7 @@ export interface PlannedPlace {
 export interface ClaimOptions {
   /** takePlace only: runs after planning and before the claim (e.g. the recommendation write, same transaction). */
   beforeClaim?: (planned: PlannedPlace) => Promise<void>;
-  /** The FHIR Appointment to write in the claim statement itself. */
+  /** The FHIR Appointment to write with the claim itself. */
   appointment?: (planned: PlannedPlace) => AnyResource;
   /** An Idempotency-Key row (inserted earlier in the same transaction) to fill with the answer on success. */
   idempotency?: { key: string; answer: (appointment: AnyResource | undefined, planned: PlannedPlace) => unknown };
@@ -124,7 +124,7 @@ export async function planPlace(q: Queryable, config: SchedulingConfig, req: Pla
   const { slot } = read;
   if (new Date(slot.start_at) <= now) throw fhirError('SLOT_FULL', `Slot/${slot.id} has already started`, 'Appointment.slot');
   // Full already and no lapsed hold to reclaim: refuse from the read (places only come back by cancel or expiry, so
-  // this is at worst a race lost to a cancellation), sparing the crowd at a full slot the claim statement.
+  // this is at worst a race lost to a cancellation), sparing the crowd at a full slot the claim.
   if (slot.taken >= slot.capacity && read.expiredHolds === 0) throw fhirError('SLOT_FULL', `Slot/${slot.id} has no free place`, 'Appointment.slot');
   const product = productFor(config, slot.product_cvx);
   const doseNumber = planDose(config, slot, product, read.doses, req.doseNumber);
@@ -136,7 +136,7 @@ export async function planPlace(q: Queryable, config: SchedulingConfig, req: Pla
 }
 
 /**
- * claimPlace step: the claim statement (claim-statement.ts) for a planned place, which writes everything or nothing.
+ * claimPlace step: the claim (claim-batch.ts) for a planned place, which writes everything or nothing.
  * `q` may be a transaction or, for the fastest path, the Db itself (the claim then commits in its own round trip).
  * Throws SLOT_FULL, NO_SUPPLY or ALREADY_BOOKED.
  */

@@ -106,9 +106,9 @@ function appointmentFor(id: string, input: FreshPlace, now: Date): NonNullable<C
 }
 
 /**
- * A new place (hold or direct booking): the planning read, then the claim statement that writes the booking row,
- * both counters and the FHIR Appointment together (claim-statement.ts). With nothing else to write, the claim runs
- * in autocommit: two round trips in all, and the hot rows stay locked only while the database executes it. An
+ * A new place (hold or direct booking): the planning read, then the claim that writes the booking row, both
+ * counters and the FHIR Appointment together (claim-batch.ts). With nothing else to write, the claim runs in
+ * autocommit, grouped with the claims that arrive with it: two round trips in all, one commit per group. An
  * Idempotency-Key (claimed first, filled by the claim), a next-dose recommendation or `onBooked` work (both
  * written before the claim, so the hot locks are still taken last) make it one transaction.
  */

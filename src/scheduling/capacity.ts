@@ -1,7 +1,7 @@
 /**
  * The guarded place counter. Invariant kept by every statement here:
  *   slot_capacity.taken = active booked places + rows in slot_hold for that slot.
- * Reservation is part of the claim statement (claim-statement.ts); when it finds the slot full but holding expired
+ * Reservation is part of the claim (claim-batch.ts, migration 230); when it finds the slot full but holding expired
  * holds, reclaimExpiredHolds gives those places back in one statement and the claim is tried once more, so an
  * expired hold never blocks a place and no sweeper is needed for correctness.
  */

@@ -1,6 +1,6 @@
 /**
  * One person, one active appointment per dose of a series. The rule is the partial unique index
- * `booking_one_per_person_dose`, claimed by the booking row insert inside the claim statement (claim-statement.ts);
+ * `booking_one_per_person_dose`, claimed by the booking row insert inside the claim (claim-batch.ts, migration 230);
  * these helpers read and update booking rows and translate the index's verdict into ALREADY_BOOKED.
  */
 import type { Queryable } from '../store/db.js';

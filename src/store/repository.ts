@@ -58,6 +58,16 @@ export async function writeIndexes(tx: Queryable, rid: number, rows: IndexRows):
 }
 
 /**
+ * Version 1 of a new resource as it will be stored (id and meta set) with its search-index rows, for a caller that
+ * writes the rows itself (the booking claim). Throws INVALID_RESOURCE for content PostgreSQL cannot store.
+ */
+export function newResourceVersion<T extends AnyResource>(resource: T, opts: { id: string; now: Date }): { stored: T; index: IndexRows } {
+  const stored = withMeta(resource, opts.id, 1, opts.now.toISOString());
+  assertStorable(stored);
+  return { stored, index: extractIndexRows(stored) };
+}
+
+/**
  * Version 1 of a new resource (current row, history row, search indexes) as named CTEs for ONE statement, so a
  * create is a single round trip and can be folded into a larger statement (the booking claim). When `guard` names
  * a CTE, the rows are written only if that CTE yields a row. The CTE `${prefix}_row` returns the new rid; with
@@ -70,9 +80,7 @@ export function newResourceCtes<T extends AnyResource>(
   opts: { id: string; now: Date; guard?: string; prefix?: string; returning?: boolean },
   params: unknown[],
 ): { stored: T; ctes: string[]; names: string[] } {
-  const stored = withMeta(resource, opts.id, 1, opts.now.toISOString());
-  assertStorable(stored);
-  const index = extractIndexRows(stored);
+  const { stored, index } = newResourceVersion(resource, opts);
   const p = (v: unknown): string => `$${params.push(v)}`;
   const x = opts.prefix ?? 'fhir_new';
   const from = opts.guard ? ` FROM ${opts.guard}` : '';
