@@ -4,7 +4,8 @@
  * the place, the dose and the person's dose together, optionally with the FHIR Appointment and the
  * Idempotency-Key answer (claim-batch.ts; claims arriving together are written as one group).
  */
-import type { Queryable } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
+import { GroupQueue, queuePerKey } from '../store/group-queue.js';
 import type { AnyResource } from '../store/repository-types.js';
 import { fhirError } from '../fhir/outcomes.js';
 import { CAPACITY_COLUMNS, consumeHold, dropHold, reclaimExpiredHolds, releasePlace, type CapacityRow } from './capacity.js';
@@ -54,6 +55,46 @@ export function productFor(config: SchedulingConfig, cvx: string): VaccineProduc
 
 const PERSON_LOCK_CLASS = 7_402_912;
 
+type PlanningRead = { slot: CapacityRow; expiredHolds: number; doses: (SeriesDose & { series: string })[] };
+type PlanningRow = CapacityRow & { expired_holds: number; doses: { dose_number: number; product_cvx: string; series: string; start_at: string }[] };
+
+function planningReadOf(row: PlanningRow | undefined): PlanningRead | undefined {
+  if (!row) return undefined;
+  const { doses, expired_holds: expiredHolds, ...rest } = row;
+  const { locked: _locked, k: _k, ...slot } = rest as CapacityRow & { locked?: number; k?: number };
+  return {
+    slot,
+    expiredHolds,
+    doses: doses.map((d) => ({ doseNumber: d.dose_number, productCvx: d.product_cvx, series: d.series, at: new Date(d.start_at).toISOString() })),
+  };
+}
+
+const DOSES_OF = (patient: string): string => `(SELECT COALESCE(json_agg(json_build_object('dose_number', b.dose_number, 'product_cvx', b.product_cvx,
+                                                   'series', b.series, 'start_at', b.start_at) ORDER BY b.dose_number), '[]'::json)
+          FROM booking b WHERE b.patient_id = ${patient} AND b.active) AS doses`;
+
+interface PlanningKey { slotId: string; patientId: string | null; now: Date }
+
+/**
+ * Planning reads made on the Db itself (the direct booking path) are grouped like claims (store/group-queue.ts):
+ * a stampede's planning reads cost one statement per group instead of one round trip each.
+ */
+const planningQueue = queuePerKey((db: Queryable) => new GroupQueue<PlanningKey, PlanningRead | undefined>({
+  maxRunning: 4,
+  maxGroup: 64,
+  runGroup: async (keys) => {
+    const r = await db.query<PlanningRow & { k: number }>(
+      `SELECT u.k::int AS k, ${CAPACITY_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, ${DOSES_OF('u.patient_id')},
+         (SELECT count(*)::int FROM slot_hold h WHERE h.slot_id = u.slot_id AND h.expires_at <= u.now) AS expired_holds
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(slot_id, patient_id, now, k)
+         JOIN slot_capacity c ON c.id = u.slot_id`,
+      [keys.map((k) => k.slotId), keys.map((k) => k.patientId), keys.map((k) => k.now.toISOString())],
+    );
+    const byK = new Map(r.rows.map((row) => [Number(row.k), row]));
+    return keys.map((_, i) => planningReadOf(byK.get(i + 1)));
+  },
+}));
+
 /** The slot with the person's active doses (all series), read in one round trip for dose planning. */
 async function readForPlanning(
   q: Queryable,
@@ -61,30 +102,20 @@ async function readForPlanning(
   patientId: string | null | undefined,
   now: Date,
   lockPerson = false,
-): Promise<{ slot: CapacityRow; expiredHolds: number; doses: (SeriesDose & { series: string })[] } | undefined> {
+): Promise<PlanningRead | undefined> {
+  if (!lockPerson && (q as Partial<Db>).autocommit === true) return planningQueue(q).submit({ slotId, patientId: patientId ?? null, now });
   // lockPerson: a transaction-scoped advisory lock per person, so one person's concurrent bookings that write more
   // than the claim (the next-dose recommendation, a stable-id resource) queue instead of racing on that write.
   const lock = lockPerson && patientId
     ? `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(${PERSON_LOCK_CLASS}, hashtext($2::text))) l) AS locked, `
     : '';
-  const r = await q.query<CapacityRow & { expired_holds: number; doses: { dose_number: number; product_cvx: string; series: string; start_at: string }[] }>(
-    `SELECT ${lock}${CAPACITY_COLUMNS},
-       (SELECT COALESCE(json_agg(json_build_object('dose_number', b.dose_number, 'product_cvx', b.product_cvx,
-                                                   'series', b.series, 'start_at', b.start_at) ORDER BY b.dose_number), '[]'::json)
-          FROM booking b WHERE b.patient_id = $2::text AND b.active) AS doses,
+  const r = await q.query<PlanningRow>(
+    `SELECT ${lock}${CAPACITY_COLUMNS}, ${DOSES_OF('$2::text')},
        (SELECT count(*)::int FROM slot_hold h WHERE h.slot_id = $1 AND h.expires_at <= $3::timestamptz) AS expired_holds
        FROM slot_capacity WHERE id = $1`,
     [slotId, patientId ?? null, now.toISOString()],
   );
-  const row = r.rows[0];
-  if (!row) return undefined;
-  const { doses, expired_holds: expiredHolds, ...rest } = row;
-  const { locked: _locked, ...slot } = rest as CapacityRow & { locked?: number };
-  return {
-    slot,
-    expiredHolds,
-    doses: doses.map((d) => ({ doseNumber: d.dose_number, productCvx: d.product_cvx, series: d.series, at: new Date(d.start_at).toISOString() })),
-  };
+  return planningReadOf(r.rows[0]);
 }
 
 /** Dose number for a person at a slot, refusing a dose beyond the series or too soon after the previous one. */

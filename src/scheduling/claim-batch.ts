@@ -7,13 +7,14 @@
  *
  * Why groups: a claim costs the database far more per statement and per commit than per row it writes, so claims
  * that arrive together are written together. Claims made on the Db itself (autocommit: the direct booking path)
- * queue per Db: while `MAX_RUNNING` groups are being written, newly arriving claims wait and leave as the next group
- * (up to `MAX_GROUP`), so with no load a group is one claim and adds no wait, and under a stampede the groups grow
+ * queue per Db (store/group-queue.ts): while four groups are being written, newly arriving claims wait and leave
+ * as the next group, so with no load a group is one claim and adds no wait, and under a stampede the groups grow
  * and the database's cost per booking falls. A claim inside a caller's transaction runs alone, in that
  * transaction: the function undoes its own writes when it refuses, so the transaction goes on.
  */
 import type { Db, Queryable } from '../store/db.js';
 import { pgErrorCode } from '../store/db.js';
+import { GroupQueue, queuePerKey } from '../store/group-queue.js';
 import { newResourceVersion } from '../store/repository.js';
 import type { AnyResource } from '../store/repository-types.js';
 import type { IndexRows } from '../fhir/search/extract.js';
@@ -131,84 +132,29 @@ async function runGroup(q: Queryable, items: ClaimItem[]): Promise<ClaimResult[]
   }));
 }
 
-/** Groups being written at once per Db, and the largest group. */
-const MAX_RUNNING = 4;
-const MAX_GROUP = 32;
 /** Members of a group are planned within this long of each other (a test's clock may be anywhere). */
 const SAME_MOMENT_MS = 1000;
-/** Deadlock, serialization failure: the statement left nothing behind, and its members are tried again alone. */
-const RETRY_ALONE = new Set(['40P01', '40001']);
+/** Deadlock, serialization failure: the statement left nothing behind and may simply be run again. */
+const TRANSIENT = new Set(['40P01', '40001']);
 
-interface Waiting {
-  item: ClaimItem;
-  resolve: (r: ClaimResult) => void;
-  reject: (e: unknown) => void;
-}
-
-class ClaimQueue {
-  private readonly waiting: Waiting[] = [];
-  private running = 0;
-  /** Groups written and claims in them, since the queue was made. */
-  readonly stats = { groups: 0, claims: 0 };
-
-  constructor(private readonly db: Db) {}
-
-  submit(item: ClaimItem): Promise<ClaimResult> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.running < MAX_RUNNING && this.waiting.length > 0) {
-      const first = this.waiting[0]!.item.now.getTime();
-      const group: Waiting[] = [];
-      for (let k = 0; k < this.waiting.length && group.length < MAX_GROUP; ) {
-        if (Math.abs(this.waiting[k]!.item.now.getTime() - first) <= SAME_MOMENT_MS) group.push(...this.waiting.splice(k, 1));
-        else k++;
-      }
-      this.running++;
-      this.stats.groups++;
-      this.stats.claims += group.length;
-      void this.write(group).finally(() => {
-        this.running--;
-        this.pump();
-      });
-    }
-  }
-
-  private async write(group: Waiting[]): Promise<void> {
-    try {
-      const results = await runGroup(this.db, group.map((w) => w.item));
-      group.forEach((w, k) => w.resolve(results[k]!));
-    } catch (e) {
-      if (group.length === 1 && !RETRY_ALONE.has(pgErrorCode(e) ?? '')) {
-        group[0]!.reject(e);
-        return;
-      }
-      // The statement failed as a whole and wrote nothing: each member again on its own, so a deadlock is retried
-      // and a member's own failure (bad data) reaches only that member.
-      for (const w of group) {
-        await runGroup(this.db, [w.item]).then(
-          (r) => w.resolve(r[0]!),
-          (err: unknown) => w.reject(err),
-        );
-      }
-    }
-  }
-}
+/** Per Db: four groups written at once, up to 32 claims each. */
+const claimQueue = queuePerKey((db: Db) => new GroupQueue<ClaimItem, ClaimResult>({
+  runGroup: (items) => runGroup(db, items),
+  maxRunning: 4,
+  maxGroup: 32,
+  compatible: (first, other) => Math.abs(first.now.getTime() - other.now.getTime()) <= SAME_MOMENT_MS,
+  transient: (e) => TRANSIENT.has(pgErrorCode(e) ?? ''),
+}));
 
 /** Several claims as one group, in one statement on `q` (the claim queue's unit of work; exported for tests). */
 export async function runClaimGroup(q: Queryable, claims: Array<{ plan: ClaimPlan; extras?: ClaimExtras }>): Promise<ClaimResult[]> {
   return runGroup(q, claims.map((c) => claimItem(c.plan, c.extras ?? {})));
 }
 
-const queues = new WeakMap<Db, ClaimQueue>();
-
 /** How the Db's direct claims were grouped so far (groups written, claims in them). */
 export function claimGroupStats(db: Db): { groups: number; claims: number } {
-  return { ...(queues.get(db)?.stats ?? { groups: 0, claims: 0 }) };
+  const { groups, items } = claimQueue(db).stats;
+  return { groups, claims: items };
 }
 
 /**
@@ -217,11 +163,6 @@ export function claimGroupStats(db: Db): { groups: number; claims: number } {
  */
 export async function runClaim(q: Queryable, plan: ClaimPlan, extras: ClaimExtras = {}): Promise<ClaimResult> {
   const item = claimItem(plan, extras);
-  if ((q as Partial<Db>).autocommit === true) {
-    const db = q as Db;
-    let queue = queues.get(db);
-    if (!queue) queues.set(db, (queue = new ClaimQueue(db)));
-    return queue.submit(item);
-  }
+  if ((q as Partial<Db>).autocommit === true) return claimQueue(q as Db).submit(item);
   return (await runGroup(q, [item]))[0]!;
 }
