@@ -17,6 +17,7 @@ import type { AccessPolicy, FhirContext, FhirRequest, OperationDefinition, Write
 import { allowAllPolicy } from './fhir/access.js';
 import { createFhirRouter } from './http/fhir-express.js';
 import { createFastGet } from './http/fast-get.js';
+import { guardRootRouters } from './http/route-prefixes.js';
 import { createLogger, requestContext } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
@@ -196,6 +197,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     );
   });
   app.use(errorHandler(logger));
+  // Every module is mounted: requests skip the capability routers whose routes cannot match their path.
+  logger.debug({ guarded: guardRootRouters(app) }, 'root routers guarded by path prefix');
   return hub;
 }
 

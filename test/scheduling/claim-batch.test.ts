@@ -165,8 +165,12 @@ describe.each(DB_KINDS)('claim groups on %s', (kind) => {
     const before = claimGroupStats(t.db);
     const results = await Promise.all(attempts);
     const after = claimGroupStats(t.db);
-    expect(after.claims - before.claims).toBe(60);
-    expect(after.groups - before.groups).toBeLessThan(60); // some arrived together and were written together
+    // A second attempt planned after the person's first booking committed is refused by its planning read and
+    // never claims; the rest reach the queue, and some of them were written together.
+    const claims = after.claims - before.claims;
+    expect(claims).toBeGreaterThanOrEqual(30);
+    expect(claims).toBeLessThanOrEqual(60);
+    expect(after.groups - before.groups).toBeLessThan(claims);
     expect(results.filter((r) => r === 'OK')).toHaveLength(30);
     expect(results.filter((r) => r !== 'OK').every((r) => r === 'ALREADY_BOOKED')).toBe(true);
     const slots = await Promise.all(c.slotIds.map((s) => counters(t.db, s)));
