@@ -10,11 +10,12 @@ describe('routePrefixes', () => {
     const r = express.Router();
     r.get('/SHL/:id', (_req, res) => void res.end());
     r.post('/signup/register', (_req, res) => void res.end());
+    r.options(['/auth/token', '/auth/revoke'], (_req, res) => void res.end());
     r.use('/admin/iis', express.Router());
     const inner = express.Router();
     inner.get('/fhir/bulkstatus/:job', (_req, res) => void res.end());
     r.use(inner);
-    expect(routePrefixes(stackOf(r))).toEqual(['/shl/', '/signup/register', '/admin/iis', '/fhir/bulkstatus/']);
+    expect(routePrefixes(stackOf(r))).toEqual(['/shl/', '/signup/register', '/auth/token', '/auth/revoke', '/admin/iis', '/fhir/bulkstatus/']);
   });
 
   it('gives none for a router that may match any path', () => {

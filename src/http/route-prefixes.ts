@@ -30,8 +30,9 @@ export function routePrefixes(stack: RouterLayer[], base = ''): string[] | undef
   const out: string[] = [];
   for (const layer of stack) {
     if (layer.route) {
-      if (typeof layer.route.path !== 'string') return undefined;
-      out.push(base + staticPart(layer.route.path));
+      const paths: unknown[] = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+      if (!paths.every((p): p is string => typeof p === 'string')) return undefined;
+      out.push(...paths.map((p) => base + staticPart(p)));
       continue;
     }
     if (typeof layer.rawPath !== 'string') return undefined;
