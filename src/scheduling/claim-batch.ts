@@ -18,6 +18,7 @@ import { GroupQueue, queuePerKey } from '../store/group-queue.js';
 import { newResourceVersion } from '../store/repository.js';
 import type { AnyResource } from '../store/repository-types.js';
 import type { IndexRows } from '../fhir/search/extract.js';
+import { claimGroupSize } from './waiting-room/metrics.js';
 
 export interface ClaimPlan {
   appointmentId: string;
@@ -144,6 +145,7 @@ const claimQueue = queuePerKey((db: Db) => new GroupQueue<ClaimItem, ClaimResult
   maxGroup: 32,
   compatible: (first, other) => Math.abs(first.now.getTime() - other.now.getTime()) <= SAME_MOMENT_MS,
   transient: (e) => TRANSIENT.has(pgErrorCode(e) ?? ''),
+  onGroup: (size) => claimGroupSize.observe(size),
 }));
 
 /** Several claims as one group, in one statement on `q` (the claim queue's unit of work; exported for tests). */

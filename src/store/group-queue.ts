@@ -17,6 +17,8 @@ export interface GroupQueueOptions<T> {
   compatible?: (first: T, other: T) => boolean;
   /** A failure worth one more try even for a group of one (a deadlock the database broke). */
   transient?: (e: unknown) => boolean;
+  /** Told each group's size as it starts (metrics). */
+  onGroup?: (size: number) => void;
 }
 
 interface Waiting<T> {
@@ -51,6 +53,7 @@ export class GroupQueue<T, R> {
       this.running++;
       this.stats.groups++;
       this.stats.items += group.length;
+      this.opts.onGroup?.(group.length);
       void this.run(group).finally(() => {
         this.running--;
         this.pump();

@@ -11,6 +11,7 @@ import { receiveLot } from '../../src/scheduling/supply.js';
 import type { OperationOutcomeError } from '../../src/fhir/outcomes.js';
 import type { AnyResource } from '../../src/store/repository-types.js';
 import type { SchedulingContext } from '../../src/scheduling/booking.js';
+import { claimGroupSize } from '../../src/scheduling/waiting-room/metrics.js';
 import { contextFor, counters, DB_KINDS, openTestDb, seedClinic, type TestDb } from './support.js';
 
 describe.each(DB_KINDS)('claim groups on %s', (kind) => {
@@ -171,6 +172,9 @@ describe.each(DB_KINDS)('claim groups on %s', (kind) => {
     expect(claims).toBeGreaterThanOrEqual(30);
     expect(claims).toBeLessThanOrEqual(60);
     expect(after.groups - before.groups).toBeLessThan(claims);
+    // Operators see the grouping on /metrics.
+    const sizes = (await claimGroupSize.get()).values;
+    expect(sizes.find((v) => v.metricName === 'vaxhub_booking_claim_group_size_count')!.value).toBeGreaterThanOrEqual(after.groups - before.groups);
     expect(results.filter((r) => r === 'OK')).toHaveLength(30);
     expect(results.filter((r) => r !== 'OK').every((r) => r === 'ALREADY_BOOKED')).toBe(true);
     const slots = await Promise.all(c.slotIds.map((s) => counters(t.db, s)));

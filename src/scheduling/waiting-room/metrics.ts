@@ -54,6 +54,12 @@ export const bookingPathLatency = new Histogram({
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   registers: [openingNightRegistry],
 });
+export const claimGroupSize = new Histogram({
+  name: 'vaxhub_booking_claim_group_size',
+  help: 'Booking claims written together in one statement and commit (src/scheduling/claim-batch.ts): 1 with no load, larger as the load grows',
+  buckets: [1, 2, 4, 8, 16, 32],
+  registers: [openingNightRegistry],
+});
 export const waitingRoomGaps = new Counter({
   name: 'vaxhub_waiting_room_arrival_gaps_total',
   help: 'Arrival numbers reserved in a block but never handed out (credited to the frontier), per event',
