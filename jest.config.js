@@ -1,9 +1,7 @@
 /**
  * Jest runs TypeScript as native ESM through swc (no type-check here; `npm run typecheck` does that).
- * Four workers on two cores: the integration suites mostly wait (child hubs, SMTP, PostgreSQL, Chromium). Three
- * took the whole CI run from ~13.4 to ~9.9 min; on 2026-12-04, a slower day on this machine (a clean-clone CI run
- * took 13.5 min, jest 582 s with three workers), four finished the suite in 528 s, keeping clear of the 15-minute
- * limit.
+ * Three workers on two cores: the integration suites mostly wait (child hubs, SMTP, PostgreSQL, Chromium), and the
+ * whole CI run went from ~13.4 to ~9.9 min on this machine with it, keeping clear of the 15-minute limit.
  */
 export default {
   testEnvironment: 'node',
@@ -16,5 +14,5 @@ export default {
   },
   setupFiles: ['<rootDir>/test/setup-env.ts'],
   testTimeout: 60000,
-  maxWorkers: 4,
+  maxWorkers: 3,
 };
