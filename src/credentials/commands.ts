@@ -65,6 +65,8 @@ export function registerCredentialCommands(program: Command, hooks: CredentialCo
   keys
     .command('withdraw <kid>')
     .description('SMART Health Cards: withdraw a compromised issuer key from the JWKS now; every card it signed stops verifying')
+    // A kid is a base64url thumbprint and may begin with '-': without this, commander reads it as an unknown option.
+    .allowUnknownOption()
     .action((kid: string) =>
       withContext(async (ctx) => {
         if (!(await shcServices(ctx.db, shcConfigOf(ctx)).keys.withdraw(kid))) {

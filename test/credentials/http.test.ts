@@ -393,5 +393,11 @@ describe.each(backends())('health cards and links through the hub (%s)', (backen
     await cli('keys', 'withdraw', decodeHealthCardJws(oldJws).header.kid);
     expect((await verify(oldJws))[0].valid).toBe(false);
     expect((await verify(newJws))[0].valid).toBe(true);
+
+    // A kid is base64url and a quarter of them begin with '-': the CLI must take it as the key, not as an option.
+    codes.length = 0;
+    await cli('keys', 'withdraw', '-QW-7wgcgGoyOMswd5N9fDKmwcK78jLxyjAd9xETsqs');
+    expect(out.pop()).toBe('no published issuer key -QW-7wgcgGoyOMswd5N9fDKmwcK78jLxyjAd9xETsqs (see: vaxhub keys list)');
+    expect(codes).toEqual([1]);
   });
 });
