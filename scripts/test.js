@@ -15,6 +15,12 @@ try {
   const j = JSON.parse(fs.readFileSync(out, 'utf8'));
   passed = j.numPassedTests;
   failed = j.numFailedTests + (j.numRuntimeErrorTestSuites ?? 0);
+  // CI has a 15-minute budget: name the suites that spend it, so the next cut has a target.
+  const slowest = (j.testResults ?? [])
+    .map((t) => ({ file: path.relative(process.cwd(), t.name), s: (t.endTime - t.startTime) / 1000 }))
+    .sort((a, b) => b.s - a.s)
+    .slice(0, 12);
+  if (slowest.length > 1) console.log(`slowest suites: ${slowest.map((t) => `${t.file} ${t.s.toFixed(0)} s`).join(', ')}`);
   fs.unlinkSync(out);
 } catch {
   failed = Math.max(failed, 1);
