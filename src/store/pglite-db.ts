@@ -19,9 +19,10 @@ export class PgliteDb implements Db {
   readonly autocommit = true;
   private constructor(readonly pg: PGlite) {}
 
-  static async open(dataDir?: string): Promise<PgliteDb> {
+  /** `loadDataDir`: start from a dump made with `pg.dumpDataDir()` (tests restore a migrated database). */
+  static async open(dataDir?: string, opts: { loadDataDir?: Blob } = {}): Promise<PgliteDb> {
     if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
-    const pg = await PGlite.create(dataDir, { parsers });
+    const pg = await PGlite.create(dataDir, { parsers, ...opts });
     return new PgliteDb(pg);
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {

@@ -12,6 +12,7 @@ import type { Db } from '../../src/store/db.js';
 import { PgDb } from '../../src/store/pg-db.js';
 import { PgliteDb } from '../../src/store/pglite-db.js';
 import { migrate } from '../../src/store/migrate.js';
+import { openMigratedPglite } from './pglite-template.js';
 
 export type Backend = 'pglite' | 'postgres';
 
@@ -31,9 +32,10 @@ export interface TestDb {
   drop(): Promise<void>;
 }
 
-export async function openTestDb(backend: Backend): Promise<TestDb> {
+/** `fresh`: an empty database (no migrations applied); otherwise PGlite starts migrated (pglite-template.ts). */
+export async function openTestDb(backend: Backend, opts: { fresh?: boolean } = {}): Promise<TestDb> {
   if (backend === 'pglite') {
-    const db = await PgliteDb.open();
+    const db = opts.fresh ? await PgliteDb.open() : await openMigratedPglite();
     return { db, drop: () => db.close() };
   }
   const base = process.env.TEST_DATABASE_URL!;

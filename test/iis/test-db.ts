@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { PgDb } from '../../src/store/pg-db.js';
-import { PgliteDb } from '../../src/store/pglite-db.js';
+import { openMigratedPglite } from '../helpers/pglite-template.js';
 
 export interface TestDb {
   name: string;
@@ -29,9 +29,7 @@ export function testDbs(): TestDb[] {
     {
       name: 'pglite',
       async open() {
-        const db = await PgliteDb.open();
-        await migrate(db); // every module's migrations, ours among them
-        return db;
+        return openMigratedPglite(); // every module's migrations, ours among them
       },
     },
   ];

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Location, Schedule } from 'fhir/r4';
 import type { Db } from '../../src/store/db.js';
-import { PgliteDb } from '../../src/store/pglite-db.js';
 import { PgDb } from '../../src/store/pg-db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { FhirRepository } from '../../src/store/repository.js';
@@ -14,6 +13,7 @@ import { generateSlots } from '../../src/scheduling/slot-store.js';
 import { parseOpeningHours } from '../../src/scheduling/slot-generation.js';
 import { receiveLot } from '../../src/scheduling/supply.js';
 import { EXT_VACCINE_PRODUCT } from '../../src/scheduling/slot-view.js';
+import { openMigratedPglite } from '../helpers/pglite-template.js';
 
 export const PRODUCTS = loadProducts(path.resolve('test/scheduling/fixtures/products.json'));
 
@@ -25,8 +25,7 @@ export interface TestDb {
 /** PGlite in memory, or (kind 'pg') a fresh schema in TEST_DATABASE_URL so suites never touch each other's tables. */
 export async function openTestDb(kind: 'pglite' | 'pg', poolSize = 20): Promise<TestDb> {
   if (kind === 'pglite') {
-    const db = await PgliteDb.open();
-    await migrate(db);
+    const db = await openMigratedPglite();
     return { db, close: () => db.close() };
   }
   const url = process.env.TEST_DATABASE_URL!;

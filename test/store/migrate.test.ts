@@ -3,7 +3,7 @@ import { migrate, migrationFiles, splitSql } from '../../src/store/migrate.js';
 
 describe.each(backends())('migrations on %s', (backend) => {
   test('apply every file once; a second run (and a concurrent one) applies nothing', async () => {
-    const t = await openTestDb(backend);
+    const t = await openTestDb(backend, { fresh: true });
     try {
       const first = await migrate(t.db);
       expect(first.applied).toEqual(migrationFiles());
