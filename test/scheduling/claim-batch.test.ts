@@ -155,14 +155,16 @@ describe.each(DB_KINDS)('claim groups on %s', (kind) => {
   });
 
   it('groups claims that arrive together on the Db, and each caller gets its own answer', async () => {
-    // Fifteen places a slot, as many as attempts reach it, so no attempt can be refused for a full slot.
-    const c = await seedClinic(ctx, { capacity: 15, slots: 4, doses: 100 });
+    // Fifteen places a slot, as many as attempts reach it, so no attempt can be refused for a full slot. A one-dose
+    // product: with a two-dose one, a second attempt planned after the first committed is dose 2, refused
+    // INTERVAL_TOO_SHORT (seen in CI), not ALREADY_BOOKED.
+    const c = await seedClinic(ctx, { cvx: '212', capacity: 15, slots: 4, doses: 100 });
     const people = Array.from({ length: 30 }, () => randomUUID());
     // Each person twice, all at once, through the direct booking path: one booking per person.
     const attempts = [...people, ...people].map((patientId, i) => {
       const appointmentId = randomUUID();
       return takePlace(t.db, ctx, { appointmentId, slotId: c.slotIds[i % 4]!, patientId, mode: 'book' }, now, { appointment: appointmentOf(appointmentId, patientId) })
-        .then(() => 'OK', (e: unknown) => (e as OperationOutcomeError).code);
+        .then(() => 'OK', (e: unknown) => (e as OperationOutcomeError).code ?? String(e));
     });
     const before = claimGroupStats(t.db);
     const results = await Promise.all(attempts);
@@ -177,7 +179,7 @@ describe.each(DB_KINDS)('claim groups on %s', (kind) => {
     const sizes = (await claimGroupSize.get()).values;
     expect(sizes.find((v) => v.metricName === 'vaxhub_booking_claim_group_size_count')!.value).toBeGreaterThanOrEqual(after.groups - before.groups);
     expect(results.filter((r) => r === 'OK')).toHaveLength(30);
-    expect(results.filter((r) => r !== 'OK').every((r) => r === 'ALREADY_BOOKED')).toBe(true);
+    expect(results.filter((r) => r !== 'OK' && r !== 'ALREADY_BOOKED')).toEqual([]);
     const slots = await Promise.all(c.slotIds.map((s) => counters(t.db, s)));
     expect(slots.reduce((sum, x) => sum + x.taken, 0)).toBe(30);
     for (const x of slots) expect(x.taken).toBe(x.booked);
