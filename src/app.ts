@@ -17,6 +17,8 @@ import type { AccessPolicy, FhirContext, FhirRequest, OperationDefinition, Write
 import { allowAllPolicy } from './fhir/access.js';
 import { createFhirRouter } from './http/fhir-express.js';
 import { createFastGet } from './http/fast-get.js';
+import { createFastPost, type FastPostCheck } from './http/fast-post.js';
+import proxyaddr from 'proxy-addr';
 import { guardRootRouters } from './http/route-prefixes.js';
 import { createLogger, requestContext } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
@@ -36,6 +38,8 @@ export interface Hub {
   status: { seeding: boolean };
   /** Handlers tried before Express for the hottest endpoints; each returns true when it answered. */
   fastPaths: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
+  /** Checks a module runs in front of the FHIR router as Express middleware, for the fast POST lane to run too. */
+  fastPostChecks: FastPostCheck[];
   /** Records an AuditEvent (batched, append-only) for interactions outside the FHIR router, e.g. card downloads. */
   audit(event: AuditInput): void;
   /** Register closers (workers, timers) to run on shutdown, newest first. */
@@ -129,6 +133,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     app,
     fhir,
     fastPaths: [],
+    fastPostChecks: [],
     status,
     audit: (event) => audit.add(event),
     onClose(fn) {
@@ -185,6 +190,22 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       baseUrl: config.fhirBaseUrl,
       authenticate: authenticateOnce,
       onServed: auditServed,
+      logger,
+      fallback: (req, res) => hub.app(req as Request, res as express.Response),
+      ...(wiring.trackResponse ? { track: wiring.trackResponse } : {}),
+    }),
+  );
+  // Creates and type-level operations ($book) likewise, with the checks modules put in front of the router.
+  const trustProxy = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  hub.fastPaths.push(
+    createFastPost({
+      context: () => fhir,
+      baseUrl: config.fhirBaseUrl,
+      maxBodyBytes: config.maxBodyBytes,
+      authenticate: authenticateOnce,
+      onServed: auditServed,
+      checks: hub.fastPostChecks,
+      clientIp: (req) => proxyaddr(req, trustProxy),
       logger,
       fallback: (req, res) => hub.app(req as Request, res as express.Response),
       ...(wiring.trackResponse ? { track: wiring.trackResponse } : {}),

@@ -13,7 +13,7 @@ import { loadTierRules } from './eligibility/rules.js';
 import { AbuseAccounting } from './invitations/abuse.js';
 import { loadEquityIndex } from './invitations/draws.js';
 import { createOpeningNightAdminRouter } from './opening-night/admin-router.js';
-import { ActiveEvent, createAdmissionGate } from './opening-night/admission-gate.js';
+import { ActiveEvent, createAdmissionCheck, createAdmissionGate } from './opening-night/admission-gate.js';
 import { BookingGate } from './opening-night/booking-gate.js';
 import { loadOpeningNightConfig, type OpeningNightConfig } from './opening-night/config.js';
 import { bookingGateInterceptor, gateBookingOperations } from './opening-night/fhir-gate.js';
@@ -86,7 +86,10 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   app.use(createMetricsRouter({ db, isPublic: config.metricsPublic, requireAdmin: operatorOnly }));
 
   // The booking gate: before the FHIR router over HTTP, and inside the FHIR layer for every other path.
-  app.use('/fhir', createAdmissionGate({ db, registry, gate, room, active, bookingPerTicketPerMinute: config.limits.bookingPerTicket }));
+  const admission = createAdmissionCheck({ db, registry, gate, room, active, bookingPerTicketPerMinute: config.limits.bookingPerTicket });
+  app.use('/fhir', createAdmissionGate(admission));
+  // The same check for bookings the fast POST lane takes before Express (src/http/fast-post.ts).
+  hub.fastPostChecks.push((input) => admission.admit(input));
   gateBookingOperations(hub.fhir.operations, gate);
   registry.addInterceptor(bookingGateInterceptor(gate));
   if (!gate.enabled) hub.logger.warn('devOpenAccess: the booking gate is off (test hubs only)');

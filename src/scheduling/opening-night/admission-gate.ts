@@ -6,6 +6,7 @@
  * counts against the cap on active users. Latency and errors of the booking path feed the adaptive controller;
  * a successful booking finishes the session so the place admits nobody else.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../../fhir/outcomes.js';
 import { sendOutcomeError } from '../../http/errors.js';
@@ -60,27 +61,56 @@ export interface AdmissionGateDeps {
   bookingPerTicketPerMinute: number;
 }
 
-export function createAdmissionGate(deps: AdmissionGateDeps): RequestHandler {
+/** What the admission check reads of a booking request, however it arrived (Express, or the fast POST lane). */
+export interface AdmissionInput {
+  /** The request itself: its headers, and the key of its memoised authentication. */
+  req: IncomingMessage;
+  /** The answer under way: the check hooks the booking-path latency and the session's end to its 'finish'. */
+  res: ServerResponse;
+  method: string;
+  /** Below the /fhir mount: `/Appointment/$book`. */
+  path: string;
+  /** The parsed JSON body (PUT and $book only). */
+  body: unknown;
+  /** The client address as Express's `trust proxy` setting reads it. */
+  ip: string | undefined;
+  /** Where the FHIR layer finds the gate's verdict (Express `res.locals`, FhirRequest.locals). */
+  locals: Record<string, unknown>;
+}
+
+export interface AdmissionCheck {
+  /** Whether the request is a booking the gate looks at (it is off under devOpenAccess). */
+  kindOf(method: string, path: string): 'hold' | 'book' | 'write' | undefined;
+  /** Resolves when the request may go on to the FHIR layer; throws the refusal as an OperationOutcomeError. */
+  admit(input: AdmissionInput): Promise<void>;
+}
+
+export function createAdmissionCheck(deps: AdmissionGateDeps): AdmissionCheck {
   const { gate, room } = deps;
   const perTicket = new TokenBucketLimiter(deps.bookingPerTicketPerMinute, Math.max(3, Math.ceil(deps.bookingPerTicketPerMinute / 6)));
-  const run = async (req: Request, res: Response, kind: 'hold' | 'book' | 'write'): Promise<void> => {
+  const header = (req: IncomingMessage, name: string): string | undefined => {
+    const v = req.headers[name.toLowerCase()];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  const run = async (input: AdmissionInput, kind: 'hold' | 'book' | 'write'): Promise<void> => {
+    const { req, res, ip } = input;
     const principal = await deps.registry.authenticate(req);
-    const headers = { [CLAIM_TOKEN_HEADER]: req.get(CLAIM_TOKEN_HEADER) };
+    const headers = { [CLAIM_TOKEN_HEADER]: header(req, CLAIM_TOKEN_HEADER) };
     const what = `Appointment${kind === 'write' ? '' : `/$${kind}`}`;
-    const pass = await gate.check(deps.db, { headers, principal, ip: req.ip, what });
+    const pass = await gate.check(deps.db, { headers, principal, ip, what });
     if (pass.via !== 'ticket') return;
-    rememberGatePass(res.locals, headers[CLAIM_TOKEN_HEADER]!, pass);
+    rememberGatePass(input.locals, headers[CLAIM_TOKEN_HEADER]!, pass);
     const limited = perTicket.take(pass.ticketRef);
     if (!limited.ok) {
       throw gate.refuse(fhirError('TOO_MANY_REQUESTS', 'Too many booking requests with this invitation; retry shortly', undefined, {
         'Retry-After': String(Math.ceil(limited.retryAfterSeconds)),
-      }), { principal, ip: req.ip, what, ticketRef: pass.ticketRef });
+      }), { principal, ip, what, ticketRef: pass.ticketRef });
     }
     const eventId = await deps.active.id();
     if (!eventId) return;
-    const refuse = (e: OperationOutcomeError): OperationOutcomeError => gate.refuse(e, { principal, ip: req.ip, what: `waiting-room/${eventId}`, patientId: pass.patientId });
+    const refuse = (e: OperationOutcomeError): OperationOutcomeError => gate.refuse(e, { principal, ip, what: `waiting-room/${eventId}`, patientId: pass.patientId });
     await room.tokenSecret();
-    const payload = room.verify(req.get(QUEUE_HEADER) ?? readCookie(req, QUEUE_COOKIE));
+    const payload = room.verify(header(req, QUEUE_HEADER) ?? readCookie(req, QUEUE_COOKIE));
     if (!payload || payload.e !== eventId) throw refuse(fhirError('QUEUE_TOKEN_INVALID', 'Booking opens through the waiting room: join it first (POST /waiting-room/join)'));
     // A place taken with a claimed invitation belongs to that person; a device place may be used by whoever holds it.
     if (payload.b.startsWith('r:') && payload.b !== bindingFor('registrant', pass.registrantId)) {
@@ -104,33 +134,41 @@ export function createAdmissionGate(deps: AdmissionGateDeps): RequestHandler {
       if (kind !== 'hold' && res.statusCode < 300) void finishSession(deps.db, payload.e, payload.r).catch(() => undefined);
     });
   };
-  // A PUT that cancels takes no place: it needs no ticket and no queue (the FHIR-level gate, which runs in the
-  // write's transaction, still checks that the caller may touch this Appointment).
-  const parseJson = express.json({ type: ['application/fhir+json', 'application/json'], limit: '1mb' });
-  const cancelledApptOf = (req: Request): string | undefined => {
-    const body = req.body as { resourceType?: unknown; parameter?: Array<{ name?: string; valueString?: string; valueReference?: { reference?: string } }> } | undefined;
-    if (body?.resourceType !== 'Parameters' || !Array.isArray(body.parameter)) return undefined;
-    const p = body.parameter.find((x) => x?.name === 'cancelled-appt-id');
+  const cancelledApptOf = (body: unknown): string | undefined => {
+    const b = body as { resourceType?: unknown; parameter?: Array<{ name?: string; valueString?: string; valueReference?: { reference?: string } }> } | undefined;
+    if (b?.resourceType !== 'Parameters' || !Array.isArray(b.parameter)) return undefined;
+    const p = b.parameter.find((x) => x?.name === 'cancelled-appt-id');
     return p?.valueString ?? p?.valueReference?.reference;
   };
-  const isCancellation = (req: Request): boolean => {
-    const body = req.body as { resourceType?: unknown; status?: unknown } | undefined;
-    return req.method === 'PUT' && body?.resourceType === 'Appointment' && body.status === 'cancelled';
+  // A PUT that cancels takes no place: it needs no ticket and no queue (the FHIR-level gate, which runs in the
+  // write's transaction, still checks that the caller may touch this Appointment).
+  const isCancellation = (method: string, body: unknown): boolean => {
+    const b = body as { resourceType?: unknown; status?: unknown } | undefined;
+    return method === 'PUT' && b?.resourceType === 'Appointment' && b.status === 'cancelled';
   };
+  return {
+    kindOf: (method, path) => (gate.enabled ? bookingRequestKind(method, path) : undefined),
+    async admit(input) {
+      const kind = this.kindOf(input.method, input.path);
+      if (!kind || isCancellation(input.method, input.body)) return;
+      if (kind === 'book') {
+        const principal = await deps.registry.authenticate(input.req);
+        // Moving one's own booking: checked again, with the request's patients, by the FHIR-level gate.
+        if (await isOwnReschedule(deps.db, principal, cancelledApptOf(input.body))) return;
+      }
+      await run(input, kind);
+    },
+  };
+}
+
+/** The admission check as Express middleware in front of the FHIR router (the fast POST lane calls it directly). */
+export function createAdmissionGate(check: AdmissionCheck): RequestHandler {
+  const parseJson = express.json({ type: ['application/fhir+json', 'application/json'], limit: '1mb' });
   return (req: Request, res: Response, next: NextFunction): void => {
-    const kind = gate.enabled ? bookingRequestKind(req.method, req.path) : undefined;
+    const kind = check.kindOf(req.method, req.path);
     if (!kind) return next();
     const go = (): void => {
-      if (isCancellation(req)) return next();
-      const gated = async (): Promise<void> => {
-        if (kind === 'book') {
-          const principal = await deps.registry.authenticate(req);
-          // Moving one's own booking: checked again, with the request's patients, by the FHIR-level gate.
-          if (await isOwnReschedule(deps.db, principal, cancelledApptOf(req))) return;
-        }
-        await run(req, res, kind);
-      };
-      gated().then(
+      check.admit({ req, res, method: req.method, path: req.path, body: req.body, ip: req.ip, locals: res.locals }).then(
         () => next(),
         (e: unknown) => (isOperationOutcomeError(e) ? sendOutcomeError(res, e) : next(e)),
       );

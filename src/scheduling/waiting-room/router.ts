@@ -9,6 +9,7 @@
  * and `requireAdmission`, the middleware the booking path mounts behind the booking gate.
  */
 import crypto from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../../fhir/outcomes.js';
 import type { AbuseAccounting } from '../invitations/abuse.js';
@@ -38,7 +39,7 @@ export interface WaitingRoomRouterDeps {
   ipOf?: (req: Request) => string;
 }
 
-export function readCookie(req: Request, name: string): string | undefined {
+export function readCookie(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {

@@ -1,0 +1,256 @@
+/**
+ * The fast FHIR POST lane: a create (`POST /fhir/[type]`) or a type-level operation (`POST /fhir/[type]/$op`) with
+ * a JSON body, answered in front of Express at the http server, with the answer Express gives: the same checks the
+ * middleware in front of the FHIR router makes (the checks modules register, e.g. opening night's admission gate),
+ * the FhirRequest the router would build handed to the same `dispatch`, and the response sendFhirResponse or
+ * sendOutcomeError would write through Express's `res.send` (status, headers, body, and the weak ETag Express adds
+ * to a body without one), with the same request id, audit event, in-flight accounting and log line. Tests compare
+ * the two answers byte for byte.
+ *
+ * Why: `$book` is what the crowd sends on opening night, and creates are what EHRs and registries send; the Express
+ * pipeline in front of the FHIR router (request id, the capability routers, CORS, load-shedding accounting, two
+ * JSON body parsers, negotiation) cost the hub ~330 us of CPU per booking, about as much as the booking itself.
+ *
+ * Only requests whose answer Express would not make differently are taken: a cross-origin request (CORS), a query
+ * string (`_format`, negotiation), a body that is not a plain UTF-8 JSON object of declared length within the
+ * limit, or an Accept header the hub cannot satisfy goes to Express. A request whose body was read but that the
+ * lane will not answer (the caller's credentials are refused, the body does not parse) is handed to Express with
+ * its body replayed, before anything happened; once a check or the operation has run, the lane answers, refusals
+ * included, as Express would have.
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import etag from 'etag';
+import contentType from 'content-type';
+import type { Logger } from 'pino';
+import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/types.js';
+import type { Principal } from '../auth/principal.js';
+import { dispatch } from '../fhir/router.js';
+import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../fhir/outcomes.js';
+import { isSupportedType } from '../fhir/resource-types.js';
+import { serializedBody } from '../fhir/handlers/searchset-json.js';
+import { FHIR_JSON } from './errors.js';
+import { acceptsJson, headersOf } from './fhir-express.js';
+import { requestContext } from './logger.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** What a module's check (run before the FHIR layer, as its Express middleware would) reads of the request. */
+export interface FastPostCheckInput {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  method: string;
+  /** Below the /fhir mount, as Express's req.path there: `/Appointment/$book`. */
+  path: string;
+  body: unknown;
+  ip: string | undefined;
+  locals: Record<string, unknown>;
+}
+
+/** Resolves to go on; throws an OperationOutcomeError to refuse (answered as the middleware's sendOutcomeError). */
+export type FastPostCheck = (input: FastPostCheckInput) => Promise<void>;
+
+export interface FastPostDeps {
+  context: () => FhirContext;
+  baseUrl: string;
+  /** The FHIR router's body limit. */
+  maxBodyBytes: number;
+  authenticate: (req: http.IncomingMessage) => Promise<Principal>;
+  /** Records the served interaction (audit), as the FHIR router does. */
+  onServed: (req: FhirRequest, status: number) => void;
+  /** The checks modules put in front of the FHIR router, in their order (filled while modules are wired). */
+  checks: readonly FastPostCheck[];
+  /** The client address as Express reads it (its `trust proxy` setting). */
+  clientIp: (req: http.IncomingMessage) => string | undefined;
+  /** Called with every response this lane takes (in-flight accounting). */
+  track?: (res: http.ServerResponse) => void;
+  logger: Logger;
+  /** The full pipeline (Express), for every request this lane does not answer itself. */
+  fallback: Handler;
+}
+
+/** `Type` or `Type/$op`, nothing after it (no query string): anything else goes through the router's own checks. */
+const POST_PATH = /^\/fhir\/([A-Z][A-Za-z]{1,63})(\/\$[a-z][A-Za-z0-9-]{0,63})?$/;
+const JSON_MEDIA_TYPES = new Set(['application/fhir+json', 'application/json']);
+/**
+ * The opening-night admission gate parses a `$book` body itself with this limit (1mb in body-parser's reading); a
+ * larger one is its 413 to give.
+ */
+const GATE_BODY_LIMIT = 1024 * 1024;
+
+interface Target {
+  /** FhirRequest.path: `Type` or `Type/$op`. */
+  path: string;
+  /** The URL path, which Express logs. */
+  pathname: string;
+  length: number;
+}
+
+/** A JSON content type body-parser reads as UTF-8: no parameter but `charset=utf-8`. */
+function plainJsonType(value: string | undefined): boolean {
+  if (!value) return false;
+  const [type, ...params] = value.split(';');
+  if (!JSON_MEDIA_TYPES.has(type!.trim().toLowerCase())) return false;
+  return params.every((p) => /^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(p));
+}
+
+function targetOf(req: http.IncomingMessage, maxBodyBytes: number): Target | undefined {
+  const h = req.headers;
+  if (req.method !== 'POST' || h.origin !== undefined) return undefined;
+  const url = req.url ?? '';
+  const m = POST_PATH.exec(url);
+  if (!m || !isSupportedType(m[1]!)) return undefined;
+  if (h['transfer-encoding'] !== undefined || (h['content-encoding'] !== undefined && h['content-encoding'] !== 'identity')) return undefined;
+  const declared = h['content-length'];
+  if (declared === undefined || !/^\d{1,9}$/.test(declared)) return undefined;
+  const length = Number(declared);
+  if (length === 0 || length > Math.min(maxBodyBytes, GATE_BODY_LIMIT)) return undefined;
+  if (!plainJsonType(h['content-type'])) return undefined;
+  if (!acceptsJson(Array.isArray(h.accept) ? h.accept.join(', ') : h.accept)) return undefined;
+  return { path: url.slice('/fhir/'.length), pathname: url, length };
+}
+
+/**
+ * The request again, body included, for Express: a message on the same socket that yields the bytes already read.
+ * Express then sees it as it would have seen the original (its body parsers read the replayed body).
+ */
+function replay(req: http.IncomingMessage, body: Buffer): http.IncomingMessage {
+  const again = new http.IncomingMessage(req.socket);
+  again.method = req.method;
+  again.url = req.url;
+  again.httpVersion = req.httpVersion;
+  again.httpVersionMajor = req.httpVersionMajor;
+  again.httpVersionMinor = req.httpVersionMinor;
+  again.headers = req.headers;
+  again.rawHeaders = req.rawHeaders;
+  again.complete = true;
+  again.push(body);
+  again.push(null);
+  return again;
+}
+
+/** A plain JSON object, as body-parser would read it; undefined when it would read anything else (or refuse it). */
+function parseObject(body: Buffer): Record<string, unknown> | undefined {
+  // body-parser decodes through iconv-lite, which drops a byte-order mark; leave such bodies to it.
+  if (body[0] === 0xef) return undefined;
+  const text = body.toString('utf8');
+  if (text.trimStart()[0] !== '{') return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  const infoLogged = deps.logger.isLevelEnabled('info');
+  return (req, res) => {
+    const target = targetOf(req, deps.maxBodyBytes);
+    if (!target) return false;
+    const started = process.hrtime.bigint();
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      chunks.push(chunk);
+    });
+    // A client that goes away mid-body gets no answer; Express would only log a 400 nobody reads.
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      // http checks the declared length against the bytes; a mismatch here would be a protocol error: Express's.
+      if (body.length !== target.length) return deps.fallback(replay(req, body), res);
+      requestContext.run({ requestId }, () => answer(req, res, target, body, requestId, started)).catch((e: unknown) => {
+        deps.logger.error({ err: e, path: target.pathname }, 'fast FHIR POST failed');
+        if (!res.headersSent) send(res, fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
+        else res.destroy();
+      });
+    });
+    return true;
+  };
+
+  async function answer(req: http.IncomingMessage, res: http.ServerResponse, target: Target, raw: Buffer, requestId: string, started: bigint): Promise<void> {
+    const body = parseObject(raw);
+    if (!body) return deps.fallback(replay(req, raw), res);
+    res.setHeader('x-request-id', requestId);
+    let principal: Principal;
+    try {
+      principal = await deps.authenticate(req);
+    } catch {
+      // A refused credential: the answer (and its audit) is the router's; nothing has happened yet.
+      return deps.fallback(replay(req, raw), res);
+    }
+    if (infoLogged) {
+      res.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        deps.logger.info({ requestId, method: 'POST', path: target.pathname, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served');
+      });
+    }
+    // In flight from here, as Express counts it from before the admission gate.
+    deps.track?.(res);
+    const locals: Record<string, unknown> = {};
+    try {
+      for (const check of deps.checks) {
+        await check({ req, res, method: 'POST', path: `/${target.path}`, body, ip: deps.clientIp(req), locals });
+      }
+    } catch (e) {
+      if (!isOperationOutcomeError(e)) throw e;
+      send(res, e);
+      return;
+    }
+    const fhirReq: FhirRequest = { method: 'POST', path: target.path, query: {}, body, headers: headersOf(req), principal, baseUrl: deps.baseUrl, locals };
+    let out: FhirResponse;
+    try {
+      out = await dispatch(fhirReq, deps.context());
+    } catch (e) {
+      deps.onServed(fhirReq, (e as { status?: number }).status ?? 500);
+      if (!isOperationOutcomeError(e)) throw e;
+      send(res, e);
+      return;
+    }
+    deps.onServed(fhirReq, out.status);
+    write(res, out);
+  }
+}
+
+/** sendOutcomeError through Express's res.send: the outcome, its headers, and a weak ETag over the body. */
+function send(res: http.ServerResponse, e: OperationOutcomeError): void {
+  for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+  writeBody(res, e.status, Buffer.from(JSON.stringify(e.outcome)), FHIR_JSON);
+}
+
+/** sendFhirResponse for a POST, as Express's res.end / res.send write it. */
+function write(res: http.ServerResponse, out: FhirResponse): void {
+  for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
+  if (out.body === undefined || out.status === 304 || out.status === 204) {
+    res.statusCode = out.status;
+    res.end();
+    return;
+  }
+  if (typeof out.body === 'string' || Buffer.isBuffer(out.body)) {
+    const type = res.getHeader('content-type');
+    const bytes = Buffer.isBuffer(out.body) ? out.body : Buffer.from(out.body);
+    // sendFhirResponse sets FHIR JSON when no type is set; Express's res.send gives a string's type its charset.
+    if (type === undefined) writeBody(res, out.status, bytes, FHIR_JSON);
+    else writeBody(res, out.status, bytes, typeof out.body === 'string' ? withUtf8Charset(String(type)) : undefined);
+    return;
+  }
+  writeBody(res, out.status, Buffer.from(serializedBody(out.body) ?? JSON.stringify(out.body)), FHIR_JSON);
+}
+
+/** Express's setCharset (express/lib/utils.js): the media type with `charset=utf-8` among its parameters. */
+function withUtf8Charset(type: string): string {
+  const parsed = contentType.parse(type);
+  parsed.parameters = { ...parsed.parameters, charset: 'utf-8' };
+  return contentType.format(parsed);
+}
+
+function writeBody(res: http.ServerResponse, status: number, bytes: Buffer, type: string | undefined): void {
+  if (type) res.setHeader('content-type', type);
+  res.setHeader('content-length', bytes.length);
+  // Express's res.send gives a body without an ETag its own: `etag fn`, by default weak, over the body's bytes.
+  if (!res.getHeader('etag')) res.setHeader('etag', etag(bytes, { weak: true }));
+  res.writeHead(status).end(bytes);
+}
