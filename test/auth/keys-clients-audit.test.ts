@@ -100,7 +100,9 @@ describe.each(authDatabases)('keys, clients, audit on $name', ({ open }) => {
   it('rate-limits /token per client and /authorize per IP with 429 and Retry-After', async () => {
     const id = uid('app');
     await registerClient(db, { id, type: 'public', scope: 'patient/*.rs', redirectUris: ['https://a.example/cb'] });
-    const { app } = authApp(db, { rateLimits: { perIp: { limit: 3, windowMs: 60_000 }, perClient: { limit: 2, windowMs: 60_000 } } });
+    // One fixed instant: the windows are clock-aligned, and a real clock crossing a minute here reset them (seen in CI).
+    const now = () => Date.UTC(2026, 0, 1, 12, 0, 30);
+    const { app } = authApp(db, { rateLimits: { perIp: { limit: 3, windowMs: 60_000, now }, perClient: { limit: 2, windowMs: 60_000, now } } });
     const token = () => request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', client_id: id, refresh_token: 'x' });
     expect((await token()).status).toBe(400);
     expect((await token()).status).toBe(400);
