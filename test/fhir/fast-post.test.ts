@@ -4,22 +4,14 @@
  * takes that path), the same audit event; a body or credential the lane will not take reaches Express whole (its
  * body replayed), and the checks modules put in front of the router (opening night's admission gate) still run.
  */
-import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { comparable, recordExpressRequests, VOLATILE_HEADERS, type Comparable } from '../helpers/express-spy.js';
 import { contextFor, seedClinic } from '../scheduling/support.js';
 
-/** Headers that differ between any two answers (time, connection, per-request id). */
-const VOLATILE = new Set(['date', 'connection', 'keep-alive', 'x-request-id']);
-
-function comparable(res: request.Response): { status: number; headers: Record<string, string>; body: string } {
-  const headers = Object.fromEntries(Object.entries(res.headers as Record<string, string>).filter(([k]) => !VOLATILE.has(k)));
-  return { status: res.status, headers, body: res.text };
-}
-
 /** Two creates differ in id and time only: those are masked, everything else must match byte for byte. */
-function masked(res: request.Response): ReturnType<typeof comparable> {
+function masked(res: request.Response): Comparable {
   const c = comparable(res);
   const id = /\/([A-Za-z0-9\-.]+)\/_history\//.exec(String(res.headers.location))?.[1] ?? 'no id';
   const mask = (s: string) => s.split(id).join('<id>').replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>').replace(/\w{3}, \d\d \w{3} \d{4} [\d:]+ GMT/g, '<http-date>');
@@ -34,12 +26,7 @@ describe.each(backends())('fast FHIR POST lane on %s', (backend) => {
   let throughExpress: string[];
   beforeAll(async () => {
     t = await startTestHub(backend, { devOpenAccess: false, maxBodyBytes: 64 * 1024 });
-    const express = t.hub.app;
-    throughExpress = [];
-    t.hub.app = Object.assign((req: http.IncomingMessage, res: http.ServerResponse) => {
-      throughExpress.push(`${req.method} ${req.url}`);
-      express(req as never, res as never);
-    }, express);
+    throughExpress = recordExpressRequests(t);
   });
   afterAll(async () => {
     await t.close();
@@ -179,7 +166,7 @@ describe.each(backends())('fast FHIR POST lane on %s', (backend) => {
     expect([fast.status, routed.status]).toEqual([200, 200]);
     const shape = (r: request.Response) => (r.body.entry as Array<{ resource: { resourceType: string; status?: string } }>).map((e) => [e.resource.resourceType, e.resource.status]);
     expect(shape(fast)).toEqual(shape(routed));
-    expect(Object.keys(fast.headers).filter((k) => !VOLATILE.has(k)).sort()).toEqual(Object.keys(routed.headers).filter((k) => !VOLATILE.has(k)).sort());
+    expect(Object.keys(fast.headers).filter((k) => !VOLATILE_HEADERS.has(k)).sort()).toEqual(Object.keys(routed.headers).filter((k) => !VOLATILE_HEADERS.has(k)).sort());
     // The slot is full now: the same 409 either way.
     const fullFast = await request(t.fhirUrl).post('/Appointment/$book').set(ADMIN).send(params(people[2]!));
     const fullRouted = await request(t.fhirUrl).post('/Appointment/$book?_format=json').set(ADMIN).send(params(people[2]!));

@@ -3,17 +3,9 @@
  * same status, headers and body as the same read sent through Express (`?_format=json` takes that path), the same
  * audit event, and every refusal or absence handed to the router untouched.
  */
-import type http from 'node:http';
 import request from 'supertest';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
-
-/** Headers that differ between any two answers (time, connection, per-request id). */
-const VOLATILE = new Set(['date', 'connection', 'keep-alive', 'x-request-id']);
-
-function comparable(res: request.Response): { status: number; headers: Record<string, string>; body: string } {
-  const headers = Object.fromEntries(Object.entries(res.headers as Record<string, string>).filter(([k]) => !VOLATILE.has(k)));
-  return { status: res.status, headers, body: res.text };
-}
+import { comparable, recordExpressRequests } from '../helpers/express-spy.js';
 
 describe.each(backends())('fast plain reads on %s', (backend) => {
   let t: TestHub;
@@ -22,12 +14,7 @@ describe.each(backends())('fast plain reads on %s', (backend) => {
   let patientId: string;
   beforeAll(async () => {
     t = await startTestHub(backend, { devOpenAccess: false });
-    const express = t.hub.app;
-    throughExpress = [];
-    t.hub.app = Object.assign((req: http.IncomingMessage, res: http.ServerResponse) => {
-      throughExpress.push(`${req.method} ${req.url}`);
-      express(req as never, res as never);
-    }, express);
+    throughExpress = recordExpressRequests(t);
     const created = await request(t.fhirUrl).post('/Patient').set(ADMIN).send({ resourceType: 'Patient', name: [{ family: 'Fast', given: ['Reader'] }], birthDate: '1980-02-03' });
     expect(created.status).toBe(201);
     patientId = created.body.id as string;

@@ -13,21 +13,13 @@ import request from 'supertest';
 import etag from 'etag';
 import type { Bundle, Immunization, OperationOutcome, Patient, Slot } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { comparable as comparableAnswer, recordExpressRequests, type Comparable } from '../helpers/express-spy.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { contextFor, seedClinic } from '../scheduling/support.js';
 
-/** Headers that differ between any two answers (time, connection, per-request id). */
-const VOLATILE = new Set(['date', 'connection', 'keep-alive', 'x-request-id']);
-
-interface Comparable {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** The answer without what differs between any two searches: the Bundle's timestamp, and the ETag Express computes over it. */
 function comparable(res: request.Response): Comparable {
-  const headers = Object.fromEntries(Object.entries(res.headers as Record<string, string>).filter(([k]) => !VOLATILE.has(k)));
+  const { headers } = comparableAnswer(res);
   if (headers.etag && headers.etag === etag(Buffer.from(res.text), { weak: true })) headers.etag = '(weak ETag of the body)';
   return { status: res.status, headers, body: res.text.replace(/"timestamp":"[^"]+"/, '"timestamp":"(now)"') };
 }
@@ -53,11 +45,7 @@ describe.each(backends())('fast searches on %s', (backend) => {
     routedServer = http.createServer(express);
     await new Promise<void>((r) => routedServer.listen(0, '127.0.0.1', r));
     routedUrl = `http://127.0.0.1:${(routedServer.address() as AddressInfo).port}`;
-    throughExpress = [];
-    t.hub.app = Object.assign((req: http.IncomingMessage, res: http.ServerResponse) => {
-      throughExpress.push(`${req.method} ${req.url}`);
-      express(req as never, res as never);
-    }, express);
+    throughExpress = recordExpressRequests(t);
 
     const patient = async (given: string, gender: Patient['gender'], birthDate: string): Promise<string> => {
       const res = await request(t.fhirUrl).post('/Patient').set(ADMIN).set('content-type', FHIR)
