@@ -192,8 +192,9 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
     deps.track?.(res);
     const locals: Record<string, unknown> = {};
     try {
-      for (const check of deps.checks) {
-        await check({ req, res, method: 'POST', path: `/${target.path}`, body, ip: deps.clientIp(req), locals });
+      if (deps.checks.length > 0) {
+        const input = { req, res, method: 'POST', path: `/${target.path}`, body, ip: deps.clientIp(req), locals };
+        for (const check of deps.checks) await check(input);
       }
     } catch (e) {
       if (!isOperationOutcomeError(e)) throw e;
