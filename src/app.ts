@@ -3,7 +3,7 @@
  * capability modules. Every init has its close, called in reverse order on shutdown.
  */
 import http from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
@@ -20,6 +20,7 @@ import { createFastGet } from './http/fast-get.js';
 import { createFastPost, type FastPostCheck } from './http/fast-post.js';
 import proxyaddr from 'proxy-addr';
 import { guardRootRouters } from './http/route-prefixes.js';
+import { requestIdOf } from './http/served.js';
 import { createLogger, requestContext } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
@@ -94,7 +95,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'extended');
   app.use((req, res, next) => {
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     // The 'request served' line (no listener at all when info lines are not logged).
     if (logger.isLevelEnabled('info')) {

@@ -17,9 +17,7 @@
  * parseurl reads other than these patterns do.
  */
 import type http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import qs from 'qs';
-import etag from 'etag';
 import type { Logger } from 'pino';
 import type { FhirContext, FhirRequest, FhirResponse, QueryParams } from '../fhir/types.js';
 import type { Principal } from '../auth/principal.js';
@@ -30,6 +28,7 @@ import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
 import { acceptsJson, headersOf, toQuery } from './fhir-express.js';
 import { requestContext } from './logger.js';
+import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -93,12 +92,11 @@ function targetOf(req: http.IncomingMessage): Target | undefined {
 }
 
 export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
-  const infoLogged = deps.logger.isLevelEnabled('info');
   return (req, res) => {
     const target = targetOf(req);
     if (!target) return false;
     const started = process.hrtime.bigint();
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    const requestId = requestIdOf(req);
     requestContext.run({ requestId }, () => answer(req, res, target, requestId, started)).catch((e: unknown) => {
       deps.logger.error({ err: e, path: target.pathname }, 'fast FHIR GET failed');
       if (!res.headersSent) deps.fallback(req, res);
@@ -140,23 +138,13 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
       return;
     }
     deps.onServed(fhirReq, out.status);
-    if (infoLogged) {
-      res.on('finish', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        deps.logger.info({ requestId, method: 'GET', path: target.pathname, status: out.status, ms: Math.round(ms * 10) / 10 }, 'request served');
-      });
-    }
+    logWhenServed(deps.logger, res, { requestId, method: 'GET', path: target.pathname }, started);
     res.setHeader('x-request-id', requestId);
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     if (notModified) {
       res.writeHead(304).end();
       return;
     }
-    const bytes = Buffer.from(serializedBody(out.body) ?? JSON.stringify(out.body));
-    res.setHeader('content-type', FHIR_JSON);
-    res.setHeader('content-length', bytes.length);
-    // Express's res.send gives a body without an ETag its own: `etag fn`, by default weak, over the body's bytes.
-    if (!res.getHeader('etag')) res.setHeader('etag', etag(bytes, { weak: true }));
-    res.writeHead(200).end(bytes);
+    writeBody(res, 200, Buffer.from(serializedBody(out.body) ?? JSON.stringify(out.body)), FHIR_JSON);
   }
 }

@@ -19,8 +19,6 @@
  * included, as Express would have.
  */
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
-import etag from 'etag';
 import contentType from 'content-type';
 import type { Logger } from 'pino';
 import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/types.js';
@@ -32,6 +30,7 @@ import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
 import { acceptsJson, headersOf } from './fhir-express.js';
 import { requestContext } from './logger.js';
+import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -144,12 +143,11 @@ function parseObject(body: Buffer): Record<string, unknown> | undefined {
 }
 
 export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
-  const infoLogged = deps.logger.isLevelEnabled('info');
   return (req, res) => {
     const target = targetOf(req, deps.maxBodyBytes);
     if (!target) return false;
     const started = process.hrtime.bigint();
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    const requestId = requestIdOf(req);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -182,12 +180,7 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
       // A refused credential: the answer (and its audit) is the router's; nothing has happened yet.
       return deps.fallback(replay(req, raw), res);
     }
-    if (infoLogged) {
-      res.on('finish', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        deps.logger.info({ requestId, method: 'POST', path: target.pathname, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served');
-      });
-    }
+    logWhenServed(deps.logger, res, { requestId, method: 'POST', path: target.pathname }, started);
     // In flight from here, as Express counts it from before the admission gate.
     deps.track?.(res);
     const locals: Record<string, unknown> = {};
@@ -248,10 +241,3 @@ function withUtf8Charset(type: string): string {
   return contentType.format(parsed);
 }
 
-function writeBody(res: http.ServerResponse, status: number, bytes: Buffer, type: string | undefined): void {
-  if (type) res.setHeader('content-type', type);
-  res.setHeader('content-length', bytes.length);
-  // Express's res.send gives a body without an ETag its own: `etag fn`, by default weak, over the body's bytes.
-  if (!res.getHeader('etag')) res.setHeader('etag', etag(bytes, { weak: true }));
-  res.writeHead(status).end(bytes);
-}
