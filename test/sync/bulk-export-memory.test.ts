@@ -1,8 +1,14 @@
 /**
  * 100,000 Immunizations (about 1 KB each, ~100 MB of NDJSON) exported through the real flow while the hub's
- * memory is sampled: the worker streams from a server-side cursor, so RSS must stay far below the file size.
- * PostgreSQL only (PGlite would hold the whole database in this process's memory anyway).
+ * memory is sampled: the worker streams from a server-side cursor, so the memory it keeps alive must stay far
+ * below the file size. PostgreSQL only (PGlite would hold the whole database in this process's memory anyway).
+ *
+ * What is sampled is the live heap after a full collection (plus Buffers), not RSS: RSS also counts garbage
+ * V8 has not yet bothered to collect, which on a busy CI host reached 87 MB of a 112 MB file while the heap
+ * held nothing of it. A worker that buffered the file would show it here whatever the collector's timing.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { backends } from '../helpers/hub.js';
 import { registerBackendClient, sleep, startSyncHub, type SyncTestHub } from './sync-hub.js';
 import type { BulkExportManifest } from '../../src/sync/bulk/manifest.js';
@@ -11,6 +17,15 @@ process.env.BULK_POLL_INTERVAL_MS = '200';
 process.env.BULK_WORKER_POLL_MS = '50';
 
 const N = 100_000;
+
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+function liveBytes(): number {
+  collect();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
 const pgOnly = backends().filter((b) => b === 'postgres');
 const describeIf = pgOnly.length ? describe.each(pgOnly) : describe.skip.each(['postgres']);
 
@@ -37,15 +52,19 @@ describeIf('100k Immunizations exported in constant memory on %s', (backend) => 
     await t?.close();
   });
 
-  test('the export completes with every row while RSS grows far less than the file', async () => {
+  test('the export completes with every row while the live heap grows far less than the file', async () => {
     const client = await registerBackendClient(t.url, { scope: 'system/Patient.rs system/Immunization.rs' });
     const token = await client.token();
-    global.gc?.();
-    const before = process.memoryUsage().rss;
+    const before = liveBytes();
+    const rssBefore = process.memoryUsage().rss;
     let peak = before;
+    let rssPeak = rssBefore;
+    let samples = 0;
     const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 25);
+      peak = Math.max(peak, liveBytes());
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      samples++;
+    }, 100);
     sampler.unref();
     const started = Date.now();
     const k = await fetch(`${t.fhirUrl}/Patient/$export?_type=Immunization`, { headers: { prefer: 'respond-async', authorization: `Bearer ${token}` } });
@@ -73,10 +92,15 @@ describeIf('100k Immunizations exported in constant memory on %s', (backend) => 
     }
     clearInterval(sampler);
     expect(lines).toBe(N);
-    const growthMb = (peak - before) / 1024 / 1024;
-    const fileMb = bytes / 1024 / 1024;
-    console.log(`exported ${N} in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), file ${fileMb.toFixed(0)} MB, RSS growth ${growthMb.toFixed(0)} MB`);
+    const mb = (b: number) => b / 1024 / 1024;
+    const growthMb = mb(peak - before);
+    const fileMb = mb(bytes);
+    console.log(
+      `exported ${N} in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), file ${fileMb.toFixed(0)} MB, ` +
+        `live heap growth ${growthMb.toFixed(1)} MB over ${samples} samples (RSS growth ${mb(rssPeak - rssBefore).toFixed(0)} MB, not asserted)`,
+    );
     expect(fileMb).toBeGreaterThan(90);
-    expect(growthMb).toBeLessThan(fileMb / 2);
+    expect(samples).toBeGreaterThan(5);
+    expect(growthMb).toBeLessThan(fileMb / 3);
   }, 120_000);
 });
