@@ -64,6 +64,15 @@ export interface WriteInterceptor {
     tx: Queryable,
     args: { interaction: 'create' | 'update' | 'delete'; resource?: AnyResource; previous?: AnyResource; principal: Principal },
   ): Promise<void>;
+  /**
+   * For a create: an SQL condition that holds only when afterWrite would do nothing with this resource
+   * (its parameters appended through `param`, which answers their placeholders; undefined when that cannot be
+   * said in SQL). When every interceptor of
+   * the type gives one and none has beforeWrite, the create is written in one statement guarded by them all,
+   * without BEGIN/COMMIT or the hooks' own reads; when a condition fails, nothing is written and the create runs
+   * the whole way (transaction, create, afterWrite). Evaluated in the create's snapshot, as the hooks' reads are.
+   */
+  idleOnCreate?(resource: AnyResource, param: (value: unknown) => string): string | undefined;
 }
 
 /** What handlers and operations get besides the request. */

@@ -46,6 +46,23 @@ export async function onAppointmentWrite(tx: Queryable, config: SchedulingConfig
   await takePlace(tx, config, { appointmentId: id, slotId, patientId: patientIdOf(appt) ?? null, doseNumber: doseNumberOf(appt), mode: appt.status === 'pending' ? 'hold' : 'book' }, now);
 }
 
+/** The booking rows a dose given to this patient on this day fulfils when it names no appointment (SQL placeholders). */
+function bookingOnDoseDay(patient: string, day: string): string {
+  return `patient_id = ${patient} AND active AND status IN ('booked', 'checked-in') AND start_at::date = ${day}::date`;
+}
+
+/**
+ * When onImmunizationFromAppointment has nothing to do for a new dose, as SQL: not completed, or no appointment
+ * named and no booking that day. A dose naming its appointment always takes the whole path.
+ */
+export function immunizationIdleOnCreate(imm: Immunization, param: (value: unknown) => string): string | undefined {
+  if (imm.status !== 'completed') return 'true';
+  if (imm.extension?.some((e) => e.url === EXT_FROM_APPOINTMENT)) return undefined;
+  const patientId = idFromReference(imm.patient?.reference, 'Patient');
+  if (!patientId || !imm.occurrenceDateTime) return 'true';
+  return `NOT EXISTS (SELECT 1 FROM booking WHERE ${bookingOnDoseDay(param(patientId), param(imm.occurrenceDateTime))})`;
+}
+
 /** An administered dose: fulfils the appointment, takes the dose off the shelf, recommends the next dose. */
 export async function onImmunizationFromAppointment(tx: Queryable, config: SchedulingConfig, repo: Repository, imm: Immunization): Promise<void> {
   if (imm.status !== 'completed') return;
@@ -54,8 +71,7 @@ export async function onImmunizationFromAppointment(tx: Queryable, config: Sched
   let apptId = idFromReference(imm.extension?.find((e) => e.url === EXT_FROM_APPOINTMENT)?.valueReference?.reference, 'Appointment');
   if (!apptId && patientId && imm.occurrenceDateTime) {
     const r = await tx.query<{ appointment_id: string }>(
-      `SELECT appointment_id FROM booking WHERE patient_id = $1 AND active AND status IN ('booked', 'checked-in')
-          AND start_at::date = $2::date ORDER BY (status = 'checked-in') DESC LIMIT 1`,
+      `SELECT appointment_id FROM booking WHERE ${bookingOnDoseDay('$1', '$2')} ORDER BY (status = 'checked-in') DESC LIMIT 1`,
       [patientId, imm.occurrenceDateTime],
     );
     apptId = r.rows[0]?.appointment_id;
@@ -87,6 +103,7 @@ export function schedulingWriteInterceptors(config: SchedulingConfig, repo: Repo
       async afterWrite(tx, { interaction, resource }) {
         if (interaction !== 'delete' && resource) await onImmunizationFromAppointment(tx, config, repo, resource as unknown as Immunization);
       },
+      idleOnCreate: (resource, param) => immunizationIdleOnCreate(resource as unknown as Immunization, param),
     },
   ];
 }

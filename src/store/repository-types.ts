@@ -27,8 +27,20 @@ export interface SearchResult {
   warnings: string[];
 }
 
+/** An SQL boolean expression and the parameters its placeholders ($1, $2, ...) name. */
+export interface SqlCondition {
+  sql: string;
+  params: unknown[];
+}
+
 export interface Repository {
   create<T extends AnyResource>(resource: T, opts?: WriteOptions & { id?: string }): Promise<T>;
+  /**
+   * A create written only if `condition` (an SQL boolean over its own parameters, numbered from $1) holds,
+   * evaluated in the create's own statement: one round trip that answers the stored resource, or undefined
+   * with nothing written.
+   */
+  createIf<T extends AnyResource>(resource: T, condition: SqlCondition, opts?: WriteOptions & { id?: string }): Promise<T | undefined>;
   /** Update-or-create by id (PUT semantics). */
   update<T extends AnyResource>(resource: T, opts?: WriteOptions): Promise<{ resource: T; created: boolean }>;
   delete(resourceType: string, id: string, opts?: WriteOptions): Promise<void>;

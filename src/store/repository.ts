@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from './db.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION } from './db.js';
-import type { AnyResource, Repository, SearchResult, WriteOptions } from './repository-types.js';
+import type { AnyResource, Repository, SearchResult, SqlCondition, WriteOptions } from './repository-types.js';
 import { extractIndexRows, type IndexRows } from '../fhir/search/extract.js';
 import { fhirError, gone, notFound } from '../fhir/outcomes.js';
 import { runSearch } from '../fhir/search/execute.js';
@@ -146,18 +146,34 @@ export class FhirRepository implements Repository {
   }
 
   async create<T extends AnyResource>(resource: T, opts: WriteOptions & { id?: string } = {}): Promise<T> {
+    return (await this.writeNew(resource, undefined, opts))!;
+  }
+
+  createIf<T extends AnyResource>(resource: T, condition: SqlCondition, opts: WriteOptions & { id?: string } = {}): Promise<T | undefined> {
+    return this.writeNew(resource, condition, opts);
+  }
+
+  private async writeNew<T extends AnyResource>(
+    resource: T,
+    condition: SqlCondition | undefined,
+    opts: WriteOptions & { id?: string },
+  ): Promise<T | undefined> {
     const id = opts.id ?? randomUUID();
-    const params: unknown[] = [];
-    const { stored, ctes } = newResourceCtes(resource, { id, now: opts.now ?? new Date() }, params);
-    const statement = `WITH ${ctes.join(', ')} SELECT 1`;
-    const run = async (tx: Queryable): Promise<T> => {
+    // The condition's own parameters come first, so its placeholders keep their numbers.
+    const params: unknown[] = condition ? [...condition.params] : [];
+    const guard = condition ? `fhir_guard AS (SELECT 1 WHERE ${condition.sql})` : undefined;
+    const { stored, ctes } = newResourceCtes(resource, { id, now: opts.now ?? new Date(), guard: guard && 'fhir_guard' }, params);
+    const statement = guard
+      ? `WITH ${guard}, ${ctes.join(', ')} SELECT EXISTS (SELECT 1 FROM fhir_guard) AS written`
+      : `WITH ${ctes.join(', ')} SELECT 1 AS written`;
+    const run = async (tx: Queryable): Promise<T | undefined> => {
       try {
-        await tx.query(statement, params);
+        const r = await tx.query<{ written: boolean | number }>(statement, params);
+        return guard && !r.rows[0]?.written ? undefined : stored;
       } catch (e) {
         if (pgErrorCode(e) === PG_UNIQUE_VIOLATION) throw fhirError('VERSION_CONFLICT', `${stored.resourceType}/${id} already exists`);
         throw e;
       }
-      return stored;
     };
     // One statement is atomic on its own: no BEGIN/COMMIT round trips when the caller has no transaction.
     return opts.tx ? run(opts.tx) : run(this.db);

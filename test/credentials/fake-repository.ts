@@ -9,6 +9,7 @@ export function fakeRepository(resources: AnyResource[]): Repository {
   };
   return {
     create: unsupported,
+    createIf: unsupported,
     update: unsupported,
     delete: unsupported,
     vread: unsupported,

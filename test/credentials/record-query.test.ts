@@ -80,6 +80,7 @@ describe.each(testDatabases)('one-query patient record ($name)', (tdb) => {
   /** The same store behind the Repository interface only: loadAuthorizedRecord takes the two-read path. */
   const plainRepository = (): Repository => ({
     create: (r, o) => repo.create(r, o),
+    createIf: (r, c, o) => repo.createIf(r, c, o),
     update: (r, o) => repo.update(r, o),
     delete: (t, id, o) => repo.delete(t, id, o),
     read: (t, id, tx) => repo.read(t, id, tx),

@@ -60,12 +60,18 @@ describeIf('100k Immunizations exported in constant memory on %s', (backend) => 
     let peak = before;
     let rssPeak = rssBefore;
     let samples = 0;
-    const sampler = setInterval(() => {
+    // A full collection stops the world (the hub included), so it samples with at most a 10% duty cycle: on a
+    // loaded CI host a collection every 100 ms starved the export past its timeout.
+    let sampler: NodeJS.Timeout | undefined;
+    let sampling = true;
+    const sample = (): void => {
+      const t0 = performance.now();
       peak = Math.max(peak, liveBytes());
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
       samples++;
-    }, 100);
-    sampler.unref();
+      if (sampling) sampler = setTimeout(sample, Math.max(100, 9 * (performance.now() - t0))).unref();
+    };
+    sampler = setTimeout(sample, 100).unref();
     const started = Date.now();
     const k = await fetch(`${t.fhirUrl}/Patient/$export?_type=Immunization`, { headers: { prefer: 'respond-async', authorization: `Bearer ${token}` } });
     expect(k.status).toBe(202);
@@ -90,7 +96,9 @@ describeIf('100k Immunizations exported in constant memory on %s', (backend) => 
       if (done) break;
       for (const b of value) if (b === 10) lines++;
     }
-    clearInterval(sampler);
+    sampling = false;
+    clearTimeout(sampler);
+    sample();
     expect(lines).toBe(N);
     const mb = (b: number) => b / 1024 / 1024;
     const growthMb = mb(peak - before);
@@ -100,7 +108,7 @@ describeIf('100k Immunizations exported in constant memory on %s', (backend) => 
         `live heap growth ${growthMb.toFixed(1)} MB over ${samples} samples (RSS growth ${mb(rssPeak - rssBefore).toFixed(0)} MB, not asserted)`,
     );
     expect(fileMb).toBeGreaterThan(90);
-    expect(samples).toBeGreaterThan(5);
+    expect(samples).toBeGreaterThan(2);
     expect(growthMb).toBeLessThan(fileMb / 3);
   }, 120_000);
 });

@@ -45,6 +45,24 @@ async function runAfter(ctx: FhirContext, tx: Queryable, req: FhirRequest, inter
   for (const i of interceptorsFor(ctx, type)) await i.afterWrite?.(tx, { interaction, resource, previous, principal: req.principal });
 }
 
+/**
+ * The create as one statement when every interceptor can say in SQL that it has nothing to do (an Immunization
+ * with no registry to report to and no booking to fulfil): undefined when one cannot, or its condition failed
+ * and nothing was written.
+ */
+async function createIfHooksIdle(ctx: FhirContext, interceptors: WriteInterceptor[], resource: AnyResource, id: string | undefined): Promise<AnyResource | undefined> {
+  if (interceptors.some((i) => i.beforeWrite || !i.idleOnCreate)) return undefined;
+  const params: unknown[] = [];
+  const param = (v: unknown): string => `$${params.push(v)}`;
+  const conditions: string[] = [];
+  for (const i of interceptors) {
+    const c = i.idleOnCreate!(resource, param);
+    if (c === undefined) return undefined;
+    conditions.push(`(${c})`);
+  }
+  return ctx.repo.createIf(resource, { sql: conditions.join(' AND '), params }, { id });
+}
+
 /** Parses an If-None-Exist value (`identifier=x|y&status=z`) into a query object. */
 function parseCondition(s: string): Record<string, string[]> {
   const q: Record<string, string[]> = {};
@@ -74,9 +92,11 @@ export async function createHandler(req: FhirRequest, ctx: FhirContext, type: st
   if (tx) return work(tx);
   // A plain create is one atomic statement in the repository: skip the handler's BEGIN/COMMIT round trips
   // unless a condition or an interceptor needs several statements in one transaction.
-  if (!req.headers['if-none-exist'] && interceptorsFor(ctx, type).length === 0) {
-    // No tx: the repository makes the create atomic itself.
-    return writeResponse(req, 201, await ctx.repo.create(withoutId as AnyResource, { id: assignedId }));
+  if (!req.headers['if-none-exist']) {
+    const interceptors = interceptorsFor(ctx, type);
+    if (interceptors.length === 0) return writeResponse(req, 201, await ctx.repo.create(withoutId as AnyResource, { id: assignedId }));
+    const stored = await createIfHooksIdle(ctx, interceptors, withoutId as AnyResource, assignedId);
+    if (stored) return writeResponse(req, 201, stored);
   }
   return ctx.db.transaction(work);
 }

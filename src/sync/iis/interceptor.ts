@@ -63,5 +63,11 @@ export function iisWriteInterceptor(repo: Repository): WriteInterceptor {
       // An update that changes nothing reportable still goes out: the registry keeps the latest version.
       await reportImmunizationWrite(tx, repo, interaction, imm);
     },
+    // Nothing to report without an enabled registry: then a new dose needs no transaction of its own.
+    idleOnCreate(resource) {
+      const imm = resource as unknown as Immunization;
+      if (fromRegistry(imm) || !idOf(imm.patient?.reference, 'Patient')) return 'true';
+      return 'NOT EXISTS (SELECT 1 FROM iis_connection WHERE enabled)';
+    },
   };
 }
