@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import { buildAuditEvent, type AuditInput } from './audit.js';
+import { auditRow, insertAuditRows, type AuditInput } from './audit.js';
 
 export class AuditBuffer {
   private pending: AuditInput[] = [];
@@ -32,26 +32,8 @@ export class AuditBuffer {
     this.flushing = this.flushing.then(async () => {
       if (!batch.length) return;
       const recorded = new Date().toISOString();
-      const rows = batch.map((input) => {
-        const id = randomUUID();
-        return {
-          id,
-          action: input.action,
-          outcome: input.outcome,
-          client: input.who.clientId ?? null,
-          user: input.who.user ?? null,
-          patient: input.patientId ?? null,
-          event: buildAuditEvent(input, id, recorded),
-        };
-      });
       try {
-        // The batch travels as one JSON array (one serialisation, no per-element array-literal escaping).
-        await this.db.query(
-          `INSERT INTO audit_event (id, recorded, action, outcome, client_id, user_ref, patient_id, content)
-           SELECT e->>'id', $1::timestamptz, e->>'action', e->>'outcome', e->>'client', e->>'user', e->>'patient', e->'event'
-           FROM jsonb_array_elements($2::jsonb) AS e`,
-          [recorded, JSON.stringify(rows)],
-        );
+        await insertAuditRows(this.db, recorded, batch.map((input) => auditRow(input, randomUUID())));
       } catch (e) {
         this.opts.onError?.(e);
       }

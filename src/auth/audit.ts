@@ -121,18 +121,70 @@ export function buildAuditEvent(input: AuditInput, id: string, recorded: string)
   };
 }
 
+/** One audit_event row: the event's facts as columns, from which readAuditEvent rebuilds the AuditEvent. */
+export interface AuditRow {
+  id: string;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  client_id: string | null;
+  user_ref: string | null;
+  ip: string | null;
+  what: string | null;
+  patient_id: string | null;
+  query: string | null;
+  detail: string | null;
+}
+
+export function auditRow(input: AuditInput, id: string): AuditRow {
+  return {
+    id,
+    action: input.action,
+    outcome: input.outcome,
+    client_id: input.who.clientId ?? null,
+    user_ref: input.who.user ?? null,
+    ip: input.who.ip ?? null,
+    what: input.what ?? null,
+    patient_id: input.patientId ?? null,
+    query: input.query ?? null,
+    detail: input.detail ?? null,
+  };
+}
+
+/** The columns an INSERT of AuditRows names, in AuditRow's order, for json_to_recordset. */
+export const AUDIT_ROW_COLUMNS = 'id text, action text, outcome text, client_id text, user_ref text, ip text, what text, patient_id text, query text, detail text';
+
+/** Appends AuditRows (one statement, one JSON parameter) recorded at one instant. */
+export async function insertAuditRows(db: Queryable, recorded: string, rows: AuditRow[]): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_event (recorded, id, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail)
+     SELECT $1::timestamptz, x.* FROM json_to_recordset($2::json) AS x(${AUDIT_ROW_COLUMNS})`,
+    [recorded, JSON.stringify(rows)],
+  );
+}
+
 /** Appends one AuditEvent. Use the caller's transaction when the audited change has one. */
 export async function recordAudit(db: Queryable, input: AuditInput): Promise<AuditEvent> {
   const id = randomUUID();
   const recorded = new Date().toISOString();
-  const event = buildAuditEvent(input, id, recorded);
-  await db.query(
-    `INSERT INTO audit_event (id, recorded, action, outcome, client_id, user_ref, patient_id, content)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [id, recorded, input.action, input.outcome, input.who.clientId ?? null, input.who.user ?? null,
-      input.patientId ?? null, JSON.stringify(event)],
-  );
-  return event;
+  await insertAuditRows(db, recorded, [auditRow(input, id)]);
+  return buildAuditEvent(input, id, recorded);
+}
+
+type StoredAudit = AuditRow & { recorded: Date | string; content: AuditEvent | null };
+
+/** The AuditEvent a row holds: rebuilt from its columns (rows from before 710-audit-columns.sql kept JSON). */
+function readAuditEvent(row: StoredAudit): AuditEvent {
+  if (row.content) return row.content;
+  const input: AuditInput = {
+    action: row.action,
+    outcome: row.outcome,
+    who: { ...(row.client_id ? { clientId: row.client_id } : {}), ...(row.user_ref ? { user: row.user_ref } : {}), ...(row.ip ? { ip: row.ip } : {}) },
+    ...(row.what ? { what: row.what } : {}),
+    ...(row.patient_id ? { patientId: row.patient_id } : {}),
+    ...(row.query ? { query: row.query } : {}),
+    ...(row.detail ? { detail: row.detail } : {}),
+  };
+  return buildAuditEvent(input, row.id, new Date(row.recorded).toISOString());
 }
 
 export interface AuditQuery {
@@ -161,9 +213,10 @@ export async function searchAudit(db: Queryable, q: AuditQuery): Promise<AuditEv
   if (q.since) add('recorded >= ?', q.since);
   if (q.until) add('recorded < ?', q.until);
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-  const r = await db.query<{ content: AuditEvent }>(
-    `SELECT content FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
+  const r = await db.query<StoredAudit>(
+    `SELECT id, recorded, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail, content
+       FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
     params,
   );
-  return r.rows.map((row) => row.content);
+  return r.rows.map(readAuditEvent);
 }

@@ -68,6 +68,18 @@ describe.each(authDatabases)('keys, clients, audit on $name', ({ open }) => {
     expect(found).toHaveLength(2);
     const query = found[0]!.entity!.find((e) => e.query)!;
     expect(Buffer.from(query.query!, 'base64').toString()).toBe('Immunization?patient=p8');
+    // Stored as columns, read back as the very AuditEvent recordAudit answered (failure detail and address too).
+    expect(found[1]).toEqual(ev);
+    const failed = await recordAudit(db, { action: 'token', outcome: 'failure', who: { clientId: 'ehr-9', ip: '192.0.2.9' }, detail: 'invalid_client', patientId: 'p10' });
+    expect(failed.outcomeDesc).toBe('invalid_client');
+    expect((await searchAudit(db, { patientId: 'p10', action: 'token' }))[0]).toEqual(failed);
+    // A row written before 710-audit-columns.sql (the event as JSON) still reads as it was stored.
+    const legacy = { ...ev, id: `legacy-${Date.now()}` };
+    await db.query(
+      `INSERT INTO audit_event (id, recorded, action, outcome, client_id, user_ref, patient_id, content) VALUES ($1, $2, 'read', 'success', 'wallet', 'Patient/p9', 'p10', $3)`,
+      [legacy.id, legacy.recorded, JSON.stringify(legacy)],
+    );
+    expect((await searchAudit(db, { patientId: 'p10' }))[0]).toEqual(legacy);
     await expect(db.query("UPDATE audit_event SET outcome = 'success'")).rejects.toThrow(/append-only/);
     await expect(db.query('DELETE FROM audit_event')).rejects.toThrow(/append-only/);
     expect(await searchAudit(db, { patientId: 'p9' })).toHaveLength(2);

@@ -51,7 +51,7 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
     body.resourceType === 'OperationOutcome' ? codeOf(body) : codeOf(body.entry!.find((e) => e.resource?.resourceType === 'OperationOutcome')!.resource as OperationOutcome);
   async function audited(fragment: string): Promise<void> {
     for (let i = 0; i < 50; i++) {
-      const r = await rig.hub.db.query(`SELECT 1 FROM audit_event WHERE content::text LIKE $1`, [`%${fragment}%`]);
+      const r = await rig.hub.db.query(`SELECT 1 FROM audit_event WHERE concat_ws(' ', what, query, detail) LIKE $1`, [`%${fragment}%`]);
       if (r.rowCount > 0) return;
       await sleep(100);
     }

@@ -3,6 +3,7 @@
  * with every refusal the issue names (forwarded link, replayed ticket, foreign ticket, outside window, no ticket,
  * expired, revoked) coded and audited.
  */
+import { searchAudit } from '../../src/auth/audit.js';
 import { INTERNAL_SYSTEM, type Principal } from '../../src/auth/principal.js';
 import { fhirError, isOperationOutcomeError, type ErrorCode } from '../../src/fhir/outcomes.js';
 import { registerPerson, registrantStatus, type RegistrationInput } from '../../src/scheduling/eligibility/registrants.js';
@@ -133,8 +134,8 @@ describe.each(testDatabases)('invitations on $name', ({ open }) => {
     expect((await registrantStatus(db, rules, ann.id, at(24))).text).toBe('registered, tier 1b, booked');
 
     // Every refusal is audited and counted.
-    const audits = await db.query<{ content: { outcomeDesc: string } }>(`SELECT content FROM audit_event WHERE action = 'operation' AND outcome = 'denied'`);
-    const kinds = audits.rows.map((r) => r.content.outcomeDesc.split(':')[0]);
+    const audits = await searchAudit(db, { action: 'operation', outcome: 'denied', limit: 1000 });
+    const kinds = audits.map((e) => e.outcomeDesc!.split(':')[0]);
     expect(kinds).toEqual(expect.arrayContaining(['bad-code', 'no-ticket', 'outside-window', 'foreign-ticket', 'bad-ticket']));
     const metrics = await openingNightRegistry.getSingleMetricAsString('vaxhub_abuse_attempts_total');
     expect(metrics).toMatch(/vaxhub_abuse_attempts_total\{kind="foreign-ticket"\} [1-9]/);

@@ -244,7 +244,7 @@ describe.each(backends())('Bulk Data export on %s', (backend) => {
     await sleep(400); // the audit buffer's flush interval
     const path = new URL(fileUrl).pathname.replace(/^\/fhir\//, '');
     const audited = await t.hub.db.query<{ outcome: string; client_id: string | null }>(
-      "SELECT outcome, client_id FROM audit_event WHERE action = 'export' AND content::text LIKE '%' || $1 || '%'", [path]);
+      "SELECT outcome, client_id FROM audit_event WHERE action = 'export' AND what LIKE '%' || $1 || '%'", [path]);
     expect(audited.rows).toEqual(expect.arrayContaining([{ outcome: 'success', client_id: registry.id }, { outcome: 'failure', client_id: statewide.id }]));
   });
 
