@@ -21,7 +21,7 @@ import { createFastPost, type FastPostCheck } from './http/fast-post.js';
 import proxyaddr from 'proxy-addr';
 import { guardRootRouters } from './http/route-prefixes.js';
 import { requestIdOf } from './http/served.js';
-import { createLogger, requestContext } from './http/logger.js';
+import { createLogger } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { AuditBuffer } from './auth/audit-buffer.js';
@@ -102,12 +102,10 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       const started = process.hrtime.bigint();
       res.on('finish', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        requestContext.run({ requestId }, () =>
-          logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served'),
-        );
+        logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served');
       });
     }
-    requestContext.run({ requestId }, next);
+    next();
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -27,7 +27,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const known = toOutcomeError(err);
     if (known) return sendOutcomeError(res, known);
-    logger.error({ err, path: req.path, method: req.method }, 'unhandled error');
+    logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path, method: req.method }, 'unhandled error');
     sendOutcomeError(res, fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
   };
 }

@@ -27,7 +27,6 @@ import { isOperationOutcomeError } from '../fhir/outcomes.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
 import { acceptsJson, headersOf, toQuery } from './fhir-express.js';
-import { requestContext } from './logger.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -97,8 +96,8 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
     if (!target) return false;
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(req);
-    requestContext.run({ requestId }, () => answer(req, res, target, requestId, started)).catch((e: unknown) => {
-      deps.logger.error({ err: e, path: target.pathname }, 'fast FHIR GET failed');
+    answer(req, res, target, requestId, started).catch((e: unknown) => {
+      deps.logger.error({ err: e, requestId, path: target.pathname }, 'fast FHIR GET failed');
       if (!res.headersSent) deps.fallback(req, res);
       else res.destroy();
     });

@@ -29,7 +29,6 @@ import { isSupportedType } from '../fhir/resource-types.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
 import { acceptsJson, headersOf } from './fhir-express.js';
-import { requestContext } from './logger.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -160,8 +159,8 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       // http checks the declared length against the bytes; a mismatch here would be a protocol error: Express's.
       if (body.length !== target.length) return deps.fallback(replay(req, body), res);
-      requestContext.run({ requestId }, () => answer(req, res, target, body, requestId, started)).catch((e: unknown) => {
-        deps.logger.error({ err: e, path: target.pathname }, 'fast FHIR POST failed');
+      answer(req, res, target, body, requestId, started).catch((e: unknown) => {
+        deps.logger.error({ err: e, requestId, path: target.pathname }, 'fast FHIR POST failed');
         if (!res.headersSent) send(res, fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
         else res.destroy();
       });

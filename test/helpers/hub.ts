@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { createHub, requestListener, type Hub } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/store/db.js';
@@ -96,14 +97,14 @@ export interface TestHub {
  * Starts the hub on a random loopback port. Suites that test FHIR mechanics run with `devOpenAccess`
  * (no SMART checks); security suites pass `{ devOpenAccess: false }` to get the real access policy.
  */
-export async function startTestHub(backend: Backend, overrides: Partial<Config> = {}): Promise<TestHub> {
+export async function startTestHub(backend: Backend, overrides: Partial<Config> = {}, opts: { logger?: Logger } = {}): Promise<TestHub> {
   const testDb = await openTestDb(backend);
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({}, { port, baseUrl: url, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', seedDemo: false, adminToken: ADMIN_TOKEN, devOpenAccess: true, ...overrides });
-  const hub = await createHub(config, { db: testDb.db });
+  const hub = await createHub(config, { db: testDb.db, logger: opts.logger });
   // As in production: the fast paths (plain reads, waiting-room status) first, then Express.
   server.on('request', requestListener(hub));
   return {

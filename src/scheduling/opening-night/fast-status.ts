@@ -65,7 +65,7 @@ export function createFastStatus(deps: { room: WaitingRoom; statusPerIpPerMinute
   };
   /**
    * The whole answer without a promise while the secret and the event row are cached (nearly every poll): promises
-   * are what this route would otherwise spend most on, with the hub's AsyncLocalStorage hooking each one.
+   * are what this route would otherwise spend most on.
    */
   const answer = (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> | void => {
     const ip = clientIp(req);
