@@ -25,6 +25,16 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * Prefix for a statement that takes no locks and writes nothing (a plain MVCC read: no FOR UPDATE, no advisory
+ * lock, no function that writes), so it can never wait on another transaction. PostgreSQL runs such statements,
+ * outside transactions, on a few shared pipelined connections (see PgDb): sent without waiting for the answers
+ * before them, to backends that are usually awake already, which spares most of the per-query wake-ups that
+ * dominate a read's cost on a small machine. A statement that could wait must not carry it: everything queued
+ * behind it on that connection would wait too. PGlite ignores it (it is an SQL comment).
+ */
+export const LOCK_FREE_READ = '/* lock-free read */ ';
+
 /** PostgreSQL error codes the hub reacts to. */
 export const PG_UNIQUE_VIOLATION = '23505';
 export const PG_SERIALIZATION_FAILURE = '40001';

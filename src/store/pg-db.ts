@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import type { Db, Queryable, QueryResult } from './db.js';
+import { LOCK_FREE_READ, type Db, type Queryable, type QueryResult } from './db.js';
 
 // Keep bigint/numeric as strings is pg's default; timestamps as ISO strings keep both adapters identical.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
@@ -40,6 +40,7 @@ export class StatementNames {
 
 /** What to hand pg's query(): the statement's name and text when it is named, else the bare text. */
 function statement(names: StatementNames, sql: string, params: unknown[] | undefined): string | pg.QueryConfig {
+  if (sql.startsWith(LOCK_FREE_READ)) sql = sql.slice(LOCK_FREE_READ.length); // in a transaction, or no pipelines
   const name = names.nameFor(sql, params);
   return name ? { name, text: sql } : sql;
 }
@@ -55,17 +56,81 @@ class PgTx implements Queryable {
   }
 }
 
+/**
+ * A few connections in pg's pipeline mode for LOCK_FREE_READ statements: each query is written at once, behind
+ * those still running, and answered in order (each with its own Sync, so each is its own implicit transaction
+ * and one's error is its own). A read goes to the connection with the fewest in flight; a connection that fails
+ * fails what it had in flight (pg rejects them) and is replaced by the next read.
+ */
+class ReadPipelines {
+  private readonly clients: Array<{ client: pg.Client; inFlight: number; broken: boolean } | undefined>;
+  constructor(
+    private readonly connectionString: string,
+    size: number,
+  ) {
+    this.clients = Array.from({ length: size }, () => undefined);
+  }
+
+  private pick(): { client: pg.Client; inFlight: number; broken: boolean } {
+    let best = -1;
+    for (let i = 0; i < this.clients.length; i++) {
+      const c = this.clients[i];
+      if (!c || c.broken) {
+        best = i;
+        break;
+      }
+      if (best < 0 || c.inFlight < this.clients[best]!.inFlight) best = i;
+    }
+    let slot = this.clients[best];
+    if (!slot || slot.broken) {
+      // Named, so pg_stat_activity tells these shared connections from the pool's.
+      const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: 'vaxhub read pipeline' } as pg.ClientConfig);
+      const made = { client, inFlight: 0, broken: false };
+      const drop = (): void => {
+        made.broken = true;
+      };
+      client.on('error', drop);
+      client.on('end', drop);
+      // Queries issued before the connection is up wait in pg's queue; a failed connect fails them.
+      client.connect().catch(drop);
+      this.clients[best] = slot = made;
+    }
+    return slot;
+  }
+
+  async query<T>(text: string | pg.QueryConfig, params: unknown[] | undefined): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
+    const slot = this.pick();
+    slot.inFlight++;
+    try {
+      return await slot.client.query<T & pg.QueryResultRow>(text, params);
+    } finally {
+      slot.inFlight--;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c?.client.end().catch(() => undefined)));
+  }
+}
+
 export class PgDb implements Db {
   readonly kind = 'pg' as const;
   readonly autocommit = true;
   readonly pool: pg.Pool;
   private readonly names = new StatementNames();
-  constructor(connectionString: string, max = 20) {
+  private readonly reads: ReadPipelines | undefined;
+  /** `readPipelines`: connections for LOCK_FREE_READ statements besides the pool (0: they use the pool). */
+  constructor(connectionString: string, max = 20, readPipelines = 4) {
     this.pool = new pg.Pool({ connectionString, max });
     // An idle client losing its connection must not crash the hub.
     this.pool.on('error', () => undefined);
+    this.reads = readPipelines > 0 ? new ReadPipelines(connectionString, readPipelines) : undefined;
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    if (this.reads && sql.startsWith(LOCK_FREE_READ)) {
+      const r = await this.reads.query<T>(statement(this.names, sql, params), params);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    }
     const r = await this.pool.query(statement(this.names, sql, params), params as unknown[]);
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
   }
@@ -104,6 +169,6 @@ export class PgDb implements Db {
     }
   }
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.reads?.close()]);
   }
 }
