@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity } from 'fhir/r4';
-import type { Queryable } from '../store/db.js';
+import { NEVER_WAITS, type Queryable } from '../store/db.js';
 
 export type AuditAction =
   | 'token'
@@ -155,8 +155,9 @@ export const AUDIT_ROW_COLUMNS = 'id text, action text, outcome text, client_id 
 
 /** Appends AuditRows (one statement, one JSON parameter) recorded at one instant. */
 export async function insertAuditRows(db: Queryable, recorded: string, rows: AuditRow[]): Promise<void> {
+  // Rows with fresh random ids: the insert never waits on another transaction.
   await db.query(
-    `INSERT INTO audit_event (recorded, id, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail)
+    `${NEVER_WAITS}INSERT INTO audit_event (recorded, id, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail)
      SELECT $1::timestamptz, x.* FROM json_to_recordset($2::json) AS x(${AUDIT_ROW_COLUMNS})`,
     [recorded, JSON.stringify(rows)],
   );

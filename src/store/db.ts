@@ -26,14 +26,15 @@ export interface Db extends Queryable {
 }
 
 /**
- * Prefix for a statement that takes no locks and writes nothing (a plain MVCC read: no FOR UPDATE, no advisory
- * lock, no function that writes), so it can never wait on another transaction. PostgreSQL runs such statements,
- * outside transactions, on a few shared pipelined connections (see PgDb): sent without waiting for the answers
- * before them, to backends that are usually awake already, which spares most of the per-query wake-ups that
- * dominate a read's cost on a small machine. A statement that could wait must not carry it: everything queued
- * behind it on that connection would wait too. PGlite ignores it (it is an SQL comment).
+ * Prefix for a statement, run outside a transaction, that can never wait on another transaction: a plain MVCC
+ * read (no FOR UPDATE, no advisory lock, no function that writes), or an insert of rows whose unique keys are
+ * fresh (random ids), with no other lock to take. On PostgreSQL such statements run on a few shared pipelined
+ * connections (see PgDb): written at once behind the ones in flight, to backends that are usually awake, which
+ * spares most of the per-query wake-ups that dominate a small statement's cost on a small machine. A statement
+ * that could wait on a lock must not carry it: everything queued behind it on that connection would wait too.
+ * Inside a transaction it is dropped and the statement runs on the transaction. PGlite ignores it (a comment).
  */
-export const LOCK_FREE_READ = '/* lock-free read */ ';
+export const NEVER_WAITS = '/* never waits */ ';
 
 /** PostgreSQL error codes the hub reacts to. */
 export const PG_UNIQUE_VIOLATION = '23505';

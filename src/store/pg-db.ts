@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { LOCK_FREE_READ, type Db, type Queryable, type QueryResult } from './db.js';
+import { NEVER_WAITS, type Db, type Queryable, type QueryResult } from './db.js';
 
 // Keep bigint/numeric as strings is pg's default; timestamps as ISO strings keep both adapters identical.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
@@ -9,6 +9,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+/** A statement that begins as a query (a CTE may write, so WITH counts as a write). */
+const READ_ONLY = /^\s*SELECT\b/i;
 
 /**
  * Names for statements the hub runs again and again, so each pooled connection parses and plans them once
@@ -40,7 +42,7 @@ export class StatementNames {
 
 /** What to hand pg's query(): the statement's name and text when it is named, else the bare text. */
 function statement(names: StatementNames, sql: string, params: unknown[] | undefined): string | pg.QueryConfig {
-  if (sql.startsWith(LOCK_FREE_READ)) sql = sql.slice(LOCK_FREE_READ.length); // in a transaction, or no pipelines
+  if (sql.startsWith(NEVER_WAITS)) sql = sql.slice(NEVER_WAITS.length); // in a transaction, or no pipelines
   const name = names.nameFor(sql, params);
   return name ? { name, text: sql } : sql;
 }
@@ -57,16 +59,17 @@ class PgTx implements Queryable {
 }
 
 /**
- * A few connections in pg's pipeline mode for LOCK_FREE_READ statements: each query is written at once, behind
+ * A few connections in pg's pipeline mode for NEVER_WAITS statements: each query is written at once, behind
  * those still running, and answered in order (each with its own Sync, so each is its own implicit transaction
- * and one's error is its own). A read goes to the connection with the fewest in flight; a connection that fails
- * fails what it had in flight (pg rejects them) and is replaced by the next read.
+ * and one's error is its own). A statement goes to the connection with the fewest in flight; a connection that
+ * fails fails what it had in flight (pg rejects them) and is replaced by the next statement.
  */
-class ReadPipelines {
+class Pipelines {
   private readonly clients: Array<{ client: pg.Client; inFlight: number; broken: boolean } | undefined>;
   constructor(
     private readonly connectionString: string,
     size: number,
+    private readonly name: string,
   ) {
     this.clients = Array.from({ length: size }, () => undefined);
   }
@@ -84,7 +87,7 @@ class ReadPipelines {
     let slot = this.clients[best];
     if (!slot || slot.broken) {
       // Named, so pg_stat_activity tells these shared connections from the pool's.
-      const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: 'vaxhub read pipeline' } as pg.ClientConfig);
+      const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: this.name } as pg.ClientConfig);
       const made = { client, inFlight: 0, broken: false };
       const drop = (): void => {
         made.broken = true;
@@ -118,17 +121,23 @@ export class PgDb implements Db {
   readonly autocommit = true;
   readonly pool: pg.Pool;
   private readonly names = new StatementNames();
-  private readonly reads: ReadPipelines | undefined;
-  /** `readPipelines`: connections for LOCK_FREE_READ statements besides the pool (0: they use the pool). */
-  constructor(connectionString: string, max = 20, readPipelines = 4) {
+  private readonly reads: Pipelines | undefined;
+  private readonly writes: Pipelines | undefined;
+  /**
+   * `pipelines`: connections for NEVER_WAITS reads, and as many again for NEVER_WAITS writes, besides the pool
+   * (0: they use the pool). Writes have their own, so no read queues behind a commit's WAL flush.
+   */
+  constructor(connectionString: string, max = 20, pipelines = 4) {
     this.pool = new pg.Pool({ connectionString, max });
     // An idle client losing its connection must not crash the hub.
     this.pool.on('error', () => undefined);
-    this.reads = readPipelines > 0 ? new ReadPipelines(connectionString, readPipelines) : undefined;
+    this.reads = pipelines > 0 ? new Pipelines(connectionString, pipelines, 'vaxhub read pipeline') : undefined;
+    this.writes = pipelines > 0 ? new Pipelines(connectionString, pipelines, 'vaxhub write pipeline') : undefined;
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    if (this.reads && sql.startsWith(LOCK_FREE_READ)) {
-      const r = await this.reads.query<T>(statement(this.names, sql, params), params);
+    if (this.reads && this.writes && sql.startsWith(NEVER_WAITS)) {
+      const pipes = READ_ONLY.test(sql.slice(NEVER_WAITS.length)) ? this.reads : this.writes;
+      const r = await pipes.query<T>(statement(this.names, sql, params), params);
       return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
     }
     const r = await this.pool.query(statement(this.names, sql, params), params as unknown[]);
@@ -169,6 +178,6 @@ export class PgDb implements Db {
     }
   }
   async close(): Promise<void> {
-    await Promise.all([this.pool.end(), this.reads?.close()]);
+    await Promise.all([this.pool.end(), this.reads?.close(), this.writes?.close()]);
   }
 }

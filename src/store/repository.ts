@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from './db.js';
-import { LOCK_FREE_READ, pgErrorCode, PG_UNIQUE_VIOLATION } from './db.js';
+import { NEVER_WAITS, pgErrorCode, PG_UNIQUE_VIOLATION } from './db.js';
 import type { AnyResource, Repository, SearchResult, SqlCondition, WriteOptions } from './repository-types.js';
 import { extractIndexRows, type IndexRows } from '../fhir/search/extract.js';
 import { fhirError, gone, notFound } from '../fhir/outcomes.js';
@@ -168,7 +168,8 @@ export class FhirRepository implements Repository {
       : `WITH ${ctes.join(', ')} SELECT 1 AS written`;
     const run = async (tx: Queryable): Promise<T | undefined> => {
       try {
-        const r = await tx.query<{ written: boolean | number }>(statement, params);
+        // A fresh random id: the insert cannot meet another transaction's row, so it never waits.
+        const r = await tx.query<{ written: boolean | number }>(opts.id ? statement : NEVER_WAITS + statement, params);
         return guard && !r.rows[0]?.written ? undefined : stored;
       } catch (e) {
         if (pgErrorCode(e) === PG_UNIQUE_VIOLATION) throw fhirError('VERSION_CONFLICT', `${stored.resourceType}/${id} already exists`);
@@ -243,7 +244,7 @@ export class FhirRepository implements Repository {
 
   async readOptional<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T | undefined> {
     const r = await (tx ?? this.db).query<{ content: T; deleted: boolean }>(
-      `${LOCK_FREE_READ}SELECT content, deleted FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
+      `${NEVER_WAITS}SELECT content, deleted FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
     );
     const row = r.rows[0];
@@ -252,7 +253,7 @@ export class FhirRepository implements Repository {
 
   async read<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T> {
     const r = await (tx ?? this.db).query<{ content: T; deleted: boolean; version_id: number }>(
-      `${LOCK_FREE_READ}SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
+      `${NEVER_WAITS}SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
     );
     const row = r.rows[0];
@@ -264,7 +265,7 @@ export class FhirRepository implements Repository {
   async vread<T extends AnyResource = AnyResource>(resourceType: string, id: string, versionId: string): Promise<T> {
     if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${resourceType}/${id}/_history/${versionId}`);
     const r = await this.db.query<{ content: T; deleted: boolean }>(
-      `${LOCK_FREE_READ}SELECT content, deleted FROM fhir_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      `${NEVER_WAITS}SELECT content, deleted FROM fhir_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, Number(versionId)],
     );
     const row = r.rows[0];
@@ -276,7 +277,7 @@ export class FhirRepository implements Repository {
   /** Version metadata of the current row, including deleted ones (for ETags and history). */
   async currentVersion(resourceType: string, id: string, tx?: Queryable): Promise<{ versionId: number; deleted: boolean; lastUpdated: string } | undefined> {
     const r = await (tx ?? this.db).query<CurrentRow>(
-      `${LOCK_FREE_READ}SELECT version_id, deleted, last_updated FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
+      `${NEVER_WAITS}SELECT version_id, deleted, last_updated FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
     );
     const row = r.rows[0];

@@ -1,5 +1,5 @@
 /** Runs a SearchRequest: one indexed page query (keyset), then _include/_revinclude and totals. */
-import { LOCK_FREE_READ, pgErrorCode, type Queryable } from '../../store/db.js';
+import { NEVER_WAITS, pgErrorCode, type Queryable } from '../../store/db.js';
 import type { AnyResource, SearchResult } from '../../store/repository-types.js';
 import { badRequest } from '../outcomes.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
@@ -42,7 +42,7 @@ async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[
       typeCond = `AND x.target_type = $${params.length}`;
     }
     const r = await db.query<{ content: AnyResource }>(
-      `${LOCK_FREE_READ}SELECT DISTINCT t.rid, t.content FROM sp_reference x
+      `${NEVER_WAITS}SELECT DISTINCT t.rid, t.content FROM sp_reference x
          JOIN fhir_resource t ON t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
         WHERE x.rid = ANY($1::bigint[]) AND x.param = $2 ${typeCond} LIMIT ${MAX_INCLUDES}`,
       params,
@@ -59,7 +59,7 @@ async function revIncludes(db: Queryable, page: Array<{ resourceType: string; id
   const ids = page.map((p) => p.id!);
   for (const spec of specs) {
     const r = await db.query<{ content: AnyResource }>(
-      `${LOCK_FREE_READ}SELECT s.content FROM sp_reference x
+      `${NEVER_WAITS}SELECT s.content FROM sp_reference x
          JOIN fhir_resource s ON s.rid = x.rid AND s.resource_type = $3 AND NOT s.deleted
         WHERE x.param = $4 AND (x.target_type, x.target_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
         LIMIT ${MAX_INCLUDES}`,
@@ -87,7 +87,7 @@ export async function runSearch(db: Queryable, req: SearchRequest, opts: { rawCo
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || req.summary === 'count';
   if (wantTotal) {
     const c = buildCountSql(req);
-    result.total = (await db.query<{ n: number }>(LOCK_FREE_READ + c.sql, c.params)).rows[0]?.n ?? 0;
+    result.total = (await db.query<{ n: number }>(NEVER_WAITS + c.sql, c.params)).rows[0]?.n ?? 0;
     if (req.summary === 'count') return result;
   }
   if (req.count === 0) return result;
@@ -95,7 +95,7 @@ export async function runSearch(db: Queryable, req: SearchRequest, opts: { rawCo
   const q = buildSearchSql(req, cursor, opts);
   let rows: PageRow[];
   try {
-    rows = (await db.query<PageRow>(LOCK_FREE_READ + q.sql, q.params)).rows;
+    rows = (await db.query<PageRow>(NEVER_WAITS + q.sql, q.params)).rows;
   } catch (e) {
     // A hand-made cursor whose keys do not cast (class 22: data exception) is the client's error, not ours.
     if (cursor && pgErrorCode(e)?.startsWith('22')) throw badCursor();

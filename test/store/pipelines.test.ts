@@ -1,27 +1,27 @@
 /**
- * LOCK_FREE_READ statements on PostgreSQL share a few pipelined connections (src/store/pg-db.ts): each answer
+ * NEVER_WAITS statements on PostgreSQL share a few pipelined connections (src/store/pg-db.ts): each answer
  * reaches its own caller under real concurrency, an error stays with its statement, a lost connection fails
  * only what it had in flight and is replaced, and inside a transaction the marked read runs on the transaction.
  */
 import pg from 'pg';
-import { LOCK_FREE_READ } from '../../src/store/db.js';
+import { NEVER_WAITS } from '../../src/store/db.js';
 import { PgDb } from '../../src/store/pg-db.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const describeIf = url ? describe : describe.skip;
 
-describeIf('read pipelines on postgres', () => {
+describeIf('pipelined statements on postgres', () => {
   let db: PgDb;
   beforeAll(() => {
     db = new PgDb(url!, 4, 3);
   });
   afterAll(async () => db?.close());
 
-  const pipelineBackends = async (): Promise<number[]> => {
+  const pipelineBackends = async (name = 'vaxhub read pipeline'): Promise<number[]> => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
-      const r = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'vaxhub read pipeline' AND datname = current_database()");
+      const r = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", [name]);
       return r.rows.map((x) => x.pid);
     } finally {
       await admin.end();
@@ -31,7 +31,7 @@ describeIf('read pipelines on postgres', () => {
   test('600 concurrent reads, some failing, each answered with its own rows or its own error', async () => {
     const work = Array.from({ length: 600 }, async (_, i) => {
       if (i % 7 === 3) {
-        await expect(db.query(`${LOCK_FREE_READ}SELECT 100 / $1::int AS n`, [0])).rejects.toMatchObject({ code: '22012' });
+        await expect(db.query(`${NEVER_WAITS}SELECT 100 / $1::int AS n`, [0])).rejects.toMatchObject({ code: '22012' });
         return;
       }
       if (i % 11 === 5) {
@@ -40,7 +40,7 @@ describeIf('read pipelines on postgres', () => {
         expect(r.rows).toEqual([{ n: i * 2 }]);
         return;
       }
-      const r = await db.query<{ n: number; s: string }>(`${LOCK_FREE_READ}SELECT $1::int AS n, repeat('x', $1::int % 50) AS s`, [i]);
+      const r = await db.query<{ n: number; s: string }>(`${NEVER_WAITS}SELECT $1::int AS n, repeat('x', $1::int % 50) AS s`, [i]);
       expect(r.rows).toEqual([{ n: i, s: 'x'.repeat(i % 50) }]);
     });
     await Promise.all(work);
@@ -50,11 +50,11 @@ describeIf('read pipelines on postgres', () => {
   });
 
   test('a terminated pipeline connection fails only what it had in flight and is replaced', async () => {
-    await db.query(`${LOCK_FREE_READ}SELECT $1::int AS n`, [1]);
+    await db.query(`${NEVER_WAITS}SELECT $1::int AS n`, [1]);
     const before = await pipelineBackends();
     expect(before.length).toBeGreaterThan(0);
     // Slow reads in flight on every pipeline, then their backends go away.
-    const inFlight = Array.from({ length: 6 }, (_, i) => db.query(`${LOCK_FREE_READ}SELECT pg_sleep(0.5), $1::int AS n`, [i]).then(() => 'answered', () => 'failed'));
+    const inFlight = Array.from({ length: 6 }, (_, i) => db.query(`${NEVER_WAITS}SELECT pg_sleep(0.5), $1::int AS n`, [i]).then(() => 'answered', () => 'failed'));
     await new Promise((r) => setTimeout(r, 100));
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
@@ -63,9 +63,26 @@ describeIf('read pipelines on postgres', () => {
     const outcomes = await Promise.all(inFlight);
     expect(outcomes.filter((o) => o === 'failed').length).toBeGreaterThan(0);
     // Later reads get fresh connections.
-    for (let i = 0; i < 10; i++) expect((await db.query<{ n: number }>(`${LOCK_FREE_READ}SELECT $1::int AS n`, [i])).rows).toEqual([{ n: i }]);
+    for (let i = 0; i < 10; i++) expect((await db.query<{ n: number }>(`${NEVER_WAITS}SELECT $1::int AS n`, [i])).rows).toEqual([{ n: i }]);
     const after = await pipelineBackends();
     expect(after.some((pid) => before.includes(pid))).toBe(false);
+  });
+
+  test('writes go to their own pipelines; a failing insert fails alone and the others are stored', async () => {
+    const table = `pipe_writes_${Date.now()}`;
+    await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, n int NOT NULL)`);
+    try {
+      await db.query(`INSERT INTO ${table} VALUES ('taken', 0)`);
+      const outcomes = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+        db.query(`${NEVER_WAITS}INSERT INTO ${table} (id, n) VALUES ($1, $2)`, [i % 50 === 7 ? 'taken' : `w${i}`, i]).then(() => 'stored', (e: { code?: string }) => e.code)));
+      expect(outcomes.filter((o) => o === '23505')).toHaveLength(6);
+      expect(outcomes.filter((o) => o === 'stored')).toHaveLength(294);
+      const n = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+      expect(n.rows[0]!.n).toBe(295);
+      expect((await pipelineBackends('vaxhub write pipeline')).length).toBeGreaterThan(0);
+    } finally {
+      await db.query(`DROP TABLE ${table}`);
+    }
   });
 
   test('inside a transaction a marked read runs on the transaction and sees its own writes', async () => {
@@ -74,7 +91,7 @@ describeIf('read pipelines on postgres', () => {
     try {
       const seen = await db.transaction(async (tx) => {
         await tx.query(`INSERT INTO ${table} VALUES ($1)`, [42]);
-        return (await tx.query<{ x: number }>(`${LOCK_FREE_READ}SELECT x FROM ${table} WHERE x = $1`, [42])).rows;
+        return (await tx.query<{ x: number }>(`${NEVER_WAITS}SELECT x FROM ${table} WHERE x = $1`, [42])).rows;
       });
       expect(seen).toEqual([{ x: 42 }]);
     } finally {
