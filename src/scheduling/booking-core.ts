@@ -4,7 +4,7 @@
  * the place, the dose and the person's dose together, optionally with the FHIR Appointment and the
  * Idempotency-Key answer (claim-batch.ts; claims arriving together are written as one group).
  */
-import type { Db, Queryable } from '../store/db.js';
+import { NEVER_WAITS, type Db, type Queryable } from '../store/db.js';
 import { GroupQueue, queuePerKey } from '../store/group-queue.js';
 import type { AnyResource } from '../store/repository-types.js';
 import { fhirError } from '../fhir/outcomes.js';
@@ -83,8 +83,9 @@ const planningQueue = queuePerKey((db: Queryable) => new GroupQueue<PlanningKey,
   maxRunning: 4,
   maxGroup: 64,
   runGroup: async (keys) => {
+    // A plain read (no lock; the claim re-checks everything under its own): it never waits, so it may be pipelined.
     const r = await db.query<PlanningRow & { k: number }>(
-      `SELECT u.k::int AS k, ${CAPACITY_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, ${DOSES_OF('u.patient_id')},
+      `${NEVER_WAITS}SELECT u.k::int AS k, ${CAPACITY_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, ${DOSES_OF('u.patient_id')},
          (SELECT count(*)::int FROM slot_hold h WHERE h.slot_id = u.slot_id AND h.expires_at <= u.now) AS expired_holds
          FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(slot_id, patient_id, now, k)
          JOIN slot_capacity c ON c.id = u.slot_id`,
