@@ -74,31 +74,34 @@ class Pipelines {
     this.clients = Array.from({ length: size }, () => undefined);
   }
 
+  /**
+   * The connection with the fewest statements in flight; a new one only when every live one is busy (so a quiet
+   * hub, and each of a test run's many hubs, holds one or two), up to the configured number.
+   */
   private pick(): { client: pg.Client; inFlight: number; broken: boolean } {
-    let best = -1;
+    let best: { client: pg.Client; inFlight: number; broken: boolean } | undefined;
+    let free = -1;
     for (let i = 0; i < this.clients.length; i++) {
       const c = this.clients[i];
       if (!c || c.broken) {
-        best = i;
-        break;
+        if (free < 0) free = i;
+      } else if (!best || c.inFlight < best.inFlight) {
+        best = c;
       }
-      if (best < 0 || c.inFlight < this.clients[best]!.inFlight) best = i;
     }
-    let slot = this.clients[best];
-    if (!slot || slot.broken) {
-      // Named, so pg_stat_activity tells these shared connections from the pool's.
-      const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: this.name } as pg.ClientConfig);
-      const made = { client, inFlight: 0, broken: false };
-      const drop = (): void => {
-        made.broken = true;
-      };
-      client.on('error', drop);
-      client.on('end', drop);
-      // Queries issued before the connection is up wait in pg's queue; a failed connect fails them.
-      client.connect().catch(drop);
-      this.clients[best] = slot = made;
-    }
-    return slot;
+    if (best && (best.inFlight === 0 || free < 0)) return best;
+    // Named, so pg_stat_activity tells these shared connections from the pool's.
+    const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: this.name } as pg.ClientConfig);
+    const made = { client, inFlight: 0, broken: false };
+    const drop = (): void => {
+      made.broken = true;
+    };
+    client.on('error', drop);
+    client.on('end', drop);
+    // Statements issued before the connection is up wait in pg's queue; a failed connect fails them.
+    client.connect().catch(drop);
+    this.clients[free] = made;
+    return made;
   }
 
   async query<T>(text: string | pg.QueryConfig, params: unknown[] | undefined): Promise<pg.QueryResult<T & pg.QueryResultRow>> {

@@ -28,6 +28,21 @@ describeIf('pipelined statements on postgres', () => {
     }
   };
 
+  test('one statement at a time needs one connection; more open only while all are busy', async () => {
+    const quiet = new PgDb(url!, 2, 3);
+    try {
+      const pids = new Set<number>();
+      for (let i = 0; i < 10; i++) pids.add((await quiet.query<{ pid: number }>(`${NEVER_WAITS}SELECT pg_backend_pid() AS pid, $1::int AS i`, [i])).rows[0]!.pid);
+      expect(pids.size).toBe(1);
+      const together = await Promise.all(Array.from({ length: 30 }, (_, i) => quiet.query<{ pid: number }>(`${NEVER_WAITS}SELECT pg_backend_pid() AS pid, $1::int AS i`, [i])));
+      const used = new Set(together.map((r) => r.rows[0]!.pid));
+      expect(used.size).toBeGreaterThanOrEqual(1);
+      expect(used.size).toBeLessThanOrEqual(3);
+    } finally {
+      await quiet.close();
+    }
+  });
+
   test('600 concurrent reads, some failing, each answered with its own rows or its own error', async () => {
     const work = Array.from({ length: 600 }, async (_, i) => {
       if (i % 7 === 3) {
