@@ -22,9 +22,16 @@ export function searchsetBundle(opts: {
   if (opts.outcome) entry.push({ resource: opts.outcome, search: { mode: 'outcome' as const } });
   const link = [{ relation: 'self', url: opts.selfUrl }];
   if (opts.nextUrl) link.push({ relation: 'next', url: opts.nextUrl });
-  const b: Bundle = { resourceType: 'Bundle', type: 'searchset', timestamp: new Date().toISOString(), link, entry };
-  if (opts.total !== undefined) b.total = opts.total;
-  return b;
+  // Elements in the order R4 defines them (total before link and entry). FHIR JSON has no empty arrays: a search
+  // that matched nothing (or _summary=count) answers no `entry` at all.
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    timestamp: new Date().toISOString(),
+    ...(opts.total !== undefined ? { total: opts.total } : {}),
+    link,
+    ...(entry.length ? { entry } : {}),
+  };
 }
 
 export function queryString(query: Record<string, string | string[]>, override: Record<string, string | undefined> = {}): string {

@@ -42,6 +42,7 @@ export function rawSearchsetBundle(opts: {
   outcome?: OperationOutcome;
 }): Bundle {
   const bundle = searchsetBundle({ ...opts, resources: [] });
+  if (opts.matches.length === 0) return bundle; // nothing to splice (and no empty `entry`)
   const others = bundle.entry ?? [];
   const fullUrls = opts.matches.map((m) => `${opts.baseUrl}/${opts.resourceType}/${m.id}`);
   let entries: BundleEntry[] | undefined;
