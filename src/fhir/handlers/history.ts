@@ -75,7 +75,14 @@ export async function historyHandler(req: FhirRequest, ctx: FhirContext, type: s
   const path = id ? `${type}/${id}/_history` : `${type}/_history`;
   const link = [{ relation: 'self', url: `${req.baseUrl}/${path}${queryString(req.query)}` }];
   if (rows.length > count) link.push({ relation: 'next', url: `${req.baseUrl}/${path}${queryString(req.query, { _cursor: String(rows[count - 1]!.hid) })}` });
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', timestamp: new Date().toISOString(), link, entry };
-  if (!cursor && rows.length <= count) bundle.total = page.length;
+  // R4's element order; no empty `entry` array (FHIR JSON has none).
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'history',
+    timestamp: new Date().toISOString(),
+    ...(!cursor && rows.length <= count ? { total: page.length } : {}),
+    link,
+    ...(entry.length ? { entry } : {}),
+  };
   return { status: 200, body: bundle };
 }
