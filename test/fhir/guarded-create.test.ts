@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Appointment, Immunization, Patient } from 'fhir/r4';
 import type { Db, Queryable } from '../../src/store/db.js';
+import { SKIP_AFTER_BUSY_GUARD } from '../../src/fhir/handlers/write.js';
 import { FhirRepository } from '../../src/store/repository.js';
 import { saveConnection } from '../../src/sync/iis/connections.js';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -111,6 +112,35 @@ describe.each(backends())('guarded creates on %s', (backend) => {
       await t.hub.db.query(`DELETE FROM iis_message WHERE connection_id = $1`, [conn.id]);
       await t.hub.db.query(`DELETE FROM iis_connection WHERE id = $1`, [conn.id]);
     }
+  });
+
+  test('after a failed guard the next creates skip it, then it is tried again', async () => {
+    const conn = { id: `backoff-${randomUUID().slice(0, 8)}`, name: 'Backoff IIS', transport: 'mllp' as const, endpoint: '127.0.0.1:9', credentials: {}, facilityId: 'NVC01', sender: sampleSender, coverage: { all: true }, maxAttempts: 1, enabled: true };
+    const watch = watchTransactions(t.hub.db);
+    /** Posts a dose; true when it was written without a transaction (the guarded statement). */
+    const guardedPost = async (): Promise<boolean> => {
+      const inTx = () => watch.statements.filter((s) => s.some((sql) => /INSERT INTO fhir_resource/.test(sql))).length;
+      const before = inTx();
+      expect((await post(dose(patientId, '2024-04-02'))).status).toBe(201);
+      return inTx() === before;
+    };
+    const guarded: boolean[] = [];
+    try {
+      // An earlier test's failed guard may still be counting down: first see a guarded create.
+      let settled = false;
+      for (let i = 0; i <= SKIP_AFTER_BUSY_GUARD && !settled; i++) settled = await guardedPost();
+      expect(settled).toBe(true);
+      await saveConnection(t.hub.db, conn);
+      expect(await guardedPost()).toBe(false); // the guard fails: a registry to report to
+      await t.hub.db.query(`DELETE FROM iis_message WHERE connection_id = $1`, [conn.id]);
+      await t.hub.db.query(`DELETE FROM iis_connection WHERE id = $1`, [conn.id]);
+      for (let i = 0; i < SKIP_AFTER_BUSY_GUARD + 3; i++) guarded.push(await guardedPost());
+    } finally {
+      watch.stop();
+    }
+    // The skipped ones took the transactional path; from then on, with the hooks idle again, one statement each.
+    expect(guarded.indexOf(true)).toBe(SKIP_AFTER_BUSY_GUARD);
+    expect(guarded.slice(SKIP_AFTER_BUSY_GUARD)).toEqual([true, true, true]);
   });
 
   test('a dose given on the day of a booking fulfils that appointment without naming it', async () => {

@@ -46,12 +46,28 @@ async function runAfter(ctx: FhirContext, tx: Queryable, req: FhirRequest, inter
 }
 
 /**
+ * After a guard fails (a hook had work: a hub reporting to a registry fails it on every dose), this many creates
+ * of the type take the whole path before the guard is tried again: the failed attempt costs one statement, so
+ * busy hooks cost at most one extra statement per SKIP_AFTER_BUSY_GUARD + 1 creates, and hooks that fall idle
+ * again are noticed within as many.
+ */
+export const SKIP_AFTER_BUSY_GUARD = 64;
+const creationsToSkip = new WeakMap<WriteInterceptor[], Map<string, number>>();
+
+/**
  * The create as one statement when every interceptor can say in SQL that it has nothing to do (an Immunization
  * with no registry to report to and no booking to fulfil): undefined when one cannot, or its condition failed
  * and nothing was written.
  */
 async function createIfHooksIdle(ctx: FhirContext, interceptors: WriteInterceptor[], resource: AnyResource, id: string | undefined): Promise<AnyResource | undefined> {
   if (interceptors.some((i) => i.beforeWrite || !i.idleOnCreate)) return undefined;
+  let skips = creationsToSkip.get(ctx.interceptors);
+  if (!skips) creationsToSkip.set(ctx.interceptors, (skips = new Map()));
+  const toSkip = skips.get(resource.resourceType) ?? 0;
+  if (toSkip > 0) {
+    skips.set(resource.resourceType, toSkip - 1);
+    return undefined;
+  }
   const params: unknown[] = [];
   const param = (v: unknown): string => `$${params.push(v)}`;
   const conditions: string[] = [];
@@ -60,7 +76,9 @@ async function createIfHooksIdle(ctx: FhirContext, interceptors: WriteIntercepto
     if (c === undefined) return undefined;
     conditions.push(`(${c})`);
   }
-  return ctx.repo.createIf(resource, { sql: conditions.join(' AND '), params }, { id });
+  const stored = await ctx.repo.createIf(resource, { sql: conditions.join(' AND '), params }, { id });
+  if (!stored) skips.set(resource.resourceType, SKIP_AFTER_BUSY_GUARD);
+  return stored;
 }
 
 /** Parses an If-None-Exist value (`identifier=x|y&status=z`) into a query object. */
