@@ -64,8 +64,15 @@ class PgTx implements Queryable {
  * and one's error is its own). A statement goes to the connection with the fewest in flight; a connection that
  * fails fails what it had in flight (pg rejects them) and is replaced by the next statement.
  */
+interface PipelinedClient {
+  client: pg.Client;
+  inFlight: number;
+  broken: boolean;
+}
+
 class Pipelines {
-  private readonly clients: Array<{ client: pg.Client; inFlight: number; broken: boolean } | undefined>;
+  private readonly clients: Array<PipelinedClient | undefined>;
+  private closed = false;
   constructor(
     private readonly connectionString: string,
     size: number,
@@ -78,8 +85,9 @@ class Pipelines {
    * The connection with the fewest statements in flight; a new one only when every live one is busy (so a quiet
    * hub, and each of a test run's many hubs, holds one or two), up to the configured number.
    */
-  private pick(): { client: pg.Client; inFlight: number; broken: boolean } {
-    let best: { client: pg.Client; inFlight: number; broken: boolean } | undefined;
+  private pick(): PipelinedClient {
+    if (this.closed) throw new Error('The database is closed');
+    let best: PipelinedClient | undefined;
     let free = -1;
     for (let i = 0; i < this.clients.length; i++) {
       const c = this.clients[i];
@@ -92,7 +100,7 @@ class Pipelines {
     if (best && (best.inFlight === 0 || free < 0)) return best;
     // Named, so pg_stat_activity tells these shared connections from the pool's.
     const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: this.name } as pg.ClientConfig);
-    const made = { client, inFlight: 0, broken: false };
+    const made: PipelinedClient = { client, inFlight: 0, broken: false };
     const drop = (): void => {
       made.broken = true;
     };
@@ -115,6 +123,7 @@ class Pipelines {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.clients.map((c) => c?.client.end().catch(() => undefined)));
   }
 }
