@@ -151,7 +151,7 @@ export function auditRow(input: AuditInput, id: string): AuditRow {
 }
 
 /** The columns an INSERT of AuditRows names, in AuditRow's order, for json_to_recordset. */
-export const AUDIT_ROW_COLUMNS = 'id text, action text, outcome text, client_id text, user_ref text, ip text, what text, patient_id text, query text, detail text';
+const AUDIT_ROW_COLUMNS = 'id text, action text, outcome text, client_id text, user_ref text, ip text, what text, patient_id text, query text, detail text';
 
 /** Appends AuditRows (one statement, one JSON parameter) recorded at one instant. */
 export async function insertAuditRows(db: Queryable, recorded: string, rows: AuditRow[]): Promise<void> {
