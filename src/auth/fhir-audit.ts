@@ -26,7 +26,7 @@ export function auditOfFhirRequest(req: FhirRequest, status: number): AuditInput
   else if (type.startsWith('$') || second?.startsWith('$') || third?.startsWith('$')) action = type === '$export' || second === '$export' || third === '$export' ? 'export' : 'operation';
   else if (req.method === 'POST' && second === undefined) action = 'create';
   else if (req.method === 'POST' && second === '_search') action = 'search';
-  else if (req.method === 'PUT') action = 'update';
+  else if (req.method === 'PUT' || req.method === 'PATCH') action = 'update';
   else if (req.method === 'DELETE') action = 'delete';
   else if (second === undefined) action = 'search';
   else if (second === '_history' || third === '_history') action = parts.length === 4 ? 'vread' : 'history';

@@ -28,11 +28,16 @@ export function decorateCapabilityStatement(d: CapabilityDecorator): void {
   decorators.push(d);
 }
 
+/** `{ [key]: list }`, or nothing when the list is empty (FHIR JSON has no empty arrays). */
+function nonEmpty<K extends string, T>(key: K, list: T[]): { [k in K]?: T[] } {
+  return (list.length ? { [key]: list } : {}) as { [k in K]?: T[] };
+}
+
 export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): CapabilityStatement {
   const resources: CapabilityStatementRestResource[] = SUPPORTED_RESOURCE_TYPES.map((type) => ({
     type,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-    interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({ code: code as never })),
+    interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({ code: code as never })),
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: true,
@@ -40,12 +45,12 @@ export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): Ca
     conditionalRead: 'not-supported',
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
-    searchInclude: INCLUDES[type] ?? [],
-    searchRevInclude: REVINCLUDES[type] ?? [],
+    ...nonEmpty('searchInclude', INCLUDES[type] ?? []),
+    ...nonEmpty('searchRevInclude', REVINCLUDES[type] ?? []),
     searchParam: [...searchParamsFor(type).values()].map((p) => ({ name: p.code, type: p.type as never, definition: p.column ? `http://hl7.org/fhir/SearchParameter/Resource-${p.code.slice(1)}` : `http://hl7.org/fhir/SearchParameter/${p.resourceType}-${p.code}` })),
-    operation: ctx.operations
+    ...nonEmpty('operation', ctx.operations
       .filter((o) => o.levels.some((l) => l !== 'system') && (o.resourceTypes.includes(type) || o.resourceTypes.includes('*')))
-      .map((o) => ({ name: o.name, definition: o.definition ?? `${req.baseUrl}/OperationDefinition/${o.name}` })),
+      .map((o) => ({ name: o.name, definition: o.definition ?? `${req.baseUrl}/OperationDefinition/${o.name}` }))),
   }));
   const cs: CapabilityStatement = {
     resourceType: 'CapabilityStatement',
@@ -57,7 +62,7 @@ export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): Ca
     implementation: { description: 'vaxhub FHIR R4 immunization hub', url: req.baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'application/json'],
-    patchFormat: [],
+    patchFormat: ['application/json-patch+json'],
     rest: [
       {
         mode: 'server',
@@ -72,9 +77,9 @@ export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): Ca
           { name: '_elements', type: 'string' },
           { name: '_total', type: 'token' },
         ],
-        operation: ctx.operations
+        ...nonEmpty('operation', ctx.operations
           .filter((o) => o.levels.includes('system'))
-          .map((o) => ({ name: o.name, definition: o.definition ?? `${req.baseUrl}/OperationDefinition/${o.name}` })),
+          .map((o) => ({ name: o.name, definition: o.definition ?? `${req.baseUrl}/OperationDefinition/${o.name}` }))),
       },
     ],
   };

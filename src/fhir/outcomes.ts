@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   INVALID_JSON: { status: 400, message: 'Body is not valid JSON' },
   INVALID_RESOURCE: { status: 400, message: 'Resource does not conform to FHIR R4' },
   PROFILE_VIOLATION: { status: 422, message: 'Resource breaks a vaxhub profile rule' },
+  PATCH_NOT_APPLICABLE: { status: 422, message: 'The patch does not apply to this resource' },
   BAD_SEARCH_PARAM: { status: 400, message: 'Bad search parameter' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, message: 'Only JSON (application/fhir+json) is supported' },

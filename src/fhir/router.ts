@@ -10,7 +10,7 @@ import { FhirRepository } from '../store/repository.js';
 import { badRequest, fhirError } from './outcomes.js';
 import { isSupportedType, ID_PATTERN } from './resource-types.js';
 import { readHandler, vreadHandler } from './handlers/read.js';
-import { createHandler, deleteHandler, updateHandler } from './handlers/write.js';
+import { createHandler, deleteHandler, patchHandler, updateHandler } from './handlers/write.js';
 import { searchHandler } from './handlers/search.js';
 import { historyHandler } from './handlers/history.js';
 import { bundleHandler } from './handlers/bundle.js';
@@ -112,10 +112,12 @@ export async function dispatch(req: FhirRequest, ctx: FhirContext, assignedId?: 
         return readHandler(req, ctx, a, b);
       case 'PUT':
         return updateHandler(req, ctx, a, b);
+      case 'PATCH':
+        return patchHandler(req, ctx, a, b);
       case 'DELETE':
         return deleteHandler(req, ctx, a, b);
       default:
-        methodNotAllowed(req, 'GET, PUT, DELETE');
+        methodNotAllowed(req, 'GET, PUT, PATCH, DELETE');
     }
   }
   if (c.startsWith('$')) {

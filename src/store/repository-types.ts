@@ -44,8 +44,11 @@ export interface Repository {
   /** Update-or-create by id (PUT semantics). */
   update<T extends AnyResource>(resource: T, opts?: WriteOptions): Promise<{ resource: T; created: boolean }>;
   delete(resourceType: string, id: string, opts?: WriteOptions): Promise<void>;
-  /** Throws 404 NOT_FOUND or 410 GONE as OperationOutcomeError. */
-  read<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T>;
+  /**
+   * Throws 404 NOT_FOUND or 410 GONE as OperationOutcomeError. `forUpdate` (inside a transaction) locks the row
+   * until the transaction ends, for a read-modify-write such as PATCH.
+   */
+  read<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable, opts?: { forUpdate?: boolean }): Promise<T>;
   /** Like read but returns undefined instead of throwing when absent or deleted. */
   readOptional<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T | undefined>;
   vread<T extends AnyResource = AnyResource>(resourceType: string, id: string, versionId: string): Promise<T>;

@@ -251,9 +251,11 @@ export class FhirRepository implements Repository {
     return row && !row.deleted ? row.content : undefined;
   }
 
-  async read<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable): Promise<T> {
+  async read<T extends AnyResource = AnyResource>(resourceType: string, id: string, tx?: Queryable, opts: { forUpdate?: boolean } = {}): Promise<T> {
     const r = await (tx ?? this.db).query<{ content: T; deleted: boolean; version_id: number }>(
-      `${NEVER_WAITS}SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
+      opts.forUpdate
+        ? 'SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE'
+        : `${NEVER_WAITS}SELECT content, deleted, version_id FROM fhir_resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
     );
     const row = r.rows[0];

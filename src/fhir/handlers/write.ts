@@ -6,6 +6,7 @@ import type { FhirContext, FhirRequest, FhirResponse, WriteInterceptor } from '.
 import type { Queryable } from '../../store/db.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { badRequest, fhirError, notFound } from '../outcomes.js';
+import jsonPatch, { type Operation } from 'fast-json-patch';
 import { validateOrThrow } from '../validation/index.js';
 import { writeResponse } from './http-meta.js';
 import { ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
@@ -126,16 +127,50 @@ export async function updateHandler(req: FhirRequest, ctx: FhirContext, type: st
   if (input.id === undefined) throw badRequest('The resource in a PUT must carry its id', `${type}.id`);
   if (input.id !== id) throw badRequest(`Resource id '${String(input.id)}' does not match the URL id '${id}'`, `${type}.id`);
   validateOrThrow(input, { mode: 'update', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type, expectedId: id });
-  const work = async (t: Queryable): Promise<FhirResponse> => {
-    const previous = await ctx.repo.readOptional(type, id, t);
-    if (previous && !ctx.policy.canSee(req.principal, previous)) throw notFound(`${type}/${id}`);
-    if (!ctx.policy.canSee(req.principal, input)) throw fhirError('FORBIDDEN', `This token may not write ${type} outside its compartment`);
-    const toStore = (await runBefore(ctx, t, req, 'update', input, previous, type)) ?? input;
-    const { resource, created } = await ctx.repo.update(toStore, { tx: t, ifMatch: req.headers['if-match'] });
-    await runAfter(ctx, t, req, 'update', resource, previous, type);
-    return writeResponse(req, created || !previous ? 201 : 200, resource);
-  };
+  const work = async (t: Queryable): Promise<FhirResponse> => storeUpdate(req, ctx, t, type, id, input, await ctx.repo.readOptional(type, id, t));
   return tx ? work(tx) : ctx.db.transaction(work);
+}
+
+/** The write half of an update (PUT or PATCH), in its transaction: access, hooks, the versioned write, the answer. */
+async function storeUpdate(req: FhirRequest, ctx: FhirContext, t: Queryable, type: string, id: string, input: AnyResource, previous: AnyResource | undefined): Promise<FhirResponse> {
+  if (previous && !ctx.policy.canSee(req.principal, previous)) throw notFound(`${type}/${id}`);
+  if (!ctx.policy.canSee(req.principal, input)) throw fhirError('FORBIDDEN', `This token may not write ${type} outside its compartment`);
+  const toStore = (await runBefore(ctx, t, req, 'update', input, previous, type)) ?? input;
+  const { resource, created } = await ctx.repo.update(toStore, { tx: t, ifMatch: req.headers['if-match'] });
+  await runAfter(ctx, t, req, 'update', resource, previous, type);
+  return writeResponse(req, created || !previous ? 201 : 200, resource);
+}
+
+/**
+ * PATCH with a JSON Patch document (RFC 6902, `application/json-patch+json`), as R4's http.html#patch allows:
+ * the current version is read and locked, patched, validated like a PUT, and written as the next version with
+ * the same hooks (an Appointment patched to `cancelled` frees its place). A malformed patch is 400; one that
+ * cannot apply to this resource (a failed `test`, a missing path) is 422; If-Match works as for PUT.
+ */
+export async function patchHandler(req: FhirRequest, ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
+  ctx.policy.assertAllowed(req.principal, type, 'update');
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/json-patch+json') {
+    throw fhirError('UNSUPPORTED_MEDIA_TYPE', `PATCH takes a JSON Patch document (application/json-patch+json), not '${contentType || 'none'}'`);
+  }
+  const ops = req.body;
+  if (!Array.isArray(ops)) throw badRequest('A JSON Patch document is an array of operations');
+  const malformed = jsonPatch.validate(ops as Operation[]);
+  if (malformed) throw badRequest(`JSON Patch operation ${malformed.index ?? 0} is invalid: ${malformed.message.split('\n')[0]}`);
+  return ctx.db.transaction(async (t) => {
+    const current = await ctx.repo.read(type, id, t, { forUpdate: true });
+    let patched: AnyResource;
+    try {
+      patched = jsonPatch.applyPatch(structuredClone(current), ops as Operation[], true, false).newDocument;
+    } catch (e) {
+      const message = e instanceof jsonPatch.JsonPatchError ? e.message.split('\n')[0] : String(e);
+      throw fhirError('PATCH_NOT_APPLICABLE', `The patch does not apply to ${type}/${id}: ${message}`);
+    }
+    if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) throw fhirError('PATCH_NOT_APPLICABLE', 'The patch must leave a resource');
+    if (patched.resourceType !== type || patched.id !== id) throw badRequest('A patch may not change the resource type or id');
+    validateOrThrow(patched, { mode: 'update', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type, expectedId: id });
+    return storeUpdate(req, ctx, t, type, id, patched, current);
+  });
 }
 
 export async function deleteHandler(req: FhirRequest, ctx: FhirContext, type: string, id: string, tx?: Queryable): Promise<FhirResponse> {

@@ -44,7 +44,8 @@ export function searchset(resources: Resource[], extra: Partial<Bundle> = {}): B
     resource: r,
     search: { mode: r.resourceType === 'OperationOutcome' ? 'outcome' : 'match' },
   }));
-  return { resourceType: 'Bundle', type: 'searchset', total: resources.filter((r) => r.resourceType !== 'OperationOutcome').length, entry, ...extra };
+  // No empty `entry` array (FHIR JSON has none) when nothing was found.
+  return { resourceType: 'Bundle', type: 'searchset', total: resources.filter((r) => r.resourceType !== 'OperationOutcome').length, ...(entry.length ? { entry } : {}), ...extra };
 }
 
 const REFUSALS: ErrorCode[] = ['SLOT_FULL', 'HOLD_EXPIRED', 'ALREADY_BOOKED', 'NO_SUPPLY', 'INTERVAL_TOO_SHORT'];
