@@ -11,6 +11,7 @@ import { badRequest, fhirError } from './outcomes.js';
 import { isSupportedType, ID_PATTERN } from './resource-types.js';
 import { readHandler, vreadHandler } from './handlers/read.js';
 import { createHandler, deleteHandler, patchHandler, updateHandler } from './handlers/write.js';
+import { mediaType } from './media-type.js';
 import { searchHandler } from './handlers/search.js';
 import { historyHandler } from './handlers/history.js';
 import { bundleHandler } from './handlers/bundle.js';
@@ -89,7 +90,7 @@ export async function dispatch(req: FhirRequest, ctx: FhirContext, assignedId?: 
     if (c !== undefined) throw fhirError('NOT_FOUND', `Unknown path '/${req.path}'`);
     if (req.method !== 'POST') methodNotAllowed(req, 'POST');
     // Search parameters travel form-encoded (R4 http.html#search); a JSON body is not a parameter list.
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const contentType = mediaType(req.headers['content-type']);
     if (req.body !== undefined && contentType !== '' && contentType !== 'application/x-www-form-urlencoded') {
       throw fhirError('UNSUPPORTED_MEDIA_TYPE', `POST _search takes application/x-www-form-urlencoded parameters, not '${contentType}'`);
     }

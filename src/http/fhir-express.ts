@@ -7,6 +7,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/types.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { dispatch } from '../fhir/router.js';
+import { mediaType } from '../fhir/media-type.js';
 import { fhirError } from '../fhir/outcomes.js';
 import { FHIR_JSON } from './errors.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
@@ -17,7 +18,7 @@ const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/js
 export function acceptsJson(accept: string | undefined): boolean {
   if (!accept) return true;
   return accept.split(',').some((part) => {
-    const t = part.split(';')[0]!.trim().toLowerCase();
+    const t = mediaType(part);
     return t === '*/*' || t === 'application/*' || t.endsWith('json') || t === 'application/fhir+ndjson' || t === 'application/ndjson';
   });
 }
@@ -35,7 +36,7 @@ function checkContentType(req: Request): void {
   const length = Number(req.headers['content-length'] ?? 0);
   const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) return;
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = mediaType(req.headers['content-type']);
   if (JSON_TYPES.includes(type)) return;
   // POST _search and operations may carry form parameters.
   if (type === 'application/x-www-form-urlencoded' && req.method === 'POST') return;

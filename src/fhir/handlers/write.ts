@@ -7,6 +7,7 @@ import type { Queryable } from '../../store/db.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { badRequest, fhirError, notFound } from '../outcomes.js';
 import jsonPatch, { type Operation } from 'fast-json-patch';
+import { mediaType } from '../media-type.js';
 import { validateOrThrow } from '../validation/index.js';
 import { writeResponse } from './http-meta.js';
 import { ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
@@ -149,7 +150,7 @@ async function storeUpdate(req: FhirRequest, ctx: FhirContext, t: Queryable, typ
  */
 export async function patchHandler(req: FhirRequest, ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
   ctx.policy.assertAllowed(req.principal, type, 'update');
-  const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const contentType = mediaType(req.headers['content-type']);
   if (contentType !== 'application/json-patch+json') {
     throw fhirError('UNSUPPORTED_MEDIA_TYPE', `PATCH takes a JSON Patch document (application/json-patch+json), not '${contentType || 'none'}'`);
   }
