@@ -19,6 +19,11 @@ function fromRegistry(imm: Immunization): boolean {
   return Boolean(imm.reportOrigin?.coding?.some((c) => c.code === '05'));
 }
 
+/** The local patient a dose would be reported for; undefined when it is not reported (from a registry, or no local patient). */
+function reportedPatientId(imm: Immunization): string | undefined {
+  return fromRegistry(imm) ? undefined : idOf(imm.patient?.reference, 'Patient');
+}
+
 export function actionFor(interaction: 'create' | 'update' | 'delete', imm: Immunization): VxuAction {
   if (interaction === 'delete' || imm.status === 'entered-in-error') return 'D';
   return interaction === 'create' ? 'A' : 'U';
@@ -31,9 +36,8 @@ export async function reportImmunizationWrite(
   interaction: 'create' | 'update' | 'delete',
   imm: Immunization,
 ): Promise<void> {
-  if (fromRegistry(imm)) return;
-  const patientId = idOf(imm.patient.reference, 'Patient');
-  if (!patientId) return; // a dose without a local patient cannot be reported
+  const patientId = reportedPatientId(imm);
+  if (!patientId) return;
   // The registries first: with none enabled there is nothing to report, and the reads below (three to five round
   // trips inside the dose's transaction) would be wasted on every dose a hub without a registry records.
   const registries = (await listConnections(tx)).filter((c) => c.enabled);
@@ -65,8 +69,7 @@ export function iisWriteInterceptor(repo: Repository): WriteInterceptor {
     },
     // Nothing to report without an enabled registry: then a new dose needs no transaction of its own.
     idleOnCreate(resource) {
-      const imm = resource as unknown as Immunization;
-      if (fromRegistry(imm) || !idOf(imm.patient?.reference, 'Patient')) return 'true';
+      if (!reportedPatientId(resource as unknown as Immunization)) return 'true';
       return 'NOT EXISTS (SELECT 1 FROM iis_connection WHERE enabled)';
     },
   };
