@@ -133,8 +133,7 @@ export class PgDb implements Db {
   readonly autocommit = true;
   readonly pool: pg.Pool;
   private readonly names = new StatementNames();
-  private readonly reads: Pipelines | undefined;
-  private readonly writes: Pipelines | undefined;
+  private readonly pipelines: { reads: Pipelines; writes: Pipelines } | undefined;
   /**
    * `pipelines`: connections for NEVER_WAITS reads, and as many again for NEVER_WAITS writes, besides the pool
    * (0: they use the pool). Writes have their own, so no read queues behind a commit's WAL flush.
@@ -143,16 +142,15 @@ export class PgDb implements Db {
     this.pool = new pg.Pool({ connectionString, max });
     // An idle client losing its connection must not crash the hub.
     this.pool.on('error', () => undefined);
-    this.reads = pipelines > 0 ? new Pipelines(connectionString, pipelines, 'vaxhub read pipeline') : undefined;
-    this.writes = pipelines > 0 ? new Pipelines(connectionString, pipelines, 'vaxhub write pipeline') : undefined;
+    this.pipelines = pipelines > 0
+      ? { reads: new Pipelines(connectionString, pipelines, 'vaxhub read pipeline'), writes: new Pipelines(connectionString, pipelines, 'vaxhub write pipeline') }
+      : undefined;
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    if (this.reads && this.writes && sql.startsWith(NEVER_WAITS)) {
-      const pipes = READ_ONLY.test(sql.slice(NEVER_WAITS.length)) ? this.reads : this.writes;
-      const r = await pipes.query<T>(statement(this.names, sql, params), params);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
-    }
-    const r = await this.pool.query(statement(this.names, sql, params), params as unknown[]);
+    const text = statement(this.names, sql, params);
+    const r = this.pipelines && sql.startsWith(NEVER_WAITS)
+      ? await (READ_ONLY.test(sql.slice(NEVER_WAITS.length)) ? this.pipelines.reads : this.pipelines.writes).query<T>(text, params)
+      : await this.pool.query(text, params as unknown[]);
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
   }
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -190,6 +188,6 @@ export class PgDb implements Db {
     }
   }
   async close(): Promise<void> {
-    await Promise.all([this.pool.end(), this.reads?.close(), this.writes?.close()]);
+    await Promise.all([this.pool.end(), this.pipelines?.reads.close(), this.pipelines?.writes.close()]);
   }
 }
