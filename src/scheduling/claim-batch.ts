@@ -1,7 +1,7 @@
 /**
  * The booking claim: place (slot row), dose (a usable lot) and person (the booking row under the one-person-one-dose
  * unique index), and optionally the FHIR Appointment (row, history, indexes) and the filled Idempotency-Key, all
- * written only when every part of the claim holds. The database function `vaxhub_claim_batch` (migration 230)
+ * written only when every part of the claim holds. The database function `vaxhub_claim_batch` (migrations 230, 240)
  * decides and writes a group of claims in one statement, each claim accepted or refused on its own; its header
  * says how it keeps every claim correct and why the hot rows come last.
  *

@@ -1,5 +1,5 @@
 /**
- * The claim (`vaxhub_claim_batch`, migration 230) decides a group of claims in one statement, each on its own: a
+ * The claim (`vaxhub_claim_batch`, migrations 230 and 240) decides a group of claims in one statement, each on its own: a
  * refused claim must leave nothing behind (its booking row, hold, Appointment, history and index rows are undone),
  * in autocommit and inside a caller's transaction, which then goes on; the others keep what they claimed.
  */
@@ -109,6 +109,37 @@ describe.each(DB_KINDS)('claim groups on %s', (kind) => {
     const accepted = [claims[0]!, claims[2]!].map((x) => x.plan.appointmentId);
     expect((await ctx.repo.search('Appointment', { slot: `Slot/${slotId}` })).resources.map((a) => a.id).sort()).toEqual(accepted.sort());
     expect(await leftovers([claims[1]!.plan.appointmentId, claims[3]!.plan.appointmentId])).toBe(0);
+  });
+
+  it('writes each accepted Appointment as a plain create would: the same index rows and version 1 in history', async () => {
+    const c = await seedClinic(ctx, { capacity: 5, slots: 2, doses: 10 });
+    const claims = [
+      await planFor(c.slotIds[0]!, randomUUID(), { appointment: true }),
+      await planFor(c.slotIds[1]!, randomUUID(), { appointment: true, hold: true }),
+      await planFor(c.slotIds[0]!, randomUUID(), {}), // a claim without an Appointment shares the group
+    ];
+    const results = await runClaimGroup(t.db, claims);
+    expect(results.map((r) => r.verdict)).toEqual(['OK', 'OK', 'OK']);
+    const indexOf = async (id: string): Promise<string[]> => (await t.db.query<{ row: string }>(
+      `SELECT x.row FROM fhir_resource f CROSS JOIN LATERAL (
+         SELECT concat_ws('|', 'token', param, system, code, display) AS row FROM sp_token WHERE rid = f.rid
+         UNION ALL SELECT concat_ws('|', 'string', param, norm, exact) FROM sp_string WHERE rid = f.rid
+         UNION ALL SELECT concat_ws('|', 'date', param, lo::text, hi::text) FROM sp_date WHERE rid = f.rid
+         UNION ALL SELECT concat_ws('|', 'reference', param, target_type, target_id, url) FROM sp_reference WHERE rid = f.rid
+         UNION ALL SELECT concat_ws('|', 'number', param, value::text, system, code) FROM sp_number WHERE rid = f.rid) x
+        WHERE f.resource_type = 'Appointment' AND f.id = $1 ORDER BY 1`, [id])).rows.map((r) => r.row);
+    for (const k of [0, 1]) {
+      const stored = results[k]!.appointment!;
+      // The same resource created through the repository (under another id) is the reference.
+      const twin = await ctx.repo.create({ ...stored, id: undefined, meta: undefined } as unknown as AnyResource);
+      const claimed = await indexOf(stored.id!);
+      expect(claimed.length).toBeGreaterThan(5);
+      expect(claimed.filter((r) => !r.startsWith('date|Appointment._lastUpdated'))).toEqual((await indexOf(twin.id!)).filter((r) => !r.startsWith('date|Appointment._lastUpdated')));
+      const history = await t.db.query<{ content: AnyResource }>("SELECT content FROM fhir_history WHERE resource_type = 'Appointment' AND id = $1", [stored.id]);
+      expect(history.rows.map((r) => r.content)).toEqual([stored]);
+      expect((await ctx.repo.read('Appointment', stored.id!))).toEqual(stored);
+    }
+    expect((await t.db.query("SELECT 1 FROM fhir_resource WHERE resource_type = 'Appointment' AND id = $1", [claims[2]!.plan.appointmentId])).rows).toHaveLength(0);
   });
 
   it('refuses a group member whose clinic has no dose left, giving its place back, while the others keep theirs', async () => {
