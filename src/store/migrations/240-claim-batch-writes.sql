@@ -1,13 +1,18 @@
--- vaxhub_claim_batch (migration 230) with cheaper Appointment writes; what it decides and in which order it locks
--- are unchanged (see 230's header).
+-- vaxhub_claim_batch (migration 230), rewritten set-wise; what it decides for each claim and the order it locks
+-- rows in are unchanged (see 230's header).
 --
 -- Why: measured on the benchmark machine, a group of 32 claims with their Appointments cost PostgreSQL ~330 us a
--- claim, of which ~130 us were the index-row inserts. Each of those five statements looked up every new
--- Appointment's rid by primary key and subscripted the group's array of resources and index rows per row (an
--- array of ~1 kB values, flattened again for each statement), and ran even when no claim had rows for its table
--- (an Appointment has no string or number index rows). Now the rids come back from the insert itself (RETURNING),
--- the history row is written in the same statement, index rows are read straight from the items, and an index
--- table without rows in the group is skipped.
+-- claim, and most of it was per statement rather than per row: 230 ran ~125 statements a group (per claim: a lot
+-- guess and a booking insert; per slot and per lot: a locking read and an update; per index table: an insert that
+-- looked every new Appointment's rid up by key and subscripted the group's array of ~1 kB resources per row, even
+-- for tables no claim had rows for). Now each step is one statement for the whole group:
+--   1. the lot guesses in one read, the booking rows in one INSERT ... ON CONFLICT DO NOTHING, in the same
+--      (patient, series, dose) order;
+--   2. the Appointments and their history rows in one statement whose RETURNING gives the rids, index rows read
+--      straight from the items, a table without rows in the group skipped;
+--   3. and 4. the slot rows, then the lot rows, each set locked by one SELECT ... ORDER BY id FOR UPDATE (rows are
+--      locked in sort order) and taken once for all their claims by one UPDATE.
+-- Per-claim statements remain only for refusals and for a lot that ran out.
 CREATE OR REPLACE FUNCTION vaxhub_claim_batch(p_items jsonb, p_now timestamptz)
 RETURNS TABLE (o_appointment_id text, o_verdict text, o_inventory_id text, o_taken integer, o_conflict_slot_id text) AS $$
 DECLARE
@@ -22,15 +27,16 @@ DECLARE
   v_lot text[] := array_fill(NULL::text, ARRAY[n]);
   v_taken integer[] := array_fill(NULL::integer, ARRAY[n]);
   v_conflict text[] := array_fill(NULL::text, ARRAY[n]);
-  v_written boolean[] := array_fill(false, ARRAY[n]);
+  v_written boolean[];
+  v_guess text[];
   v_undo text[];
+  -- Per slot or lot of the group, as locked: its id, places taken before, places or doses granted.
+  v_ids text[];
+  v_before integer[];
+  v_granted integer[];
   g integer;
   grp record;
   v_id text;
-  v_cur integer;
-  v_cap integer;
-  v_slot_start timestamptz;
-  v_grant integer;
   v_k integer;
   v_i integer;
 BEGIN
@@ -57,25 +63,36 @@ BEGIN
            'number', bool_or(jsonb_array_length(COALESCE(e.item->'ix'->'number', '[]')) > 0))
     INTO v_any FROM jsonb_array_elements(p_items) AS e(item);
 
-  -- 1. Lot guess and person, in (patient, series, dose) order.
-  FOR g IN SELECT s.g FROM generate_series(1, n) AS s(g) ORDER BY v_patient[s.g] NULLS LAST, v_series[s.g], v_dose[s.g], s.g LOOP
-    SELECT i.id INTO v_id FROM inventory i
-      WHERE i.location_id = v_loc[g] AND i.product_cvx = v_cvx[g] AND i.reserved < i.on_hand
-        AND (i.available_from IS NULL OR i.available_from <= v_start[g])
-        AND (i.expires_on IS NULL OR i.expires_on >= v_start[g]::date)
-      ORDER BY i.expires_on NULLS LAST, i.available_from NULLS FIRST, i.id LIMIT 1;
-    IF NOT FOUND THEN
+  -- 1. The lot each claim's dose will most likely come from, read without a lock; then the people's booking rows
+  -- under the one-person-one-dose index, inserted in (patient, series, dose) order (a conflict -> not written).
+  SELECT array_agg(l.id ORDER BY s.g) INTO v_guess
+    FROM generate_series(1, n) AS s(g)
+    LEFT JOIN LATERAL (
+      SELECT i.id FROM inventory i
+       WHERE i.location_id = v_loc[s.g] AND i.product_cvx = v_cvx[s.g] AND i.reserved < i.on_hand
+         AND (i.available_from IS NULL OR i.available_from <= v_start[s.g])
+         AND (i.expires_on IS NULL OR i.expires_on >= v_start[s.g]::date)
+       ORDER BY i.expires_on NULLS LAST, i.available_from NULLS FIRST, i.id LIMIT 1) l ON true;
+  WITH ins AS (
+    INSERT INTO booking (appointment_id, slot_id, location_id, product_cvx, series, dose_number, patient_id,
+                         inventory_id, start_at, status, created_at, updated_at)
+      SELECT v_appt[s.g], v_slot[s.g], v_loc[s.g], v_cvx[s.g], v_series[s.g], v_dose[s.g], v_patient[s.g], v_guess[s.g],
+             v_start[s.g], v_status[s.g], p_now, p_now
+        FROM generate_series(1, n) AS s(g)
+       WHERE v_guess[s.g] IS NOT NULL
+       ORDER BY v_patient[s.g] NULLS LAST, v_series[s.g], v_dose[s.g], s.g
+      ON CONFLICT (patient_id, series, dose_number) WHERE active AND patient_id IS NOT NULL DO NOTHING
+      RETURNING appointment_id
+  )
+  SELECT array_agg(i.appointment_id IS NOT NULL ORDER BY s.g) INTO v_written
+    FROM generate_series(1, n) AS s(g) LEFT JOIN ins i ON i.appointment_id = v_appt[s.g];
+  FOR g IN 1 .. n LOOP
+    IF v_guess[g] IS NULL THEN
       v_verdict[g] := CASE
         WHEN EXISTS (SELECT 1 FROM slot_capacity c WHERE c.id = v_slot[g] AND c.taken < c.capacity AND c.start_at > p_now) THEN 'NO_SUPPLY'
         WHEN EXISTS (SELECT 1 FROM slot_hold h WHERE h.slot_id = v_slot[g] AND h.expires_at <= p_now) THEN 'RECLAIM_SLOT'
         ELSE 'SLOT_FULL' END;
-      CONTINUE;
-    END IF;
-    INSERT INTO booking (appointment_id, slot_id, location_id, product_cvx, series, dose_number, patient_id,
-                         inventory_id, start_at, status, created_at, updated_at)
-      VALUES (v_appt[g], v_slot[g], v_loc[g], v_cvx[g], v_series[g], v_dose[g], v_patient[g], v_id, v_start[g], v_status[g], p_now, p_now)
-      ON CONFLICT (patient_id, series, dose_number) WHERE active AND patient_id IS NOT NULL DO NOTHING;
-    IF NOT FOUND THEN
+    ELSIF NOT v_written[g] THEN
       SELECT b.slot_id INTO v_id FROM booking b JOIN slot_hold h ON h.appointment_id = b.appointment_id
         WHERE b.patient_id = v_patient[g] AND b.series = v_series[g] AND b.dose_number = v_dose[g] AND b.active
           AND b.status = 'held' AND h.expires_at <= p_now LIMIT 1;
@@ -85,10 +102,9 @@ BEGIN
       ELSE
         v_verdict[g] := 'ALREADY_BOOKED';
       END IF;
-      CONTINUE;
+    ELSE
+      v_lot[g] := v_guess[g];
     END IF;
-    v_lot[g] := v_id;
-    v_written[g] := true;
   END LOOP;
 
   -- 2. Appointments and holds of the claims still standing. The rows' rids come back from the insert (no lookup
@@ -142,18 +158,27 @@ BEGIN
   INSERT INTO slot_hold (appointment_id, slot_id, expires_at)
     SELECT v_appt[s.g], v_slot[s.g], v_hold[s.g] FROM generate_series(1, n) AS s(g) WHERE v_written[s.g] AND v_hold[s.g] IS NOT NULL;
 
-  -- 3. Places, slot by slot in id order. FOR UPDATE waits for a concurrent writer and reads the row as it left it.
-  FOR grp IN SELECT v_slot[s.g] AS slot_id, array_agg(s.g ORDER BY s.g) AS members
-               FROM generate_series(1, n) AS s(g) WHERE v_written[s.g] GROUP BY v_slot[s.g] ORDER BY v_slot[s.g] LOOP
-    SELECT c.taken, c.capacity, c.start_at INTO v_cur, v_cap, v_slot_start FROM slot_capacity c WHERE c.id = grp.slot_id FOR UPDATE;
-    v_grant := CASE WHEN FOUND AND v_slot_start > p_now THEN GREATEST(0, LEAST(cardinality(grp.members), v_cap - v_cur)) ELSE 0 END;
-    IF v_grant > 0 THEN
-      UPDATE slot_capacity c SET taken = c.taken + v_grant, updated_at = p_now WHERE c.id = grp.slot_id;
-    END IF;
+  -- 3. Places: the group's slot rows locked in id order (FOR UPDATE waits for a concurrent writer and reads the row
+  -- as it left it), each taken once for all its claims, never past capacity; then each claim's share, in order.
+  WITH want AS (
+    SELECT v_slot[s.g] AS id, count(*)::int AS k FROM generate_series(1, n) AS s(g) WHERE v_written[s.g] GROUP BY 1
+  ), locked AS (
+    SELECT c.id, c.taken, c.capacity, c.start_at FROM slot_capacity c WHERE c.id IN (SELECT w.id FROM want w) ORDER BY c.id FOR UPDATE
+  ), granted AS (
+    SELECT l.id, l.taken, CASE WHEN l.start_at > p_now THEN GREATEST(0, LEAST(w.k, l.capacity - l.taken)) ELSE 0 END AS n
+      FROM locked l JOIN want w ON w.id = l.id
+  ), upd AS (
+    UPDATE slot_capacity c SET taken = c.taken + gr.n, updated_at = p_now FROM granted gr WHERE c.id = gr.id AND gr.n > 0
+  )
+  SELECT array_agg(gr.id), array_agg(gr.taken), array_agg(gr.n) INTO v_ids, v_before, v_granted FROM granted gr;
+  FOR grp IN SELECT m.slot_id, m.members, COALESCE(gr.before, 0) AS before, COALESCE(gr.n, 0) AS granted
+               FROM (SELECT v_slot[s.g] AS slot_id, array_agg(s.g ORDER BY s.g) AS members
+                       FROM generate_series(1, n) AS s(g) WHERE v_written[s.g] GROUP BY 1) m
+               LEFT JOIN unnest(v_ids, v_before, v_granted) AS gr(id, before, n) ON gr.id = m.slot_id LOOP
     FOR v_k IN 1 .. cardinality(grp.members) LOOP
       v_i := grp.members[v_k];
-      IF v_k <= v_grant THEN
-        v_taken[v_i] := v_cur + v_k;
+      IF v_k <= grp.granted THEN
+        v_taken[v_i] := grp.before + v_k;
       ELSIF EXISTS (SELECT 1 FROM slot_hold h WHERE h.slot_id = grp.slot_id AND h.expires_at <= p_now) THEN
         v_verdict[v_i] := 'RECLAIM_SLOT';
       ELSE
@@ -162,16 +187,25 @@ BEGIN
     END LOOP;
   END LOOP;
 
-  -- 4. Doses, lot by lot in id order; a claim whose lot ran out takes the next usable one or gives its place back.
-  FOR grp IN SELECT v_lot[s.g] AS lot_id, array_agg(s.g ORDER BY s.g) AS members
-               FROM generate_series(1, n) AS s(g) WHERE v_written[s.g] AND v_verdict[s.g] IS NULL
-              GROUP BY v_lot[s.g] ORDER BY v_lot[s.g] LOOP
-    SELECT i.reserved, i.on_hand INTO v_cur, v_cap FROM inventory i WHERE i.id = grp.lot_id FOR UPDATE;
-    v_grant := CASE WHEN FOUND THEN GREATEST(0, LEAST(cardinality(grp.members), v_cap - v_cur)) ELSE 0 END;
-    IF v_grant > 0 THEN
-      UPDATE inventory i SET reserved = i.reserved + v_grant, updated_at = p_now WHERE i.id = grp.lot_id;
-    END IF;
-    FOR v_k IN v_grant + 1 .. cardinality(grp.members) LOOP
+  -- 4. Doses: the lot rows locked in id order, each taken once for all its claims; a claim whose lot ran out
+  -- meanwhile takes the next usable lot, or is refused NO_SUPPLY and gives its place back.
+  WITH want AS (
+    SELECT v_lot[s.g] AS id, count(*)::int AS k FROM generate_series(1, n) AS s(g)
+     WHERE v_written[s.g] AND v_verdict[s.g] IS NULL GROUP BY 1
+  ), locked AS (
+    SELECT i.id, i.reserved, i.on_hand FROM inventory i WHERE i.id IN (SELECT w.id FROM want w) ORDER BY i.id FOR UPDATE
+  ), granted AS (
+    SELECT l.id, GREATEST(0, LEAST(w.k, l.on_hand - l.reserved)) AS n FROM locked l JOIN want w ON w.id = l.id
+  ), upd AS (
+    UPDATE inventory i SET reserved = i.reserved + gr.n, updated_at = p_now FROM granted gr WHERE i.id = gr.id AND gr.n > 0
+  )
+  SELECT array_agg(gr.id), array_agg(gr.n) INTO v_ids, v_granted FROM granted gr;
+  FOR grp IN SELECT m.lot_id, m.members, COALESCE(gr.n, 0) AS granted
+               FROM (SELECT v_lot[s.g] AS lot_id, array_agg(s.g ORDER BY s.g) AS members
+                       FROM generate_series(1, n) AS s(g) WHERE v_written[s.g] AND v_verdict[s.g] IS NULL GROUP BY 1) m
+               LEFT JOIN unnest(v_ids, v_granted) AS gr(id, n) ON gr.id = m.lot_id
+              ORDER BY m.lot_id LOOP
+    FOR v_k IN grp.granted + 1 .. cardinality(grp.members) LOOP
       v_i := grp.members[v_k];
       SELECT i.id INTO v_id FROM inventory i
         WHERE i.location_id = v_loc[v_i] AND i.product_cvx = v_cvx[v_i] AND i.reserved < i.on_hand
