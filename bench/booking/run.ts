@@ -1,6 +1,6 @@
 /**
  * Booking benchmark (issue 4) through HTTP: sustained bookings/s and p99 with 200 concurrent clients calling
- * `POST /fhir/Appointment/$book` on a hub in its own process (`node bin/vaxhub.js serve`) on PostgreSQL, for places
+ * `POST /fhir/Appointment/$book` on a hub in its own process (`node bin/vaxhub.js serve`, with `npm start`'s Node flags) on PostgreSQL, for places
  * spread over many slots and for one hot slot, two ways:
  *  - saturated (closed loop): every client sends its next booking as soon as its last is answered; the hub's
  *    throughput, and a p99 that by Little's law is at least clients / throughput;
@@ -37,6 +37,7 @@ import { runClaim } from '../../src/scheduling/claim-batch.js';
 import { CAPACITY_COLUMNS, type CapacityRow } from '../../src/scheduling/capacity.js';
 import { cpuSeconds, postgresCpu, postgresCpuSince } from '../lib/cpu.js';
 import { LeanHttp, type LeanResponse } from '../lib/lean-http.js';
+import { hubNodeFlags } from '../lib/hub-node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -184,7 +185,7 @@ async function startBarePost(): Promise<{ proc: ChildProcess; port: number }> {
 
 async function startHub(url: string): Promise<{ proc: ChildProcess; port: number }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [...(process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/vaxhub.js', 'serve'], {
+  const proc = spawn(process.execPath, [...hubNodeFlags(), ...(process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/vaxhub.js', 'serve'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', SEED_DEMO: 'false', LOG_LEVEL: 'warn', BASE_URL: `http://127.0.0.1:${port}` },
     stdio: ['ignore', 'ignore', 'inherit'],

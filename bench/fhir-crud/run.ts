@@ -30,6 +30,7 @@ import { parseSearchRequest } from '../../src/fhir/search/parse.js';
 import { FhirRepository } from '../../src/store/repository.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import type { AnyResource } from '../../src/store/repository-types.js';
+import { hubNodeFlags } from '../lib/hub-node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -272,7 +273,7 @@ async function main(): Promise<void> {
 
     const [hubPort, httpPort, expressPort] = [await freePort(), await freePort(), await freePort()];
     // HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the hub under load.
-    const hubArgs = (process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const hubArgs = [...hubNodeFlags(), ...(process.env.HUB_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     const hub = startNode([...hubArgs, 'bin/vaxhub.js', 'serve', `--workers=${WORKERS}`], { DATABASE_URL: url, PORT: String(hubPort), LOG_LEVEL: 'warn', SEED_DEMO: 'false', ADMIN_TOKEN, BASE_URL: `http://127.0.0.1:${hubPort}` });
     const bareHttp = startNode(['-e', BARE_HTTP], { PORT: String(httpPort) });
     const bareExpress = startNode(['-e', BARE_EXPRESS], { PORT: String(expressPort), NODE_PATH: `${ROOT}/node_modules` });

@@ -14,6 +14,7 @@ import autocannon from 'autocannon';
 import { PgDb } from '../../src/store/pg-db.js';
 import { runCrowd } from './crowd.js';
 import { claimedInvitations, freshSchema, seedPlaces } from './setup.js';
+import { hubNodeFlags } from '../lib/hub-node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -25,7 +26,7 @@ const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-token`;
 
 function start(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number; exits: number[] }> {
   const exits: number[] = [];
-  const child = fork(path.join(here, script), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(here, script), [], { execArgv: [...(script === 'hub-process.ts' ? hubNodeFlags() : []), '--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   child.on('exit', (code) => exits.push(code ?? -1));
   return new Promise((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve({ child, port: m.port, exits }));
