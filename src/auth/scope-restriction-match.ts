@@ -9,6 +9,7 @@
 import { extractIndexRows, normalizeString, type IndexRows } from '../fhir/search/extract.js';
 import { parseFilter, type Filter, type FilterValue } from '../fhir/search/parse.js';
 import { dateRange } from '../fhir/search/dates.js';
+import { indexParam } from '../fhir/search/parameters.js';
 
 type Resource = { resourceType: string; id?: string; [k: string]: unknown };
 type DateValue = Extract<FilterValue, { kind: 'date' }>;
@@ -83,7 +84,7 @@ function numberMatches(v: NumberValue, row: IndexRows['number'][number]): boolea
 
 /** Whether some index row of the filter's parameter satisfies one value (valueCondition() of sql.ts). */
 function valueMatches(rows: IndexRows, f: Filter, v: FilterValue): boolean {
-  const key = f.def.key;
+  const { key, targetType } = indexParam(f.def);
   switch (v.kind) {
     case 'token':
       return rows.token.some((r) => {
@@ -107,7 +108,7 @@ function valueMatches(rows: IndexRows, f: Filter, v: FilterValue): boolean {
       return rows.date.some((r) => r.param === key && dateMatches(v, ms(r.lo), ms(r.hi)));
     case 'reference':
       return rows.reference.some((r) => {
-        if (r.param !== key) return false;
+        if (r.param !== key || (targetType && r.targetType !== targetType)) return false;
         if (v.url) return r.url === v.url;
         return r.targetId === v.targetId && (!v.targetType || r.targetType === v.targetType);
       });
@@ -119,9 +120,10 @@ function valueMatches(rows: IndexRows, f: Filter, v: FilterValue): boolean {
 }
 
 function hasParam(rows: IndexRows, f: Filter): boolean {
-  const key = f.def.key;
+  const { key, targetType } = indexParam(f.def);
   const table = f.def.type === 'uri' ? 'token' : f.def.type === 'quantity' ? 'number' : f.def.type;
-  return ((rows as unknown as Record<string, Array<{ param: string }>>)[table] ?? []).some((r) => r.param === key);
+  return ((rows as unknown as Record<string, Array<{ param: string; targetType?: string | null }>>)[table] ?? [])
+    .some((r) => r.param === key && (!targetType || r.targetType === targetType));
 }
 
 /** columnCondition() of sql.ts: `_id` and `_lastUpdated` come from the resource itself. */

@@ -11,11 +11,12 @@
  * repository's search (patient-access.ts decides).
  */
 import type { Immunization, Patient } from 'fhir/r4';
-import { getSearchParam } from '../fhir/search/parameters.js';
+import { getSearchParam, indexParam } from '../fhir/search/parameters.js';
 import { MAX_COUNT } from '../fhir/search/parse.js';
 import type { Queryable } from '../store/db.js';
 
-const IMMUNIZATION_PATIENT = getSearchParam('Immunization', 'patient')?.key ?? 'Immunization.patient';
+const patientParam = getSearchParam('Immunization', 'patient');
+const IMMUNIZATION_PATIENT = patientParam ? indexParam(patientParam).key : 'Immunization.patient';
 
 /**
  * Text constant apart from the id: the PostgreSQL adapter names (prepares) it after its second use, so each

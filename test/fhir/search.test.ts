@@ -283,6 +283,27 @@ describe.each(backends())('FHIR search on %s', (backend) => {
     for (const e of includes(pat)) expect(e.fullUrl).toBe(`${t.fhirUrl}/${e.resource.resourceType}/${e.resource.id}`);
   });
 
+  test('a parameter that narrows another (Appointment patient, location = actor of that type) finds only that type', async () => {
+    expect(await ids('Appointment?location=Location/l1')).toEqual(['a1']);
+    expect(await ids('Appointment?location=l2')).toEqual(['a2']);
+    // The actor rows are shared, the target type is not: a Location's id is no patient, a Patient's no location.
+    expect(await ids('Appointment?patient=l1')).toEqual([]);
+    expect(await ids('Appointment?location=p1')).toEqual([]);
+    expect(await ids('Appointment?patient=p1,l2')).toEqual(['a1']);
+    expect(await ids('Appointment?patient:missing=false')).toEqual(['a1', 'a2']);
+    expect(await ids('Appointment?practitioner:missing=true')).toEqual(['a1', 'a2']);
+    expect(await ids('Appointment?location.name=central')).toEqual(['a1']);
+    expect(await ids('Appointment?patient.identifier=urn:test:mrn|A-1&location=l1')).toEqual(['a1']);
+    expect(await ordered('Appointment?_sort=-patient')).toEqual(['a2', 'a1']);
+    expect(await ordered('Appointment?_sort=location')).toEqual(['a1', 'a2']);
+    const inc = await search('Appointment?_id=a1&_include=Appointment:patient');
+    expect(includes(inc).map((e) => `${e.resource.resourceType}/${e.resource.id}`)).toEqual(['Patient/p1']);
+    const rev = await search('Location?_id=l2&_revinclude=Appointment:location');
+    expect(includes(rev).map((e) => `${e.resource.resourceType}/${e.resource.id}`)).toEqual(['Appointment/a2']);
+    const none = await search('Location?_id=l2&_revinclude=Appointment:patient');
+    expect(includes(none)).toEqual([]);
+  });
+
   test('_summary=count, _total=accurate, _elements, _summary=true', async () => {
     const count = await search('Immunization?_summary=count');
     expect(count.total).toBe(4);

@@ -4,6 +4,7 @@ import type { AnyResource, SearchResult } from '../../store/repository-types.js'
 import { badRequest } from '../outcomes.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
 import { buildCountSql, buildSearchSql } from './sql.js';
+import { indexParam } from './parameters.js';
 
 const MAX_INCLUDES = 1000;
 
@@ -35,11 +36,13 @@ async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[
   if (!rids.length || !specs.length) return [];
   const out: AnyResource[] = [];
   for (const spec of specs) {
-    const params: unknown[] = [rids, spec.def.key];
+    const { key, targetType } = indexParam(spec.def);
+    const params: unknown[] = [rids, key];
     let typeCond = '';
-    if (spec.targetType) {
-      params.push(spec.targetType);
-      typeCond = `AND x.target_type = $${params.length}`;
+    for (const t of [targetType, spec.targetType]) {
+      if (!t) continue;
+      params.push(t);
+      typeCond += ` AND x.target_type = $${params.length}`;
     }
     const r = await db.query<{ content: AnyResource }>(
       `${NEVER_WAITS}SELECT DISTINCT t.rid, t.content FROM sp_reference x
@@ -58,12 +61,14 @@ async function revIncludes(db: Queryable, page: Array<{ resourceType: string; id
   const types = page.map((p) => p.resourceType);
   const ids = page.map((p) => p.id!);
   for (const spec of specs) {
+    const { key, targetType } = indexParam(spec.def);
     const r = await db.query<{ content: AnyResource }>(
       `${NEVER_WAITS}SELECT s.content FROM sp_reference x
          JOIN fhir_resource s ON s.rid = x.rid AND s.resource_type = $3 AND NOT s.deleted
         WHERE x.param = $4 AND (x.target_type, x.target_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          ${targetType ? 'AND x.target_type = $5' : ''}
         LIMIT ${MAX_INCLUDES}`,
-      [types, ids, spec.sourceType, spec.def.key],
+      [types, ids, spec.sourceType, key, ...(targetType ? [targetType] : [])],
     );
     out.push(...r.rows.map((row) => row.content));
   }

@@ -117,7 +117,7 @@ function numbers(value: unknown, out: NumberRow[], param: string): void {
 export function extractIndexRows(resource: { resourceType: string }): IndexRows {
   const rows: IndexRows = { token: [], string: [], date: [], reference: [], number: [] };
   for (const def of searchParamsFor(resource.resourceType).values()) {
-    if (def.column) continue;
+    if (def.column || def.narrows) continue;
     let values: unknown[];
     try {
       values = def.evaluate(resource);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4/index.js';
 import { searchParamsFor, simplePathWalker } from './parameters.js';
+import { extractIndexRows } from './extract.js';
 import { SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
 import { generateImmunizations, generateJurisdiction, generatePatient } from '../../seed/demo-data.js';
 
@@ -118,5 +119,30 @@ describe('simplePathWalker', () => {
     expect(simplePathWalker('Patient.birthDate.value')).toBeUndefined(); // a primitive has no such child
     expect(simplePathWalker('Patient.nosuchelement')).toBeUndefined();
     expect(simplePathWalker('Location.name | Location.alias')).toBeUndefined();
+  });
+});
+
+describe('parameters that narrow another to one target type', () => {
+  const narrowed = (): string[] => SUPPORTED_RESOURCE_TYPES.flatMap((type) => [...searchParamsFor(type).values()].filter((d) => d.narrows).map((d) => d.key)).sort();
+
+  it('are searched in the broader parameter rows of that type, and have no rows of their own', () => {
+    const patient = searchParamsFor('Appointment').get('patient')!;
+    expect(patient.narrows).toEqual({ key: 'Appointment.actor', targetType: 'Patient' });
+    expect(searchParamsFor('Appointment').get('location')!.narrows).toEqual({ key: 'Appointment.actor', targetType: 'Location' });
+    expect(searchParamsFor('Appointment').get('actor')!.narrows).toBeUndefined();
+    // Immunization.patient is a path of its own, not a narrowing.
+    expect(searchParamsFor('Immunization').get('patient')!.narrows).toBeUndefined();
+    const appointment = samples().find((r) => r.resourceType === 'Appointment' && r.id === 'a1')!;
+    const rows = extractIndexRows(appointment as { resourceType: string });
+    expect(rows.reference.filter((r) => r.param === 'Appointment.patient' || r.param === 'Appointment.location')).toEqual([]);
+    // What `patient` would have found is there, as actor rows that point at a Patient.
+    expect(rows.reference.filter((r) => r.param === 'Appointment.actor').map((r) => `${r.targetType}/${r.targetId}`).sort())
+      .toEqual(['Location/l1', 'Patient/p1', 'Practitioner/n1']);
+  });
+
+  it('are the ones whose old rows migration 003 deletes', () => {
+    const sql = readFileSync(path.resolve('src/store/migrations/003-narrowed-search-params.sql'), 'utf8');
+    const listed = [...(/param IN \(([^)]*)\)/.exec(sql)?.[1] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]!).sort();
+    expect(listed).toEqual(narrowed());
   });
 });

@@ -26,6 +26,17 @@ export interface SearchParamDef {
   evaluate(resource: unknown): unknown[];
   /** Searchable but not indexed from an expression (e.g. _id, _lastUpdated come from columns). */
   column?: 'id' | 'lastUpdated';
+  /**
+   * Answered from another parameter's index rows, those pointing at one type: R4 defines Appointment `patient` as
+   * `actor` narrowed to Patients, so rows of its own would repeat rows `actor` already has (2 of a booked
+   * Appointment's 10, written with every booking). Not extracted; searched as `key`'s rows of `targetType`.
+   */
+  narrows?: { key: string; targetType: string };
+}
+
+/** The index rows a parameter is searched in: its own, or those of the parameter it narrows, of one target type. */
+export function indexParam(def: SearchParamDef): { key: string; targetType?: string } {
+  return def.narrows ?? { key: def.key };
 }
 
 /** Parameters the hub indexes beyond the base spec (documented in the CapabilityStatement). */
@@ -176,6 +187,15 @@ function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
         key: `${base}.${sp.code}`,
         evaluate: compile(expression),
       });
+    }
+  }
+  // `x.where(resolve() is T)` beside a parameter on `x` itself: searched in that parameter's rows (see narrows).
+  for (const byCode of registry.values()) {
+    for (const def of byCode.values()) {
+      const m = def.type === 'reference' ? /^(.+)\.where\(reference\.startsWith\('([A-Za-z]+)\/'\)\)$/.exec(def.expression) : null;
+      if (!m) continue;
+      const base = [...byCode.values()].find((o) => o !== def && o.type === 'reference' && o.expression === m[1]);
+      if (base) def.narrows = { key: base.key, targetType: m[2]! };
     }
   }
   // Resource-level parameters apply to every type.

@@ -4,6 +4,7 @@
  */
 import type { Filter, FilterValue, SearchRequest, SortKey } from './parse.js';
 import { normalizeString } from './extract.js';
+import { indexParam, type SearchParamDef } from './parameters.js';
 
 export class SqlBuilder {
   readonly params: unknown[] = [];
@@ -11,6 +12,13 @@ export class SqlBuilder {
     this.params.push(value);
     return `$${this.params.length}`;
   }
+}
+
+/** `param = ..` selecting a parameter's index rows (with their target type, for a parameter that narrows another's). */
+export function paramMatch(b: SqlBuilder, def: SearchParamDef, alias?: string): string {
+  const { key, targetType } = indexParam(def);
+  const col = (c: string): string => (alias ? `${alias}.${c}` : c);
+  return targetType ? `${col('param')} = ${b.p(key)} AND ${col('target_type')} = ${b.p(targetType)}` : `${col('param')} = ${b.p(key)}`;
 }
 
 const TABLE: Record<string, string> = {
@@ -136,29 +144,29 @@ function isPlainIndexFilter(f: Filter): boolean {
 /** `SELECT rid FROM sp_x WHERE param = .. AND (values ORed)` for a plain index filter. */
 function indexLookup(b: SqlBuilder, f: Filter): string {
   const table = TABLE[f.def.type]!;
-  const param = b.p(f.def.key);
+  const param = paramMatch(b, f.def);
   const ors = f.values.map((v) => `(${valueCondition(b, f, v)})`).join(' OR ');
-  return `SELECT rid FROM ${table} WHERE param = ${param} AND (${ors})`;
+  return `SELECT rid FROM ${table} WHERE ${param} AND (${ors})`;
 }
 
 function storedCondition(b: SqlBuilder, f: Filter): string {
   if (f.def.column) return columnCondition(b, f);
   if (isPlainIndexFilter(f)) return `r.rid IN (${indexLookup(b, f)})`;
   const table = TABLE[f.def.type]!;
-  const param = b.p(f.def.key);
   if (f.chain) {
     const { targetType, filter } = f.chain;
     const inner = filterCondition(b, filter);
     return `r.rid IN (SELECT x.rid FROM sp_reference x JOIN fhir_resource t ON t.resource_type = ${b.p(targetType)} AND t.id = x.target_id AND NOT t.deleted
-      WHERE x.param = ${param} AND (x.target_type = t.resource_type) AND ${inner.replaceAll('r.rid', 't.rid').replaceAll('r.id', 't.id').replaceAll('r.last_updated', 't.last_updated')})`;
+      WHERE ${paramMatch(b, f.def, 'x')} AND (x.target_type = t.resource_type) AND ${inner.replaceAll('r.rid', 't.rid').replaceAll('r.id', 't.id').replaceAll('r.last_updated', 't.last_updated')})`;
   }
   const missing = f.values.find((v) => v.kind === 'missing');
   if (missing && missing.kind === 'missing') {
-    const exists = `EXISTS (SELECT 1 FROM ${table} WHERE rid = r.rid AND param = ${param})`;
+    const exists = `EXISTS (SELECT 1 FROM ${table} WHERE rid = r.rid AND ${paramMatch(b, f.def)})`;
     return missing.missing ? `NOT ${exists}` : exists;
   }
+  const param = paramMatch(b, f.def);
   const ors = f.values.map((v) => `(${valueCondition(b, f, v)})`).join(' OR ');
-  const sub = `r.rid IN (SELECT rid FROM ${table} WHERE param = ${param} AND (${ors}))`;
+  const sub = `r.rid IN (SELECT rid FROM ${table} WHERE ${param} AND (${ors}))`;
   return f.modifier === 'not' ? `NOT (${sub})` : sub;
 }
 
@@ -167,28 +175,29 @@ export function sortExpression(b: SqlBuilder, key: SortKey): { expr: string; cas
   const def = key.def;
   if (def.column === 'id') return { expr: 'r.id COLLATE "C"', cast: 'text' };
   if (def.column === 'lastUpdated') return { expr: 'r.last_updated', cast: 'timestamptz' };
-  const param = b.p(def.key);
+  // Bound only where used: an unused $n has no type and PostgreSQL refuses the statement.
+  const param = (): string => b.p(def.key);
   const agg = key.descending ? 'max' : 'min';
   switch (def.type) {
     case 'date': {
       const col = key.descending ? 'hi' : 'lo';
       const sentinel = key.descending ? "'-infinity'" : "'infinity'";
-      return { expr: `COALESCE((SELECT ${agg}(${col}) FROM sp_date WHERE rid = r.rid AND param = ${param}), ${sentinel}::timestamptz)`, cast: 'timestamptz' };
+      return { expr: `COALESCE((SELECT ${agg}(${col}) FROM sp_date WHERE rid = r.rid AND param = ${param()}), ${sentinel}::timestamptz)`, cast: 'timestamptz' };
     }
     case 'number':
     case 'quantity': {
       const sentinel = key.descending ? "'-Infinity'" : "'Infinity'";
-      return { expr: `COALESCE((SELECT ${agg}(value) FROM sp_number WHERE rid = r.rid AND param = ${param}), ${sentinel}::numeric)`, cast: 'numeric' };
+      return { expr: `COALESCE((SELECT ${agg}(value) FROM sp_number WHERE rid = r.rid AND param = ${param()}), ${sentinel}::numeric)`, cast: 'numeric' };
     }
     case 'string': {
       const sentinel = key.descending ? "''" : "chr(1114111)";
-      return { expr: `COALESCE((SELECT ${agg}(norm COLLATE "C") FROM sp_string WHERE rid = r.rid AND param = ${param}), ${sentinel}) COLLATE "C"`, cast: 'text' };
+      return { expr: `COALESCE((SELECT ${agg}(norm COLLATE "C") FROM sp_string WHERE rid = r.rid AND param = ${param()}), ${sentinel}) COLLATE "C"`, cast: 'text' };
     }
     default: {
       const table = def.type === 'reference' ? 'sp_reference' : 'sp_token';
       const col = def.type === 'reference' ? 'target_id' : 'code';
       const sentinel = key.descending ? "''" : "chr(1114111)";
-      return { expr: `COALESCE((SELECT ${agg}(${col} COLLATE "C") FROM ${table} WHERE rid = r.rid AND param = ${param}), ${sentinel}) COLLATE "C"`, cast: 'text' };
+      return { expr: `COALESCE((SELECT ${agg}(${col} COLLATE "C") FROM ${table} WHERE rid = r.rid AND ${paramMatch(b, def)}), ${sentinel}) COLLATE "C"`, cast: 'text' };
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { SqlBuilder, filterCondition } from '../../fhir/search/sql.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
-import { getSearchParam } from '../../fhir/search/parameters.js';
+import { getSearchParam, indexParam } from '../../fhir/search/parameters.js';
 import type { ExportPlan } from './export-plan.js';
 import { PATIENT_COMPARTMENT } from './compartment.js';
 
@@ -39,7 +39,9 @@ function conditions(b: SqlBuilder, plan: ExportPlan, type: string, transactionTi
     if (type === 'Patient') where.push(`r.id = ANY(${ids}::text[])`);
     else {
       const c = PATIENT_COMPARTMENT[type];
-      const key = c ? getSearchParam(type, c.param)?.key : undefined;
+      const def = c ? getSearchParam(type, c.param) : undefined;
+      // Its Patient references: the rows of the parameter, or of the one it narrows (always filtered to Patient here).
+      const key = def ? indexParam(def).key : undefined;
       // A type outside the compartment has no patient link: a patient-limited export holds none of it.
       if (!key) where.push('false');
       else where.push(`r.rid IN (SELECT rid FROM sp_reference WHERE param = ${b.p(key)} AND target_type = 'Patient' AND target_id = ANY(${ids}::text[]))`);

@@ -31,7 +31,7 @@ import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { FhirRepository } from '../../store/repository.js';
 import { SqlBuilder, filterCondition } from '../../fhir/search/sql.js';
 import { parseFilter } from '../../fhir/search/parse.js';
-import { getSearchParam } from '../../fhir/search/parameters.js';
+import { getSearchParam, indexParam } from '../../fhir/search/parameters.js';
 import { normalizeString } from '../../fhir/search/extract.js';
 
 /** The CodeSystem of the characteristics that define a Group's membership. */
@@ -107,10 +107,11 @@ export function membershipRules(group: Group): { rules: MembershipRule[]; proble
   return { rules, problems };
 }
 
+/** The index rows' `param` of a search parameter (each use below also filters on the target type). */
 function key(type: string, code: string): string {
   const def = getSearchParam(type, code);
   if (!def) throw new TypeError(`no search parameter ${type}.${code}`);
-  return def.key;
+  return indexParam(def).key;
 }
 
 /** Condition on `r` (a Patient row of fhir_resource) for one rule, using the search index tables. */
