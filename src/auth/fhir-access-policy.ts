@@ -6,7 +6,7 @@
 import type { AccessPolicy, Interaction, QueryParams } from '../fhir/types.js';
 import type { Principal } from './principal.js';
 import { assertAllowed, patientCompartmentFilter } from './guard.js';
-import { restrictionQuery } from './scopes.js';
+import { allows, restrictionQuery } from './scopes.js';
 import { satisfiesRestrictions } from './scope-restriction-match.js';
 import { fhirError } from '../fhir/outcomes.js';
 
@@ -31,6 +31,29 @@ const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unkn
 };
 /** Only operators (admin) see these. */
 const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);
+/**
+ * Records of who wrote or verified what: a patient's token never writes them (a Provenance the patient wrote could
+ * claim a clinic recorded their dose). The hub writes patient-reported Provenance itself.
+ */
+const WRITTEN_BY_THE_HUB_FOR_PATIENTS = new Set(['Provenance', 'AuditEvent']);
+
+/** The patient ids a resource belongs to (its patient compartment), by the references that place it there. */
+export function compartmentPatientIds(resource: { resourceType: string; id?: string; [k: string]: unknown }): string[] {
+  if (resource.resourceType === 'Patient') return resource.id ? [resource.id] : [];
+  const c = COMPARTMENT[resource.resourceType];
+  if (!c) return [];
+  const out: string[] = [];
+  for (const ref of c.refs(resource)) {
+    const t = refTo(ref);
+    if (t?.startsWith('Patient/')) out.push(t.slice('Patient/'.length));
+  }
+  return out;
+}
+
+/** Whether the type belongs to the patient compartment (reference data such as clinics and slots does not). */
+export function isCompartmentType(resourceType: string): boolean {
+  return resourceType === 'Patient' || COMPARTMENT[resourceType] !== undefined;
+}
 
 function refTo(ref: unknown): string | undefined {
   const s = (ref as { reference?: unknown } | undefined)?.reference;
@@ -116,7 +139,10 @@ export const smartAccessPolicy: AccessPolicy = {
   },
 
   canSee(principal, resource) {
-    if (ADMIN_ONLY.has(resource.resourceType) && principal.kind !== 'admin') return resource.resourceType === 'Group' && principal.policy?.groupId === resource.id;
+    if (principal.kind === 'admin') return true;
+    // A type no scope lets the caller read (or search) is invisible, also when it arrives through _include.
+    if (!allows(principal, resource.resourceType, 'r') && !allows(principal, resource.resourceType, 's')) return false;
+    if (ADMIN_ONLY.has(resource.resourceType)) return resource.resourceType === 'Group' && principal.policy?.groupId === resource.id;
     // A resource no granted restriction admits is as invisible as one outside the compartment.
     const restrictions = visibilityRestrictions(principal, resource.resourceType);
     if (restrictions !== null && !satisfiesRestrictions(resource, restrictions)) return false;
@@ -130,4 +156,30 @@ export const smartAccessPolicy: AccessPolicy = {
       return t !== undefined && ids.includes(t.slice('Patient/'.length));
     });
   },
+
+  canWrite(principal, resource, interaction) {
+    if (principal.kind === 'admin') return true;
+    if (principal.kind === 'anonymous' || ADMIN_ONLY.has(resource.resourceType)) return false;
+    const letter = LETTER[interaction];
+    if (!allows(principal, resource.resourceType, letter)) return false;
+    const restrictions = restrictionQuery(principal, resource.resourceType, letter);
+    if (restrictions !== null && !satisfiesRestrictions(resource, restrictions)) return false;
+    const ids = writablePatientIds(principal, resource.resourceType);
+    if (ids === 'all') return true;
+    if (WRITTEN_BY_THE_HUB_FOR_PATIENTS.has(resource.resourceType)) return false;
+    // Within a compartment, reference data (clinics, schedules, slots) is not the caller's to write, and every
+    // patient the resource names must be one the caller acts for: a dose for A that also names B is refused.
+    if (!isCompartmentType(resource.resourceType)) return false;
+    const owners = compartmentPatientIds(resource);
+    return owners.length > 0 && owners.every((id) => ids.includes(id));
+  },
 };
+
+/**
+ * Whose compartments a principal may write into. As for reading, except that a staff member's `user/` write
+ * scopes are their clinic's authority to record for anyone (booking for someone at the door, recording a dose).
+ */
+function writablePatientIds(p: Principal, resourceType: string): string[] | 'all' {
+  if (p.kind === 'user' && !p.patientId && p.scopes.some((g) => g.context === 'user' && (g.resourceType === '*' || g.resourceType === resourceType))) return 'all';
+  return patientIdsOf(p);
+}

@@ -7,6 +7,7 @@ import type { ModuleRegistry } from '../wiring-types.js';
 import { INTERNAL_SYSTEM } from './principal.js';
 import { principalFromRequest } from './guard.js';
 import { smartAccessPolicy } from './fhir-access-policy.js';
+import { allowAllPolicy } from '../fhir/access.js';
 import { createAuthRouter } from './router.js';
 import { capabilityStatementSecurity, smartConfiguration } from './smart-configuration.js';
 import { DEMO_ACCOUNTS, type OtpSender, type PatientDirectory } from './login.js';
@@ -31,7 +32,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
     (e: unknown) => hub.logger.warn({ err: e }, 'could not ensure the token signing key at start; it is created on first use'),
   );
   hub.onClose(() => keyReady);
-  registry.setPolicy(config.devOpenAccess ? { assertAllowed: () => undefined, searchRestrictions: () => [], canSee: () => true } : smartAccessPolicy);
+  registry.setPolicy(config.devOpenAccess ? allowAllPolicy : smartAccessPolicy);
   // Staff tokens: the account must be active; an operator's becomes operator authority naming the person.
   const staffAuthority = new StaffAuthority(db);
   registry.setAuthenticator(async (req) => {

@@ -5,4 +5,5 @@ export const allowAllPolicy: AccessPolicy = {
   assertAllowed: () => undefined,
   searchRestrictions: () => [],
   canSee: () => true,
+  canWrite: () => true,
 };

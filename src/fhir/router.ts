@@ -3,11 +3,11 @@
  * the same dispatch serves HTTP, transaction entries, the CLI and sync jobs.
  * @see https://hl7.org/fhir/R4/http.html
  */
-import type { FhirContext, FhirRequest, FhirResponse, OperationDefinition, OperationLevel } from './types.js';
+import type { FhirContext, FhirRequest, FhirResponse, OperationAccess, OperationDefinition, OperationLevel } from './types.js';
 import type { Queryable } from '../store/db.js';
 import { TxDb } from '../store/tx-db.js';
 import { FhirRepository } from '../store/repository.js';
-import { badRequest, fhirError } from './outcomes.js';
+import { badRequest, fhirError, notFound } from './outcomes.js';
 import { isSupportedType, ID_PATTERN } from './resource-types.js';
 import { readHandler, vreadHandler } from './handlers/read.js';
 import { createHandler, deleteHandler, patchHandler, updateHandler } from './handlers/write.js';
@@ -37,8 +37,28 @@ async function runOperation(req: FhirRequest, ctx: FhirContext, name: string, le
   if (!op) throw fhirError('NOT_FOUND', `Operation $${name} is not supported ${level === 'system' ? 'at the system level' : `on ${type}${level === 'instance' ? '/[id]' : ''}`}`);
   if (req.method !== 'GET' && req.method !== 'POST') methodNotAllowed(req, op.methods.join(', '));
   if (!op.methods.includes(req.method)) methodNotAllowed(req, op.methods.join(', '));
-  if (!op.public) ctx.policy.assertAllowed(req.principal, type ?? '*', 'operation');
+  await assertOperationAccess(req, ctx, op.access, type, id);
   return op.handler({ ...req, resourceType: type, id }, ctx);
+}
+
+/** The access decision for an operation, from what it declares (OperationAccess). */
+async function assertOperationAccess(req: FhirRequest, ctx: FhirContext, access: OperationAccess, type: string | undefined, id: string | undefined): Promise<void> {
+  if (access === 'public') return;
+  if (access === 'operator') {
+    ctx.policy.assertAllowed(req.principal, type ?? '*', 'operation');
+    if (req.principal.kind !== 'admin') throw fhirError('FORBIDDEN', 'This operation needs operator authority');
+    return;
+  }
+  ctx.policy.assertAllowed(req.principal, access.resourceType ?? type ?? '*', access.interaction);
+  if (!access.instance || !type || !id) return;
+  const target = await ctx.repo.readOptional(type, id);
+  if (!target || !ctx.policy.canSee(req.principal, target)) {
+    // One the caller may write but not read (a write-only scope) is still theirs to act on.
+    if (!(target && access.instance === 'write' && ctx.policy.canWrite(req.principal, target, 'update'))) throw notFound(`${type}/${id}`);
+  }
+  if (access.instance === 'write' && !ctx.policy.canWrite(req.principal, target, 'update')) {
+    throw fhirError('FORBIDDEN', `This token may not change ${type}/${id}`);
+  }
 }
 
 function checkType(type: string): void {

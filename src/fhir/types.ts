@@ -47,6 +47,12 @@ export interface AccessPolicy {
   assertSearchAllowed?(principal: Principal, resourceType: string, query: QueryParams): void;
   /** Whether this principal may see this resource (reads, includes, history); false answers 404. */
   canSee(principal: Principal, resource: { resourceType: string; id?: string; [k: string]: unknown }): boolean;
+  /**
+   * Whether this principal may write this resource as it will be stored (create, update) or as it is (delete):
+   * its type scope and restrictions, and the compartment it lands in. Checked on the stored version before an
+   * update or delete and on the new content, so a write can neither reach into nor move data into another record.
+   */
+  canWrite(principal: Principal, resource: { resourceType: string; id?: string; [k: string]: unknown }, interaction: 'create' | 'update' | 'delete'): boolean;
 }
 
 /**
@@ -55,6 +61,11 @@ export interface AccessPolicy {
  */
 export interface WriteInterceptor {
   resourceType: string;
+  /**
+   * Whose writes it hooks (absent: everyone's). A hook for some callers only (patients' dose reports) is left out of
+   * the others' writes entirely, so their creates keep the one-statement path its beforeWrite would otherwise end.
+   */
+  appliesTo?(principal: Principal, interaction: 'create' | 'update' | 'delete'): boolean;
   /** May return a changed resource to store instead; throw an OperationOutcomeError to refuse. */
   beforeWrite?(
     tx: Queryable,
@@ -91,6 +102,21 @@ export interface FhirContext {
 
 export type OperationLevel = 'system' | 'type' | 'instance';
 
+/**
+ * What an operation needs, declared beside it so that every operation passes the same access decision as the
+ * interaction it amounts to:
+ *  - `public`: no token (SMART Scheduling Links `$bulk-publish`; `$hold`/`$book` when the booking gate, with its
+ *    own rule of staff authority or a claimed invitation, stands in front of them);
+ *  - `operator`: operator authority only;
+ *  - otherwise the interaction's scope on `resourceType` (default: the operation's own type; `*` at the system
+ *    level), and at the instance level whether the instance must be one the caller may `see` (a read) or `write`
+ *    (an update): one the caller may not see answers 404, as a read would.
+ */
+export type OperationAccess =
+  | 'public'
+  | 'operator'
+  | { interaction: Interaction; resourceType?: string; instance?: 'see' | 'write' };
+
 /** One `$operation`; one file per operation under src/fhir/operations/ (or the capability's folder). */
 export interface OperationDefinition {
   /** Name without `$`, e.g. `hold`. */
@@ -99,8 +125,8 @@ export interface OperationDefinition {
   resourceTypes: string[];
   levels: OperationLevel[];
   methods: Array<'GET' | 'POST'>;
-  /** No token needed (e.g. SMART Scheduling Links `$bulk-publish`). */
-  public?: boolean;
+  /** What the caller needs; the router decides it before the handler runs (see OperationAccess). */
+  access: OperationAccess;
   /** Canonical URL of its OperationDefinition, for the CapabilityStatement. */
   definition?: string;
   handler(req: FhirRequest & { resourceType?: string; id?: string }, ctx: FhirContext): Promise<FhirResponse>;

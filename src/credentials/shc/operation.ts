@@ -62,6 +62,7 @@ export function createHealthCardsIssueOperation(config: ShcConfig): OperationDef
     resourceTypes: ['Patient'],
     levels: ['instance'],
     methods: ['POST'],
+    access: { interaction: 'read', instance: 'see' },
     definition: HEALTH_CARDS_ISSUE_DEFINITION,
     async handler(req, ctx: FhirContext) {
       if (!req.id) throw badRequest('$health-cards-issue is an instance operation: Patient/[id]/$health-cards-issue');

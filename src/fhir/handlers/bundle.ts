@@ -9,6 +9,7 @@ import type { FhirContext, FhirRequest, FhirResponse } from '../types.js';
 import type { Queryable } from '../../store/db.js';
 import { badRequest, fhirError, isOperationOutcomeError, OperationOutcomeError, outcome, issue } from '../outcomes.js';
 import { isSupportedType } from '../resource-types.js';
+import { conditionalMatch } from './conditional.js';
 
 export type Dispatch = (req: FhirRequest, ctx: FhirContext, assignedId?: string) => Promise<FhirResponse>;
 /** Returns a context whose db and repository run inside `tx` (nested transactions reuse it). */
@@ -89,6 +90,20 @@ function checkBundle(body: unknown): Bundle {
   return b;
 }
 
+/** A transaction entry's work; its refusal fails the whole transaction, saying which entry it was. */
+async function entryOutcome<T>(i: number, r: FhirRequest, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (isOperationOutcomeError(e)) {
+      const status = e.code === 'PRECONDITION_FAILED' ? 409 : e.status;
+      const prefix = issue('error', e.outcome.issue[0]?.code ?? 'processing', `Transaction failed at entry[${i}] (${r.method} ${r.path}); nothing was saved`);
+      throw new OperationOutcomeError(status, outcome(prefix, ...e.outcome.issue), e.headers);
+    }
+    throw e;
+  }
+}
+
 async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, dispatch: Dispatch, bindTx: BindTx): Promise<FhirResponse> {
   const entries = bundle.entry ?? [];
   const requests = entries.map((e, i) => entryRequest(req, e, i));
@@ -106,14 +121,16 @@ async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, d
       if (r.method !== 'POST') continue;
       const type = r.path.split('/')[0]!;
       if (!isSupportedType(type)) continue;
-      if (r.headers['if-none-exist']) {
-        const q: Record<string, string[]> = {};
-        for (const [k, v] of new URLSearchParams(r.headers['if-none-exist'])) (q[k] ??= []).push(v);
-        const found = await ctx.repo.search(type, { ...q, _count: '2' }, { tx });
-        if (found.resources.length > 1) throw fhirError('MULTIPLE_MATCHES', `entry[${i}] If-None-Exist matched more than one ${type}`);
-        if (found.resources.length === 1) {
-          if (fullUrl) ids.set(fullUrl, `${type}/${found.resources[0]!.id}`);
-          results[i] = { response: { status: '200 OK', location: `${type}/${found.resources[0]!.id}` }, resource: found.resources[0] as never };
+      const condition = r.headers['if-none-exist'];
+      if (condition) {
+        // The entry's condition is decided as its create would be: the caller's create scope, then their own search.
+        const match = await entryOutcome(i, r, async () => {
+          ctx.policy.assertAllowed(r.principal, type, 'create');
+          return conditionalMatch(r, txCtx, type, condition, tx, `entry[${i}] ifNoneExist`);
+        });
+        if (match) {
+          if (fullUrl) ids.set(fullUrl, `${type}/${match.id}`);
+          results[i] = { response: { status: '200 OK', location: `${type}/${match.id}` }, resource: match as never };
           skip.add(i);
           continue;
         }
@@ -127,16 +144,7 @@ async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, d
       const r = requests[i]!;
       if (r.body !== undefined) r.body = rewriteReferences(r.body, ids);
       if (r.path.startsWith('urn:uuid:')) r.path = ids.get(r.path) ?? r.path;
-      try {
-        results[i] = responseEntry(await dispatch(r, txCtx, assigned.get(i)));
-      } catch (e) {
-        if (isOperationOutcomeError(e)) {
-          const status = e.code === 'PRECONDITION_FAILED' ? 409 : e.status;
-          const prefix = issue('error', e.outcome.issue[0]?.code ?? 'processing', `Transaction failed at entry[${i}] (${r.method} ${r.path}); nothing was saved`);
-          throw new OperationOutcomeError(status, outcome(prefix, ...e.outcome.issue));
-        }
-        throw e;
-      }
+      results[i] = responseEntry(await entryOutcome(i, r, () => dispatch(r, txCtx, assigned.get(i))));
     }
   });
   const response: Bundle = { resourceType: 'Bundle', type: 'transaction-response', timestamp: new Date().toISOString(), entry: results };

@@ -4,7 +4,7 @@ import { searchsetBundle, queryString } from '../bundles.js';
 import { issue, outcome } from '../outcomes.js';
 import { preferStrict } from './http-meta.js';
 import { applyElements, applySummary } from '../subsetting.js';
-import { parseSearchRequest } from '../search/parse.js';
+import { parseSearchRequest, type SearchRequest } from '../search/parse.js';
 import { runSearch } from '../search/execute.js';
 import { rawSearchsetBundle } from './searchset-json.js';
 
@@ -16,17 +16,25 @@ export function restrictQuery(query: QueryParams, restrictions: QueryParams[]): 
   return out;
 }
 
-export async function searchHandler(req: FhirRequest, ctx: FhirContext, type: string, query: QueryParams): Promise<FhirResponse> {
+/**
+ * The caller's own search: the access decision for searching `type` (its scope, the patient compartment, v2 scope
+ * restrictions ANDed in) and the parsed request. Every search on a caller's behalf starts here, the conditions of
+ * conditional writes included, so none can find what the caller could not find by searching.
+ */
+export function callerSearchRequest(req: FhirRequest, ctx: FhirContext, type: string, query: QueryParams, opts: { strict: boolean }): SearchRequest {
   ctx.policy.assertAllowed(req.principal, type, 'search');
   ctx.policy.assertSearchAllowed?.(req.principal, type, query);
-  const restricted = restrictQuery(query, ctx.policy.searchRestrictions(req.principal, type));
+  return parseSearchRequest(type, restrictQuery(query, ctx.policy.searchRestrictions(req.principal, type)), opts);
+}
+
+export async function searchHandler(req: FhirRequest, ctx: FhirContext, type: string, query: QueryParams): Promise<FhirResponse> {
   const elements = typeof query._elements === 'string' ? query._elements.split(',') : undefined;
   const summary = typeof query._summary === 'string' ? query._summary : undefined;
   const view = ctx.views.get(type);
   // Matches go out exactly as stored unless a live view or _elements/_summary reshapes them: then the page is
   // passed on as stored JSON text. (Matches need no canSee: the compartment is already in `restricted`.)
   const passThrough = !view && !elements && (summary === undefined || summary === 'false');
-  const request = parseSearchRequest(type, restricted, { strict: preferStrict(req) });
+  const request = callerSearchRequest(req, ctx, type, query, { strict: preferStrict(req) });
   const result = await runSearch(ctx.db, request, { rawContent: passThrough });
   const shape = (r: (typeof result.resources)[number]) => (elements ? applyElements(r, elements) : applySummary(r, summary as 'true' | undefined));
   let visibleIncludes = result.included.filter((r) => ctx.policy.canSee(req.principal, r));

@@ -10,6 +10,7 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { mediaType } from '../media-type.js';
 import { validateOrThrow } from '../validation/index.js';
 import { writeResponse } from './http-meta.js';
+import { conditionalMatch } from './conditional.js';
 import { ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
 
 function bodyResource(req: FhirRequest, type: string): AnyResource {
@@ -22,8 +23,9 @@ function bodyResource(req: FhirRequest, type: string): AnyResource {
   return r;
 }
 
-function interceptorsFor(ctx: FhirContext, type: string): WriteInterceptor[] {
-  return ctx.interceptors.filter((i) => i.resourceType === type);
+/** The type's hooks for this caller's write (a hook may hook some callers only: WriteInterceptor.appliesTo). */
+function interceptorsFor(ctx: FhirContext, type: string, principal: FhirRequest['principal'], interaction: 'create' | 'update' | 'delete'): WriteInterceptor[] {
+  return ctx.interceptors.filter((i) => i.resourceType === type && (!i.appliesTo || i.appliesTo(principal, interaction)));
 }
 
 async function runBefore(
@@ -36,7 +38,7 @@ async function runBefore(
   type: string,
 ): Promise<AnyResource | undefined> {
   let current = resource;
-  for (const i of interceptorsFor(ctx, type)) {
+  for (const i of interceptorsFor(ctx, type, req.principal, interaction)) {
     const changed = await i.beforeWrite?.(tx, { interaction, resource: current, previous, principal: req.principal, headers: req.headers });
     if (changed) current = changed;
   }
@@ -44,7 +46,7 @@ async function runBefore(
 }
 
 async function runAfter(ctx: FhirContext, tx: Queryable, req: FhirRequest, interaction: 'create' | 'update' | 'delete', resource: AnyResource | undefined, previous: AnyResource | undefined, type: string): Promise<void> {
-  for (const i of interceptorsFor(ctx, type)) await i.afterWrite?.(tx, { interaction, resource, previous, principal: req.principal });
+  for (const i of interceptorsFor(ctx, type, req.principal, interaction)) await i.afterWrite?.(tx, { interaction, resource, previous, principal: req.principal });
 }
 
 /**
@@ -83,12 +85,21 @@ async function createIfHooksIdle(ctx: FhirContext, interceptors: WriteIntercepto
   return stored;
 }
 
-/** Parses an If-None-Exist value (`identifier=x|y&status=z`) into a query object. */
-function parseCondition(s: string): Record<string, string[]> {
-  const q: Record<string, string[]> = {};
-  for (const [k, v] of new URLSearchParams(s.replace(/^[^?]*\?/, ''))) (q[k] ??= []).push(v);
-  if (Object.keys(q).length === 0) throw badRequest('If-None-Exist must hold search parameters, e.g. identifier=system|value');
-  return q;
+/**
+ * The write decision on a resource as it will be stored (or, for delete, as it is): 403 when the caller may not
+ * write it there, e.g. a patient's token creating a dose in another patient's record.
+ */
+function assertMayWrite(req: FhirRequest, ctx: FhirContext, resource: AnyResource, interaction: 'create' | 'update' | 'delete'): void {
+  if (!ctx.policy.canWrite(req.principal, resource, interaction)) {
+    throw fhirError('FORBIDDEN', `This token may not ${interaction} this ${resource.resourceType}: it is outside what its scopes and patient compartment allow`);
+  }
+}
+
+/** Before an update or delete: the stored version must be the caller's (404 when they may not even see it). */
+function assertMayChange(req: FhirRequest, ctx: FhirContext, previous: AnyResource, interaction: 'update' | 'delete'): void {
+  if (ctx.policy.canWrite(req.principal, previous, interaction)) return;
+  if (!ctx.policy.canSee(req.principal, previous)) throw notFound(`${previous.resourceType}/${String(previous.id)}`);
+  assertMayWrite(req, ctx, previous, interaction);
 }
 
 export async function createHandler(req: FhirRequest, ctx: FhirContext, type: string, tx?: Queryable, assignedId?: string): Promise<FhirResponse> {
@@ -97,14 +108,17 @@ export async function createHandler(req: FhirRequest, ctx: FhirContext, type: st
   const { id: _ignored, ...withoutId } = input;
   void _ignored;
   validateOrThrow(withoutId, { mode: 'create', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type });
+  const interceptors = interceptorsFor(ctx, type, req.principal, 'create');
+  // Hooks that may change the resource (the booking gate adds the invitation's person) are checked after them.
+  if (!interceptors.some((i) => i.beforeWrite)) assertMayWrite(req, ctx, withoutId as AnyResource, 'create');
   const work = async (t: Queryable): Promise<FhirResponse> => {
     const cond = req.headers['if-none-exist'];
     if (cond) {
-      const found = await ctx.repo.search(type, { ...parseCondition(cond), _count: '2' }, { tx: t });
-      if (found.resources.length > 1) throw fhirError('MULTIPLE_MATCHES', `If-None-Exist '${cond}' matched more than one ${type}`);
-      if (found.resources.length === 1) return writeResponse(req, 200, found.resources[0]!);
+      const match = await conditionalMatch(req, ctx, type, cond, t);
+      if (match) return writeResponse(req, 200, match);
     }
     const toStore = (await runBefore(ctx, t, req, 'create', withoutId as AnyResource, undefined, type)) ?? (withoutId as AnyResource);
+    assertMayWrite(req, ctx, toStore, 'create');
     const stored = await ctx.repo.create(toStore, { tx: t, id: assignedId });
     await runAfter(ctx, t, req, 'create', stored, undefined, type);
     return writeResponse(req, 201, stored);
@@ -113,7 +127,6 @@ export async function createHandler(req: FhirRequest, ctx: FhirContext, type: st
   // A plain create is one atomic statement in the repository: skip the handler's BEGIN/COMMIT round trips
   // unless a condition or an interceptor needs several statements in one transaction.
   if (!req.headers['if-none-exist']) {
-    const interceptors = interceptorsFor(ctx, type);
     if (interceptors.length === 0) return writeResponse(req, 201, await ctx.repo.create(withoutId as AnyResource, { id: assignedId }));
     const stored = await createIfHooksIdle(ctx, interceptors, withoutId as AnyResource, assignedId);
     if (stored) return writeResponse(req, 201, stored);
@@ -128,15 +141,16 @@ export async function updateHandler(req: FhirRequest, ctx: FhirContext, type: st
   if (input.id === undefined) throw badRequest('The resource in a PUT must carry its id', `${type}.id`);
   if (input.id !== id) throw badRequest(`Resource id '${String(input.id)}' does not match the URL id '${id}'`, `${type}.id`);
   validateOrThrow(input, { mode: 'update', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type, expectedId: id });
-  const work = async (t: Queryable): Promise<FhirResponse> => storeUpdate(req, ctx, t, type, id, input, await ctx.repo.readOptional(type, id, t));
+  const work = async (t: Queryable): Promise<FhirResponse> => storeUpdate(req, ctx, t, type, input, await ctx.repo.readOptional(type, id, t));
   return tx ? work(tx) : ctx.db.transaction(work);
 }
 
 /** The write half of an update (PUT or PATCH), in its transaction: access, hooks, the versioned write, the answer. */
-async function storeUpdate(req: FhirRequest, ctx: FhirContext, t: Queryable, type: string, id: string, input: AnyResource, previous: AnyResource | undefined): Promise<FhirResponse> {
-  if (previous && !ctx.policy.canSee(req.principal, previous)) throw notFound(`${type}/${id}`);
-  if (!ctx.policy.canSee(req.principal, input)) throw fhirError('FORBIDDEN', `This token may not write ${type} outside its compartment`);
+async function storeUpdate(req: FhirRequest, ctx: FhirContext, t: Queryable, type: string, input: AnyResource, previous: AnyResource | undefined): Promise<FhirResponse> {
+  if (previous) assertMayChange(req, ctx, previous, 'update');
+  assertMayWrite(req, ctx, input, 'update');
   const toStore = (await runBefore(ctx, t, req, 'update', input, previous, type)) ?? input;
+  if (toStore !== input) assertMayWrite(req, ctx, toStore, 'update');
   const { resource, created } = await ctx.repo.update(toStore, { tx: t, ifMatch: req.headers['if-match'] });
   await runAfter(ctx, t, req, 'update', resource, previous, type);
   return writeResponse(req, created || !previous ? 201 : 200, resource);
@@ -160,6 +174,8 @@ export async function patchHandler(req: FhirRequest, ctx: FhirContext, type: str
   if (malformed) throw badRequest(`JSON Patch operation ${malformed.index ?? 0} is invalid: ${malformed.message.split('\n')[0]}`);
   return ctx.db.transaction(async (t) => {
     const current = await ctx.repo.read(type, id, t, { forUpdate: true });
+    // Decided before the patch runs: a failing `test` operation must not tell anyone what another record holds.
+    assertMayChange(req, ctx, current, 'update');
     let patched: AnyResource;
     try {
       patched = jsonPatch.applyPatch(structuredClone(current), ops as Operation[], true, false).newDocument;
@@ -170,7 +186,7 @@ export async function patchHandler(req: FhirRequest, ctx: FhirContext, type: str
     if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) throw fhirError('PATCH_NOT_APPLICABLE', 'The patch must leave a resource');
     if (patched.resourceType !== type || patched.id !== id) throw badRequest('A patch may not change the resource type or id');
     validateOrThrow(patched, { mode: 'update', supportedTypes: SUPPORTED_RESOURCE_TYPES, expectedType: type, expectedId: id });
-    return storeUpdate(req, ctx, t, type, id, patched, current);
+    return storeUpdate(req, ctx, t, type, patched, current);
   });
 }
 
@@ -178,7 +194,7 @@ export async function deleteHandler(req: FhirRequest, ctx: FhirContext, type: st
   ctx.policy.assertAllowed(req.principal, type, 'delete');
   const work = async (t: Queryable): Promise<FhirResponse> => {
     const previous = await ctx.repo.readOptional(type, id, t);
-    if (previous && !ctx.policy.canSee(req.principal, previous)) throw notFound(`${type}/${id}`);
+    if (previous) assertMayChange(req, ctx, previous, 'delete');
     if (previous) await runBefore(ctx, t, req, 'delete', undefined, previous, type);
     await ctx.repo.delete(type, id, { tx: t, ifMatch: req.headers['if-match'] });
     if (previous) await runAfter(ctx, t, req, 'delete', undefined, previous, type);

@@ -62,7 +62,7 @@ function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDef
     ...op,
     // The gate is this operation's access rule: staff authority (scopes checked there) or a claimed ticket,
     // which an anonymous caller may hold. The SMART policy still applies to everything else.
-    public: gate.enabled ? true : op.public,
+    access: gate.enabled ? 'public' : op.access,
     async handler(req, ctx): Promise<FhirResponse> {
       if (!gate.enabled) return op.handler(req, ctx);
       const named = await patientsNamed(req, ctx, name);

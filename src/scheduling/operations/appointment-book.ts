@@ -20,6 +20,8 @@ export function appointmentBookOperation(cfg: SchedulingOperationConfig): Operat
     resourceTypes: ['Appointment'],
     levels: ['type'],
     methods: ['POST'],
+    // A booking writes an Appointment. On a real hub the booking gate replaces this (fhir-gate.ts).
+    access: { interaction: 'create' },
     definition: 'http://fhir.org/guides/argonaut/scheduling/OperationDefinition/appointment-book',
     async handler(req, ctx) {
       const apptId = paramValue(req, 'appt-id');

@@ -9,6 +9,8 @@ export function appointmentCheckInOperation(cfg: SchedulingOperationConfig): Ope
     resourceTypes: ['Appointment'],
     levels: ['instance'],
     methods: ['POST'],
+    // Checking in changes the Appointment: a write on that Appointment, as a PUT would be.
+    access: { interaction: 'update', instance: 'write' },
     async handler(req, ctx) {
       return { status: 200, body: await checkIn({ ...cfg, db: ctx.db, repo: ctx.repo }, req.id!) };
     },

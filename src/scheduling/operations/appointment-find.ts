@@ -34,6 +34,7 @@ export function appointmentFindOperation(cfg: SchedulingOperationConfig): Operat
     resourceTypes: ['Appointment'],
     levels: ['type'],
     methods: ['GET', 'POST'],
+    access: { interaction: 'read' },
     definition: 'http://fhir.org/guides/argonaut/scheduling/OperationDefinition/appointment-find',
     async handler(req, ctx) {
       const start = instant(paramValue(req, 'start'), 'start');

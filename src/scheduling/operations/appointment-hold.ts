@@ -31,6 +31,8 @@ export function appointmentHoldOperation(cfg: SchedulingOperationConfig): Operat
     resourceTypes: ['Appointment'],
     levels: ['type'],
     methods: ['POST'],
+    // A hold writes a pending Appointment. On a real hub the booking gate replaces this (fhir-gate.ts).
+    access: { interaction: 'create' },
     definition: 'http://fhir.org/guides/argonaut/scheduling/OperationDefinition/appointment-hold',
     async handler(req, ctx) {
       const want = requestedSlot(paramValue(req, 'appt-id'), paramResource<Appointment>(req, 'appt-resource', 'Appointment'));

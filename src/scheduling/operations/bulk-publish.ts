@@ -81,7 +81,7 @@ export function bulkPublishOperation(cfg: SchedulingOperationConfig): OperationD
     resourceTypes: [],
     levels: ['system'],
     methods: ['GET'],
-    public: true,
+    access: 'public',
     async handler(req, ctx) {
       const accept = req.headers.accept;
       const snap = await current(ctx.db, ctx.repo);

@@ -23,6 +23,8 @@ export function scheduleGenerateSlotsOperation(): OperationDefinition {
     resourceTypes: ['Schedule'],
     levels: ['instance'],
     methods: ['POST'],
+    // Opening a clinic's calendar changes its Schedule's Slots: staff who may update that Schedule.
+    access: { interaction: 'update', instance: 'write' },
     async handler(req, ctx) {
       const from = paramValue(req, 'start');
       const to = paramValue(req, 'end') ?? from;

@@ -42,12 +42,13 @@ const DEFINITION = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
 /** The three `$export` operations, to register with `registry.addOperation`. */
 export function exportOperations(): OperationDefinition[] {
   return [
-    { name: 'export', resourceTypes: [], levels: ['system'], methods: ['GET', 'POST'], definition: `${DEFINITION}/export`, handler: (req, ctx) => kickOff(req, ctx, 'system') },
+    { name: 'export', resourceTypes: [], levels: ['system'], methods: ['GET', 'POST'], access: { interaction: 'read', resourceType: '*' }, definition: `${DEFINITION}/export`, handler: (req, ctx) => kickOff(req, ctx, 'system') },
     {
       name: 'export',
       resourceTypes: ['Patient'],
       levels: ['type'],
       methods: ['GET', 'POST'],
+      access: { interaction: 'read' },
       definition: `${DEFINITION}/patient-export`,
       handler: (req, ctx) => kickOff(req, ctx, 'patient'),
     },
@@ -56,6 +57,7 @@ export function exportOperations(): OperationDefinition[] {
       resourceTypes: ['Group'],
       levels: ['instance'],
       methods: ['GET', 'POST'],
+      access: { interaction: 'read', instance: 'see' },
       definition: `${DEFINITION}/group-export`,
       handler: (req, ctx) => kickOff(req, ctx, 'group'),
     },
