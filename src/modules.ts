@@ -11,6 +11,7 @@ import { SUPPORTED_RESOURCE_TYPES } from './fhir/resource-types.js';
 import { wireAuth } from './auth/wiring.js';
 import { wireHealthCards } from './credentials/wiring.js';
 import { wireIis } from './sync/iis/wiring.js';
+import { wireRecords } from './records/wiring.js';
 import { wireSync } from './sync/wiring.js';
 import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
@@ -53,6 +54,7 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   warmUp(SUPPORTED_RESOURCE_TYPES);
   wireAuth(hub, registry);
   wireHealthCards(hub, registry);
+  wireRecords(hub, registry);
   wireScheduling(hub, registry);
   // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
   const night = wireOpeningNight(hub, registry);

@@ -42,6 +42,13 @@ const WALLET_MESSAGES = {
   'history.performer': { en: 'Given by', es: 'Administrada por', ko: '접종 기관' },
   'history.status': { en: 'Status', es: 'Estado', ko: '상태' },
   'history.unknown': { en: 'not recorded', es: 'sin registrar', ko: '기록 없음' },
+  'history.source': { en: 'Source', es: 'Origen', ko: '출처' },
+  'history.selfReported': {
+    en: 'Reported by you, not yet verified by a clinic: it is not on your health card',
+    es: 'Informada por usted y aún no verificada por una clínica: no figura en su tarjeta de salud',
+    ko: '본인이 입력한 기록으로 아직 의료기관의 확인을 받지 않아 건강 카드에 포함되지 않습니다',
+  },
+  'history.selfReportedVerified': { en: 'Reported by you, verified by clinic staff', es: 'Informada por usted y verificada por la clínica', ko: '본인이 입력하고 의료기관이 확인한 기록' },
   'appointments.title': { en: 'Upcoming appointments', es: 'Próximas citas', ko: '예정된 예약' },
   'appointments.empty': { en: 'No upcoming appointments.', es: 'No tiene citas próximas.', ko: '예정된 예약이 없습니다.' },
   'appointments.when': { en: 'When', es: 'Cuándo', ko: '일시' },

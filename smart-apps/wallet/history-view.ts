@@ -8,12 +8,23 @@ import { h } from '../shared/dom.js';
 import { conceptText } from '../shared/fhir-text.js';
 import { formatDate, t } from '../shared/i18n.js';
 
-
 function fact(term: string, value: string | undefined): HTMLElement[] {
   return [h('dt', {}, term), h('dd', {}, value || t('history.unknown'))];
 }
 
+/** The hub's tags for who stands behind a dose (src/records/dose-trust.ts). */
+const DOSE_TRUST_SYSTEM = 'https://vaxhub.org/fhir/CodeSystem/dose-trust';
+
+/** Says so when the person reported the dose themselves: such a dose is on their card only once a clinic verified it. */
+function selfReported(imm: Immunization): string | undefined {
+  const codes = (imm.meta?.tag ?? []).filter((c) => c.system === DOSE_TRUST_SYSTEM).map((c) => c.code);
+  if (codes.includes('patient-reported')) return t('history.selfReported');
+  if (codes.includes('staff-verified')) return t('history.selfReportedVerified');
+  return undefined;
+}
+
 function immunizationItem(imm: Immunization): HTMLElement {
+  const source = selfReported(imm);
   const performer = imm.performer?.map((p) => p.actor.display).filter(Boolean).join(', ');
   return h(
     'li',
@@ -27,6 +38,7 @@ function immunizationItem(imm: Immunization): HTMLElement {
       ...fact(t('history.site'), conceptText(imm.site)),
       ...fact(t('history.performer'), performer),
       ...(imm.status !== 'completed' ? fact(t('history.status'), imm.status) : []),
+      ...(source ? fact(t('history.source'), source) : []),
     ),
   );
 }

@@ -11,6 +11,7 @@ import type { ActiveIssuerKey } from './keys.js';
 import { signHealthCard } from './jws.js';
 import { buildHealthCardPayload, buildImmunizationBundle } from './payload.js';
 import { computeRid } from './revocation.js';
+import { isVouchedFor } from '../../records/dose-trust.js';
 import { HEALTH_CARD_TYPE, LEGACY_IMMUNIZATION_TYPE } from './types.js';
 
 export interface HealthCardIssuer {
@@ -95,7 +96,8 @@ export async function issueHealthCards(req: IssueRequest): Promise<Parameters> {
   const wanted = input.credentialTypes.map(normalizeType);
   if (wanted.some((t) => t === null || (t !== undefined && t !== 'Immunization' && t !== 'Patient'))) return empty;
 
-  let doses = req.immunizations.filter((i) => i.status === 'completed');
+  // A card is the hub vouching for each dose: a patient's own unverified report is never signed (records/dose-trust.ts).
+  let doses = req.immunizations.filter((i) => i.status === 'completed' && isVouchedFor(i));
   if (input.credentialValueSets.length) {
     if (!req.resolveValueSet) throw badRequest('This server cannot evaluate credentialValueSet', "Parameters.parameter.where(name='credentialValueSet')");
     const sets: Set<string>[] = [];

@@ -1,12 +1,14 @@
 /**
  * Hooks Immunization writes to the IIS outbox: create -> VXU action A, update -> U (D when the dose is marked
  * entered-in-error), delete -> D, each queued in the write's own transaction. Doses that came from a registry
- * (reportOrigin 05, written by an IIS query) are not echoed back.
+ * (reportOrigin 05, written by an IIS query) are not echoed back, and a patient's own unverified report is not
+ * reported at all (src/records/dose-trust.ts): the registry first hears of it, as a new dose, when staff verify it.
  */
 import type { Immunization, Location, Organization, Patient, Practitioner } from 'fhir/r4';
 import type { WriteInterceptor } from '../../fhir/types.js';
 import type { Queryable } from '../../store/db.js';
 import type { Repository } from '../../store/repository-types.js';
+import { isVouchedFor } from '../../records/dose-trust.js';
 import { listConnections } from './connections.js';
 import { enqueueDoseReport } from './outbox.js';
 import type { VxuAction } from './vxu.js';
@@ -19,9 +21,17 @@ function fromRegistry(imm: Immunization): boolean {
   return Boolean(imm.reportOrigin?.coding?.some((c) => c.code === '05'));
 }
 
-/** The local patient a dose would be reported for; undefined when it is not reported (from a registry, or no local patient). */
+/**
+ * The local patient a dose would be reported for; undefined when it is not reported (from a registry, a patient's
+ * report the hub does not stand behind, or no local patient).
+ */
 function reportedPatientId(imm: Immunization): string | undefined {
-  return fromRegistry(imm) ? undefined : idOf(imm.patient?.reference, 'Patient');
+  return fromRegistry(imm) || !isVouchedFor(imm) ? undefined : idOf(imm.patient?.reference, 'Patient');
+}
+
+/** A dose the hub has just come to stand behind (staff verified a patient's report) is new to the registry. */
+function becameReportable(interaction: 'create' | 'update' | 'delete', imm: Immunization, previous: Immunization | undefined): boolean {
+  return interaction === 'update' && previous !== undefined && !isVouchedFor(previous) && isVouchedFor(imm);
 }
 
 export function actionFor(interaction: 'create' | 'update' | 'delete', imm: Immunization): VxuAction {
@@ -65,7 +75,8 @@ export function iisWriteInterceptor(repo: Repository): WriteInterceptor {
       const imm = (interaction === 'delete' ? previous : resource) as Immunization | undefined;
       if (!imm) return;
       // An update that changes nothing reportable still goes out: the registry keeps the latest version.
-      await reportImmunizationWrite(tx, repo, interaction, imm);
+      const first = becameReportable(interaction, imm, previous as Immunization | undefined);
+      await reportImmunizationWrite(tx, repo, first ? 'create' : interaction, imm);
     },
     // Nothing to report without an enabled registry: then a new dose needs no transaction of its own.
     idleOnCreate(resource) {
