@@ -13,6 +13,7 @@ import type { AuditInput } from '../auth/audit.js';
 import { auditOutcome, auditWho } from '../auth/fhir-audit.js';
 import type { Principal } from '../auth/principal.js';
 import { fhirError, notFound } from '../fhir/outcomes.js';
+import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { FhirContext } from '../fhir/types.js';
 import type { ShcConfig } from './shc/context.js';
 import { isHealthCardError } from './shc/errors.js';
@@ -81,13 +82,15 @@ export function createCardRoutes(deps: CredentialRouteDeps): Router {
   router.use('/credentials/Patient/:id/:file', (req: Request<{ id: string; file: string }>, res, next) => {
     if (!/^card(\.smart-health-card|-qr\.png|-qr\.svg)$/.test(req.params.file)) return next();
     const { id, file } = req.params; // params are gone after an error
+    // A malformed id (say, a NUL byte) is recorded escaped and names no patient.
+    const validId = ID_PATTERN.test(id);
     res.on('finish', () => {
       deps.audit?.({
         action: 'credential-download',
         outcome: auditOutcome(res.statusCode),
         who: auditWho(res.locals.principal as Principal | undefined, req.ip),
-        what: `Patient/${id}/${file}`,
-        patientId: id,
+        what: `Patient/${validId ? id : JSON.stringify(id).slice(1, -1)}/${file}`,
+        ...(validId ? { patientId: id } : {}),
         ...(res.statusCode >= 400 ? { detail: `HTTP ${res.statusCode}` } : {}),
       });
     });

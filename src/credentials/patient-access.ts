@@ -10,6 +10,7 @@
 import type { Immunization, Patient } from 'fhir/r4';
 import type { Principal } from '../auth/principal.js';
 import { fhirError, notFound } from '../fhir/outcomes.js';
+import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { AccessPolicy, QueryParams } from '../fhir/types.js';
 import { FhirRepository } from '../store/repository.js';
 import type { Repository } from '../store/repository-types.js';
@@ -26,15 +27,18 @@ function canRead(principal: Principal, type: string): boolean {
 
 /** Throws 401/403/404 as above; returns nothing when the caller may act on this person's cards. */
 export function assertMayIssue(principal: Principal, patientId: string): void {
-  if (principal.kind === 'admin') return;
   if (principal.kind === 'anonymous') {
     throw fhirError('UNAUTHORIZED', 'A SMART access token is required', undefined, { 'WWW-Authenticate': 'Bearer' });
   }
+  // Not a FHIR id (e.g. a NUL byte from `%00`): no such Patient, answered before any query, operators included.
+  if (!ID_PATTERN.test(patientId)) throw notFound('That Patient');
+  if (principal.kind === 'admin') return;
   if (!canRead(principal, 'Patient') || !canRead(principal, 'Immunization')) {
     throw fhirError('FORBIDDEN', 'Health cards require read access to Patient and Immunization (e.g. patient/Patient.rs patient/Immunization.rs)');
   }
   // A patient-context token only ever reaches its own person; anything else looks like a missing Patient.
   if ((principal.kind === 'patient' || principal.patientId) && principal.patientId !== patientId) throw notFound(`Patient/${patientId}`);
+
 }
 
 /** The Patient, after the access checks; 404 when absent or outside the caller's compartment. */

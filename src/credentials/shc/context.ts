@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Db } from '../../store/db.js';
 import { IssuerKeyStore } from './keys.js';
 import { RevocationStore } from './revocation.js';
-import { directoryTrustProvider, hubTrustProvider, loadTrustDirectory, type TrustProvider } from './trust.js';
+import { directoryTrustEntries, directoryTrustProvider, hubTrustProvider, loadTrustDirectory, type TrustListDocument, type TrustListEntry, type TrustProvider } from './trust.js';
 import { createIssuerFetcher, type IssuerFetcher } from './issuer-fetch.js';
 
 export interface ShcConfig {
@@ -26,6 +26,8 @@ export interface ShcServices {
   trust: TrustProvider[];
   /** Fetches other issuers' JWKS and CRLs (timeout, cache), shared by every trust source of this hub. */
   fetcher: IssuerFetcher;
+  /** The same trust list as a document (`GET /verify/trust`): the hub's published keys, then the directory. */
+  trustList(): Promise<TrustListDocument>;
 }
 
 /** The environment variable naming a VCI directory file of other issuers `POST /verify` trusts. */
@@ -50,11 +52,17 @@ export function shcServices(db: Db, config: ShcConfig): ShcServices {
   const revocations = new RevocationStore(db, keys);
   const trust: TrustProvider[] = [hubTrustProvider(config.iss, keys, revocations)];
   const fetcher = createIssuerFetcher();
+  let directory: TrustListEntry[] = [];
   if (config.directory !== undefined) {
     const doc = typeof config.directory === 'string' ? loadTrustDirectory(config.directory) : config.directory;
-    trust.push(directoryTrustProvider(doc, { name: config.directoryName ?? 'configured', fetchJwks: fetcher.fetchJwks, fetchCrl: fetcher.fetchCrl }));
+    const name = config.directoryName ?? 'configured';
+    trust.push(directoryTrustProvider(doc, { name, fetchJwks: fetcher.fetchJwks, fetchCrl: fetcher.fetchCrl }));
+    directory = directoryTrustEntries(doc, name);
   }
-  const services = { keys, revocations, trust, fetcher };
+  const trustList = async (): Promise<TrustListDocument> => ({
+    issuers: [{ iss: config.iss, name: 'this hub', source: 'hub', keys: (await keys.publicJwks()).keys }, ...directory],
+  });
+  const services = { keys, revocations, trust, fetcher, trustList };
   cache.set(db, services);
   return services;
 }

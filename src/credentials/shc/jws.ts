@@ -73,6 +73,7 @@ export function decodeHealthCardJws(jws: string): DecodedHealthCard {
   if (header.zip !== 'DEF') throw new HealthCardError('JWS_HEADER_INVALID', 'JWS header must have "zip": "DEF"');
   if (typeof header.kid !== 'string' || !header.kid) throw new HealthCardError('JWS_HEADER_INVALID', 'JWS header has no kid');
   const payload = inflatePayload(decodeB64(parts[1]));
+  decodeB64(parts[2]); // a signature that cannot be decoded is a malformed card, found before any key lookup
   return { header: header as unknown as HealthCardHeader, payload };
 }
 
@@ -136,8 +137,13 @@ function publicKeyOf(jwk: IssuerPublicJwk): KeyObject {
   return key;
 }
 
+/** base64url -> bytes; a part of impossible length (e.g. `a`) is a malformed JWS, never a TypeError. */
 function decodeB64(part: string): Uint8Array {
-  return base64url.decode(part);
+  try {
+    return base64url.decode(part);
+  } catch {
+    throw new HealthCardError('JWS_MALFORMED', 'A JWS part is not valid base64url');
+  }
 }
 
 function parseJson(bytes: Uint8Array, code: 'JWS_HEADER_INVALID' | 'PAYLOAD_INVALID', what: string): unknown {

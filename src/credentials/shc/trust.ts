@@ -87,6 +87,40 @@ export function directoryTrustProvider(
   };
 }
 
+/** One issuer of the published trust list (`GET /verify/trust`). */
+export interface TrustListEntry {
+  iss: string;
+  name?: string;
+  /** `hub` or `directory:<name>`, as in the verifier's `trustedBy`. */
+  source: string;
+  canonical_iss?: string;
+  /** Absent when the directory names the issuer without keys: its keys are at `{iss}/.well-known/jwks.json`. */
+  keys?: IssuerPublicJwk[];
+  /** Revocation lists the directory carries; others are at `{iss}/.well-known/crl/{kid}.json`. */
+  crls?: CardRevocationList[];
+}
+
+/**
+ * The trust list as a document: the same issuers the hub's own verifier trusts (the hub, then the configured
+ * directory), for verifiers that run elsewhere (the SHL viewer in the browser).
+ */
+export interface TrustListDocument {
+  issuers: TrustListEntry[];
+}
+
+/** The directory's issuers as trust-list entries (keys and CRLs only where the directory holds them). */
+export function directoryTrustEntries(doc: unknown, name?: string): TrustListEntry[] {
+  const source = `directory${name ? `:${name}` : ''}`;
+  return parseDirectory(doc).map((e) => ({
+    iss: e.iss,
+    ...(e.name ? { name: e.name } : {}),
+    source,
+    ...(e.canonical_iss ? { canonical_iss: e.canonical_iss } : {}),
+    ...(e.keys ? { keys: e.keys } : {}),
+    ...(e.crls?.length ? { crls: e.crls.map(parseCrl) } : {}),
+  }));
+}
+
 /**
  * Reads and checks a VCI directory file; every problem is an error naming the file (a bad trust list
  * stops the hub at startup rather than silently trusting less).

@@ -118,6 +118,7 @@ export async function listLinks(db: Queryable, patientId: string): Promise<LinkS
 
 /** Revokes one of the patient's own links (false when it is not theirs or already revoked). */
 export async function revokeLink(db: Queryable, patientId: string, manifestId: string): Promise<boolean> {
+  if (!LINK_TOKEN_PATTERN.test(manifestId)) return false;
   const r = await db.query('UPDATE shl_link SET revoked_at = now() WHERE manifest_id = $1 AND patient_id = $2 AND revoked_at IS NULL', [
     manifestId,
     patientId,
@@ -130,6 +131,7 @@ export async function revokeLink(db: Queryable, patientId: string, manifestId: s
  * undefined when it is not theirs, revoked or expired.
  */
 export async function activeLinkPayload(db: Queryable, patientId: string, manifestId: string, baseUrl: string): Promise<ShlPayload | undefined> {
+  if (!LINK_TOKEN_PATTERN.test(manifestId)) return undefined;
   const r = await db.query<{ key: string; flag: string; label: string | null; exp: string | Date | null }>(
     `SELECT key, flag, label, exp FROM shl_link
      WHERE manifest_id = $1 AND patient_id = $2 AND revoked_at IS NULL AND (exp IS NULL OR exp > now())`,
@@ -165,6 +167,21 @@ interface LinkRow {
 }
 
 const notFound: ManifestResult = { status: 404, body: { error: 'not_found', error_description: 'No active SMART Health Link here' } };
+
+/**
+ * Manifest ids and file tickets are base64url (43 characters, 256 bits). Anything else names no link and is
+ * answered without a database query (a NUL byte, for one, cannot even be sent to PostgreSQL).
+ */
+export const LINK_TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** Why a recipient name is refused, if it is. Names are logged: they must be text PostgreSQL can store. */
+function recipientProblem(recipient: unknown): string | undefined {
+  if (typeof recipient !== 'string' || !recipient.trim()) return 'recipient is required';
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(recipient)) return 'recipient must not hold control characters';
+  return undefined;
+}
+
+const invalidRequest = (description: string): ManifestResult => ({ status: 400, body: { error: 'invalid_request', error_description: description } });
 
 /**
  * Checks the link (active, not expired, passcode) in one statement: a wrong passcode spends one attempt,
@@ -217,9 +234,10 @@ async function fileContents(deps: ShlDeps, link: LinkRow): Promise<Array<{ seq: 
 
 /** `POST {url}` with `{recipient, passcode?, embeddedLengthMax?}`. */
 export async function resolveManifest(deps: ShlDeps, manifestId: string, req: ManifestRequest, fileBaseUrl: string): Promise<ManifestResult> {
-  if (typeof req.recipient !== 'string' || !req.recipient.trim()) {
-    return { status: 400, body: { error: 'invalid_request', error_description: 'recipient is required' } };
-  }
+  const problem = recipientProblem(req.recipient);
+  if (problem) return invalidRequest(problem);
+  const recipient = req.recipient as string;
+  if (!LINK_TOKEN_PATTERN.test(manifestId)) return notFound;
   if (req.passcode !== undefined && typeof req.passcode !== 'string') {
     return { status: 400, body: { error: 'invalid_request', error_description: 'passcode must be a string' } };
   }
@@ -229,11 +247,11 @@ export async function resolveManifest(deps: ShlDeps, manifestId: string, req: Ma
   }
   const admitted = await admit(deps.db, manifestId, req.passcode as string | undefined);
   if (!admitted) {
-    await audit(deps.db, manifestId, req.recipient, 'refused');
+    await audit(deps.db, manifestId, recipient, 'refused');
     return notFound;
   }
   if ('remaining' in admitted) {
-    await audit(deps.db, manifestId, req.recipient, 'wrong-passcode');
+    await audit(deps.db, manifestId, recipient, 'wrong-passcode');
     return { status: 401, body: { remainingAttempts: admitted.remaining } };
   }
   if (admitted.flag.includes('U')) return notFound; // U links are fetched by GET only
@@ -251,12 +269,13 @@ export async function resolveManifest(deps: ShlDeps, manifestId: string, req: Ma
     );
     files.push({ contentType: f.contentType, location: `${fileBaseUrl.replace(/\/$/, '')}/${ticket}`, lastUpdated: f.updatedAt });
   }
-  await audit(deps.db, manifestId, req.recipient, 'manifest');
+  await audit(deps.db, manifestId, recipient, 'manifest');
   return { status: 200, body: { files } };
 }
 
 /** `GET {location}`: the file as JWE, while the ticket lives and the link is active. */
 export async function resolveFileTicket(deps: ShlDeps, ticket: string): Promise<string | undefined> {
+  if (!LINK_TOKEN_PATTERN.test(ticket)) return undefined;
   const r = await deps.db.query<LinkRow & { seq: number }>(
     `SELECT s.manifest_id, s.patient_id, s.key, s.flag, t.seq FROM shl_file_ticket t JOIN shl_link s ON s.manifest_id = t.manifest_id
      WHERE t.ticket = $1 AND t.expires_at > now() AND s.revoked_at IS NULL AND (s.exp IS NULL OR s.exp > now())`,
@@ -270,9 +289,9 @@ export async function resolveFileTicket(deps: ShlDeps, ticket: string): Promise<
 
 /** Flag U: `GET {url}?recipient=` returns the single file directly. */
 export async function resolveDirect(deps: ShlDeps, manifestId: string, recipient: unknown): Promise<{ status: 200; jwe: string } | ManifestResult> {
-  if (typeof recipient !== 'string' || !recipient.trim()) {
-    return { status: 400, body: { error: 'invalid_request', error_description: 'recipient is required' } };
-  }
+  const problem = recipientProblem(recipient);
+  if (problem || typeof recipient !== 'string') return invalidRequest(problem ?? 'recipient is required');
+  if (!LINK_TOKEN_PATTERN.test(manifestId)) return notFound;
   const admitted = await admit(deps.db, manifestId, undefined);
   if (!admitted || 'remaining' in admitted || !admitted.flag.includes('U')) {
     await audit(deps.db, manifestId, recipient, 'refused');
