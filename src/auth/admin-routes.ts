@@ -11,7 +11,7 @@ import type { Repository } from '../store/repository-types.js';
 import { FhirRepository } from '../store/repository.js';
 import { searchAudit, type AuditAction, type AuditInput, type AuditOutcome } from './audit.js';
 import { registerLaunch } from './authorize.js';
-import { ClientRegistrationError, deleteClient, getClient, listClients, registerClient, type ClientRegistration } from './clients.js';
+import { ClientRegistrationError, deleteClient, disableClient, enableClient, getClient, listClients, registerClient, type ClientRegistration } from './clients.js';
 import { auditOutcome, auditWho } from './fhir-audit.js';
 import { OAuthError } from './oauth-error.js';
 import { INTERNAL_SYSTEM, type Principal } from './principal.js';
@@ -130,7 +130,7 @@ export function createAdminRouter(db: Db, opts: AdminAuthOptions & { repo?: Repo
     res.json(await listClients(db));
   });
   r.get('/clients/:id', async (req, res) => {
-    const c = await getClient(db, req.params.id);
+    const c = await getClient(db, req.params.id, { includeDisabled: true });
     if (c) res.json(c);
     else res.status(404).json({ error: 'invalid_request', error_description: 'no such client' });
   });
@@ -146,8 +146,22 @@ export function createAdminRouter(db: Db, opts: AdminAuthOptions & { repo?: Repo
       throw e;
     }
   });
+  // Deleting or disabling a client revokes its access and refresh tokens at once (src/auth/clients.ts); the
+  // operator's change is audited like every change here (auditOperatorChange).
+  const noSuchClient = (res: Response): void => void res.status(404).json({ error: 'invalid_request', error_description: 'no such client' });
   r.delete('/clients/:id', async (req, res) => {
-    res.status((await deleteClient(db, req.params.id)) ? 204 : 404).end();
+    if (await deleteClient(db, req.params.id)) res.status(204).end();
+    else noSuchClient(res);
+  });
+  r.post('/clients/:id/disable', async (req, res) => {
+    const c = await disableClient(db, req.params.id);
+    if (c) res.json(c);
+    else noSuchClient(res);
+  });
+  r.post('/clients/:id/enable', async (req, res) => {
+    const c = await enableClient(db, req.params.id);
+    if (c) res.json(c);
+    else noSuchClient(res);
   });
 
   r.post('/launch', async (req, res) => {

@@ -1,13 +1,14 @@
 /**
  * CLI commands for the operator (wired into commander by src/main.ts):
  *   npx vaxhub clients add --id ID --jwks FILE_OR_URL --scope "SCOPES" [--jku URL] [--policy JSON]
+ *   npx vaxhub clients remove|disable|enable --id ID   (remove and disable revoke the client's tokens at once)
  *   npx vaxhub keys rotate
  * They write to the database, so a running hub sees the change at its next request (no restart).
  */
 import fs from 'node:fs';
 import type { JWK } from 'jose';
 import type { Db } from '../store/db.js';
-import { ClientRegistrationError, registerClient, type AuthClient, type ClientPolicy } from './clients.js';
+import { ClientRegistrationError, deleteClient, disableClient, enableClient, registerClient, type AuthClient, type ClientPolicy } from './clients.js';
 import { rotateSigningKey } from './keys.js';
 
 export interface AddClientOptions {
@@ -64,6 +65,19 @@ export async function addClientCommand(db: Db, opts: AddClientOptions): Promise<
     ...(opts.jku ? { jku: opts.jku } : {}),
     ...(policy ? { policy } : {}),
   });
+}
+
+export type ClientChange = 'remove' | 'disable' | 'enable';
+
+/**
+ * `vaxhub clients remove|disable|enable`: the same functions as the operator API (DELETE /auth/admin/clients/:id,
+ * POST .../disable, .../enable), so removing or disabling from the command line revokes the client's access and
+ * refresh tokens just as at once. Throws ClientRegistrationError for an unknown client.
+ */
+export async function changeClientCommand(db: Db, change: ClientChange, id: string): Promise<void> {
+  const done =
+    change === 'remove' ? await deleteClient(db, id) : change === 'disable' ? !!(await disableClient(db, id)) : !!(await enableClient(db, id));
+  if (!done) throw new ClientRegistrationError(`no client with id ${id}`);
 }
 
 /** `vaxhub keys rotate`: new active signing key; the old one stays in the JWKS until its tokens expire. */

@@ -5,7 +5,8 @@
  */
 import type { JWK } from 'jose';
 import type { Queryable } from '../store/db.js';
-import { OPERATOR_SCOPE, parseScopes } from './scopes.js';
+import { INTROSPECT_SCOPE, OPERATOR_SCOPE, parseScopes } from './scopes.js';
+import { revokeClientTokens } from './token-service.js';
 import type { Principal } from './principal.js';
 
 export type ClientType = 'public' | 'confidential-asymmetric' | 'backend';
@@ -24,9 +25,11 @@ export interface AuthClient {
   jku?: string;
   allowedOrigins: string[];
   policy?: ClientPolicy;
+  /** Set while an operator has the client disabled: every OAuth endpoint treats it as unknown. */
+  disabledAt?: string;
 }
 
-export type ClientRegistration = Omit<AuthClient, 'name' | 'redirectUris' | 'allowedOrigins'> &
+export type ClientRegistration = Omit<AuthClient, 'name' | 'redirectUris' | 'allowedOrigins' | 'disabledAt'> &
   Partial<Pick<AuthClient, 'name' | 'redirectUris' | 'allowedOrigins'>>;
 
 /** Thrown for a registration that cannot be accepted; the admin API answers it as 400 invalid_client_metadata. */
@@ -71,6 +74,9 @@ function validate(reg: ClientRegistration): void {
   }
   if (reg.type !== 'backend' && parsed.grants.some((g) => g.context === 'system')) {
     fail('system/ scopes are only for backend clients');
+  }
+  if (reg.type !== 'backend' && parsed.context.has(INTROSPECT_SCOPE)) {
+    fail(`${INTROSPECT_SCOPE} marks a resource server: only a backend client (private_key_jwt) may hold it`);
   }
   if (reg.type === 'backend' && parsed.context.has(OPERATOR_SCOPE)) {
     fail(`${OPERATOR_SCOPE} is for apps staff sign in to (the admin console), not backend clients`);
@@ -153,6 +159,7 @@ interface ClientRow {
   jku: string | null;
   allowed_origins: string[];
   policy: ClientPolicy | null;
+  disabled_at: Date | string | null;
 }
 
 function fromRow(r: ClientRow): AuthClient {
@@ -167,12 +174,18 @@ function fromRow(r: ClientRow): AuthClient {
     ...(r.jku ? { jku: r.jku } : {}),
     allowedOrigins: r.allowed_origins,
     ...(r.policy ? { policy: r.policy } : {}),
+    ...(r.disabled_at ? { disabledAt: new Date(r.disabled_at).toISOString() } : {}),
   };
 }
 
-export async function getClient(db: Queryable, id: string): Promise<AuthClient | undefined> {
+/**
+ * A registered client. A disabled one is undefined unless `includeDisabled` (the operator API): so the token,
+ * authorization and assertion checks, which all read clients here, refuse it as an unknown client.
+ */
+export async function getClient(db: Queryable, id: string, opts: { includeDisabled?: boolean } = {}): Promise<AuthClient | undefined> {
   const r = await db.query<ClientRow>('SELECT * FROM auth_client WHERE id = $1', [id]);
-  return r.rows[0] ? fromRow(r.rows[0]) : undefined;
+  const row = r.rows[0];
+  return row && (opts.includeDisabled || !row.disabled_at) ? fromRow(row) : undefined;
 }
 
 export async function listClients(db: Queryable): Promise<AuthClient[]> {
@@ -180,14 +193,43 @@ export async function listClients(db: Queryable): Promise<AuthClient[]> {
   return r.rows.map(fromRow);
 }
 
+/**
+ * Deletes a client and revokes everything it holds: its access tokens (a cutoff that outlives the row, so a client
+ * registered again under this id starts with none), its grants and so its refresh tokens and codes. The tokens are
+ * revoked first, in their own statements: should the delete then fail, the client is left without tokens, never
+ * the other way round.
+ */
 export async function deleteClient(db: Queryable, id: string): Promise<boolean> {
+  const known = await db.query('SELECT 1 FROM auth_client WHERE id = $1', [id]);
+  if (!known.rows.length) return false;
+  await revokeClientTokens(db, id);
   const r = await db.query('DELETE FROM auth_client WHERE id = $1', [id]);
   return r.rowCount > 0;
 }
 
+/**
+ * Disables a client: it can get no new tokens (every endpoint treats it as unknown) and loses the ones it has, as
+ * on delete; its registration is kept for `enableClient`. Undefined for an unknown client.
+ */
+export async function disableClient(db: Queryable, id: string): Promise<AuthClient | undefined> {
+  const r = await db.query<ClientRow>(
+    'UPDATE auth_client SET disabled_at = COALESCE(disabled_at, now()), updated_at = now() WHERE id = $1 RETURNING *',
+    [id],
+  );
+  if (!r.rows[0]) return undefined;
+  await revokeClientTokens(db, id);
+  return fromRow(r.rows[0]);
+}
+
+/** Enables a disabled client again. Tokens from before it was disabled stay revoked: it starts with none. */
+export async function enableClient(db: Queryable, id: string): Promise<AuthClient | undefined> {
+  const r = await db.query<ClientRow>('UPDATE auth_client SET disabled_at = NULL, updated_at = now() WHERE id = $1 RETURNING *', [id]);
+  return r.rows[0] ? fromRow(r.rows[0]) : undefined;
+}
+
 /** Is this browser origin registered by any client? (CORS on the token endpoint and FHIR API.) */
 export async function isRegisteredOrigin(db: Queryable, origin: string): Promise<boolean> {
-  const r = await db.query('SELECT 1 FROM auth_client WHERE allowed_origins @> $1::jsonb LIMIT 1', [
+  const r = await db.query('SELECT 1 FROM auth_client WHERE allowed_origins @> $1::jsonb AND disabled_at IS NULL LIMIT 1', [
     JSON.stringify([origin]),
   ]);
   return r.rows.length > 0;

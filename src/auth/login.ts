@@ -4,7 +4,13 @@
  * `OtpSender` to the notification outbox (SMTP) and `PatientDirectory` to the FHIR repository. A code for a phone
  * number goes through the same outbox to an email-to-SMS gateway address (`SMS_EMAIL_GATEWAY`, e.g.
  * `{number}@sms.example.net`); without that setting phone sign-in is refused.
- * Answers never reveal whether an email or number is on a record (the same page follows either way).
+ * Answers never reveal whether an email or number is on a record: the request does the same work either way (it only
+ * remembers the address on the pending request); looking the address up, making the code and queueing the mail
+ * happen after the answer is sent (`StartOtpResult.deliver`), so the answer's timing says nothing either.
+ *
+ * Who an address signs in: the Patient that proved it (a code sent to it was entered: `contact_owner.verified_at`)
+ * while that Patient still holds it; otherwise the one Patient holding it, if exactly one does. So a second record
+ * given the same address later (a registration, an edit) cannot lock the person who signed in with it out.
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import type { Queryable } from '../store/db.js';
@@ -19,6 +25,8 @@ export interface PatientDirectory {
   findByEmail(email: string): Promise<string | undefined>;
   /** The id of the Patient whose telecom (system phone or sms) holds this number, compared by digits, if exactly one does. */
   findByPhone(phone: string): Promise<string | undefined>;
+  /** Whether this Patient's telecom holds the email or (by digits) the phone number now. */
+  holds(patientId: string, contact: { email: string } | { phone: string }): Promise<boolean>;
 }
 
 /** Demo accounts: a patient id and a fixed email (listed in README); sign-in still goes through a sent code. */
@@ -72,16 +80,48 @@ export interface LoginDeps {
   smsEmailGateway?: string;
 }
 
-async function findPatient(deps: LoginDeps, id: string): Promise<string | undefined> {
-  if (isPhoneId(id)) return deps.smsEmailGateway ? deps.patientDirectory.findByPhone(id) : undefined;
-  const email = id;
-  const demo = (deps.demoAccounts ?? []).find((a) => normaliseEmail(a.email) === email);
-  if (demo) return demo.patientId;
-  return deps.patientDirectory.findByEmail(email);
+/** The key of a sign-in identifier in `contact_owner`: `email:<address>` or `phone:<digits>`. */
+export function contactKey(id: string): string {
+  return isPhoneId(id) ? `phone:${id.replace(/\D/g, '')}` : `email:${normaliseEmail(id)}`;
+}
+
+/** Who signs in with this identifier: the verified owner still holding it, else the sole holder, else nobody. */
+async function findPatient(db: Queryable, deps: LoginDeps, id: string): Promise<string | undefined> {
+  if (isPhoneId(id) && !deps.smsEmailGateway) return undefined;
+  if (!isPhoneId(id)) {
+    const demo = (deps.demoAccounts ?? []).find((a) => normaliseEmail(a.email) === id);
+    if (demo) return demo.patientId;
+  }
+  const contact = isPhoneId(id) ? { phone: id } : { email: id };
+  const owner = await db.query<{ patient_id: string }>(
+    'SELECT patient_id FROM contact_owner WHERE contact = $1 AND verified_at IS NOT NULL',
+    [contactKey(id)],
+  );
+  const verified = owner.rows[0]?.patient_id;
+  if (verified && (await deps.patientDirectory.holds(verified, contact))) return verified;
+  return isPhoneId(id) ? deps.patientDirectory.findByPhone(id) : deps.patientDirectory.findByEmail(id);
+}
+
+/** Records that the person reading this address signed in as this Patient (see findPatient). */
+async function recordVerifiedOwner(db: Queryable, deps: LoginDeps, id: string, patientId: string): Promise<void> {
+  if (!isPhoneId(id) && (deps.demoAccounts ?? []).some((a) => normaliseEmail(a.email) === id)) return;
+  await db.query(
+    `INSERT INTO contact_owner (contact, patient_id, verified_at) VALUES ($1, $2, now())
+     ON CONFLICT (contact) DO UPDATE SET patient_id = EXCLUDED.patient_id, verified_at = EXCLUDED.verified_at`,
+    [contactKey(id), patientId],
+  );
 }
 
 export type StartOtpResult =
-  | { ok: true; channel: 'email' | 'phone' }
+  | {
+      ok: true;
+      channel: 'email' | 'phone';
+      /**
+       * Starts the delivery: looks the address up and, when it signs someone in, stores the code's hash and queues
+       * the mail. The router calls it once the answer is sent, so known and unknown addresses answer alike.
+       */
+      deliver: () => void;
+    }
   | { ok: false; reason: 'invalid-email' | 'invalid-phone' | 'phone-unavailable' };
 
 /** A fresh 6-digit code. */
@@ -94,16 +134,53 @@ export function isEmail(normalised: string): boolean {
 }
 
 /**
- * Remembers a code on the pending request, bound to the request and to who it is for (`subjectKey`: a patient id,
- * or `staff:<account id>`). With no subject (an unknown email or number) no hash is stored, so no code can ever
- * match. Clears any earlier sign-in on the request.
+ * The request path of a sign-in: remembers the identifier on the pending request, with no code yet (so none can
+ * match), and clears any earlier sign-in on it. The same statement whoever the address belongs to.
  */
-export async function storeOtp(db: Queryable, requestId: string, id: string, subjectKey: string | undefined, code: string): Promise<void> {
+export async function beginOtp(db: Queryable, requestId: string, id: string): Promise<void> {
   await db.query(
-    `UPDATE auth_request SET otp_hash = $2, otp_email = $3, otp_attempts = 0, patient_id = NULL, staff_id = NULL,
-       otp_expires_at = now() + make_interval(secs => $4) WHERE id = $1`,
-    [requestId, subjectKey ? sha256(`${requestId}|${subjectKey}|${code}`) : null, id, OTP_LIFETIME_S],
+    `UPDATE auth_request SET otp_hash = NULL, otp_email = $2, otp_attempts = 0, patient_id = NULL, staff_id = NULL,
+       otp_expires_at = now() + make_interval(secs => $3) WHERE id = $1`,
+    [requestId, id, OTP_LIFETIME_S],
   );
+}
+
+/**
+ * After the answer: arms a code on the request, bound to the request and to who it is for (`subjectKey`: a patient
+ * id, or `staff:<account id>`), only while the request still waits for a code for this identifier (a newer attempt
+ * on the same request wins). Returns whether the code was armed, i.e. whether it may be sent.
+ */
+export async function armOtp(db: Queryable, requestId: string, id: string, subjectKey: string, code: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE auth_request SET otp_hash = $3
+      WHERE id = $1 AND otp_email = $2 AND otp_hash IS NULL AND patient_id IS NULL AND staff_id IS NULL AND NOT completed
+      RETURNING id`,
+    [requestId, id, sha256(`${requestId}|${subjectKey}|${code}`)],
+  );
+  return r.rows.length === 1;
+}
+
+const inFlight = new Set<Promise<void>>();
+
+/**
+ * A delivery to run once the answer is out: returns the function that starts it. It counts as in flight from now
+ * (deliveriesSettled waits for it); a failure is logged, never thrown: the person just asks for a code again.
+ */
+export function deferDelivery(deliver: () => Promise<void>): () => void {
+  let start!: () => void;
+  const run: Promise<void> = new Promise<void>((resolve) => {
+    start = resolve;
+  })
+    .then(deliver)
+    .catch((e: unknown) => console.error('sign-in code delivery failed', (e as Error).message))
+    .finally(() => inFlight.delete(run));
+  inFlight.add(run);
+  return start;
+}
+
+/** Resolves once every sign-in delivery started so far has finished (tests; a hub that stops). */
+export async function deliveriesSettled(): Promise<void> {
+  while (inFlight.size) await Promise.all([...inFlight]);
 }
 
 export type OtpCheck = { ok: true; subjectKey: string } | { ok: false; reason: 'wrong' | 'expired' | 'locked' };
@@ -136,9 +213,10 @@ export async function checkOtp(
 }
 
 /**
- * Sends a code when the email or phone number is on a record and remembers its hash on the pending authorization
- * request. Input with an @ is an email, anything else a phone number. Fails only for malformed input or a phone
- * number when no SMS gateway is configured (so the page can ask again); unknown emails and numbers look like success.
+ * Starts a sign-in: input with an @ is an email, anything else a phone number. Fails only for malformed input or a
+ * phone number when no SMS gateway is configured (so the page can ask again). Otherwise the identifier is remembered
+ * on the pending request and `deliver` (run after the answer) sends a code when the address signs someone in;
+ * unknown emails and numbers look exactly like success.
  */
 export async function startOtp(db: Queryable, deps: LoginDeps, requestId: string, raw: string): Promise<StartOtpResult> {
   let id: string;
@@ -156,11 +234,14 @@ export async function startOtp(db: Queryable, deps: LoginDeps, requestId: string
     to = smsGatewayAddress(deps.smsEmailGateway, phone);
     channel = 'phone';
   }
-  const patientId = await findPatient(deps, id);
-  const code = newOtpCode();
-  await storeOtp(db, requestId, id, patientId, code);
-  if (patientId) await deps.otpSender.send(to, code);
-  return { ok: true, channel };
+  await beginOtp(db, requestId, id);
+  const deliver = async (): Promise<void> => {
+    const patientId = await findPatient(db, deps, id);
+    if (!patientId) return;
+    const code = newOtpCode();
+    if (await armOtp(db, requestId, id, patientId, code)) await deps.otpSender.send(to, code);
+  };
+  return { ok: true, channel, deliver: deferDelivery(deliver) };
 }
 
 export type OtpResult = { ok: true; patientId: string } | { ok: false; reason: 'wrong' | 'expired' | 'locked' };
@@ -172,9 +253,15 @@ export async function verifyOtp(
   requestId: string,
   code: string,
 ): Promise<OtpResult> {
-  const checked = await checkOtp(db, requestId, code, (id) => findPatient(deps, id));
+  let contact = '';
+  const checked = await checkOtp(db, requestId, code, (id) => {
+    contact = id;
+    return findPatient(db, deps, id);
+  });
   if (!checked.ok) return checked;
   const patientId = checked.subjectKey;
   await db.query('UPDATE auth_request SET patient_id = $2, otp_hash = NULL WHERE id = $1', [requestId, patientId]);
+  // The person proved they read this address: from now on it signs them in, whatever other record gets it later.
+  await recordVerifiedOwner(db, deps, contact, patientId);
   return { ok: true, patientId };
 }

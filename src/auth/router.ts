@@ -6,7 +6,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Db } from '../store/db.js';
 import type { Repository } from '../store/repository-types.js';
-import { createAdminRouter, isAdminBearer } from './admin-routes.js';
+import { createAdminRouter } from './admin-routes.js';
 import { recordAudit, type AuditInput } from './audit.js';
 import {
   approveAuthRequest,
@@ -32,7 +32,8 @@ import type { Principal } from './principal.js';
 import { StaffAuthority } from './staff-authority.js';
 import { signInAudience, startStaffOtp, verifyStaffOtp } from './staff-login.js';
 import { scopesBeyondRole, staffById } from './staff.js';
-import { introspect, revokeToken, verifyAccessToken } from './token-service.js';
+import { introspectionCaller } from './introspection.js';
+import { inspectToken, mayIntrospect, revokeToken, type IntrospectionCaller } from './token-service.js';
 
 export interface AuthRouterDeps {
   db: Db;
@@ -146,13 +147,20 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     if (!p) return expired(res);
     const client = await getClient(db, p.clientId);
     res.set('Cache-Control', 'no-store').type('html');
+    // The answer goes out before the address is looked up and the code queued (deliverAfter), so a known and an
+    // unknown address take the same path and the same time.
+    const deliverAfter = (deliver: () => void): void => void res.once('close', deliver);
     if (signInAudience(p.scope) === 'staff') {
       const started = await startStaffOtp(db, loginDeps, p.id, formOf(req).email ?? '');
-      if (started.ok) return void res.send(codePage(p.id, undefined, 'staff'));
-      return void res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, 'Please enter a valid email address.', 'staff'));
+      if (!started.ok) return void res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, 'Please enter a valid email address.', 'staff'));
+      deliverAfter(started.deliver);
+      return void res.send(codePage(p.id, undefined, 'staff'));
     }
     const started = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
-    if (started.ok) return void res.send(codePage(p.id, undefined, started.channel));
+    if (started.ok) {
+      deliverAfter(started.deliver);
+      return void res.send(codePage(p.id, undefined, started.channel));
+    }
     const msg = {
       'invalid-email': 'Please enter a valid email address.',
       'invalid-phone': 'Please enter a valid phone number: digits, optionally starting with + and the country code.',
@@ -244,20 +252,31 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     }
   });
 
-  // --- introspection (RFC 7662): callers authenticate with a valid access token or the admin secret ---
+  // --- introspection (RFC 7662): the caller authenticates (admin bearer, client assertion or their own access token)
+  // and learns only about tokens it may (src/auth/introspection.ts); every other token answers {active:false} ---
+  const introspectionAuth = { db, tokenCtx, ...(deps.adminToken ? { adminToken: deps.adminToken } : {}), staffAuthority };
   r.post('/auth/introspect', form, async (req, res) => {
     res.set('Cache-Control', 'no-store');
+    const f = formOf(req);
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    const isAdmin = isAdminBearer(deps.adminToken, bearer);
-    if (!isAdmin) {
-      try {
-        if (!bearer) throw new OAuthError('invalid_token', 'introspection requires a bearer token');
-        await verifyAccessToken(db, cfg, bearer);
-      } catch (e) {
-        return sendOAuthError(res, isOAuthError(e) ? e : new OAuthError('invalid_token', 'bad token'));
-      }
+    let caller: IntrospectionCaller;
+    try {
+      caller = await introspectionCaller(introspectionAuth, bearer, f);
+    } catch (e) {
+      return sendOAuthError(res, isOAuthError(e) ? e : new OAuthError('invalid_token', 'bad token'));
     }
-    res.json(await introspect(db, cfg, formOf(req).token ?? '', { staffActive: (who) => staffAuthority.isActive(who) }));
+    const t = await inspectToken(db, cfg, f.token ?? '', { staffActive: (who) => staffAuthority.isActive(who) });
+    if (t && !mayIntrospect(caller, t)) {
+      // Someone asked about a live token that is not theirs: answered as if it were unknown, and audited (naming
+      // the patient whose token it is, so their audit trail shows the attempt).
+      void audit(req, {
+        action: 'token', outcome: 'denied', what: 'POST /auth/introspect',
+        who: { ...(caller.kind !== 'operator' ? { clientId: caller.clientId } : {}) },
+        ...(t.patientId ? { patientId: t.patientId } : {}),
+        detail: 'introspection of a token issued to another client or sign-in refused',
+      });
+    }
+    res.json(t && mayIntrospect(caller, t) ? t.response : { active: false });
   });
 
   // --- revocation (RFC 7009): client authenticates like at the token endpoint; always 200 for a known client ---

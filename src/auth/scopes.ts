@@ -17,8 +17,14 @@ export type Permissions = ScopeGrant['permissions'];
  */
 export const OPERATOR_SCOPE = 'vaxhub/operator';
 
-/** Non-resource scopes this server understands (identity, launch context, refresh, the hub's operator scope). */
-export const CONTEXT_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', OPERATOR_SCOPE] as const;
+/**
+ * Marks a registered backend client as a resource server: it may introspect any token (src/auth/token-service.ts
+ * `IntrospectionCaller`). Only in a backend client's registration; it never widens what the client's tokens may do.
+ */
+export const INTROSPECT_SCOPE = 'vaxhub/introspect';
+
+/** Non-resource scopes this server understands (identity, launch context, refresh, the hub's operator and introspection scopes). */
+export const CONTEXT_SCOPES = ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', OPERATOR_SCOPE, INTROSPECT_SCOPE] as const;
 export type ContextScope = (typeof CONTEXT_SCOPES)[number];
 
 export interface ParsedScopes {

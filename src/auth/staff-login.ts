@@ -5,7 +5,7 @@
  * to an account (the same page follows either way, and nothing is sent for an unknown or disabled one).
  */
 import type { Queryable } from '../store/db.js';
-import { checkOtp, isEmail, newOtpCode, normaliseEmail, storeOtp, type OtpSender } from './login.js';
+import { armOtp, beginOtp, checkOtp, deferDelivery, isEmail, newOtpCode, normaliseEmail, type OtpSender } from './login.js';
 import { OPERATOR_SCOPE, parseScopes, type ParsedScopes } from './scopes.js';
 import { activeStaffByEmail, staffById, type StaffAccount } from './staff.js';
 
@@ -22,20 +22,27 @@ export function signInAudience(scope: string): SignInAudience {
 
 const subjectKey = (staffId: string): string => `staff:${staffId}`;
 
-/** Sends a code to an active staff account's email. Malformed input is refused; unknown emails look like success. */
+/**
+ * Starts a staff sign-in. Malformed input is refused; otherwise the email is remembered on the request and
+ * `deliver` (run by the router after the answer, as for patients: login.ts) sends a code to an active staff
+ * account's email. Unknown emails look exactly like success, in content and in timing.
+ */
 export async function startStaffOtp(
   db: Queryable,
   deps: { otpSender: OtpSender },
   requestId: string,
   raw: string,
-): Promise<{ ok: true } | { ok: false; reason: 'invalid-email' }> {
+): Promise<{ ok: true; deliver: () => void } | { ok: false; reason: 'invalid-email' }> {
   const email = normaliseEmail(raw);
   if (!isEmail(email)) return { ok: false, reason: 'invalid-email' };
-  const staff = await activeStaffByEmail(db, email);
-  const code = newOtpCode();
-  await storeOtp(db, requestId, email, staff ? subjectKey(staff.id) : undefined, code);
-  if (staff) await deps.otpSender.send(email, code);
-  return { ok: true };
+  await beginOtp(db, requestId, email);
+  const deliver = async (): Promise<void> => {
+    const staff = await activeStaffByEmail(db, email);
+    if (!staff) return;
+    const code = newOtpCode();
+    if (await armOtp(db, requestId, email, subjectKey(staff.id), code)) await deps.otpSender.send(email, code);
+  };
+  return { ok: true, deliver: deferDelivery(deliver) };
 }
 
 export type StaffOtpResult = { ok: true; staff: StaffAccount } | { ok: false; reason: 'wrong' | 'expired' | 'locked' };

@@ -146,7 +146,7 @@ async function verifySignedToken(db: Db, cfg: TokenConfig, token: string): Promi
 /** Verifies signature, issuer, audience, expiry and revocation. Throws `invalid_token` otherwise. */
 export async function verifyAccessToken(db: Db, cfg: TokenConfig, token: string): Promise<AccessTokenClaims> {
   const claims = await verifySignedToken(db, cfg, token);
-  if (await isRevoked(db, claims.jti!, claims.gid)) throw new OAuthError('invalid_token', 'access token revoked');
+  if (await isRevoked(db, claims)) throw new OAuthError('invalid_token', 'access token revoked');
   return claims;
 }
 
@@ -161,7 +161,12 @@ const revocationAnswers = new WeakMap<Queryable, Map<string, { revoked: boolean;
 /** Bumped by every revocation in this process: answers given before it are not used again. */
 let revocationGeneration = 0;
 
-async function isRevoked(db: Queryable, jti: string, gid: string | undefined): Promise<boolean> {
+/**
+ * A token is revoked when its jti was, its grant was, or its client was deleted or disabled after it was issued
+ * (auth_client_cutoff: system tokens carry no grant, so this is what stops a deleted backend client's tokens).
+ */
+async function isRevoked(db: Queryable, claims: AccessTokenClaims): Promise<boolean> {
+  const { jti, gid, client_id: clientId } = claims;
   const key = `${jti}\n${gid ?? ''}`;
   let cache = revocationAnswers.get(db);
   const hit = cache?.get(key);
@@ -169,8 +174,10 @@ async function isRevoked(db: Queryable, jti: string, gid: string | undefined): P
   const generation = revocationGeneration;
   const r = await db.query(
     `SELECT 1 FROM auth_revoked_token WHERE jti = $1
-     UNION ALL SELECT 1 FROM auth_grant WHERE id = $2 AND revoked_at IS NOT NULL`,
-    [jti, gid ?? null],
+     UNION ALL SELECT 1 FROM auth_grant WHERE id = $2 AND revoked_at IS NOT NULL
+     UNION ALL SELECT 1 FROM auth_client_cutoff WHERE client_id = $3 AND not_before >= to_timestamp($4)`,
+    // iat is in whole seconds: a token issued in the same second as the cutoff counts as issued before it.
+    [jti, gid ?? null, clientId, claims.iat ?? 0],
   );
   const revoked = r.rows.length > 0;
   if (!cache) revocationAnswers.set(db, (cache = new Map()));
@@ -202,6 +209,23 @@ export async function revokeStaffGrants(db: Queryable, staffId: string): Promise
   const r = await db.query('UPDATE auth_grant SET revoked_at = now() WHERE staff_id = $1 AND revoked_at IS NULL', [staffId]);
   revocationGeneration++;
   return r.rowCount;
+}
+
+/**
+ * Revokes everything a client holds, at once in this process and within REVOCATION_CACHE_MS in the others: every
+ * access token issued to it until now (the cutoff) and every grant, so its refresh tokens and authorization codes
+ * die with it. Called when an operator deletes or disables the client; a client registered again under the same id
+ * (or enabled again) starts with no tokens.
+ */
+export async function revokeClientTokens(db: Queryable, clientId: string): Promise<{ grants: number }> {
+  await db.query(
+    `INSERT INTO auth_client_cutoff (client_id, not_before) VALUES ($1, now())
+     ON CONFLICT (client_id) DO UPDATE SET not_before = GREATEST(auth_client_cutoff.not_before, EXCLUDED.not_before)`,
+    [clientId],
+  );
+  const r = await db.query('UPDATE auth_grant SET revoked_at = now() WHERE client_id = $1 AND revoked_at IS NULL', [clientId]);
+  revocationGeneration++;
+  return { grants: r.rowCount };
 }
 
 export interface GrantRow {
@@ -284,26 +308,71 @@ export interface IntrospectionResponse {
 }
 
 /**
- * RFC 7662 introspection as SMART asks: active, scope, client_id, exp, the launch context that was in the token
- * response (patient), fhirUser, and iss/sub when an id_token was issued. Anything invalid is only `{active:false}`.
- * @see https://hl7.org/fhir/smart-app-launch/token-introspection.html
+ * Who asks the introspection endpoint, as the router authenticated them. RFC 7662 §2.1 leaves to the server which
+ * callers may learn about which tokens; here:
+ *  - `operator`: the admin bearer, an active staff operator's token, or a resource server (a registered backend
+ *    client whose registration holds `vaxhub/introspect`): any token;
+ *  - `client`: a client that authenticated as itself (a private_key_jwt assertion, or its own system token): the
+ *    tokens issued to that client;
+ *  - `grant`: the bearer of a patient or staff token. A public app cannot authenticate and one client id serves
+ *    everyone who uses the app, so "the token's own client" is narrowed to the token's own authorization (grant):
+ *    that token, the other access tokens and the refresh token of the same sign-in, never another person's.
  */
-export async function introspect(
+export type IntrospectionCaller =
+  | { kind: 'operator' }
+  | { kind: 'client'; clientId: string }
+  | { kind: 'grant'; clientId: string; grantId?: string; jti?: string };
+
+/** What an active token is, beside what the response says: whose it is, for the caller check and the audit. */
+export interface IntrospectedToken {
+  response: IntrospectionResponse;
+  clientId: string;
+  grantId?: string;
+  jti?: string;
+  patientId?: string;
+}
+
+/** May this caller learn about this token? */
+export function mayIntrospect(caller: IntrospectionCaller, t: Omit<IntrospectedToken, 'response'>): boolean {
+  switch (caller.kind) {
+    case 'operator':
+      return true;
+    case 'client':
+      return t.clientId === caller.clientId;
+    case 'grant':
+      return t.clientId === caller.clientId && ((!!caller.jti && t.jti === caller.jti) || (!!caller.grantId && t.grantId === caller.grantId));
+  }
+}
+
+/**
+ * The token as introspection sees it, whoever asks (undefined when it is not active). The router answers
+ * `{active:false}` unless `mayIntrospect` allows the caller (src/auth/router.ts).
+ */
+export async function inspectToken(
   db: Db,
   cfg: TokenConfig,
   token: string,
   opts: { staffActive?: (who: { staffId?: string; fhirUser?: string }) => Promise<boolean> } = {},
-): Promise<IntrospectionResponse> {
-  if (!token) return { active: false };
+): Promise<IntrospectedToken | undefined> {
+  if (!token) return undefined;
   if (token.split('.').length === 3) {
+    let c: AccessTokenClaims;
     try {
-      const c = await verifyAccessToken(db, cfg, token);
-      // A staff token is active only while its account is.
-      if (c.kind === 'user' && opts.staffActive && !(await opts.staffActive({ ...(c.fhirUser ? { fhirUser: c.fhirUser } : {}) }))) return { active: false };
-      const grant = c.gid
-        ? (await db.query<GrantRow>('SELECT * FROM auth_grant WHERE id = $1', [c.gid])).rows[0]
-        : undefined;
-      return {
+      c = await verifyAccessToken(db, cfg, token);
+    } catch {
+      return undefined;
+    }
+    // A staff token is active only while its account is.
+    if (c.kind === 'user' && opts.staffActive && !(await opts.staffActive({ ...(c.fhirUser ? { fhirUser: c.fhirUser } : {}) }))) return undefined;
+    const grant = c.gid
+      ? (await db.query<GrantRow>('SELECT * FROM auth_grant WHERE id = $1', [c.gid])).rows[0]
+      : undefined;
+    return {
+      clientId: c.client_id,
+      ...(c.gid ? { grantId: c.gid } : {}),
+      ...(c.jti ? { jti: c.jti } : {}),
+      ...(c.patient ? { patientId: c.patient } : {}),
+      response: {
         active: true,
         scope: c.scope,
         client_id: c.client_id,
@@ -314,10 +383,8 @@ export async function introspect(
         ...(c.patient ? { patient: c.patient } : {}),
         ...(c.fhirUser ? { fhirUser: `${cfg.audience}/${c.fhirUser}` } : {}),
         ...(grant?.id_token_issued && grant.fhir_user ? { iss: cfg.issuer, sub: grant.fhir_user } : {}),
-      };
-    } catch {
-      return { active: false };
-    }
+      },
+    };
   }
   const r = await db.query<GrantRow & { rt_scope: string; exp: number }>(
     `SELECT g.*, r.scope AS rt_scope, extract(epoch FROM r.expires_at)::bigint AS exp
@@ -326,18 +393,41 @@ export async function introspect(
     [sha256(token)],
   );
   const g = r.rows[0];
-  if (!g) return { active: false };
-  if (g.staff_id && opts.staffActive && !(await opts.staffActive({ staffId: g.staff_id }))) return { active: false };
+  if (!g) return undefined;
+  if (g.staff_id && opts.staffActive && !(await opts.staffActive({ staffId: g.staff_id }))) return undefined;
   return {
-    active: true,
-    scope: g.rt_scope,
-    client_id: g.client_id,
-    exp: Number(g.exp),
-    token_type: 'refresh_token',
-    ...(g.patient_id ? { patient: g.patient_id } : {}),
-    ...(g.fhir_user ? { fhirUser: `${cfg.audience}/${g.fhir_user}` } : {}),
-    ...(g.id_token_issued && g.fhir_user ? { iss: cfg.issuer, sub: g.fhir_user } : {}),
+    clientId: g.client_id,
+    grantId: g.id,
+    ...(g.patient_id ? { patientId: g.patient_id } : {}),
+    response: {
+      active: true,
+      scope: g.rt_scope,
+      client_id: g.client_id,
+      exp: Number(g.exp),
+      token_type: 'refresh_token',
+      ...(g.patient_id ? { patient: g.patient_id } : {}),
+      ...(g.fhir_user ? { fhirUser: `${cfg.audience}/${g.fhir_user}` } : {}),
+      ...(g.id_token_issued && g.fhir_user ? { iss: cfg.issuer, sub: g.fhir_user } : {}),
+    },
   };
+}
+
+/**
+ * RFC 7662 introspection as SMART asks: active, scope, client_id, exp, the launch context that was in the token
+ * response (patient), fhirUser, and iss/sub when an id_token was issued. Anything invalid, and any token the caller
+ * may not learn about (mayIntrospect), is only `{active:false}`: the same answer, so a refusal reveals nothing.
+ * @see https://hl7.org/fhir/smart-app-launch/token-introspection.html
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2
+ */
+export async function introspect(
+  db: Db,
+  cfg: TokenConfig,
+  token: string,
+  caller: IntrospectionCaller,
+  opts: { staffActive?: (who: { staffId?: string; fhirUser?: string }) => Promise<boolean> } = {},
+): Promise<IntrospectionResponse> {
+  const t = await inspectToken(db, cfg, token, opts);
+  return t && mayIntrospect(caller, t) ? t.response : { active: false };
 }
 
 /**

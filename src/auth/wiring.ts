@@ -79,6 +79,10 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
       const r = await repo.search('Patient', { 'phone-digits': phone.replace(/\D/g, ''), _count: '2' });
       return r.resources.length === 1 ? r.resources[0]!.id : undefined;
     },
+    async holds(patientId, contact) {
+      const by: Record<string, string> = 'email' in contact ? { email: contact.email } : { 'phone-digits': contact.phone.replace(/\D/g, '') };
+      return (await repo.search('Patient', { _id: patientId, ...by, _count: '1' })).resources.length === 1;
+    },
   };
   // CORS for browser apps: a registered client's origin may call the FHIR API (discovery and metadata: any origin).
   const originCache = new Map<string, { ok: boolean; at: number }>();

@@ -9,6 +9,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Db } from '../../src/store/db.js';
 import { registerClient } from '../../src/auth/clients.js';
 import { authApp, authDatabases, ADMIN_TOKEN, BASE_URL, FHIR_BASE, uid, type CapturingOtpSender } from './setup.js';
+import { deliveriesSettled } from '../../src/auth/login.js';
 
 const REDIRECT = 'https://app.example/callback';
 
@@ -61,6 +62,7 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
     const requestId = new URL(start.headers.location!, `${BASE_URL}/auth/`).searchParams.get('request')!;
     expect((await agent.get('/auth/login').query({ request: requestId })).status).toBe(200);
     const sent = await agent.post('/auth/login').type('form').send({ request: requestId, email });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(sent.text).toContain('One-time code');
     const verified = await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: otp.last() });
     expect(verified.status).toBe(303);
@@ -226,10 +228,12 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
     const requestId = new URL(start.headers.location!, `${BASE_URL}/auth/`).searchParams.get('request')!;
     const sentBefore = otp.sent.length;
     const unknown = await agent.post('/auth/login').type('form').send({ request: requestId, email: 'nobody@example.org' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(unknown.status).toBe(200);
     expect(unknown.text).toContain('One-time code');
     expect(otp.sent.length).toBe(sentBefore);
     await agent.post('/auth/login').type('form').send({ request: requestId, email: 'pat.a@example.org' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     const good = otp.last()!;
     const wrong = good === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) {
@@ -269,6 +273,7 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
     const start = await agent.get('/auth/authorize').query(authorizeParams());
     const requestId = new URL(start.headers.location!, `${BASE_URL}/auth/`).searchParams.get('request')!;
     await agent.post('/auth/login').type('form').send({ request: requestId, email: 'pat.b@example.org' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: otp.last() });
     const denied = await agent.post('/auth/consent').type('form').send({ request: requestId, decision: 'deny' });
     const loc = new URL(denied.headers.location!);

@@ -10,7 +10,7 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { backends, startTestHub, ADMIN, type TestHub } from '../helpers/hub.js';
 import { registerClient } from '../../src/auth/clients.js';
-import { normalisePhone, smsGatewayAddress } from '../../src/auth/login.js';
+import { deliveriesSettled, normalisePhone, smsGatewayAddress } from '../../src/auth/login.js';
 import { authApp, authDatabases, FHIR_BASE, MapPatientDirectory, uid } from './setup.js';
 import type { Db } from '../../src/store/db.js';
 
@@ -76,6 +76,7 @@ describe.each(backends())('phone sign-in through the hub on %s', (backend) => {
     const page = await agent.get('/auth/login').query({ request: requestId });
     expect(page.text).toContain('Email address or phone number');
     const sent = await agent.post('/auth/login').type('form').send({ request: requestId, email: '+1 (555) 010-2000' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(sent.status).toBe(200);
     expect(sent.text).toContain('One-time code');
     const rows = await outbox('15550102000@sms.example.net');
@@ -100,7 +101,9 @@ describe.each(backends())('phone sign-in through the hub on %s', (backend) => {
     const known = await start(pkce().challenge);
     const unknown = await start(pkce().challenge);
     const a = await known.agent.post('/auth/login').type('form').send({ request: known.requestId, email: '15550102000' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     const b = await unknown.agent.post('/auth/login').type('form').send({ request: unknown.requestId, email: '+1 555 010 9999' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(b.status).toBe(a.status);
     expect(b.text.replaceAll(unknown.requestId, 'R')).toBe(a.text.replaceAll(known.requestId, 'R'));
     expect(await outbox('15550109999@sms.example.net')).toHaveLength(0);
@@ -135,6 +138,7 @@ describe.each(backends())('phone sign-in through the hub on %s', (backend) => {
     // Sign-in with the number typed another way reaches the patient stored with punctuation.
     const { agent, requestId } = await start(pkce().challenge);
     const sent = await agent.post('/auth/login').type('form').send({ request: requestId, email: '+15550103000' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(sent.status).toBe(200);
     expect(await outbox('15550103000@sms.example.net')).toHaveLength(1);
   });
@@ -143,6 +147,7 @@ describe.each(backends())('phone sign-in through the hub on %s', (backend) => {
     const { agent, requestId } = await start(pkce().challenge);
     for (const email of ['555-CALL-NOW', '12', '+1+555 0102000']) {
       const res = await agent.post('/auth/login').type('form').send({ request: requestId, email });
+      await deliveriesSettled(); // the code is looked up and queued after the answer
       expect(res.status).toBe(400);
       expect(res.text).toContain('Please enter a valid phone number');
     }
@@ -173,10 +178,12 @@ describe.each(authDatabases)('phone sign-in on the auth router on $name', ({ ope
     const { app, otp } = authApp(db, { patientDirectory: directory() });
     const { agent, requestId } = await start(app);
     const res = await agent.post('/auth/login').type('form').send({ request: requestId, email: '+15550102000' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(res.status).toBe(400);
     expect(res.text).toContain('Sign-in by phone number is not available on this hub');
     expect(otp.sent).toHaveLength(0);
     const byEmail = await agent.post('/auth/login').type('form').send({ request: requestId, email: 'pat.a@example.org' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(byEmail.status).toBe(200);
     expect(otp.sent.map((s) => s.to)).toEqual(['pat.a@example.org']);
   });
@@ -185,6 +192,7 @@ describe.each(authDatabases)('phone sign-in on the auth router on $name', ({ ope
     const { app, otp } = authApp(db, { patientDirectory: directory(), smsEmailGateway: GATEWAY });
     const { agent, requestId } = await start(app);
     await agent.post('/auth/login').type('form').send({ request: requestId, email: '+1 555-010-2000' });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(otp.sent.at(-1)?.to).toBe('15550102000@sms.example.net');
     const code = otp.last()!;
     for (let i = 0; i < 5; i++) {

@@ -36,6 +36,9 @@ export class MapPatientDirectory implements PatientDirectory {
   async findByPhone(phone: string): Promise<string | undefined> {
     return this.byPhone[phone];
   }
+  async holds(patientId: string, contact: { email: string } | { phone: string }): Promise<boolean> {
+    return 'email' in contact ? this.byEmail[contact.email] === patientId : this.byPhone[contact.phone] === patientId;
+  }
 }
 
 export function authApp(db: Db, overrides: Partial<AuthRouterDeps> = {}): { app: Express; otp: CapturingOtpSender } {

@@ -16,6 +16,7 @@ import { seedDemo } from '../../src/seed/seed.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { StaffAuthority, STAFF_CHECK_CACHE_MS } from '../../src/auth/staff-authority.js';
 import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE, WALLET_CLIENT_ID } from '../../src/apps/wiring.js';
+import { deliveriesSettled } from '../../src/auth/login.js';
 
 const FHIR = 'application/fhir+json';
 
@@ -65,6 +66,7 @@ describe.each(backends())('staff sign-in through the hub on %s', (backend) => {
     const requestId = new URL(start.headers.location!, `${t.url}/auth/`).searchParams.get('request')!;
     const login = await agent.get('/auth/login').query({ request: requestId });
     const sent = await agent.post('/auth/login').type('form').send({ request: requestId, email });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     expect(sent.status).toBe(200);
     return { agent, requestId, login, sent };
   }
@@ -331,6 +333,7 @@ describe.each(backends())('the demo staff account on %s', (backend) => {
     });
     const requestId = new URL(start.headers.location!, `${t.url}/auth/`).searchParams.get('request')!;
     await agent.post('/auth/login').type('form').send({ request: requestId, email: demo!.email });
+    await deliveriesSettled(); // the code is looked up and queued after the answer
     logger.warn = warn;
     const code = logged.find((l) => l.demoAccount === demo!.email)?.code;
     expect(code).toMatch(/^\d{6}$/);
