@@ -56,16 +56,25 @@ function bookingOnDoseDay(patient: string, day: string): string {
  * named and no booking that day. A dose naming its appointment always takes the whole path.
  */
 export function immunizationIdleOnCreate(imm: Immunization, param: (value: unknown) => string): string | undefined {
-  if (imm.status !== 'completed') return 'true';
+  if (!administeredHere(imm)) return 'true';
   if (imm.extension?.some((e) => e.url === EXT_FROM_APPOINTMENT)) return undefined;
   const patientId = idFromReference(imm.patient?.reference, 'Patient');
   if (!patientId || !imm.occurrenceDateTime) return 'true';
   return `NOT EXISTS (SELECT 1 FROM booking WHERE ${bookingOnDoseDay(param(patientId), param(imm.occurrenceDateTime))})`;
 }
 
+/**
+ * A dose this hub's clinics gave: completed, and not a historical record from another source (`primarySource:
+ * false`: a person's own report, verified or not, or a registry's history). Only such a dose fulfils a booking
+ * and comes off a clinic's shelf.
+ */
+function administeredHere(imm: Immunization): boolean {
+  return imm.status === 'completed' && imm.primarySource !== false;
+}
+
 /** An administered dose: fulfils the appointment, takes the dose off the shelf, recommends the next dose. */
 export async function onImmunizationFromAppointment(tx: Queryable, config: SchedulingConfig, repo: Repository, imm: Immunization): Promise<void> {
-  if (imm.status !== 'completed') return;
+  if (!administeredHere(imm)) return;
   const now = (config.clock ?? (() => new Date()))();
   const patientId = idFromReference(imm.patient?.reference, 'Patient');
   let apptId = idFromReference(imm.extension?.find((e) => e.url === EXT_FROM_APPOINTMENT)?.valueReference?.reference, 'Appointment');

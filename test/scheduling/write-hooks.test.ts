@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Appointment } from 'fhir/r4';
-import { onAppointmentWrite, onImmunizationFromAppointment, EXT_FROM_APPOINTMENT } from '../../src/scheduling/write-hooks.js';
+import { onAppointmentWrite, onImmunizationFromAppointment, immunizationIdleOnCreate, EXT_FROM_APPOINTMENT } from '../../src/scheduling/write-hooks.js';
 import { checkIn } from '../../src/scheduling/booking.js';
 import { OperationOutcomeError } from '../../src/fhir/outcomes.js';
 import { contextFor, counters, DB_KINDS, openTestDb, seedClinic, type TestDb } from './support.js';
@@ -35,6 +35,15 @@ describe.each(DB_KINDS)('FHIR write hooks on %s', (kind) => {
     expect(await counters(t.db, c.slotIds[0]!)).toMatchObject({ taken: 0 });
     await write(a2);
     await checkIn(ctx, a2.id!);
+    const dose = {
+      resourceType: 'Immunization' as const, status: 'completed' as const, vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
+      patient: { reference: a2.participant[0]!.actor!.reference! }, occurrenceDateTime: '2030-03-04T09:05:00Z', lotNumber: 'LOT-208',
+    };
+    // A dose the person reported themselves (primarySource false) on the day of their booking was not given here:
+    // it neither fulfils the booking nor takes a dose off the clinic's shelf.
+    await t.db.transaction((tx) => onImmunizationFromAppointment(tx, ctx, ctx.repo, { ...dose, primarySource: false }));
+    expect((await ctx.repo.read<A>('Appointment', a2.id!)).status).toBe('checked-in');
+    expect(immunizationIdleOnCreate({ ...dose, primarySource: false }, () => '$1')).toBe('true');
     await t.db.transaction((tx) => onImmunizationFromAppointment(tx, ctx, ctx.repo, {
       resourceType: 'Immunization', status: 'completed', vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
       patient: { reference: a2.participant[0]!.actor!.reference! }, occurrenceDateTime: '2030-03-04T09:05:00Z', lotNumber: 'LOT-208',
