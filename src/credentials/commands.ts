@@ -5,6 +5,8 @@
  *   vaxhub keys list                       issuer keys and their status
  *   vaxhub keys x5c --kid KID --chain FILE.pem   publish an operator-supplied X.509 chain (leaf first) with a key
  *   vaxhub cards revoke --patient <id>     the person's cards issued so far go on the revocation lists
+ *                  [--all-time]           no end date: every card of the person, under every key (later ones too),
+ *                                         and the hub issues the person no card from then on
  *   vaxhub verify <file|jws|qr.png|shc:/...> [--directory FILE] [--no-hub]   exit 0 valid, 1 not valid
  *                                          (trusts the hub, SHC_TRUST_DIRECTORY and --directory)
  * They work on the hub's database, so a running hub sees the change within seconds (its key cache is 5 s).
@@ -113,17 +115,23 @@ export function registerCredentialCommands(program: Command, hooks: CredentialCo
 
   group(program, 'cards', 'SMART Health Cards')
     .command('revoke')
-    .description("revoke a person's health cards issued so far (e.g. a record entered in error)")
+    .description("revoke a person's health cards issued so far (e.g. a record entered in error); with --all-time, for good")
     .requiredOption('--patient <id>', 'Patient id')
-    .option('--all-time', 'also revoke cards issued from now on (default: only cards issued until now)')
+    .option('--all-time', 'no end date: also every card issued later, under every key (rotated ones too); the hub stops issuing the person cards')
     .option('--reason <text>', 'why (kept with the revocation)')
     .action((opts: { patient: string; allTime?: boolean; reason?: string }) =>
       withContext(async (ctx) => {
         const kids = await revokeCards(ctx.db, shcConfigOf(ctx), opts.patient, { allTime: opts.allTime, reason: opts.reason });
+        // Say which of the two meanings was applied: the operator must not believe a person is stopped when not.
+        const scope = opts.allTime
+          ? 'every card, issued before or after now, under every key present and future; no new card will be issued'
+          : 'the cards issued until now; a card issued later (e.g. after correcting the record) is valid — use --all-time to stop all cards';
         print(
           kids.length
-            ? `revoked Patient/${opts.patient}'s cards under key(s) ${kids.join(', ')}; published in ${ctx.config.baseUrl}/.well-known/crl/{kid}.json`
-            : 'no issuer keys yet: nothing was issued, nothing to revoke',
+            ? `revoked Patient/${opts.patient}'s cards under key(s) ${kids.join(', ')} (${scope}); published in ${ctx.config.baseUrl}/.well-known/crl/{kid}.json`
+            : opts.allTime
+              ? `no issuer keys yet; Patient/${opts.patient} is recorded as revoked for all time (${scope})`
+              : 'no issuer keys yet: nothing was issued, nothing to revoke',
         );
       }),
     );

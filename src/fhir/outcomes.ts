@@ -43,6 +43,7 @@ export const ERROR_CATALOGUE = {
   QUEUE_TOKEN_INVALID: { status: 403, message: 'The waiting-room token is not valid for this request' },
   NOT_ADMITTED: { status: 429, message: 'Not admitted from the waiting room yet' },
   CARD_TOO_LARGE_FOR_QR: { status: 422, message: 'This health card is too large for one QR code; share it with a SMART Health Link' },
+  CARDS_REVOKED: { status: 403, message: "This person's health cards are revoked by the issuer; no new card is issued" },
   NOT_ELIGIBLE: { status: 403, message: 'This person is no longer eligible under the current priority rules' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

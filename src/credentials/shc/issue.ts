@@ -6,7 +6,7 @@
  * @see https://hl7.org/fhir/uv/smart-health-cards-and-links/OperationDefinition-patient-i-health-cards-issue.html
  */
 import type { Coding, Immunization, Parameters, ParametersParameter, Patient } from 'fhir/r4';
-import { badRequest } from '../../fhir/outcomes.js';
+import { badRequest, fhirError } from '../../fhir/outcomes.js';
 import type { ActiveIssuerKey } from './keys.js';
 import { signHealthCard } from './jws.js';
 import { buildHealthCardPayload, buildImmunizationBundle } from './payload.js';
@@ -32,6 +32,8 @@ export interface IssueRequest {
   params: Parameters;
   issuer: HealthCardIssuer;
   keys: { activeKey(): Promise<ActiveIssuerKey> };
+  /** All-time revocations (`cards revoke --all-time`): such a person is issued no card. */
+  revocations?: { isRevokedForAllTime(patientId: string): Promise<boolean> };
   resolveValueSet?: ValueSetResolver;
   now?: Date;
 }
@@ -91,6 +93,10 @@ function sinceInstant(since: string): number {
 export async function issueHealthCards(req: IssueRequest): Promise<Parameters> {
   const input = parseIssueParameters(req.params);
   const empty: Parameters = { resourceType: 'Parameters' };
+  // A card would only carry a rid that is already on its key's CRL: refuse plainly instead of signing it.
+  if (req.patient.id && (await req.revocations?.isRevokedForAllTime(req.patient.id))) {
+    throw fhirError('CARDS_REVOKED', `The health cards of Patient/${req.patient.id} are revoked with no end date; no new card is issued`);
+  }
 
   // Cards here hold Patient + Immunization; every requested type must be among them (logical AND).
   const wanted = input.credentialTypes.map(normalizeType);

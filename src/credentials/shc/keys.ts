@@ -7,7 +7,8 @@
  */
 import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
-import type { Queryable } from '../../store/db.js';
+import type { Db, Queryable } from '../../store/db.js';
+import { carryAllTimeRevocations, lockRevocations } from './revocation.js';
 import type { IssuerPublicJwk, Jwks } from './types.js';
 
 export type KeyStatus = 'active' | 'retired' | 'withdrawn';
@@ -46,7 +47,7 @@ const SELECT_KEYS = `SELECT k.kid, k.private_jwk, k.x5c, k.status, k.rid_secret,
 export class IssuerKeyStore {
   private cached?: { key: ActiveIssuerKey; at: number };
 
-  constructor(private readonly db: Queryable) {}
+  constructor(private readonly db: Db) {}
 
   /** The key that signs new cards; generates the first one when there is none. */
   async activeKey(): Promise<ActiveIssuerKey> {
@@ -54,7 +55,7 @@ export class IssuerKeyStore {
     let row = await this.activeRow();
     if (!row) {
       // Several processes may start together: the partial unique index keeps one active key, losers read it.
-      await this.insertNewKey();
+      await this.db.transaction((tx) => this.insertNewKey(tx));
       row = await this.activeRow();
       if (!row) throw new Error('No active SMART Health Card issuer key after generation');
     }
@@ -92,14 +93,20 @@ export class IssuerKeyStore {
     return r.rows.map((x) => ({ kid: x.kid, status: x.status, createdAt: String(x.created_at) }));
   }
 
-  /** Retires the active key (it stays published) and makes a new one active. */
+  /**
+   * Retires the active key (it stays published) and makes a new one active, in one transaction: the new key
+   * starts with the people revoked for all time on its CRL.
+   */
   async rotate(): Promise<{ activeKid: string; retiredKid?: string }> {
-    const retired = await this.db.query<{ kid: string }>(
-      `UPDATE shc_issuer_key SET status = 'retired', retired_at = now() WHERE status = 'active' RETURNING kid`,
-    );
-    const activeKid = await this.insertNewKey();
+    const r = await this.db.transaction(async (tx) => {
+      await lockRevocations(tx);
+      const retired = await tx.query<{ kid: string }>(
+        `UPDATE shc_issuer_key SET status = 'retired', retired_at = now() WHERE status = 'active' RETURNING kid`,
+      );
+      return { activeKid: await this.insertNewKey(tx), retiredKid: retired.rows[0]?.kid };
+    });
     this.cached = undefined;
-    return { activeKid: activeKid ?? (await this.activeKey()).kid, retiredKid: retired.rows[0]?.kid };
+    return { activeKid: r.activeKid ?? (await this.activeKey()).kid, retiredKid: r.retiredKid };
   }
 
   /**
@@ -137,17 +144,25 @@ export class IssuerKeyStore {
     return r.rows[0];
   }
 
-  /** Returns the kid when this call's key became active, undefined when another process won. */
-  private async insertNewKey(): Promise<string | undefined> {
+  /**
+   * Makes a new active key in the caller's transaction; returns its kid, or undefined when another process's key
+   * is already active. The key's CRL starts with every all-time revocation (SMART Health Cards revoke per key
+   * and rid: a revocation "for all time" must be written under every key, the future ones included).
+   */
+  private async insertNewKey(tx: Queryable): Promise<string | undefined> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = privateKey.export({ format: 'jwk' }) as unknown as PrivateEcJwk;
     const kid = await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'sha256');
-    const r = await this.db.query(
+    const ridSecret = randomBytes(32);
+    await lockRevocations(tx);
+    const r = await tx.query(
       `INSERT INTO shc_issuer_key (kid, private_jwk, status, rid_secret) VALUES ($1, $2, 'active', $3)
        ON CONFLICT DO NOTHING`,
-      [kid, JSON.stringify({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }), randomBytes(32)],
+      [kid, JSON.stringify({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }), ridSecret],
     );
-    return r.rowCount > 0 ? kid : undefined;
+    if (r.rowCount === 0) return undefined;
+    await carryAllTimeRevocations(tx, kid, ridSecret);
+    return kid;
   }
 }
 

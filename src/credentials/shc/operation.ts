@@ -46,12 +46,14 @@ export async function issueForPatient(
   fhirBaseUrl: string,
 ): Promise<Parameters> {
   const { patient, immunizations } = await loadAuthorizedRecord(src, principal, patientId);
+  const { keys, revocations } = shcServices(src.db, config);
   return issueHealthCards({
     patient,
     immunizations,
     params,
     issuer: { iss: config.iss, fhirBaseUrl, lifetimeSeconds: config.lifetimeSeconds },
-    keys: shcServices(src.db, config).keys,
+    keys,
+    revocations,
     resolveValueSet: repositoryValueSetResolver(src.repo),
   });
 }

@@ -5,7 +5,7 @@
  * @see https://spec.smarthealth.cards/#revocation
  */
 import { createHmac } from 'node:crypto';
-import type { Db } from '../../store/db.js';
+import type { Db, Queryable } from '../../store/db.js';
 import type { IssuerKeyStore } from './keys.js';
 import type { CardRevocationList } from './types.js';
 
@@ -56,12 +56,58 @@ export function parseCrl(doc: unknown): CardRevocationList {
 export interface RevokeOptions {
   /** Revoke only cards issued before this instant (default: now, so a corrected record can be re-issued). */
   before?: Date;
-  /** Revoke every card of the person, whenever issued. */
+  /**
+   * No end date: every card of the person, whenever issued and under whichever key (those made later too),
+   * and the hub issues the person no card from then on.
+   */
   allTime?: boolean;
   reason?: string;
 }
 
+/**
+ * Serializes the two writers of CRL entries for keys: a revocation (which lists the keys that exist) and the
+ * making of a key (which lists the people revoked for all time). Without it, a key made while a revocation
+ * runs could miss that person.
+ */
+const REVOCATION_LOCK_ID = 7_402_940;
+
+export async function lockRevocations(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [REVOCATION_LOCK_ID]);
+}
+
+/** Bumps a key's CRL counter (published as the JWK's crlVersion), creating the CRL at 1. */
+async function bumpCrl(tx: Queryable, kid: string): Promise<void> {
+  await tx.query(
+    `INSERT INTO shc_crl (kid, ctr) VALUES ($1, 1)
+     ON CONFLICT (kid) DO UPDATE SET ctr = shc_crl.ctr + 1, updated_at = now()`,
+    [kid],
+  );
+}
+
+/**
+ * Writes every all-time revocation onto the CRL of a key that is being made, in the caller's transaction
+ * (which holds `lockRevocations`), so the key is never active without them.
+ * @see https://spec.smarthealth.cards/#revocation ("for all time" must be listed under every key)
+ */
+export async function carryAllTimeRevocations(tx: Queryable, kid: string, ridSecret: Uint8Array): Promise<number> {
+  const people = await tx.query<{ patient_id: string; reason: string | null }>('SELECT patient_id, reason FROM shc_revoked_patient ORDER BY patient_id');
+  for (const p of people.rows) {
+    await tx.query(
+      `INSERT INTO shc_revoked_rid (kid, rid, revoked_before, reason) VALUES ($1, $2, NULL, $3)
+       ON CONFLICT (kid, rid) DO UPDATE SET revoked_before = NULL`,
+      [kid, computeRid(ridSecret, kid, p.patient_id), p.reason],
+    );
+  }
+  if (people.rows.length) await bumpCrl(tx, kid);
+  return people.rows.length;
+}
+
+/** People revoked for all time are read again after this long (another process may have revoked someone). */
+const ALL_TIME_TTL_MS = 5_000;
+
 export class RevocationStore {
+  private allTime?: { ids: Promise<Set<string>>; at: number };
+
   constructor(
     private readonly db: Db,
     private readonly keys: IssuerKeyStore,
@@ -75,15 +121,43 @@ export class RevocationStore {
   }
 
   /**
+   * True when the person's cards are revoked with no end date: the hub then issues them no card. Cached for a
+   * few seconds; a card signed in that window still carries a rid that is already on its key's CRL.
+   */
+  async isRevokedForAllTime(patientId: string): Promise<boolean> {
+    if (!this.allTime || Date.now() - this.allTime.at >= ALL_TIME_TTL_MS) {
+      const ids = this.db
+        .query<{ patient_id: string }>('SELECT patient_id FROM shc_revoked_patient')
+        .then((r) => new Set(r.rows.map((x) => x.patient_id)));
+      const entry = { ids, at: Date.now() };
+      this.allTime = entry;
+      ids.catch(() => {
+        if (this.allTime === entry) this.allTime = undefined;
+      });
+    }
+    return (await this.allTime.ids).has(patientId);
+  }
+
+  /**
    * Revokes a person's cards under every key that may have signed them (e.g. a record entered in error),
    * bumping each CRL's counter (published as the JWK's crlVersion). Returns the kids whose CRL changed.
+   * With `allTime`, the person is also recorded so that keys made later list them and no card is issued.
    */
   async revokePatient(patientId: string, opts: RevokeOptions = {}): Promise<string[]> {
     // Whole seconds, rounded up past the instant so a card issued in this very second is covered.
     const before = opts.allTime ? null : Math.floor((opts.before ?? new Date()).getTime() / 1000) + 1;
-    return this.db.transaction(async (tx) => {
+    const changed = await this.db.transaction(async (tx) => {
+      await lockRevocations(tx);
+      if (opts.allTime) {
+        await tx.query(
+          `INSERT INTO shc_revoked_patient (patient_id, reason) VALUES ($1, $2)
+           ON CONFLICT (patient_id) DO UPDATE SET reason = COALESCE(EXCLUDED.reason, shc_revoked_patient.reason)`,
+          [patientId, opts.reason ?? null],
+        );
+      }
+      // Every key, withdrawn ones included: a withdrawn key's cards fail anyway, but its CRL stays truthful.
       const keys = await tx.query<{ kid: string; rid_secret: Uint8Array }>('SELECT kid, rid_secret FROM shc_issuer_key ORDER BY kid');
-      const changed: string[] = [];
+      const kids: string[] = [];
       for (const k of keys.rows) {
         const rid = computeRid(Buffer.from(k.rid_secret), k.kid, patientId);
         // A later cut-off (or none) replaces an earlier one: revocation never shrinks.
@@ -96,16 +170,14 @@ export class RevocationStore {
           [k.kid, rid, before, opts.reason ?? null],
         );
         if (r.rowCount > 0) {
-          await tx.query(
-            `INSERT INTO shc_crl (kid, ctr) VALUES ($1, 1)
-             ON CONFLICT (kid) DO UPDATE SET ctr = shc_crl.ctr + 1, updated_at = now()`,
-            [k.kid],
-          );
-          changed.push(k.kid);
+          await bumpCrl(tx, k.kid);
+          kids.push(k.kid);
         }
       }
-      return changed;
+      return kids;
     });
+    if (opts.allTime) this.allTime = undefined;
+    return changed;
   }
 
   /** The CRL document for a key, or undefined when the key has no revocations (no CRL published). */
