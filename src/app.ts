@@ -13,9 +13,9 @@ import { PgliteDb } from './store/pglite-db.js';
 import { migrate } from './store/migrate.js';
 import { removeHubInfo, runningHub, writeHubInfo } from './store/embedded-lock.js';
 import { FhirRepository } from './store/repository.js';
-import type { AccessPolicy, FhirContext, FhirRequest, OperationDefinition, WriteInterceptor } from './fhir/types.js';
+import type { AccessPolicy, FhirContext, OperationDefinition, WriteInterceptor } from './fhir/types.js';
 import { allowAllPolicy } from './fhir/access.js';
-import { createFhirRouter } from './http/fhir-express.js';
+import { createFhirRouter, type OnServed } from './http/fhir-express.js';
 import { createFastGet } from './http/fast-get.js';
 import { createFastPost, type FastPostCheck } from './http/fast-post.js';
 import proxyaddr from 'proxy-addr';
@@ -88,7 +88,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     views: new Map(),
   };
 
-  const audit = new AuditBuffer(db, { onError: (e) => logger.error({ err: e }, 'audit write failed') });
+  const audit = new AuditBuffer(db, { logger });
   closers.push(() => audit.close());
   const app = express();
   app.disable('x-powered-by');
@@ -168,8 +168,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     authenticate: authenticateOnce,
   });
 
-  const auditServed = (req: FhirRequest, status: number): void => {
-    const a = auditOfFhirRequest(req, status);
+  const auditServed: OnServed = (req, status, out, text) => {
+    const a = auditOfFhirRequest(req, status, out, text);
     if (a) audit.add(a);
   };
   app.use(

@@ -2,10 +2,19 @@
  * High-volume audit (every FHIR read and search) without a synchronous INSERT per request: events are
  * buffered and appended in multi-row statements every flush interval and on shutdown. Auth events and
  * writes that need an audit row inside their own transaction keep using recordAudit directly.
+ *
+ * One bad row never costs the others: values PostgreSQL's text refuses are replaced before the insert, and when a
+ * batch fails all the same its rows are retried one by one; a row that fails alone is stored without its free
+ * text (with the error), and one that cannot be stored even so is logged. Each of these counts in
+ * `vaxhub_audit_write_problems_total`.
  */
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
-import { auditRow, insertAuditRows, type AuditInput } from './audit.js';
+import { NEVER_WAITS } from '../store/db.js';
+import { auditRow, insertAuditRows, type AuditInput, type AuditRow } from './audit.js';
+import { auditWriteProblems } from './audit-metrics.js';
+import { compartmentPatientIds } from './fhir-access-policy.js';
 
 export class AuditBuffer {
   private pending: AuditInput[] = [];
@@ -14,7 +23,7 @@ export class AuditBuffer {
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { flushMs?: number; maxBatch?: number; onError?: (e: unknown) => void } = {},
+    private readonly opts: { flushMs?: number; maxBatch?: number; logger?: Pick<Logger, 'error' | 'warn'> } = {},
   ) {}
 
   add(input: AuditInput): void {
@@ -29,19 +38,80 @@ export class AuditBuffer {
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
-    this.flushing = this.flushing.then(async () => {
-      if (!batch.length) return;
-      const recorded = new Date().toISOString();
-      try {
-        await insertAuditRows(this.db, recorded, batch.map((input) => auditRow(input, randomUUID())));
-      } catch (e) {
-        this.opts.onError?.(e);
-      }
-    });
+    this.flushing = this.flushing.then(() => (batch.length ? this.write(batch) : undefined));
     return this.flushing;
   }
 
   async close(): Promise<void> {
     await this.flush();
+  }
+
+  private async write(batch: AuditInput[]): Promise<void> {
+    try {
+      await resolvePatients(this.db, batch);
+    } catch (e) {
+      // The events are still written, with the patients the answers named.
+      this.opts.logger?.warn({ err: e }, 'audit: looking up the patients of touched resources failed');
+    }
+    const recorded = new Date().toISOString();
+    const replaced = (): void => auditWriteProblems.inc({ problem: 'value_replaced' });
+    const rows = batch.map((input) => auditRow(input, randomUUID(), replaced));
+    try {
+      await insertAuditRows(this.db, recorded, rows);
+      return;
+    } catch (e) {
+      auditWriteProblems.inc({ problem: 'batch_failed' });
+      this.opts.logger?.error({ err: e, rows: rows.length }, 'audit: a batched insert failed; retrying its rows one by one');
+    }
+    for (const row of rows) await this.writeAlone(recorded, row);
+  }
+
+  private async writeAlone(recorded: string, row: AuditRow): Promise<void> {
+    try {
+      await insertAuditRows(this.db, recorded, [row]);
+      return;
+    } catch (e) {
+      // What the row says least certainly is its free text (path, query, detail, entities): keep the rest.
+      const reduced: AuditRow = { ...row, what: row.what === null ? null : '(not storable)', query: null, entities: null, detail: `audit row stored in part: ${errorCode(e)}` };
+      try {
+        await insertAuditRows(this.db, recorded, [reduced]);
+        auditWriteProblems.inc({ problem: 'row_reduced' });
+        this.opts.logger?.error({ err: e, auditId: row.id, action: row.action }, 'audit: a row was stored without its free text');
+        return;
+      } catch (again) {
+        auditWriteProblems.inc({ problem: 'row_lost' });
+        // The log keeps what the table could not: who did what to whose data (ids only, no query strings).
+        const { query: _query, detail: _detail, ...facts } = row;
+        this.opts.logger?.error({ err: again, audit: facts }, 'audit: a row could not be stored');
+      }
+    }
+  }
+}
+
+function errorCode(e: unknown): string {
+  const err = e as { code?: unknown; message?: unknown };
+  return typeof err.code === 'string' ? `SQLSTATE ${err.code}` : typeof err.message === 'string' ? err.message.slice(0, 200) : 'unknown error';
+}
+
+/**
+ * The patients of entities the answer did not show (a delete, an operation on an instance, a refused read of
+ * another patient's record), from the stored resources, one query per flush. A deleted resource keeps its last
+ * content, so its patient is still known.
+ */
+async function resolvePatients(db: Db, batch: AuditInput[]): Promise<void> {
+  const wanted = batch.flatMap((input) => (input.entities ?? []).filter((e) => e.lookup));
+  if (!wanted.length) return;
+  const keys = [...new Set(wanted.map((e) => e.ref))].slice(0, 1000);
+  const types = keys.map((k) => k.slice(0, k.indexOf('/')));
+  const ids = keys.map((k) => k.slice(k.indexOf('/') + 1));
+  const r = await db.query<{ content: { resourceType: string; id?: string; [k: string]: unknown } }>(
+    `${NEVER_WAITS}SELECT content FROM fhir_resource WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [types, ids],
+  );
+  const found = new Map(r.rows.map((row) => [`${row.content.resourceType}/${row.content.id}`, compartmentPatientIds(row.content)]));
+  for (const e of wanted) {
+    const patients = found.get(e.ref);
+    if (patients?.length) e.patients = [...new Set([...(e.patients ?? []), ...patients])];
+    delete e.lookup;
   }
 }

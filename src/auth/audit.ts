@@ -1,6 +1,7 @@
 /**
- * AuditEvents in the IHE Basic Audit Log Patterns shape (who: client and user; what: resource or query;
- * patient; outcome), written to an append-only table (a trigger refuses UPDATE, DELETE and TRUNCATE).
+ * AuditEvents in the IHE Basic Audit Log Patterns shape (who: client and user; what: the query and one entity per
+ * resource touched, each naming the patient it belongs to; a patient entity per patient; outcome), written to an
+ * append-only table (a trigger refuses UPDATE, DELETE and TRUNCATE).
  * @see https://profiles.ihe.net/ITI/BALP/
  */
 import { randomUUID } from 'node:crypto';
@@ -27,13 +28,28 @@ export type AuditAction =
 /** success, or the kind of failure (FHIR AuditEvent.outcome: 0 success, 4 minor failure, 8 serious failure). */
 export type AuditOutcome = 'success' | 'failure' | 'denied' | 'error';
 
+/** One resource an interaction touched (BALP: an entity per resource), and whose data it is. */
+export interface AuditEntity {
+  /** `Type/id`. */
+  ref: string;
+  /** The patients whose compartment it is in (the patient compartment of src/auth/fhir-access-policy.ts). */
+  patients?: string[];
+  /** Its own interaction, when it differs from the event's (a transaction or batch entry). */
+  action?: AuditAction;
+  /** Its patients are not known from the answer (a delete, a refused read): the audit writer looks them up. */
+  lookup?: boolean;
+}
+
 export interface AuditInput {
   action: AuditAction;
   outcome: AuditOutcome;
   who: { clientId?: string; user?: string; ip?: string };
   /** What was touched: a reference like `Immunization/123`, or a resource type for searches. */
   what?: string;
+  /** A patient the event concerns besides the entities' own (a sign-in's patient, a search's `patient=`). */
   patientId?: string;
+  /** The resources touched (reads, search matches and includes, writes, bundle entries, operation outputs). */
+  entities?: AuditEntity[];
   /** The search/query string, when there was one. */
   query?: string;
   /** Short reason for a failure (never a token or personal data). */
@@ -88,14 +104,27 @@ export function buildAuditEvent(input: AuditInput, id: string, recorded: string)
   }
   if (agent.length === 0) agent.push({ who: { display: 'anonymous' }, requestor: true, ...(input.who.ip ? { network: { address: input.who.ip, type: '2' as const } } : {}) });
   const entity: AuditEventEntity[] = [];
-  if (input.patientId) {
+  for (const patientId of patientsOf(input)) {
     entity.push({
-      what: { reference: `Patient/${input.patientId}` },
+      what: { reference: `Patient/${patientId}` },
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
       role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
     });
   }
-  if (input.what || input.query) {
+  for (const e of input.entities ?? []) {
+    const detail = [
+      ...(e.patients?.length ? [{ type: 'patient', valueString: e.patients.map((p) => `Patient/${p}`).join(',') }] : []),
+      ...(e.action ? [{ type: 'interaction', valueString: e.action }] : []),
+    ];
+    entity.push({
+      what: { reference: e.ref },
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' },
+      ...(detail.length ? { detail } : {}),
+    });
+  }
+  // The request itself: the query of a search, or what was asked for when no resource entity says it.
+  if (input.query || (input.what && !input.entities?.length)) {
     entity.push({
       // A reference is Type/id; anything else (a resource type, `POST /auth/admin/staff`) is shown as text.
       ...(input.what ? { what: input.what.includes('/') && !input.what.includes(' ') ? { reference: input.what } : { display: input.what } } : {}),
@@ -121,6 +150,13 @@ export function buildAuditEvent(input: AuditInput, id: string, recorded: string)
   };
 }
 
+/** Every patient the event names: its own patientId, then the entities' patients, each once. */
+export function patientsOf(input: AuditInput): string[] {
+  const out = input.patientId ? [input.patientId] : [];
+  for (const e of input.entities ?? []) for (const p of e.patients ?? []) if (!out.includes(p)) out.push(p);
+  return out;
+}
+
 /** One audit_event row: the event's facts as columns, from which readAuditEvent rebuilds the AuditEvent. */
 export interface AuditRow {
   id: string;
@@ -130,34 +166,67 @@ export interface AuditRow {
   user_ref: string | null;
   ip: string | null;
   what: string | null;
+  /** The first patient named (for most events the only one); rows before 720-audit-patients.sql have only this. */
   patient_id: string | null;
   query: string | null;
   detail: string | null;
+  patient_ids: string[] | null;
+  /** AuditEntity as `Type/id patients action`, `-` for an empty field (ids and refs hold no spaces). */
+  entities: string[] | null;
 }
 
-export function auditRow(input: AuditInput, id: string): AuditRow {
+/** Entities kept per event: a search page with its includes stays well below; a bigger answer keeps its patients. */
+const MAX_ENTITIES = 2000;
+const MAX_TEXT = 2000;
+
+/**
+ * Text PostgreSQL accepts: a NUL (`%00` in a path) or a lone UTF-16 surrogate would make the whole INSERT fail, so
+ * each becomes U+FFFD; and no field grows past MAX_TEXT. `replaced` counts the changed values (a metric).
+ */
+export function storableText(value: string, onReplaced?: () => void): string {
+  let out = /[\u0000\ud800-\udfff]/.test(value) ? value.replace(/\u0000/g, '\ufffd').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd') : value;
+  if (out !== value) onReplaced?.();
+  if (out.length > MAX_TEXT) out = `${out.slice(0, MAX_TEXT)}\u2026`;
+  return out;
+}
+
+function encodeEntity(e: AuditEntity): string {
+  return `${e.ref} ${e.patients?.length ? e.patients.join(',') : '-'} ${e.action ?? '-'}`;
+}
+
+function decodeEntity(s: string): AuditEntity {
+  const [ref = '', patients = '-', action = '-'] = s.split(' ');
+  return { ref, ...(patients !== '-' ? { patients: patients.split(',') } : {}), ...(action !== '-' ? { action: action as AuditAction } : {}) };
+}
+
+export function auditRow(input: AuditInput, id: string, onReplaced?: () => void): AuditRow {
+  const text = (v: string | undefined): string | null => (v === undefined ? null : storableText(v, onReplaced));
+  const patients = patientsOf(input).map((p) => storableText(p, onReplaced));
   return {
     id,
     action: input.action,
     outcome: input.outcome,
-    client_id: input.who.clientId ?? null,
-    user_ref: input.who.user ?? null,
-    ip: input.who.ip ?? null,
-    what: input.what ?? null,
-    patient_id: input.patientId ?? null,
-    query: input.query ?? null,
-    detail: input.detail ?? null,
+    client_id: text(input.who.clientId),
+    user_ref: text(input.who.user),
+    ip: text(input.who.ip),
+    what: text(input.what),
+    patient_id: patients[0] ?? null,
+    query: text(input.query),
+    detail: text(input.detail),
+    patient_ids: patients.length ? patients : null,
+    entities: input.entities?.length ? input.entities.slice(0, MAX_ENTITIES).map((e) => storableText(encodeEntity(e), onReplaced)) : null,
   };
 }
 
 /** The columns an INSERT of AuditRows names, in AuditRow's order, for json_to_recordset. */
-const AUDIT_ROW_COLUMNS = 'id text, action text, outcome text, client_id text, user_ref text, ip text, what text, patient_id text, query text, detail text';
+const AUDIT_ROW_COLUMNS =
+  'id text, action text, outcome text, client_id text, user_ref text, ip text, what text, patient_id text, query text, detail text, patient_ids text[], entities text[]';
 
 /** Appends AuditRows (one statement, one JSON parameter) recorded at one instant. */
 export async function insertAuditRows(db: Queryable, recorded: string, rows: AuditRow[]): Promise<void> {
   // Rows with fresh random ids: the insert never waits on another transaction.
   await db.query(
-    `${NEVER_WAITS}INSERT INTO audit_event (recorded, id, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail)
+    `${NEVER_WAITS}INSERT INTO audit_event (recorded, id, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail, patient_ids, entities)
      SELECT $1::timestamptz, x.* FROM json_to_recordset($2::json) AS x(${AUDIT_ROW_COLUMNS})`,
     [recorded, JSON.stringify(rows)],
   );
@@ -176,12 +245,18 @@ type StoredAudit = AuditRow & { recorded: Date | string; content: AuditEvent | n
 /** The AuditEvent a row holds: rebuilt from its columns (rows from before 710-audit-columns.sql kept JSON). */
 function readAuditEvent(row: StoredAudit): AuditEvent {
   if (row.content) return row.content;
+  const entities = row.entities?.map(decodeEntity);
+  const entityPatients = new Set(entities?.flatMap((e) => e.patients ?? []));
+  const other = row.patient_ids?.find((p) => !entityPatients.has(p));
   const input: AuditInput = {
     action: row.action,
     outcome: row.outcome,
     who: { ...(row.client_id ? { clientId: row.client_id } : {}), ...(row.user_ref ? { user: row.user_ref } : {}), ...(row.ip ? { ip: row.ip } : {}) },
     ...(row.what ? { what: row.what } : {}),
-    ...(row.patient_id ? { patientId: row.patient_id } : {}),
+    // patient_ids is patientOf(input): the entities' patients and at most one other (the input's patientId); rows
+    // from before it name only patient_id.
+    ...(row.patient_ids?.length ? (other ? { patientId: other } : {}) : row.patient_id ? { patientId: row.patient_id } : {}),
+    ...(entities?.length ? { entities } : {}),
     ...(row.query ? { query: row.query } : {}),
     ...(row.detail ? { detail: row.detail } : {}),
   };
@@ -207,7 +282,11 @@ export async function searchAudit(db: Queryable, q: AuditQuery): Promise<AuditEv
     params.push(v);
     where.push(sql.replace('?', `$${params.length}`));
   };
-  if (q.patientId) add('patient_id = ?', q.patientId);
+  // Every event that named the patient (GIN on patient_ids), and rows from before it that name only patient_id.
+  if (q.patientId) {
+    params.push(q.patientId);
+    where.push(`(patient_ids @> ARRAY[$${params.length}]::text[] OR patient_id = $${params.length})`);
+  }
   if (q.clientId) add('client_id = ?', q.clientId);
   if (q.action) add('action = ?', q.action);
   if (q.outcome) add('outcome = ?', q.outcome);
@@ -215,7 +294,7 @@ export async function searchAudit(db: Queryable, q: AuditQuery): Promise<AuditEv
   if (q.until) add('recorded < ?', q.until);
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
   const r = await db.query<StoredAudit>(
-    `SELECT id, recorded, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail, content
+    `SELECT id, recorded, action, outcome, client_id, user_ref, ip, what, patient_id, query, detail, patient_ids, entities, content
        FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
     params,
   );

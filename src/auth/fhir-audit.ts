@@ -1,7 +1,15 @@
-/** Maps one served FHIR interaction to an AuditEvent input (IHE BALP: who, what, patient, outcome). */
-import type { FhirRequest } from '../fhir/types.js';
-import type { AuditAction, AuditInput, AuditOutcome } from './audit.js';
+/**
+ * Maps one served FHIR interaction to an AuditEvent input (IHE BALP: who, what, outcome, and one entity per
+ * resource touched naming the patient it belongs to), from the request and the answer it got: a read's resource, a
+ * search's matches and includes, a write's result, a transaction or batch entry by entry with its own interaction,
+ * an operation's outputs. The patient of a resource is its patient compartment (compartmentPatientIds), never the
+ * token's patient (that one is the `who`).
+ * @see https://profiles.ihe.net/ITI/BALP/
+ */
+import type { FhirRequest, FhirResponse } from '../fhir/types.js';
+import type { AuditAction, AuditEntity, AuditInput, AuditOutcome } from './audit.js';
 import type { Principal } from './principal.js';
+import { compartmentPatientIds, isCompartmentType } from './fhir-access-policy.js';
 
 /** AuditEvent outcome of an HTTP status. */
 export function auditOutcome(status: number): AuditOutcome {
@@ -17,31 +25,212 @@ export function auditWho(p: Principal | undefined, ip?: string): AuditInput['who
   };
 }
 
-export function auditOfFhirRequest(req: FhirRequest, status: number): AuditInput | undefined {
+/** The interaction a request path and method amount to. */
+function actionOf(method: string, path: string): AuditAction {
+  const [type, second, third] = path.split('/').filter(Boolean);
+  if (!type) return method === 'GET' ? 'search' : 'operation';
+  if (type.startsWith('$') || second?.startsWith('$') || third?.startsWith('$')) return type === '$export' || second === '$export' || third === '$export' ? 'export' : 'operation';
+  if (method === 'POST' && second === undefined) return 'create';
+  if (method === 'POST' && second === '_search') return 'search';
+  if (method === 'PUT' || method === 'PATCH') return 'update';
+  if (method === 'DELETE') return 'delete';
+  if (second === undefined) return 'search';
+  if (second === '_history' || third === '_history') return path.split('/').filter(Boolean).length === 4 ? 'vread' : 'history';
+  return 'read';
+}
+
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/** `Type/id` at the end of a path or URL, with or without `/_history/v`. */
+const REF_AT_END = /(?:^|\/)([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
+
+type Resource = { resourceType: string; id?: string; [k: string]: unknown };
+
+function isResource(v: unknown): v is Resource {
+  return typeof v === 'object' && v !== null && typeof (v as { resourceType?: unknown }).resourceType === 'string';
+}
+
+/** Collects entities, each resource once (the first interaction that touched it wins). */
+class Touched {
+  readonly list: AuditEntity[] = [];
+  private readonly index = new Map<string, AuditEntity>();
+
+  add(ref: string, patients: string[] | undefined, action?: AuditAction, lookup = false): void {
+    const known = this.index.get(ref);
+    const clean = patients?.filter((p) => ID.test(p));
+    if (known) {
+      for (const p of clean ?? []) if (!known.patients?.includes(p)) (known.patients ??= []).push(p);
+      return;
+    }
+    const e: AuditEntity = { ref, ...(clean?.length ? { patients: [...new Set(clean)] } : {}), ...(action ? { action } : {}), ...(lookup ? { lookup: true } : {}) };
+    this.index.set(ref, e);
+    this.list.push(e);
+  }
+
+  /** A resource the answer holds: its own compartment. */
+  resource(r: Resource, action?: AuditAction): void {
+    if (!r.id || !ID.test(r.id) || r.resourceType === 'OperationOutcome') return;
+    this.add(`${r.resourceType}/${r.id}`, isCompartmentType(r.resourceType) ? compartmentPatientIds(r) : undefined, action);
+  }
+
+  /** A resource known only by reference (a delete, a refused read): its patient comes from the store. */
+  reference(type: string, id: string, action?: AuditAction): void {
+    if (!ID.test(id)) return;
+    if (type === 'Patient') this.add(`Patient/${id}`, [id], action);
+    else this.add(`${type}/${id}`, undefined, action, isCompartmentType(type));
+  }
+
+  /** Every resource in an answer: a resource, a Bundle's entries, a Parameters' resources. */
+  walk(body: unknown, action?: AuditAction, depth = 0): void {
+    if (!isResource(body) || depth > 4) return;
+    if (body.resourceType === 'Bundle') {
+      for (const e of (body.entry as Array<{ resource?: unknown }> | undefined) ?? []) this.walk(e?.resource, action, depth + 1);
+    } else if (body.resourceType === 'Parameters') {
+      const params = (body.parameter as Array<{ resource?: unknown; part?: unknown[] }> | undefined) ?? [];
+      for (const p of params) {
+        this.walk(p?.resource, action, depth + 1);
+        for (const part of (p?.part as Array<{ resource?: unknown }> | undefined) ?? []) this.walk(part?.resource, action, depth + 1);
+      }
+    } else {
+      this.resource(body, action);
+    }
+  }
+}
+
+/** `"fullUrl":"…"` opens each entry of a searchset as the hub serialises it (stored match text or JSON.stringify). */
+const ENTRY_START = /\{"fullUrl":"([^"]*)","resource":/g;
+/** A reference to a Patient, relative or absolute, in stored JSON text (jsonb writes `": "`) or JSON.stringify's. */
+const PATIENT_REFERENCE = /"reference"\s*:\s*"(?:[^"]*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^"]*)?"/g;
+
+/**
+ * The resources and patients of a searchset from its serialised text, without parsing the matches (the fast lane
+ * passes them on as stored text; parsing a page only to audit it would cost more than the audit). Each entry's
+ * `Type/id` is its fullUrl's; a compartment type's patients are the Patient references in its text. For the hub's
+ * types that is the compartment, except where a Patient is referenced outside it (a QuestionnaireResponse's author,
+ * a Provenance's agent): the audit then names that person too, which errs on the side of a fuller trail.
+ */
+function touchedInSearchsetText(text: string, touched: Touched, action?: AuditAction): void {
+  const starts: Array<{ at: number; type: string; id: string }> = [];
+  ENTRY_START.lastIndex = 0;
+  for (let m = ENTRY_START.exec(text); m; m = ENTRY_START.exec(text)) {
+    const ref = REF_AT_END.exec(m[1]!);
+    if (ref) starts.push({ at: m.index, type: ref[1]!, id: ref[2]! });
+  }
+  for (let i = 0; i < starts.length; i++) {
+    const { at, type, id } = starts[i]!;
+    if (type === 'Patient') {
+      touched.add(`Patient/${id}`, [id], action);
+      continue;
+    }
+    if (!isCompartmentType(type)) {
+      touched.add(`${type}/${id}`, undefined, action);
+      continue;
+    }
+    const end = starts[i + 1]?.at ?? text.length;
+    const patients: string[] = [];
+    PATIENT_REFERENCE.lastIndex = at;
+    for (let m = PATIENT_REFERENCE.exec(text); m && m.index < end; m = PATIENT_REFERENCE.exec(text)) if (!patients.includes(m[1]!)) patients.push(m[1]!);
+    touched.add(`${type}/${id}`, patients, action);
+  }
+}
+
+interface BundleEntryLike {
+  fullUrl?: string;
+  request?: { method?: string; url?: string };
+  resource?: unknown;
+  response?: { status?: string; location?: string };
+}
+
+/**
+ * A transaction or batch: each entry as its own interaction, from the request entry and the response entry at the
+ * same position. A write answered without its resource (`Prefer: return=minimal`) names what the response's
+ * location says, with the patients the request entry gave (`urn:uuid:` references resolved through the answer).
+ */
+function touchedInBundle(req: FhirRequest, response: { entry?: BundleEntryLike[] }, touched: Touched): void {
+  const sentEntries = (req.body as { entry?: unknown } | undefined)?.entry;
+  const asked = (Array.isArray(sentEntries) ? sentEntries : []) as BundleEntryLike[];
+  const answered = Array.isArray(response.entry) ? response.entry : [];
+  const created = new Map<string, string>();
+  answered.forEach((res, i) => {
+    const loc = res?.response?.location ? REF_AT_END.exec(res.response.location) : null;
+    const fullUrl = asked[i]?.fullUrl;
+    if (loc && fullUrl) created.set(fullUrl, `${loc[1]}/${loc[2]}`);
+  });
+  answered.forEach((res, i) => {
+    const request = asked[i]?.request;
+    const url = (request?.url ?? '').replace(/^\/+/, '').replace(`${req.baseUrl}/`, '').split('?')[0]!;
+    const action = actionOf((request?.method ?? 'GET').toUpperCase(), url);
+    const ok = /^2/.test(res?.response?.status ?? '');
+    if (isResource(res?.resource)) {
+      touched.walk(res.resource, action);
+      return;
+    }
+    const loc = res?.response?.location ? REF_AT_END.exec(res.response.location) : null;
+    const target = loc ?? REF_AT_END.exec(url);
+    if (!target) return;
+    const sent = asked[i]?.resource;
+    if (ok && isResource(sent) && isCompartmentType(target[1]!)) {
+      // The entry's resource as written: its references to entries of the same Bundle became the created ids.
+      const patients = compartmentPatientIds({ ...rewriteUrns(sent, created), resourceType: target[1]!, id: target[2]! });
+      if (patients.length) {
+        touched.add(`${target[1]}/${target[2]}`, patients, action);
+        return;
+      }
+    }
+    touched.reference(target[1]!, target[2]!, action);
+  });
+}
+
+function rewriteUrns(r: Resource, created: Map<string, string>): Resource {
+  if (!created.size) return r;
+  return JSON.parse(JSON.stringify(r), (k, v: unknown) => (k === 'reference' && typeof v === 'string' && created.has(v) ? created.get(v) : v)) as Resource;
+}
+
+/**
+ * The audit input of one FHIR interaction. `out` is the answer when there was one (none for a refusal); `text` the
+ * answer's own serialisation when it has one (a searchset passed on as stored text).
+ */
+export function auditOfFhirRequest(req: FhirRequest, status: number, out?: FhirResponse, text?: string): AuditInput | undefined {
   const parts = req.path.split('/').filter(Boolean);
   const [type, second, third] = parts;
   if (type === 'metadata' || type === '.well-known') return undefined;
-  let action: AuditAction;
-  if (!type) action = 'operation';
-  else if (type.startsWith('$') || second?.startsWith('$') || third?.startsWith('$')) action = type === '$export' || second === '$export' || third === '$export' ? 'export' : 'operation';
-  else if (req.method === 'POST' && second === undefined) action = 'create';
-  else if (req.method === 'POST' && second === '_search') action = 'search';
-  else if (req.method === 'PUT' || req.method === 'PATCH') action = 'update';
-  else if (req.method === 'DELETE') action = 'delete';
-  else if (second === undefined) action = 'search';
-  else if (second === '_history' || third === '_history') action = parts.length === 4 ? 'vread' : 'history';
-  else action = 'read';
+  const action = actionOf(req.method, req.path);
   const outcome = auditOutcome(status);
-  const p = req.principal;
-  const patientFromPath = type === 'Patient' && second && !second.startsWith('$') && !second.startsWith('_') ? second : undefined;
-  const patientParam = typeof req.query.patient === 'string' ? req.query.patient.replace(/^Patient\//, '') : undefined;
+  const touched = new Touched();
+  const body = out?.body;
+  if (status < 400 && text !== undefined) touchedInSearchsetText(text, touched);
+  else if (status < 400 && isResource(body) && !type && req.method === 'POST' && (body.type === 'transaction-response' || body.type === 'batch-response')) {
+    touchedInBundle(req, body as { entry?: BundleEntryLike[] }, touched);
+  } else if (status < 400 && isResource(body)) touched.walk(body);
+  else if (status >= 400 && !type && req.method === 'POST') {
+    // A refused or failed Bundle: what its entries asked for, each with its own interaction.
+    const entries = (req.body as { entry?: unknown } | undefined)?.entry;
+    for (const e of (Array.isArray(entries) ? entries : []).slice(0, 5000) as BundleEntryLike[]) {
+      const url = typeof e?.request?.url === 'string' ? e.request.url.replace(/^\/+/, '').replace(`${req.baseUrl}/`, '').split('?')[0]! : '';
+      const target = REF_AT_END.exec(url);
+      if (target) touched.reference(target[1]!, target[2]!, actionOf(String(e.request?.method ?? 'GET').toUpperCase(), url));
+    }
+  }
+  // What the URL names: the instance read, written, deleted or operated on, also when refused or answered without
+  // it (a delete, `return=minimal`, an operation's Parameters), and a created resource by its Location.
+  const instance = type && second && !second.startsWith('$') && !second.startsWith('_') && /^[A-Z]/.test(type) ? { type, id: second } : undefined;
+  if (instance) touched.reference(instance.type, instance.id);
+  const location = out?.headers?.location ? REF_AT_END.exec(out.headers.location) : null;
+  if (location && status < 400 && action === 'create') {
+    const sent = isResource(req.body) ? compartmentPatientIds({ ...req.body, resourceType: location[1]!, id: location[2]! }) : [];
+    if (sent.length) touched.add(`${location[1]}/${location[2]}`, sent);
+    else touched.reference(location[1]!, location[2]!);
+  }
+  // A search that names a patient concerns that patient's data, whatever it found (and also when it was refused).
+  const named = typeof req.query.patient === 'string' ? req.query.patient.replace(/^.*Patient\//, '') : type === 'Patient' && third === undefined && typeof req.query._id === 'string' ? req.query._id : undefined;
+  const patientId = named && ID.test(named) ? named : undefined;
   const query = Object.keys(req.query).length ? new URLSearchParams(Object.entries(req.query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x] as [string, string]))).toString() : undefined;
   return {
     action,
     outcome,
-    who: auditWho(p),
+    who: auditWho(req.principal),
     what: req.path || 'Bundle',
-    ...((p.patientId ?? patientFromPath ?? patientParam) ? { patientId: p.patientId ?? patientFromPath ?? patientParam } : {}),
+    ...(patientId ? { patientId } : {}),
+    ...(touched.list.length ? { entities: touched.list } : {}),
     ...(query ? { query: query.slice(0, 2000) } : {}),
     ...(status >= 400 ? { detail: `HTTP ${status}` } : {}),
   };

@@ -26,7 +26,7 @@ import { isSupportedType } from '../fhir/resource-types.js';
 import { isOperationOutcomeError } from '../fhir/outcomes.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
-import { acceptsJson, headersOf, toQuery } from './fhir-express.js';
+import { acceptsJson, headersOf, toQuery, type OnServed } from './fhir-express.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -36,7 +36,7 @@ export interface FastGetDeps {
   baseUrl: string;
   authenticate: (req: http.IncomingMessage) => Promise<Principal>;
   /** Records the served interaction (audit), as the FHIR router does. */
-  onServed: (req: FhirRequest, status: number) => void;
+  onServed: OnServed;
   /** Called with every response this lane takes (in-flight accounting). */
   track?: (res: http.ServerResponse) => void;
   logger: Logger;
@@ -136,7 +136,8 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
       deps.fallback(req, res);
       return;
     }
-    deps.onServed(fhirReq, out.status);
+    const text = notModified ? undefined : serializedBody(out.body);
+    deps.onServed(fhirReq, out.status, out, text);
     logWhenServed(deps.logger, res, { requestId, method: 'GET', path: target.pathname }, started);
     res.setHeader('x-request-id', requestId);
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -144,6 +145,6 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
       res.writeHead(304).end();
       return;
     }
-    writeBody(res, 200, Buffer.from(serializedBody(out.body) ?? JSON.stringify(out.body)), FHIR_JSON);
+    writeBody(res, 200, Buffer.from(text ?? JSON.stringify(out.body)), FHIR_JSON);
   }
 }

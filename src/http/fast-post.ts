@@ -28,7 +28,7 @@ import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '
 import { isSupportedType } from '../fhir/resource-types.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
-import { acceptsJson, headersOf } from './fhir-express.js';
+import { acceptsJson, headersOf, type OnServed } from './fhir-express.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -55,7 +55,7 @@ export interface FastPostDeps {
   maxBodyBytes: number;
   authenticate: (req: http.IncomingMessage) => Promise<Principal>;
   /** Records the served interaction (audit), as the FHIR router does. */
-  onServed: (req: FhirRequest, status: number) => void;
+  onServed: OnServed;
   /** The checks modules put in front of the FHIR router, in their order (filled while modules are wired). */
   checks: readonly FastPostCheck[];
   /** The client address as Express reads it (its `trust proxy` setting). */
@@ -203,8 +203,9 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
       send(res, e);
       return;
     }
-    deps.onServed(fhirReq, out.status);
-    write(res, out);
+    const text = serializedBody(out.body);
+    deps.onServed(fhirReq, out.status, out, text);
+    write(res, out, text);
   }
 }
 
@@ -215,7 +216,7 @@ function send(res: http.ServerResponse, e: OperationOutcomeError): void {
 }
 
 /** sendFhirResponse for a POST, as Express's res.end / res.send write it. */
-function write(res: http.ServerResponse, out: FhirResponse): void {
+function write(res: http.ServerResponse, out: FhirResponse, text: string | undefined): void {
   for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
   if (out.body === undefined || out.status === 304 || out.status === 204) {
     res.statusCode = out.status;
@@ -230,7 +231,7 @@ function write(res: http.ServerResponse, out: FhirResponse): void {
     else writeBody(res, out.status, bytes, typeof out.body === 'string' ? withUtf8Charset(String(type)) : undefined);
     return;
   }
-  writeBody(res, out.status, Buffer.from(serializedBody(out.body) ?? JSON.stringify(out.body)), FHIR_JSON);
+  writeBody(res, out.status, Buffer.from(text ?? JSON.stringify(out.body)), FHIR_JSON);
 }
 
 /** Express's setCharset (express/lib/utils.js): the media type with `charset=utf-8` among its parameters. */

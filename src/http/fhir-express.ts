@@ -83,7 +83,8 @@ export function toFhirRequest(req: Request, principal: Principal, baseUrl: strin
   };
 }
 
-export function sendFhirResponse(res: Response, out: FhirResponse, method: string): void {
+/** `text`: the body's own serialisation when it has one (serializedBody), made once for the audit and the answer. */
+export function sendFhirResponse(res: Response, out: FhirResponse, method: string, text = serializedBody(out.body)): void {
   for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
   res.status(out.status);
   if (out.body === undefined || method === 'HEAD' || out.status === 304 || out.status === 204) {
@@ -95,8 +96,15 @@ export function sendFhirResponse(res: Response, out: FhirResponse, method: strin
     res.send(out.body);
     return;
   }
-  res.type(FHIR_JSON).send(serializedBody(out.body) ?? JSON.stringify(out.body));
+  res.type(FHIR_JSON).send(text ?? JSON.stringify(out.body));
 }
+
+/**
+ * The audit hook of every FHIR interaction: its status, and the answer when there is one (`text`: the body's own
+ * serialisation, a searchset passed on as stored text), from which the audit learns which resources, and so whose
+ * data, the request touched.
+ */
+export type OnServed = (req: FhirRequest, status: number, out?: FhirResponse, text?: string) => void;
 
 export interface FhirRouterDeps {
   context: () => FhirContext;
@@ -105,7 +113,7 @@ export interface FhirRouterDeps {
   /** Establishes who is calling (SMART bearer token); throws 401 OperationOutcomeError on a bad token. */
   authenticate: (req: Request) => Promise<Principal>;
   /** Called once per FHIR interaction with its outcome status (audit). */
-  onServed?: (req: FhirRequest, status: number) => void;
+  onServed?: OnServed;
 }
 
 export function createFhirRouter(deps: FhirRouterDeps): Router {
@@ -125,8 +133,9 @@ export function createFhirRouter(deps: FhirRouterDeps): Router {
     try {
       fhirReq = { ...fhirReq, principal: await deps.authenticate(req) };
       const out = await dispatch(fhirReq, deps.context());
-      deps.onServed?.(fhirReq, out.status);
-      sendFhirResponse(res, out, req.method);
+      const text = serializedBody(out.body);
+      deps.onServed?.(fhirReq, out.status, out, text);
+      sendFhirResponse(res, out, req.method, text);
     } catch (e) {
       deps.onServed?.(fhirReq, (e as { status?: number }).status ?? 500);
       throw e;
