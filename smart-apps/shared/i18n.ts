@@ -142,6 +142,21 @@ const WALLET_MESSAGES = {
   },
   'viewer.issued': { en: 'Issued {date}', es: 'Emitida el {date}', ko: '{date} 발급' },
   'viewer.revoked': { en: 'This card was revoked by its issuer.', es: 'El emisor revocó esta tarjeta.', ko: '발급 기관이 이 카드를 취소했습니다.' },
+  'viewer.untrustedIssuer': {
+    en: 'Not verified: unknown issuer. This card says it was signed by {issuer}, which is not on this hub’s list of trusted issuers. Anyone can make such a card: do not rely on it.',
+    es: 'No verificada: emisor desconocido. Esta tarjeta dice estar firmada por {issuer}, que no está en la lista de emisores de confianza de este hub. Cualquiera puede hacer una tarjeta así: no confíe en ella.',
+    ko: '검증 실패: 알 수 없는 발급 기관. 이 카드는 {issuer}이(가) 서명했다고 하지만, 이 허브의 신뢰하는 발급 기관 목록에 없습니다. 누구나 이런 카드를 만들 수 있으니 믿지 마십시오.',
+  },
+  'viewer.revocationUnknown': {
+    en: 'Not verified: the signature of {issuer} is genuine, but its list of revoked cards could not be read, so this card may have been revoked. Try again later.',
+    es: 'No verificada: la firma de {issuer} es auténtica, pero no se pudo leer su lista de tarjetas revocadas, así que esta tarjeta puede estar revocada. Inténtelo más tarde.',
+    ko: '검증 실패: {issuer}의 서명은 진짜이지만 취소된 카드 목록을 읽을 수 없어 이 카드가 취소되었을 수 있습니다. 나중에 다시 시도하십시오.',
+  },
+  'viewer.trustUnavailable': {
+    en: 'this hub’s list of trusted issuers could not be read ({message})',
+    es: 'no se pudo leer la lista de emisores de confianza de este hub ({message})',
+    ko: '이 허브의 신뢰하는 발급 기관 목록을 읽을 수 없습니다 ({message})',
+  },
 } satisfies Record<string, Entry>;
 
 /** The one catalogue: the wallet's strings above, sign-up/booking, eligibility names and the admin console. */

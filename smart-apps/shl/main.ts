@@ -1,14 +1,15 @@
 /**
  * SMART Health Link viewer (`/apps/shl/#shlink:/...`): asks who is opening the link (and the passcode when the
- * link has one), opens it, and shows each shared record: a health card with its verification result, or a
- * live FHIR Bundle marked as unsigned. The fragment never reaches a server.
+ * link has one), opens it, and shows each shared record: a health card with its verification result against
+ * this hub's trust list (./verify-card.ts), or a live FHIR Bundle marked as unsigned. The fragment never reaches
+ * a server, and neither does the card: it is verified here.
  */
 import type { Bundle, Immunization, Patient } from 'fhir/r4';
 import { announce, field, h, languagePicker, render } from '../shared/dom.js';
 import { conceptText, patientName } from '../shared/fhir-text.js';
 import { detectLanguage, formatDate, t } from '../shared/i18n.js';
 import { isExpired, openLink, parseShlink, type ShlFile, type ShlPayload } from './shlink.js';
-import { verifyCard, type CardCheck } from './verify-card.js';
+import { decodeCard, loadTrustList, verifyCard, type CardCheck } from './verify-card.js';
 
 const RECIPIENT_KEY = 'vaxhub.recipient';
 let problem: string | undefined;
@@ -48,18 +49,34 @@ function recordSection(bundle: Bundle, status: HTMLElement): HTMLElement {
   );
 }
 
+/** One plain status per outcome; only "verified" is green, and each warning says what it means for the reader. */
 function checkStatus(check: CardCheck): HTMLElement {
-  if (check.verified) return h('p', { class: 'ok verified', role: 'status' }, '✔ ', t('viewer.verified', { issuer: check.payload!.iss }), ' · ', t('viewer.issued', { date: formatDate(new Date(check.payload!.nbf * 1000).toISOString()) }));
-  if (check.revoked) return h('p', { class: 'error', role: 'alert' }, '✘ ', t('viewer.revoked'));
-  return h('p', { class: 'error', role: 'alert' }, '✘ ', t('viewer.notVerified', { reason: check.reason ?? '' }));
+  const issuer = check.payload?.iss ?? '';
+  switch (check.status) {
+    case 'verified':
+      return h('p', { class: 'ok verified', role: 'status' }, '✔ ', t('viewer.verified', { issuer: check.issuerName && check.issuerName !== 'this hub' ? `${check.issuerName} (${issuer})` : issuer }), ' · ', t('viewer.issued', { date: formatDate(new Date(check.payload!.nbf * 1000).toISOString()) }));
+    case 'revoked':
+      return h('p', { class: 'error revoked', role: 'alert' }, '✘ ', t('viewer.revoked'));
+    case 'untrusted-issuer':
+      return h('p', { class: 'error untrusted-issuer', role: 'alert' }, '⚠ ', t('viewer.untrustedIssuer', { issuer }));
+    case 'revocation-unknown':
+      return h('p', { class: 'error revocation-unknown', role: 'alert' }, '⚠ ', t('viewer.revocationUnknown', { issuer }));
+    case 'invalid':
+      return h('p', { class: 'error not-verified', role: 'alert' }, '✘ ', t('viewer.notVerified', { reason: check.reason ?? '' }));
+  }
 }
 
 async function showFile(file: ShlFile, link: ShlPayload): Promise<HTMLElement[]> {
   if (file.contentType === 'application/smart-health-card') {
     const { verifiableCredential } = JSON.parse(file.content) as { verifiableCredential: string[] };
+    // The hub's trust list, read once per opening; without it no card can be called verified.
+    const trust = await loadTrustList().catch((e: unknown) => e as Error);
     return Promise.all(
       verifiableCredential.map(async (jws) => {
-        const check = await verifyCard(jws);
+        const check: CardCheck =
+          trust instanceof Error
+            ? { status: 'invalid', payload: await decodeCard(jws).catch(() => undefined), reason: t('viewer.trustUnavailable', { message: trust.message }) }
+            : await verifyCard(jws, trust);
         const bundle = check.payload?.vc.credentialSubject.fhirBundle;
         return bundle ? recordSection(bundle, checkStatus(check)) : checkStatus(check);
       }),

@@ -13,6 +13,7 @@ export type HealthCardErrorCode =
   | 'NOT_YET_VALID'
   | 'EXPIRED'
   | 'REVOKED'
+  | 'REVOCATION_UNKNOWN'
   | 'BUNDLE_INVALID'
   | 'QR_INVALID'
   | 'FILE_INVALID'

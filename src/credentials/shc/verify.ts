@@ -30,7 +30,7 @@ export interface VerificationSummary {
   issuer: { iss?: string; name?: string; kid?: string; trustedBy?: string };
   patient: { name?: string; birthDate?: string } | null;
   doses: VerifiedDose[];
-  /** Non-fatal findings (non-conformant issuer URL, expired x5c chain, unknown revocation status...). */
+  /** Non-fatal findings (non-conformant issuer URL, expired x5c chain, a CRL older than announced...). */
   warnings: string[];
   revocation: 'not-revoked' | 'revoked' | 'not-published' | 'unknown';
   nbf?: number;
@@ -193,8 +193,9 @@ async function checkRevocation(
     summary.warnings.push(`Revocation list for key ${jwk.kid} could not be read: ${(e as Error).message}`);
   }
   if (!crl) {
+    // The issuer says it revoked cards under this key; not being able to read which is not "not revoked".
     summary.revocation = 'unknown';
-    summary.warnings.push(`Key ${jwk.kid} announces crlVersion ${jwk.crlVersion} but its revocation list is unavailable`);
+    fail('REVOCATION_UNKNOWN', `Key ${jwk.kid} announces revocation list version ${jwk.crlVersion}, but the list could not be read: whether this card is revoked is unknown`);
     return;
   }
   if (crl.ctr < jwk.crlVersion) summary.warnings.push(`Revocation list ctr ${crl.ctr} is older than crlVersion ${jwk.crlVersion}`);
