@@ -126,7 +126,17 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
     expect(alex.status.text).toBe('registered, tier 1a, not yet invited');
     const blair = await register('blair', '1984-09-03', 'healthcare-personnel', { 'x-registrant-token': alex.statusToken });
     const drew = await register('drew', '1990-01-20', 'education');
-    expect((await call('POST', '/signup/register', { name: { family: `alex-${uniq}`, given: ['Test'] }, birthDate: '1980-05-12', email: 'x@example.org', postalCode: '01201', answers: {} })).body.issue[0].details.coding[0].code).toBe('ALREADY_REGISTERED');
+    // Alex registered again by someone else: the answer is shaped exactly like a new registration and holds nothing
+    // of Alex's; Alex is mailed instead (issue 16 item 9).
+    const repeat = await call('POST', '/signup/register', { name: { family: `alex-${uniq}`, given: ['Test'] }, birthDate: '1980-05-12', email: `x-${uniq}@example.org`, postalCode: '01201', answers: { occupation: 'healthcare-personnel' } });
+    expect(repeat.status).toBe(201);
+    expect(Object.keys(repeat.body).sort()).toEqual(Object.keys(alex).sort());
+    expect(repeat.body.status).toEqual({ ...alex.status, registrantId: repeat.body.registrantId });
+    for (const secret of [alex.registrantId, alex.patientId, alex.statusToken]) expect(JSON.stringify(repeat.body)).not.toContain(secret);
+    expect((await call('GET', '/signup/status', undefined, { 'x-registrant-token': repeat.body.statusToken })).body).toMatchObject({ status: 'registered', tier: '1a', family: [] });
+    const told = await rig.hub.db.query<{ body: string }>("SELECT body FROM notification_outbox WHERE recipient = $1 AND kind = 'registration-repeated'", [`alex-${uniq}@example.org`]);
+    expect(told.rows).toHaveLength(1);
+    expect(told.rows[0]!.body).toContain(alex.registrantId);
     expect((await call('POST', '/signup/register', { name: 'nobody' })).status).toBe(400);
     const mine = await call('GET', '/signup/status', undefined, { 'x-registrant-token': alex.statusToken });
     expect(mine.body).toMatchObject({ registrantId: alex.registrantId, tier: '1a', status: 'registered', family: [{ registrantId: blair.registrantId }] });

@@ -62,7 +62,16 @@ describe.each(testDatabases)('invitations on $name', ({ open }) => {
     const ben = await registerPerson({ db, repo, rules }, person('Ben', { birthDate: '1943-01-02', email: undefined, phone: '+1 617 555 0100', registeredBy: ann.id }), T0);
     expect(ann.tier).toBe('1b');
     expect(ben.registeredBy).toBe(ann.id);
-    expect(await codeOf(registerPerson({ db, repo, rules }, person('ANN'), T0))).toBe('ALREADY_REGISTERED');
+    // Registering Ann again (another spelling) answers like a new registration, registers nobody, and tells Ann.
+    const again = await registerPerson({ db, repo, rules }, person('ANN', { email: 'someone-else@example.org' }), T0);
+    expect(again).toMatchObject({ repeated: true, status: 'registered', tier: '1b', registeredBy: null });
+    expect([again.id, again.patientId]).not.toContain(ann.id);
+    expect([again.id, again.patientId]).not.toContain(ann.patientId);
+    expect((await registrantStatus(db, rules, again.id, T0)).text).toBe('registered, tier 1b, not yet invited');
+    expect((await db.query('SELECT 1 FROM registrant WHERE identity_key = (SELECT identity_key FROM registrant WHERE id = $1)', [ann.id])).rowCount).toBe(1);
+    expect(await repo.readOptional('Patient', again.patientId)).toBeUndefined();
+    expect(await lastMail('ann@example.org', 'registration-repeated')).toContain(ann.id);
+    expect((await db.query("SELECT 1 FROM notification_outbox WHERE recipient = 'someone-else@example.org'")).rowCount).toBe(0);
     const patient = await repo.read('Patient', ann.patientId);
     expect(patient).toMatchObject({ birthDate: '1944-06-13', address: [{ postalCode: '02119' }] });
     expect((await registrantStatus(db, rules, ann.id, T0)).text).toBe('registered, tier 1b, not yet invited');

@@ -3,10 +3,18 @@
  * postal code and eligibility answers. Identity lives in a FHIR Patient (through the Repository); the lottery and
  * the booking gate read the `registrant` row written in the same transaction. One registration per person
  * (same normalised name and birth date), so nobody improves their lottery odds by registering twice.
+ *
+ * What a registration may not do (issue 16): tell a stranger that someone is registered, or take over someone's
+ * sign-in. A repeated registration answers like a new one (an echo: a registrant id with no registration behind it,
+ * whose status reads "registered") and the person already registered is mailed instead. A contact (email, phone)
+ * goes on the new Patient only when no other Patient holds it and the registration wins its claim
+ * (`contact_owner`); otherwise it is kept on the registrant row for opening-night mail only, so sign-in, which needs
+ * one holder or a verified owner (src/auth/login.ts), still reaches the person who had it.
  */
 import crypto from 'node:crypto';
 import type { OperationOutcomeIssue, Patient } from 'fhir/r4';
 import { fhirError, issue, validationError } from '../../fhir/outcomes.js';
+import { enqueueMail } from '../../notify/outbox.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Db, type Queryable } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { evaluateTier, validateEligibility, type EligibilityAnswers, type TierResult, type TierRules } from './rules.js';
@@ -126,36 +134,150 @@ export interface RegistrationDeps {
   rules: TierRules;
 }
 
-/** Registers one person: Patient + registrant row in one transaction, tier evaluated now. */
-export async function registerPerson(deps: RegistrationDeps, input: RegistrationInput, now = new Date()): Promise<Registrant> {
+/** The key of a contact in `contact_owner`, as sign-in writes it (src/auth/login.ts contactKey). */
+function contactKey(c: { email: string } | { phone: string }): string {
+  return 'email' in c ? `email:${c.email.trim().toLowerCase()}` : `phone:${c.phone.replace(/\D/g, '')}`;
+}
+
+/**
+ * Whether the new Patient may hold this contact: no other Patient holds it, and this registration wins its claim in
+ * `contact_owner` (a concurrent registration with the same contact waits on the claim and then loses it).
+ */
+async function mayHoldContact(tx: Queryable, repo: Repository, patientId: string, c: { email: string } | { phone: string }): Promise<boolean> {
+  const query: Record<string, string> = 'email' in c ? { email: c.email.trim().toLowerCase() } : { 'phone-digits': c.phone.replace(/\D/g, '') };
+  const held = await repo.search('Patient', { ...query, _count: '1' }, { tx });
+  if (held.resources.length) return false;
+  const claimed = await tx.query(
+    'INSERT INTO contact_owner (contact, patient_id) VALUES ($1, $2) ON CONFLICT (contact) DO NOTHING RETURNING contact',
+    [contactKey(c), patientId],
+  );
+  return claimed.rows.length === 1;
+}
+
+/** A registration as the caller is answered: a new registrant, or the echo of a repeated one (`repeated`). */
+export type RegistrationResult = Registrant & { repeated: boolean };
+
+/**
+ * Registers one person: Patient + registrant row in one transaction, tier evaluated now. A person already registered
+ * (same name and birth date) is not registered again: the answer is an echo shaped like a new registration and the
+ * person is mailed (see the module comment). `registeredBy` may name an echo: the family member is then registered
+ * on their own.
+ */
+export async function registerPerson(deps: RegistrationDeps, input: RegistrationInput, now = new Date()): Promise<RegistrationResult> {
   const problems = validateRegistration(input, deps.rules, now);
   if (problems.length) throw validationError(400, problems);
   const tier = evaluateTier({ birthDate: input.birthDate, answers: input.answers ?? {} }, deps.rules, now);
-  const id = crypto.randomUUID();
-  try {
-    return await deps.db.transaction(async (tx) => {
-      if (input.registeredBy) {
-        const by = await tx.query('SELECT 1 FROM registrant WHERE id = $1', [input.registeredBy]);
-        if (by.rowCount === 0) throw fhirError('BAD_REQUEST', `registrant ${input.registeredBy} does not exist`, 'registeredBy');
+  const attempt = () =>
+    deps.db.transaction(async (tx): Promise<RegistrationResult> => {
+      let registeredBy = input.registeredBy;
+      if (registeredBy) {
+        const by = await tx.query('SELECT 1 FROM registrant WHERE id = $1', [registeredBy]);
+        if (by.rowCount === 0) {
+          const echo = await tx.query('SELECT 1 FROM registration_echo WHERE id = $1', [registeredBy]);
+          if (echo.rowCount === 0) throw fhirError('BAD_REQUEST', `registrant ${registeredBy} does not exist`, 'registeredBy');
+          registeredBy = undefined;
+        }
       }
-      const patient = await deps.repo.create(registrationToPatient(input) as Patient & AnyResource, { tx, now });
+      const existing = await tx.query<RegistrantRow>('SELECT * FROM registrant WHERE identity_key = $1', [identityKey(input)]);
+      if (existing.rows[0]) return repeatedRegistration(tx, fromRow(existing.rows[0]), input, tier, deps.rules, now);
+      const id = crypto.randomUUID();
+      const patientId = crypto.randomUUID();
+      const email = input.email && (await mayHoldContact(tx, deps.repo, patientId, { email: input.email })) ? input.email : undefined;
+      const phone = input.phone && (await mayHoldContact(tx, deps.repo, patientId, { phone: input.phone })) ? input.phone : undefined;
+      const patient = await deps.repo.create(registrationToPatient({ ...input, email, phone }) as Patient & AnyResource, { tx, now, id: patientId });
       const r = await tx.query<RegistrantRow>(
         `INSERT INTO registrant (id, patient_id, identity_key, registered_by, email, phone, birth_date, postal_code,
                                  answers, tier, tier_rank, rules_version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13)
          RETURNING *`,
-        [id, patient.id, identityKey(input), input.registeredBy ?? null, input.email ?? null, input.phone ?? null,
+        [id, patient.id, identityKey(input), registeredBy ?? null, input.email ?? null, input.phone ?? null,
           input.birthDate, input.postalCode.trim().toUpperCase(), JSON.stringify(input.answers ?? {}), tier.tier,
           tier.rank, deps.rules.version, now.toISOString()],
       );
-      return fromRow(r.rows[0]!);
+      if (input.email && !email && !input.registeredBy) await mailContactReused(tx, input.email, identityKey(input));
+      return { ...fromRow(r.rows[0]!), registeredBy: input.registeredBy ?? null, repeated: false };
     });
+  try {
+    return await attempt();
   } catch (e) {
-    if (pgErrorCode(e) === PG_UNIQUE_VIOLATION) {
-      throw fhirError('ALREADY_REGISTERED', 'A registration with this name and date of birth already exists');
-    }
+    // The same person registered at the same moment by another request: this one is then the repeat.
+    if (pgErrorCode(e) === PG_UNIQUE_VIOLATION) return attempt();
     throw e;
   }
+}
+
+/**
+ * A repeated registration: nothing about the person is written or answered. An echo (a fresh registrant id with no
+ * registrant, no Patient, in no draw) stands in for the answer, and the person's own address is told, at most once
+ * an hour, with their registration number so they can look their status up.
+ */
+async function repeatedRegistration(
+  tx: Queryable,
+  existing: Registrant,
+  input: RegistrationInput,
+  tier: TierResult,
+  rules: TierRules,
+  now: Date,
+): Promise<RegistrationResult> {
+  const id = crypto.randomUUID();
+  await tx.query('INSERT INTO registration_echo (id, birth_date, tier, created_at) VALUES ($1, $2, $3, $4)', [id, input.birthDate, tier.tier, now.toISOString()]);
+  if (existing.email) {
+    await enqueueMail(tx, {
+      kind: 'registration-repeated',
+      to: existing.email,
+      recipientPatientId: existing.patientId,
+      subject: 'Your vaccination registration',
+      text: [
+        'Someone, perhaps you, just tried to register again with your name and date of birth.',
+        `Your registration stands as it was; nothing was changed and no second registration was made. Your registration number is ${existing.id}: with it and your date of birth you can check your status on the sign-up page.`,
+        'If this was not you, you need not do anything.',
+      ].join('\n\n'),
+      dedupeKey: `registration-repeated:${existing.id}:${now.toISOString().slice(0, 13)}`,
+    });
+  }
+  return {
+    id,
+    patientId: crypto.randomUUID(),
+    registeredBy: input.registeredBy ?? null,
+    email: input.email ?? null,
+    phone: input.phone ?? null,
+    birthDate: input.birthDate,
+    postalCode: input.postalCode.trim().toUpperCase(),
+    answers: input.answers ?? {},
+    tier: tier.tier,
+    tierRank: tier.rank,
+    rulesVersion: rules.version,
+    status: 'registered',
+    createdAt: now.toISOString(),
+    repeated: true,
+  };
+}
+
+/** Tells an address that a registration for another person named it: their own sign-in is unchanged. */
+async function mailContactReused(tx: Queryable, email: string, identity: string): Promise<void> {
+  await enqueueMail(tx, {
+    kind: 'registration-contact-reused',
+    to: email,
+    subject: 'Your email address was given in a vaccination registration',
+    text: [
+      'Your email address was given as the contact for a new vaccination registration of another person.',
+      'If you or someone in your household made it, nothing needs doing: you will get that person\'s invitation at this address.',
+      'Your own sign-in is unchanged: this address still signs in to your own record only.',
+    ].join('\n\n'),
+    dedupeKey: `registration-contact-reused:${crypto.createHash('sha256').update(`${email.trim().toLowerCase()}|${identity}`).digest('hex')}`,
+  });
+}
+
+/** The echo of a repeated registration (see registerPerson), if this id is one. */
+export async function getRegistrationEcho(db: Queryable, id: string): Promise<{ id: string; birthDate: string; tier: string | null } | undefined> {
+  const r = await db.query<{ id: string; birth_date: string; tier: string | null }>('SELECT id, birth_date, tier FROM registration_echo WHERE id = $1', [id]);
+  return r.rows[0] ? { id: r.rows[0].id, birthDate: r.rows[0].birth_date, tier: r.rows[0].tier } : undefined;
+}
+
+/** An echo reads as a registration that is registered and not yet invited (the answer a new one gets). */
+async function echoAsRegistrant(db: Queryable, id: string): Promise<Pick<Registrant, 'tier' | 'status'> | undefined> {
+  const echo = await getRegistrationEcho(db, id);
+  return echo ? { tier: echo.tier, status: 'registered' } : undefined;
 }
 
 export async function getRegistrant(db: Queryable, id: string): Promise<Registrant | undefined> {
@@ -210,7 +332,7 @@ export interface RegistrantStatusView {
  * the person back in the pool without any job having to run.
  */
 export async function registrantStatus(db: Queryable, rules: TierRules, registrantId: string, now = new Date()): Promise<RegistrantStatusView> {
-  const reg = await getRegistrant(db, registrantId);
+  const reg = (await getRegistrant(db, registrantId)) ?? (await echoAsRegistrant(db, registrantId));
   if (!reg) throw fhirError('NOT_FOUND', `registrant ${registrantId} not found`);
   const live = await db.query<{ expires_at: string }>(
     `SELECT expires_at FROM invitation_ticket

@@ -11,7 +11,7 @@ import { badRequest, fhirError, isOperationOutcomeError } from '../../fhir/outco
 import { sendOutcomeError } from '../../http/errors.js';
 import type { Db } from '../../store/db.js';
 import type { Repository } from '../../store/repository-types.js';
-import { getRegistrant, listRegisteredBy, registerPerson, registrantStatus, type RegistrationInput } from '../eligibility/registrants.js';
+import { getRegistrant, getRegistrationEcho, listRegisteredBy, registerPerson, registrantStatus, type RegistrationInput } from '../eligibility/registrants.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { abuseKindOf, type AbuseAccounting } from '../invitations/abuse.js';
 import { claimTicket, sendClaimCode, type TicketPolicy } from '../invitations/tickets.js';
@@ -96,6 +96,8 @@ export function createSignupRouter(deps: SignupRouterDeps): Router {
       registeredBy = await verifyRegistrantToken(db, byToken);
       if (!registeredBy) throw fhirError('UNAUTHORIZED', 'X-Registrant-Token is not valid');
     }
+    // A repeated registration is answered exactly like a new one (an echo; the person is mailed instead): the
+    // caller learns nothing about who is registered (src/scheduling/eligibility/registrants.ts).
     const reg = await registerPerson({ db, repo: deps.repo, rules: deps.rules }, { ...form, registeredBy }, now());
     res.status(201).set('Cache-Control', 'no-store').json({
       registrantId: reg.id,
@@ -114,7 +116,8 @@ export function createSignupRouter(deps: SignupRouterDeps): Router {
       if (typeof registrant !== 'string' || typeof birthDate !== 'string') {
         throw badRequest('Send X-Registrant-Token, or registrant and birthDate query parameters');
       }
-      const reg = /^[\w-]{1,64}$/.test(registrant) ? await getRegistrant(db, registrant) : undefined;
+      const valid = /^[\w-]{1,64}$/.test(registrant);
+      const reg = (valid ? await getRegistrant(db, registrant) : undefined) ?? (valid ? await getRegistrationEcho(db, registrant) : undefined);
       // One answer for "no such registrant" and "wrong birth date": nothing to learn by guessing.
       if (!reg || reg.birthDate !== birthDate) throw fhirError('NOT_FOUND', 'No registration matches this id and date of birth');
       id = reg.id;
