@@ -73,12 +73,16 @@ const WORKER_URL = new URL('./qr-worker.mjs', import.meta.url);
 export async function readQrFromPngOffThread(bytes: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<string> {
   checkImageSize(bytes);
   if (reading >= MAX_CONCURRENT_READS) throw new QrReaderBusyError();
-  const timeoutMs = opts.timeoutMs ?? 3_000;
+  const timeoutMs = opts.timeoutMs ?? 5_000;
   reading++;
   const worker = new Worker(WORKER_URL, { workerData: bytes, resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 } });
   try {
     const answer = await new Promise<{ text?: string; error?: string }>((resolve, reject) => {
-      const timer = setTimeout(() => resolve({ error: `The image could not be read within ${timeoutMs / 1000} s (crop it to the QR code)` }), timeoutMs);
+      // The budget starts once the thread runs: starting one on a busy machine is not the image's doing.
+      let timer: NodeJS.Timeout | undefined;
+      worker.once('online', () => {
+        timer = setTimeout(() => resolve({ error: `The image could not be read within ${timeoutMs / 1000} s (crop it to the QR code)` }), timeoutMs);
+      });
       worker.once('message', (m: { text?: string; error?: string }) => {
         clearTimeout(timer);
         resolve(m);
