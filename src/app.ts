@@ -23,6 +23,8 @@ import { guardRootRouters } from './http/route-prefixes.js';
 import { requestIdOf } from './http/served.js';
 import { createLogger } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
+import { securityHeaders } from './http/security-headers.js';
+import { refuseHostileInput } from './http/hostile-input.js';
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { AuditBuffer } from './auth/audit-buffer.js';
 import { auditOfFhirRequest } from './auth/fhir-audit.js';
@@ -107,6 +109,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     }
     next();
   });
+  // No page framed; a NUL or deep JSON refused before any route, parser-driven recursion or query meets it.
+  app.use(securityHeaders, refuseHostileInput);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

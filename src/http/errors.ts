@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../fhir/outcomes.js';
+import { isHostileInputError, sendHostileInputRefusal } from './hostile-input.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -25,6 +26,8 @@ export function toOutcomeError(err: unknown): OperationOutcomeError | undefined 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
+    // NUL or deep nesting in a body, found while a router's parser read it: the route's own error format.
+    if (isHostileInputError(err)) return sendHostileInputRefusal(req, res, err.message);
     const known = toOutcomeError(err);
     if (known) return sendOutcomeError(res, known);
     logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path, method: req.method }, 'unhandled error');

@@ -75,6 +75,8 @@ function targetOf(req: http.IncomingMessage): Target | undefined {
   if (h['content-length'] !== undefined || h['transfer-encoding'] !== undefined) return undefined;
   if (!acceptsJson(Array.isArray(h.accept) ? h.accept.join(', ') : h.accept)) return undefined;
   const url = req.url ?? '';
+  // A NUL (`%00`) in the query is Express's to refuse (hostile-input.ts), before any search meets it.
+  if (url.includes('%00')) return undefined;
   const read = READ_PATH.exec(url);
   if (read) {
     if (!isSupportedType(read[1]!) || h['if-modified-since'] !== undefined) return undefined;

@@ -29,6 +29,7 @@ import { isSupportedType } from '../fhir/resource-types.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 import { FHIR_JSON } from './errors.js';
 import { acceptsJson, headersOf, type OnServed } from './fhir-express.js';
+import { JsonScanner } from './hostile-input.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -169,7 +170,8 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
   };
 
   async function answer(req: http.IncomingMessage, res: http.ServerResponse, target: Target, raw: Buffer, requestId: string, started: bigint): Promise<void> {
-    const body = parseObject(raw);
+    // A NUL or deep nesting is Express's to refuse (hostile-input.ts scans the replayed bytes), before any parse.
+    const body = new JsonScanner().scan(raw) === undefined ? parseObject(raw) : undefined;
     if (!body) return deps.fallback(replay(req, raw), res);
     res.setHeader('x-request-id', requestId);
     let principal: Principal;

@@ -10,6 +10,7 @@ import { dispatch } from '../fhir/router.js';
 import { mediaType } from '../fhir/media-type.js';
 import { fhirError } from '../fhir/outcomes.js';
 import { FHIR_JSON } from './errors.js';
+import { checkParsedBody } from './hostile-input.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -128,6 +129,12 @@ export function createFhirRouter(deps: FhirRouterDeps): Router {
   });
   router.use(express.json({ type: JSON_TYPES, limit: deps.maxBodyBytes, strict: false }));
   router.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes }));
+  // A compressed body's bytes were not scanned on the way in (hostile-input.ts): its parsed value is, before any
+  // handler's recursive code (JSON Patch, validation, reference rewriting) walks it.
+  router.use((req, _res, next) => {
+    const problem = req.body === undefined || (req.headers['content-encoding'] ?? 'identity') === 'identity' ? undefined : checkParsedBody(req.body);
+    next(problem ? fhirError('BAD_REQUEST', problem) : undefined);
+  });
   const handle: RequestHandler = async (req, res) => {
     let fhirReq = toFhirRequest(req, ANONYMOUS, deps.baseUrl, parsedQuery.get(req) ?? req.query);
     try {

@@ -17,9 +17,11 @@ export interface EmbeddedHubInfo {
 const FILE = 'hub.json';
 
 export function writeHubInfo(dataDir: string, info: EmbeddedHubInfo): void {
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, FILE);
   fs.writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  // `mode` applies only when the file is created: one left by an older hub is closed too.
+  fs.chmodSync(file, 0o600);
 }
 
 export function removeHubInfo(dataDir: string): void {

@@ -21,7 +21,11 @@ export class PgliteDb implements Db {
 
   /** `loadDataDir`: start from a dump made with `pg.dumpDataDir()` (tests restore a migrated database). */
   static async open(dataDir?: string, opts: { loadDataDir?: Blob } = {}): Promise<PgliteDb> {
-    if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
+    if (dataDir) {
+      // The database holds every record: its folder is the hub user's alone, whatever the umask made it before.
+      fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      fs.chmodSync(dataDir, 0o700);
+    }
     const pg = await PGlite.create(dataDir, { parsers, ...opts });
     return new PgliteDb(pg);
   }

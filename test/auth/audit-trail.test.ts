@@ -9,7 +9,7 @@ import type { AuditEvent, AuditEventEntity } from 'fhir/r4';
 import { ADMIN, backends, migratedTestDatabases, startTestHub, type TestHub } from '../helpers/hub.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { AuditBuffer } from '../../src/auth/audit-buffer.js';
-import { auditRegistry } from '../../src/auth/audit-metrics.js';
+import { auditWriteProblems } from '../../src/auth/audit-metrics.js';
 import { searchAudit, type AuditInput } from '../../src/auth/audit.js';
 
 const FHIR = 'application/fhir+json';
@@ -27,8 +27,7 @@ function immunization(patientId: string, lot: string) {
 }
 
 async function problems(problem: string): Promise<number> {
-  const m = (await auditRegistry.getSingleMetricAsJSON?.('vaxhub_audit_write_problems_total')) ?? (await auditRegistry.getMetricsAsJSON()).find((x) => x.name === 'vaxhub_audit_write_problems_total');
-  return (m?.values ?? []).filter((v) => v.labels.problem === problem).reduce((n, v) => n + v.value, 0);
+  return (await auditWriteProblems.get()).values.filter((v) => v.labels.problem === problem).reduce((n, v) => n + v.value, 0);
 }
 
 describe.each(migratedTestDatabases())('audit writer on $name', ({ open }) => {

@@ -38,7 +38,8 @@ class NdjsonFile {
   bytes = 0;
   private failed: Error | undefined;
   constructor(readonly file: string) {
-    this.stream = fs.createWriteStream(file, { flags: 'w' });
+    // PHI: readable by the hub's own user only.
+    this.stream = fs.createWriteStream(file, { flags: 'w', mode: 0o600 });
     // A vanished directory (job cancelled and swept) must fail this job, never crash the hub.
     this.stream.on('error', (e) => {
       this.failed = e;
@@ -100,7 +101,9 @@ export async function runExportJob(job: ExportJob, opts: RunnerOptions): Promise
   const { db, dir } = opts;
   const now = opts.now ?? Date.now;
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
+  // The job's folder and any parent made here are the hub user's alone (mode is masked by the umask: chmod too).
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
   const files: ExportFile[] = [];
   const errors: OperationOutcome[] = job.plan.warnings.map((w) => outcome(issue('warning', 'not-supported', w)));
   let written = 0;
