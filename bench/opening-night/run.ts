@@ -93,7 +93,7 @@ async function main(): Promise<void> {
         const e = events.find((x) => x.id === ev.id);
         if (e) frontier.push({ at: Date.now(), admitted: e.admitted, rate: e.effectiveRatePerMinute, factor: e.rateFactor });
       }, () => undefined);
-      fetch(`${base}/waiting-room/metrics`).then((r) => r.text()).then((text) => {
+      fetch(`${base}/waiting-room/metrics`, { headers: admin }).then((r) => r.text()).then((text) => {
         counters.push({ at: Date.now(), joins: sumOf(text, 'vaxhub_waiting_room_joins_total{', 'returning="false"'), gaps: sumOf(text, 'vaxhub_waiting_room_arrival_gaps_total{') });
       }, () => undefined);
     }, 250);

@@ -32,10 +32,19 @@ const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unkn
 /** Only operators (admin) see these. */
 const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);
 /**
- * Records of who wrote or verified what: a patient's token never writes them (a Provenance the patient wrote could
- * claim a clinic recorded their dose). The hub writes patient-reported Provenance itself.
+ * What a patient's own token may write in their record, and how: their doses (kept as their own reports), their
+ * bookings and answers, and their demographics (update only: a person's record is neither made nor deleted by an
+ * app). Not the hub's forecasts (ImmunizationRecommendation), and not Provenance: a Provenance the patient wrote
+ * could claim a clinic recorded their dose (the hub writes patient-reported Provenance itself).
  */
-const WRITTEN_BY_THE_HUB_FOR_PATIENTS = new Set(['Provenance', 'AuditEvent']);
+const PATIENT_WRITES: Record<string, ReadonlyArray<'create' | 'update' | 'delete'>> = {
+  Immunization: ['create', 'update', 'delete'],
+  Appointment: ['create', 'update', 'delete'],
+  QuestionnaireResponse: ['create', 'update', 'delete'],
+  Patient: ['update'],
+};
+/** The audit trail is written by the hub alone: no token creates, changes or deletes an AuditEvent, operators' neither. */
+const NEVER_WRITTEN_THROUGH_FHIR = new Set(['AuditEvent']);
 
 /** The patient ids a resource belongs to (its patient compartment), by the references that place it there. */
 export function compartmentPatientIds(resource: { resourceType: string; id?: string; [k: string]: unknown }): string[] {
@@ -110,6 +119,8 @@ export const smartAccessPolicy: AccessPolicy = {
       }
       out.push({ [key!]: alternatives.map((a) => a[key!]!).join(',') });
     }
+    // A registry limited to its Group finds that Group only: other Groups list other jurisdictions' people.
+    if (resourceType === 'Group' && principal.kind !== 'admin' && principal.policy?.groupId) out.push({ _id: principal.policy.groupId });
     const ids = patientIdsOf(principal);
     if (ids === 'all') return out;
     // An impossible id keeps an empty compartment empty (never "no restriction").
@@ -158,15 +169,16 @@ export const smartAccessPolicy: AccessPolicy = {
   },
 
   canWrite(principal, resource, interaction) {
+    if (NEVER_WRITTEN_THROUGH_FHIR.has(resource.resourceType)) return false;
     if (principal.kind === 'admin') return true;
     if (principal.kind === 'anonymous' || ADMIN_ONLY.has(resource.resourceType)) return false;
+    if (principal.kind === 'patient' && !PATIENT_WRITES[resource.resourceType]?.includes(interaction)) return false;
     const letter = LETTER[interaction];
     if (!allows(principal, resource.resourceType, letter)) return false;
     const restrictions = restrictionQuery(principal, resource.resourceType, letter);
     if (restrictions !== null && !satisfiesRestrictions(resource, restrictions)) return false;
     const ids = writablePatientIds(principal, resource.resourceType);
     if (ids === 'all') return true;
-    if (WRITTEN_BY_THE_HUB_FOR_PATIENTS.has(resource.resourceType)) return false;
     // Within a compartment, reference data (clinics, schedules, slots) is not the caller's to write, and every
     // patient the resource names must be one the caller acts for: a dose for A that also names B is refused.
     if (!isCompartmentType(resource.resourceType)) return false;

@@ -9,7 +9,7 @@
  * @see https://hl7.org/fhir/uv/smart-health-cards-and-links/links-specification.html
  */
 import express, { type Request, type Router } from 'express';
-import { badRequest, notFound } from '../fhir/outcomes.js';
+import { badRequest, fhirError, notFound } from '../fhir/outcomes.js';
 import { readAuthorizedPatient } from './patient-access.js';
 import { currentCard, issueParametersFromQuery, noStore, type CredentialRouteDeps } from './card-routes.js';
 import { healthCardFile } from './shc/file.js';
@@ -74,9 +74,16 @@ export function parseCreateLinkBody(body: unknown, now = new Date()): Omit<Creat
 export function createLinkRoutes(deps: LinkRouteDeps): Router {
   const router = express.Router();
   const base = '/credentials/Patient/:id/links';
+  /**
+   * A link shares a person's record onwards, and its list holds the links' keys: only the person (a token in their
+   * own patient context) or an operator manages them. A backend client that may read the record may not share it.
+   */
   const authorize = async (req: Request<{ id: string }>) => {
     const principal = await deps.authenticate(req);
     await readAuthorizedPatient(deps.fhir(), principal, req.params.id);
+    if (principal.kind !== 'admin' && principal.patientId !== req.params.id) {
+      throw fhirError('FORBIDDEN', "Health links are managed by the person themselves (a token in their patient context) or by operators");
+    }
     return principal;
   };
 

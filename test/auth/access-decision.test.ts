@@ -66,7 +66,7 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
     // A second person sharing Sam's family name: "several matches" must not be answered either.
     await mk('Samsonite', 'sam.twin@example.org', 'MRN-SAM-2');
     samImm = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(sam, 'LOT-SAM-SECRET'))).body.id;
-    await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(alex, 'LOT-ALEX'));
+    await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(alex, 'LOT-OWN-ALEX'));
     const sctx = contextFor(t.hub.db);
     const clinic = await seedClinic(sctx, { slots: 2, capacity: 2, doses: 10 });
     alexAppt = (await bookPlace(sctx, { slotId: clinic.slotIds[0]!, patientId: alex })).appointment.id!;
@@ -126,13 +126,23 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
       expectNothingOfSam(patient);
     });
 
-    test("matches the caller's own record", async () => {
+    test("matches the caller's own record, and only for what the caller could have written", async () => {
       const r = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send(
-        bundle(entry('Patient', 'identifier=urn:test:mrn|MRN-ALEX-1', { resourceType: 'Patient' })),
+        bundle(entry('Immunization', 'lot-number=LOT-OWN-ALEX', immunization(alex, 'LOT-OWN-ALEX'))),
       );
       expect(r.status).toBe(200);
       expect(r.body.entry[0].response.status).toBe('200 OK');
-      expect(r.body.entry[0].resource.id).toBe(alex);
+      expect(r.body.entry[0].resource.patient.reference).toBe(`Patient/${alex}`);
+      // The same condition with a body for Sam's record is the forged write of case 3, match or no match.
+      const forged = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send(
+        bundle(entry('Immunization', 'lot-number=LOT-OWN-ALEX', immunization(sam, 'LOT-OWN-ALEX'))),
+      );
+      expect(forged.status).toBe(403);
+      // A patient's app does not create people; a condition matching Alex himself does not make it one that may.
+      const own = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send(
+        bundle(entry('Patient', 'identifier=urn:test:mrn|MRN-ALEX-1', { resourceType: 'Patient' })),
+      );
+      expect(own.status).toBe(403);
     });
 
     test('refusals leave audit entries for the stranger and the patient app', async () => {
@@ -205,7 +215,14 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
       }
     });
 
-    test('a patient app writes neither reference data nor Provenance', async () => {
+    test("a patient app writes neither reference data, Provenance nor the hub's forecasts, and deletes no person", async () => {
+      const rec = await as('alex', request(t.url).post('/fhir/ImmunizationRecommendation')).set('content-type', FHIR).send({
+        resourceType: 'ImmunizationRecommendation', patient: { reference: `Patient/${alex}` }, date: '2021-05-01',
+        recommendation: [{ vaccineCode: [{ coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] }], forecastStatus: { coding: [{ code: 'complete' }] } }],
+      });
+      expect(rec.status).toBe(403);
+      expect((await as('alex', request(t.url).delete(`/fhir/Patient/${alex}`))).status).toBe(403);
+      expect((await request(t.url).get(`/fhir/Patient/${alex}`).set(ADMIN)).status).toBe(200);
       const loc = await as('alex', request(t.url).post('/fhir/Location')).set('content-type', FHIR).send({ resourceType: 'Location', name: 'Fake clinic' });
       expect(loc.status).toBe(403);
       const prov = await as('alex', request(t.url).post('/fhir/Provenance')).set('content-type', FHIR).send({
@@ -221,6 +238,12 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
       const refusedCreates = events.filter((e) => e.action === 'C' && e.outcome !== '0');
       expect(refusedCreates.length).toBeGreaterThan(0);
     });
+  });
+
+  test('8. nobody writes the audit trail through FHIR, operators included', async () => {
+    const forged = { resourceType: 'AuditEvent', type: { code: 'rest' }, recorded: '2021-01-01T00:00:00Z', agent: [{ requestor: true }], source: { observer: { display: 'x' } } };
+    const r = await request(t.url).post('/fhir/AuditEvent').set(ADMIN).set('content-type', FHIR).send(forged);
+    expect(r.status).toBe(403);
   });
 
   describe('5. operations are checked like the write they are', () => {

@@ -119,7 +119,8 @@ describe.each(testDatabases)('waiting room on $name', ({ open }) => {
     expect(notYet.body.issue[0].details.coding[0].code).toBe('NOT_ADMITTED');
     expect((await request(app).post('/fhir/Appointment/$book')).status).toBe(403);
 
-    await request(app).post(`/waiting-room/admin/events/${ev.id}/pause`).expect(403);
+    await request(app).post(`/waiting-room/admin/events/${ev.id}/pause`).expect(401); // no credentials at all
+    await request(app).post(`/waiting-room/admin/events/${ev.id}/pause`).set('authorization', 'Bearer not-an-operator').expect(403);
     clock = OPEN + 1500;
     await request(app).post(`/waiting-room/admin/events/${ev.id}/pause`).set('x-admin', 'yes').expect(200);
     clock = OPEN + 60_000;
@@ -160,7 +161,9 @@ describe.each(testDatabases)('waiting room on $name', ({ open }) => {
     for (let i = 0; i < 15; i++) codes.push((await request(limited).post(`/waiting-room/join?event=${ev.id}`)).status);
     expect(codes.filter((c) => c === 429).length).toBeGreaterThan(0);
     expect(codes.every((c) => c === 201 || c === 429)).toBe(true);
-    const metrics = await request(limited).get('/waiting-room/metrics').expect(200);
+    // Operators only: none of the waiting room's numbers to the crowd.
+    expect((await request(limited).get('/waiting-room/metrics')).status).toBe(401);
+    const metrics = await request(limited).get('/waiting-room/metrics').set('x-admin', 'yes').expect(200);
     expect(metrics.text).toMatch(/vaxhub_load_shed_total\{reason="overload"\} [1-9]/);
     expect(metrics.text).toMatch(/vaxhub_waiting_room_joins_total/);
   });

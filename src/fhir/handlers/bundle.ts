@@ -10,6 +10,8 @@ import type { Queryable } from '../../store/db.js';
 import { badRequest, fhirError, isOperationOutcomeError, OperationOutcomeError, outcome, issue } from '../outcomes.js';
 import { isSupportedType } from '../resource-types.js';
 import { conditionalMatch } from './conditional.js';
+import { assertMayWrite } from './write.js';
+import type { AnyResource } from '../../store/repository-types.js';
 
 export type Dispatch = (req: FhirRequest, ctx: FhirContext, assignedId?: string) => Promise<FhirResponse>;
 /** Returns a context whose db and repository run inside `tx` (nested transactions reuse it). */
@@ -126,6 +128,7 @@ async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, d
         // The entry's condition is decided as its create would be: the caller's create scope, then their own search.
         const match = await entryOutcome(i, r, async () => {
           ctx.policy.assertAllowed(r.principal, type, 'create');
+          if (r.body && typeof r.body === 'object') assertMayWrite(r, ctx, r.body as AnyResource, 'create');
           return conditionalMatch(r, txCtx, type, condition, tx, `entry[${i}] ifNoneExist`);
         });
         if (match) {

@@ -89,7 +89,7 @@ async function createIfHooksIdle(ctx: FhirContext, interceptors: WriteIntercepto
  * The write decision on a resource as it will be stored (or, for delete, as it is): 403 when the caller may not
  * write it there, e.g. a patient's token creating a dose in another patient's record.
  */
-function assertMayWrite(req: FhirRequest, ctx: FhirContext, resource: AnyResource, interaction: 'create' | 'update' | 'delete'): void {
+export function assertMayWrite(req: FhirRequest, ctx: FhirContext, resource: AnyResource, interaction: 'create' | 'update' | 'delete'): void {
   if (!ctx.policy.canWrite(req.principal, resource, interaction)) {
     throw fhirError('FORBIDDEN', `This token may not ${interaction} this ${resource.resourceType}: it is outside what its scopes and patient compartment allow`);
   }
@@ -114,6 +114,8 @@ export async function createHandler(req: FhirRequest, ctx: FhirContext, type: st
   const work = async (t: Queryable): Promise<FhirResponse> => {
     const cond = req.headers['if-none-exist'];
     if (cond) {
+      // A conditional create is a create: a caller who could not write what it sends learns nothing from a match.
+      assertMayWrite(req, ctx, withoutId as AnyResource, 'create');
       const match = await conditionalMatch(req, ctx, type, cond, t);
       if (match) return writeResponse(req, 200, match);
     }

@@ -95,6 +95,8 @@ export function createAdmissionCheck(deps: AdmissionGateDeps): AdmissionCheck {
   const run = async (input: AdmissionInput, kind: 'hold' | 'book' | 'write'): Promise<void> => {
     const { req, res, ip } = input;
     const principal = await deps.registry.authenticate(req);
+    // A FHIR write needs a token whatever the invitation: the FHIR layer answers a stranger 401, as for any write.
+    if (kind === 'write' && principal.kind === 'anonymous') return;
     const headers = { [CLAIM_TOKEN_HEADER]: header(req, CLAIM_TOKEN_HEADER) };
     const what = `Appointment${kind === 'write' ? '' : `/$${kind}`}`;
     const pass = await gate.check(deps.db, { headers, principal, ip, what });

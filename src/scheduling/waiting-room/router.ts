@@ -5,7 +5,7 @@
  *                                           `language` (body) is the language of their admission mail
  *   GET  /waiting-room/status            -> {position, ahead, etaSeconds, pollAfterSeconds, admitted}
  *   POST /waiting-room/admin/events, /admin/events/:id/{pause,resume,queue-all}   (operators)
- *   GET  /waiting-room/metrics           -> Prometheus text of openingNightRegistry
+ *   GET  /waiting-room/metrics           -> Prometheus text of openingNightRegistry (operators)
  * and `requireAdmission`, the middleware the booking path mounts behind the booking gate.
  */
 import crypto from 'node:crypto';
@@ -150,9 +150,15 @@ export function createWaitingRoomRouter(deps: WaitingRoomRouterDeps): Router {
     }),
   );
 
+  /** Operators only: no credentials at all is a 401 (as everywhere else), credentials without the authority a 403. */
+  const assertOperator = async (req: Request): Promise<void> => {
+    if (deps.isAdmin && (await deps.isAdmin(req))) return;
+    if (!req.get('authorization')) throw fhirError('UNAUTHORIZED', 'Operator credentials required', undefined, { 'WWW-Authenticate': 'Bearer realm="vaxhub"' });
+    throw fhirError('FORBIDDEN', 'Operator credentials required');
+  };
   const admin = (fn: (req: Request) => Promise<unknown>) =>
     handle(async (req, res) => {
-      if (!deps.isAdmin || !(await deps.isAdmin(req))) throw fhirError('FORBIDDEN', 'Operator credentials required');
+      await assertOperator(req);
       res.json(await fn(req));
     });
   router.post(
@@ -177,9 +183,14 @@ export function createWaitingRoomRouter(deps: WaitingRoomRouterDeps): Router {
   router.post('/waiting-room/admin/events/:id/resume', control({ paused: false, queueAll: false }));
   router.post('/waiting-room/admin/events/:id/queue-all', control({ queueAll: true }));
 
-  router.get('/waiting-room/metrics', (_req, res, next) => {
-    openingNightRegistry.metrics().then((text) => res.type(openingNightRegistry.contentType).send(text), next);
-  });
+  // The same registry /metrics serves to operators: queue sizes and shedding are for the people running the night.
+  router.get(
+    '/waiting-room/metrics',
+    handle(async (req, res) => {
+      await assertOperator(req);
+      res.set('Cache-Control', 'no-store').type(openingNightRegistry.contentType).send(await openingNightRegistry.metrics());
+    }),
+  );
   return router;
 }
 
