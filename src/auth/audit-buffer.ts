@@ -108,7 +108,8 @@ async function resolvePatients(db: Db, batch: AuditInput[]): Promise<void> {
     `${NEVER_WAITS}SELECT content FROM fhir_resource WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     [types, ids],
   );
-  const found = new Map(r.rows.map((row) => [`${row.content.resourceType}/${row.content.id}`, compartmentPatientIds(row.content)]));
+  // Ids as a Patient reference may spell them; only FHIR ids are kept (the stored form separates them by , and space).
+  const found = new Map(r.rows.map((row) => [`${row.content.resourceType}/${row.content.id}`, compartmentPatientIds(row.content).filter((p) => /^[A-Za-z0-9\-.]{1,64}$/.test(p))]));
   for (const e of wanted) {
     const patients = found.get(e.ref);
     if (patients?.length) e.patients = [...new Set([...(e.patients ?? []), ...patients])];

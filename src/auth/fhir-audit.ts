@@ -40,6 +40,7 @@ function actionOf(method: string, path: string): AuditAction {
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 /** `Type/id` at the end of a path or URL, with or without `/_history/v`. */
 const REF_AT_END = /(?:^|\/)([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
 
@@ -56,12 +57,21 @@ class Touched {
 
   add(ref: string, patients: string[] | undefined, action?: AuditAction, lookup = false): void {
     const known = this.index.get(ref);
-    const clean = patients?.filter((p) => ID.test(p));
     if (known) {
-      for (const p of clean ?? []) if (!known.patients?.includes(p)) (known.patients ??= []).push(p);
+      for (const p of patients ?? []) if (ID.test(p) && !known.patients?.includes(p)) (known.patients ??= []).push(p);
       return;
     }
-    const e: AuditEntity = { ref, ...(clean?.length ? { patients: [...new Set(clean)] } : {}), ...(action ? { action } : {}), ...(lookup ? { lookup: true } : {}) };
+    // Built field by field: this runs for every match of every search (no spreads, no intermediate arrays).
+    const e: AuditEntity = { ref };
+    if (patients) {
+      for (const p of patients) {
+        if (!ID.test(p)) continue;
+        if (!e.patients) e.patients = [p];
+        else if (!e.patients.includes(p)) e.patients.push(p);
+      }
+    }
+    if (action) e.action = action;
+    if (lookup) e.lookup = true;
     this.index.set(ref, e);
     this.list.push(e);
   }
@@ -96,40 +106,71 @@ class Touched {
   }
 }
 
-/** `"fullUrl":"…"` opens each entry of a searchset as the hub serialises it (stored match text or JSON.stringify). */
-const ENTRY_START = /\{"fullUrl":"([^"]*)","resource":/g;
-/** A reference to a Patient, relative or absolute, in stored JSON text (jsonb writes `": "`) or JSON.stringify's. */
-const PATIENT_REFERENCE = /"reference"\s*:\s*"(?:[^"]*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^"]*)?"/g;
+/**
+ * Opens each entry of a searchset as the hub serialises it (`{"fullUrl":"`, the stored match text spliced in, or
+ * JSON.stringify), searched from its `f`: a search for a text starting with `{` or `"` is slow, both being
+ * everywhere in JSON.
+ */
+const ENTRY_START = 'fullUrl":"';
+const REFERENCE_KEY = '"reference"';
+/** A reference's value: a Patient, relative or absolute, possibly versioned. */
+const PATIENT_REF_VALUE = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
+
+/**
+ * The Patient ids referenced (`"reference": "…Patient/id"`) in text[from, to), stored JSON (`": "`) or not. It looks
+ * for `Patient/` (rare; a search for a text starting with `"` is slow, `"` being everywhere in JSON) and then checks
+ * that the string holding it is the value of a `reference` key: an escaped quote (`\"`) inside another string never is.
+ */
+function patientReferencesIn(text: string, from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let at = text.indexOf('Patient/', from); at >= 0 && at < to; at = text.indexOf('Patient/', at + 8)) {
+    const open = text.lastIndexOf('"', at);
+    const close = text.indexOf('"', at);
+    if (open < from || close < 0 || close > to) continue;
+    let i = open - 1;
+    while (text.charCodeAt(i) === 0x20) i--;
+    if (text.charCodeAt(i--) !== 0x3a /* : */) continue;
+    while (text.charCodeAt(i) === 0x20) i--;
+    if (!text.startsWith(REFERENCE_KEY, i - REFERENCE_KEY.length + 1)) continue;
+    const m = PATIENT_REF_VALUE.exec(text.slice(open + 1, close));
+    if (m && !out.includes(m[1]!)) out.push(m[1]!);
+  }
+  return out;
+}
 
 /**
  * The resources and patients of a searchset from its serialised text, without parsing the matches (the fast lane
  * passes them on as stored text; parsing a page only to audit it would cost more than the audit). Each entry's
- * `Type/id` is its fullUrl's; a compartment type's patients are the Patient references in its text. For the hub's
- * types that is the compartment, except where a Patient is referenced outside it (a QuestionnaireResponse's author,
- * a Provenance's agent): the audit then names that person too, which errs on the side of a fuller trail.
+ * `Type/id` is its fullUrl's; a compartment type's patients are the Patient references in its text (found with
+ * indexOf, a few microseconds a page). For the hub's types that is the compartment, except where a Patient is
+ * referenced outside it (a QuestionnaireResponse's author, a Provenance's agent): the audit then names that person
+ * too, which errs on the side of a fuller trail. (A `"reference"` inside a string value is escaped, `\"reference\"`,
+ * and so never matches.)
  */
 function touchedInSearchsetText(text: string, touched: Touched, action?: AuditAction): void {
-  const starts: Array<{ at: number; type: string; id: string }> = [];
-  ENTRY_START.lastIndex = 0;
-  for (let m = ENTRY_START.exec(text); m; m = ENTRY_START.exec(text)) {
-    const ref = REF_AT_END.exec(m[1]!);
-    if (ref) starts.push({ at: m.index, type: ref[1]!, id: ref[2]! });
-  }
-  for (let i = 0; i < starts.length; i++) {
-    const { at, type, id } = starts[i]!;
-    if (type === 'Patient') {
-      touched.add(`Patient/${id}`, [id], action);
-      continue;
+  const entryAt = (from: number): number => {
+    for (let at = text.indexOf(ENTRY_START, from); at >= 0; at = text.indexOf(ENTRY_START, at + ENTRY_START.length)) {
+      if (text.charCodeAt(at - 1) === 0x22 /* " */ && text.charCodeAt(at - 2) === 0x7b /* { */) return at;
     }
-    if (!isCompartmentType(type)) {
-      touched.add(`${type}/${id}`, undefined, action);
-      continue;
+    return -1;
+  };
+  let at = entryAt(0);
+  while (at >= 0) {
+    const urlStart = at + ENTRY_START.length;
+    const close = text.indexOf('"', urlStart);
+    if (close < 0) return;
+    const next = entryAt(close);
+    // `…/Type/id`: the last two segments of the fullUrl.
+    const slash = text.lastIndexOf('/', close);
+    const typeSlash = slash > urlStart ? text.lastIndexOf('/', slash - 1) : -1;
+    const type = typeSlash >= urlStart - 1 ? text.slice(typeSlash + 1, slash) : '';
+    const id = text.slice(slash + 1, close);
+    if (TYPE.test(type) && ID.test(id)) {
+      if (type === 'Patient') touched.add(`Patient/${id}`, [id], action);
+      else if (!isCompartmentType(type)) touched.add(`${type}/${id}`, undefined, action);
+      else touched.add(`${type}/${id}`, patientReferencesIn(text, at, next < 0 ? text.length : next), action);
     }
-    const end = starts[i + 1]?.at ?? text.length;
-    const patients: string[] = [];
-    PATIENT_REFERENCE.lastIndex = at;
-    for (let m = PATIENT_REFERENCE.exec(text); m && m.index < end; m = PATIENT_REFERENCE.exec(text)) if (!patients.includes(m[1]!)) patients.push(m[1]!);
-    touched.add(`${type}/${id}`, patients, action);
+    at = next;
   }
 }
 

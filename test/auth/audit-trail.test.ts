@@ -143,6 +143,16 @@ describe.each(backends())('whose data an audit event names, on %s', (backend) =>
     expect(search!.entity!.some((x) => x.role?.code === '24' && Buffer.from(x.query!, 'base64').toString() === 'lot-number=LOT-AUD-B')).toBe(true);
   });
 
+  test('a Patient reference written inside a text is not taken for the resource\'s patient', async () => {
+    const tricky = { ...immunization(b, 'LOT-AUD-NOTE'), note: [{ text: `see {"reference": "Patient/${a}"}` }] };
+    expect((await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(tricky)).status).toBe(201);
+    const r = await request(t.url).get('/fhir/Immunization?lot-number=LOT-AUD-NOTE').set('authorization', `Bearer ${systemToken}`);
+    expect(r.body.entry).toHaveLength(1);
+    const ev = (await auditOf(b)).find((e) => clientOf(e) === 'audit-registry' && e.entity?.some((x) => x.query && Buffer.from(x.query, 'base64').toString().includes('LOT-AUD-NOTE')));
+    expect(patientDetail(entityOf(ev!, `Immunization/${r.body.entry[0].resource.id}`))).toBe(`Patient/${b}`);
+    expect((await auditOf(a)).some((e) => e.id === ev!.id)).toBe(false);
+  });
+
   test('includes are entities too, each with its patient', async () => {
     const r = await request(t.url).get(`/fhir/Immunization?lot-number=LOT-AUD-B&_include=Immunization:patient`).set(ADMIN);
     expect(r.status).toBe(200);
