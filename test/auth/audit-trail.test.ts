@@ -123,6 +123,12 @@ describe.each(backends())('whose data an audit event names, on %s', (backend) =>
     await t.close();
   });
 
+  test('the audit writer\'s problems are on /metrics', async () => {
+    const r = await request(t.url).get('/metrics').set(ADMIN);
+    expect(r.status).toBe(200);
+    expect(r.text).toMatch(/^# TYPE vaxhub_audit_write_problems_total counter$/m);
+  });
+
   test("a patient's reads of their own record name them, never someone else", async () => {
     expect((await request(t.url).get(`/fhir/Immunization/${immA}`).set('authorization', `Bearer ${tokenA}`)).status).toBe(200);
     const ofA = await auditOf(a);
