@@ -177,7 +177,7 @@ export function refuseHostileInput(req: Request, res: Response, next: NextFuncti
 
 /**
  * Passes each body chunk through the scanner as a reader receives it: on a violation the read fails with a
- * HostileInputError (raw-body, under every body parser, listens for it) and no further bytes reach the reader.
+ * HostileInputError (raw-body, under every body parser, listens for it) and no further bytes reach any reader.
  */
 function watchBody(req: http.IncomingMessage, scanner: JsonScanner | FormScanner): void {
   const emit = req.emit;
@@ -189,7 +189,8 @@ function watchBody(req: http.IncomingMessage, scanner: JsonScanner | FormScanner
       if (problem) {
         refused = true;
         if (this.listenerCount('error') > 0) return emit.call(this, 'error', new HostileInputError(problem));
-        this.destroy();
+        // Nobody is reading for a result (a body read off after an earlier refusal, such as a 413): the rest is
+        // dropped, not the connection, so the client still gets that refusal instead of a reset.
         return false;
       }
     } else if (event === 'data' && refused) return false;
