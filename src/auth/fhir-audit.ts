@@ -54,39 +54,52 @@ function isResource(v: unknown): v is Resource {
 class Touched {
   readonly list: AuditEntity[] = [];
   private readonly index = new Map<string, AuditEntity>();
+  /** Search matches, grouped by type and patients (see alike). */
+  private readonly groups = new Map<string, AuditEntity>();
 
-  add(ref: string, patients: string[] | undefined, action?: AuditAction, lookup = false): void {
+  add(type: string, id: string, patients: string[] | undefined, action?: AuditAction, lookup = false): void {
+    const ref = `${type}/${id}`;
     const known = this.index.get(ref);
     if (known) {
       for (const p of patients ?? []) if (ID.test(p) && !known.patients?.includes(p)) (known.patients ??= []).push(p);
       return;
     }
-    // Built field by field: this runs for every match of every search (no spreads, no intermediate arrays).
-    const e: AuditEntity = { ref };
-    if (patients) {
-      for (const p of patients) {
-        if (!ID.test(p)) continue;
-        if (!e.patients) e.patients = [p];
-        else if (!e.patients.includes(p)) e.patients.push(p);
-      }
-    }
+    const e: AuditEntity = { type, ids: [id] };
+    const clean = patients?.filter((p, i) => ID.test(p) && patients.indexOf(p) === i);
+    if (clean?.length) e.patients = clean;
     if (action) e.action = action;
     if (lookup) e.lookup = true;
     this.index.set(ref, e);
     this.list.push(e);
   }
 
+  /**
+   * One of a searchset's entries, which are distinct: added to the entity of its type and patients, so a page of one
+   * patient's matches is one object (this runs for every match of every search). `patients` are checked ids.
+   */
+  alike(type: string, id: string, patients: string[]): void {
+    const key = patients.length ? `${type} ${patients.join(',')}` : type;
+    const group = this.groups.get(key);
+    if (group) {
+      group.ids.push(id);
+      return;
+    }
+    const e: AuditEntity = patients.length ? { type, ids: [id], patients } : { type, ids: [id] };
+    this.groups.set(key, e);
+    this.list.push(e);
+  }
+
   /** A resource the answer holds: its own compartment. */
   resource(r: Resource, action?: AuditAction): void {
     if (!r.id || !ID.test(r.id) || r.resourceType === 'OperationOutcome') return;
-    this.add(`${r.resourceType}/${r.id}`, isCompartmentType(r.resourceType) ? compartmentPatientIds(r) : undefined, action);
+    this.add(r.resourceType, r.id, isCompartmentType(r.resourceType) ? compartmentPatientIds(r) : undefined, action);
   }
 
   /** A resource known only by reference (a delete, a refused read): its patient comes from the store. */
   reference(type: string, id: string, action?: AuditAction): void {
     if (!ID.test(id)) return;
-    if (type === 'Patient') this.add(`Patient/${id}`, [id], action);
-    else this.add(`${type}/${id}`, undefined, action, isCompartmentType(type));
+    if (type === 'Patient') this.add('Patient', id, [id], action);
+    else this.add(type, id, undefined, action, isCompartmentType(type));
   }
 
   /** Every resource in an answer: a resource, a Bundle's entries, a Parameters' resources. */
@@ -147,7 +160,7 @@ function patientReferencesIn(text: string, from: number, to: number): string[] {
  * too, which errs on the side of a fuller trail. (A `"reference"` inside a string value is escaped, `\"reference\"`,
  * and so never matches.)
  */
-function touchedInSearchsetText(text: string, touched: Touched, action?: AuditAction): void {
+function touchedInSearchsetText(text: string, touched: Touched): void {
   const entryAt = (from: number): number => {
     for (let at = text.indexOf(ENTRY_START, from); at >= 0; at = text.indexOf(ENTRY_START, at + ENTRY_START.length)) {
       if (text.charCodeAt(at - 1) === 0x22 /* " */ && text.charCodeAt(at - 2) === 0x7b /* { */) return at;
@@ -166,9 +179,9 @@ function touchedInSearchsetText(text: string, touched: Touched, action?: AuditAc
     const type = typeSlash >= urlStart - 1 ? text.slice(typeSlash + 1, slash) : '';
     const id = text.slice(slash + 1, close);
     if (TYPE.test(type) && ID.test(id)) {
-      if (type === 'Patient') touched.add(`Patient/${id}`, [id], action);
-      else if (!isCompartmentType(type)) touched.add(`${type}/${id}`, undefined, action);
-      else touched.add(`${type}/${id}`, patientReferencesIn(text, at, next < 0 ? text.length : next), action);
+      if (type === 'Patient') touched.alike(type, id, [id]);
+      else if (!isCompartmentType(type)) touched.alike(type, id, []);
+      else touched.alike(type, id, patientReferencesIn(text, at, next < 0 ? text.length : next));
     }
     at = next;
   }
@@ -213,7 +226,7 @@ function touchedInBundle(req: FhirRequest, response: { entry?: BundleEntryLike[]
       // The entry's resource as written: its references to entries of the same Bundle became the created ids.
       const patients = compartmentPatientIds({ ...rewriteUrns(sent, created), resourceType: target[1]!, id: target[2]! });
       if (patients.length) {
-        touched.add(`${target[1]}/${target[2]}`, patients, action);
+        touched.add(target[1]!, target[2]!, patients, action);
         return;
       }
     }
@@ -258,7 +271,7 @@ export function auditOfFhirRequest(req: FhirRequest, status: number, out?: FhirR
   const location = out?.headers?.location ? REF_AT_END.exec(out.headers.location) : null;
   if (location && status < 400 && action === 'create') {
     const sent = isResource(req.body) ? compartmentPatientIds({ ...req.body, resourceType: location[1]!, id: location[2]! }) : [];
-    if (sent.length) touched.add(`${location[1]}/${location[2]}`, sent);
+    if (sent.length) touched.add(location[1]!, location[2]!, sent);
     else touched.reference(location[1]!, location[2]!);
   }
   // A search that names a patient concerns that patient's data, whatever it found (and also when it was refused).
