@@ -410,8 +410,10 @@ describe.each(backends())('hostile fuzz over every route on %s', (backend) => {
     await new Promise((r) => setTimeout(r, 500));
     const after = await fingerprint(t);
     const changed = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} (2xx answers to writes: ${created.join('; ')})`);
-    expect({ seconds: seconds < 60 ? 'under a minute' : `${seconds} s`, classes: [...classes].map(([k, n]) => `${n}x ${k}`).sort(), failures, changed }).toEqual({
-      seconds: 'under a minute',
+    // How long the run took is said, not asserted: timings belong to bench/, and CI shares two cores with other
+    // suites (about 15-25 s for the requests on a quiet machine).
+    console.log(`hostile fuzz on ${backend}: ${requests.length} requests in ${seconds.toFixed(1)} s`);
+    expect({ classes: [...classes].map(([k, n]) => `${n}x ${k}`).sort(), failures, changed }).toEqual({
       classes: [],
       failures: [],
       changed: [],
