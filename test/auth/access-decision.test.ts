@@ -8,6 +8,7 @@
 import request from 'supertest';
 import type { AuditEvent } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { immunizationFor } from '../helpers/fhir-fixtures.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { bookPlace } from '../../src/scheduling/booking.js';
 import { contextFor, seedClinic } from '../scheduling/support.js';
@@ -16,16 +17,6 @@ import { FhirRepository } from '../../src/store/repository.js';
 
 const FHIR = 'application/fhir+json';
 
-function immunization(patientId: string, lot: string) {
-  return {
-    resourceType: 'Immunization',
-    status: 'completed',
-    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
-    patient: { reference: `Patient/${patientId}` },
-    occurrenceDateTime: '2021-04-01',
-    lotNumber: lot,
-  };
-}
 
 describe.each(backends())('one access decision for every FHIR path on %s', (backend) => {
   let t: TestHub;
@@ -65,8 +56,8 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
     sam = await mk('Samsonite', 'sam.decision@example.org', 'MRN-SAM-1');
     // A second person sharing Sam's family name: "several matches" must not be answered either.
     await mk('Samsonite', 'sam.twin@example.org', 'MRN-SAM-2');
-    samImm = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(sam, 'LOT-SAM-SECRET'))).body.id;
-    await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(alex, 'LOT-OWN-ALEX'));
+    samImm = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(sam, 'LOT-SAM-SECRET'))).body.id;
+    await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(alex, 'LOT-OWN-ALEX'));
     const sctx = contextFor(t.hub.db);
     const clinic = await seedClinic(sctx, { slots: 2, capacity: 2, doses: 10 });
     alexAppt = (await bookPlace(sctx, { slotId: clinic.slotIds[0]!, patientId: alex })).appointment.id!;
@@ -111,7 +102,7 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
 
     test("matches only what the caller may search: Alex's conditions never find Sam", async () => {
       const r = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send(
-        bundle(entry('Immunization', `_id=${samImm}`, immunization(alex, 'LOT-ALEX-NEW'))),
+        bundle(entry('Immunization', `_id=${samImm}`, immunizationFor(alex, 'LOT-ALEX-NEW'))),
       );
       // Nothing of Sam's matched, so the entry created Alex's own dose.
       expect(r.status).toBe(200);
@@ -128,14 +119,14 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
 
     test("matches the caller's own record, and only for what the caller could have written", async () => {
       const r = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send(
-        bundle(entry('Immunization', 'lot-number=LOT-OWN-ALEX', immunization(alex, 'LOT-OWN-ALEX'))),
+        bundle(entry('Immunization', 'lot-number=LOT-OWN-ALEX', immunizationFor(alex, 'LOT-OWN-ALEX'))),
       );
       expect(r.status).toBe(200);
       expect(r.body.entry[0].response.status).toBe('200 OK');
       expect(r.body.entry[0].resource.patient.reference).toBe(`Patient/${alex}`);
       // The same condition with a body for Sam's record is the forged write of case 3, match or no match.
       const forged = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send(
-        bundle(entry('Immunization', 'lot-number=LOT-OWN-ALEX', immunization(sam, 'LOT-OWN-ALEX'))),
+        bundle(entry('Immunization', 'lot-number=LOT-OWN-ALEX', immunizationFor(sam, 'LOT-OWN-ALEX'))),
       );
       expect(forged.status).toBe(403);
       // A patient's app does not create people; a condition matching Alex himself does not make it one that may.
@@ -156,24 +147,24 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
       const r = await as('alex', request(t.url).post('/fhir/Patient')).set('content-type', FHIR).set('if-none-exist', `_id=${sam}`).send({ resourceType: 'Patient' });
       expect(r.status).toBe(403);
       expectNothingOfSam(r);
-      const imm = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', `_id=${samImm}`).send(immunization(alex, 'LOT-ALEX-2'));
+      const imm = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', `_id=${samImm}`).send(immunizationFor(alex, 'LOT-ALEX-2'));
       expect(imm.status).toBe(201);
       expect(imm.body.id).not.toBe(samImm);
       expectNothingOfSam(imm);
     });
 
     test('a condition naming another patient is refused as that search would be', async () => {
-      const r = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', `patient=Patient/${sam}`).send(immunization(alex, 'LOT-ALEX-3'));
+      const r = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', `patient=Patient/${sam}`).send(immunizationFor(alex, 'LOT-ALEX-3'));
       expect(r.status).toBe(403);
       expectNothingOfSam(r);
     });
 
     test('a mistyped or result parameter in a condition is a 400 naming it, and nothing is created', async () => {
       const before = (await request(t.url).get(`/fhir/Immunization?patient=${alex}&_summary=count`).set(ADMIN)).body.total;
-      const typo = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', 'identifer=urn:x|NEW-1').send(immunization(alex, 'LOT-T'));
+      const typo = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', 'identifer=urn:x|NEW-1').send(immunizationFor(alex, 'LOT-T'));
       expect(typo.status).toBe(400);
       expect(JSON.stringify(typo.body)).toContain('identifer');
-      const count = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', '_count=5').send(immunization(alex, 'LOT-T'));
+      const count = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).set('if-none-exist', '_count=5').send(immunizationFor(alex, 'LOT-T'));
       expect(count.status).toBe(400);
       expect((await request(t.url).get(`/fhir/Immunization?patient=${alex}&_summary=count`).set(ADMIN)).body.total).toBe(before);
     });
@@ -184,19 +175,19 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
 
     test('create, transaction entry, update and patch are refused and nothing lands in Sam\'s record', async () => {
       const before = await samCount();
-      const post = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).send(immunization(sam, 'LOT-FORGED'));
+      const post = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).send(immunizationFor(sam, 'LOT-FORGED'));
       expect(post.status).toBe(403);
       expectNothingOfSam(post);
       const tx = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send({
-        resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 'Immunization' }, resource: immunization(sam, 'LOT-FORGED') }],
+        resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 'Immunization' }, resource: immunizationFor(sam, 'LOT-FORGED') }],
       });
       expect(tx.status).toBe(403);
       const batch = await as('alex', request(t.url).post('/fhir')).set('content-type', FHIR).send({
-        resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'POST', url: 'Immunization' }, resource: immunization(sam, 'LOT-FORGED') }],
+        resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'POST', url: 'Immunization' }, resource: immunizationFor(sam, 'LOT-FORGED') }],
       });
       expect(batch.body.entry[0].response.status).toBe('403');
       // Moving one of Alex's own doses into Sam's record is the same write.
-      const own = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).send(immunization(alex, 'LOT-MOVE'));
+      const own = await as('alex', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).send(immunizationFor(alex, 'LOT-MOVE'));
       expect(own.status).toBe(201);
       const moved = await as('alex', request(t.url).put(`/fhir/Immunization/${own.body.id}`)).set('content-type', FHIR).send({ ...own.body, patient: { reference: `Patient/${sam}` } });
       expect(moved.status).toBe(403);
@@ -232,7 +223,7 @@ describe.each(backends())('one access decision for every FHIR path on %s', (back
     });
 
     test('staff with user/ write scopes record for anyone; the refusals above are audited', async () => {
-      const r = await as('staff', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).send(immunization(sam, 'LOT-STAFF'));
+      const r = await as('staff', request(t.url).post('/fhir/Immunization')).set('content-type', FHIR).send(immunizationFor(sam, 'LOT-STAFF'));
       expect(r.status).toBe(201);
       const events = await auditRows('decision-wallet');
       const refusedCreates = events.filter((e) => e.action === 'C' && e.outcome !== '0');

@@ -7,6 +7,7 @@
 import request from 'supertest';
 import type { AuditEvent, AuditEventEntity } from 'fhir/r4';
 import { ADMIN, backends, migratedTestDatabases, startTestHub, type TestHub } from '../helpers/hub.js';
+import { immunizationFor } from '../helpers/fhir-fixtures.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { AuditBuffer } from '../../src/auth/audit-buffer.js';
 import { auditWriteProblems } from '../../src/auth/audit-metrics.js';
@@ -14,17 +15,6 @@ import { searchAudit, type AuditInput } from '../../src/auth/audit.js';
 
 const FHIR = 'application/fhir+json';
 
-function immunization(patientId: string, lot: string) {
-  return {
-    resourceType: 'Immunization',
-    status: 'completed',
-    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
-    patient: { reference: `Patient/${patientId}` },
-    occurrenceDateTime: '2021-04-01',
-    lotNumber: lot,
-    performer: [{ actor: { display: 'Demo clinic' } }],
-  };
-}
 
 async function problems(problem: string): Promise<number> {
   return (await auditWriteProblems.get()).values.filter((v) => v.labels.problem === problem).reduce((n, v) => n + v.value, 0);
@@ -113,8 +103,8 @@ describe.each(backends())('whose data an audit event names, on %s', (backend) =>
       (await request(t.url).post('/fhir/Patient').set(ADMIN).set('content-type', FHIR).send({ resourceType: 'Patient', name: [{ family, given: ['Audit'] }], birthDate: '1980-01-01' })).body.id as string;
     a = await mk('Auditalpha');
     b = await mk('Auditbravo');
-    immA = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(a, 'LOT-AUD-A'))).body.id;
-    immB = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(b, 'LOT-AUD-B'))).body.id;
+    immA = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(a, 'LOT-AUD-A'))).body.id;
+    immB = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(b, 'LOT-AUD-B'))).body.id;
     const cfg = { issuer: t.url, audience: t.fhirUrl };
     tokenA = (await issueAccessToken(t.hub.db, cfg, { client_id: 'audit-wallet', scope: 'patient/*.rs', kind: 'patient', patient: a, fhirUser: `Patient/${a}` }, 600)).token;
     systemToken = (await issueAccessToken(t.hub.db, cfg, { client_id: 'audit-registry', scope: 'system/Patient.rs system/Immunization.rs', kind: 'system' }, 300)).token;
@@ -150,7 +140,7 @@ describe.each(backends())('whose data an audit event names, on %s', (backend) =>
   });
 
   test('a Patient reference written inside a text is not taken for the resource\'s patient', async () => {
-    const tricky = { ...immunization(b, 'LOT-AUD-NOTE'), note: [{ text: `see {"reference": "Patient/${a}"}` }] };
+    const tricky = { ...immunizationFor(b, 'LOT-AUD-NOTE'), note: [{ text: `see {"reference": "Patient/${a}"}` }] };
     expect((await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(tricky)).status).toBe(201);
     const r = await request(t.url).get('/fhir/Immunization?lot-number=LOT-AUD-NOTE').set('authorization', `Bearer ${systemToken}`);
     expect(r.body.entry).toHaveLength(1);
@@ -174,8 +164,8 @@ describe.each(backends())('whose data an audit event names, on %s', (backend) =>
       type: 'transaction',
       entry: [
         { fullUrl: 'urn:uuid:0c0c0c0c-1111-4222-8333-444444444444', request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family: 'Auditcharlie' }] } },
-        { request: { method: 'POST', url: 'Immunization' }, resource: { ...immunization('x', 'LOT-AUD-C'), patient: { reference: 'urn:uuid:0c0c0c0c-1111-4222-8333-444444444444' } } },
-        { request: { method: 'POST', url: 'Immunization' }, resource: immunization(b, 'LOT-AUD-B2') },
+        { request: { method: 'POST', url: 'Immunization' }, resource: { ...immunizationFor('x', 'LOT-AUD-C'), patient: { reference: 'urn:uuid:0c0c0c0c-1111-4222-8333-444444444444' } } },
+        { request: { method: 'POST', url: 'Immunization' }, resource: immunizationFor(b, 'LOT-AUD-B2') },
         { request: { method: 'GET', url: `Immunization/${immA}` } },
       ],
     });
@@ -199,7 +189,7 @@ describe.each(backends())('whose data an audit event names, on %s', (backend) =>
   test("a refused read of another patient's data, and a delete, name that patient", async () => {
     const refused = await request(t.url).get(`/fhir/Immunization/${immB}`).set('authorization', `Bearer ${tokenA}`);
     expect(refused.status).toBe(404);
-    const victim = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(b, 'LOT-AUD-DEL'))).body.id as string;
+    const victim = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(b, 'LOT-AUD-DEL'))).body.id as string;
     expect((await request(t.url).delete(`/fhir/Immunization/${victim}`).set(ADMIN)).status).toBeLessThan(300);
     const ofB = await auditOf(b);
     const attempt = ofB.find((e) => clientOf(e) === 'audit-wallet' && entityOf(e, `Immunization/${immB}`));

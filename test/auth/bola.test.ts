@@ -5,23 +5,13 @@
  */
 import request from 'supertest';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { immunizationFor } from '../helpers/fhir-fixtures.js';
 import type { AuditEvent } from 'fhir/r4';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import type { ExportPlan } from '../../src/sync/bulk/export-plan.js';
 
 const FHIR = 'application/fhir+json';
 
-function immunization(patientId: string, lot: string) {
-  return {
-    resourceType: 'Immunization',
-    status: 'completed',
-    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
-    patient: { reference: `Patient/${patientId}` },
-    occurrenceDateTime: '2021-04-01',
-    lotNumber: lot,
-    performer: [{ actor: { display: 'Demo clinic' } }],
-  };
-}
 
 describe.each(backends())('BOLA and compartments on %s', (backend) => {
   let t: TestHub;
@@ -43,8 +33,8 @@ describe.each(backends())('BOLA and compartments on %s', (backend) => {
       })).body.id as string;
     a = await mk('Alpha', 'A-1');
     b = await mk('Bravo', 'B-1');
-    immA = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(a, 'LOT-A'))).body.id;
-    immB = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunization(b, 'LOT-B'))).body.id;
+    immA = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(a, 'LOT-A'))).body.id;
+    immB = (await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send(immunizationFor(b, 'LOT-B'))).body.id;
     const group = await request(t.url).post('/fhir/Group').set(ADMIN).set('content-type', FHIR).send({
       resourceType: 'Group', type: 'person', actual: true, name: 'Jurisdiction of A', member: [{ entity: { reference: `Patient/${a}` } }],
     });
@@ -126,7 +116,7 @@ describe.each(backends())('BOLA and compartments on %s', (backend) => {
   });
 
   test('a patient token cannot write', async () => {
-    const r = await asA(request(t.url).post('/fhir/Immunization').set('content-type', FHIR).send(immunization(a, 'LOT-X')));
+    const r = await asA(request(t.url).post('/fhir/Immunization').set('content-type', FHIR).send(immunizationFor(a, 'LOT-X')));
     expect(r.status).toBe(403);
   });
 
@@ -213,7 +203,7 @@ describe.each(backends())('BOLA and compartments on %s', (backend) => {
       completed = immA;
       notDone = (
         await request(t.url).post('/fhir/Immunization').set(ADMIN).set('content-type', FHIR).send({
-          ...immunization(a, 'LOT-ND'),
+          ...immunizationFor(a, 'LOT-ND'),
           status: 'not-done',
           statusReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'PATOBJ' }] },
           vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '207' }] },

@@ -7,20 +7,10 @@
 import http from 'node:http';
 import type { Bundle } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { prng as rng } from '../../src/seed/demo-data.js';
 
 const SEED = 0x5eed2;
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   kind: string;

@@ -51,6 +51,19 @@ describe.each(backends())('guarded creates on %s', (backend) => {
   });
   afterAll(async () => t?.close());
 
+  /**
+   * Takes a test's registry connection away with its messages. The hub's outbox worker may be sending one (and
+   * logging its events) meanwhile: the messages are locked first, which waits for a send in flight and keeps the
+   * worker (FOR UPDATE SKIP LOCKED) off them, then their events and they go.
+   */
+  const removeConnection = (id: string): Promise<void> =>
+    t.hub.db.transaction(async (tx) => {
+      await tx.query(`SELECT id FROM iis_message WHERE connection_id = $1 FOR UPDATE`, [id]);
+      await tx.query(`DELETE FROM iis_message_event WHERE message_id IN (SELECT id FROM iis_message WHERE connection_id = $1)`, [id]);
+      await tx.query(`DELETE FROM iis_message WHERE connection_id = $1`, [id]);
+      await tx.query(`DELETE FROM iis_connection WHERE id = $1`, [id]);
+    });
+
   const post = async (body: unknown): Promise<{ status: number; body: { id?: string } }> => {
     const r = await fetch(`${t.fhirUrl}/Immunization`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
     return { status: r.status, body: (await r.json()) as { id?: string } };
@@ -109,8 +122,7 @@ describe.each(backends())('guarded creates on %s', (backend) => {
       expect(fromRegistry.status).toBe(201);
       expect(await queued(fromRegistry.body.id!)).toBe(0);
     } finally {
-      await t.hub.db.query(`DELETE FROM iis_message WHERE connection_id = $1`, [conn.id]);
-      await t.hub.db.query(`DELETE FROM iis_connection WHERE id = $1`, [conn.id]);
+      await removeConnection(conn.id);
     }
   });
 
@@ -132,8 +144,7 @@ describe.each(backends())('guarded creates on %s', (backend) => {
       expect(settled).toBe(true);
       await saveConnection(t.hub.db, conn);
       expect(await guardedPost()).toBe(false); // the guard fails: a registry to report to
-      await t.hub.db.query(`DELETE FROM iis_message WHERE connection_id = $1`, [conn.id]);
-      await t.hub.db.query(`DELETE FROM iis_connection WHERE id = $1`, [conn.id]);
+      await removeConnection(conn.id);
       for (let i = 0; i < SKIP_AFTER_BUSY_GUARD + 3; i++) guarded.push(await guardedPost());
     } finally {
       watch.stop();

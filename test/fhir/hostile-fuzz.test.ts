@@ -14,6 +14,7 @@ import { SUPPORTED_RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { FHIR_INTERACTIONS, buildWorld, fhirRequest, operationKeys, type Req, type World } from '../auth/access-matrix-support.js';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { prng as rng } from '../../src/seed/demo-data.js';
 
 const SEED = 0x16f022;
 const REQUESTS = 10_000;
@@ -21,17 +22,6 @@ const CONCURRENCY = 16;
 /** The largest body the run sends: big enough for 100,000 nested arrays, well within the hub's body limit. */
 const MAX_BODY = 256 * 1024;
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A request as raw bytes: header values may hold anything but CR and LF (which would end the header). */
 interface RawReq {

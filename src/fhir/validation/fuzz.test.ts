@@ -4,17 +4,8 @@
  */
 import { SUPPORTED_TYPES_FOR_TESTS as TYPES, VALID_EXAMPLES } from './examples.js';
 import { validateResource, warmUp } from './index.js';
+import { prng as rng } from '../../seed/demo-data.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const JUNK: unknown[] = [null, true, 0, -1, 1.5, 1e308, '', ' ', 'x'.repeat(300), '2021-13-45', '\u0000', [], {}, [null], [[]], { '': 1 }, { resourceType: 'Patient' }, { resourceType: 42 }, '__proto__', { constructor: 1 }];
 
