@@ -4,7 +4,6 @@ import { openDb } from './app.js';
 import { migrate } from './store/migrate.js';
 import { FhirRepository } from './store/repository.js';
 import type { Db } from './store/db.js';
-import { runningHub } from './store/embedded-lock.js';
 
 export interface CliContext {
   config: Config;
@@ -13,20 +12,9 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-export class HubRunningError extends Error {
-  override name = 'HubRunningError';
-}
-
 export async function openCliContext(): Promise<CliContext> {
   const config = loadConfig();
-  if (!config.databaseUrl) {
-    const hub = runningHub(config.dataDir);
-    if (hub) {
-      throw new HubRunningError(
-        `a hub (pid ${hub.pid}) is ${hub.url ? 'serving' : 'starting on'} the embedded database in ${config.dataDir}; stop it first, or run this command against PostgreSQL (DATABASE_URL)`,
-      );
-    }
-  }
+  // With the embedded database, opening it refuses while a hub owns DATA_DIR (PgliteDb.open: one check for every command).
   const db = await openDb(config);
   await migrate(db);
   return { config, db, repo: new FhirRepository(db), close: () => db.close() };

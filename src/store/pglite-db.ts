@@ -1,6 +1,7 @@
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import fs from 'node:fs';
 import type { Db, Queryable, QueryResult } from './db.js';
+import { claimEmbeddedDataDir } from './embedded-lock.js';
 
 // Same value shapes as the pg adapter: timestamps as ISO strings, int8 as number, dates as strings.
 const parsers = {
@@ -17,17 +18,24 @@ const parsers = {
 export class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
   readonly autocommit = true;
-  private constructor(readonly pg: PGlite) {}
+  private constructor(readonly pg: PGlite, private readonly release: () => void = () => undefined) {}
 
   /** `loadDataDir`: start from a dump made with `pg.dumpDataDir()` (tests restore a migrated database). */
   static async open(dataDir?: string, opts: { loadDataDir?: Blob } = {}): Promise<PgliteDb> {
+    let release = (): void => undefined;
     if (dataDir) {
       // The database holds every record: its folder is the hub user's alone, whatever the umask made it before.
       fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       fs.chmodSync(dataDir, 0o700);
+      // One process per data directory, checked here where every command and hub opens it (embedded-lock.ts).
+      release = claimEmbeddedDataDir(dataDir);
     }
-    const pg = await PGlite.create(dataDir, { parsers, ...opts });
-    return new PgliteDb(pg);
+    try {
+      return new PgliteDb(await PGlite.create(dataDir, { parsers, ...opts }), release);
+    } catch (e) {
+      release();
+      throw e;
+    }
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
     const r = await this.pg.query<T>(sql, params as unknown[]);
@@ -55,6 +63,10 @@ export class PgliteDb implements Db {
     }
   }
   async close(): Promise<void> {
-    await this.pg.close();
+    try {
+      await this.pg.close();
+    } finally {
+      this.release();
+    }
   }
 }
