@@ -12,6 +12,8 @@ import { FhirRepository } from './store/repository.js';
 import { isEmpty, seedDemo } from './seed/seed.js';
 import { registerCapabilityCommands } from './cli-commands.js';
 import { afterSeedHooks } from './seed/hooks.js';
+import { followPrimaryRestarts, runPrimary } from './http/cluster.js';
+import { createLogger } from './http/logger.js';
 
 const program = new Command();
 program.name('vaxhub').description('FHIR R4 / SMART immunization hub').version('0.1.0');
@@ -27,9 +29,10 @@ program
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('--workers (WORKERS) must be a whole number from 1 to 64');
     if (workers > 1 && cluster.isPrimary) {
       if (!config.databaseUrl) throw new ConfigError('several workers need PostgreSQL (DATABASE_URL): the embedded database allows one process');
-      runPrimary(workers);
+      runPrimary(workers, createLogger(config.logLevel));
       return;
     }
+    if (cluster.isWorker) followPrimaryRestarts();
     const hub = await createHub(config);
     // In a cluster only the first worker seeds, so two workers never seed the same empty database.
     const seedingWorker = cluster.isPrimary || cluster.worker?.id === 1;
@@ -67,26 +70,6 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
-
-/** Cluster primary: forks the workers (each a full hub on the shared port), replaces a worker that dies, forwards stop signals. */
-function runPrimary(workers: number): void {
-  let stopping = false;
-  for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-      return;
-    }
-    console.error(`vaxhub: worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
-    cluster.fork();
-  });
-  const stop = (): void => {
-    stopping = true;
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
 
 program
   .command('migrate')

@@ -27,8 +27,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a hub with the operator token ADMIN_TOKEN on a free loopback port; `storage` is DATABASE_URL or DATA_DIR. */
-export async function spawnHubProcess(storage: { databaseUrl: string } | { dataDir: string }, env: Record<string, string> = {}): Promise<HubProcess> {
+/**
+ * Starts a hub with the operator token ADMIN_TOKEN on a free loopback port; `storage` is DATABASE_URL or DATA_DIR.
+ * `onStdout` receives its log lines (stdout), for tests that assert what the hub logged.
+ */
+export async function spawnHubProcess(
+  storage: { databaseUrl: string } | { dataDir: string },
+  env: Record<string, string> = {},
+  opts: { onStdout?: (text: string) => void } = {},
+): Promise<HubProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(process.execPath, ['bin/vaxhub.js', 'serve'], {
@@ -40,8 +47,9 @@ export async function spawnHubProcess(storage: { databaseUrl: string } | { dataD
       ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', BASE_URL: url, SEED_DEMO: 'false', LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', opts.onStdout ? 'pipe' : 'ignore', 'inherit'],
   });
+  proc.stdout?.setEncoding('utf8').on('data', (text: string) => opts.onStdout!(text));
   const close = (): Promise<void> =>
     proc.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); });
   const until = Date.now() + 90_000;
