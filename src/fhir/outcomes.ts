@@ -45,6 +45,7 @@ export const ERROR_CATALOGUE = {
   CARD_TOO_LARGE_FOR_QR: { status: 422, message: 'This health card is too large for one QR code; share it with a SMART Health Link' },
   CARDS_REVOKED: { status: 403, message: "This person's health cards are revoked by the issuer; no new card is issued" },
   NOT_ELIGIBLE: { status: 403, message: 'This person is no longer eligible under the current priority rules' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

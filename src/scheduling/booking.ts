@@ -13,7 +13,7 @@ import {
   type PlannedPlace, type SchedulingConfig,
 } from './booking-core.js';
 import { reclaimExpiredHolds } from './capacity.js';
-import { claimIdempotencyKey, withIdempotency } from './idempotency.js';
+import { claimIdempotencyKey, ReplayedAnswer, type KeyClaim } from './idempotency.js';
 import { readBooking } from './person-dose.js';
 import { upsertDoseRecommendation } from './recommendation.js';
 
@@ -45,8 +45,26 @@ export interface BookingAnswer {
 export interface RetryKey {
   /** The `Idempotency-Key` header, when sent. */
   idempotencyKey?: string;
-  /** Who is calling (client id or principal); keys are per caller. */
+  /** Who is calling (retryCallerOf); keys are per caller. */
   caller?: string;
+  /** What the request was (its operation and body), so a key reused for another request is refused. */
+  fingerprint?: string;
+  /**
+   * A gate let this request through only because its key has a stored answer: replay it, never book afresh (if the
+   * answer vanished meanwhile, the caller retries and meets the gate again).
+   */
+  replayOnly?: boolean;
+}
+
+/** The stored answer of a retried key (a stored refusal is thrown as ReplayedAnswer), or the key row now owned. */
+async function claimKey(tx: Queryable, retry: RetryKey & { idempotencyKey: string }, fingerprint: unknown): Promise<{ owned: string } | { replay: BookingAnswer }> {
+  const claim: KeyClaim = await claimIdempotencyKey(tx, retry.idempotencyKey, retry.caller ?? 'anonymous', retry.fingerprint ?? JSON.stringify(fingerprint));
+  if (claim.replay) {
+    if (claim.replay.status !== 200) throw new ReplayedAnswer(claim.replay);
+    return { replay: { ...(claim.replay.body as BookingAnswer), replayed: true } };
+  }
+  if (retry.replayOnly) throw fhirError('VERSION_CONFLICT', 'The answer to this Idempotency-Key is not available; retry the request');
+  return { owned: claim.owned };
 }
 
 const clockOf = (ctx: SchedulingContext): Date => (ctx.clock ?? (() => new Date()))();
@@ -73,11 +91,12 @@ async function idempotent(
   fingerprint: unknown,
   fn: () => Promise<BookingAnswer>,
 ): Promise<BookingAnswer> {
-  const r = await withIdempotency(tx, retry.idempotencyKey, retry.caller ?? 'anonymous', JSON.stringify(fingerprint), async () => ({
-    status: 200,
-    body: await fn(),
-  }));
-  return { ...(r.body as BookingAnswer), replayed: r.replayed };
+  if (!retry.idempotencyKey) return fn();
+  const claim = await claimKey(tx, { ...retry, idempotencyKey: retry.idempotencyKey }, fingerprint);
+  if ('replay' in claim) return claim.replay;
+  const answer = await fn();
+  await tx.query(`UPDATE idempotency_key SET status = 200, body = $2, headers = '{}' WHERE key = $1`, [claim.owned, JSON.stringify(answer)]);
+  return { ...answer, replayed: false };
 }
 
 async function writeBooked(ctx: SchedulingContext, tx: Queryable, id: string, placed: Pick<PlaceResult, 'slot' | 'product' | 'doseNumber' | 'nextDose'>, patientId: string | null | undefined, status: 'booked' | 'pending', comment: string | undefined, now: Date): Promise<Appointment> {
@@ -129,8 +148,8 @@ async function placeFresh(ctx: SchedulingContext, input: FreshPlace, retry: Retr
     let key: string | undefined;
     if (retry.idempotencyKey) {
       // The key first: a retry must replay the first answer, not be planned again (it would see its own booking).
-      const claim = await claimIdempotencyKey(tx, retry.idempotencyKey, retry.caller ?? 'anonymous', JSON.stringify(fingerprint));
-      if (claim.replay) return { ...(claim.replay.body as BookingAnswer), replayed: true };
+      const claim = await claimKey(tx, { ...retry, idempotencyKey: retry.idempotencyKey }, fingerprint);
+      if ('replay' in claim) return claim.replay;
       key = claim.owned;
     }
     const placed = await takePlace(tx, ctx, req, now, {

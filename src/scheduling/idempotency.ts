@@ -5,8 +5,15 @@
  * retry is processed afresh.
  */
 import { createHash } from 'node:crypto';
+import type { Principal } from '../auth/principal.js';
 import type { Queryable } from '../store/db.js';
 import { fhirError } from '../fhir/outcomes.js';
+
+/**
+ * Where the booking gates leave word that this request is the retry of one already answered (FhirRequest.locals):
+ * the operation then only replays, it never books afresh past a gate it skipped.
+ */
+export const IDEMPOTENT_REPLAY_LOCAL = 'vaxhubIdempotentReplay';
 
 export interface StoredAnswer {
   status: number;
@@ -16,6 +23,67 @@ export interface StoredAnswer {
 
 function digest(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url');
+}
+
+/**
+ * Who owns a key: keys are per caller. A staff member by account, any other token by its client and person, and an
+ * invitation holder (often with no token at all) by the claim token itself: only the holder can present it again,
+ * and two people picking the same key never see each other's answer.
+ */
+export function retryCallerOf(principal: Principal, claimToken?: string): string {
+  // With a claim token the person is the invitation's (the FHIR gate books as them): not part of the identity, so
+  // the caller is the same before and after the gate.
+  const who = principal.staff
+    ? `staff:${principal.staff.id}`
+    : `${principal.kind}:${principal.clientId ?? ''}:${claimToken ? '' : principal.patientId ?? ''}:${principal.fhirUser ?? ''}`;
+  return claimToken ? `${who}|claim:${digest('claim', claimToken)}` : who;
+}
+
+/**
+ * Whether (caller, key) already has a committed answer. Gates in front of an operation ask this first: a retry of a
+ * request already answered is replayed whatever the gate would say now (the invitation it used is used up by then).
+ */
+export async function hasStoredAnswer(q: Queryable, key: string, caller: string): Promise<boolean> {
+  if (key.length > 255) return false;
+  const r = await q.query(`SELECT 1 FROM idempotency_key WHERE key = $1 AND status <> 0`, [digest('idem', caller, key)]);
+  return r.rowCount > 0;
+}
+
+/**
+ * Keeps an answer made outside a key-holding transaction (a refusal after its transaction rolled back, a sign-up),
+ * so a retry is told what the first attempt was (SLOT_FULL), not what the state is by then. The first stored answer
+ * wins: this answers the one stored, which is another's when a concurrent duplicate stored first.
+ */
+export async function storeAnswer(q: Queryable, key: string, caller: string, requestFingerprint: string, answer: StoredAnswer): Promise<StoredAnswer> {
+  if (key.length > 255) throw fhirError('BAD_REQUEST', 'Idempotency-Key is longer than 255 characters');
+  const r = await q.query(
+    `INSERT INTO idempotency_key (key, scope, status, body, headers) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING RETURNING key`,
+    [digest('idem', caller, key), digest('req', requestFingerprint), answer.status, JSON.stringify(answer.body), JSON.stringify(answer.headers ?? {})],
+  );
+  if (r.rowCount > 0) return answer;
+  return (await storedAnswerOf(q, key, caller, requestFingerprint)) ?? answer;
+}
+
+/** The committed answer of (caller, key), refusing a key reused for another request; undefined when there is none. */
+export async function storedAnswerOf(q: Queryable, key: string, caller: string, requestFingerprint: string): Promise<StoredAnswer | undefined> {
+  if (key.length > 255) throw fhirError('BAD_REQUEST', 'Idempotency-Key is longer than 255 characters');
+  const r = await q.query<{ scope: string; status: number; body: unknown; headers: Record<string, string> | null }>(
+    `SELECT scope, status, body, headers FROM idempotency_key WHERE key = $1 AND status <> 0`,
+    [digest('idem', caller, key)],
+  );
+  const prior = r.rows[0];
+  if (!prior) return undefined;
+  if (prior.scope !== digest('req', requestFingerprint)) {
+    throw fhirError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key was already used for a different request; use a new key for a new request', 'Idempotency-Key');
+  }
+  return { status: prior.status, body: prior.body, headers: prior.headers ?? undefined };
+}
+
+/** A stored answer other than success, replayed: the operation answers it as it stands (status, body, headers). */
+export class ReplayedAnswer extends Error {
+  constructor(readonly answer: StoredAnswer) {
+    super(`replayed answer ${answer.status}`);
+  }
 }
 
 /** The key row this request now owns (fill it before commit), or the answer stored by the first request. */
@@ -41,9 +109,9 @@ export async function claimIdempotencyKey(tx: Queryable, key: string, caller: st
     [id],
   );
   const prior = r.rows[0];
-  if (!prior) throw fhirError('VERSION_CONFLICT', 'Idempotency-Key is being used by a concurrent request; retry');
+  if (!prior || prior.status === 0) throw fhirError('VERSION_CONFLICT', 'Idempotency-Key is being used by a concurrent request; retry');
   if (prior.scope !== scope) {
-    throw fhirError('BAD_REQUEST', 'Idempotency-Key was already used for a different request', 'Idempotency-Key');
+    throw fhirError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key was already used for a different request; use a new key for a new request', 'Idempotency-Key');
   }
   return { replay: { status: prior.status, body: prior.body, headers: prior.headers ?? undefined } };
 }

@@ -143,7 +143,7 @@ describe.each(DB_KINDS)('booking on %s', (kind) => {
     expect(again.replayed).toBe(true);
     expect(again.appointment.id).toBe(first.appointment.id);
     expect(await counters(t.db, c.slotIds[0]!)).toMatchObject({ taken: 1 });
-    expect(await codeOf(bookPlace(ctx, { slotId: c.slotIds[0], patientId: randomUUID(), idempotencyKey: key, caller: 'client-a' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(bookPlace(ctx, { slotId: c.slotIds[0], patientId: randomUUID(), idempotencyKey: key, caller: 'client-a' }))).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
   it('check-in moves a booked appointment to checked-in', async () => {

@@ -18,6 +18,7 @@ import type { WaitingRoom } from '../waiting-room/room.js';
 import { QUEUE_COOKIE, QUEUE_HEADER, readCookie } from '../waiting-room/router.js';
 import { TokenBucketLimiter } from '../waiting-room/shedding.js';
 import { enterSession, finishSession } from '../waiting-room/store.js';
+import { hasStoredAnswer, IDEMPOTENT_REPLAY_LOCAL, retryCallerOf } from '../idempotency.js';
 import { CLAIM_TOKEN_HEADER, rememberGatePass, type BookingGate } from './booking-gate.js';
 import { isOwnReschedule } from './fhir-gate.js';
 
@@ -153,6 +154,16 @@ export function createAdmissionCheck(deps: AdmissionGateDeps): AdmissionCheck {
     async admit(input) {
       const kind = this.kindOf(input.method, input.path);
       if (!kind || isCancellation(input.method, input.body)) return;
+      const key = header(input.req, 'idempotency-key');
+      if (key && kind !== 'write') {
+        // A retry of an answered $hold/$book is replayed by the operation: no gate, no queue, no rate limit (the
+        // person already got through them once). Looked up only when the header is sent.
+        const principal = await deps.registry.authenticate(input.req);
+        if (await hasStoredAnswer(deps.db, key, retryCallerOf(principal, header(input.req, CLAIM_TOKEN_HEADER)))) {
+          input.locals[IDEMPOTENT_REPLAY_LOCAL] = true;
+          return;
+        }
+      }
       if (kind === 'book') {
         const principal = await deps.registry.authenticate(input.req);
         // Moving one's own booking: checked again, with the request's patients, by the FHIR-level gate.

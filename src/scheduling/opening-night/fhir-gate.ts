@@ -11,6 +11,7 @@ import type { Queryable } from '../../store/db.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { idFromReference, patientIdOf, slotIdOf } from '../appointment-resource.js';
 import type { WithBookingWork } from '../booking.js';
+import { hasStoredAnswer, IDEMPOTENT_REPLAY_LOCAL, retryCallerOf } from '../idempotency.js';
 import { paramResource, paramValue, paramValues } from '../operations/params.js';
 import { proposalSlotId } from '../operations/appointment-find.js';
 import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass, type TicketPass } from './booking-gate.js';
@@ -65,6 +66,13 @@ function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDef
     access: gate.enabled ? 'public' : op.access,
     async handler(req, ctx): Promise<FhirResponse> {
       if (!gate.enabled) return op.handler(req, ctx);
+      const key = req.headers['idempotency-key'];
+      // The admission gate in front may have looked the key up already (IDEMPOTENT_REPLAY_LOCAL in its locals).
+      if (key && (req.locals?.[IDEMPOTENT_REPLAY_LOCAL] === true || (await hasStoredAnswer(ctx.db, key, retryCallerOf(req.principal, req.headers[CLAIM_TOKEN_HEADER]))))) {
+        // A retry of a request already answered gets that answer, whatever the gate says now (its invitation is used
+        // up by the booking it made). The operation only replays (IDEMPOTENT_REPLAY_LOCAL): it books nothing.
+        return op.handler({ ...req, locals: { ...req.locals, [IDEMPOTENT_REPLAY_LOCAL]: true } }, ctx);
+      }
       const named = await patientsNamed(req, ctx, name);
       if (name === 'book' && named.every((p) => p === req.principal.patientId) && (await isOwnReschedule(ctx.db, req.principal, paramValue(req, 'cancelled-appt-id')))) {
         return op.handler(req, ctx);

@@ -11,6 +11,7 @@ import { badRequest, fhirError, isOperationOutcomeError } from '../../fhir/outco
 import { sendOutcomeError } from '../../http/errors.js';
 import type { Db } from '../../store/db.js';
 import type { Repository } from '../../store/repository-types.js';
+import { storeAnswer, storedAnswerOf } from '../idempotency.js';
 import { getRegistrant, getRegistrationEcho, listRegisteredBy, registerPerson, registrantStatus, type RegistrationInput } from '../eligibility/registrants.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { abuseKindOf, type AbuseAccounting } from '../invitations/abuse.js';
@@ -96,16 +97,28 @@ export function createSignupRouter(deps: SignupRouterDeps): Router {
       registeredBy = await verifyRegistrantToken(db, byToken);
       if (!registeredBy) throw fhirError('UNAUTHORIZED', 'X-Registrant-Token is not valid');
     }
+    // Idempotency-Key: a retried sign-up (the answer lost to a dropped connection) gets the first answer, registers
+    // nobody and mails nobody. Keys are per caller: the registering person's token, else the form itself.
+    const key = req.get('idempotency-key');
+    const caller = `signup:${registeredBy ?? ''}`;
+    const fingerprint = JSON.stringify(['signup/register', req.body]);
+    const prior = key ? await storedAnswerOf(db, key, caller, fingerprint) : undefined;
+    if (prior) {
+      res.status(prior.status).set('Cache-Control', 'no-store').json(prior.body);
+      return;
+    }
     // A repeated registration is answered exactly like a new one (an echo; the person is mailed instead): the
     // caller learns nothing about who is registered (src/scheduling/eligibility/registrants.ts).
     const reg = await registerPerson({ db, repo: deps.repo, rules: deps.rules }, { ...form, registeredBy }, now());
-    res.status(201).set('Cache-Control', 'no-store').json({
+    const body = {
       registrantId: reg.id,
       patientId: reg.patientId,
       registeredBy: reg.registeredBy,
       statusToken: await signRegistrantToken(db, reg.id),
       status: await registrantStatus(db, deps.rules, reg.id, now()),
-    });
+    };
+    const answer = key ? await storeAnswer(db, key, caller, fingerprint, { status: 201, body }) : { status: 201, body };
+    res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
   }));
 
   router.get('/signup/status', statusLimit, handle(async (req, res) => {

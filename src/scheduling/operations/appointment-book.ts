@@ -9,7 +9,7 @@ import { badRequest } from '../../fhir/outcomes.js';
 import { bookPlace, type WithBookingWork } from '../booking.js';
 import { buildAppointment, idFromReference, refusedAppointment } from '../appointment-resource.js';
 import { readCapacity } from '../capacity.js';
-import { answerOrRefuse, paramResource, paramValue, paramValues, searchset } from './params.js';
+import { answerOrRefuse, operationRetryOf, paramResource, paramValue, paramValues, searchset } from './params.js';
 import { proposalSlotId } from './appointment-find.js';
 import { requestedSlot } from './appointment-hold.js';
 import type { SchedulingOperationConfig } from './index.js';
@@ -39,11 +39,12 @@ export function appointmentBookOperation(cfg: SchedulingOperationConfig): Operat
       const fresh = heldId ? undefined : requestedSlot(apptId, apptResource);
       const work = (ctx as WithBookingWork<typeof ctx>).onBooked;
       const sctx = { ...cfg, db: ctx.db, repo: ctx.repo, ...(work ? { onBooked: work } : {}) };
+      const retry = operationRetryOf(req, ctx.db, 'book');
       return answerOrRefuse(
         async () => {
           const a = await bookPlace(sctx, {
             appointmentId: heldId, slotId: fresh?.slotId, patientId: patientId ?? fresh?.patientId, cancelledAppointmentId,
-            comment: paramValue(req, 'comment'), idempotencyKey: req.headers['idempotency-key'], caller: req.principal.clientId ?? req.principal.kind,
+            comment: paramValue(req, 'comment'), ...retry,
           });
           return { status: 200, body: searchset([a.appointment]) };
         },
@@ -52,6 +53,7 @@ export function appointmentBookOperation(cfg: SchedulingOperationConfig): Operat
           const slot = fresh ? await readCapacity(ctx.db, fresh.slotId) : undefined;
           return slot ? refusedAppointment(buildAppointment({ status: 'proposed', slot, product: cfg.products.get(slot.product_cvx), patientId }), code) : undefined;
         },
+        retry,
       );
     },
   };

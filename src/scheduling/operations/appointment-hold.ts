@@ -10,7 +10,7 @@ import { badRequest } from '../../fhir/outcomes.js';
 import { holdPlace } from '../booking.js';
 import { buildAppointment, patientIdOf, refusedAppointment, slotIdOf } from '../appointment-resource.js';
 import { readCapacity } from '../capacity.js';
-import { answerOrRefuse, paramResource, paramValue, searchset } from './params.js';
+import { answerOrRefuse, operationRetryOf, paramResource, paramValue, searchset } from './params.js';
 import { proposalSlotId } from './appointment-find.js';
 import type { SchedulingOperationConfig } from './index.js';
 
@@ -38,15 +38,17 @@ export function appointmentHoldOperation(cfg: SchedulingOperationConfig): Operat
       const want = requestedSlot(paramValue(req, 'appt-id'), paramResource<Appointment>(req, 'appt-resource', 'Appointment'));
       const patientId = want.patientId ?? req.principal.patientId;
       const sctx = { ...cfg, db: ctx.db, repo: ctx.repo };
+      const retry = operationRetryOf(req, ctx.db, 'hold');
       return answerOrRefuse(
         async () => {
-          const a = await holdPlace(sctx, { slotId: want.slotId, patientId, idempotencyKey: req.headers['idempotency-key'], caller: req.principal.clientId ?? req.principal.kind });
+          const a = await holdPlace(sctx, { slotId: want.slotId, patientId, ...retry });
           return { status: 200, body: searchset([a.appointment]), headers: { Expires: new Date(a.expiresAt!).toUTCString() } };
         },
         async (code) => {
           const slot = await readCapacity(ctx.db, want.slotId);
           return slot ? refusedAppointment(buildAppointment({ status: 'proposed', slot, product: cfg.products.get(slot.product_cvx), patientId }), code) : undefined;
         },
+        retry,
       );
     },
   };

@@ -5,6 +5,8 @@
 import type { Bundle, BundleEntry, Parameters, Resource } from 'fhir/r4';
 import type { FhirRequest, FhirResponse } from '../../fhir/types.js';
 import { badRequest, isOperationOutcomeError, outcome, issue, type ErrorCode } from '../../fhir/outcomes.js';
+import type { Db } from '../../store/db.js';
+import { IDEMPOTENT_REPLAY_LOCAL, ReplayedAnswer, retryCallerOf, storeAnswer } from '../idempotency.js';
 
 function parametersBody(req: FhirRequest): Parameters | undefined {
   const b = req.body as Parameters | undefined;
@@ -57,13 +59,44 @@ const REFUSALS: ErrorCode[] = ['SLOT_FULL', 'HOLD_EXPIRED', 'ALREADY_BOOKED', 'N
 export async function answerOrRefuse(
   run: () => Promise<FhirResponse>,
   refused: (code: ErrorCode) => Promise<Resource | undefined>,
+  retry?: OperationRetry,
 ): Promise<FhirResponse> {
   try {
     return await run();
   } catch (e) {
+    if (e instanceof ReplayedAnswer) return { status: e.answer.status, body: e.answer.body, ...(e.answer.headers && Object.keys(e.answer.headers).length ? { headers: e.answer.headers } : {}) };
     if (!isOperationOutcomeError(e) || !e.code || !REFUSALS.includes(e.code)) throw e;
     const appt = await refused(e.code);
     const oo = outcome(...e.outcome.issue, issue('information', 'informational', 'The Appointment was not booked'));
-    return { status: e.status, body: searchset(appt ? [appt, oo] : [oo]) };
+    const answer = { status: e.status, body: searchset(appt ? [appt, oo] : [oo]) };
+    // The refusal is the key's answer: a retry is told SLOT_FULL again, not what the slot or its invitation say later.
+    if (!retry?.idempotencyKey) return answer;
+    const kept = await storeAnswer(retry.db, retry.idempotencyKey, retry.caller, retry.fingerprint, answer);
+    return { status: kept.status, body: kept.body };
   }
+}
+
+/** The Idempotency-Key side of a `$hold`/`$book` request: who asks, what, and whether a gate let it by as a replay. */
+export interface OperationRetry {
+  db: Db;
+  idempotencyKey?: string;
+  caller: string;
+  fingerprint: string;
+  replayOnly: boolean;
+}
+
+/**
+ * Keys are per caller (retryCallerOf) and per request: the operation and its body as sent, not what a gate derived
+ * from it (the invitation's person), so a gate skipped on replay cannot change the request's fingerprint.
+ */
+export function operationRetryOf(req: FhirRequest, db: Db, op: string): OperationRetry {
+  const key = req.headers['idempotency-key'];
+  return {
+    db,
+    ...(key ? { idempotencyKey: key } : {}),
+    caller: key ? retryCallerOf(req.principal, req.headers['x-claim-token']) : '',
+    // Format parameters (`_format`, `_pretty`) change how the answer is written, not the request.
+    fingerprint: key ? JSON.stringify([op, req.body ?? null, Object.entries(req.query).filter(([k]) => !k.startsWith('_'))]) : '',
+    replayOnly: req.locals?.[IDEMPOTENT_REPLAY_LOCAL] === true,
+  };
 }
