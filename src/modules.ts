@@ -39,6 +39,7 @@ function wireMail(hub: Hub, renderers: Record<string, OutboxRenderer>): void {
     db: hub.db,
     transport: createSmtpTransport(hub.config.smtpUrl),
     from: hub.config.mailFrom,
+    rates: hub.config.mailRates,
     renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts() }), ...renderers },
   });
   worker.start(1000);

@@ -64,6 +64,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
           subject: 'Your vaxhub sign-in code',
           text: `Your vaxhub sign-in code is ${code}. It expires in 10 minutes. If you did not ask for it, ignore this message.`,
           dedupeKey: `otp:${to}:${code}`,
+          mailClass: 'urgent',
           redactAfterSend: true,
         }),
       );

@@ -3,6 +3,7 @@
  * the database on first start by the modules that need them.
  */
 import path from 'node:path';
+import { DEFAULT_MAIL_RATES, type MailRates } from '../notify/priority.js';
 
 export interface Config {
   port: number;
@@ -23,6 +24,8 @@ export interface Config {
   shutdownGraceMs: number;
   smtpUrl?: string;
   mailFrom: string;
+  /** Outbox send rates per priority class, mails/s per hub process (MAIL_RATE_URGENT, _TRANSACTIONAL, _BULK). */
+  mailRates: MailRates;
   /** Email-to-SMS gateway address for sign-in codes by phone (SMS_EMAIL_GATEWAY, `{number}` = digits); phone sign-in is off when unset. */
   smsEmailGateway?: string;
   /**
@@ -82,6 +85,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceMs: overrides.shutdownGraceMs ?? envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
     mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
+    mailRates: overrides.mailRates ?? {
+      urgent: envInt(env, 'MAIL_RATE_URGENT', DEFAULT_MAIL_RATES.urgent, 1, 10_000),
+      transactional: envInt(env, 'MAIL_RATE_TRANSACTIONAL', DEFAULT_MAIL_RATES.transactional, 1, 10_000),
+      bulk: envInt(env, 'MAIL_RATE_BULK', DEFAULT_MAIL_RATES.bulk, 1, 10_000),
+    },
     smsEmailGateway,
     devOpenAccess: overrides.devOpenAccess === true,
     iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? envInt(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),

@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { Queryable } from '../store/db.js';
+import { MAIL_PRIORITY, type MailClass } from './priority.js';
 
 export interface MailToEnqueue {
   /** What the message is about, e.g. `invitation`, `one-time-code`, `booking-confirmation`, `reminder`. */
@@ -27,6 +28,11 @@ export interface MailToEnqueue {
   maxAttempts?: number;
   /** Do not send before this time (reminders). */
   notBefore?: Date;
+  /**
+   * Which queue it waits in (see priority.ts): `urgent` for codes someone is waiting for, `transactional` for the
+   * answer to what a person just did, `bulk` for mail a job sends to many. Default `transactional`.
+   */
+  mailClass?: MailClass;
 }
 
 export interface EnqueuedMail {
@@ -51,8 +57,8 @@ export async function enqueueMail(tx: Queryable, mail: MailToEnqueue): Promise<E
   const payload = { ...(mail.payload ?? {}), ...(mail.redactAfterSend ? { redactAfterSend: true } : {}) };
   const inserted = await tx.query<{ id: string; message_id: string }>(
     `INSERT INTO notification_outbox
-       (id, kind, recipient_patient_id, payload, dedupe_key, recipient, subject, body, message_id, max_attempts, next_attempt_at)
-     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, now()))
+       (id, kind, recipient_patient_id, payload, dedupe_key, recipient, subject, body, message_id, max_attempts, next_attempt_at, priority)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, now()), $12)
      ON CONFLICT (dedupe_key) DO NOTHING
      RETURNING id, message_id`,
     [
@@ -67,6 +73,7 @@ export async function enqueueMail(tx: Queryable, mail: MailToEnqueue): Promise<E
       messageId,
       mail.maxAttempts ?? 8,
       mail.notBefore?.toISOString() ?? null,
+      MAIL_PRIORITY[mail.mailClass ?? 'transactional'],
     ],
   );
   if (inserted.rows[0]) return { id: inserted.rows[0].id, messageId: inserted.rows[0].message_id, created: true };
@@ -101,6 +108,10 @@ export interface OutboxRow {
   attempts: number;
   max_attempts: number;
   next_attempt_at: string;
+  /** MAIL_PRIORITY of its class (0 urgent, 1 transactional, 2 bulk). */
+  priority: number;
+  /** When it first became due (set at its first claim, before any retry moves next_attempt_at): the delay metric's start. */
+  first_due_at: string | null;
   locked_until: string | null;
   lease_token: string | null;
   sent_at: string | null;

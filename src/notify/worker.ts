@@ -5,12 +5,16 @@
  * A crash between claim and send leaves the row leased; once the lease passes it is claimed again: nothing is lost.
  * A temporary SMTP refusal (4xx, network) is retried with exponential backoff; a permanent one (5xx) or too many
  * attempts marks the row `dead` with its last error for an operator.
+ * Rows are claimed by priority class (priority.ts), highest first, each class within its own send rate, and sent
+ * in that order: a confirmation written while 1,000 invitations wait goes out in the next round, not after them.
  */
 import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { Db } from '../store/db.js';
+import { mailSendDelay } from './metrics.js';
 import { MailNotNeeded, type OutboxRow } from './outbox.js';
 import { PeriodicRound } from './periodic.js';
+import { DEFAULT_MAIL_RATES, MAIL_CLASSES, MAIL_PRIORITY, TokenBucket, mailClassOf, type MailClass, type MailRates } from './priority.js';
 
 /** The part of a nodemailer transporter the worker needs (a real SMTP transporter satisfies it). */
 export interface MailTransport {
@@ -37,6 +41,8 @@ export interface OutboxWorkerOptions {
   /** Delay before attempt n+1 after n failed attempts. */
   backoffMs?: (attempts: number) => number;
   renderers?: Record<string, OutboxRenderer>;
+  /** Mails per second per class for this worker (DEFAULT_MAIL_RATES for any class not given). */
+  rates?: Partial<MailRates>;
   now?: () => Date;
   onEvent?: (e: { type: 'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'; id: string; kind: string; error?: string }) => void;
 }
@@ -70,6 +76,11 @@ export function createSmtpTransport(url: string): MailTransport {
   });
 }
 
+/** Timestamps come back as Date (pg) or ISO text (PGlite, depending on parsers): milliseconds either way. */
+function ms(t: string | Date): number {
+  return new Date(t).getTime();
+}
+
 function isPermanent(e: unknown): boolean {
   const code = typeof e === 'object' && e !== null ? (e as { responseCode?: unknown }).responseCode : undefined;
   return typeof code === 'number' && code >= 500 && code < 600;
@@ -80,34 +91,50 @@ export class OutboxWorker {
   private readonly batch: number;
   private readonly backoff: (n: number) => number;
   private readonly now: () => Date;
+  private readonly buckets: Record<MailClass, TokenBucket>;
 
   constructor(private readonly opts: OutboxWorkerOptions) {
     this.lease = opts.leaseSeconds ?? 120;
     this.batch = opts.batchSize ?? 20;
     this.backoff = opts.backoffMs ?? defaultBackoffMs;
     this.now = opts.now ?? (() => new Date());
+    const rates = { ...DEFAULT_MAIL_RATES, ...opts.rates };
+    this.buckets = { urgent: new TokenBucket(rates.urgent), transactional: new TokenBucket(rates.transactional), bulk: new TokenBucket(rates.bulk) };
   }
 
-  /** Claims due rows (committed at once, so the lease is visible to other workers). */
+  /**
+   * Claims due rows (committed at once, so the lease is visible to other workers): class by class, highest first,
+   * each up to what its rate allows now and together up to one batch. Returned in send order (class, then due time).
+   */
   async claim(): Promise<{ rows: OutboxRow[]; leaseToken: string }> {
     const leaseToken = crypto.randomUUID();
     const now = this.now().toISOString();
-    const r = await this.opts.db.transaction((tx) =>
-      tx.query<OutboxRow>(
-        `UPDATE notification_outbox
-            SET locked_until = $1::timestamptz + make_interval(secs => $2), lease_token = $3, attempts = attempts + 1
-          WHERE id IN (
-            SELECT id FROM notification_outbox
-             WHERE status = 'pending' AND sent_at IS NULL AND next_attempt_at <= $1::timestamptz
-               AND (locked_until IS NULL OR locked_until <= $1::timestamptz)
-             ORDER BY next_attempt_at, created_at
-             LIMIT $4
-             FOR UPDATE SKIP LOCKED)
-          RETURNING *`,
-        [now, this.lease, leaseToken, this.batch],
-      ),
-    );
-    return { rows: r.rows, leaseToken };
+    const rows = await this.opts.db.transaction(async (tx) => {
+      const claimed: OutboxRow[] = [];
+      for (const cls of MAIL_CLASSES) {
+        const room = Math.min(this.batch - claimed.length, this.buckets[cls].available());
+        if (room <= 0) continue;
+        // first_due_at keeps the first due time: a retry moves next_attempt_at, the delay metric must not move.
+        const r = await tx.query<OutboxRow>(
+          `UPDATE notification_outbox
+              SET locked_until = $1::timestamptz + make_interval(secs => $2), lease_token = $3, attempts = attempts + 1,
+                  first_due_at = COALESCE(first_due_at, next_attempt_at)
+            WHERE id IN (
+              SELECT id FROM notification_outbox
+               WHERE status = 'pending' AND priority = $5 AND sent_at IS NULL AND next_attempt_at <= $1::timestamptz
+                 AND (locked_until IS NULL OR locked_until <= $1::timestamptz)
+               ORDER BY priority, next_attempt_at, created_at
+               LIMIT $4
+               FOR UPDATE SKIP LOCKED)
+            RETURNING *`,
+          [now, this.lease, leaseToken, room, MAIL_PRIORITY[cls]],
+        );
+        this.buckets[cls].take(r.rows.length);
+        claimed.push(...r.rows.sort((a, b) => ms(a.next_attempt_at) - ms(b.next_attempt_at) || ms(a.created_at) - ms(b.created_at)));
+      }
+      return claimed;
+    });
+    return { rows, leaseToken };
   }
 
   /** Sends one claimed row and records the outcome under the lease. */
@@ -136,6 +163,7 @@ export class OutboxWorker {
           WHERE id = $1 AND lease_token = $2`,
         [row.id, leaseToken, now.toISOString()],
       );
+      if (done.rowCount === 1) mailSendDelay.observe({ class: mailClassOf(row.priority) }, Math.max(0, now.getTime() - ms(row.first_due_at ?? row.created_at)) / 1000);
       return this.report(done.rowCount === 1 ? 'sent' : 'lease-lost', row);
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -172,7 +200,10 @@ export class OutboxWorker {
     return result;
   }
 
-  /** Polls every intervalMs; a full batch is followed at once by the next round. */
+  /**
+   * Polls every intervalMs; a round that claimed anything is followed at once by the next (whatever was written
+   * meanwhile is claimed by class again), until nothing is due or every class with due mail is at its rate.
+   */
   start(intervalMs = 2000): void {
     this.rounds.start(intervalMs);
   }
@@ -182,10 +213,9 @@ export class OutboxWorker {
   }
 
   private readonly rounds = new PeriodicRound(async () => {
-    let full = true;
-    while (full && this.rounds.active) {
-      const r = await this.runOnce().catch(() => ({ claimed: 0 }));
-      full = r.claimed >= this.batch;
+    let claimed = 1;
+    while (claimed > 0 && this.rounds.active) {
+      claimed = (await this.runOnce().catch(() => ({ claimed: 0 }))).claimed;
     }
   });
 

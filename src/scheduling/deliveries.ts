@@ -135,8 +135,8 @@ export async function reportDeliveryLate(
     if (!resourced) {
       await tx.query(`UPDATE booking SET supply_risk = 'delivery-late', updated_at = $2 WHERE appointment_id = $1`, [b.appointment_id, ts]);
       await tx.query(
-        `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, created_at)
-         VALUES ($1, 'appointment-supply-shortfall', $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`,
+        `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, created_at, priority)
+         VALUES ($1, 'appointment-supply-shortfall', $2, $3, $4, $5, 1 /* transactional: src/notify/priority.ts */) ON CONFLICT (dedupe_key) DO NOTHING`,
         [randomUUID(), b.patient_id, JSON.stringify({ appointmentId: b.appointment_id, slotId: b.slot_id, productCvx: b.product_cvx, start: b.start_at, deliveryId: id, substitutes }),
           `supply-shortfall:${b.appointment_id}:${id}`, ts],
       );

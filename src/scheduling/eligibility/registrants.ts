@@ -233,6 +233,7 @@ async function repeatedRegistration(
         'If this was not you, you need not do anything.',
       ].join('\n\n'),
       dedupeKey: `registration-repeated:${existing.id}:${now.toISOString().slice(0, 13)}`,
+      mailClass: 'transactional',
     });
   }
   return {
@@ -265,6 +266,7 @@ async function mailContactReused(tx: Queryable, email: string, identity: string)
       'Your own sign-in is unchanged: this address still signs in to your own record only.',
     ].join('\n\n'),
     dedupeKey: `registration-contact-reused:${crypto.createHash('sha256').update(`${email.trim().toLowerCase()}|${identity}`).digest('hex')}`,
+    mailClass: 'transactional',
   });
 }
 

@@ -141,6 +141,7 @@ export async function runDraw(deps: DrawDeps, drawId: string, now = new Date()):
           'Please do not forward it.',
         ].join('\n'),
         dedupeKey: `invitation:${ticket.ref}`,
+        mailClass: 'bulk',
         payload: { drawId, ticketRef: ticket.ref, registrantId },
         // The body holds the ticket secret: blank it once sent.
         redactAfterSend: true,

@@ -151,6 +151,7 @@ export async function sendClaimCode(
       subject: 'Your vaccination invitation code',
       text: `Your one-time code is ${code}. It is valid for ${policy.codeTtlMinutes} minutes. Nobody from the clinic will ever ask you for it.`,
       dedupeKey: `one-time-code:${t.ref}:${r.rows[0].codes_sent}`,
+      mailClass: 'urgent',
       redactAfterSend: true,
       maxAttempts: 4,
     });

@@ -181,6 +181,7 @@ export class BookingGate {
         'Bring an identity document. To cancel, use the same sign-up page; your place then goes to someone else.',
       ].join('\n'),
       dedupeKey: `booking-confirmation:${appointment.id}`,
+      mailClass: 'transactional',
       recipientPatientId: pass.patientId,
       payload: { appointmentId: appointment.id, ticketRef: pass.ticketRef },
     });

@@ -29,8 +29,8 @@ function permanent(message: string): Error {
 /** Queues a reminder (kind + payload), sent at `sendAt` if the appointment is still booked then. */
 export async function queueReminder(tx: Queryable, r: { appointmentId: string; patientId: string; email: string; sendAt: Date }): Promise<void> {
   await tx.query(
-    `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, next_attempt_at)
-     VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING`,
+    `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, next_attempt_at, priority)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, 2 /* bulk: src/notify/priority.ts */) ON CONFLICT (dedupe_key) DO NOTHING`,
     [randomUUID(), REMINDER_KIND, r.patientId, JSON.stringify({ appointmentId: r.appointmentId, email: r.email }), `reminder:${r.appointmentId}`, r.sendAt.toISOString()],
   );
 }

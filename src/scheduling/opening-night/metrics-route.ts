@@ -1,11 +1,12 @@
 /**
  * `GET /metrics` in the Prometheus text format: the process's default metrics (prom-client), opening night's
- * registry (waiting room, shedding, abuse, booking gate), the audit writer's problems, worker restarts (serve --workers) and this hub's outbox backlog. Internal by default
+ * registry (waiting room, shedding, abuse, booking gate), the audit writer's problems, worker restarts (serve --workers), this hub's outbox backlog and mail send delays by class. Internal by default
  * (operator credentials); METRICS_PUBLIC=true opens it for a scraper on a private network.
  */
 import type { RequestHandler, Router } from 'express';
 import express from 'express';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { notifyRegistry } from '../../notify/metrics.js';
 import { outboxStats } from '../../notify/outbox.js';
 import type { Db } from '../../store/db.js';
 import { openingNightRegistry } from '../waiting-room/metrics.js';
@@ -36,7 +37,7 @@ export function createMetricsRouter(deps: { db: Db; isPublic: boolean; requireAd
       for (const [status, n] of Object.entries(s)) this.set({ status }, n);
     },
   });
-  const merged = Registry.merge([processMetrics(), openingNightRegistry, auditRegistry, clusterRegistry, hubRegistry]);
+  const merged = Registry.merge([processMetrics(), openingNightRegistry, auditRegistry, clusterRegistry, notifyRegistry, hubRegistry]);
   const router = express.Router();
   const guard: RequestHandler = deps.isPublic ? (_req, _res, next) => next() : deps.requireAdmin;
   router.get('/metrics', guard, (_req, res, next) => {

@@ -117,10 +117,10 @@ export class AdmissionNotices {
     const to = Math.min(frontier, from + this.batch);
     const { pre, open } = arrivalsAdmittedBetween(e, from, to);
     const ins = await tx.query(
-      `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, max_attempts)
+      `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, max_attempts, priority)
        SELECT gen_random_uuid()::text, $5::text, r.patient_id,
               jsonb_build_object('eventId', w.event_id, 'replayId', w.replay_id, 'registrantId', w.registrant_id, 'language', w.language),
-              $5::text || ':' || w.event_id || ':' || w.replay_id, 4
+              $5::text || ':' || w.event_id || ':' || w.replay_id, 4, 1 /* transactional: src/notify/priority.ts */
          FROM waiting_room_entry w
          JOIN registrant r ON r.id = w.registrant_id
         WHERE w.event_id = $1 AND w.registrant_id IS NOT NULL AND r.email IS NOT NULL
