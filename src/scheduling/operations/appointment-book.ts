@@ -14,6 +14,12 @@ import { proposalSlotId } from './appointment-find.js';
 import { requestedSlot } from './appointment-hold.js';
 import type { SchedulingOperationConfig } from './index.js';
 
+/**
+ * Test hook (test/scheduling/idempotent-retries-crash.test.ts): holds a `$book` answer back this long after its
+ * transaction committed, so a test can kill the hub between the commit and the answer. Read once; 0 in service.
+ */
+const ANSWER_DELAY_MS = Number(process.env.VAXHUB_TEST_BOOK_ANSWER_DELAY_MS) || 0;
+
 export function appointmentBookOperation(cfg: SchedulingOperationConfig): OperationDefinition {
   return {
     name: 'book',
@@ -46,6 +52,7 @@ export function appointmentBookOperation(cfg: SchedulingOperationConfig): Operat
             appointmentId: heldId, slotId: fresh?.slotId, patientId: patientId ?? fresh?.patientId, cancelledAppointmentId,
             comment: paramValue(req, 'comment'), ...retry,
           });
+          if (ANSWER_DELAY_MS > 0) await new Promise((r) => setTimeout(r, ANSWER_DELAY_MS));
           return { status: 200, body: searchset([a.appointment]) };
         },
         async (code) => {
