@@ -2,7 +2,7 @@
  * Issue 20: a retry with the same Idempotency-Key gets the first answer back (same status, same body) and writes
  * nothing new, whatever gate stands in front of it: for `$hold`, `$book` and sign-up, for invitation holders (who
  * have used their invitation and their waiting-room place by the time they retry), patient tokens and staff,
- * through the fast POST lane and the Express route, on both databases. A first refusal (SLOT_FULL) comes back as
+ * through the fast POST lane and the Express route, and for cancellations (PUT status cancelled), on both databases. A first refusal (SLOT_FULL) comes back as
  * that refusal, a key reused for another request is refused, and keys are per caller.
  */
 import type { Bundle, OperationOutcome } from 'fhir/r4';
@@ -211,6 +211,23 @@ describe.each(backends())('idempotent retries on %s', (backend) => {
     const cancelled = await call('PUT', `/fhir/Appointment/${staffHold.body.entry[0].resource.id}`, { ...staffBook.body.entry[0].resource, status: 'cancelled' }, ADMIN);
     expect(cancelled.status).toBe(200);
     await expectReplay(staffFull, () => book(`Appointment/slot.${slots[6]}`, { ...ADMIN, 'idempotency-key': `staff-full-${uniq}` }));
+  });
+
+  it('a cancellation (PUT status cancelled) retried with its key, by staff or by the patient, answers the first answer and writes nothing', async () => {
+    const cfg = { issuer: rig.url, audience: rig.hub.config.fhirBaseUrl };
+    const token = (await issueAccessToken(rig.hub.db, cfg, { client_id: 'vaxhub-signup', scope: 'patient/Appointment.cruds', kind: 'patient', patient: holders.eve!.patientId }, 300)).token;
+    const staffBooked = (await book(`Appointment/slot.${slots[7]}`, ADMIN)).body.entry[0].resource;
+    const eveBooked = (await call('GET', `/fhir/Appointment?slot=Slot/${slots[5]}&status=booked`, undefined, ADMIN)).body.entry[0].resource;
+    for (const [appt, auth] of [[staffBooked, ADMIN], [eveBooked, { authorization: `Bearer ${token}` }]] as const) {
+      // If-Match names the booked version: the retry's If-Match then names the version its first attempt replaced.
+      const headers = { ...auth, 'if-match': `W/"${appt.meta.versionId}"`, 'idempotency-key': `cancel-${appt.id}` };
+      const cancel = () => call('PUT', `/fhir/Appointment/${appt.id}`, { ...appt, status: 'cancelled' }, headers);
+      const first = await cancel();
+      expect(`${first.status} ${JSON.stringify(first.body).slice(0, 300)}`).toMatch(/^200 /);
+      expect(first.body).toMatchObject({ id: appt.id, status: 'cancelled' });
+      const again = await expectReplay(first, cancel);
+      expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
+    }
   });
 
   it('a sign-up retried with its key answers the first registration and registers and mails nobody', async () => {

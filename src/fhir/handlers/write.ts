@@ -151,11 +151,40 @@ export async function updateHandler(req: FhirRequest, ctx: FhirContext, type: st
 async function storeUpdate(req: FhirRequest, ctx: FhirContext, t: Queryable, type: string, input: AnyResource, previous: AnyResource | undefined): Promise<FhirResponse> {
   if (previous) assertMayChange(req, ctx, previous, 'update');
   assertMayWrite(req, ctx, input, 'update');
+  // A PUT retried with its Idempotency-Key (a cancellation whose answer was lost) finds its own write in place: it
+  // is answered that version instead of writing another, so the retry gets the first answer (issue 20).
+  if (previous && req.headers['idempotency-key'] && sameContent(previous, input) && ifMatchHolds(req.headers['if-match'], previous)) {
+    return writeResponse(req, 200, previous);
+  }
   const toStore = (await runBefore(ctx, t, req, 'update', input, previous, type)) ?? input;
   if (toStore !== input) assertMayWrite(req, ctx, toStore, 'update');
   const { resource, created } = await ctx.repo.update(toStore, { tx: t, ifMatch: req.headers['if-match'] });
   await runAfter(ctx, t, req, 'update', resource, previous, type);
   return writeResponse(req, created || !previous ? 201 : 200, resource);
+}
+
+/** The resource as JSON with sorted keys and without the version the server assigns (meta.versionId, lastUpdated). */
+function canonical(r: AnyResource): string {
+  const { versionId: _v, lastUpdated: _l, ...meta } = (r.meta ?? {}) as Record<string, unknown>;
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  const { meta: _m, ...rest } = r;
+  return JSON.stringify(sorted(Object.keys(meta).length ? { ...rest, meta } : rest));
+}
+
+function sameContent(a: AnyResource, b: AnyResource): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/**
+ * No If-Match, or one naming the current version or the one before it: a retry's If-Match names the version its
+ * first attempt replaced, and would otherwise be refused 412 for the version that attempt wrote.
+ */
+function ifMatchHolds(ifMatch: string | undefined, current: AnyResource): boolean {
+  if (!ifMatch) return true;
+  const named = Number(ifMatch.replace(/^W\//, '').replace(/"/g, '').trim());
+  const version = Number((current.meta as { versionId?: string } | undefined)?.versionId);
+  return Number.isInteger(named) && (named === version || named === version - 1);
 }
 
 /**
