@@ -29,6 +29,7 @@ import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { AuditBuffer } from './auth/audit-buffer.js';
 import { auditOfFhirRequest } from './auth/fhir-audit.js';
 import type { AuditInput } from './auth/audit.js';
+import { deliveriesSettled } from './auth/login.js';
 
 export interface Hub {
   config: Config;
@@ -45,9 +46,15 @@ export interface Hub {
   fastPostChecks: FastPostCheck[];
   /** Records an AuditEvent (batched, append-only) for interactions outside the FHIR router, e.g. card downloads. */
   audit(event: AuditInput): void;
-  /** Register closers (workers, timers) to run on shutdown, newest first. */
-  onClose(fn: () => Promise<void> | void): void;
+  /**
+   * Register closers (workers, timers) to run on shutdown, newest first. `name` is what a stop that overruns its
+   * deadline reports as still open (default: the closer's source text).
+   */
+  onClose(fn: () => Promise<void> | void, name?: string): void;
+  /** Runs every closer (one that fails is logged and the rest still run), then closes the database; once. */
   close(): Promise<void>;
+  /** What a close in progress still waits for: the closer running now, those after it, open HTTP connections. */
+  stillOpen(): { waitingFor?: string; notYetClosed: string[]; httpConnections: number };
 }
 
 export async function openDb(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Db> {
@@ -74,7 +81,9 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   const db = opts.db ?? (await openDb(config));
   await migrate(db);
   const repo = new FhirRepository(db);
-  const closers: Array<() => Promise<void> | void> = [];
+  const closers: Array<{ name: string; fn: () => Promise<void> | void }> = [];
+  const closeState: { waitingFor?: string; notYetClosed: string[]; httpConnections: number } = { notYetClosed: [], httpConnections: 0 };
+  let closing: Promise<void> | undefined;
   const operations: OperationDefinition[] = [];
   const interceptors: WriteInterceptor[] = [];
   let policy: AccessPolicy = allowAllPolicy;
@@ -91,7 +100,9 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   };
 
   const audit = new AuditBuffer(db, { logger });
-  closers.push(() => audit.close());
+  closers.push({ name: 'audit buffer flush', fn: () => audit.close() });
+  // Sign-in codes are queued after their answer is sent: the ones under way are written before the database closes.
+  closers.push({ name: 'sign-in code deliveries', fn: () => deliveriesSettled() });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -139,14 +150,34 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
     fastPostChecks: [],
     status,
     audit: (event) => audit.add(event),
-    onClose(fn) {
-      closers.push(fn);
+    onClose(fn, name) {
+      closers.push({ name: name ?? String(fn).replace(/\s+/g, ' ').slice(0, 80), fn });
     },
-    async close() {
-      for (const fn of closers.reverse()) await fn();
-      if (!opts.db) await db.close();
-      if (!opts.db && !config.databaseUrl) removeHubInfo(config.dataDir);
+    close() {
+      closing ??= (async () => {
+        const steps = [...closers].reverse();
+        if (!opts.db) steps.push({ name: `database (${db.kind})`, fn: () => db.close() });
+        closeState.notYetClosed = steps.map((s) => s.name);
+        let failed: unknown;
+        for (const step of steps) {
+          closeState.notYetClosed.shift();
+          closeState.waitingFor = step.name;
+          try {
+            await step.fn();
+          } catch (e) {
+            // The others still run: a failed worker stop must not leave the database open.
+            failed ??= e;
+            logger.error({ err: e, closer: step.name }, 'shutdown: a closer failed');
+          }
+        }
+        closeState.waitingFor = undefined;
+        // hub.json goes only once the database is really closed: until then no other hub may open DATA_DIR.
+        if (!opts.db && !config.databaseUrl && !failed) removeHubInfo(config.dataDir);
+        if (failed) throw failed;
+      })();
+      return closing;
     },
+    stillOpen: () => ({ ...closeState, notYetClosed: [...closeState.notYetClosed] }),
   };
 
   // One authentication per request, however many layers ask (an opening-night booking is asked about by the
@@ -238,6 +269,12 @@ export function requestListener(hub: Hub): http.RequestListener {
 export async function listen(hub: Hub): Promise<http.Server> {
   const server = http.createServer(requestListener(hub));
   server.keepAliveTimeout = 65_000;
+  // Counted for the shutdown report: connections still open when the drain overruns.
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
   await new Promise<void>((resolve) => server.listen(hub.config.port, hub.config.host, resolve));
   if (hub.db.kind === 'pglite') {
     const port = (server.address() as { port: number }).port;
@@ -246,16 +283,22 @@ export async function listen(hub: Hub): Promise<http.Server> {
   hub.onClose(
     () =>
       new Promise<void>((resolve) => {
+        // In-flight requests get the grace period; idle keep-alive connections close now, the rest after it.
         const timer = setTimeout(() => {
           server.closeAllConnections();
           resolve();
         }, hub.config.shutdownGraceMs);
+        timer.unref();
         server.close(() => {
           clearTimeout(timer);
           resolve();
         });
         server.closeIdleConnections();
       }),
+    'HTTP server (draining requests in flight)',
   );
+  // A stop that overruns its deadline also reports the connections this server still has.
+  const closeState = hub.stillOpen.bind(hub);
+  hub.stillOpen = () => ({ ...closeState(), httpConnections: connections });
   return server;
 }

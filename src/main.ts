@@ -10,6 +10,7 @@ import { createHub, listen, openDb } from './app.js';
 import { migrate } from './store/migrate.js';
 import { FhirRepository } from './store/repository.js';
 import { isEmpty, seedDemo } from './seed/seed.js';
+import { shutdownDeadlineMs, stopOnSignals } from './shutdown.js';
 import { registerCapabilityCommands } from './cli-commands.js';
 import { afterSeedHooks } from './seed/hooks.js';
 import { followPrimaryRestarts, runPrimary } from './http/cluster.js';
@@ -25,6 +26,7 @@ program
   .option('--workers <n>', 'hub processes sharing the port (PostgreSQL only; default WORKERS or 1)')
   .action(async (opts: { seedDemo?: boolean; workers?: string }) => {
     const config = loadConfig();
+    const deadlineMs = shutdownDeadlineMs(process.env, config.shutdownGraceMs);
     const workers = Number(opts.workers ?? process.env.WORKERS ?? 1);
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('--workers (WORKERS) must be a whole number from 1 to 64');
     if (workers > 1 && cluster.isPrimary) {
@@ -54,21 +56,8 @@ program
         },
       );
     }
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      hub.logger.info({ signal }, 'shutting down: draining requests');
-      hub.close().then(
-        () => process.exit(0),
-        (e: unknown) => {
-          hub.logger.error({ err: e }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    // Drain, close, exit: by the deadline whatever is still open (src/shutdown.ts).
+    stopOnSignals(hub, deadlineMs);
   });
 
 program

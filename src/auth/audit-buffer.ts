@@ -37,7 +37,11 @@ export class AuditBuffer {
   add(input: AuditInput): void {
     this.pending.push(input.entities?.some((e) => e.lookup) ? input : JSON.stringify(auditRow(input, randomUUID(), this.replaced)));
     if (this.pending.length >= (this.opts.maxBatch ?? 500)) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 200);
+    else if (!this.timer) {
+      // Unreferenced: a pending flush never keeps a stopping process alive (close() flushes what is left).
+      this.timer = setTimeout(() => void this.flush(), this.opts.flushMs ?? 200);
+      this.timer.unref();
+    }
   }
 
   /** Writes everything buffered so far (also waits for a flush already under way). */

@@ -14,6 +14,7 @@ import { createCardRoutes } from './card-routes.js';
 import { createLinkRoutes } from './link-routes.js';
 import { createCredentialAdminRoutes } from './admin-routes.js';
 import { liveImmunizationBundle } from './live-bundle.js';
+import { stopQrReaders } from './shc/qr-image.js';
 
 export function wireHealthCards(hub: Hub, registry: ModuleRegistry): void {
   const { config, db, app } = hub;
@@ -27,6 +28,7 @@ export function wireHealthCards(hub: Hub, registry: ModuleRegistry): void {
 
   registry.addOperation(createHealthCardsIssueOperation(shc));
   app.use(createShcPublicRouter({ db, config: shc }));
+  hub.onClose(() => stopQrReaders(), 'QR image readers (POST /verify)');
 
   const shlBaseUrl = `${config.baseUrl}/shl`;
   app.use('/shl', createShlRouter({ db, publicBaseUrl: shlBaseUrl, liveBundle: (patientId) => liveImmunizationBundle(hub.repo, config.fhirBaseUrl, patientId) }));

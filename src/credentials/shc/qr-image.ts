@@ -64,6 +64,13 @@ export class QrReaderBusyError extends Error {
 const MAX_CONCURRENT_READS = 2;
 let reading = 0;
 const WORKER_URL = new URL('./qr-worker.mjs', import.meta.url);
+/** Threads reading an image now: a stopping hub ends them (stopQrReaders) instead of waiting out their budget. */
+const readers = new Set<Worker>();
+
+/** Ends every image read in progress (each caller gets QR_INVALID); for a hub that shuts down. */
+export async function stopQrReaders(): Promise<void> {
+  await Promise.all([...readers].map((w) => w.terminate()));
+}
 
 /**
  * The text of the QR code in a PNG image, read in a worker thread given `timeoutMs` and a memory cap: the
@@ -76,6 +83,9 @@ export async function readQrFromPngOffThread(bytes: Uint8Array, opts: { timeoutM
   const timeoutMs = opts.timeoutMs ?? 5_000;
   reading++;
   const worker = new Worker(WORKER_URL, { workerData: bytes, resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 } });
+  // The request waiting for it keeps the hub busy, not the thread: an unreferenced thread never holds a stopping process.
+  worker.unref();
+  readers.add(worker);
   try {
     const answer = await new Promise<{ text?: string; error?: string }>((resolve, reject) => {
       // The budget starts once the thread runs: starting one on a busy machine is not the image's doing.
@@ -86,6 +96,11 @@ export async function readQrFromPngOffThread(bytes: Uint8Array, opts: { timeoutM
       worker.once('message', (m: { text?: string; error?: string }) => {
         clearTimeout(timer);
         resolve(m);
+      });
+      // Ended before it answered (stopQrReaders, or it died without a word): the request still gets its answer.
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve({ error: 'The image could not be read (the reader stopped); try again' });
       });
       worker.once('error', (e) => {
         clearTimeout(timer);
@@ -98,6 +113,7 @@ export async function readQrFromPngOffThread(bytes: Uint8Array, opts: { timeoutM
     return answer.text;
   } finally {
     reading--;
+    readers.delete(worker);
     void worker.terminate();
   }
 }

@@ -36,10 +36,11 @@ export class ExportWorker {
         .catch((e: unknown) => this.logger?.error({ err: e }, 'bulk export worker tick failed'))
         .finally(() => {
           this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(loop, this.options.workerPollMs);
+          // Unreferenced: the poll never keeps a stopping process alive (stop() clears it anyway).
+          if (!this.stopped) this.timer = setTimeout(loop, this.options.workerPollMs).unref();
         });
     };
-    this.timer = setTimeout(loop, 0);
+    this.timer = setTimeout(loop, 0).unref();
   }
 
   async stop(): Promise<void> {

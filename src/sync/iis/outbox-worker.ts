@@ -75,6 +75,7 @@ export class IisOutboxWorker {
           await new Promise<void>((r) => {
             // stop() wakes the loop and clears the timer, so a long poll never keeps the process alive.
             const timer = setTimeout(r, this.opts.pollMs);
+            timer.unref();
             this.wake = () => {
               clearTimeout(timer);
               r();
