@@ -17,7 +17,6 @@ import { FhirRepository } from '../../src/store/repository.js';
 
 const FHIR = 'application/fhir+json';
 
-
 describe.each(backends())('one access decision for every FHIR path on %s', (backend) => {
   let t: TestHub;
   let alex: string;

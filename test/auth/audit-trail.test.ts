@@ -15,7 +15,6 @@ import { searchAudit, type AuditInput } from '../../src/auth/audit.js';
 
 const FHIR = 'application/fhir+json';
 
-
 async function problems(problem: string): Promise<number> {
   return (await auditWriteProblems.get()).values.filter((v) => v.labels.problem === problem).reduce((n, v) => n + v.value, 0);
 }

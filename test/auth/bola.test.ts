@@ -12,7 +12,6 @@ import type { ExportPlan } from '../../src/sync/bulk/export-plan.js';
 
 const FHIR = 'application/fhir+json';
 
-
 describe.each(backends())('BOLA and compartments on %s', (backend) => {
   let t: TestHub;
   let a: string;

@@ -11,7 +11,6 @@ import { prng as rng } from '../../src/seed/demo-data.js';
 
 const SEED = 0x5eed2;
 
-
 interface Case {
   kind: string;
   method: string;

@@ -22,7 +22,6 @@ const CONCURRENCY = 16;
 /** The largest body the run sends: big enough for 100,000 nested arrays, well within the hub's body limit. */
 const MAX_BODY = 256 * 1024;
 
-
 /** A request as raw bytes: header values may hold anything but CR and LF (which would end the header). */
 interface RawReq {
   method: string;

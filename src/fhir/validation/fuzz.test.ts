@@ -6,7 +6,6 @@ import { SUPPORTED_TYPES_FOR_TESTS as TYPES, VALID_EXAMPLES } from './examples.j
 import { validateResource, warmUp } from './index.js';
 import { prng as rng } from '../../seed/demo-data.js';
 
-
 const JUNK: unknown[] = [null, true, 0, -1, 1.5, 1e308, '', ' ', 'x'.repeat(300), '2021-13-45', '\u0000', [], {}, [null], [[]], { '': 1 }, { resourceType: 'Patient' }, { resourceType: 42 }, '__proto__', { constructor: 1 }];
 
 type Node = Record<string, unknown> | unknown[];
