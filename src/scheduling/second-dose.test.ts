@@ -38,3 +38,14 @@ describe('series rules', () => {
     expect(codeOf(() => nextDoseNumber(janssen, [], 2))).toBe('ALREADY_BOOKED');
   });
 });
+
+describe('series rules with partial dates (issue 17)', () => {
+  it('a dose known to the month or year counts from the last day it could have been given', () => {
+    const month = planSecondDose(pfizer, { doseNumber: 1, productCvx: '208', at: '2021-03' })!;
+    expect(month.earliest.toISOString()).toBe('2021-04-17T23:59:59.999Z'); // 31 March + 17 days
+    const year = planSecondDose(pfizer, { doseNumber: 1, productCvx: '208', at: '2020' })!;
+    expect(year.due.toISOString()).toBe('2021-01-21T23:59:59.999Z');
+    expect(codeOf(() => checkInterval(pfizer, { doseNumber: 1, productCvx: '208', at: '2021-03' }, '2021-04-10T10:00:00Z'))).toBe('INTERVAL_TOO_SHORT');
+    expect(codeOf(() => checkInterval(pfizer, { doseNumber: 1, productCvx: '208', at: '2021-03' }, '2021-04-18T10:00:00Z'))).toBeUndefined();
+  });
+});

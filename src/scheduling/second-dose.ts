@@ -5,13 +5,14 @@
  */
 import { fhirError } from '../fhir/outcomes.js';
 import { minIntervalAfter, recommendedIntervalAfter, type VaccineProduct } from './products.js';
+import { fhirDateEnd, fhirDatePrecision } from '../fhir/dates.js';
 
 const DAY_MS = 86_400_000;
 
 export interface SeriesDose {
   doseNumber: number;
   productCvx: string;
-  /** Appointment start, or the administration date once given. */
+  /** Appointment start, or the administration date once given (any FHIR precision: `2019`, `2019-10`, ...). */
   at: string;
 }
 
@@ -44,12 +45,24 @@ function firstMissing(existing: SeriesDose[]): number {
 export function planSecondDose(product: VaccineProduct, dose: SeriesDose): DosePlan | null {
   const min = minIntervalAfter(product, dose.doseNumber);
   if (min === null) return null;
-  const t = new Date(dose.at).getTime();
+  const t = doseInstant(dose.at);
   return {
     doseNumber: dose.doseNumber + 1,
     earliest: new Date(t + (min - product.graceDays) * DAY_MS),
     due: new Date(t + (recommendedIntervalAfter(product, dose.doseNumber) ?? min) * DAY_MS),
   };
+}
+
+/**
+ * The instant intervals count from. A dose known only to the year or month (`2019`, `2019-10`, routine in
+ * registry history) counts from the last day it could have been given, so the next dose is never planned before
+ * the minimum interval has surely passed. A day counts from its start, as before; other values (an appointment
+ * start as the database prints it) are instants already.
+ */
+function doseInstant(at: string): number {
+  const p = fhirDatePrecision(at);
+  if (p === 'year' || p === 'month') return fhirDateEnd(at)!.getTime();
+  return new Date(at).getTime();
 }
 
 /**
@@ -64,7 +77,7 @@ export function checkInterval(
   if (!previous || !previousProduct) return;
   const plan = planSecondDose(previousProduct, previous);
   if (!plan) return;
-  if (new Date(at).getTime() < plan.earliest.getTime()) {
+  if (doseInstant(at) < plan.earliest.getTime()) {
     throw fhirError(
       'INTERVAL_TOO_SHORT',
       `Dose ${plan.doseNumber} at ${at} is before ${plan.earliest.toISOString().slice(0, 10)}, ` +

@@ -14,6 +14,7 @@ import { readBooking, setBookingStatus } from './person-dose.js';
 import { upsertDoseRecommendation } from './recommendation.js';
 import { planSecondDose } from './second-dose.js';
 import { consumeDose } from './supply.js';
+import { fhirCalendarDay } from '../fhir/dates.js';
 
 /** Links an Immunization to the Appointment it was given at (R4 Immunization has no basedOn). */
 export const EXT_FROM_APPOINTMENT = 'https://vaxhub.org/fhir/StructureDefinition/appointment';
@@ -46,7 +47,11 @@ export async function onAppointmentWrite(tx: Queryable, config: SchedulingConfig
   await takePlace(tx, config, { appointmentId: id, slotId, patientId: patientIdOf(appt) ?? null, doseNumber: doseNumberOf(appt), mode: appt.status === 'pending' ? 'hold' : 'book' }, now);
 }
 
-/** The booking rows a dose given to this patient on this day fulfils when it names no appointment (SQL placeholders). */
+/**
+ * The booking rows a dose given to this patient on this day fulfils when it names no appointment (SQL placeholders).
+ * `day` is always `YYYY-MM-DD` (fhirCalendarDay): a dose known only to the year or month (`2019`, `2019-10`) names
+ * no day, so it fulfils no booking and never reaches the cast.
+ */
 function bookingOnDoseDay(patient: string, day: string): string {
   return `patient_id = ${patient} AND active AND status IN ('booked', 'checked-in') AND start_at::date = ${day}::date`;
 }
@@ -59,8 +64,9 @@ export function immunizationIdleOnCreate(imm: Immunization, param: (value: unkno
   if (!administeredHere(imm)) return 'true';
   if (imm.extension?.some((e) => e.url === EXT_FROM_APPOINTMENT)) return undefined;
   const patientId = idFromReference(imm.patient?.reference, 'Patient');
-  if (!patientId || !imm.occurrenceDateTime) return 'true';
-  return `NOT EXISTS (SELECT 1 FROM booking WHERE ${bookingOnDoseDay(param(patientId), param(imm.occurrenceDateTime))})`;
+  const day = fhirCalendarDay(imm.occurrenceDateTime);
+  if (!patientId || !day) return 'true';
+  return `NOT EXISTS (SELECT 1 FROM booking WHERE ${bookingOnDoseDay(param(patientId), param(day))})`;
 }
 
 /**
@@ -78,10 +84,11 @@ export async function onImmunizationFromAppointment(tx: Queryable, config: Sched
   const now = (config.clock ?? (() => new Date()))();
   const patientId = idFromReference(imm.patient?.reference, 'Patient');
   let apptId = idFromReference(imm.extension?.find((e) => e.url === EXT_FROM_APPOINTMENT)?.valueReference?.reference, 'Appointment');
-  if (!apptId && patientId && imm.occurrenceDateTime) {
+  const day = fhirCalendarDay(imm.occurrenceDateTime);
+  if (!apptId && patientId && day) {
     const r = await tx.query<{ appointment_id: string }>(
       `SELECT appointment_id FROM booking WHERE ${bookingOnDoseDay('$1', '$2')} ORDER BY (status = 'checked-in') DESC LIMIT 1`,
-      [patientId, imm.occurrenceDateTime],
+      [patientId, day],
     );
     apptId = r.rows[0]?.appointment_id;
   }

@@ -14,6 +14,7 @@ import { matchPatient } from './patient-match.js';
 import { linkPatients, linksByEhrId, queueReview } from './links.js';
 import { ImmunizationImporter } from './import.js';
 import type { SyncProgress, SyncStats } from './sync-stats.js';
+import { fhirDateEndsBefore } from '../../fhir/dates.js';
 
 interface ManifestFile {
   type: string;
@@ -114,7 +115,7 @@ export async function pullByGroupExport(db: Db, conn: EhrConnection, ehr: EhrCli
       const ehrPatient = /(?:^|\/)Patient\/([^/]+)$/.exec(imm.patient?.reference ?? '')?.[1];
       const hubPatient = ehrPatient ? links.get(ehrPatient) : undefined;
       if (!hubPatient || !imm.id) continue;
-      if ((imm.occurrenceDateTime ?? '9999').slice(0, 10) < conn.sinceDate) continue;
+      if (fhirDateEndsBefore(imm.occurrenceDateTime, conn.sinceDate)) continue;
       const set = seen.get(hubPatient) ?? new Set<string>();
       set.add(imm.id);
       seen.set(hubPatient, set);

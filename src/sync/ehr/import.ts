@@ -11,6 +11,7 @@ import type { Db, Queryable } from '../../store/db.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { FhirRepository } from '../../store/repository.js';
 import type { EhrConnection } from './connections.js';
+import { fhirDateEndsBefore } from '../../fhir/dates.js';
 
 export type ImportOutcome = 'created' | 'updated' | 'unchanged' | 'deleted';
 
@@ -149,7 +150,7 @@ export class ImmunizationImporter {
       if (seenEhrIds.has(ehrId)) continue;
       const imm = copy as unknown as Immunization;
       const date = String(imm.occurrenceDateTime ?? imm.recorded ?? '');
-      if (date && date.slice(0, 10) < sinceDate) continue;
+      if (fhirDateEndsBefore(date, sinceDate)) continue;
       await this.db.transaction(async (tx) => {
         await this.repo.delete('Immunization', copy.id!, { tx });
         const meta = { ...copy.meta, versionId: String(Number(copy.meta?.versionId ?? '1') + 1) };

@@ -4,6 +4,7 @@ import { hl7Fixture } from '../../../test/iis/fixtures.js';
 import { samplePatient, sampleImmunization, samplePractitioners, sampleLocation, sampleOrganization, sampleSender } from '../../../test/iis/sample-dose.js';
 import { parseHl7 } from './hl7-message.js';
 import { buildVxu, type VxuInput } from './vxu.js';
+import { hl7ToFhirDate } from './hl7-datetime.js';
 
 const NOW = new Date('2020-12-11T15:45:00Z');
 
@@ -213,5 +214,21 @@ describe('buildVxu variants', () => {
     } catch (e) {
       expect((e as OperationOutcomeError).outcome.issue[0]!.expression).toEqual(['Immunization.occurrenceDateTime']);
     }
+  });
+});
+
+describe('buildVxu with partial administration dates (issue 17: HL7 DTM has YYYY and YYYYMM precision)', () => {
+  const rxa3 = (occurrenceDateTime: string): string => seg(medplum(buildVxu(input({ immunization: { ...sampleImmunization(), occurrenceDateTime } })).toString()), 'RXA').getField(3).toString();
+  it('a year, a year-month, a date and a zoned dateTime keep their precision in RXA-3', () => {
+    expect(rxa3('2019')).toBe('2019');
+    expect(rxa3('2019-10')).toBe('201910');
+    expect(rxa3('2019-10-05')).toBe('20191005');
+    expect(rxa3('2021-04-01T23:30:00-05:00')).toBe('20210401');
+  });
+  it('registry history read back from HL7 keeps the same precision', () => {
+    expect(hl7ToFhirDate('2019')).toBe('2019');
+    expect(hl7ToFhirDate('201910')).toBe('2019-10');
+    expect(hl7ToFhirDate('20191005')).toBe('2019-10-05');
+    expect(hl7ToFhirDate('201910051430-0500')).toBe('2019-10-05T14:30:00-05:00');
   });
 });
