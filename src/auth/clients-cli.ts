@@ -1,6 +1,6 @@
 /**
  * CLI commands for the operator (wired into commander by src/main.ts):
- *   npx vaxhub clients add --id ID --jwks FILE_OR_URL --scope "SCOPES" [--jku URL] [--policy JSON]
+ *   npx vaxhub clients add --id ID --jwks FILE_OR_URL --scope "SCOPES" [--jku URL] [--policy JSON] [--group ID]...
  *   npx vaxhub clients remove|disable|enable --id ID   (remove and disable revoke the client's tokens at once)
  *   npx vaxhub keys rotate
  * They write to the database, so a running hub sees the change at its next request (no restart).
@@ -19,8 +19,10 @@ export interface AddClientOptions {
   name?: string;
   /** The `jku` the client will put in its assertion headers, if any (must be registered to be accepted). */
   jku?: string;
-  /** JSON, e.g. '{"groupId":"jurisdiction-wa"}' or '{"patientIds":["1","2"]}'. */
+  /** JSON, e.g. '{"groupIds":["jurisdiction-wa","jurisdiction-or"]}' or '{"patientIds":["1","2"]}'. */
   policy?: string;
+  /** `--group` given once per Group: the client's exports and reads are limited to these Groups' members. */
+  groups?: string[];
 }
 
 export function readJwksFile(path: string): { keys: JWK[] } {
@@ -45,17 +47,27 @@ export function readJwksFile(path: string): { keys: JWK[] } {
   return { keys };
 }
 
-/** `vaxhub clients add`: registers (or replaces) a backend-services client. */
-export async function addClientCommand(db: Db, opts: AddClientOptions): Promise<AuthClient> {
-  const isUrl = /^https?:\/\//i.test(opts.jwks);
+/** The policy of `clients add`: `--policy` JSON, with each `--group` added to its Group list. */
+export function policyFromOptions(opts: Pick<AddClientOptions, 'policy' | 'groups'>): ClientPolicy | undefined {
   let policy: ClientPolicy | undefined;
   if (opts.policy) {
     try {
       policy = JSON.parse(opts.policy) as ClientPolicy;
     } catch {
-      throw new ClientRegistrationError('--policy must be JSON, e.g. {"groupId":"wa-residents"}');
+      throw new ClientRegistrationError('--policy must be JSON, e.g. {"groupIds":["wa-residents"]}');
     }
   }
+  if (opts.groups?.length) {
+    const { groupId, groupIds, ...rest } = policy ?? {};
+    policy = { ...rest, groupIds: [...new Set([...(groupIds ?? []), ...(groupId ? [groupId] : []), ...opts.groups])] };
+  }
+  return policy;
+}
+
+/** `vaxhub clients add`: registers (or replaces) a backend-services client. */
+export async function addClientCommand(db: Db, opts: AddClientOptions): Promise<AuthClient> {
+  const isUrl = /^https?:\/\//i.test(opts.jwks);
+  const policy = policyFromOptions(opts);
   return registerClient(db, {
     id: opts.id,
     type: 'backend',

@@ -108,9 +108,12 @@ function validate(reg: ClientRegistration): void {
     if (!isOrigin(o)) fail(`allowed origin must be scheme://host[:port]: ${o}`);
   }
   if (reg.policy) {
-    const { groupId, patientIds, ...rest } = reg.policy;
+    const { groupId, groupIds, patientIds, ...rest } = reg.policy;
     if (Object.keys(rest).length) fail(`unknown policy fields: ${Object.keys(rest).join(', ')}`);
     if (groupId !== undefined && typeof groupId !== 'string') fail('policy.groupId must be a string');
+    if (groupIds !== undefined && !(Array.isArray(groupIds) && groupIds.length > 0 && groupIds.every((g) => typeof g === 'string' && g !== ''))) {
+      fail('policy.groupIds must be a non-empty array of Group ids');
+    }
     if (patientIds !== undefined && !(Array.isArray(patientIds) && patientIds.every((p) => typeof p === 'string'))) {
       fail('policy.patientIds must be an array of ids');
     }

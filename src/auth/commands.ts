@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { runningHub } from '../store/embedded-lock.js';
 import { withCliContext } from '../cli-context.js';
-import { addClientCommand, changeClientCommand, readJwksFile, type ClientChange } from './clients-cli.js';
+import { addClientCommand, changeClientCommand, policyFromOptions, readJwksFile, type ClientChange } from './clients-cli.js';
 import { listClients } from './clients.js';
 import { registerStaffCommands } from './staff-commands.js';
 
@@ -17,6 +17,7 @@ interface AddOptions {
   name?: string;
   jku?: string;
   policy?: string;
+  group?: string[];
 }
 
 async function addThroughRunningHub(url: string, token: string, opts: AddOptions): Promise<unknown> {
@@ -25,7 +26,8 @@ async function addThroughRunningHub(url: string, token: string, opts: AddOptions
   else body.jwks = readJwksFile(opts.jwks);
   if (opts.name) body.name = opts.name;
   if (opts.jku) body.jku = opts.jku;
-  if (opts.policy) body.policy = JSON.parse(opts.policy) as unknown;
+  const policy = policyFromOptions({ ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.group ? { groups: opts.group } : {}) });
+  if (policy) body.policy = policy;
   const res = await fetch(`${url}/auth/admin/clients`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -54,14 +56,15 @@ export function registerAuthCommands(program: Command): void {
     .requiredOption('--scope <scopes>', 'allowed scopes, e.g. "system/Immunization.rs system/Patient.rs"')
     .option('--name <name>', 'display name')
     .option('--jku <url>', 'a jku the client may name in its assertions')
-    .option('--policy <json>', 'access policy, e.g. {"groupId":"wa-residents"}')
+    .option('--policy <json>', 'access policy, e.g. {"groupIds":["wa-residents","or-residents"]}')
+    .option('--group <id>', 'limit the client to this Group\'s members (repeat for a registry covering several Groups)', (v: string, prev: string[] = []) => [...prev, v])
     .action(async (opts: AddOptions) => {
       const config = loadConfig();
       const hub = config.databaseUrl ? undefined : runningHub(config.dataDir);
       if (hub && (!hub.url || !hub.adminToken)) throw new Error(`the hub (pid ${hub.pid}) is still starting; run this again in a few seconds`);
       const client = hub
         ? await addThroughRunningHub(hub.url!, hub.adminToken!, opts)
-        : await withCliContext((ctx) => addClientCommand(ctx.db, opts));
+        : await withCliContext((ctx) => addClientCommand(ctx.db, { ...opts, ...(opts.group ? { groups: opts.group } : {}) }));
       console.log(`registered client ${opts.id}${hub ? ` (through the running hub, pid ${hub.pid})` : ''}`);
       console.log(JSON.stringify(client, null, 2));
     });

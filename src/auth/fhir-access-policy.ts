@@ -4,7 +4,7 @@
  * either answers 404 (left out of history and `_include`), so its existence is not revealed. @see https://hl7.org/fhir/R4/compartmentdefinition-patient.html
  */
 import type { AccessPolicy, Interaction, QueryParams } from '../fhir/types.js';
-import type { Principal } from './principal.js';
+import { policyGroupIds, type Principal } from './principal.js';
 import { assertAllowed, patientCompartmentFilter } from './guard.js';
 import { allows, restrictionQuery } from './scopes.js';
 import { satisfiesRestrictions } from './scope-restriction-match.js';
@@ -119,8 +119,11 @@ export const smartAccessPolicy: AccessPolicy = {
       }
       out.push({ [key!]: alternatives.map((a) => a[key!]!).join(',') });
     }
-    // A registry limited to its Group finds that Group only: other Groups list other jurisdictions' people.
-    if (resourceType === 'Group' && principal.kind !== 'admin' && principal.policy?.groupId) out.push({ _id: principal.policy.groupId });
+    // A registry limited to its Groups finds those only: other Groups list other jurisdictions' people.
+    const groups = policyGroupIds(principal.policy);
+    if (resourceType === 'Group' && principal.kind !== 'admin' && groups.length) out.push({ _id: groups.join(',') });
+    // A client limited to a list of patients sees no Group: member lists would name other people.
+    else if (resourceType === 'Group' && principal.kind !== 'admin' && principal.policy?.patientIds) out.push({ _id: 'no-group-in-context' });
     const ids = patientIdsOf(principal);
     if (ids === 'all') return out;
     // An impossible id keeps an empty compartment empty (never "no restriction").
@@ -153,7 +156,7 @@ export const smartAccessPolicy: AccessPolicy = {
     if (principal.kind === 'admin') return true;
     // A type no scope lets the caller read (or search) is invisible, also when it arrives through _include.
     if (!allows(principal, resource.resourceType, 'r') && !allows(principal, resource.resourceType, 's')) return false;
-    if (ADMIN_ONLY.has(resource.resourceType)) return resource.resourceType === 'Group' && principal.policy?.groupId === resource.id;
+    if (ADMIN_ONLY.has(resource.resourceType)) return resource.resourceType === 'Group' && mayUseGroup(principal, resource.id, 'read');
     // A resource no granted restriction admits is as invisible as one outside the compartment.
     const restrictions = visibilityRestrictions(principal, resource.resourceType);
     if (restrictions !== null && !satisfiesRestrictions(resource, restrictions)) return false;
@@ -186,6 +189,20 @@ export const smartAccessPolicy: AccessPolicy = {
     return owners.length > 0 && owners.every((id) => ids.includes(id));
   },
 };
+
+/**
+ * The Groups a backend client may read and export: those its policy lists, or, with no Group policy, any Group
+ * (its scopes and patient policy still decide what an export of it holds). A client limited to a list of patients
+ * exports any Group (trimmed to its patients) but reads none: a member list names other people. Patients and
+ * staff use no Groups.
+ */
+export function mayUseGroup(principal: Principal, groupId: string | undefined, purpose: 'read' | 'export'): boolean {
+  if (principal.kind === 'admin') return true;
+  if (principal.kind !== 'system' || groupId === undefined) return false;
+  const groups = policyGroupIds(principal.policy);
+  if (groups.length) return groups.includes(groupId);
+  return purpose === 'export' || !principal.policy?.patientIds;
+}
 
 /**
  * Whose compartments a principal may write into. As for reading, except that a staff member's `user/` write

@@ -5,7 +5,7 @@
  */
 import type { Db } from '../store/db.js';
 import { fhirError } from '../fhir/outcomes.js';
-import { ANONYMOUS, type Principal } from './principal.js';
+import { ANONYMOUS, policyGroupIds, type Principal } from './principal.js';
 import { allows, parseScopes, type Interaction } from './scopes.js';
 import { verifyAccessToken, type AccessTokenClaims } from './token-service.js';
 
@@ -66,13 +66,13 @@ export function assertAllowed(principal: Principal, resourceType: string, intera
  * export and health-card request to it; a resource outside it answers 404 (existence is not revealed).
  *  - `all`: no compartment restriction (admin, or a system client without a policy);
  *  - `patients`: only these patients' compartments (a patient login: exactly one; a registry policy: a list);
- *  - `group`: members of this Group (a registry limited to its jurisdiction);
+ *  - `group`: members of these Groups (a registry limited to its jurisdictions or clinics);
  *  - `none`: nothing (a patient-kind token without a patient context).
  */
 export type CompartmentFilter =
   | { kind: 'all' }
   | { kind: 'patients'; patientIds: string[] }
-  | { kind: 'group'; groupId: string }
+  | { kind: 'group'; groupIds: string[] }
   | { kind: 'none' };
 
 export function patientCompartmentFilter(principal: Principal): CompartmentFilter {
@@ -84,7 +84,7 @@ export function patientCompartmentFilter(principal: Principal): CompartmentFilte
       return principal.patientId ? { kind: 'patients', patientIds: [principal.patientId] } : { kind: 'none' };
     case 'system':
       if (principal.policy?.patientIds) return { kind: 'patients', patientIds: [...principal.policy.patientIds] };
-      if (principal.policy?.groupId) return { kind: 'group', groupId: principal.policy.groupId };
+      if (policyGroupIds(principal.policy).length) return { kind: 'group', groupIds: policyGroupIds(principal.policy) };
       return { kind: 'all' };
     case 'anonymous':
       return { kind: 'none' };

@@ -35,8 +35,11 @@ export interface Principal {
   scope: string;
   /** jti of the access token (revocation, audit). */
   tokenId?: string;
-  /** Optional system-client policy, e.g. a registry limited to a Group's patients. */
-  policy?: { groupId?: string; patientIds?: string[] };
+  /**
+   * Optional system-client policy, e.g. a registry limited to its Groups' patients: `groupIds` (a registry
+   * covering several jurisdictions or clinics), `groupId` (one Group, as first written; both may be set and add up).
+   */
+  policy?: { groupId?: string; groupIds?: string[]; patientIds?: string[] };
   /** A signed-in staff member (src/auth/staff.ts): their account and role, checked active on this request. */
   staff?: { id: string; role: string; email: string };
 }
@@ -56,3 +59,9 @@ export const INTERNAL_SYSTEM: Principal = {
   ],
   scope: 'system/*.cruds',
 };
+
+/** The Groups a client's policy limits it to (empty: no Group policy). */
+export function policyGroupIds(policy: Principal['policy']): string[] {
+  if (!policy) return [];
+  return [...new Set([...(policy.groupIds ?? []), ...(policy.groupId ? [policy.groupId] : [])])];
+}

@@ -4,7 +4,7 @@
  */
 import type { Hub } from '../app.js';
 import type { ModuleRegistry } from '../wiring-types.js';
-import { INTERNAL_SYSTEM } from './principal.js';
+import { INTERNAL_SYSTEM, policyGroupIds } from './principal.js';
 import { principalFromRequest } from './guard.js';
 import { smartAccessPolicy } from './fhir-access-policy.js';
 import { allowAllPolicy } from '../fhir/access.js';
@@ -41,12 +41,17 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
     if (isAdminBearer(config.adminToken, bearer)) return INTERNAL_SYSTEM;
     const principal = await principalFromRequest(authorization, { db, baseUrl: config.fhirBaseUrl, issuer });
     if (principal.kind === 'user') return staffAuthority.principalFor(principal);
-    if (principal.kind === 'system' && principal.policy?.groupId && !principal.policy.patientIds) {
-      // A registry limited to its jurisdiction's Group: resolve the members once per request (a Group defined by
+    const groupIds = principal.kind === 'system' && !principal.policy?.patientIds ? policyGroupIds(principal.policy) : [];
+    if (groupIds.length) {
+      // A registry limited to its jurisdictions' Groups: resolve the members once per request (a Group defined by
       // address or clinic is evaluated now, so patients added since are in; one it cannot evaluate has none).
-      const members = await membersOfGroupId(repo, principal.policy.groupId);
-      if (members.problems.length) hub.logger.warn({ clientId: principal.clientId, groupId: principal.policy.groupId, problems: members.problems }, 'registry Group has no members');
-      return { ...principal, policy: { ...principal.policy, patientIds: members.patientIds } };
+      const patientIds = new Set<string>();
+      for (const groupId of groupIds) {
+        const members = await membersOfGroupId(repo, groupId);
+        if (members.problems.length) hub.logger.warn({ clientId: principal.clientId, groupId, problems: members.problems }, 'registry Group has no members');
+        for (const id of members.patientIds) patientIds.add(id);
+      }
+      return { ...principal, policy: { ...principal.policy, patientIds: [...patientIds] } };
     }
     return principal;
   });

@@ -8,7 +8,7 @@ import type { Queryable } from '../store/db.js';
 import { TxDb } from '../store/tx-db.js';
 import { FhirRepository } from '../store/repository.js';
 import { badRequest, fhirError, notFound } from './outcomes.js';
-import { isSupportedType, ID_PATTERN } from './resource-types.js';
+import { isSupportedType, ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from './resource-types.js';
 import { readHandler, vreadHandler } from './handlers/read.js';
 import { createHandler, deleteHandler, patchHandler, updateHandler } from './handlers/write.js';
 import { mediaType } from './media-type.js';
@@ -49,7 +49,18 @@ async function assertOperationAccess(req: FhirRequest, ctx: FhirContext, access:
     if (req.principal.kind !== 'admin') throw fhirError('FORBIDDEN', 'This operation needs operator authority');
     return;
   }
-  ctx.policy.assertAllowed(req.principal, access.resourceType ?? type ?? '*', access.interaction);
+  if (access.anyType) {
+    const permits = (t: string): boolean => {
+      try {
+        ctx.policy.assertAllowed(req.principal, t, access.interaction);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // None at all: the policy's own refusal (401 without a token, 403 naming the scopes).
+    if (!SUPPORTED_RESOURCE_TYPES.some(permits)) ctx.policy.assertAllowed(req.principal, '*', access.interaction);
+  } else ctx.policy.assertAllowed(req.principal, access.resourceType ?? type ?? '*', access.interaction);
   if (!access.instance || !type || !id) return;
   const target = await ctx.repo.readOptional(type, id);
   if (!target || !ctx.policy.canSee(req.principal, target)) {

@@ -115,7 +115,16 @@ export type OperationLevel = 'system' | 'type' | 'instance';
 export type OperationAccess =
   | 'public'
   | 'operator'
-  | { interaction: Interaction; resourceType?: string; instance?: 'see' | 'write' };
+  | {
+      interaction: Interaction;
+      resourceType?: string;
+      instance?: 'see' | 'write';
+      /**
+       * The interaction on at least one supported type is enough to reach the handler, which narrows the answer to
+       * the types the caller may use ($export: a client that may read Patient and Immunization exports those).
+       */
+      anyType?: boolean;
+    };
 
 /** One `$operation`; one file per operation under src/fhir/operations/ (or the capability's folder). */
 export interface OperationDefinition {

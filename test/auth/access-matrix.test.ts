@@ -246,21 +246,34 @@ const OPERATIONS: Record<string, Row> = {
   '$bulk-publish system * GET': { req: () => get('/fhir/$bulk-publish', { accept: 'application/json' }), expect: PUBLIC },
   // A system-level export is for backend clients and operators: a patient exports their own record with
   // Patient/$export; a Group-limited registry's export is its Group's people (the plan trims it, bola.test.ts). A
-  // client that may read only some types is refused today (issue 19 asks for the types it may read instead).
-  '$export system * GET': { req: () => get('/fhir/$export', { accept: FHIR_JSON, ...ASYNC }), expect: cells('forbidden', { ...INVALID, systemGroup: 'ok', operator: 'ok' }) },
-  '$export system * POST': { req: () => fhirPost('$export', PARAMS, FHIR_JSON, ASYNC), expect: cells('forbidden', { ...INVALID, systemGroup: 'ok', operator: 'ok' }) },
-  // Patient-level export is trimmed to the caller's patients (bola.test.ts checks the plan). A token limited to
-  // Immunizations is refused (the stricter reading: an export is the whole record).
-  '$export type Patient GET': { req: () => get('/fhir/Patient/$export', { accept: FHIR_JSON, ...ASYNC }), expect: cells('ok', { ...INVALID, patientANarrow: 'forbidden', staff: 'forbidden' }) },
-  '$export type Patient POST': { req: () => fhirPost('Patient/$export', PARAMS, FHIR_JSON, ASYNC), expect: cells('ok', { ...INVALID, patientANarrow: 'forbidden', staff: 'forbidden' }) },
-  '$export type Patient POST+express': { req: () => fhirPost('Patient/$export', PARAMS, FHIR_JSON_ROUTED, ASYNC), expect: cells('ok', { ...INVALID, patientANarrow: 'forbidden', staff: 'forbidden' }) },
+  // client that may read only some types exports those (issue 19: least privilege; test/sync/bulk-export.test.ts
+  // checks what the files hold).
+  '$export system * GET': { req: () => get('/fhir/$export', { accept: FHIR_JSON, ...ASYNC }), expect: cells('forbidden', { ...INVALID, systemNarrow: 'ok', systemGroup: 'ok', operator: 'ok' }) },
+  '$export system * POST': { req: () => fhirPost('$export', PARAMS, FHIR_JSON, ASYNC), expect: cells('forbidden', { ...INVALID, systemNarrow: 'ok', systemGroup: 'ok', operator: 'ok' }) },
+  // Patient-level export is trimmed to the caller's patients (bola.test.ts checks the plan) and to the types it may
+  // read: a token limited to Immunizations exports its Immunizations (issue 19). Staff hold no compartment type.
+  '$export type Patient GET': { req: () => get('/fhir/Patient/$export', { accept: FHIR_JSON, ...ASYNC }), expect: cells('ok', { ...INVALID, staff: 'forbidden' }) },
+  '$export type Patient POST': { req: () => fhirPost('Patient/$export', PARAMS, FHIR_JSON, ASYNC), expect: cells('ok', { ...INVALID, staff: 'forbidden' }) },
+  '$export type Patient POST+express': { req: () => fhirPost('Patient/$export', PARAMS, FHIR_JSON_ROUTED, ASYNC), expect: cells('ok', { ...INVALID, staff: 'forbidden' }) },
+  // Groups are exported by backend clients and operators. A client with no Group policy exports any Group (its scopes
+  // and patients decide the content: systemNarrow); one with a Group policy exports only its Groups (issue 19).
   '$export instance Group GET': {
     req: (w) => get(`/fhir/Group/${w.groupA}/$export`, { accept: FHIR_JSON, ...ASYNC }),
-    expect: cells('forbidden', { ...INVALID, systemNarrow: 'denied', systemGroup: 'denied', operator: 'ok' }),
+    expect: cells('forbidden', { ...INVALID, systemNarrow: 'ok', systemGroup: 'denied', operator: 'ok' }),
   },
   '$export instance Group POST': {
     req: (w) => fhirPost(`Group/${w.groupA}/$export`, PARAMS, FHIR_JSON, ASYNC),
-    expect: cells('forbidden', { ...INVALID, systemNarrow: 'denied', systemGroup: 'denied', operator: 'ok' }),
+    expect: cells('forbidden', { ...INVALID, systemNarrow: 'ok', systemGroup: 'denied', operator: 'ok' }),
+  },
+  // The registry's own Group (B's): exported by it, still refused to patients (B included) and staff.
+  '$export instance Group GET (policy Group)': {
+    req: (w) => get(`/fhir/Group/${w.groupB}/$export`, { accept: FHIR_JSON, ...ASYNC }),
+    expect: cells('forbidden', { ...INVALID, systemNarrow: 'ok', systemGroup: 'ok', operator: 'ok' }),
+  },
+  // A Group that does not exist: 404 for those who may export Groups, the same 403 as any Group for the others.
+  '$export instance Group GET (no such Group)': {
+    req: () => get('/fhir/Group/no-such-group/$export', { accept: FHIR_JSON, ...ASYNC }),
+    expect: cells('forbidden', { ...INVALID, systemNarrow: 'denied', systemGroup: 'denied', operator: 'denied' }),
   },
 };
 

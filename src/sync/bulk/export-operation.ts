@@ -33,6 +33,7 @@ export const BULK_FILES_PATH = 'bulkfiles';
 async function kickOff(req: FhirRequest & { resourceType?: string; id?: string }, ctx: FhirContext, level: ExportLevel): Promise<FhirResponse> {
   // A system-level export is for backend clients and operators; a person exports their own record with Patient/$export.
   if (level === 'system' && req.principal.kind === 'patient') throw fhirError('FORBIDDEN', 'A patient token exports its own record with Patient/$export, not the system-level $export');
+  if (level === 'system' && req.principal.kind !== 'system' && req.principal.kind !== 'admin') throw fhirError('FORBIDDEN', 'The system-level $export is for backend clients and operators');
   const request = parseExportRequest(req, level, req.id);
   const plan = await planExport(request, { principal: req.principal, repo: ctx.repo, policy: ctx.policy });
   const owner = jobOwner(req.principal);
@@ -53,13 +54,13 @@ const DEFINITION = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
 /** The three `$export` operations, to register with `registry.addOperation`. */
 export function exportOperations(): OperationDefinition[] {
   return [
-    { name: 'export', resourceTypes: [], levels: ['system'], methods: ['GET', 'POST'], access: { interaction: 'read', resourceType: '*' }, definition: `${DEFINITION}/export`, handler: (req, ctx) => kickOff(req, ctx, 'system') },
+    { name: 'export', resourceTypes: [], levels: ['system'], methods: ['GET', 'POST'], access: { interaction: 'read', anyType: true }, definition: `${DEFINITION}/export`, handler: (req, ctx) => kickOff(req, ctx, 'system') },
     {
       name: 'export',
       resourceTypes: ['Patient'],
       levels: ['type'],
       methods: ['GET', 'POST'],
-      access: { interaction: 'read' },
+      access: { interaction: 'read', anyType: true },
       definition: `${DEFINITION}/patient-export`,
       handler: (req, ctx) => kickOff(req, ctx, 'patient'),
     },
@@ -68,7 +69,8 @@ export function exportOperations(): OperationDefinition[] {
       resourceTypes: ['Group'],
       levels: ['instance'],
       methods: ['GET', 'POST'],
-      access: { interaction: 'read', instance: 'see' },
+      // Which Groups a caller may export is the plan's decision (mayUseGroup): a registry's Groups need no Group scope.
+      access: { interaction: 'read', anyType: true },
       definition: `${DEFINITION}/group-export`,
       handler: (req, ctx) => kickOff(req, ctx, 'group'),
     },

@@ -10,6 +10,7 @@ import type { AnyResource, Repository } from '../../store/repository-types.js';
 import type { Principal } from '../../auth/principal.js';
 import { allows, restrictionQuery } from '../../auth/scopes.js';
 import { patientCompartmentFilter } from '../../auth/guard.js';
+import { mayUseGroup } from '../../auth/fhir-access-policy.js';
 import { fhirError, notFound } from '../../fhir/outcomes.js';
 import { SUPPORTED_RESOURCE_TYPES } from '../../fhir/resource-types.js';
 import type { BulkExportRequest, ExportLevel } from './export-request.js';
@@ -44,8 +45,11 @@ async function principalPatients(ctx: PlanContext): Promise<string[] | null> {
       return null;
     case 'patients':
       return f.patientIds;
-    case 'group':
-      return (await membersOfGroupId(ctx.repo, f.groupId)).patientIds;
+    case 'group': {
+      const ids = new Set<string>();
+      for (const groupId of f.groupIds) for (const id of (await membersOfGroupId(ctx.repo, groupId)).patientIds) ids.add(id);
+      return [...ids];
+    }
     case 'none':
       return [];
   }
@@ -65,23 +69,28 @@ export async function planExport(request: BulkExportRequest, ctx: PlanContext): 
   const readable = (t: string): boolean => operator || (allows(principal, t, 'r') && !OPERATOR_ONLY_TYPES.has(t));
   const inLevel = (t: string): boolean => request.level === 'system' || isCompartmentType(t);
 
-  let types: string[];
+  // Groups are for backend clients and operators; a person's token is refused before any Group is looked up, so
+  // the answer does not reveal which Groups exist.
+  if (request.level === 'group' && !operator && principal.kind !== 'system') throw fhirError('FORBIDDEN', 'Group-level export is for backend clients and operators');
+
+  // Least privilege: a client exports the requested (or, without _type, every supported) types it may read; the
+  // ones it may not are left out with a warning in the error file instead of refusing the whole export.
+  const requested = request.types ?? SUPPORTED_RESOURCE_TYPES.filter((t) => !OPERATOR_ONLY_TYPES.has(t) || operator);
+  const candidates = requested.filter(inLevel);
   if (request.types) {
-    const denied = request.types.filter((t) => !readable(t));
-    if (denied.length) throw fhirError('FORBIDDEN', `The granted scopes do not permit exporting ${denied.join(', ')}`, '_type');
-    const outside = request.types.filter((t) => !inLevel(t));
-    for (const t of outside) warnings.push(`${t} is not in the Patient compartment and is not part of a ${request.level} export`);
-    types = request.types.filter(inLevel);
-  } else {
-    types = SUPPORTED_RESOURCE_TYPES.filter((t) => readable(t) && inLevel(t));
+    for (const t of request.types.filter((x) => !inLevel(x))) warnings.push(`${t} is not in the Patient compartment and is not part of a ${request.level} export`);
+    for (const t of candidates.filter((x) => !readable(x))) warnings.push(`${t} was left out: the granted scopes do not permit reading it`);
   }
-  if (types.length === 0) throw fhirError('FORBIDDEN', 'The granted scopes permit no resource type this export could contain', '_type');
+  const types = candidates.filter(readable);
+  if (types.length === 0) {
+    throw fhirError('FORBIDDEN', `The granted scopes permit no resource type this export could contain${request.types ? ` (asked for ${request.types.join(', ')})` : ''}`, '_type');
+  }
 
   let patientIds = await principalPatients(ctx);
   if (request.level === 'group') {
     const group = await ctx.repo.readOptional<AnyResource & Group>('Group', request.groupId!);
     // A Group the caller may not see answers like one that does not exist.
-    if (!group || !ctx.policy.canSee(principal, group)) throw notFound(`Group/${request.groupId}`);
+    if (!group || !(ctx.policy.canSee(principal, group) || mayUseGroup(principal, group.id, 'export'))) throw notFound(`Group/${request.groupId}`);
     // A Group defined by address or clinic is evaluated now: patients added since it was written are in it.
     const members = await membersOf(ctx.repo, group);
     for (const p of members.problems) warnings.push(`${p}; the Group has no members`);
