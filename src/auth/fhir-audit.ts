@@ -6,6 +6,7 @@
  * token's patient (that one is the `who`).
  * @see https://profiles.ihe.net/ITI/BALP/
  */
+import { isConformanceType } from '../fhir/conformance/catalogue.js';
 import type { FhirRequest, FhirResponse } from '../fhir/types.js';
 import type { AuditAction, AuditEntity, AuditInput, AuditOutcome } from './audit.js';
 import type { Principal } from './principal.js';
@@ -247,6 +248,8 @@ export function auditOfFhirRequest(req: FhirRequest, status: number, out?: FhirR
   const parts = req.path.split('/').filter(Boolean);
   const [type, second, third] = parts;
   if (type === 'metadata' || type === '.well-known') return undefined;
+  // Reading the hub's own definitions touches nobody's data (fhir/conformance/); a refused write to them is audited.
+  if (type && isConformanceType(type) && (req.method === 'GET' || req.method === 'HEAD' || second === '_search')) return undefined;
   const action = actionOf(req.method, req.path);
   const outcome = auditOutcome(status);
   const touched = new Touched();

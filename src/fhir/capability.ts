@@ -5,7 +5,10 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
 import type { FhirContext, FhirRequest, FhirResponse } from './types.js';
 import { SUPPORTED_RESOURCE_TYPES } from './resource-types.js';
-import { searchParamsFor } from './search/parameters.js';
+import { searchParamsFor, searchParamUrl } from './search/parameters.js';
+import { CONFORMANCE_TYPES, profilesFor } from './conformance/catalogue.js';
+import { conformanceSearchParams } from './conformance/handler.js';
+import { hubOperationCanonical } from './conformance/operation-definitions.js';
 
 const INCLUDES: Record<string, string[]> = {
   Immunization: ['Immunization:patient', 'Immunization:location', 'Immunization:performer'],
@@ -33,25 +36,42 @@ function nonEmpty<K extends string, T>(key: K, list: T[]): { [k in K]?: T[] } {
   return (list.length ? { [key]: list } : {}) as { [k in K]?: T[] };
 }
 
+/** Its own OperationDefinition canonical, or the hub's (served at /fhir/OperationDefinition, fhir/conformance/). */
+const operationCanonical = (o: FhirContext['operations'][number]) => o.definition ?? hubOperationCanonical(o.name);
+
 export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): CapabilityStatement {
   const resources: CapabilityStatementRestResource[] = SUPPORTED_RESOURCE_TYPES.map((type) => ({
     type,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+    // The profiles creates and updates are checked against (profiles/, fhir/validation/).
+    ...nonEmpty('supportedProfile', profilesFor(type)),
     interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({ code: code as never })),
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: true,
     conditionalCreate: true,
-    conditionalRead: 'not-supported',
+    // If-None-Match (ETag) and If-Modified-Since (Last-Modified) both answer 304 on a read.
+    conditionalRead: 'full-support',
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     ...nonEmpty('searchInclude', INCLUDES[type] ?? []),
     ...nonEmpty('searchRevInclude', REVINCLUDES[type] ?? []),
-    searchParam: [...searchParamsFor(type).values()].map((p) => ({ name: p.code, type: p.type as never, definition: p.column ? `http://hl7.org/fhir/SearchParameter/Resource-${p.code.slice(1)}` : `http://hl7.org/fhir/SearchParameter/${p.resourceType}-${p.code}` })),
+    // Each parameter's own canonical: R4's for the standard ones, the hub's for its own (served at /fhir/SearchParameter).
+    searchParam: [...searchParamsFor(type).values()].map((p) => ({ name: p.code, type: p.type as never, definition: p.url })),
     ...nonEmpty('operation', ctx.operations
       .filter((o) => o.levels.some((l) => l !== 'system') && (o.resourceTypes.includes(type) || o.resourceTypes.includes('*')))
-      .map((o) => ({ name: o.name, definition: o.definition ?? `${req.baseUrl}/OperationDefinition/${o.name}` }))),
+      .map((o) => ({ name: o.name, definition: operationCanonical(o) }))),
   }));
+  // The hub's own definitions, read-only (fhir/conformance/).
+  for (const type of CONFORMANCE_TYPES) {
+    resources.push({
+      type,
+      profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+      interaction: [{ code: 'read' }, { code: 'search-type' }],
+      conditionalRead: 'full-support',
+      searchParam: conformanceSearchParams(type).map((p) => ({ name: p.name, type: p.type, ...(searchParamUrl(type, p.name) ? { definition: searchParamUrl(type, p.name) } : {}) })),
+    });
+  }
   const cs: CapabilityStatement = {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -79,7 +99,7 @@ export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): Ca
         ],
         ...nonEmpty('operation', ctx.operations
           .filter((o) => o.levels.includes('system'))
-          .map((o) => ({ name: o.name, definition: o.definition ?? `${req.baseUrl}/OperationDefinition/${o.name}` }))),
+          .map((o) => ({ name: o.name, definition: operationCanonical(o) }))),
       },
     ],
   };

@@ -16,6 +16,8 @@ import { searchHandler } from './handlers/search.js';
 import { historyHandler } from './handlers/history.js';
 import { bundleHandler } from './handlers/bundle.js';
 import { capabilityStatementHandler } from './capability.js';
+import { isConformanceType } from './conformance/catalogue.js';
+import { conformanceHandler } from './conformance/handler.js';
 
 export function bindTx(ctx: FhirContext, tx: Queryable): FhirContext {
   const db = new TxDb(tx, ctx.db.kind, ctx.db);
@@ -111,6 +113,8 @@ export async function dispatch(req: FhirRequest, ctx: FhirContext, assignedId?: 
     if (parts.length > 1) throw fhirError('NOT_FOUND', `Unknown path '/${req.path}'`);
     return runOperation(req, ctx, a.slice(1), 'system');
   }
+  // The hub's own definitions (profiles, search parameters, operations, terminology): public and read-only.
+  if (isConformanceType(a)) return conformanceHandler(req, a, parts);
   checkType(a);
   if (b === undefined) {
     if (req.method === 'GET') return searchHandler(req, ctx, a, req.query);

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Hub } from '../../src/app.js';
 import { listRoutes } from '../../src/http/route-list.js';
+import { CONFORMANCE_TYPES } from '../../src/fhir/conformance/catalogue.js';
 import { SUPPORTED_RESOURCE_TYPES, type SupportedResourceType } from '../../src/fhir/resource-types.js';
 import { FhirRepository } from '../../src/store/repository.js';
 import type { AnyResource } from '../../src/store/repository-types.js';
@@ -88,12 +89,53 @@ export function send(base: string, r: Req, timeoutMs = 30_000): Promise<Answer> 
   });
 }
 
-/** Everything the hub serves, as matrix keys: routes, FHIR interactions per type, operations. */
+/**
+ * The interactions on the hub's own conformance resources (fhir/conformance/): read and search are answered, every
+ * write is refused (405).
+ */
+export const CONFORMANCE_INTERACTIONS = ['read', 'search', 'search-post', 'create', 'update', 'patch', 'delete'] as const;
+export type ConformanceInteraction = (typeof CONFORMANCE_INTERACTIONS)[number];
+export const conformanceKey = (i: ConformanceInteraction, type: string): string => `FHIR conformance ${i} ${type}`;
+/** A resource of each conformance type that the hub serves. */
+const CONFORMANCE_IDS: Record<string, string> = {
+  StructureDefinition: 'vaxhub-immunization',
+  SearchParameter: 'Slot-end',
+  OperationDefinition: 'appointment-book',
+  ValueSet: 'vaccine-products',
+  CodeSystem: 'error-code',
+};
+
+/** The request for one interaction on a conformance type (writes: a plausible change to a definition the hub serves). */
+export function conformanceRequest(i: ConformanceInteraction, type: string): Req {
+  const id = CONFORMANCE_IDS[type];
+  if (!id) throw new Error(`${type} has no resource in CONFORMANCE_IDS`);
+  const body = JSON.stringify({ resourceType: type, id, status: 'retired' });
+  const fhirJson = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
+  switch (i) {
+    case 'read':
+      return { method: 'GET', path: `/fhir/${type}/${id}`, headers: { accept: 'application/fhir+json' } };
+    case 'search':
+      return { method: 'GET', path: `/fhir/${type}?status=active`, headers: { accept: 'application/fhir+json' } };
+    case 'search-post':
+      return { method: 'POST', path: `/fhir/${type}/_search`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'status=active' };
+    case 'create':
+      return { method: 'POST', path: `/fhir/${type}`, headers: fhirJson, body };
+    case 'update':
+      return { method: 'PUT', path: `/fhir/${type}/${id}`, headers: fhirJson, body };
+    case 'patch':
+      return { method: 'PATCH', path: `/fhir/${type}/${id}`, headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify([{ op: 'replace', path: '/status', value: 'retired' }]) };
+    case 'delete':
+      return { method: 'DELETE', path: `/fhir/${type}/${id}` };
+  }
+}
+
+/** Everything the hub serves, as matrix keys: routes, FHIR interactions per type, conformance types, operations. */
 export function surfaceKeys(hub: Hub): string[] {
   const routes = listRoutes(hub.app).map((r) => `${r.method} ${r.path}`);
   const fhir = SUPPORTED_RESOURCE_TYPES.flatMap((t) => FHIR_INTERACTIONS.map((i) => fhirKey(i, t)));
+  const conformance = CONFORMANCE_TYPES.flatMap((t) => CONFORMANCE_INTERACTIONS.map((i) => conformanceKey(i, t)));
   const ops = hub.fhir.operations.flatMap((o) => operationKeys(o));
-  return [...new Set([...routes, 'FHIR capabilities', ...fhir, ...ops])];
+  return [...new Set([...routes, 'FHIR capabilities', ...fhir, ...conformance, ...ops])];
 }
 
 export const fhirKey = (i: FhirInteraction, type: string): string => `FHIR ${i} ${type}`;

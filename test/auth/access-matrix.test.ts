@@ -13,6 +13,10 @@
 import {
   ADMIN_ONLY_TYPES,
   COMPARTMENT_TYPES,
+  CONFORMANCE_INTERACTIONS,
+  conformanceKey,
+  conformanceRequest,
+  type ConformanceInteraction,
   FHIR_INTERACTIONS,
   FHIR_JSON,
   FHIR_JSON_ROUTED,
@@ -32,6 +36,7 @@ import {
   type World,
 } from './access-matrix-support.js';
 import { SUPPORTED_RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
+import { CONFORMANCE_TYPES } from '../../src/fhir/conformance/catalogue.js';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
 
 /**
@@ -41,8 +46,9 @@ import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
  * unauth: 401. forbidden: 403. denied: 403 or 404 (refused without saying whether the target exists). refused:
  * 401, 403 or 404. hidden: denied, or for a read-like request (search, history, batch, conditional match) a 2xx
  * whose content the leak check proves holds nothing of A. inactive: introspection says `active: false` (or 401/403).
+ * readOnly: 405, a write on what may only be read (the hub's conformance resources).
  */
-type Expect = 'ok' | 'reached' | 'public' | 'unauth' | 'forbidden' | 'denied' | 'refused' | 'hidden' | 'inactive';
+type Expect = 'ok' | 'reached' | 'public' | 'unauth' | 'forbidden' | 'denied' | 'refused' | 'hidden' | 'inactive' | 'readOnly';
 type Cells = Record<PrincipalName, Expect>;
 
 interface Row {
@@ -313,6 +319,16 @@ const PROBES: Record<string, Row> = {
   },
 };
 
+/**
+ * The hub's own conformance resources (profiles, search parameters, operation definitions, terminology): public
+ * like /metadata, they describe the server and hold nobody's data, so any caller reads and searches them (a dead
+ * credential is still 401, as everywhere); nobody writes them, operators included (405: they ship with the hub).
+ */
+function conformanceRow(type: string, i: ConformanceInteraction): Row {
+  const dead: Partial<Cells> = { disabledStaff: 'unauth', deletedClient: 'unauth' };
+  return { req: () => conformanceRequest(i, type), expect: cells(i === 'read' || i.startsWith('search') ? 'ok' : 'readOnly', dead) };
+}
+
 type Category = 'compartment' | 'reference' | 'admin-only';
 const CATEGORY: Record<string, Category> = Object.fromEntries([
   ...COMPARTMENT_TYPES.map((t) => [t, 'compartment'] as const),
@@ -399,6 +415,8 @@ function meets(e: Expect, status: number, answer: Answer, readLike: boolean): bo
       return status === 401 || status === 403 || status === 404;
     case 'hidden':
       return status === 403 || status === 404 || (readLike && status >= 200 && status < 300);
+    case 'readOnly':
+      return status === 405;
     case 'inactive':
       if (status === 401 || status === 403) return true;
       try {
@@ -466,6 +484,7 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
         };
       }
     }
+    for (const type of CONFORMANCE_TYPES) for (const i of CONFORMANCE_INTERACTIONS) rows[conformanceKey(i, type)] = conformanceRow(type, i);
     // A conditional create answered 'as if nothing matched' may create the caller's own resource: read-like for B.
     for (const k of Object.keys(PROBES)) rows[k]!.readLike = k !== 'probe If-None-Exist Patient';
   }, 60_000);

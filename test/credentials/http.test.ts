@@ -86,31 +86,36 @@ describe.each(backends())('health cards and links through the hub (%s)', (backen
   const cvxOf = (b: Bundle) =>
     (b.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'Immunization' ? [(e.resource as Immunization).vaccineCode.coding![0]!.code] : []));
 
-  it('$health-cards-issue credentialValueSet: only the doses in the value sets (ANDed); none matching -> empty; unknown -> 400', async () => {
-    const CVX = 'http://hl7.org/fhir/sid/cvx';
-    const vs = (id: string, codes: string[]) =>
-      t.hub.repo.create(
-        { resourceType: 'ValueSet', url: `https://vaxhub.test/ValueSet/${id}`, status: 'active', compose: { include: [{ system: CVX, concept: codes.map((code) => ({ code })) }] } },
-        { id },
-      );
-    await vs('covid-208', ['208']);
-    await vs('covid-207', ['207']);
-    await vs('tdap', ['115']);
-    const valueSet = (id: string) => ({ name: 'credentialValueSet', valueUri: `https://vaxhub.test/ValueSet/${id}` });
+  it('$health-cards-issue credentialValueSet: the SMART Health Cards and hub value sets filter the doses (ANDed); none matching -> empty; unknown -> 400 naming it', async () => {
+    // Issue 17: every value set, the standard ones included, answered "Unknown credentialValueSet".
+    const SHC = 'https://terminology.smarthealth.cards/ValueSet';
+    const valueSet = (url: string) => ({ name: 'credentialValueSet', valueUri: url });
 
-    // alice: 208 then 207.
-    const only208 = await issueWith(alice, 'alice', [valueSet('covid-208')]).expect(200);
-    expect(cvxOf(bundleOf(only208.body))).toEqual(['208']);
-    const hosted = only208.body.parameter.filter((p: { name: string }) => p.name === 'resourceLink').map((p: { part: Array<{ name: string; valueUri?: string }> }) => p.part.find((x) => x.name === 'hostedResource')!.valueUri);
-    expect(hosted).toEqual([`${t.hub.config.fhirBaseUrl}/Patient/alice`, `${t.hub.config.fhirBaseUrl}/Immunization/alice-imm-1`]);
-    expect(cvxOf(bundleOf((await issueWith(alice, 'alice', [valueSet('covid-208'), valueSet('covid-207')]).expect(200)).body))).toEqual(['208', '207']);
-    // Each value set must be met (AND): alice has no Tdap, so nothing is issued.
-    expect((await issueWith(alice, 'alice', [valueSet('tdap')]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
-    expect((await issueWith(alice, 'alice', [valueSet('covid-208'), valueSet('tdap')]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
-    // bob: 208, 207, 140: the value set narrows the card to its doses.
-    expect(cvxOf(bundleOf((await issueWith(registry, 'bob', [valueSet('covid-207')]).expect(200)).body))).toEqual(['207']);
-    const unknown = await issueWith(alice, 'alice', [{ name: 'credentialValueSet', valueUri: 'https://vaxhub.test/ValueSet/nope' }]).expect(400);
-    expect(unknown.body.issue[0].diagnostics).toMatch(/Unknown credentialValueSet/);
+    // alice: 208 then 207 (both COVID-19).
+    const covid = await issueWith(alice, 'alice', [valueSet(`${SHC}/immunization-covid-cvx`)]).expect(200);
+    expect(cvxOf(bundleOf(covid.body))).toEqual(['208', '207']);
+    const hosted = covid.body.parameter.filter((p: { name: string }) => p.name === 'resourceLink').map((p: { part: Array<{ name: string; valueUri?: string }> }) => p.part.find((x) => x.name === 'hostedResource')!.valueUri);
+    expect(hosted).toEqual([`${t.hub.config.fhirBaseUrl}/Patient/alice`, `${t.hub.config.fhirBaseUrl}/Immunization/alice-imm-1`, `${t.hub.config.fhirBaseUrl}/Immunization/alice-imm-2`]);
+    expect(cvxOf(bundleOf((await issueWith(alice, 'alice', [valueSet(`${SHC}/immunization-covid-all`)]).expect(200)).body))).toEqual(['208', '207']);
+    // Each value set must be met (AND): alice has no orthopoxvirus dose, so nothing is issued.
+    expect((await issueWith(alice, 'alice', [valueSet(`${SHC}/immunization-orthopoxvirus-all`)]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
+    expect((await issueWith(alice, 'alice', [valueSet(`${SHC}/immunization-covid-cvx`), valueSet(`${SHC}/immunization-orthopoxvirus-cvx`)]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
+    // bob: 208, 207, 140. The COVID value set narrows the card to its doses (granular sharing); all-CVX keeps every
+    // dose; the hub's own vaccine-products value set (140 is not a product the hub offers) keeps 208 and 207.
+    expect(cvxOf(bundleOf((await issueWith(registry, 'bob', [valueSet(`${SHC}/immunization-covid-cvx`)]).expect(200)).body))).toEqual(['208', '207']);
+    expect(cvxOf(bundleOf((await issueWith(registry, 'bob', [valueSet(`${SHC}/immunization-all-cvx`)]).expect(200)).body))).toEqual(['208', '207', '140']);
+    expect(cvxOf(bundleOf((await issueWith(registry, 'bob', [valueSet('https://vaxhub.org/fhir/ValueSet/vaccine-products')]).expect(200)).body))).toEqual(['208', '207']);
+    // oscar: one JYNNEOS dose (CVX 206): the orthopoxvirus value set finds it, the COVID one does not.
+    for (const r of patientRecord('oscar', 1)) {
+      if (r.resourceType === 'Immunization') (r as unknown as Immunization).vaccineCode = { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '206' }] };
+      await t.hub.repo.create(r, { id: r.id });
+    }
+    expect(cvxOf(bundleOf((await issueWith(registry, 'oscar', [valueSet(`${SHC}/immunization-orthopoxvirus-all`)]).expect(200)).body))).toEqual(['206']);
+    expect((await issueWith(registry, 'oscar', [valueSet(`${SHC}/immunization-covid-all`)]).expect(200)).body).toEqual({ resourceType: 'Parameters' });
+    // A versioned canonical names the same value set.
+    expect(cvxOf(bundleOf((await issueWith(registry, 'bob', [valueSet(`${SHC}/immunization-covid-cvx|2023.1`)]).expect(200)).body))).toEqual(['208', '207']);
+    const unknown = await issueWith(alice, 'alice', [valueSet('https://vaxhub.test/ValueSet/nope')]).expect(400);
+    expect(unknown.body.issue[0].diagnostics).toMatch(/Unknown credentialValueSet https:\/\/vaxhub\.test\/ValueSet\/nope/);
   });
 
   it('$health-cards-issue includeIdentityClaim narrows the Patient claims; absent = name and birthDate', async () => {

@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { listRoutes } from '../../src/http/route-list.js';
 import { SUPPORTED_RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
-import { FHIR_INTERACTIONS, buildWorld, fhirRequest, operationKeys, type Req, type World } from '../auth/access-matrix-support.js';
+import { CONFORMANCE_INTERACTIONS, FHIR_INTERACTIONS, buildWorld, conformanceRequest, fhirRequest, operationKeys, type Req, type World } from '../auth/access-matrix-support.js';
+import { CONFORMANCE_TYPES } from '../../src/fhir/conformance/catalogue.js';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
 import { prng as rng } from '../../src/seed/demo-data.js';
 
@@ -94,6 +95,7 @@ function baseRequests(t: TestHub, w: World): Req[] {
     out.push({ method, path, headers: { 'content-type': 'application/json' }, ...(body ? { body } : {}) });
   }
   for (const type of SUPPORTED_RESOURCE_TYPES) for (const i of FHIR_INTERACTIONS) out.push(fhirRequest(w, i, type));
+  for (const type of CONFORMANCE_TYPES) for (const i of CONFORMANCE_INTERACTIONS) out.push(conformanceRequest(i, type));
   for (const o of t.hub.fhir.operations) {
     for (const key of operationKeys(o)) {
       const [name, level, type, method] = key.split(' ') as [string, string, string, string];

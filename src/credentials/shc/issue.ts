@@ -23,8 +23,8 @@ export interface HealthCardIssuer {
   lifetimeSeconds?: number;
 }
 
-/** Codes of a value set as `system|code`, or undefined when the value set is unknown. */
-export type ValueSetResolver = (url: string) => Promise<Set<string> | undefined>;
+/** Membership of a value set by `system|code` (a Set of them will do), or undefined when the value set is unknown. */
+export type ValueSetResolver = (url: string) => Promise<{ has(systemAndCode: string): boolean } | undefined>;
 
 export interface IssueRequest {
   patient: Patient;
@@ -106,13 +106,13 @@ export async function issueHealthCards(req: IssueRequest): Promise<Parameters> {
   let doses = req.immunizations.filter((i) => i.status === 'completed' && isVouchedFor(i));
   if (input.credentialValueSets.length) {
     if (!req.resolveValueSet) throw badRequest('This server cannot evaluate credentialValueSet', "Parameters.parameter.where(name='credentialValueSet')");
-    const sets: Set<string>[] = [];
+    const sets: Array<{ has(systemAndCode: string): boolean }> = [];
     for (const url of input.credentialValueSets) {
       const set = await req.resolveValueSet(url);
-      if (!set) throw badRequest(`Unknown credentialValueSet ${url}`, "Parameters.parameter.where(name='credentialValueSet')");
+      if (!set) throw badRequest(`Unknown credentialValueSet ${url}: this server knows the value sets at /fhir/ValueSet`, "Parameters.parameter.where(name='credentialValueSet')");
       sets.push(set);
     }
-    const inSet = (i: Immunization, s: Set<string>) => (i.vaccineCode.coding ?? []).some((c) => s.has(codeKey(c)));
+    const inSet = (i: Immunization, s: { has(systemAndCode: string): boolean }) => (i.vaccineCode.coding ?? []).some((c) => s.has(codeKey(c)));
     // Content from all the value sets (AND), and nothing outside them (granular sharing).
     if (!sets.every((s) => doses.some((i) => inSet(i, s)))) return empty;
     doses = doses.filter((i) => sets.some((s) => inSet(i, s)));

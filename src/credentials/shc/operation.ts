@@ -3,12 +3,12 @@
  * (../patient-access.ts): a patient only for themselves, others by scope and compartment; outside it, 404.
  * @see https://hl7.org/fhir/uv/smart-health-cards-and-links/OperationDefinition-patient-i-health-cards-issue.html
  */
-import type { Parameters, ValueSet } from 'fhir/r4';
+import type { Parameters } from 'fhir/r4';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest } from '../../fhir/outcomes.js';
 import type { FhirContext, OperationDefinition } from '../../fhir/types.js';
 import type { Db } from '../../store/db.js';
-import type { Repository } from '../../store/repository-types.js';
+import { valueSetMembership } from '../../fhir/conformance/terminology.js';
 import { loadAuthorizedRecord, type RecordSource } from '../patient-access.js';
 import { shcServices, type ShcConfig } from './context.js';
 import { issueHealthCards, type ValueSetResolver } from './issue.js';
@@ -16,25 +16,11 @@ import { issueHealthCards, type ValueSetResolver } from './issue.js';
 export const HEALTH_CARDS_ISSUE_DEFINITION =
   'http://hl7.org/fhir/uv/smart-health-cards-and-links/OperationDefinition/patient-i-health-cards-issue';
 
-/** Value sets from the hub's own ValueSet resources (compose concepts and expansion). */
-export function repositoryValueSetResolver(repo: Repository): ValueSetResolver {
-  return async (url) => {
-    const found = await repo.search<ValueSet & { [k: string]: unknown }>('ValueSet', { url, _count: '100' });
-    // Only the value set with exactly this canonical URL (a search that ignored `url` must not pick another one).
-    const vs = (found.resources as ValueSet[]).find((r) => r.url === url);
-    if (!vs) return undefined;
-    const codes = new Set<string>();
-    for (const inc of vs.compose?.include ?? []) for (const c of inc.concept ?? []) codes.add(`${inc.system ?? ''}|${c.code}`);
-    const walk = (items: NonNullable<ValueSet['expansion']>['contains']) => {
-      for (const c of items ?? []) {
-        if (c.code) codes.add(`${c.system ?? ''}|${c.code}`);
-        walk(c.contains);
-      }
-    };
-    walk(vs.expansion?.contains);
-    return codes;
-  };
-}
+/**
+ * Value sets from the hub's conformance catalogue (/fhir/ValueSet): the SMART Health Cards value sets and the hub's
+ * own. A value set the hub does not serve is unknown (the operation answers 400 naming it).
+ */
+export const catalogueValueSetResolver: ValueSetResolver = async (url) => valueSetMembership(url);
 
 /** Issues the person's card(s) for a caller the access rules admit (shared by the operation and the download routes). */
 export async function issueForPatient(
@@ -54,7 +40,7 @@ export async function issueForPatient(
     issuer: { iss: config.iss, fhirBaseUrl, lifetimeSeconds: config.lifetimeSeconds },
     keys,
     revocations,
-    resolveValueSet: repositoryValueSetResolver(src.repo),
+    resolveValueSet: catalogueValueSetResolver,
   });
 }
 

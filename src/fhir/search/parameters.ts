@@ -23,6 +23,8 @@ export interface SearchParamDef {
   targets: string[];
   /** Index key: `${resourceType}.${code}`, or `Resource.${code}` for the common ones. */
   key: string;
+  /** Canonical URL of its SearchParameter: the official R4 one, or the hub's own (HUB_PARAMETERS). */
+  url: string;
   evaluate(resource: unknown): unknown[];
   /** Searchable but not indexed from an expression (e.g. _id, _lastUpdated come from columns). */
   column?: 'id' | 'lastUpdated';
@@ -39,8 +41,11 @@ export function indexParam(def: SearchParamDef): { key: string; targetType?: str
   return def.narrows ?? { key: def.key };
 }
 
-/** Parameters the hub indexes beyond the base spec (documented in the CapabilityStatement). */
-const HUB_PARAMETERS: SearchParameter[] = [
+/**
+ * Parameters the hub indexes beyond the base spec (documented in the CapabilityStatement). Those R4 does not define
+ * have canonicals under https://vaxhub.org/fhir and are served at /fhir/SearchParameter (fhir/conformance/).
+ */
+export const HUB_PARAMETERS: SearchParameter[] = [
   {
     resourceType: 'SearchParameter',
     url: 'https://vaxhub.org/fhir/SearchParameter/Schedule-vaccine-product',
@@ -78,7 +83,7 @@ const HUB_PARAMETERS: SearchParameter[] = [
   },
   {
     resourceType: 'SearchParameter',
-    url: 'https://vaxhub.org/fhir/SearchParameter/Group-member',
+    url: 'http://hl7.org/fhir/SearchParameter/Group-member',
     name: 'member',
     code: 'member',
     status: 'active',
@@ -170,6 +175,7 @@ function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
   const all = [...(bundle.entry ?? []).map((e) => e.resource as SearchParameter), ...HUB_PARAMETERS];
   const registry = new Map<string, Map<string, SearchParamDef>>();
   for (const type of SUPPORTED_RESOURCE_TYPES) registry.set(type, new Map());
+  for (const sp of all) for (const base of sp.base ?? []) if (sp.url && sp.code) officialUrls.set(`${base}.${sp.code}`, sp.url);
   for (const sp of all) {
     for (const base of sp.base ?? []) {
       const byCode = registry.get(base);
@@ -185,6 +191,7 @@ function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
         expression,
         targets: sp.target ?? [],
         key: `${base}.${sp.code}`,
+        url: sp.url!,
         evaluate: compile(expression),
       });
     }
@@ -200,16 +207,16 @@ function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
   }
   // Resource-level parameters apply to every type.
   for (const [type, byCode] of registry) {
-    byCode.set('_id', { code: '_id', resourceType: type, type: 'token', expression: 'id', targets: [], key: '_id', evaluate: () => [], column: 'id' });
+    byCode.set('_id', { code: '_id', resourceType: type, type: 'token', expression: 'id', targets: [], key: '_id', url: 'http://hl7.org/fhir/SearchParameter/Resource-id', evaluate: () => [], column: 'id' });
     byCode.set('_lastUpdated', {
-      code: '_lastUpdated', resourceType: type, type: 'date', expression: 'meta.lastUpdated', targets: [], key: '_lastUpdated', evaluate: () => [], column: 'lastUpdated',
+      code: '_lastUpdated', resourceType: type, type: 'date', expression: 'meta.lastUpdated', targets: [], key: '_lastUpdated', url: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated', evaluate: () => [], column: 'lastUpdated',
     });
     for (const code of ['_tag', '_security', '_profile', '_source']) {
       const sp = all.find((p) => p.code === code && p.base?.includes('Resource'));
       if (!sp?.expression) continue;
       const expression = sp.expression.replace(/^Resource\./, `${type}.`);
       byCode.set(code, {
-        code, resourceType: type, type: sp.type as SearchParamType, expression, targets: [], key: `${type}.${code}`, evaluate: compile(expression),
+        code, resourceType: type, type: sp.type as SearchParamType, expression, targets: [], key: `${type}.${code}`, url: sp.url!, evaluate: compile(expression),
       });
     }
   }
@@ -217,6 +224,14 @@ function buildRegistry(): Map<string, Map<string, SearchParamDef>> {
 }
 
 let registry: Map<string, Map<string, SearchParamDef>> | undefined;
+/** Canonical URL of every parameter in the list, by `${base}.${code}`, for any base (conformance types too). */
+const officialUrls = new Map<string, string>();
+
+/** The canonical URL of the SearchParameter `code` of `resourceType` (`Resource.` ones for `_id` and the like). */
+export function searchParamUrl(resourceType: string, code: string): string | undefined {
+  registry ??= buildRegistry();
+  return officialUrls.get(`${resourceType}.${code}`) ?? officialUrls.get(`Resource.${code}`) ?? officialUrls.get(`DomainResource.${code}`);
+}
 
 export function searchParamsFor(resourceType: string): Map<string, SearchParamDef> {
   registry ??= buildRegistry();

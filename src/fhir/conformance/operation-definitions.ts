@@ -1,0 +1,196 @@
+/**
+ * An OperationDefinition for each `$operation` the hub implements, served read-only at `/fhir/OperationDefinition`
+ * so that every `operation.definition` of the CapabilityStatement resolves on this server
+ * (`GET /fhir/OperationDefinition?url=<canonical>`). Operations defined by a published guide (Argonaut Scheduling,
+ * Bulk Data, SMART Health Cards) keep the guide's canonical URL, which is what clients and test kits look for, and
+ * list the parameters the hub takes; the hub's own operations have canonicals under https://vaxhub.org/fhir.
+ * A test checks that every registered operation has one here and that its name, levels and types match.
+ * @see https://hl7.org/fhir/R4/operationdefinition.html
+ */
+import type { OperationDefinition, OperationDefinitionParameter } from 'fhir/r4';
+import { HUB_CANONICAL_BASE } from './terminology.js';
+
+type Param = OperationDefinitionParameter;
+const p = (name: string, use: 'in' | 'out', min: number, max: string, type: string | undefined, documentation: string, extra: Partial<Param> = {}): Param => ({
+  name,
+  use,
+  min,
+  max,
+  ...(type ? { type: type as Param['type'] } : {}),
+  documentation,
+  ...extra,
+});
+
+/** The canonical of a hub-defined operation with no published definition. */
+export function hubOperationCanonical(name: string): string {
+  return `${HUB_CANONICAL_BASE}/OperationDefinition/${name}`;
+}
+
+const ARGONAUT = 'http://fhir.org/guides/argonaut/scheduling/OperationDefinition';
+const BULK = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
+
+interface Def {
+  id: string;
+  url: string;
+  code: string;
+  title: string;
+  description: string;
+  resource?: string[];
+  system: boolean;
+  type: boolean;
+  instance: boolean;
+  affectsState: boolean;
+  parameter: Param[];
+}
+
+const exportParams: Param[] = [
+  p('_outputFormat', 'in', 0, '1', 'string', 'application/fhir+ndjson (the default; application/ndjson and ndjson are accepted)'),
+  p('_since', 'in', 0, '1', 'instant', 'Only resources changed after this instant'),
+  p('_type', 'in', 0, '*', 'string', 'Comma-separated resource types to export'),
+  p('_typeFilter', 'in', 0, '*', 'string', 'A search query per type (`Immunization?status=completed`); several for one type are ORed'),
+  p('_elements', 'in', 0, '*', 'string', 'Elements to keep (mandatory elements are kept too)'),
+  p('includeAssociatedData', 'in', 0, '*', 'code', 'Accepted and ignored: the hub adds no associated data'),
+];
+
+const DEFS: Def[] = [
+  {
+    id: 'appointment-find', url: `${ARGONAUT}/appointment-find`, code: 'find', title: 'Find appointment slots',
+    description: 'Proposed Appointments for slots with a free place and a dose (Argonaut Scheduling), in a searchset Bundle with paging. Proposals are not stored: their id `slot.<slot id>` is the `appt-id` of $hold and $book.',
+    resource: ['Appointment'], system: false, type: true, instance: false, affectsState: false,
+    parameter: [
+      p('start', 'in', 1, '1', 'dateTime', 'Earliest start of a proposed appointment'),
+      p('end', 'in', 1, '1', 'dateTime', 'Latest start of a proposed appointment'),
+      p('location-reference', 'in', 0, '*', 'string', 'Location/[id] of a clinic'),
+      p('location-string', 'in', 0, '*', 'string', 'Postal code, city or state of a clinic'),
+      p('specialty', 'in', 0, '*', 'token', 'Service type code (immunization services)'),
+      p('visit-type', 'in', 0, '*', 'token', 'Service type code (immunization services)'),
+      p('vaccine-product', 'in', 0, '*', 'token', `CVX code of the vaccine (${HUB_CANONICAL_BASE}/ValueSet/vaccine-products)`),
+      p('patient-reference', 'in', 0, '1', 'string', 'Patient/[id] the appointment is for (second-dose intervals apply)'),
+      p('_count', 'in', 0, '1', 'integer', 'Page size'),
+      p('return', 'out', 1, '1', 'Bundle', 'searchset of proposed Appointments'),
+    ],
+  },
+  {
+    id: 'appointment-hold', url: `${ARGONAUT}/appointment-hold`, code: 'hold', title: 'Hold an appointment',
+    description: 'Takes a place for a short time and answers a `pending` Appointment; the hold ends at the time in the `Expires` header.',
+    resource: ['Appointment'], system: false, type: true, instance: false, affectsState: true,
+    parameter: [
+      p('appt-id', 'in', 0, '1', 'string', 'A proposal from $find: Appointment/slot.[slot id]'),
+      p('appt-resource', 'in', 0, '1', 'Appointment', 'The proposed Appointment naming its Slot'),
+      p('return', 'out', 1, '1', 'Bundle', 'The held Appointment'),
+    ],
+  },
+  {
+    id: 'appointment-book', url: `${ARGONAUT}/appointment-book`, code: 'book', title: 'Book an appointment',
+    description: 'Confirms a hold or books a proposal directly; `cancelled-appt-id` reschedules atomically. A refusal answers the Appointment `cancelled` with the coded reason.',
+    resource: ['Appointment'], system: false, type: true, instance: false, affectsState: true,
+    parameter: [
+      p('appt-id', 'in', 0, '1', 'string', 'The held Appointment, or a proposal from $find'),
+      p('appt-resource', 'in', 0, '1', 'Appointment', 'The proposed Appointment naming its Slot'),
+      p('patient-id', 'in', 0, '*', 'string', 'Patient/[id]'),
+      p('patient-resource', 'in', 0, '1', 'Patient', 'The person, when not yet registered'),
+      p('cancelled-appt-id', 'in', 0, '1', 'string', 'The Appointment this one replaces (reschedule)'),
+      p('comment', 'in', 0, '1', 'string', 'Comment stored on the Appointment'),
+      p('return', 'out', 1, '1', 'Bundle', 'The booked (or cancelled, with its reason) Appointment'),
+    ],
+  },
+  {
+    id: 'appointment-check-in', url: hubOperationCanonical('check-in'), code: 'check-in', title: 'Check in',
+    description: 'The person has arrived: the Appointment becomes `checked-in`.',
+    resource: ['Appointment'], system: false, type: false, instance: true, affectsState: true,
+    parameter: [p('return', 'out', 1, '1', 'Appointment', 'The checked-in Appointment')],
+  },
+  {
+    id: 'schedule-generate-slots', url: hubOperationCanonical('generate-slots'), code: 'generate-slots', title: 'Generate slots',
+    description: "Creates a Schedule's Slots from opening hours. Idempotent: a period generated twice keeps its slots and counts.",
+    resource: ['Schedule'], system: false, type: false, instance: true, affectsState: true,
+    parameter: [
+      p('start', 'in', 1, '1', 'date', 'First day (inclusive)'),
+      p('end', 'in', 0, '1', 'date', 'Last day (inclusive; default: start)'),
+      p('opening-hours', 'in', 1, '*', 'string', 'e.g. `mon-fri 09:00-17:00`'),
+      p('slot-minutes', 'in', 0, '1', 'integer', 'Length of a slot'),
+      p('capacity', 'in', 0, '1', 'integer', 'Places per slot'),
+      p('time-zone', 'in', 0, '1', 'string', 'IANA time zone of the opening hours (default UTC)'),
+      p('return', 'out', 1, '1', 'Parameters', 'How many slots were created and kept'),
+    ],
+  },
+  {
+    id: 'bulk-publish', url: hubOperationCanonical('bulk-publish'), code: 'bulk-publish', title: 'SMART Scheduling Links bulk publication',
+    description: 'The public SMART Scheduling Links manifest (Location, Schedule and Slot NDJSON files); `file` serves one file. Answers If-None-Match and If-Modified-Since.',
+    system: true, type: false, instance: false, affectsState: false,
+    parameter: [
+      p('file', 'in', 0, '1', 'string', 'Name of one file of the manifest'),
+      p('_since', 'in', 0, '1', 'instant', 'Only resources changed after this instant'),
+      p('return', 'out', 1, '1', undefined, 'The manifest (application/json) or an NDJSON file'),
+    ],
+  },
+  {
+    id: 'immunization-verify', url: hubOperationCanonical('verify'), code: 'verify', title: "Verify a patient's dose report",
+    description: "An operator has checked a patient-reported dose against evidence and the hub now stands behind it: the dose's tag becomes staff-verified and a Provenance names the verifier. No input parameters.",
+    resource: ['Immunization'], system: false, type: false, instance: true, affectsState: true,
+    parameter: [p('return', 'out', 1, '1', 'Immunization', 'The verified Immunization')],
+  },
+  {
+    id: 'patient-i-health-cards-issue', url: 'http://hl7.org/fhir/uv/smart-health-cards-and-links/OperationDefinition/patient-i-health-cards-issue',
+    code: 'health-cards-issue', title: 'Issue SMART Health Cards',
+    description: "Issues the person's SMART Health Card(s) for their doses the hub vouches for.",
+    resource: ['Patient'], system: false, type: false, instance: true, affectsState: false,
+    parameter: [
+      p('credentialType', 'in', 1, '*', 'uri', 'Immunization (or https://smarthealth.cards#immunization, #health-card)'),
+      p('credentialValueSet', 'in', 0, '*', 'uri', `A value set the doses must be in (the SMART Health Cards value sets and ${HUB_CANONICAL_BASE}/ValueSet/vaccine-products; see /fhir/ValueSet). Unknown value sets are refused with 400.`),
+      p('includeIdentityClaim', 'in', 0, '*', 'string', 'Patient claims to include (e.g. Patient.name)'),
+      p('_since', 'in', 0, '1', 'dateTime', 'Only a card whose content changed since'),
+      p('verifiableCredential', 'out', 0, '*', 'string', 'A signed card (JWS)'),
+      p('resourceLink', 'out', 0, '*', undefined, 'Where each resource of the card is hosted', {
+        part: [
+          p('bundledResource', 'out', 1, '1', 'uri', 'Resource reference inside the card'),
+          p('hostedResource', 'out', 1, '1', 'uri', 'Its URL on this server'),
+          p('vcIndex', 'out', 0, '1', 'integer', 'Which card'),
+        ],
+      }),
+    ],
+  },
+  {
+    id: 'export', url: `${BULK}/export`, code: 'export', title: 'FHIR Bulk Data system-level export',
+    description: 'Kick-off of an asynchronous export of the data the caller may read (Prefer: respond-async; answers 202 with the status URL).',
+    system: true, type: false, instance: false, affectsState: false, parameter: exportParams,
+  },
+  {
+    id: 'patient-export', url: `${BULK}/patient-export`, code: 'export', title: 'FHIR Bulk Data patient-level export',
+    description: "Kick-off of an asynchronous export of the patients' compartments the caller may read.",
+    resource: ['Patient'], system: false, type: true, instance: false, affectsState: false,
+    parameter: [...exportParams, p('patient', 'in', 0, '*', 'Reference', 'Only these patients')],
+  },
+  {
+    id: 'group-export', url: `${BULK}/group-export`, code: 'export', title: 'FHIR Bulk Data group-level export',
+    description: "Kick-off of an asynchronous export of the compartments of a Group's members.",
+    resource: ['Group'], system: false, type: false, instance: true, affectsState: false, parameter: exportParams,
+  },
+];
+
+function toResource(d: Def): OperationDefinition {
+  return {
+    resourceType: 'OperationDefinition',
+    id: d.id,
+    url: d.url,
+    name: d.title.replace(/[^A-Za-z0-9]/g, ''),
+    title: d.title,
+    status: 'active',
+    kind: 'operation',
+    publisher: 'vaxhub',
+    description: d.description,
+    affectsState: d.affectsState,
+    code: d.code,
+    ...(d.resource ? { resource: d.resource as NonNullable<OperationDefinition['resource']> } : {}),
+    system: d.system,
+    type: d.type,
+    instance: d.instance,
+    parameter: d.parameter,
+  };
+}
+
+let resources: OperationDefinition[] | undefined;
+
+export function hubOperationDefinitions(): OperationDefinition[] {
+  return (resources ??= DEFS.map(toResource));
+}
