@@ -28,12 +28,15 @@ export interface BuildOptions {
   minify?: boolean;
 }
 
-/** Newest modification time among the sources (everything under smart-apps/ except dist/). */
+/**
+ * Newest modification time among the sources (everything under smart-apps/ except dist/ and build.js, the compiled
+ * copy of this file that `npm run build` writes for the compiled hub: it follows build.ts, which is counted).
+ */
 export function newestSourceMtime(root = APPS_ROOT): number {
   let newest = 0;
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (e.name === 'dist' || e.name.startsWith('.')) continue;
+      if (e.name === 'dist' || e.name.startsWith('.') || (dir === root && e.name === 'build.js')) continue;
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else newest = Math.max(newest, fs.statSync(p).mtimeMs);
