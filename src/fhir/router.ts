@@ -10,7 +10,7 @@ import { FhirRepository } from '../store/repository.js';
 import { badRequest, fhirError, notFound } from './outcomes.js';
 import { isSupportedType, ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from './resource-types.js';
 import { readHandler, vreadHandler } from './handlers/read.js';
-import { createHandler, deleteHandler, patchHandler, updateHandler } from './handlers/write.js';
+import { conditionalDeleteHandler, conditionalUpdateHandler, createHandler, deleteHandler, patchHandler, updateHandler } from './handlers/write.js';
 import { mediaType } from './media-type.js';
 import { searchHandler } from './handlers/search.js';
 import { historyHandler } from './handlers/history.js';
@@ -119,7 +119,11 @@ export async function dispatch(req: FhirRequest, ctx: FhirContext, assignedId?: 
   if (b === undefined) {
     if (req.method === 'GET') return searchHandler(req, ctx, a, req.query);
     if (req.method === 'POST') return createHandler(req, ctx, a, undefined, assignedId);
-    methodNotAllowed(req, 'GET, POST');
+    // Conditional update and delete: the type with search parameters (without them there is nothing to address).
+    const conditional = Object.keys(req.query).length > 0;
+    if (req.method === 'PUT' && conditional) return conditionalUpdateHandler(req, ctx, a);
+    if (req.method === 'DELETE' && conditional) return conditionalDeleteHandler(req, ctx, a);
+    methodNotAllowed(req, 'GET, POST (PUT and DELETE with search parameters)');
   }
   if (b === '_search') {
     if (c !== undefined) throw fhirError('NOT_FOUND', `Unknown path '/${req.path}'`);

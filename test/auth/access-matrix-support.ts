@@ -50,6 +50,8 @@ export const FHIR_INTERACTIONS = [
   'update',
   'patch',
   'delete',
+  'conditional-update',
+  'conditional-delete',
   'transaction',
   'batch',
 ] as const;
@@ -388,6 +390,12 @@ export function fhirRequest(w: World, i: FhirInteraction, type: SupportedResourc
       return json('PATCH', `/fhir/${type}/${id}`, [{ op: 'add', path: '/meta', value: { tag: [{ system: 'urn:test:matrix', code: 'patched' }] } }], 'application/json-patch+json');
     case 'delete':
       return { method: 'DELETE', path: `/fhir/${type}/${id}`, headers: fhirHeaders() };
+    // Issue 17: PUT and DELETE by condition; the condition names the target, so a match the caller may not see
+    // must be no match (an update then becomes a create the caller's scopes decide, a delete deletes nothing).
+    case 'conditional-update':
+      return json('PUT', `/fhir/${type}?_id=${id}`, { ...w.body(type), ...(type === 'Patient' ? patientAUpdate(w, id) : {}) });
+    case 'conditional-delete':
+      return { method: 'DELETE', path: `/fhir/${type}?_id=${id}`, headers: fhirHeaders() };
     case 'transaction':
       // Issue 16, item 1: a conditional create whose ifNoneExist names the target; a match must not be handed back
       // to a caller who may not read it.

@@ -339,7 +339,7 @@ const CATEGORY: Record<string, Category> = Object.fromEntries([
 const READS: readonly FhirInteraction[] = ['read', 'read+express', 'vread', 'history-instance'];
 const SEARCHES: readonly FhirInteraction[] = ['search', 'search+express', 'search-post'];
 const CREATES: readonly FhirInteraction[] = ['create', 'create+express', 'transaction'];
-const DESTRUCTIVE: readonly FhirInteraction[] = ['update', 'patch', 'delete'];
+const DESTRUCTIVE: readonly FhirInteraction[] = ['update', 'patch', 'delete', 'conditional-update', 'conditional-delete'];
 const isWrite = (i: FhirInteraction) => CREATES.includes(i) || DESTRUCTIVE.includes(i);
 
 /**
@@ -353,7 +353,7 @@ const isWrite = (i: FhirInteraction) => CREATES.includes(i) || DESTRUCTIVE.inclu
 function patientAWrite(type: string, i: FhirInteraction): Expect {
   // Appointments are also subject to the booking gate (reached: the access decision lets them through).
   if (CREATES.includes(i)) return ({ Immunization: 'ok', QuestionnaireResponse: 'ok', Appointment: 'reached' } as Record<string, Expect>)[type] ?? 'forbidden';
-  if (i === 'delete') return ({ Appointment: 'reached', QuestionnaireResponse: 'ok' } as Record<string, Expect>)[type] ?? 'forbidden';
+  if (i === 'delete' || i === 'conditional-delete') return ({ Appointment: 'reached', QuestionnaireResponse: 'ok' } as Record<string, Expect>)[type] ?? 'forbidden';
   return ({ Patient: 'ok', Appointment: 'reached', QuestionnaireResponse: 'ok' } as Record<string, Expect>)[type] ?? 'forbidden';
 }
 
@@ -371,6 +371,8 @@ function fhirCells(type: string, i: FhirInteraction): Cells {
     c.systemNarrow = (type === 'Patient' || type === 'Immunization') && !write ? 'ok' : 'forbidden';
     // Patient B and the Group-limited registry act on A's record: they learn nothing of it.
     c.patientB = write ? 'denied' : READS.includes(i) ? 'denied' : i === 'history-type' ? 'ok' : 'hidden';
+    // A conditional delete naming A's resource finds nothing B may see: it deletes nothing (204) and says nothing.
+    if (i === 'conditional-delete') c.patientB = 'hidden';
     c.systemGroup = write ? 'forbidden' : READS.includes(i) ? 'denied' : i === 'history-type' ? 'ok' : 'hidden';
   } else if (cat === 'reference') {
     for (const p of ['patientA', 'patientB', 'systemGroup'] as const) c[p] = write ? 'forbidden' : 'ok';
@@ -479,8 +481,8 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
           req: async (world, p) =>
             fhirRequest(world, i, type, destructive && (type !== 'Patient' || p === 'operator') ? await world.fresh(type) : undefined),
           expect: fhirCells(type, i),
-          readLike: !isWrite(i) || i === 'transaction',
-          last: type === 'Patient' && i === 'delete',
+          readLike: !isWrite(i) || i === 'transaction' || i === 'conditional-delete',
+          last: type === 'Patient' && (i === 'delete' || i === 'conditional-delete'),
         };
       }
     }

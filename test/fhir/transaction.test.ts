@@ -1,6 +1,6 @@
 /**
  * `transaction` and `batch` Bundles over real HTTP: urn:uuid rewriting, atomic rollback, conditional create,
- * If-Match conflicts (409), mixed batch results, GET and DELETE entries, malformed Bundles.
+ * stale If-Match (412), mixed batch results, GET and DELETE entries, malformed Bundles.
  * @see https://hl7.org/fhir/R4/http.html#transaction
  */
 import request from 'supertest';
@@ -132,7 +132,7 @@ describe.each(backends())('FHIR transaction and batch on %s', (backend) => {
     expect(await count('Patient?identifier=urn:test:tx|CC-2')).toBe(1);
   });
 
-  test('If-Match mismatch inside a transaction answers 409 and saves nothing', async () => {
+  test('If-Match mismatch inside a transaction answers 412 (R4: Precondition Failed, issue 17) and saves nothing', async () => {
     const p = await create(patient('IM-1'));
     const res = await post({
       resourceType: 'Bundle',
@@ -142,7 +142,7 @@ describe.each(backends())('FHIR transaction and batch on %s', (backend) => {
         { resource: { ...patient('IM-1'), id: p.id, gender: 'other' }, request: { method: 'PUT', url: `Patient/${p.id}`, ifMatch: 'W/"9"' } },
       ],
     });
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(412);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(await count('Patient?identifier=urn:test:tx|IM-2')).toBe(0);
 

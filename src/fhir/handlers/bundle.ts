@@ -9,7 +9,7 @@ import type { FhirContext, FhirRequest, FhirResponse } from '../types.js';
 import type { Queryable } from '../../store/db.js';
 import { badRequest, fhirError, isOperationOutcomeError, OperationOutcomeError, outcome, issue } from '../outcomes.js';
 import { isSupportedType } from '../resource-types.js';
-import { conditionalMatch } from './conditional.js';
+import { conditionalMatch, conditionalUpdateTarget, conditionOf } from './conditional.js';
 import { assertMayWrite } from './write.js';
 import type { AnyResource } from '../../store/repository-types.js';
 
@@ -20,6 +20,49 @@ export type BindTx = (ctx: FhirContext, tx: Queryable) => FhirContext;
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified' };
 const MAX_ENTRIES = 5000;
+
+/** A conditional reference (`Patient?identifier=urn:oid:1.2.3.4|MRN-EV1`): a type, `?`, search parameters. */
+const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
+
+/** Every conditional reference in a resource, with the path of its first use (for the error's expression). */
+function conditionalReferences(value: unknown, path: string, out: Map<string, string>): Map<string, string> {
+  if (Array.isArray(value)) value.forEach((v, i) => conditionalReferences(v, `${path}[${i}]`, out));
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string' && CONDITIONAL_REFERENCE.test(v)) {
+        if (!out.has(v)) out.set(v, `${path}.reference`);
+      } else conditionalReferences(v, `${path}.${k}`, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves an entry's conditional references as the R4 transaction rules say: the search (the caller's own, strict)
+ * must find exactly one resource, which the reference is rewritten to; none fails the transaction with 404, several
+ * with 412. A reference resolved once keeps its answer for the rest of the transaction.
+ * @see https://hl7.org/fhir/R4/bundle.html#references ("conditional references")
+ */
+async function resolveConditionalReferences(r: FhirRequest, ctx: FhirContext, tx: Queryable, resolved: Map<string, string>, i: number): Promise<void> {
+  if (typeof r.body !== 'object' || r.body === null) return;
+  const type = (r.body as { resourceType?: unknown }).resourceType;
+  for (const [ref, at] of conditionalReferences(r.body, typeof type === 'string' ? type : 'resource', new Map())) {
+    if (resolved.has(ref)) continue;
+    const [, target, condition] = CONDITIONAL_REFERENCE.exec(ref)!;
+    if (!isSupportedType(target!)) throw badRequest(`Conditional reference '${ref}' names a type this server does not hold`, at);
+    let match: AnyResource | undefined;
+    try {
+      match = await conditionalMatch(r, ctx, target!, condition!, tx, `entry[${i}] conditional reference ${at}`);
+    } catch (e) {
+      // The search's own refusal (an unknown parameter, a forbidden type) says where the reference was.
+      if (!isOperationOutcomeError(e)) throw e;
+      const where = issue('error', e.outcome.issue[0]?.code ?? 'processing', `Conditional reference '${ref}' at ${at} could not be resolved`, at);
+      throw new OperationOutcomeError(e.status, outcome(where, ...e.outcome.issue), e.headers);
+    }
+    if (!match) throw fhirError('NOT_FOUND', `Conditional reference '${ref}' at ${at} matched no ${target} (the transaction needs exactly one)`, at);
+    resolved.set(ref, `${target}/${String(match.id)}`);
+  }
+}
 
 function rewriteReferences(value: unknown, map: Map<string, string>): unknown {
   if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, map));
@@ -98,7 +141,8 @@ async function entryOutcome<T>(i: number, r: FhirRequest, work: () => Promise<T>
     return await work();
   } catch (e) {
     if (isOperationOutcomeError(e)) {
-      const status = e.code === 'PRECONDITION_FAILED' ? 409 : e.status;
+      // A stale ifMatch stays 412 Precondition Failed inside a transaction (R4 http.html#concurrency, #trules).
+      const status = e.status;
       const prefix = issue('error', e.outcome.issue[0]?.code ?? 'processing', `Transaction failed at entry[${i}] (${r.method} ${r.path}); nothing was saved`);
       throw new OperationOutcomeError(status, outcome(prefix, ...e.outcome.issue), e.headers);
     }
@@ -120,8 +164,25 @@ async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, d
     for (const i of order) {
       const r = requests[i]!;
       const fullUrl = entries[i]!.fullUrl;
-      if (r.method !== 'POST') continue;
       const type = r.path.split('/')[0]!;
+      if (r.method === 'PUT' && !r.path.includes('/') && Object.keys(r.query).length > 0 && isSupportedType(type)) {
+        // A conditional update (`PUT Type?query`) is resolved here, so references to its fullUrl get the id it lands on.
+        const body = r.body as AnyResource | undefined;
+        const target = await entryOutcome(i, r, async () => {
+          ctx.policy.assertAllowed(r.principal, type, 'update');
+          return conditionalUpdateTarget(r, txCtx, type, conditionOf(r.query), body?.id, tx, `entry[${i}] conditional update`);
+        });
+        r.query = {};
+        if (target.kind === 'update') {
+          r.path = `${type}/${target.id}`;
+          if (body && typeof body === 'object') r.body = { ...body, id: target.id };
+          if (fullUrl) ids.set(fullUrl, `${type}/${target.id}`);
+          continue;
+        }
+        r.method = 'POST';
+        r.path = type;
+      }
+      if (r.method !== 'POST') continue;
       if (!isSupportedType(type)) continue;
       const condition = r.headers['if-none-exist'];
       if (condition) {
@@ -142,10 +203,13 @@ async function transaction(req: FhirRequest, ctx: FhirContext, bundle: Bundle, d
       assigned.set(i, id);
       if (fullUrl) ids.set(fullUrl, `${type}/${id}`);
     }
+    const resolved = new Map<string, string>();
     for (const i of order) {
       if (skip.has(i)) continue;
       const r = requests[i]!;
-      if (r.body !== undefined) r.body = rewriteReferences(r.body, ids);
+      // Conditional references resolve when their entry's turn comes, so they find what earlier entries wrote.
+      await entryOutcome(i, r, () => resolveConditionalReferences(r, txCtx, tx, resolved, i));
+      if (r.body !== undefined) r.body = rewriteReferences(rewriteReferences(r.body, ids), resolved);
       if (r.path.startsWith('urn:uuid:')) r.path = ids.get(r.path) ?? r.path;
       results[i] = responseEntry(await entryOutcome(i, r, () => dispatch(r, txCtx, assigned.get(i))));
     }

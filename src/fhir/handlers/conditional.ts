@@ -35,3 +35,34 @@ export async function conditionalMatch(req: FhirRequest, ctx: FhirContext, type:
   if (found.length > 1) throw fhirError('MULTIPLE_MATCHES', `${what} '${condition}' matched more than one ${type}`);
   return found[0];
 }
+
+/** A query (`req.query`) as the condition text conditionalMatch takes. */
+export function conditionOf(query: FhirRequest['query']): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) p.append(k, x);
+  return p.toString();
+}
+
+/** Where a conditional update (`PUT Type?query`) writes: the match's id, the body's own id, or a new resource. */
+export type ConditionalUpdateTarget = { kind: 'update'; id: string } | { kind: 'create' };
+
+/**
+ * The R4 rules of conditional update: one match is updated (a body id, when given, must be the match's); no match
+ * with a body id is an update-as-create of that id, unless a resource the condition did not match holds it already;
+ * no match without an id is a create; several matches are 412 (conditionalMatch).
+ * @see https://hl7.org/fhir/R4/http.html#cond-update
+ */
+export async function conditionalUpdateTarget(req: FhirRequest, ctx: FhirContext, type: string, condition: string, bodyId: unknown, tx: Queryable, what = 'Conditional update'): Promise<ConditionalUpdateTarget> {
+  const match = await conditionalMatch(req, ctx, type, condition, tx, what);
+  if (match) {
+    if (bodyId !== undefined && bodyId !== match.id) {
+      throw badRequest(`${what} '${condition}' matched ${type}/${String(match.id)}, but the resource carries id '${String(bodyId)}'`, `${type}.id`);
+    }
+    return { kind: 'update', id: String(match.id) };
+  }
+  if (bodyId === undefined) return { kind: 'create' };
+  if (typeof bodyId !== 'string') throw badRequest(`${type}.id must be a string`, `${type}.id`);
+  const holder = await ctx.repo.readOptional(type, bodyId, tx);
+  if (holder) throw fhirError('VERSION_CONFLICT', `${what} '${condition}' matched nothing, but ${type}/${bodyId} exists and does not match it`, `${type}.id`);
+  return { kind: 'update', id: bodyId };
+}

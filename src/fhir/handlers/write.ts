@@ -1,5 +1,6 @@
 /**
- * create (incl. conditional If-None-Exist), update (PUT, If-Match), delete.
+ * create (incl. conditional If-None-Exist), update (PUT, If-Match, conditional PUT Type?query), delete (incl.
+ * conditional DELETE Type?query).
  * @see https://hl7.org/fhir/R4/http.html
  */
 import type { FhirContext, FhirRequest, FhirResponse, WriteInterceptor } from '../types.js';
@@ -10,7 +11,7 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { mediaType } from '../media-type.js';
 import { validateOrThrow } from '../validation/index.js';
 import { writeResponse } from './http-meta.js';
-import { conditionalMatch } from './conditional.js';
+import { conditionalMatch, conditionalUpdateTarget, conditionOf } from './conditional.js';
 import { ID_PATTERN, SUPPORTED_RESOURCE_TYPES } from '../resource-types.js';
 
 function bodyResource(req: FhirRequest, type: string): AnyResource {
@@ -230,6 +231,40 @@ export async function deleteHandler(req: FhirRequest, ctx: FhirContext, type: st
     await ctx.repo.delete(type, id, { tx: t, ifMatch: req.headers['if-match'] });
     if (previous) await runAfter(ctx, t, req, 'delete', undefined, previous, type);
     return { status: 204 };
+  };
+  return tx ? work(tx) : ctx.db.transaction(work);
+}
+
+/**
+ * Conditional update, `PUT [type]?[search parameters]`: the search is the caller's own and strict (an unknown or
+ * unsupported parameter is a 400 naming it, never a match on everything), then conditionalUpdateTarget's rules.
+ * @see https://hl7.org/fhir/R4/http.html#cond-update
+ */
+export async function conditionalUpdateHandler(req: FhirRequest, ctx: FhirContext, type: string, tx?: Queryable): Promise<FhirResponse> {
+  ctx.policy.assertAllowed(req.principal, type, 'update');
+  const input = bodyResource(req, type);
+  const condition = conditionOf(req.query);
+  const work = async (t: Queryable): Promise<FhirResponse> => {
+    const target = await conditionalUpdateTarget(req, ctx, type, condition, input.id, t);
+    const plain: FhirRequest = { ...req, query: {}, headers: { ...req.headers, 'if-none-exist': undefined } };
+    if (target.kind === 'create') return createHandler(plain, ctx, type, t);
+    return updateHandler({ ...plain, body: { ...input, id: target.id } }, ctx, type, target.id, t);
+  };
+  return tx ? work(tx) : ctx.db.transaction(work);
+}
+
+/**
+ * Conditional delete, `DELETE [type]?[search parameters]`, single (the CapabilityStatement's `single`): one match
+ * is deleted, none is an ordinary delete of nothing (204), several are 412. The search is the caller's own, strict.
+ * @see https://hl7.org/fhir/R4/http.html#3.1.0.7.1
+ */
+export async function conditionalDeleteHandler(req: FhirRequest, ctx: FhirContext, type: string, tx?: Queryable): Promise<FhirResponse> {
+  ctx.policy.assertAllowed(req.principal, type, 'delete');
+  const condition = conditionOf(req.query);
+  const work = async (t: Queryable): Promise<FhirResponse> => {
+    const match = await conditionalMatch(req, ctx, type, condition, t, 'Conditional delete');
+    if (!match) return { status: 204 };
+    return deleteHandler({ ...req, query: {} }, ctx, type, String(match.id), t);
   };
   return tx ? work(tx) : ctx.db.transaction(work);
 }
