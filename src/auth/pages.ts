@@ -60,7 +60,12 @@ ${hidden('request', requestId)}
   );
 }
 
-export function codePage(requestId: string, error?: string, channel: 'email' | 'phone' | 'staff' = 'email'): string {
+/**
+ * The code form. Its action is relative (the hub may sit behind a proxy under a path prefix), so it depends on where
+ * the page is served: from POST /auth/login it is `login/verify`; re-served after a wrong code from
+ * POST /auth/login/verify it must be `verify` (with `login/verify` a second try went to /auth/login/login/verify).
+ */
+export function codePage(requestId: string, error?: string, channel: 'email' | 'phone' | 'staff' = 'email', servedFrom: 'login' | 'verify' = 'login'): string {
   const where = channel === 'phone' ? 'this phone number is on a patient record, a 6-digit code is on its way by text message'
     : channel === 'staff' ? 'this email address belongs to an active staff account, a 6-digit code is on its way'
     : 'this email address is on a patient record, a 6-digit code is on its way';
@@ -68,7 +73,7 @@ export function codePage(requestId: string, error?: string, channel: 'email' | '
     'Enter your code',
     `<p>If ${where}. It is valid for 10 minutes.</p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="login/verify">
+<form method="post" action="${servedFrom === 'verify' ? 'verify' : 'login/verify'}">
 ${hidden('request', requestId)}
 <label for="code">One-time code</label>
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required>

@@ -179,7 +179,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     });
     if (result.ok) return void res.redirect(303, `../consent?request=${p.id}`);
     const msg = result.reason === 'wrong' ? 'That code is not right. Please try again.' : 'Too many tries or the code expired. Start again from the app.';
-    res.status(400).set('Cache-Control', 'no-store').type('html').send(codePage(p.id, msg));
+    res.status(400).set('Cache-Control', 'no-store').type('html').send(codePage(p.id, msg, 'email', 'verify'));
   });
 
   const verifyStaff = async (req: Request, res: Response, p: NonNullable<Awaited<ReturnType<typeof pending>>>): Promise<void> => {
@@ -191,7 +191,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     res.set('Cache-Control', 'no-store');
     if (!result.ok) {
       const msg = result.reason === 'wrong' ? 'That code is not right. Please try again.' : 'Too many tries or the code expired. Start again from the app.';
-      return void res.status(400).type('html').send(codePage(p.id, msg, 'staff'));
+      return void res.status(400).type('html').send(codePage(p.id, msg, 'staff', 'verify'));
     }
     // The person is known now: a scope their role does not hold is refused here, before any consent.
     const beyond = scopesBeyondRole(result.staff.role, p.scope);

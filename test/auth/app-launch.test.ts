@@ -237,13 +237,32 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
     const good = otp.last()!;
     const wrong = good === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) {
-      expect((await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: wrong })).status).toBe(400);
+      const tried = await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: wrong });
+      expect(tried.status).toBe(400);
+      // The re-served form posts where a second try works (it once went to /auth/login/login/verify).
+      expect(new URL(/<form method="post" action="([^"]+)"/.exec(tried.text)![1]!, `${BASE_URL}/auth/login/verify`).pathname).toBe('/auth/login/verify');
     }
     const locked = await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: good });
     expect(locked.status).toBe(400);
     expect(locked.text).toContain('Too many tries');
     // Another browser (no cookie) cannot continue this request at all.
     expect((await request(app).get('/auth/consent').query({ request: requestId })).status).toBe(400);
+  });
+
+  it('signs in with the right code after a wrong one, through the form the error page serves', async () => {
+    const agent = request.agent(app);
+    const start = await agent.get('/auth/authorize').query(authorizeParams());
+    const requestId = new URL(start.headers.location!, `${BASE_URL}/auth/`).searchParams.get('request')!;
+    await agent.post('/auth/login').type('form').send({ request: requestId, email: 'pat.a@example.org' });
+    await deliveriesSettled();
+    const good = otp.last()!;
+    const wrong = await agent.post('/auth/login/verify').type('form').send({ request: requestId, code: good === '000000' ? '111111' : '000000' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.text).toContain('That code is not right');
+    const action = new URL(/<form method="post" action="([^"]+)"/.exec(wrong.text)![1]!, `${BASE_URL}/auth/login/verify`);
+    const right = await agent.post(action.pathname).type('form').send({ request: requestId, code: good });
+    expect(right.status).toBe(303);
+    expect(new URL(right.headers.location!, `${BASE_URL}${action.pathname}`).pathname).toBe('/auth/consent');
   });
 
   it('runs an EHR launch from a context registered through the admin API', async () => {
