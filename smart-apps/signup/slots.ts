@@ -8,6 +8,7 @@
 import type { Appointment, Bundle, Location, Schedule, Slot } from 'fhir/r4';
 import { call } from '../shared/api.js';
 import { sortByNearness } from '../shared/geo.js';
+import { vaccineName } from '../shared/fhir-text.js';
 
 const EXT_CAPACITY = 'http://fhir-registry.smarthealthit.org/StructureDefinition/slot-capacity';
 const EXT_PRODUCT = 'http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product';
@@ -102,7 +103,7 @@ export async function slotsFromPublication(fhirBaseUrl: string, q: SlotQuery): P
     if (!clinic || !product?.code || (q.productCvx && product.code !== q.productCvx)) continue;
     const free = slot.extension?.find((e) => e.url === EXT_CAPACITY)?.valueInteger;
     if (free === 0) continue;
-    clinic.slots.push({ slotId: slot.id!, start: slot.start, end: slot.end, free, productCvx: product.code, productName: product.display ?? `CVX ${product.code}` });
+    clinic.slots.push({ slotId: slot.id!, start: slot.start, end: slot.end, free, productCvx: product.code, productName: vaccineName(product.code) ?? product.display ?? `CVX ${product.code}` });
   }
   return arrange(q, [...clinics.values()]);
 }
@@ -127,7 +128,7 @@ export async function slotsFromFind(fhirBaseUrl: string, q: SlotQuery, bearer: s
     const clinic = locId ? clinics.get(locId) : undefined;
     const product = a.extension?.find((e) => e.url === EXT_PRODUCT)?.valueCoding;
     if (!clinic || !a.start || !a.end || !a.id?.startsWith('slot.')) continue;
-    clinic.slots.push({ slotId: a.id.slice(5), start: a.start, end: a.end, productCvx: product?.code ?? '', productName: product?.display ?? '' });
+    clinic.slots.push({ slotId: a.id.slice(5), start: a.start, end: a.end, productCvx: product?.code ?? '', productName: (product?.code && vaccineName(product.code)) || product?.display || '' });
   }
   return arrange(q, [...clinics.values()]);
 }

@@ -4,6 +4,9 @@ import { haversineKm, postalCentroid, sortByNearness } from '../../smart-apps/sh
 import { byLabel, parseMetrics } from '../../smart-apps/admin/prom.js';
 import { nextDose } from '../../smart-apps/signup/booking.js';
 import { missingTranslations } from '../../smart-apps/shared/i18n.js';
+import { conceptText, vaccineName } from '../../smart-apps/shared/fhir-text.js';
+import { parseProducts } from '../../src/scheduling/products.js';
+import { readFileSync } from 'node:fs';
 
 describe('iCalendar (RFC 5545)', () => {
   it('escapes TEXT values (3.3.11) and folds lines at 75 octets without splitting UTF-8 (3.1)', () => {
@@ -79,5 +82,27 @@ describe('next dose', () => {
 describe('catalogue', () => {
   it('has every sign-up and admin string in English, Spanish and Korean', () => {
     expect(missingTranslations()).toEqual([]);
+  });
+});
+
+describe('vaccine names in the apps', () => {
+  const cvx = (code: string, text?: string) => ({ coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code }], ...(text ? { text } : {}) });
+
+  it('come from the hub product catalogue, so the wallet, the booked page and "My booking" agree', () => {
+    const catalogue = parseProducts(JSON.parse(readFileSync(new URL('../../profiles/vaccine-products.json', import.meta.url), 'utf8')));
+    for (const code of ['208', '300', '309', '187', '197', '150']) {
+      expect(vaccineName(code)).toBe(catalogue.get(code)!.name);
+      // A card's or a sender's own wording does not change the name a person sees.
+      expect(conceptText(cvx(code, 'COVID-19, mRNA, LNP-S, PF'))).toBe(catalogue.get(code)!.name);
+    }
+  });
+
+  it('name the right maker and leave no known code bare', () => {
+    expect(conceptText(cvx('300'))).toMatch(/^Pfizer-BioNTech/);
+    expect(conceptText(cvx('187'))).toBe('SHINGRIX');
+    expect(conceptText(cvx('197'))).toMatch(/^Fluzone High-Dose/);
+    expect(conceptText(cvx('210'))).toMatch(/AstraZeneca/);
+    expect(conceptText(cvx('999'))).toBe('CVX 999');
+    expect(conceptText({ coding: [{ system: 'http://snomed.info/sct', code: '368208006', display: 'Left upper arm' }] })).toBe('Left upper arm');
   });
 });

@@ -269,7 +269,7 @@ describeInBrowser(`patient wallet in Chromium (${backend})`, () => {
     expect(shown).toContain(`Verified: signed by ${hubRig.url}`);
     expect(shown).toContain('Casey Rivera');
     expect(shown).toContain('ER8737');
-    expect(shown).toContain('Pfizer-BioNTech COVID-19 (CVX 208)');
+    expect(shown).toContain('Pfizer-BioNTech COVID-19 Vaccine (purple cap, dilute)'); // the catalogue's name for CVX 208
     await look(viewer, '10-viewer-card');
 
     // --- the owner sees who opened it, then turns it off; the link stops working ---
