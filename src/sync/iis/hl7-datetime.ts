@@ -3,8 +3,12 @@
  * (HL7 v2.5.1 Chapter 2A.22); FHIR keeps the same precision (R4 datatypes: date, dateTime).
  */
 
-/** `20120113` -> `2012-01-13`; `201201130000-0500` -> `2012-01-13T00:00:00-05:00`; '' for unreadable input. */
-export function hl7ToFhirDate(value: string): string {
+/**
+ * `20120113` -> `2012-01-13`; `201201130000-0500` -> `2012-01-13T00:00:00-05:00`; '' for unreadable input.
+ * A time without its own offset is read in `zone` (`-0500`, the sender's offset from MSH-7: HL7 v2.5.1 2A.22 says a
+ * DTM without offset is in the sender's local time), and as UTC only when the message says nothing about its zone.
+ */
+export function hl7ToFhirDate(value: string, zone?: string): string {
   const m = /^(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(\d{2})?(\d{2})?(?:\.\d+)?)?([+-]\d{4})?$/.exec(value.trim());
   if (!m) return '';
   const [, y, mo, d, h, mi, s, tz] = m;
@@ -15,7 +19,8 @@ export function hl7ToFhirDate(value: string): string {
   if (d) out += `-${d}`;
   if (h && d) {
     out += `T${h}:${mi ?? '00'}:${s ?? '00'}`;
-    out += tz ? `${tz.slice(0, 3)}:${tz.slice(3)}` : 'Z';
+    const offset = tz ?? (zone && /^[+-]\d{4}$/.test(zone) ? zone : undefined);
+    out += offset ? `${offset.slice(0, 3)}:${offset.slice(3)}` : 'Z';
   }
   return out;
 }
@@ -38,4 +43,9 @@ export function hl7Timestamp(at: Date, offsetMinutes = 0): string {
     `${p(local.getUTCHours())}${p(local.getUTCMinutes())}${p(local.getUTCSeconds())}` +
     `${sign}${p(Math.floor(abs / 60))}${p(abs % 60)}`
   );
+}
+
+/** The UTC offset a DTM carries (`200910311452-0500` -> `-0500`), undefined when it has none. */
+export function hl7Zone(value: string): string | undefined {
+  return /^\d{4,14}(?:\.\d+)?([+-]\d{4})$/.exec(value.trim())?.[1];
 }

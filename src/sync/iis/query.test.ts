@@ -59,10 +59,11 @@ describe('readRsp on the CDC IG answers', () => {
   it('Z42 complete: evaluated doses (998 skipped, bad date skipped) and forecast -> ImmunizationRecommendation', () => {
     const h = narrow(readRsp(hl7Fixture('cdcig-rsp-z42-complete.hl7'), ctx), 'history');
     expect(h.profile).toBe('Z42');
-    // Hep B 2009-04-15, HIB 2009-07-31; the third (20091051, an impossible date in the IG example) and the 998 are not doses
+    // Hep B 2009-04-15, HIB 2009-07-31; the third (20091051, an impossible date in the IG example) and the 998 are not doses.
+    // RXA-3 has no offset: it is the registry's local time, which MSH-7 (200910311452-0500) says is UTC-5.
     expect(h.immunizations.map((i) => [i.vaccineCode.coding![0]!.code, i.occurrenceDateTime])).toEqual([
-      ['31', '2009-04-15T13:25:11Z'],
-      ['48', '2009-07-31T13:25:11Z'],
+      ['31', '2009-04-15T13:25:11-05:00'],
+      ['48', '2009-07-31T13:25:11-05:00'],
     ]);
     expect(h.warnings).toEqual([expect.objectContaining({ location: 'RXA-3', severity: 'W', message: expect.stringContaining('"20091051132511"') })]);
     expect(h.immunizations[0]!.protocolApplied).toEqual([{ doseNumberPositiveInt: 1, seriesDosesPositiveInt: 3 }]);

@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { HumanName, Identifier, Immunization, ImmunizationRecommendation, Patient, Provenance, Reference } from 'fhir/r4';
 import { readAck, type IisError } from './ack.js';
-import { hl7ToFhirDate } from './hl7-datetime.js';
+import { hl7ToFhirDate, hl7Zone } from './hl7-datetime.js';
 import { parseHl7, type Hl7Message, type Hl7Segment } from './hl7-message.js';
 import { readForecast } from './rsp-forecast.js';
-import { CVX_SYSTEM, MVX_SYSTEM, NDC_SYSTEM } from './vxu.js';
+import { immunizationFromGroup, orderGroups } from './rxa-immunization.js';
 
 export interface RegistryRef {
   /** Display name, e.g. "Wisconsin Immunization Registry". */
@@ -79,57 +79,15 @@ function candidate(pid: Hl7Segment): Candidate {
   };
 }
 
-/** Splits the segments after the PID into ORC groups: [ORC, RXA, RXR?, OBX*]. */
-function orderGroups(msg: Hl7Message): Hl7Segment[][] {
-  const groups: Hl7Segment[][] = [];
-  for (const s of msg.segments) {
-    if (s.name === 'ORC') groups.push([s]);
-    else if (groups.length && ['RXA', 'RXR', 'OBX', 'NTE'].includes(s.name)) groups[groups.length - 1]!.push(s);
-  }
-  return groups;
-}
-
-const NO_VACCINE_CVX = '998';
-
-function immunizationFrom(group: Hl7Segment[], ctx: RspContext, registryAuthority: string): Immunization | undefined {
-  const orc = group[0]!;
-  const rxa = group.find((s) => s.name === 'RXA');
-  if (!rxa || rxa.get(5, 1) === NO_VACCINE_CVX) return undefined;
-  const occurrence = hl7ToFhirDate(rxa.get(3));
-  if (!occurrence) return undefined; // an unreadable date cannot become a FHIR Immunization
-  const completion = rxa.get(20).toUpperCase();
-  const coding = [{ system: CVX_SYSTEM, code: rxa.get(5, 1), display: rxa.get(5, 2) || undefined }];
-  if (rxa.get(5, 6) === 'NDC' && rxa.get(5, 4)) coding.push({ system: NDC_SYSTEM, code: rxa.get(5, 4), display: rxa.get(5, 5) || undefined });
-  const imm: Immunization = {
-    resourceType: 'Immunization',
-    id: randomUUID(),
-    status: completion === 'RE' || completion === 'NA' ? 'not-done' : 'completed',
-    vaccineCode: { coding },
-    patient: ctx.patient,
-    occurrenceDateTime: occurrence,
-    primarySource: false,
-    reportOrigin: { coding: [{ system: 'urn:oid:2.16.840.1.114222.4.5.274', code: '05', display: 'Historical information - from other registry' }], text: ctx.registry.name },
-  };
-  const fillerId = orc.get(3, 1);
-  if (fillerId && fillerId !== '9999') imm.identifier = [{ system: `urn:hl7v2:assigning-authority:${orc.get(3, 2) || registryAuthority}`, value: fillerId }];
-  if (completion === 'PA') imm.isSubpotent = true;
-  const amount = Number(rxa.get(6));
-  if (rxa.get(6) && rxa.get(6) !== '999' && Number.isFinite(amount)) imm.doseQuantity = { value: amount, unit: rxa.get(7, 1) || undefined, system: 'http://unitsofmeasure.org', code: rxa.get(7, 1) || undefined };
-  if (rxa.get(15)) imm.lotNumber = rxa.get(15);
-  const expiry = hl7ToFhirDate(rxa.get(16));
-  if (expiry) imm.expirationDate = expiry;
-  if (rxa.get(17, 1)) imm.manufacturer = { identifier: { system: MVX_SYSTEM, value: rxa.get(17, 1) }, display: rxa.get(17, 2) || undefined };
-  const rxr = group.find((s) => s.name === 'RXR');
-  if (rxr?.get(1, 1)) imm.route = { coding: [{ code: rxr.get(1, 1), display: rxr.get(1, 2) || undefined, system: rxr.get(1, 3) === 'NCIT' ? 'http://ncimeta.nci.nih.gov' : undefined }] };
-  if (rxr?.get(2, 1)) imm.site = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActSite', code: rxr.get(2, 1), display: rxr.get(2, 2) || undefined }] };
-  const doseNumber = group.find((s) => s.name === 'OBX' && s.get(3, 1) === '30973-2');
-  const seriesDoses = group.find((s) => s.name === 'OBX' && s.get(3, 1) === '59782-3');
-  const n = Number(doseNumber?.get(5));
-  if (Number.isInteger(n) && n > 0) {
-    const m = Number(seriesDoses?.get(5));
-    imm.protocolApplied = [{ doseNumberPositiveInt: n, ...(Number.isInteger(m) && m > 0 ? { seriesDosesPositiveInt: m } : {}) }];
-  }
-  return imm;
+/**
+ * A registry's dose, read by the mapping the inbound endpoint uses too (./rxa-immunization.ts): providers, facility,
+ * VIS, eligibility and funding kept, times read in the registry's own offset (MSH-7). The registry is the source
+ * (reportOrigin 05), so the dose is never reported back to it.
+ */
+function immunizationFrom(group: Hl7Segment[], msg: Hl7Message, ctx: RspContext, registryAuthority: string, zone: string | undefined): Immunization | undefined {
+  const mapped = immunizationFromGroup(group, { patient: ctx.patient, zone, fillerAuthority: registryAuthority, source: { kind: 'registry', name: ctx.registry.name } }, msg);
+  if (!mapped || mapped.noVaccine || !mapped.immunization.occurrenceDateTime) return undefined; // an unreadable date cannot become a FHIR Immunization
+  return { ...mapped.immunization, id: randomUUID() };
 }
 
 function provenance(msg: Hl7Message, targets: Immunization[], ctx: RspContext): Provenance {
@@ -167,11 +125,12 @@ export function readRsp(input: string | Hl7Message, ctx: RspContext): RspOutcome
   const authority = msg.msh.get(4, 1) || ctx.registry.name;
   const immunizations: Immunization[] = [];
   const warnings = [...ack.errors];
+  const zone = hl7Zone(msg.msh.get(7));
   for (const g of orderGroups(msg)) {
-    const imm = immunizationFrom(g, ctx, authority);
+    const imm = immunizationFrom(g, msg, ctx, authority, zone);
     if (imm) immunizations.push(imm);
     const rxa = g.find((s) => s.name === 'RXA');
-    if (!imm && rxa && rxa.get(5, 1) !== NO_VACCINE_CVX) {
+    if (!imm && rxa && rxa.get(5, 1) !== '998') {
       // Say so rather than drop it silently: the registry sent a dose the hub cannot represent.
       warnings.push({ location: 'RXA-3', severity: 'W', message: `Dose ${rxa.get(5, 1)} (ORC-3 ${g[0]!.get(3, 1)}) skipped: unreadable administration date "${rxa.get(3)}"` });
     }
