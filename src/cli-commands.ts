@@ -2,13 +2,14 @@
 import type { Command } from 'commander';
 import { openCliContext } from './cli-context.js';
 import { registerIisCommands } from './sync/iis/cli.js';
+import { registerIisSenderCommands } from './sync/iis-inbound/cli.js';
 import { registerAuthCommands } from './auth/commands.js';
 import { registerCredentialCommands } from './credentials/commands.js';
 import { registerSyncCommands } from './sync/ehr/commands.js';
 
 export function registerCapabilityCommands(program: Command): void {
   registerAuthCommands(program);
-  registerIisCommands(program, openCliContext);
+  registerIisSenderCommands(registerIisCommands(program, openCliContext));
   registerCredentialCommands(program);
   registerSyncCommands(program);
 }

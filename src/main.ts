@@ -29,8 +29,14 @@ program
   .description('run the hub (PORT, BASE_URL, DATABASE_URL or DATA_DIR from the environment)')
   .option('--seed-demo', 'seed a small demo data set when the database is empty')
   .option('--workers <n>', 'hub processes sharing the port (PostgreSQL only; default WORKERS or 1)')
-  .action(async (opts: { seedDemo?: boolean; workers?: string }) => {
-    const config = loadConfig();
+  .option('--iis-mllp-port <port>', 'MLLP port EHRs send VXU/QBP to (default IIS_INBOUND_MLLP_PORT; off when unset)')
+  .option('--iis-soap-path <path>', 'path of the CDC SOAP web service for EHRs (default IIS_INBOUND_SOAP_PATH or /iis/soap; off to turn off)')
+  .action(async (opts: { seedDemo?: boolean; workers?: string; iisMllpPort?: string; iisSoapPath?: string }) => {
+    const config = loadConfig({
+      ...process.env,
+      ...(opts.iisMllpPort !== undefined ? { IIS_INBOUND_MLLP_PORT: opts.iisMllpPort } : {}),
+      ...(opts.iisSoapPath !== undefined ? { IIS_INBOUND_SOAP_PATH: opts.iisSoapPath } : {}),
+    });
     const deadlineMs = shutdownDeadlineMs(process.env, config.shutdownGraceMs);
     const workers = Number(opts.workers ?? process.env.WORKERS ?? 1);
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('--workers (WORKERS) must be a whole number from 1 to 64');

@@ -35,6 +35,10 @@ export interface Config {
   devOpenAccess?: boolean;
   /** Idle wait of the IIS outbox worker between polls (IIS_POLL_MS); the worker's own default when unset. */
   iisPollMs?: number;
+  /** Port of the MLLP listener EHRs send VXU/QBP to (IIS_INBOUND_MLLP_PORT, `serve --iis-mllp-port`); off when unset. */
+  iisInboundMllpPort?: number;
+  /** Path of the CDC SOAP web service EHRs send to on the HTTP server (IIS_INBOUND_SOAP_PATH, `serve --iis-soap-path`); `off` turns it off. */
+  iisInboundSoapPath?: string;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +52,14 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, def: number, min: n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
   return n;
+}
+
+/** The SOAP service path: `/iis/soap` unless set; `off` (or empty) turns the service off. */
+function soapPath(raw: string | undefined): string | undefined {
+  if (raw === undefined) return '/iis/soap';
+  if (raw === '' || raw === 'off') return undefined;
+  if (!/^\/[A-Za-z0-9._~/-]*$/.test(raw) || raw.startsWith('/fhir')) throw new ConfigError(`IIS_INBOUND_SOAP_PATH must be a path such as /iis/soap (not under /fhir), got '${raw}'`);
+  return raw.replace(/\/+$/, '') || '/';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -93,5 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     smsEmailGateway,
     devOpenAccess: overrides.devOpenAccess === true,
     iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? envInt(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
+    iisInboundMllpPort: overrides.iisInboundMllpPort ?? (env.IIS_INBOUND_MLLP_PORT ? envInt(env, 'IIS_INBOUND_MLLP_PORT', 0, 0, 65535) : undefined),
+    iisInboundSoapPath: soapPath(overrides.iisInboundSoapPath ?? env.IIS_INBOUND_SOAP_PATH),
   };
 }

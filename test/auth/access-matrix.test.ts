@@ -81,6 +81,16 @@ const fhirPost = (path: string, body: unknown, contentType = FHIR_JSON, headers:
   headers: { 'content-type': contentType, accept: FHIR_JSON, ...headers },
   body: JSON.stringify(body),
 });
+/** A SOAP 1.2 request to the CDC IIS web service (WSDL urn:cdc:iisb:2011). */
+const soapCall = (op: string, args: Record<string, string>): Req => ({
+  method: 'POST',
+  path: '/iis/soap',
+  headers: { 'content-type': 'application/soap+xml; charset=utf-8' },
+  body:
+    '<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:urn="urn:cdc:iisb:2011"><soap:Body>' +
+    `<urn:${op}>${Object.entries(args).map(([k, v]) => `<urn:${k}>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</urn:${k}>`).join('')}</urn:${op}>` +
+    '</soap:Body></soap:Envelope>',
+});
 const PARAMS = { resourceType: 'Parameters', parameter: [] };
 const ASYNC = { prefer: 'respond-async' };
 
@@ -174,6 +184,10 @@ const ROUTES: Record<string, Row> = {
   'GET /waiting-room/admin/events': { req: () => get('/waiting-room/admin/events'), expect: OPERATOR },
   'POST /waiting-room/admin/events/:id/close': { req: () => json('POST', '/waiting-room/admin/events/no-such-event/close', {}), expect: OPERATOR },
   'GET /metrics': { req: () => get('/metrics'), expect: OPERATOR },
+  // The CDC SOAP web service EHRs report to: its own credentials (username, password, facilityID) in the envelope,
+  // whatever bearer comes along; a caller without them gets a SecurityFault (400), never a 5xx nor anyone's data.
+  'USE /iis/soap': { req: () => soapCall('submitSingleMessage', { username: 'matrix', password: 'not-a-sender-password', facilityID: 'X', hl7Message: 'MSH|^~\\&|A|B' }), expect: PUBLIC },
+  '_ALL /iis/soap': { req: () => soapCall('connectivityTest', { echoBack: 'matrix' }), expect: PUBLIC },
   'GET /admin/iis/connections': { req: () => get('/admin/iis/connections'), expect: OPERATOR },
   'GET /admin/iis/connections/:id': { req: () => get('/admin/iis/connections/no-such-connection'), expect: OPERATOR },
   'PUT /admin/iis/connections/:id': { req: () => json('PUT', '/admin/iis/connections/no-such-connection', {}), expect: OPERATOR },

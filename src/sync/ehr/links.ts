@@ -55,13 +55,25 @@ export async function listReviews(db: Queryable, connection?: string): Promise<R
   return r.rows.map((x) => ({ id: Number(x.id), connection: x.connection, hubPatientId: x.hub_patient_id, ehrPatientIds: x.ehr_patient_ids, reason: x.reason, status: x.status, createdAt: x.created_at }));
 }
 
+/**
+ * Review queues of other sources (HL7 v2 senders, `hl7-sender:<id>`) keep their links their own way: a source
+ * registers how a resolved review links its person to the hub Patient, by the prefix of its queue name.
+ */
+export type ReviewLinker = (db: Queryable, item: ReviewItem, sourcePatientId: string) => Promise<boolean>;
+const reviewLinkers = new Map<string, ReviewLinker>();
+export function registerReviewLinker(prefix: string, linker: ReviewLinker): void {
+  reviewLinkers.set(prefix, linker);
+}
+
 /** An operator resolves a review: link to one of the candidates, or reject them all. */
 export async function resolveReview(db: Queryable, id: number, decision: { link?: string } | { reject: true }): Promise<ReviewItem | undefined> {
   const item = (await listReviews(db)).find((x) => x.id === id && x.status === 'open');
   if (!item) return undefined;
   if ('link' in decision && decision.link) {
     if (!item.ehrPatientIds.includes(decision.link)) return undefined;
-    if (!(await linkPatients(db, item.connection, item.hubPatientId, decision.link, 'review'))) return undefined;
+    const linker = [...reviewLinkers].find(([prefix]) => item.connection.startsWith(prefix))?.[1];
+    const linked = linker ? await linker(db, item, decision.link) : await linkPatients(db, item.connection, item.hubPatientId, decision.link, 'review');
+    if (!linked) return undefined;
     await db.query(`UPDATE ehr_match_review SET status = 'linked' WHERE id = $1`, [id]);
   } else await db.query(`UPDATE ehr_match_review SET status = 'rejected' WHERE id = $1`, [id]);
   return (await listReviews(db, item.connection)).find((x) => x.id === id);
