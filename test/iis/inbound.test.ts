@@ -66,7 +66,7 @@ describe.each(backends())('HL7 v2 endpoint for EHRs on %s', (backend) => {
     return found[0]!;
   }
   async function provenanceOf(immId: string): Promise<Provenance[]> {
-    const all = (await th.hub.repo.search<Provenance & AnyResource>('Provenance', { _count: '1000' })).resources;
+    const all = (await th.hub.repo.search('Provenance', { _count: '1000' })).resources as unknown as Provenance[];
     return all.filter((p) => p.target.some((t) => t.reference?.startsWith(`Immunization/${immId}/`)));
   }
   const contained = <T extends Practitioner | Location>(imm: Immunization, ref: string | undefined): T => imm.contained!.find((c) => `#${c.id}` === ref) as T;
