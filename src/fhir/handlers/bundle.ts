@@ -4,7 +4,7 @@
  * @see https://hl7.org/fhir/R4/http.html#transaction
  */
 import { randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry } from 'fhir/r4';
+import type { Bundle, BundleEntry, OperationOutcomeIssue } from 'fhir/r4';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types.js';
 import type { Queryable } from '../../store/db.js';
 import { badRequest, fhirError, isOperationOutcomeError, OperationOutcomeError, outcome, issue } from '../outcomes.js';
@@ -135,6 +135,17 @@ function checkBundle(body: unknown): Bundle {
   return b;
 }
 
+/**
+ * An issue about an entry's resource (`Patient.text.div`) re-rooted at the Bundle the client sent
+ * (`Bundle.entry[2].resource.text.div`), so the client finds the element in its own document.
+ */
+function inBundle(x: OperationOutcomeIssue, r: FhirRequest, i: number): OperationOutcomeIssue {
+  const type = (r.body as { resourceType?: unknown } | undefined)?.resourceType;
+  if (typeof type !== 'string' || !x.expression) return x;
+  const rooted = x.expression.map((e) => (e === type || e.startsWith(`${type}.`) ? `Bundle.entry[${i}].resource${e.slice(type.length)}` : e));
+  return { ...x, expression: rooted };
+}
+
 /** A transaction entry's work; its refusal fails the whole transaction, saying which entry it was. */
 async function entryOutcome<T>(i: number, r: FhirRequest, work: () => Promise<T>): Promise<T> {
   try {
@@ -144,7 +155,7 @@ async function entryOutcome<T>(i: number, r: FhirRequest, work: () => Promise<T>
       // A stale ifMatch stays 412 Precondition Failed inside a transaction (R4 http.html#concurrency, #trules).
       const status = e.status;
       const prefix = issue('error', e.outcome.issue[0]?.code ?? 'processing', `Transaction failed at entry[${i}] (${r.method} ${r.path}); nothing was saved`);
-      throw new OperationOutcomeError(status, outcome(prefix, ...e.outcome.issue), e.headers);
+      throw new OperationOutcomeError(status, outcome(prefix, ...e.outcome.issue.map((x) => inBundle(x, r, i))), e.headers);
     }
     throw e;
   }

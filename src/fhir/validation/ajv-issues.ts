@@ -28,6 +28,19 @@ export function pointerToFhirPath(resourceType: string, pointer: string): string
   return out;
 }
 
+/**
+ * The JSON spelling of a pointer (`/name/0/_given/1` -> `Patient.name[0]._given[1]`): diagnostics name the `_given`
+ * array when the problem is in it, where the FHIRPath expression can only say `given[1]`.
+ */
+export function pointerToJsonPath(resourceType: string, pointer: string): string {
+  let out = resourceType;
+  for (const raw of pointer.split('/').slice(1)) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(segment) ? `[${segment}]` : `.${segment}`;
+  }
+  return out;
+}
+
 /** A short, safe rendering of an offending value for diagnostics. */
 export function showValue(value: unknown): string {
   let text: string;
@@ -137,6 +150,10 @@ export function ajvErrorsToIssues(
   for (const e of errors) {
     const d = describe(resourceType, e, patternNames);
     if (!d) continue;
+    if (/\/_[^/]/.test(e.instancePath)) {
+      const at = pointerToFhirPath(resourceType, e.instancePath);
+      d.diagnostics = d.diagnostics.split(at).join(pointerToJsonPath(resourceType, e.instancePath));
+    }
     const key = `${d.expression}\u0000${d.diagnostics}`;
     if (seen.has(key)) continue;
     seen.add(key);

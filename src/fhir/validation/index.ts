@@ -1,6 +1,7 @@
 /**
  * Validation of a resource a client sends (create, update, transaction entry): structure, the HL7 R4
- * JSON schema and the hub's profile rules, with every problem in one list.
+ * JSON schema, the element rules it cannot state (ext-1, element id and string bounds, null placeholders:
+ * elements.ts), narratives (txt-1/txt-2: narrative.ts) and the hub's profile rules, with every problem in one list.
  * Base FHIR failures (structure, schema) answer 400; a resource that is valid FHIR but breaks a hub
  * profile rule answers 422, as the R4 HTTP page says.
  * @see https://hl7.org/fhir/R4/http.html#create ("400 Bad Request - resource could not be parsed or
@@ -12,6 +13,8 @@ import { validationError } from '../outcomes.js';
 import { type ProfileRuleSet, defaultProfileRules } from './profiles.js';
 import { isFhirResourceType, validateSchema } from './schema.js';
 import { checkStructure } from './structure.js';
+import { checkElements } from './elements.js';
+import { checkNarratives } from './narrative.js';
 
 export { warmUp, compileTimings } from './schema.js';
 export { ProfileRuleSet, defaultProfileRules } from './profiles.js';
@@ -65,11 +68,13 @@ export function validateResource(resource: unknown, options: ValidateOptions): V
     const { id: _ignored, ...rest } = body;
     schemaInput = rest;
   }
-  const schemaIssues = validateSchema(body.resourceType, schemaInput, options.maxIssues);
+  const elements = checkElements(body.resourceType, schemaInput);
+  const schemaIssues = validateSchema(body.resourceType, schemaInput, options.maxIssues, elements.nullPlaceholders);
+  const invariantIssues = [...elements.issues, ...checkNarratives(body.resourceType, schemaInput)];
   // An element the schema already rejects (e.g. `[]` where an object belongs) needs no "empty" issue too.
   const schemaAt = new Set(schemaIssues.flatMap((i) => i.expression ?? []));
   const structural = structure.issues.filter((i) => !(i.code === 'structure' && (i.expression ?? []).some((e) => schemaAt.has(e))));
-  const baseIssues = dedupe([...structural, ...schemaIssues]);
+  const baseIssues = dedupe([...structural, ...schemaIssues, ...invariantIssues]);
   const baseValid = !hasError(baseIssues);
 
   const profileIssues = (options.rules ?? defaultProfileRules()).check(body, baseValid);
