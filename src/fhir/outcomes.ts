@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   UNAUTHORIZED: { status: 401, message: 'Authentication required' },
   FORBIDDEN: { status: 403, message: 'Forbidden' },
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many requests' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested range is outside the file' },
   SLOT_FULL: { status: 409, message: 'The slot has no free place' },
   HOLD_EXPIRED: { status: 409, message: 'The hold has expired' },
   ALREADY_BOOKED: { status: 409, message: 'This person already has an appointment for this dose' },

@@ -11,6 +11,13 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
 }
 
+/** Rows per fetch of a stream: fixed, or asked before each fetch (an export sizes its batches by the rows' bytes). */
+export type BatchSize = number | (() => number);
+
+export function batchRows(size: BatchSize): number {
+  return Math.max(1, Math.floor(typeof size === 'function' ? size() : size));
+}
+
 export interface Db extends Queryable {
   readonly kind: 'pg' | 'pglite';
   /** Each query commits on its own (false: a view of an open transaction, see TxDb). */
@@ -21,7 +28,7 @@ export interface Db extends Queryable {
    * Streams rows of a query in batches without holding them all in memory
    * (a server-side cursor on PostgreSQL; LIMIT/keyset batches on PGlite).
    */
-  stream<T = Record<string, unknown>>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]>;
+  stream<T = Record<string, unknown>>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]>;
   close(): Promise<void>;
 }
 

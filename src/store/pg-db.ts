@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { NEVER_WAITS, type Db, type Queryable, type QueryResult } from './db.js';
+import { NEVER_WAITS, batchRows, type BatchSize, type Db, type Queryable, type QueryResult } from './db.js';
 
 // Keep bigint/numeric as strings is pg's default; timestamps as ISO strings keep both adapters identical.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
@@ -167,14 +167,14 @@ export class PgDb implements Db {
       client.release();
     }
   }
-  async *stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
+  async *stream<T>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]> {
     const client = await this.pool.connect();
     let finished = false;
     try {
       await client.query('BEGIN');
       const cursor = client.query(new Cursor(sql, params));
       for (;;) {
-        const rows = (await cursor.read(batchSize)) as T[];
+        const rows = (await cursor.read(batchRows(batchSize))) as T[];
         if (rows.length === 0) break;
         yield rows;
       }

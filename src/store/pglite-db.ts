@@ -1,6 +1,6 @@
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import fs from 'node:fs';
-import type { Db, Queryable, QueryResult } from './db.js';
+import { batchRows, type BatchSize, type Db, type Queryable, type QueryResult } from './db.js';
 import { claimEmbeddedDataDir } from './embedded-lock.js';
 
 // Same value shapes as the pg adapter: timestamps as ISO strings, int8 as number, dates as strings.
@@ -52,14 +52,16 @@ export class PgliteDb implements Db {
       return fn(q);
     });
   }
-  async *stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
+  async *stream<T>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]> {
     // PGlite has no cursors across awaits outside a transaction; page with LIMIT/OFFSET over a stable snapshot-free
     // ordering. Callers give an ORDER BY so pages are deterministic.
-    for (let offset = 0; ; offset += batchSize) {
-      const r = await this.pg.query<T>(`${sql} LIMIT ${batchSize} OFFSET ${offset}`, params);
+    for (let offset = 0; ; ) {
+      const n = batchRows(batchSize);
+      const r = await this.pg.query<T>(`${sql} LIMIT ${n} OFFSET ${offset}`, params);
       if (r.rows.length === 0) break;
       yield r.rows;
-      if (r.rows.length < batchSize) break;
+      if (r.rows.length < n) break;
+      offset += r.rows.length;
     }
   }
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Db, Queryable, QueryResult } from './db.js';
+import type { BatchSize, Db, Queryable, QueryResult } from './db.js';
 
 /**
  * A Db view of an open transaction: queries and nested `transaction` calls run inside it. Needed because
@@ -17,7 +17,7 @@ export class TxDb implements Db {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return fn(this.tx);
   }
-  stream<T>(sql: string, params: unknown[], batchSize: number): AsyncIterable<T[]> {
+  stream<T>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]> {
     return this.parent.stream<T>(sql, params, batchSize);
   }
   async close(): Promise<void> {

@@ -22,8 +22,12 @@ export interface RunnerOptions {
   dir: string;
   leaseMs: number;
   batchSize: number;
-  /** Least time between heartbeats. */
+  /** The bytes of rows this job may hold at once: batches shrink below `batchSize` rows to stay within it. */
+  memoryShareBytes?: number;
+  /** Least time between heartbeats (lease renewals). */
   heartbeatMs: number;
+  /** Least time between progress reports (X-Progress), shorter than the heartbeat so a small export shows it. */
+  progressMs?: number;
   now?: () => number;
 }
 
@@ -68,23 +72,54 @@ function elementsFor(elements: string[] | undefined, type: string): string[] | u
 }
 
 /**
+ * Batch rows within a byte budget: after each batch the average row size sets the next batch's rows, so a job of
+ * large resources holds no more than a job of small ones. Held per row: its JSON text and the NDJSON chunk it is
+ * joined into (x2), or with `_elements` also the parsed and subsetted copies (x4).
+ */
+export class BatchSizer {
+  private rows = 0;
+  private bytes = 0;
+  constructor(
+    private readonly maxRows: number,
+    private readonly shareBytes: number | undefined,
+    private readonly copies: number,
+  ) {}
+  observe(batch: Array<{ json: string }>): void {
+    this.rows += batch.length;
+    for (const r of batch) this.bytes += r.json.length;
+  }
+  next(): number {
+    if (!this.shareBytes) return this.maxRows;
+    // The first batch is a small probe of the rows' size.
+    if (this.rows === 0) return Math.min(this.maxRows, 100);
+    const perRow = (this.bytes / this.rows) * this.copies;
+    return Math.max(10, Math.min(this.maxRows, Math.floor(this.shareBytes / perRow)));
+  }
+}
+
+/**
  * Rows of one type in rid order, one batch at a time. PostgreSQL: a server-side cursor (Db.stream), one snapshot.
  * PGlite: keyset batches (rid > last), which stay correct when rows change during the export.
  */
-async function* rowsOf(db: Db, job: ExportJob, type: string, batchSize: number): AsyncIterable<Array<{ rid: number; json: string }>> {
+async function* rowsOf(db: Db, job: ExportJob, type: string, sizer: BatchSizer): AsyncIterable<Array<{ rid: number; json: string }>> {
   if (db.kind === 'pg') {
     const q = exportQuery(job.plan, type, job.transactionTime);
-    yield* db.stream<{ rid: number; json: string }>(q.sql, q.params, batchSize);
+    for await (const batch of db.stream<{ rid: number; json: string }>(q.sql, q.params, () => sizer.next())) {
+      sizer.observe(batch);
+      yield batch;
+    }
     return;
   }
   let after = 0;
   for (;;) {
+    const n = sizer.next();
     const q = exportQuery(job.plan, type, job.transactionTime, after);
-    const r = await db.query<{ rid: number; json: string }>(`${q.sql} LIMIT ${batchSize}`, q.params);
+    const r = await db.query<{ rid: number; json: string }>(`${q.sql} LIMIT ${n}`, q.params);
     if (r.rows.length === 0) return;
+    sizer.observe(r.rows);
     yield r.rows;
     after = r.rows[r.rows.length - 1]!.rid;
-    if (r.rows.length < batchSize) return;
+    if (r.rows.length < n) return;
   }
 }
 
@@ -107,13 +142,22 @@ export async function runExportJob(job: ExportJob, opts: RunnerOptions): Promise
   const files: ExportFile[] = [];
   const errors: OperationOutcome[] = job.plan.warnings.map((w) => outcome(issue('warning', 'not-supported', w)));
   let written = 0;
-  let lastBeat = now();
+  /** Resources written so far, per type, in export order: what X-Progress reports. */
+  const counts: Record<string, number> = {};
+  let lastProgress = now();
   let cancelled = false;
+  const progressMs = Math.min(opts.progressMs ?? 1000, opts.heartbeatMs);
 
-  const beat = async (progress: string, force = false): Promise<void> => {
-    if (!force && now() - lastBeat < opts.heartbeatMs) return;
-    lastBeat = now();
-    if (!(await heartbeat(db, job.id, job.attempts, opts.leaseMs, progress, written))) cancelled = true;
+  const progressText = (phase: string): string => {
+    const perType = Object.entries(counts).map(([t, n]) => `${t} ${n}`);
+    return `${phase}; written: ${perType.length ? perType.join(', ') : 'none yet'}`;
+  };
+  // Each report also renews the lease (progressMs <= heartbeatMs), and tells whether the job was cancelled.
+  const beat = async (phase: string, force = false): Promise<void> => {
+    const t = now();
+    if (!force && t - lastProgress < progressMs) return;
+    lastProgress = t;
+    if (!(await heartbeat(db, job.id, job.attempts, opts.leaseMs, progressText(phase), written))) cancelled = true;
   };
 
   const finish = async (f: NdjsonFile, kind: ExportFile['kind'], resourceType: string): Promise<void> => {
@@ -124,17 +168,22 @@ export async function runExportJob(job: ExportJob, opts: RunnerOptions): Promise
 
   try {
     for (const [i, type] of job.plan.types.entries()) {
+      const phase = `${type} (${i + 1} of ${job.plan.types.length} types)`;
+      counts[type] = 0;
+      await beat(phase, true);
       const elements = elementsFor(job.plan.elements, type);
       const out = new NdjsonFile(path.join(dir, `${type}.ndjson`));
       try {
-        for await (const batch of rowsOf(db, job, type, opts.batchSize)) {
+        const sizer = new BatchSizer(opts.batchSize, opts.memoryShareBytes, elements ? 4 : 2);
+        for await (const batch of rowsOf(db, job, type, sizer)) {
           // After a cancel the cursor is drained without writing: leaving it early would return its connection
           // to the pool inside an open transaction.
           if (cancelled) continue;
           const lines = elements ? batch.map((r) => JSON.stringify(applyElements(JSON.parse(r.json) as AnyResource, elements))) : batch.map((r) => r.json);
           await out.writeLines(lines);
           written += lines.length;
-          await beat(`${type} (${i + 1} of ${job.plan.types.length} types): ${written} resources written`);
+          counts[type] += lines.length;
+          await beat(phase);
         }
       } catch (e) {
         // One type failing (a filter the database refuses) is reported in the error file; the others still export.

@@ -13,8 +13,15 @@ export interface BulkOptions {
   workerPollMs: number;
   /** A running job's lease; a dead hub's job is taken over after it. BULK_LEASE_MS, default 60 s. */
   leaseMs: number;
-  /** Rows per database batch. */
+  /** Rows per database batch (at most; fewer when the rows are large, see memoryBudgetBytes). BULK_BATCH_SIZE, default 2000. */
   batchSize: number;
+  /** Exports one hub process runs at once. BULK_CONCURRENCY, default 3. */
+  concurrency: number;
+  /**
+   * What the running exports of one process may hold in rows at once, shared equally among `concurrency` jobs:
+   * each job sizes its batches so one batch stays within its share. BULK_MEMORY_BUDGET_MB, default 96.
+   */
+  memoryBudgetBytes: number;
 }
 
 
@@ -26,5 +33,7 @@ export function loadBulkOptions(dataDir: string, env: NodeJS.ProcessEnv = proces
     workerPollMs: envInt(env, 'BULK_WORKER_POLL_MS', 1000, 10, 600_000),
     leaseMs: envInt(env, 'BULK_LEASE_MS', 60_000, 1000, 3_600_000),
     batchSize: envInt(env, 'BULK_BATCH_SIZE', 2000, 10, 100_000),
+    concurrency: envInt(env, 'BULK_CONCURRENCY', 3, 1, 32),
+    memoryBudgetBytes: envInt(env, 'BULK_MEMORY_BUDGET_MB', 96, 8, 8192) * 1024 * 1024,
   };
 }

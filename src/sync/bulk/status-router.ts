@@ -14,6 +14,7 @@ import type { Principal } from '../../auth/principal.js';
 import { fhirError, issue, outcome } from '../../fhir/outcomes.js';
 import { cancelJob, getJob, listFiles, recordPoll, type ExportJob } from './jobs.js';
 import { buildManifest } from './manifest.js';
+import { sendExportFile } from './file-download.js';
 import { BULK_FILES_PATH, BULK_STATUS_PATH, jobOwner } from './export-operation.js';
 import type { BulkOptions } from './options.js';
 
@@ -94,10 +95,13 @@ export function createBulkStatusRouter(deps: StatusRouterDeps): Router {
     const file = job.status === 'completed' ? (await listFiles(db, job.id)).find((f) => f.name === name) : undefined;
     const full = path.join(options.exportDir, job.id, name);
     if (!file || !fs.existsSync(full)) throw fhirError('NOT_FOUND', `No file ${name} in export ${job.id}`);
-    res.status(200).set({ 'Content-Type': 'application/fhir+ndjson', 'Content-Length': String(file.bytes), 'Cache-Control': 'no-store' });
-    const stream = fs.createReadStream(full);
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    try {
+      await sendExportFile(req, res, { path: full, bytes: file.bytes, etag: `"${job.id}-${name}-${file.bytes}"`, contentType: 'application/fhir+ndjson' });
+    } catch (e) {
+      // Once bytes are out, an error (the client went away, the file was swept) can only end the connection.
+      if (!res.headersSent) throw e;
+      res.destroy();
+    }
   });
 
   return router;
