@@ -193,6 +193,7 @@ const ROUTES: Record<string, Row> = {
   'PUT /admin/iis/connections/:id': { req: () => json('PUT', '/admin/iis/connections/no-such-connection', {}), expect: OPERATOR },
   'POST /admin/iis/connections/:id/test': { req: () => json('POST', '/admin/iis/connections/no-such-connection/test', {}), expect: OPERATOR },
   'GET /admin/iis/messages': { req: () => get('/admin/iis/messages'), expect: OPERATOR },
+  'GET /admin/iis/blocked': { req: () => get('/admin/iis/blocked'), expect: OPERATOR },
   'GET /admin/iis/messages/:id/events': { req: () => get('/admin/iis/messages/no-such-message/events'), expect: OPERATOR },
   'POST /admin/iis/messages/:id/retry': { req: () => json('POST', '/admin/iis/messages/no-such-message/retry', {}), expect: OPERATOR },
   // Patient A's export job. Its files hold A's Patient, which a token limited to A's Immunizations may not read:

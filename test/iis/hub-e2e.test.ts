@@ -6,7 +6,7 @@
  */
 import { Hl7Message as MedplumMessage, type Hl7Segment } from '@medplum/core';
 import type { Immunization, Location, OperationOutcome, Patient, Practitioner } from 'fhir/r4';
-import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
 import type { ConnectionHealth, IisMessageRecord } from '../../src/sync/iis/outbox-admin.js';
 import type { ConnectivityResult } from '../../src/sync/iis/connectivity.js';
 import { HubClient, waitFor } from './hub-client.js';
@@ -199,7 +199,7 @@ describe.each(backends())('IIS reporting through the running hub on %s', (backen
     const wi = body.health.find((h) => h.connectionId === 'wi-soap')!;
     expect(wi).toMatchObject({ rejected: 2, acceptedWithWarnings: 1, queueDepth: 0 });
     expect(wi.lastSuccessAt).not.toBeNull();
-    expect(wi.rejectsByReason.map((r) => r.reason).sort()).toEqual(['103 Vaccination code 999 is not recognized', '203 Message version 2.3 is not supported']);
+    expect(wi.rejectsByReason.map((r) => r.reason).sort()).toEqual(['103 Vaccination code 999 is not recognized (RXA-5)', '203 Message version 2.3 is not supported (MSH-12)']);
     expect((await hub.admin('GET', 'messages?state=lost')).status).toBe(400);
   });
 
@@ -254,6 +254,16 @@ describe.each(backends())('IIS reporting through the running hub on %s', (backen
     const [queuedBehind] = await hub.messages({ dose: second.id });
     expect((await hub.admin('POST', `messages/${queuedBehind!.id}/retry`)).status).toBe(409);
 
+    // The block is surfaced (order is kept on purpose): the admin API, the connection's health and /metrics.
+    const blocked = await hub.admin<{ patientId: string; deadMessageId: number; waiting: number; reason: string }[]>('GET', 'blocked?connection=nj-mllp');
+    expect(blocked.body).toEqual([expect.objectContaining({ patientId: p.id, deadMessageId: dead!.id, waiting: 1, reason: expect.stringContaining('Record is being edited') })]);
+    expect((await hub.admin('GET', 'blocked', undefined, false)).status).toBe(401);
+    const nj = (await hub.admin<{ health: ConnectionHealth[] }>('GET', 'connections')).body.health.find((h) => h.connectionId === 'nj-mllp')!;
+    expect(nj.blocked).toMatchObject({ patients: 1, messages: 1 });
+    const metrics = await (await fetch(`${th.url}/metrics`, { headers: ADMIN })).text();
+    expect(metrics).toMatch(/^vaxhub_iis_blocked_messages\{connection="nj-mllp"\} 1$/m);
+    expect(metrics).toMatch(/^vaxhub_iis_blocked_patients\{connection="nj-mllp"\} 1$/m);
+
     locked = false;
     const retried = await hub.admin<IisMessageRecord>('POST', `messages/${dead!.id}/retry`);
     expect(retried).toMatchObject({ status: 200, body: { state: 'queued', controlId: dead!.controlId } });
@@ -264,6 +274,8 @@ describe.each(backends())('IIS reporting through the running hub on %s', (backen
     expect(sends[1]!.text).toBe(sends[0]!.text); // the same bytes
     const events = await hub.admin<{ kind: string }[]>('GET', `messages/${dead!.id}/events`);
     expect(events.body.map((e) => e.kind)).toEqual(['sent', 'answer', 'operator-retry', 'sent', 'answer']);
+    const after = await (await fetch(`${th.url}/metrics`, { headers: ADMIN })).text();
+    expect(after).not.toMatch(/^vaxhub_iis_blocked_messages\{connection="nj-mllp"\}/m);
   });
 
   it('a dose that cannot be expressed as a VXU is refused with an OperationOutcome, not a 500', async () => {

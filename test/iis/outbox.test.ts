@@ -5,7 +5,7 @@
 import type { Db, Queryable } from '../../src/store/db.js';
 import { saveConnection, type IisConnection } from '../../src/sync/iis/connections.js';
 import { parseHl7 } from '../../src/sync/iis/hl7-message.js';
-import { connectionHealth, findMessages, messageEvents, retryDead } from '../../src/sync/iis/outbox-admin.js';
+import { connectionHealth, findMessages, messageEvents, resendMessage } from '../../src/sync/iis/outbox-admin.js';
 import { IisOutboxWorker, type OutboxWorkerOptions } from '../../src/sync/iis/outbox-worker.js';
 import { enqueueDoseReport } from '../../src/sync/iis/outbox.js';
 import { startMllpPeer, type MllpPeer } from './mllp-peer.js';
@@ -188,11 +188,11 @@ describe.each(testDbs())('IIS outbox on $name', ({ open }) => {
     expect(events[1]!.detail).toContain('207^application internal error');
     const health = (await connectionHealth(db)).find((h) => h.connectionId === conn.id)!;
     expect(health.rejected).toBe(2);
-    expect(health.rejectsByReason.map((r) => r.reason).sort()).toEqual(['103 Vaccine code not recognized', '203 Unsupported HL7 Version ID']);
+    expect(health.rejectsByReason.map((r) => r.reason).sort()).toEqual(['103 Vaccine code not recognized (RXA-5)', '203 Unsupported HL7 Version ID (MSH-12)']);
     expect(peer.brain.deliveries.filter((d) => patientOf(d) !== 'r-p3')).toHaveLength(2);
   });
 
-  it('dead letter after N tries blocks that patient; retryDead resends the same MSH-10 and the queue behind it follows in order', async () => {
+  it('dead letter after N tries blocks that patient; resendMessage resends the same MSH-10 and the queue behind it follows in order', async () => {
     const conn = connection({ endpoint: `127.0.0.1:${peer.port}`, maxAttempts: 2 });
     await saveConnection(db, conn);
     await report(db, conn, 'x-p1', 'x-d1');
@@ -210,11 +210,11 @@ describe.each(testDbs())('IIS outbox on $name', ({ open }) => {
     expect(deadMsg).toMatchObject({ state: 'dead', attempts: 2, action: 'A' });
     expect(behind).toMatchObject({ state: 'queued', attempts: 0, action: 'U' }); // never overtakes the dead add
     expect((await findMessages(db, { patientId: 'x-p2' }))[0]!.state).toBe('accepted'); // other patients flow
-    await expect(retryDead(db, behind!.id)).rejects.toThrow(/only dead messages/);
-    await expect(retryDead(db, 99_999_999)).rejects.toThrow(/not found/);
+    await expect(resendMessage(db, behind!.id)).rejects.toThrow(/only dead or rejected messages/);
+    await expect(resendMessage(db, 99_999_999)).rejects.toThrow(/not found/);
 
     locked = false;
-    await retryDead(db, deadMsg!.id);
+    await resendMessage(db, deadMsg!.id);
     await drain(db, conn, [worker]);
     const sent = peer.brain.deliveries.filter((d) => patientOf(d) === 'x-p1');
     expect(sent.map((d) => d.controlId)).toEqual([deadMsg!.controlId, deadMsg!.controlId, deadMsg!.controlId, behind!.controlId]);

@@ -56,12 +56,17 @@ export async function startSoapPeer(): Promise<SoapPeer> {
       },
     },
   };
-  soap.listen(server, {
-    path: '/IISService2011',
-    services: service,
-    xml: fs.readFileSync(CDC_IIS_2011_WSDL, 'utf8'),
-    uri: CDC_IIS_2011_WSDL,
-    forceSoap12Headers: true,
+  // soap attaches its request listener only once the WSDL is parsed: a request before that would hang unanswered,
+  // so the peer is ready when the callback says so.
+  await new Promise<void>((resolve, reject) => {
+    soap.listen(server, {
+      path: '/IISService2011',
+      services: service,
+      xml: fs.readFileSync(CDC_IIS_2011_WSDL, 'utf8'),
+      uri: CDC_IIS_2011_WSDL,
+      forceSoap12Headers: true,
+      callback: (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+    });
   });
   const { port } = server.address() as AddressInfo;
   Object.assign(peer, {

@@ -16,11 +16,11 @@ export interface TestDb {
   open(): Promise<Db>;
 }
 
-/** Applies the IIS migration alone (the outbox has no dependency on other modules' tables). */
+/** Applies the IIS outbox migrations alone (600-iis and its 6xx-iis-* follow-ups need no other module's tables). */
 async function migrateIis(db: Db): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iis-mig-'));
-  const src = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'src', 'store', 'migrations', '600-iis.sql');
-  fs.copyFileSync(src, path.join(dir, '600-iis.sql'));
+  const from = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'src', 'store', 'migrations');
+  for (const f of fs.readdirSync(from).filter((n) => n === '600-iis.sql' || /^61\d-iis-[\w-]+\.sql$/.test(n))) fs.copyFileSync(path.join(from, f), path.join(dir, f));
   await migrate(db, dir);
 }
 

@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` in the Prometheus text format: the process's default metrics (prom-client), opening night's
- * registry (waiting room, shedding, abuse, booking gate), the audit writer's problems, worker restarts (serve --workers), this hub's outbox backlog and mail send delays by class. Internal by default
+ * registry (waiting room, shedding, abuse, booking gate), the audit writer's problems, worker restarts (serve --workers), this hub's outbox backlog, mail send delays by class and IIS reports blocked behind a dead message. Internal by default
  * (operator credentials); METRICS_PUBLIC=true opens it for a scraper on a private network.
  */
 import type { RequestHandler, Router } from 'express';
@@ -12,6 +12,7 @@ import type { Db } from '../../store/db.js';
 import { openingNightRegistry } from '../waiting-room/metrics.js';
 import { auditRegistry } from '../../auth/audit-metrics.js';
 import { clusterRegistry } from '../../http/cluster.js';
+import { blockedPatients } from '../../sync/iis/outbox-admin.js';
 
 let processRegistry: Registry | undefined;
 
@@ -35,6 +36,27 @@ export function createMetricsRouter(deps: { db: Db; isPublic: boolean; requireAd
     async collect() {
       const s = await outboxStats(db);
       for (const [status, n] of Object.entries(s)) this.set({ status }, n);
+    },
+  });
+  // A dead IIS message holds back the later reports of its patient (order is kept): alert on it, not on a hunch.
+  new Gauge({
+    name: 'vaxhub_iis_blocked_messages',
+    help: 'IIS messages waiting behind a dead message of the same patient and registry, by registry connection (an operator resends or fixes the dead one)',
+    labelNames: ['connection'] as const,
+    registers: [hubRegistry],
+    async collect() {
+      this.reset();
+      for (const b of await blockedPatients(db)) this.inc({ connection: b.connectionId }, b.waiting);
+    },
+  });
+  new Gauge({
+    name: 'vaxhub_iis_blocked_patients',
+    help: 'Patients whose IIS reports are stopped behind a dead message, by registry connection',
+    labelNames: ['connection'] as const,
+    registers: [hubRegistry],
+    async collect() {
+      this.reset();
+      for (const b of await blockedPatients(db)) this.inc({ connection: b.connectionId });
     },
   });
   const merged = Registry.merge([processMetrics(), openingNightRegistry, auditRegistry, clusterRegistry, notifyRegistry, hubRegistry]);

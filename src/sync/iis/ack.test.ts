@@ -41,9 +41,73 @@ describe('parseAck on the CDC IG acknowledgment examples', () => {
     expect(r.errors[0]).toMatchObject({ location: 'MSH-12', hl7Code: '203', hl7Text: 'unsupported version id' });
   });
 
-  it('AR with no ERR and an empty MSA-2 (non-standard Q11 reject): rejected, permanent', () => {
+  it('bare AR (no ERR, empty MSA-2): not about content (HL7 v2.5.1 2.9.2, original mode), so retried', () => {
     const r = parseAck(hl7Fixture('cdcig-ack-q11-ar-unsupported-type.hl7'));
-    expect(r).toMatchObject({ ackCode: 'AR', status: 'rejected', retryable: false, acknowledgedControlId: '', errors: [] });
+    expect(r).toMatchObject({ ackCode: 'AR', status: 'rejected', retryable: true, acknowledgedControlId: '', errors: [] });
+    expect(r.reason).toMatch(/AR without a content error code/);
+  });
+
+  it('AE business rule and required field: the PID is rejected, so is the record', () => {
+    for (const f of ['cdcig-ack-ae-business-rule.hl7', 'cdcig-ack-ae-err-required-field.hl7', 'cdcig-ack-ae-err-table-value.hl7']) {
+      expect(parseAck(hl7Fixture(f))).toMatchObject({ status: 'rejected', retryable: false, dropped: [] });
+    }
+  });
+});
+
+describe('what a registry answer means for the dose (issue 18)', () => {
+  const ack = (msa: string, ...err: string[]): string => ['MSH|^~\\&|IIS||VAXHUB||20240101||ACK^V04^ACK|a1|P|2.5.1', `MSA|${msa}|m1`, ...err].join('\r');
+
+  it('AE with only W (a registry that stored it): accepted with warnings, warnings are the reason', () => {
+    const r = parseAck(ack('AE', 'ERR||MSH^1^15|101^Required field missing^HL70357|W||||REQUIRED FIELD MSH-15 MISSING', 'ERR||PID^1^2||I||||PID-2 ignored'));
+    expect(r).toMatchObject({ status: 'accepted-with-warnings', retryable: false, dropped: [] });
+    expect(r.reason).toBe('101 REQUIRED FIELD MSH-15 MISSING (MSH-15)');
+  });
+
+  it('AA with W: accepted with warnings; AA with only I: accepted', () => {
+    expect(parseAck(ack('AA', 'ERR||PID^1^2||W||||PID-2 ignored')).status).toBe('accepted-with-warnings');
+    expect(parseAck(ack('AA', 'ERR||PID^1^2||I||||FYI')).status).toBe('accepted');
+  });
+
+  it('AE with E on a field it dropped: accepted with errors, the dropped field named in the registry words', () => {
+    const r = parseAck(ack('AE', 'ERR||RXA^1^9|103^Table value not found^HL70357|E||||Invalid information source, field ignored', 'ERR||MSH^1^15||W||||MSH-15 missing'));
+    expect(r.status).toBe('accepted-with-errors');
+    expect(r.dropped).toEqual([expect.objectContaining({ location: 'RXA-9', hl7Code: '103' })]);
+    expect(r.reason).toBe('103 Invalid information source, field ignored (RXA-9)');
+  });
+
+  it('AE whose E error says the record was rejected, or hits a key field: rejected', () => {
+    expect(parseAck(ack('AE', 'ERR||OBX^1^5|103^x^HL70357|E||||Message rejected: unknown funding')).status).toBe('rejected');
+    expect(parseAck(ack('AE', 'ERR||RXA^1^5|103^Table value not found^HL70357|E')).status).toBe('rejected');
+    expect(parseAck(ack('AE', 'ERR||PID^1^7|102^Data type error^HL70357|E')).status).toBe('rejected');
+  });
+
+  it('reasons are the registry words: ERR-3.2 when ERR-3.1 is empty, ERR-5.2 when there is no ERR-3 at all, ERR-8 first', () => {
+    expect(parseAck(ack('AE', 'ERR||RXA^1^5|^Vaccine code 999 is not valid|E')).reason).toBe('Vaccine code 999 is not valid (RXA-5)');
+    expect(parseAck(ack('AE', 'ERR||RXA^1^5||E|IZ-12^Vaccine code not recognized^HL70533')).reason).toBe('IZ-12 Vaccine code not recognized (RXA-5)');
+    expect(parseAck(ack('AE', 'ERR||RXA^1^5|103^Table value not found^HL70357|E||||CVX 999 unknown')).reason).toBe('103 CVX 999 unknown (RXA-5)');
+    expect(parseAck(ack('AE', 'ERR||RXA^1^5|^Vaccine code 999 is not valid|E')).reason).not.toMatch(/E RXA :/);
+  });
+
+  it('207 in the 2.5.1 layout: transient, retried', () => {
+    const r = parseAck(ack('AE', 'ERR||MSH|207^Application internal error^HL70357|E||||Database timeout'));
+    expect(r).toMatchObject({ status: 'rejected', retryable: true });
+    expect(r.reason).toBe('207 Database timeout (MSH)');
+  });
+
+  it('207 in the 2.3.1 ERR-1 layout with ERR-1.1 empty: transient, retried, its text kept', () => {
+    for (const err of ['ERR|^^^207&Application internal error&HL70357', 'ERR|^^^207', 'ERR|MSH^1^0^207&Application internal error']) {
+      const r = parseAck(ack('AE', err));
+      expect(r).toMatchObject({ status: 'rejected', retryable: true });
+      expect(r.errors[0]).toMatchObject({ hl7Code: '207' });
+    }
+    const withMsa = parseAck('MSH|^~\\&|IIS||VAXHUB||20240101||ACK^V04|a1|P|2.3.1\rMSA|AE|m1|System temporarily unavailable\rERR|^^^207');
+    expect(withMsa.reason).toBe('207 System temporarily unavailable');
+  });
+
+  it('AR with a content error code (203): rejected for good; AR with 207: retried; AR with only words: retried', () => {
+    expect(parseAck(ack('AR', 'ERR||MSH^1^12|203^Unsupported version id^HL70357|E'))).toMatchObject({ status: 'rejected', retryable: false });
+    expect(parseAck(ack('AR', 'ERR||MSH|207^Application internal error^HL70357|E'))).toMatchObject({ status: 'rejected', retryable: true });
+    expect(parseAck(ack('AR', 'ERR|||||||||Try again later'))).toMatchObject({ status: 'rejected', retryable: true });
   });
 });
 

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import type { Repository } from '../../store/repository-types.js';
-import { connectionHealth, findMessages, retryDead } from './outbox-admin.js';
+import { connectionHealth, findMessages, resendMessage } from './outbox-admin.js';
 import { queryRegistry } from './query-run.js';
 import type { RspOutcome } from './rsp.js';
 
@@ -69,7 +69,7 @@ export function registerIisCommands(program: Command, openHub: () => Promise<Iis
 
   iis
     .command('status')
-    .description('Registry connections with their health: last success, queue depth, rejects by reason')
+    .description('Registry connections with their health: last success, dose reports by state, queries, rejects by the registry\'s reasons, patients blocked behind a dead message')
     .action(async () => print(await withHub(openHub, (hub) => connectionHealth(hub.db))));
 
   iis
@@ -85,11 +85,12 @@ export function registerIisCommands(program: Command, openHub: () => Promise<Iis
 
   iis
     .command('retry <messageId>')
-    .description('Send a dead-lettered message again (same MSH-10)')
+    .alias('resend')
+    .description('Send a dead or rejected message again (same MSH-10), e.g. once the registry fixed its side')
     .action(async (messageId: string) => {
       const id = Number(messageId);
       if (!Number.isInteger(id) || id <= 0) throw new Error('messageId must be a positive integer');
-      const row = await withHub(openHub, (hub) => retryDead(hub.db, id));
+      const row = await withHub(openHub, (hub) => resendMessage(hub.db, id));
       print({ id: row.id, controlId: row.controlId, state: row.state });
     });
 

@@ -6,13 +6,15 @@
  *   patient to the same registry is queued, sending or dead. A registry never sees an update before its add.
  * - At-least-once with a stable identity: a worker that dies after sending leaves the row `sending`; once the
  *   lease passes another worker sends the same bytes again (same MSH-10), which the registry recognises.
- * - Transport faults and transient registry errors (ERR-3 206/207) retry with exponential backoff; permanent
- *   rejections are recorded and never resent unchanged; after max attempts a row is dead until an operator
- *   retries it (outbox-admin.ts retryDead).
+ * - Transport faults, transient registry errors (206/207 in either ERR layout) and a bare AR retry with exponential
+ *   backoff; permanent rejections are recorded and not resent unless an operator asks (outbox-admin.ts
+ *   resendMessage); after max attempts a row is dead until an operator retries it.
+ * - last_error holds the operator-facing reason in the registry's own words (ack.ts reasonOf): the rejection's
+ *   errors, what an accepted-with-errors answer dropped, or the warnings.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../store/db.js';
-import { AckParseError, describeErrors, parseAck, type AckResult, type IisError } from './ack.js';
+import { AckParseError, parseAck, type AckResult, type AckStatus, type IisError } from './ack.js';
 import { Hl7ParseError } from './hl7-message.js';
 import { listConnections, transportFor, type IisConnection } from './connections.js';
 import { IisTransportError, type IisTransport } from './transport.js';
@@ -41,7 +43,7 @@ interface ClaimedRow {
 }
 
 type Resolution =
-  | { kind: 'resolved'; state: 'accepted' | 'accepted-with-warnings' | 'rejected'; ack?: AckResult; answer?: string; error?: string; errors?: IisError[] }
+  | { kind: 'resolved'; state: AckStatus; ack?: AckResult; answer?: string; error?: string; errors?: IisError[] }
   | { kind: 'retry'; error: string; answer?: string; ack?: AckResult };
 
 export class IisOutboxWorker {
@@ -163,10 +165,11 @@ export class IisOutboxWorker {
       const mine = 'id = $1 AND claimed_by = $2 AND state = $3';
       if (res.kind === 'resolved') {
         const errors = res.errors ?? res.ack?.errors ?? [];
+        const reason = res.error ?? (res.ack?.reason || null);
         const upd = await tx.query(
           `UPDATE iis_message SET state = $4, ack_code = $5, ack_text = $6, errors = $7, last_error = $8,
              resolved_at = now(), claimed_by = NULL, claimed_until = NULL WHERE ${mine}`,
-          [row.id, this.workerId, 'sending', res.state, res.ack?.ackCode ?? null, res.answer ?? null, JSON.stringify(errors), res.error ?? (errors.length ? describeErrors(errors) : null)],
+          [row.id, this.workerId, 'sending', res.state, res.ack?.ackCode ?? null, res.answer ?? null, JSON.stringify(errors), reason],
         );
         if (upd.rowCount && res.ack) await tx.query('UPDATE iis_connection SET last_success_at = now() WHERE id = $1', [c.id]);
         return;
@@ -194,6 +197,6 @@ export function classify(answer: string, controlId: string): Resolution {
   if (ack.acknowledgedControlId && ack.acknowledgedControlId !== controlId) {
     return { kind: 'retry', error: `answer acknowledges ${ack.acknowledgedControlId}, not ${controlId}`, answer, ack };
   }
-  if (ack.status === 'rejected' && ack.retryable) return { kind: 'retry', error: `transient: ${describeErrors(ack.errors)}`, answer, ack };
+  if (ack.status === 'rejected' && ack.retryable) return { kind: 'retry', error: `transient: ${ack.reason}`, answer, ack };
   return { kind: 'resolved', state: ack.status, ack, answer };
 }

@@ -10,7 +10,7 @@ import { covers, getConnection, listConnections, type IisConnection } from './co
 import type { PatientRegistryStatus } from './vxu-patient.js';
 import { buildVxu, type VxuAction } from './vxu.js';
 
-export type IisMessageState = 'queued' | 'sending' | 'accepted' | 'accepted-with-warnings' | 'rejected' | 'dead';
+export type IisMessageState = 'queued' | 'sending' | 'accepted' | 'accepted-with-warnings' | 'accepted-with-errors' | 'rejected' | 'dead';
 
 export interface DoseReport {
   patient: Patient;

@@ -9,13 +9,13 @@ import { requireAdmin } from '../../http/admin-guard.js';
 import { badRequest, notFound } from '../../fhir/outcomes.js';
 import { iisWriteInterceptor } from './interceptor.js';
 import { IisOutboxWorker } from './outbox-worker.js';
-import { connectionHealth, findMessages, messageEvents, retryDead } from './outbox-admin.js';
+import { blockedPatients, connectionHealth, findMessages, messageEvents, resendMessage } from './outbox-admin.js';
 import { getConnection, listConnections, saveConnection, type IisConnection } from './connections.js';
 import type { IisMessageState } from './outbox.js';
 import { readConnectionInput } from './connection-input.js';
 import { testConnectivity } from './connectivity.js';
 
-const MESSAGE_STATES: IisMessageState[] = ['queued', 'sending', 'accepted', 'accepted-with-warnings', 'rejected', 'dead'];
+const MESSAGE_STATES: IisMessageState[] = ['queued', 'sending', 'accepted', 'accepted-with-warnings', 'accepted-with-errors', 'rejected', 'dead'];
 
 function redact(c: IisConnection): IisConnection {
   return { ...c, credentials: { username: c.credentials.username, password: c.credentials.password ? '********' : undefined } };
@@ -58,13 +58,19 @@ export function wireIis(hub: Hub, registry: ModuleRegistry): void {
     if (q.limit !== undefined && !/^\d{1,5}$/.test(q.limit)) throw badRequest('limit is a whole number up to 10000', 'limit');
     res.json(await findMessages(hub.db, { limit: q.limit ? Number(q.limit) : undefined, patientId: q.patient, doseId: q.dose, connectionId: q.connection, state: q.state as IisMessageState | undefined, controlId: q.controlId }));
   });
+  // Patients whose reports wait behind a dead message (order is kept; an operator resends or fixes the dead one).
+  r.get('/blocked', async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    if (q.connection !== undefined && typeof q.connection !== 'string') throw badRequest('connection is given once', 'connection');
+    res.json(await blockedPatients(hub.db, q.connection as string | undefined));
+  });
   r.get('/messages/:id/events', async (req, res) => {
     if (!/^\d{1,15}$/.test(req.params.id)) throw badRequest('message id must be a number');
     res.json(await messageEvents(hub.db, Number(req.params.id)));
   });
   r.post('/messages/:id/retry', async (req, res) => {
     if (!/^\d{1,15}$/.test(req.params.id)) throw badRequest('message id must be a number');
-    res.json(await retryDead(hub.db, Number(req.params.id)));
+    res.json(await resendMessage(hub.db, Number(req.params.id)));
   });
   hub.app.use('/admin/iis', r);
 }
