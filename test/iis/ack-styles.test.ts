@@ -131,7 +131,9 @@ describe.each(testDbs())('registry answer styles on $name', ({ open }) => {
       const prefix = `${transport}-${seq}-p`;
       answerByStyle(peer.brain, styles, prefix);
       for (let i = 0; i < styles.length; i++) await report(db, conn, `${prefix}${i}`, `${prefix}${i}-dose`);
-      await drain(db, conn, new IisOutboxWorker(db, FAST));
+      const worker = new IisOutboxWorker(db, FAST);
+      await drain(db, conn, worker);
+      await worker.stop(); // closes its transports
 
       for (let i = 0; i < styles.length; i++) {
         const s = styles[i]!;
@@ -189,6 +191,7 @@ describe.each(testDbs())('registry answer styles on $name', ({ open }) => {
       expect(peer.brain.deliveries.map((d) => d.controlId)).toEqual([rejected!.controlId, rejected!.controlId]);
       expect((await messageEvents(db, rejected!.id)).map((e) => e.kind)).toEqual(['sent', 'answer', 'operator-resend', 'sent', 'answer']);
       await expect(resendMessage(db, rejected!.id)).rejects.toThrow(/only dead or rejected messages/);
+      await worker.stop();
     } finally {
       await peer.close();
     }
@@ -237,6 +240,7 @@ describe.each(testDbs())('registry answer styles on $name', ({ open }) => {
       await drain(db, conn, worker);
       expect((await findMessages(db, { patientId: 'blk-p1' })).map((r) => r.state)).toEqual(['accepted', 'accepted', 'accepted']);
       expect(await blockedPatients(db, conn.id)).toEqual([]);
+      await worker.stop();
     } finally {
       await peer.close();
     }
