@@ -40,7 +40,7 @@ function wireMail(hub: Hub, renderers: Record<string, OutboxRenderer>): void {
     transport: createSmtpTransport(hub.config.smtpUrl),
     from: hub.config.mailFrom,
     rates: hub.config.mailRates,
-    renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts() }), ...renderers },
+    renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts(), timeZone: hub.config.timeZone }), ...renderers },
   });
   worker.start(1000);
   hub.onClose(() => worker.stop());

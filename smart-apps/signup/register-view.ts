@@ -6,7 +6,7 @@
  */
 import { call, HubError } from '../shared/api.js';
 import { announce, field, h } from '../shared/dom.js';
-import { t, tOr } from '../shared/i18n.js';
+import { language, t, tOr } from '../shared/i18n.js';
 import { errorText, type AppContext } from './context.js';
 import { load, save } from './state.js';
 
@@ -72,6 +72,8 @@ export function registerView(app: AppContext, family: boolean): Node[] {
       phone: phone || undefined,
       postalCode: value(form, 'reg-postal'),
       answers: { occupation: value(form, 'reg-occupation') || undefined, conditions: chosen, employerSite: value(form, 'reg-site') || undefined },
+      // The hub writes the person's mail in it (Patient.communication).
+      language: language(),
     };
     try {
       const r = await call<RegisterAnswer>(`${app.hub}/signup/register`, { body, headers: { 'X-Registrant-Token': family ? me?.statusToken : undefined } });

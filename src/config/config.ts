@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { DEFAULT_MAIL_RATES, type MailRates } from '../notify/priority.js';
+import { isTimeZone } from '../notify/mail-locale.js';
 
 export interface Config {
   port: number;
@@ -24,6 +25,8 @@ export interface Config {
   shutdownGraceMs: number;
   smtpUrl?: string;
   mailFrom: string;
+  /** IANA zone for times in public mail where a clinic's Location names none (HUB_TIME_ZONE, default UTC). */
+  timeZone: string;
   /** Outbox send rates per priority class, mails/s per hub process (MAIL_RATE_URGENT, _TRANSACTIONAL, _BULK). */
   mailRates: MailRates;
   /** Email-to-SMS gateway address for sign-in codes by phone (SMS_EMAIL_GATEWAY, `{number}` = digits); phone sign-in is off when unset. */
@@ -39,6 +42,13 @@ export interface Config {
   iisInboundMllpPort?: number;
   /** Path of the CDC SOAP web service EHRs send to on the HTTP server (IIS_INBOUND_SOAP_PATH, `serve --iis-soap-path`); `off` turns it off. */
   iisInboundSoapPath?: string;
+}
+
+/** HUB_TIME_ZONE: an IANA zone such as America/Chicago; a name the runtime does not know stops the start. */
+function hubTimeZone(raw: string | undefined): string {
+  if (!raw) return 'UTC';
+  if (!isTimeZone(raw)) throw new ConfigError(`HUB_TIME_ZONE must be an IANA time zone such as America/Chicago, got '${raw}'`);
+  return raw;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceMs: overrides.shutdownGraceMs ?? envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
     mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
+    timeZone: overrides.timeZone ?? hubTimeZone(env.HUB_TIME_ZONE),
     mailRates: overrides.mailRates ?? {
       urgent: envInt(env, 'MAIL_RATE_URGENT', DEFAULT_MAIL_RATES.urgent, 1, 10_000),
       transactional: envInt(env, 'MAIL_RATE_TRANSACTIONAL', DEFAULT_MAIL_RATES.transactional, 1, 10_000),

@@ -79,7 +79,7 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   app.use(createSignupRouter({ db, repo, rules, policy: config.ticketPolicy, abuse, limits: config.limits }));
   app.use(
     createOpeningNightAdminRouter({
-      db, rules, equity: loadEquityIndex(), policy: config.ticketPolicy, signupBaseUrl: config.signupBaseUrl,
+      db, rules, equity: loadEquityIndex(), policy: config.ticketPolicy, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone,
       requireAdmin: operatorOnly, active, invalidateEvent: (id) => room.invalidate(id),
     }),
   );
@@ -93,5 +93,5 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   gateBookingOperations(hub.fhir.operations, gate);
   registry.addInterceptor(bookingGateInterceptor(gate));
   if (!gate.enabled) hub.logger.warn('devOpenAccess: the booking gate is off (test hubs only)');
-  return { config, room, gate, shedder, notices, mailRenderers: admissionMailRenderers({ db, signupBaseUrl: config.signupBaseUrl }) };
+  return { config, room, gate, shedder, notices, mailRenderers: admissionMailRenderers({ db, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone }) };
 }

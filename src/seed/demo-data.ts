@@ -86,6 +86,8 @@ export function generateJurisdiction(opts: { clinics: number; seed?: number }): 
       address: { line: [`${100 + Math.floor(rnd() * 900)} Main St`], city: c.city, state: c.state, postalCode: postal, country: 'US' },
       position: { latitude: c.lat + (rnd() - 0.5) / 10, longitude: c.lon + (rnd() - 0.5) / 10 },
       managingOrganization: { reference: `Organization/${org.id}` },
+      // Mail and pages give appointment times in the clinic's zone (src/notify/mail-locale.ts).
+      extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/timezone', valueCode: 'America/Chicago' }],
     });
     for (const p of DEMO_PRODUCTS.slice(0, i % 2 === 0 ? 2 : 3)) {
       const covid = p.cvx === '300' || p.cvx === '301';

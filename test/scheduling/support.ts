@@ -61,7 +61,7 @@ export interface Clinic {
 /** A clinic with one schedule for `cvx`, `slots` slots of `capacity` on `day`, and `doses` in stock. */
 export async function seedClinic(
   ctx: SchedulingContext,
-  o: { cvx?: string; day?: string; slots?: number; capacity?: number; doses?: number; postalCode?: string; city?: string; lot?: string } = {},
+  o: { cvx?: string; day?: string; slots?: number; capacity?: number; doses?: number; postalCode?: string; city?: string; lot?: string; timeZone?: string } = {},
 ): Promise<Clinic> {
   const cvx = o.cvx ?? '208';
   const day = o.day ?? '2030-03-04';
@@ -70,6 +70,7 @@ export async function seedClinic(
     resourceType: 'Location', name: `Clinic ${randomUUID().slice(0, 6)}`, status: 'active',
     telecom: [{ system: 'phone', value: '+1-555-0100' }],
     address: { line: ['1 Main St'], city: o.city ?? 'Pittsfield', state: 'MA', postalCode: o.postalCode ?? '01201' },
+    ...(o.timeZone ? { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/timezone', valueCode: o.timeZone }] } : {}),
   };
   const location = await ctx.repo.create(loc as Location & { [k: string]: unknown });
   const sched: Schedule = {
@@ -80,7 +81,7 @@ export async function seedClinic(
   const schedule = await ctx.repo.create(sched as Schedule & { [k: string]: unknown });
   const gen = await generateSlots(ctx.db, ctx.repo, schedule.id!, {
     from: day, to: day, hours: parseOpeningHours(`daily 09:00-${String(9 + Math.ceil(slots / 4)).padStart(2, '0')}:00`),
-    slotMinutes: 15, capacity: o.capacity ?? 1, timeZone: 'UTC',
+    slotMinutes: 15, capacity: o.capacity ?? 1, timeZone: o.timeZone ?? 'UTC',
   });
   if ((o.doses ?? 0) > 0) {
     await ctx.db.transaction((tx) => receiveLot(tx, { locationId: location.id!, productCvx: cvx, lot: o.lot ?? `LOT-${cvx}`, doses: o.doses!, expiresOn: '2031-01-01' }));

@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import type { OperationOutcomeIssue, Patient } from 'fhir/r4';
 import { fhirError, issue, validationError } from '../../fhir/outcomes.js';
 import { enqueueMail } from '../../notify/outbox.js';
+import { communicationFor, mailLanguage } from '../../notify/mail-locale.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Db, type Queryable } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { evaluateTier, validateEligibility, type EligibilityAnswers, type TierResult, type TierRules } from './rules.js';
@@ -26,6 +27,8 @@ export interface RegistrationInput {
   phone?: string;
   postalCode: string;
   answers: EligibilityAnswers;
+  /** The language the person registered in (BCP 47, e.g. `es`): their mail is written in it. */
+  language?: string;
   /** Registrant id of the family member filling in the form, when not the person themself. */
   registeredBy?: string;
 }
@@ -125,6 +128,7 @@ export function registrationToPatient(input: RegistrationInput): Patient {
     birthDate: input.birthDate,
     telecom,
     address: [{ postalCode: input.postalCode.trim() }],
+    ...(input.language ? { communication: [communicationFor(mailLanguage(input.language))] } : {}),
   };
 }
 
@@ -187,12 +191,12 @@ export async function registerPerson(deps: RegistrationDeps, input: Registration
       const patient = await deps.repo.create(registrationToPatient({ ...input, email, phone }) as Patient & AnyResource, { tx, now, id: patientId });
       const r = await tx.query<RegistrantRow>(
         `INSERT INTO registrant (id, patient_id, identity_key, registered_by, email, phone, birth_date, postal_code,
-                                 answers, tier, tier_rank, rules_version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13)
+                                 answers, tier, tier_rank, rules_version, created_at, updated_at, language)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13, $14)
          RETURNING *`,
         [id, patient.id, identityKey(input), registeredBy ?? null, input.email ?? null, input.phone ?? null,
           input.birthDate, input.postalCode.trim().toUpperCase(), JSON.stringify(input.answers ?? {}), tier.tier,
-          tier.rank, deps.rules.version, now.toISOString()],
+          tier.rank, deps.rules.version, now.toISOString(), input.language ? mailLanguage(input.language) : null],
       );
       if (input.email && !email && !input.registeredBy) await mailContactReused(tx, input.email, identityKey(input));
       return { ...fromRow(r.rows[0]!), registeredBy: input.registeredBy ?? null, repeated: false };

@@ -14,6 +14,8 @@ import type { TierRules } from '../eligibility/rules.js';
 import { LOTTERY_ALGORITHM, newSeed, runLottery, seedCommitment, type DrawEntry, type PublishedDraw } from './lottery.js';
 import { DEFAULT_TICKET_POLICY, invitationLink, issueTicket, type TicketPolicy } from './tickets.js';
 import { matchesCohort, type CohortCriteria } from './waves.js';
+import { mailLanguage } from '../../notify/mail-locale.js';
+import { invitationMail } from '../public-mail.js';
 
 export interface EquityIndex {
   version: string;
@@ -53,6 +55,8 @@ export interface DrawDeps {
   /** Base URL of the sign-up pages, for the invitation link. */
   publicBaseUrl: string;
   policy?: TicketPolicy;
+  /** The zone the invitation's expiry is written in (HUB_TIME_ZONE; UTC when not given). */
+  timeZone?: string;
 }
 
 export async function commitDraw(deps: Pick<DrawDeps, 'db' | 'rules'>, plan: DrawPlan, now = new Date()): Promise<{ id: string; seedHash: string; committedAt: string }> {
@@ -127,19 +131,18 @@ export async function runDraw(deps: DrawDeps, drawId: string, now = new Date()):
     const usedWeights = weights ? { defaultWeight: deps.equity.defaultWeight, byPostalCode: weights } : null;
     for (const registrantId of selected) {
       const ticket = await issueTicket(tx, { registrantId, drawId, windowId: d.window_id ?? undefined, now, policy });
-      const email = (await tx.query<{ email: string | null }>('SELECT email FROM registrant WHERE id = $1', [registrantId])).rows[0]?.email;
+      const person = (await tx.query<{ email: string | null; language: string | null }>('SELECT email, language FROM registrant WHERE id = $1', [registrantId])).rows[0];
+      const email = person?.email;
       if (!email) continue; // phone-only registrants: the invitation is visible in their status page; SMS is not wired yet.
       await enqueueMail(tx, {
         kind: 'invitation',
         to: email,
-        subject: 'You are invited to book your vaccination',
-        text: [
-          'You have been selected to book a vaccination appointment.',
-          `Open this link to book: ${invitationLink(deps.publicBaseUrl, ticket.ticketId)}`,
-          `The invitation is valid until ${ticket.expiresAt.toISOString()} and only for you: to use it you will be asked`,
-          'for a one-time code that we send to this address' + (policy.secondFactor === 'dob+code' ? ' and for your date of birth.' : '.'),
-          'Please do not forward it.',
-        ].join('\n'),
+        ...invitationMail(mailLanguage(person.language), {
+          link: invitationLink(deps.publicBaseUrl, ticket.ticketId),
+          expiresAt: ticket.expiresAt,
+          timeZone: deps.timeZone ?? 'UTC',
+          askBirthDate: policy.secondFactor === 'dob+code',
+        }),
         dedupeKey: `invitation:${ticket.ref}`,
         mailClass: 'bulk',
         payload: { drawId, ticketRef: ticket.ref, registrantId },

@@ -11,6 +11,8 @@ import { enqueueMail } from '../../notify/outbox.js';
 import type { Db, Queryable } from '../../store/db.js';
 import { signClaimToken, type ClaimTokenPayload } from './claim-token.js';
 import { getSecret } from './secrets.js';
+import { mailLanguage } from '../../notify/mail-locale.js';
+import { invitationCodeMail } from '../public-mail.js';
 
 export interface TicketPolicy {
   /** How long an invitation stays claimable/bookable. */
@@ -124,7 +126,7 @@ export async function sendClaimCode(
 ): Promise<{ ticketRef: string; sentTo: string; codeExpiresAt: Date }> {
   const t = await ticketById(db, ticketId);
   assertTicketLive(t, now);
-  const reg = (await db.query<{ email: string | null }>('SELECT email FROM registrant WHERE id = $1', [t.registrant_id])).rows[0];
+  const reg = (await db.query<{ email: string | null; language: string | null }>('SELECT email, language FROM registrant WHERE id = $1', [t.registrant_id])).rows[0];
   if (!reg?.email) throw fhirError('BAD_REQUEST', 'No email address on file for this invitation; contact the hub by phone');
   const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
   const hash = await codeHash(db, t.ref, code);
@@ -148,8 +150,7 @@ export async function sendClaimCode(
     await enqueueMail(tx, {
       kind: 'one-time-code',
       to: reg.email!,
-      subject: 'Your vaccination invitation code',
-      text: `Your one-time code is ${code}. It is valid for ${policy.codeTtlMinutes} minutes. Nobody from the clinic will ever ask you for it.`,
+      ...invitationCodeMail(mailLanguage(reg.language), { code, minutes: policy.codeTtlMinutes }),
       dedupeKey: `one-time-code:${t.ref}:${r.rows[0].codes_sent}`,
       mailClass: 'urgent',
       redactAfterSend: true,
@@ -239,18 +240,24 @@ export async function revokeTicket(db: Queryable, ref: string, reason: string, n
  * Marks the ticket used inside the booking transaction: exactly one booking per ticket even when two devices
  * book at once (the second finds no `claimed` row and gets INVITATION_USED, rolling its booking back).
  */
-export async function markTicketUsed(tx: Queryable, claim: Pick<ClaimTokenPayload, 'tkt' | 'gen' | 'sub'>, now = new Date()): Promise<{ email: string | null }> {
+/** Who a used ticket booked for: where and in which language their booking mail goes. */
+export interface BookedPerson {
+  email: string | null;
+  language: string | null;
+}
+
+export async function markTicketUsed(tx: Queryable, claim: Pick<ClaimTokenPayload, 'tkt' | 'gen' | 'sub'>, now = new Date()): Promise<BookedPerson> {
   // One statement (the booking transaction holds the slot's lock meanwhile): the ticket, then its person, who is
   // booked only when the ticket was.
-  const r = await tx.query<{ used: boolean; email: string | null }>(
+  const r = await tx.query<{ used: boolean; email: string | null; language: string | null }>(
     `WITH used AS (UPDATE invitation_ticket SET status = 'used', used_at = $3
                     WHERE ref = $1 AND claim_generation = $2 AND status = 'claimed' AND expires_at > $3 RETURNING ref),
-          booked AS (UPDATE registrant SET status = 'booked', updated_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM used) RETURNING email)
-     SELECT EXISTS (SELECT 1 FROM used) AS used, (SELECT email FROM booked) AS email`,
+          booked AS (UPDATE registrant SET status = 'booked', updated_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM used) RETURNING email, language)
+     SELECT EXISTS (SELECT 1 FROM used) AS used, (SELECT email FROM booked) AS email, (SELECT language FROM booked) AS language`,
     [claim.tkt, claim.gen, now.toISOString(), claim.sub],
   );
   if (!r.rows[0]?.used) throw fhirError('INVITATION_USED', 'This invitation was already used or is no longer valid');
-  return { email: r.rows[0].email };
+  return { email: r.rows[0].email, language: r.rows[0].language };
 }
 
 /**

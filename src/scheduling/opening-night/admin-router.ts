@@ -29,6 +29,8 @@ export interface AdminRouterDeps {
   equity: EquityIndex;
   policy: TicketPolicy;
   signupBaseUrl: string;
+  /** HUB_TIME_ZONE: invitation expiries in mail are written in it. */
+  timeZone?: string;
   requireAdmin: express.RequestHandler;
   active: ActiveEvent;
   /** Forget cached event rows after a change (the waiting room's per-process cache). */
@@ -83,7 +85,7 @@ export function createOpeningNightAdminRouter(deps: AdminRouterDeps): Router {
   }));
 
   router.post('/admin/draws/:id/run', ...admin, handle(async (req, res) => {
-    const view = await runDraw({ db, rules: deps.rules, equity: deps.equity, publicBaseUrl: deps.signupBaseUrl, policy: deps.policy }, String(req.params.id), now());
+    const view = await runDraw({ db, rules: deps.rules, equity: deps.equity, publicBaseUrl: deps.signupBaseUrl, policy: deps.policy, timeZone: deps.timeZone }, String(req.params.id), now());
     res.json({ id: view.id, status: view.status, drawnAt: view.drawnAt, invited: view.published?.selected.length ?? 0, audit: `/draws/${view.id}` });
   }));
 

@@ -10,13 +10,12 @@ import type { Appointment } from 'fhir/r4';
 import { Counter } from 'prom-client';
 import type { Principal } from '../../auth/principal.js';
 import { fhirError, isOperationOutcomeError, type ErrorCode, type OperationOutcomeError } from '../../fhir/outcomes.js';
-import { enqueueMail } from '../../notify/outbox.js';
-import { queueReminder } from './mail-renderers.js';
+import { queueBookedMail, queueReminder } from './mail-renderers.js';
 import type { Queryable } from '../../store/db.js';
 import { recheckTierOf } from '../eligibility/registrants.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { abuseKindOf, type AbuseAccounting, type AbuseKind } from '../invitations/abuse.js';
-import { markTicketUsed } from '../invitations/tickets.js';
+import { markTicketUsed, type BookedPerson } from '../invitations/tickets.js';
 import { checkBookingGate, hasStaffAuthority } from '../invitations/waves.js';
 import { openingNightRegistry } from '../waiting-room/metrics.js';
 
@@ -143,12 +142,11 @@ export class BookingGate {
    * before are queued in the outbox.
    */
   async onTicketBooked(tx: Queryable, pass: TicketPass, appointment: Appointment, ctx: Pick<GateInput, 'principal' | 'ip' | 'what'>): Promise<void> {
-    const { email } = await this.consumeTicket(tx, pass, ctx);
-    await this.queueBookingMails(tx, pass, appointment, email);
+    await this.queueBookingMails(tx, pass, appointment, await this.consumeTicket(tx, pass, ctx));
   }
 
-  /** Marks the ticket used (INVITATION_USED, counted and audited, when it already was); answers the person's email. */
-  async consumeTicket(tx: Queryable, pass: TicketPass, ctx: Pick<GateInput, 'principal' | 'ip' | 'what'>): Promise<{ email: string | null }> {
+  /** Marks the ticket used (INVITATION_USED, counted and audited, when it already was); answers the person's email and language. */
+  async consumeTicket(tx: Queryable, pass: TicketPass, ctx: Pick<GateInput, 'principal' | 'ip' | 'what'>): Promise<BookedPerson> {
     try {
       return await markTicketUsed(tx, { tkt: pass.ticketRef, gen: pass.generation, sub: pass.registrantId }, this.now());
     } catch (e) {
@@ -159,35 +157,20 @@ export class BookingGate {
 
   /**
    * The confirmation now and a reminder the day before, to the registrant's address, in the booking transaction.
-   * `knownEmail`: the address consumeTicket answered (read here when not given).
+   * `known`: the address and language consumeTicket answered (read here when not given).
    */
-  async queueBookingMails(tx: Queryable, pass: TicketPass, appointment: Appointment, knownEmail?: string | null): Promise<void> {
+  async queueBookingMails(tx: Queryable, pass: TicketPass, appointment: Appointment, known?: BookedPerson): Promise<void> {
     const now = this.now();
-    const email =
-      knownEmail !== undefined
-        ? knownEmail
-        : (await tx.query<{ email: string | null }>('SELECT email FROM registrant WHERE id = $1', [pass.registrantId])).rows[0]?.email;
+    const person = known ?? (await tx.query<BookedPerson>('SELECT email, language FROM registrant WHERE id = $1', [pass.registrantId])).rows[0];
+    const email = person?.email;
     if (!email || !appointment.id) return;
+    const language = person.language ?? undefined;
+    // Both rendered when sent (kind + payload only): in the person's language, in the clinic's time zone, with its
+    // address, read from the Location then; and a reminder for an appointment cancelled meanwhile is never sent.
+    await queueBookedMail(tx, { appointmentId: appointment.id, patientId: pass.patientId, email, language, ticketRef: pass.ticketRef });
     const when = appointment.start ? new Date(appointment.start) : undefined;
-    const whenText = when ? when.toUTCString() : 'the time shown in your booking';
-    const where = appointment.participant?.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.display;
-    await enqueueMail(tx, {
-      kind: 'booking-confirmation',
-      to: email,
-      subject: 'Your vaccination appointment is booked',
-      text: [
-        `Your vaccination appointment is booked for ${whenText}${where ? ` at ${where}` : ''}.`,
-        `Appointment reference: ${appointment.id}.`,
-        'Bring an identity document. To cancel, use the same sign-up page; your place then goes to someone else.',
-      ].join('\n'),
-      dedupeKey: `booking-confirmation:${appointment.id}`,
-      mailClass: 'transactional',
-      recipientPatientId: pass.patientId,
-      payload: { appointmentId: appointment.id, ticketRef: pass.ticketRef },
-    });
     if (when && when.getTime() - 24 * 3_600_000 > now.getTime()) {
-      // Rendered when due (kind + payload only), so a reminder for an appointment cancelled meanwhile is never sent.
-      await queueReminder(tx, { appointmentId: appointment.id, patientId: pass.patientId, email, sendAt: new Date(when.getTime() - 24 * 3_600_000) });
+      await queueReminder(tx, { appointmentId: appointment.id, patientId: pass.patientId, email, language, sendAt: new Date(when.getTime() - 24 * 3_600_000) });
     }
   }
 }

@@ -15,6 +15,7 @@ import { hasStoredAnswer, IDEMPOTENT_REPLAY_LOCAL, retryCallerOf } from '../idem
 import { paramResource, paramValue, paramValues } from '../operations/params.js';
 import { proposalSlotId } from '../operations/appointment-find.js';
 import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass, type TicketPass } from './booking-gate.js';
+import type { BookedPerson } from '../invitations/tickets.js';
 
 async function patientOfAppointment(ctx: FhirContext, ref: string | undefined): Promise<string | undefined> {
   const id = ref ? idFromReference(ref, 'Appointment') : undefined;
@@ -118,7 +119,7 @@ function takesPlace(appt: Appointment, previous: Appointment | undefined): boole
  * the confirmation is queued after the write (when a created Appointment has its id).
  */
 export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
-  const booked = new WeakMap<Queryable, { pass: TicketPass; email: string | null }>();
+  const booked = new WeakMap<Queryable, { pass: TicketPass; person: BookedPerson }>();
   return {
     resourceType: 'Appointment',
     async beforeWrite(tx, { interaction, resource, previous, principal, headers }) {
@@ -132,8 +133,7 @@ export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
         ? appt
         : { ...appt, participant: [...(appt.participant ?? []), { actor: { reference: `Patient/${pass.patientId}` }, status: 'accepted' }] };
       if (ticketed.status === 'booked') {
-        const { email } = await gate.consumeTicket(tx, pass, { principal, what });
-        booked.set(tx, { pass, email });
+        booked.set(tx, { pass, person: await gate.consumeTicket(tx, pass, { principal, what }) });
       }
       return ticketed as unknown as AnyResource;
     },
@@ -141,7 +141,7 @@ export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
       const consumed = booked.get(tx);
       if (!consumed || !resource) return;
       booked.delete(tx);
-      await gate.queueBookingMails(tx, consumed.pass, resource as unknown as Appointment, consumed.email);
+      await gate.queueBookingMails(tx, consumed.pass, resource as unknown as Appointment, consumed.person);
     },
   };
 }

@@ -7,7 +7,10 @@
  * plus `admissionMailRenderers({ db, signupBaseUrl })` where opening night is wired.
  */
 import { randomUUID } from 'node:crypto';
-import type { Appointment, Patient } from 'fhir/r4';
+import type { Appointment, Location, Patient } from 'fhir/r4';
+import { clinicTimeZone, formatWhen, mailLanguage, preferredLanguage, type MailLanguage } from '../../notify/mail-locale.js';
+import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '../public-mail.js';
+import { EXT_VACCINE_PRODUCT } from '../slot-view.js';
 import { MailNotNeeded, type OutboxRow } from '../../notify/outbox.js';
 import type { OutboxRenderer } from '../../notify/worker.js';
 import type { Queryable } from '../../store/db.js';
@@ -17,6 +20,7 @@ import type { ProductCatalogue } from '../products.js';
 
 export const SUPPLY_SHORTFALL_KIND = 'appointment-supply-shortfall';
 export const REMINDER_KIND = 'appointment-reminder';
+export const BOOKED_KIND = 'appointment-booked';
 
 /**
  * Nothing to retry: the worker treats an SMTP-style 5xx as permanent and marks the row dead with this reason,
@@ -27,15 +31,25 @@ function permanent(message: string): Error {
 }
 
 /** Queues a reminder (kind + payload), sent at `sendAt` if the appointment is still booked then. */
-export async function queueReminder(tx: Queryable, r: { appointmentId: string; patientId: string; email: string; sendAt: Date }): Promise<void> {
+export async function queueReminder(tx: Queryable, r: { appointmentId: string; patientId: string; email: string; language?: string; sendAt: Date }): Promise<void> {
   await tx.query(
     `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, next_attempt_at, priority)
      VALUES ($1, $2, $3, $4::jsonb, $5, $6, 2 /* bulk: src/notify/priority.ts */) ON CONFLICT (dedupe_key) DO NOTHING`,
-    [randomUUID(), REMINDER_KIND, r.patientId, JSON.stringify({ appointmentId: r.appointmentId, email: r.email }), `reminder:${r.appointmentId}`, r.sendAt.toISOString()],
+    [randomUUID(), REMINDER_KIND, r.patientId, JSON.stringify({ appointmentId: r.appointmentId, email: r.email, language: r.language }), `reminder:${r.appointmentId}`, r.sendAt.toISOString()],
   );
 }
 
-const when = (iso: unknown): string => (typeof iso === 'string' && !Number.isNaN(Date.parse(iso)) ? new Date(iso).toUTCString() : 'your booked time');
+/** Queues the booking confirmation (kind + payload; rendered when sent, from the Appointment and its Location). */
+export async function queueBookedMail(
+  tx: Queryable,
+  r: { appointmentId: string; patientId: string; email: string; language?: string; ticketRef?: string },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO notification_outbox (id, kind, recipient_patient_id, payload, dedupe_key, next_attempt_at, priority)
+     VALUES ($1, $2, $3, $4::jsonb, $5, now(), 1 /* transactional: src/notify/priority.ts */) ON CONFLICT (dedupe_key) DO NOTHING`,
+    [randomUUID(), BOOKED_KIND, r.patientId, JSON.stringify({ appointmentId: r.appointmentId, email: r.email, language: r.language, ticketRef: r.ticketRef }), `booking-confirmation:${r.appointmentId}`],
+  );
+}
 
 async function emailOf(repo: Repository, row: OutboxRow): Promise<string> {
   if (!row.recipient_patient_id) throw permanent(`outbox ${row.kind} row has no recipient patient`);
@@ -45,40 +59,60 @@ async function emailOf(repo: Repository, row: OutboxRow): Promise<string> {
   return email;
 }
 
-export function schedulingMailRenderers(deps: { repo: Repository; products: ProductCatalogue }): Record<string, OutboxRenderer> {
-  const productName = (cvx: unknown): string => (typeof cvx === 'string' ? (deps.products.get(cvx)?.name ?? `CVX ${cvx}`) : 'your vaccine');
+export interface SchedulingMailDeps {
+  repo: Repository;
+  products: ProductCatalogue;
+  /** Where a clinic's Location names no time zone (HUB_TIME_ZONE). */
+  timeZone: string;
+}
+
+/**
+ * The appointment mails, rendered when sent: in the person's language (chosen at registration, else their
+ * Patient's preferred `communication`), with the appointment's time in its clinic's zone, the vaccine, the clinic's
+ * address and a map link (src/scheduling/public-mail.ts).
+ */
+export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string, OutboxRenderer> {
+  const productName = (cvx: unknown): string | undefined => (typeof cvx === 'string' && cvx ? (deps.products.get(cvx)?.name ?? `CVX ${cvx}`) : undefined);
+  const readAppointment = async (id: string): Promise<Appointment | undefined> =>
+    (await deps.repo.readOptional<AnyResource>('Appointment', id)) as unknown as Appointment | undefined;
+  /** When, what and where of an appointment, from the Appointment and its Location as they are now. */
+  const factsOf = async (appt: Appointment): Promise<AppointmentFacts> => {
+    const locationId = appt.participant?.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.reference?.slice('Location/'.length);
+    const location = locationId ? ((await deps.repo.readOptional<AnyResource>('Location', locationId)) as unknown as Location | undefined) : undefined;
+    const cvx = appt.extension?.find((e) => e.url === EXT_VACCINE_PRODUCT)?.valueCoding?.code;
+    return { start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), productName: productName(cvx), location, reference: appt.id ?? '' };
+  };
+  const languageOf = async (payloadLanguage: unknown, patientId: string | null): Promise<MailLanguage> => {
+    if (typeof payloadLanguage === 'string' && payloadLanguage) return mailLanguage(payloadLanguage);
+    const patient = patientId ? ((await deps.repo.readOptional<AnyResource>('Patient', patientId)) as unknown as Patient | undefined) : undefined;
+    return mailLanguage(preferredLanguage(patient));
+  };
   return {
+    async [BOOKED_KIND](row) {
+      const p = row.payload as { appointmentId?: string; email?: string; language?: string };
+      if (!p.appointmentId || !p.email) throw permanent('booking confirmation row without appointment or address');
+      const appt = await readAppointment(p.appointmentId);
+      if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
+      return { to: p.email, ...bookedMail(await languageOf(p.language, row.recipient_patient_id), await factsOf(appt)) };
+    },
     async [SUPPLY_SHORTFALL_KIND](row) {
       const p = row.payload as { appointmentId?: string; productCvx?: string; start?: string; substitutes?: Array<{ productCvx: string; slotIds: string[] }> };
       const to = await emailOf(deps.repo, row);
-      const options = (p.substitutes ?? []).map((s) => `  - ${productName(s.productCvx)}: ${s.slotIds.length} place(s) available at the same clinic`);
-      return {
-        to,
-        subject: 'Your vaccination appointment needs to be moved',
-        text: [
-          `A delivery of ${productName(p.productCvx)} is late, so we may not have your dose for your appointment on ${when(p.start)}.`,
-          options.length
-            ? ['You can keep your day with a compatible vaccine:', ...options, 'Open the sign-up page to choose, or reply to be contacted.'].join('\n')
-            : 'We will contact you to rebook; you keep your priority.',
-          `Appointment reference: ${p.appointmentId ?? 'unknown'}.`,
-        ].join('\n'),
-      };
+      const appt = p.appointmentId ? await readAppointment(p.appointmentId) : undefined;
+      const facts = appt ? await factsOf(appt) : { start: p.start, timeZone: deps.timeZone, reference: p.appointmentId ?? '' };
+      const substitutes = (p.substitutes ?? []).map((s) => ({ productName: productName(s.productCvx) ?? s.productCvx, places: s.slotIds.length }));
+      const language = await languageOf(undefined, row.recipient_patient_id);
+      return { to, ...shortfallMail(language, { ...facts, lateProductName: productName(p.productCvx) ?? '', substitutes }) };
     },
     async [REMINDER_KIND](row) {
-      const p = row.payload as { appointmentId?: string; email?: string };
+      const p = row.payload as { appointmentId?: string; email?: string; language?: string };
       if (!p.appointmentId || !p.email) throw permanent('reminder row without appointment or address');
-      const appt = (await deps.repo.readOptional<AnyResource>('Appointment', p.appointmentId)) as unknown as Appointment | undefined;
+      const appt = await readAppointment(p.appointmentId);
       if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
-      return {
-        to: p.email,
-        subject: 'Reminder: your vaccination appointment is tomorrow',
-        text: `This is a reminder of your vaccination appointment on ${when(appt.start)} (reference ${appt.id}). If you cannot come, please cancel so someone else can have the place.`,
-      };
+      return { to: p.email, ...reminderMail(await languageOf(p.language, row.recipient_patient_id), await factsOf(appt)) };
     },
   };
 }
-
-type MailLanguage = 'en' | 'es' | 'ko';
 
 /** The admission mail in the sign-up app's three languages ({link}, {expires}, {minutes} filled in). */
 const ADMISSION_MAIL: Record<MailLanguage, { subject: string; text: string }> = {
@@ -123,14 +157,13 @@ const ADMISSION_MAIL: Record<MailLanguage, { subject: string; text: string }> = 
   },
 };
 
-function mailLanguage(raw: unknown): MailLanguage {
-  return raw === 'es' || raw === 'ko' ? raw : 'en';
-}
-
 /** The admission mail's words, in `language` (English when the hub does not speak it). */
-export function admissionMailText(language: unknown, facts: { link: string; expiresAt: Date; sessionMinutes: number }): { subject: string; text: string } {
+export function admissionMailText(
+  language: unknown,
+  facts: { link: string; expiresAt: Date; sessionMinutes: number; timeZone?: string },
+): { subject: string; text: string } {
   const lang = mailLanguage(language);
-  const expires = `${new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(facts.expiresAt)} UTC`;
+  const expires = formatWhen(facts.expiresAt, facts.timeZone ?? 'UTC', lang);
   const vars: Record<string, string> = { link: facts.link, expires, minutes: String(facts.sessionMinutes) };
   const m = ADMISSION_MAIL[lang];
   return { subject: m.subject, text: m.text.replace(/\{(\w+)\}/g, (all, k: string) => vars[k] ?? all) };
@@ -141,7 +174,7 @@ export function admissionMailText(language: unknown, facts: { link: string; expi
  * their live invitation's expiry and the event's booking-session length; not sent (skipped, with the reason) when
  * the person is already booking or has booked, or their invitation is no longer live.
  */
-export function admissionMailRenderers(deps: { db: Queryable; signupBaseUrl: string; now?: () => Date }): Record<string, OutboxRenderer> {
+export function admissionMailRenderers(deps: { db: Queryable; signupBaseUrl: string; timeZone?: string; now?: () => Date }): Record<string, OutboxRenderer> {
   const now = deps.now ?? (() => new Date());
   return {
     async [ADMISSION_MAIL_KIND](row) {
@@ -160,7 +193,7 @@ export function admissionMailRenderers(deps: { db: Queryable; signupBaseUrl: str
       const expiresAt = r.expires_at ? new Date(r.expires_at) : undefined;
       if (!expiresAt || expiresAt.getTime() <= now().getTime()) throw new MailNotNeeded('not sent: the invitation is no longer live');
       const link = `${deps.signupBaseUrl}/waiting?lang=${mailLanguage(p.language)}`;
-      return { to: r.email, ...admissionMailText(p.language, { link, expiresAt, sessionMinutes: Math.max(1, Math.round(Number(r.session_seconds) / 60)) }) };
+      return { to: r.email, ...admissionMailText(p.language, { link, expiresAt, timeZone: deps.timeZone, sessionMinutes: Math.max(1, Math.round(Number(r.session_seconds) / 60)) }) };
     },
   };
 }

@@ -63,6 +63,7 @@ function registrationOf(b: Record<string, unknown>): Omit<RegistrationInput, 're
     email: str(b.email, 'email'),
     phone: str(b.phone, 'phone'),
     postalCode: str(b.postalCode, 'postalCode') ?? '',
+    language: str(b.language, 'language'),
     answers: { occupation: a.occupation as string | undefined, conditions: a.conditions as string[] | undefined, employerSite: a.employerSite as string | undefined },
   };
 }

@@ -1,0 +1,182 @@
+/**
+ * The mail the public gets about invitations and appointments, in English, Spanish and Korean (issue 22: a
+ * Spanish registrant got the invitation, code and confirmation mails in English, the confirmation said
+ * "15:00:00 GMT" for a 9:00 appointment in Chicago and gave no place, and the invitation expiry was a raw ISO
+ * timestamp). Every message exists in every language (a test fails when a key lacks one), times are the clinic's
+ * local time in the language's format (src/notify/mail-locale.ts), and appointment mail names the vaccine and the
+ * clinic with its address and a map link.
+ */
+import type { Location } from 'fhir/r4';
+import { addressLine, formatWhen, mapLink, MAIL_LANGUAGES, type MailLanguage } from '../notify/mail-locale.js';
+
+const EN = {
+  'booked.subject': 'Your vaccination appointment is booked',
+  'booked.intro': 'Your vaccination appointment is booked.',
+  'booked.bring': 'Bring an identity document. If you cannot come, cancel on the same sign-up page so that someone else can have the place.',
+  'reminder.subject': 'Reminder: your vaccination appointment is tomorrow',
+  'reminder.intro': 'This is a reminder of your vaccination appointment.',
+  'reminder.cancel': 'If you cannot come, please cancel so that someone else can have the place.',
+  'shortfall.subject': 'Your vaccination appointment needs to be moved',
+  'shortfall.intro': 'A delivery of {product} is late, so we may not have your dose for this appointment:',
+  'shortfall.options': 'You can keep your day with a compatible vaccine:',
+  'shortfall.option': '{product}: {count} places available at the same clinic',
+  'shortfall.choose': 'Open the sign-up page to choose, or reply to be contacted.',
+  'shortfall.rebook': 'We will contact you to rebook; you keep your priority.',
+  'label.when': 'When',
+  'label.vaccine': 'Vaccine',
+  'label.where': 'Where',
+  'label.map': 'Map',
+  'label.ref': 'Booking reference',
+  'invitation.subject': 'You are invited to book your vaccination',
+  'invitation.intro': 'You have been selected to book a vaccination appointment.',
+  'invitation.link': 'Open this link to book: {link}',
+  'invitation.valid': 'The invitation is valid until {expires} and only for you.',
+  'invitation.code': 'To use it you will be asked for a one-time code that we send to this address.',
+  'invitation.code-dob': 'To use it you will be asked for a one-time code that we send to this address and for your date of birth.',
+  'invitation.forward': 'Please do not forward it.',
+  'code.subject': 'Your vaccination invitation code',
+  'code.text': 'Your one-time code is {code}. It is valid for {minutes} minutes. Nobody from the clinic will ever ask you for it.',
+} as const;
+
+export type PublicMailKey = keyof typeof EN;
+
+const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
+  en: EN,
+  es: {
+    'booked.subject': 'Su cita de vacunación está reservada',
+    'booked.intro': 'Su cita de vacunación está reservada.',
+    'booked.bring': 'Traiga un documento de identidad. Si no puede venir, cancele en la misma página de inscripción para que otra persona pueda usar el lugar.',
+    'reminder.subject': 'Recordatorio: su cita de vacunación es mañana',
+    'reminder.intro': 'Le recordamos su cita de vacunación.',
+    'reminder.cancel': 'Si no puede venir, cancele la cita para que otra persona pueda usar el lugar.',
+    'shortfall.subject': 'Su cita de vacunación debe cambiarse',
+    'shortfall.intro': 'Una entrega de {product} se retrasó, así que es posible que no tengamos su dosis para esta cita:',
+    'shortfall.options': 'Puede mantener el día con una vacuna compatible:',
+    'shortfall.option': '{product}: {count} lugares disponibles en la misma clínica',
+    'shortfall.choose': 'Abra la página de inscripción para elegir, o responda para que le contactemos.',
+    'shortfall.rebook': 'Le contactaremos para reprogramar; conserva su prioridad.',
+    'label.when': 'Cuándo',
+    'label.vaccine': 'Vacuna',
+    'label.where': 'Dónde',
+    'label.map': 'Mapa',
+    'label.ref': 'Referencia de la cita',
+    'invitation.subject': 'Está invitado a reservar su vacunación',
+    'invitation.intro': 'Ha sido seleccionado para reservar una cita de vacunación.',
+    'invitation.link': 'Abra este enlace para reservar: {link}',
+    'invitation.valid': 'La invitación es válida hasta el {expires} y solo para usted.',
+    'invitation.code': 'Para usarla se le pedirá un código de un solo uso que enviamos a esta dirección.',
+    'invitation.code-dob': 'Para usarla se le pedirá un código de un solo uso que enviamos a esta dirección y su fecha de nacimiento.',
+    'invitation.forward': 'No la reenvíe.',
+    'code.subject': 'Su código de invitación para vacunarse',
+    'code.text': 'Su código de un solo uso es {code}. Es válido durante {minutes} minutos. Nadie de la clínica se lo pedirá nunca.',
+  },
+  ko: {
+    'booked.subject': '예방접종 예약이 완료되었습니다',
+    'booked.intro': '예방접종 예약이 완료되었습니다.',
+    'booked.bring': '신분증을 지참하세요. 오실 수 없으면 다른 분이 이용할 수 있도록 같은 신청 페이지에서 취소해 주세요.',
+    'reminder.subject': '알림: 내일 예방접종 예약이 있습니다',
+    'reminder.intro': '예방접종 예약을 알려 드립니다.',
+    'reminder.cancel': '오실 수 없으면 다른 분이 이용할 수 있도록 예약을 취소해 주세요.',
+    'shortfall.subject': '예방접종 예약을 변경해야 합니다',
+    'shortfall.intro': '{product} 배송이 늦어져 이 예약에 맞춰 접종할 백신이 없을 수 있습니다:',
+    'shortfall.options': '호환되는 백신으로 같은 날짜를 유지할 수 있습니다:',
+    'shortfall.option': '{product}: 같은 접종소에 {count}자리 있음',
+    'shortfall.choose': '신청 페이지에서 선택하시거나, 회신하시면 연락드리겠습니다.',
+    'shortfall.rebook': '다시 예약하도록 연락드리겠습니다. 우선순위는 유지됩니다.',
+    'label.when': '일시',
+    'label.vaccine': '백신',
+    'label.where': '장소',
+    'label.map': '지도',
+    'label.ref': '예약 번호',
+    'invitation.subject': '예방접종 예약에 초대되었습니다',
+    'invitation.intro': '예방접종 예약 대상자로 선정되었습니다.',
+    'invitation.link': '이 링크를 열어 예약하세요: {link}',
+    'invitation.valid': '초대장은 {expires}까지 유효하며 본인만 사용할 수 있습니다.',
+    'invitation.code': '사용하실 때 이 주소로 보내 드리는 일회용 코드를 입력하셔야 합니다.',
+    'invitation.code-dob': '사용하실 때 이 주소로 보내 드리는 일회용 코드와 생년월일을 입력하셔야 합니다.',
+    'invitation.forward': '다른 사람에게 전달하지 마세요.',
+    'code.subject': '예방접종 초대 코드',
+    'code.text': '일회용 코드는 {code}입니다. {minutes}분 동안 유효합니다. 접종소 직원은 절대 이 코드를 묻지 않습니다.',
+  },
+};
+
+/** Keys missing in a language (none, or a test fails). */
+export function missingMailTranslations(): string[] {
+  return MAIL_LANGUAGES.flatMap((l) => (Object.keys(EN) as PublicMailKey[]).filter((k) => !TEXT[l][k]?.trim()).map((k) => `${l}:${k}`));
+}
+
+export function mailText(language: MailLanguage, key: PublicMailKey, vars: Record<string, string | number> = {}): string {
+  return TEXT[language][key].replace(/\{(\w+)\}/g, (all, k: string) => (vars[k] !== undefined ? String(vars[k]) : all));
+}
+
+/** What an appointment mail says about the appointment: when (clinic time), which vaccine, where, a map, the reference. */
+export interface AppointmentFacts {
+  start?: string;
+  timeZone: string;
+  productName?: string;
+  location?: Location;
+  reference: string;
+}
+
+export function appointmentLines(language: MailLanguage, f: AppointmentFacts): string[] {
+  const label = (k: PublicMailKey, value: string | undefined): string[] => (value ? [`${mailText(language, k)}: ${value}`] : []);
+  const where = [f.location?.name, addressLine(f.location)].filter(Boolean).join(', ');
+  return [
+    ...label('label.when', f.start ? formatWhen(f.start, f.timeZone, language) : undefined),
+    ...label('label.vaccine', f.productName),
+    ...label('label.where', where || undefined),
+    ...label('label.map', mapLink(f.location)),
+    ...label('label.ref', f.reference),
+  ];
+}
+
+export function bookedMail(language: MailLanguage, f: AppointmentFacts): { subject: string; text: string } {
+  return {
+    subject: mailText(language, 'booked.subject'),
+    text: [mailText(language, 'booked.intro'), '', ...appointmentLines(language, f), '', mailText(language, 'booked.bring')].join('\n'),
+  };
+}
+
+export function reminderMail(language: MailLanguage, f: AppointmentFacts): { subject: string; text: string } {
+  return {
+    subject: mailText(language, 'reminder.subject'),
+    text: [mailText(language, 'reminder.intro'), '', ...appointmentLines(language, f), '', mailText(language, 'reminder.cancel')].join('\n'),
+  };
+}
+
+export function shortfallMail(
+  language: MailLanguage,
+  f: AppointmentFacts & { lateProductName: string; substitutes: Array<{ productName: string; places: number }> },
+): { subject: string; text: string } {
+  const options = f.substitutes.map((s) => `  - ${mailText(language, 'shortfall.option', { product: s.productName, count: s.places })}`);
+  return {
+    subject: mailText(language, 'shortfall.subject'),
+    text: [
+      mailText(language, 'shortfall.intro', { product: f.lateProductName }),
+      '',
+      ...appointmentLines(language, f),
+      '',
+      ...(options.length ? [mailText(language, 'shortfall.options'), ...options, mailText(language, 'shortfall.choose')] : [mailText(language, 'shortfall.rebook')]),
+    ].join('\n'),
+  };
+}
+
+export function invitationMail(
+  language: MailLanguage,
+  f: { link: string; expiresAt: Date; timeZone: string; askBirthDate: boolean },
+): { subject: string; text: string } {
+  return {
+    subject: mailText(language, 'invitation.subject'),
+    text: [
+      mailText(language, 'invitation.intro'),
+      mailText(language, 'invitation.link', { link: f.link }),
+      mailText(language, 'invitation.valid', { expires: formatWhen(f.expiresAt, f.timeZone, language) }),
+      mailText(language, f.askBirthDate ? 'invitation.code-dob' : 'invitation.code'),
+      mailText(language, 'invitation.forward'),
+    ].join('\n'),
+  };
+}
+
+export function invitationCodeMail(language: MailLanguage, f: { code: string; minutes: number }): { subject: string; text: string } {
+  return { subject: mailText(language, 'code.subject'), text: mailText(language, 'code.text', { code: f.code, minutes: f.minutes }) };
+}
