@@ -26,7 +26,7 @@ import { startOtp, verifyOtp, type DemoAccount, type OtpSender, type PatientDire
 import { isOAuthError, OAuthError } from './oauth-error.js';
 import { codePage, consentPage, emailPage, errorPage } from './pages.js';
 import { authRateLimit, DEFAULT_AUTH_RATE_LIMITS, type AuthRateLimits } from './rate-limit.js';
-import { authUrls, smartConfiguration } from './smart-configuration.js';
+import { authUrls, openidConfiguration, smartConfiguration } from './smart-configuration.js';
 import { authenticateClient, handleTokenRequest, type TokenContext, type TokenForm } from './token-endpoint.js';
 import type { Principal } from './principal.js';
 import { StaffAuthority } from './staff-authority.js';
@@ -101,6 +101,11 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   const fhirPath = new URL(fhirBaseUrl).pathname.replace(/\/+$/, '');
   r.get(`${fhirPath}/.well-known/smart-configuration`, (_req, res) => {
     res.set('Access-Control-Allow-Origin', '*').set('Cache-Control', 'public, max-age=300').json(smartConfiguration({ baseUrl }));
+  });
+  // OpenID Connect Discovery at the issuer (the hub's base URL), as `sso-openid-connect` promises.
+  const issuerPath = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  r.get(`${issuerPath}/.well-known/openid-configuration`, (_req, res) => {
+    res.set('Access-Control-Allow-Origin', '*').set('Cache-Control', 'public, max-age=300').json(openidConfiguration({ baseUrl }));
   });
   r.get('/auth/jwks', async (_req, res) => {
     res.set('Access-Control-Allow-Origin', '*').set('Cache-Control', 'public, max-age=60').json(await publicJwks(db));

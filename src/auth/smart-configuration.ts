@@ -1,8 +1,11 @@
 /**
- * The SMART discovery document served at `{fhirBase}/.well-known/smart-configuration` (public, any origin).
+ * The discovery documents: SMART's at `{fhirBase}/.well-known/smart-configuration` and OpenID Connect's at
+ * `{issuer}/.well-known/openid-configuration` (both public, any origin).
  * @see https://hl7.org/fhir/smart-app-launch/conformance.html#using-well-known
+ * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
  */
 import { ASSERTION_ALGS } from './backend-assertion.js';
+import { ID_TOKEN_ALG } from './keys.js';
 import { CONTEXT_SCOPES } from './scopes.js';
 
 export interface SmartEndpoints {
@@ -23,6 +26,7 @@ export const SMART_CAPABILITIES = [
   'permission-v1',
   'permission-v2',
   'permission-offline',
+  'permission-online',
   'authorize-post',
   'health-cards',
 ] as const;
@@ -53,7 +57,7 @@ export function smartConfiguration({ baseUrl }: SmartEndpoints): Record<string, 
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
-    id_token_signing_alg_values_supported: ['ES384'],
+    id_token_signing_alg_values_supported: [ID_TOKEN_ALG],
     scopes_supported: [
       ...CONTEXT_SCOPES,
       'patient/*.rs',
@@ -68,6 +72,37 @@ export function smartConfiguration({ baseUrl }: SmartEndpoints): Record<string, 
       'system/Immunization.rs',
     ],
     capabilities: [...SMART_CAPABILITIES],
+  };
+}
+
+/**
+ * OpenID Connect Discovery 1.0 provider metadata (`sso-openid-connect`): the same endpoints and keys as the SMART
+ * document, with the OIDC-required members. `issuer` is exactly the `iss` of every token the hub signs; `sub` is
+ * the signed-in person's FHIR resource (`Patient/123`), the same for every client (`public`). There is no userinfo
+ * endpoint: the claims travel in the id_token (`fhirUser`).
+ */
+export function openidConfiguration({ baseUrl }: SmartEndpoints): Record<string, unknown> {
+  const smart = smartConfiguration({ baseUrl });
+  return {
+    issuer: smart.issuer,
+    authorization_endpoint: smart.authorization_endpoint,
+    token_endpoint: smart.token_endpoint,
+    jwks_uri: smart.jwks_uri,
+    introspection_endpoint: smart.introspection_endpoint,
+    revocation_endpoint: smart.revocation_endpoint,
+    scopes_supported: ['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [ID_TOKEN_ALG],
+    token_endpoint_auth_methods_supported: smart.token_endpoint_auth_methods_supported,
+    token_endpoint_auth_signing_alg_values_supported: smart.token_endpoint_auth_signing_alg_values_supported,
+    code_challenge_methods_supported: ['S256'],
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nonce', 'fhirUser'],
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
   };
 }
 

@@ -8,7 +8,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
 import type { Db, Queryable } from '../store/db.js';
-import { activeSigningKey, publicJwks } from './keys.js';
+import { activeSigningKey, ID_TOKEN_ALG, publicJwks, SIGNING_ALG } from './keys.js';
 import { OAuthError } from './oauth-error.js';
 import type { Principal } from './principal.js';
 
@@ -80,7 +80,8 @@ export async function issueIdToken(
   cfg: TokenConfig,
   p: { clientId: string; fhirUser: string; nonce?: string },
 ): Promise<string> {
-  const key = await activeSigningKey(db);
+  // RS256: the OpenID Connect default, which every OIDC client verifies (discovery lists it).
+  const key = await activeSigningKey(db, ID_TOKEN_ALG);
   const payload: JWTPayload = { fhirUser: `${cfg.audience}/${p.fhirUser}` };
   if (p.nonce) payload.nonce = p.nonce;
   return new SignJWT(payload)
@@ -120,7 +121,8 @@ async function verifySignedToken(db: Db, cfg: TokenConfig, token: string): Promi
   let payload: JWTPayload;
   let verifiedWith = jwks;
   try {
-    const opts = { issuer: cfg.issuer, audience: cfg.audience, typ: 'at+jwt', requiredClaims: ['exp', 'jti'] };
+    // Access tokens only ever carry the access-token algorithm (an id_token signed RS256 is no access token).
+    const opts = { issuer: cfg.issuer, audience: cfg.audience, typ: 'at+jwt', requiredClaims: ['exp', 'jti'], algorithms: [SIGNING_ALG] };
     try {
       ({ payload } = await jwtVerify(token, keySet(jwks), opts));
     } catch (e) {

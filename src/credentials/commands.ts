@@ -61,6 +61,7 @@ export function registerCredentialCommands(program: Command, hooks: CredentialCo
         if (opts.only !== 'shc') {
           const a = await rotateSigningKey(ctx.db);
           print(`active token-signing key: ${a.kid}${a.retired ? `\nretired (published until its tokens expire): ${a.retired}` : ''}`);
+          for (const k of a.keys.slice(1)) print(`active id_token-signing key (${k.alg}): ${k.kid}${k.retired ? `\nretired (published until its id_tokens expire): ${k.retired}` : ''}`);
         }
       }),
     );

@@ -102,6 +102,7 @@ const ROUTES: Record<string, Row> = {
   'FHIR capabilities': { req: () => get('/fhir/metadata', { accept: FHIR_JSON }), expect: PUBLIC },
   'GET /fhir/.well-known/smart-configuration': { req: () => get('/fhir/.well-known/smart-configuration'), expect: PUBLIC },
   'GET /auth/jwks': { req: () => get('/auth/jwks'), expect: PUBLIC },
+  'GET /.well-known/openid-configuration': { req: () => get('/.well-known/openid-configuration'), expect: PUBLIC },
   'GET /auth/authorize': { req: () => get('/auth/authorize?response_type=code&client_id=matrix-wallet'), expect: PUBLIC },
   'POST /auth/authorize': { req: () => form('/auth/authorize', 'response_type=code&client_id=matrix-wallet'), expect: PUBLIC },
   'GET /auth/login': { req: () => get('/auth/login?request=no-such-request'), expect: PUBLIC },

@@ -33,7 +33,9 @@ describe.each(authDatabases)('keys, clients, audit on $name', ({ open }) => {
     expect(retired).toBe(first.kid);
     expect(kid).not.toBe(first.kid);
     const jwks = await publicJwks(db);
-    expect(jwks.keys.map((k) => k.kid)).toEqual([kid, first.kid]);
+    // The access-token keys (ES384), newest first; the id_token key (RS256) is published beside them.
+    expect(jwks.keys.filter((k) => k.alg === 'ES384').map((k) => k.kid)).toEqual([kid, first.kid]);
+    expect(jwks.keys.some((k) => k.alg === 'RS256')).toBe(true);
     expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
     expect((await verifyAccessToken(db, cfg, old.token)).client_id).toBe('c');
     const fresh = await issueAccessToken(db, cfg, { client_id: 'c', scope: 'system/*.rs', kind: 'system' }, 300);

@@ -1,6 +1,6 @@
 /**
- * The hub's token-signing key is created when the hub starts, before any token is issued or the JWKS is asked
- * for, and starting again on the same database keeps it (idempotent).
+ * The hub's signing keys (ES384 for access tokens, RS256 for id_tokens) are created when the hub starts, before any
+ * token is issued or the JWKS is asked for, and starting again on the same database keeps them (idempotent).
  */
 import request from 'supertest';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
@@ -16,25 +16,26 @@ describe.each(backends())('signing key at start on %s', (backend) => {
   });
 
   const keys = async () =>
-    (await t.hub.db.query<{ kid: string; active: boolean }>('SELECT kid, active FROM auth_signing_key ORDER BY created_at')).rows;
+    (await t.hub.db.query<{ kid: string; alg: string; active: boolean }>('SELECT kid, alg, active FROM auth_signing_key ORDER BY alg')).rows;
 
-  test('an active key exists once the hub has started, without a token or JWKS request', async () => {
-    // The wiring starts the key check without blocking start-up; give it a moment on a slow machine.
-    for (let i = 0; i < 50 && (await keys()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  test('an active key per algorithm exists once the hub has started, without a token or JWKS request', async () => {
+    // The wiring starts the key check without blocking start-up; give it a moment on a slow machine (RSA keys
+    // take longer to generate).
+    for (let i = 0; i < 100 && (await keys()).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
     const rows = await keys();
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.active).toBe(true);
+    expect(rows.map((r) => [r.alg, r.active])).toEqual([['ES384', true], ['RS256', true]]);
   });
 
-  test('ensuring again is idempotent and the published JWKS carries that key', async () => {
-    const [before] = await keys();
+  test('ensuring again is idempotent and the published JWKS carries those keys', async () => {
+    const before = await keys();
+    const access = before.find((k) => k.alg === 'ES384')!;
     forgetCachedKeys(t.hub.db);
-    expect(await ensureSigningKey(t.hub.db)).toBe(before!.kid);
-    expect(await ensureSigningKey(t.hub.db)).toBe(before!.kid);
-    expect(await keys()).toHaveLength(1);
+    expect(await ensureSigningKey(t.hub.db)).toBe(access.kid);
+    expect(await ensureSigningKey(t.hub.db)).toBe(access.kid);
+    expect(await keys()).toEqual(before);
     const jwksPath = (await request(t.url).get('/fhir/.well-known/smart-configuration')).body.jwks_uri as string;
     const jwks = await request(t.url).get(new URL(jwksPath).pathname);
     expect(jwks.status).toBe(200);
-    expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toContain(before!.kid);
+    expect(jwks.body.keys.map((k: { kid: string }) => k.kid).sort()).toEqual(before.map((k) => k.kid).sort());
   });
 });
