@@ -17,7 +17,8 @@ import type { Queryable } from '../store/db.js';
 import { sha256 } from './token-service.js';
 
 export interface OtpSender {
-  send(to: string, code: string): Promise<void>;
+  /** `patientId`: whose code it is, so the mail is written in their language. */
+  send(to: string, code: string, patientId?: string): Promise<void>;
 }
 
 export interface PatientDirectory {
@@ -239,7 +240,7 @@ export async function startOtp(db: Queryable, deps: LoginDeps, requestId: string
     const patientId = await findPatient(db, deps, id);
     if (!patientId) return;
     const code = newOtpCode();
-    if (await armOtp(db, requestId, id, patientId, code)) await deps.otpSender.send(to, code);
+    if (await armOtp(db, requestId, id, patientId, code)) await deps.otpSender.send(to, code, patientId);
   };
   return { ok: true, channel, deliver: deferDelivery(deliver) };
 }

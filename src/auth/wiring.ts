@@ -2,7 +2,9 @@
  * Plugs SMART authorization into the hub: the bearer guard and access policy for /fhir, the OAuth
  * endpoints under /auth, discovery, and the CapabilityStatement's security section.
  */
+import type { Patient } from 'fhir/r4';
 import type { Hub } from '../app.js';
+import type { AnyResource } from '../store/repository-types.js';
 import type { ModuleRegistry } from '../wiring-types.js';
 import { INTERNAL_SYSTEM, policyGroupIds } from './principal.js';
 import { principalFromRequest } from './guard.js';
@@ -13,6 +15,8 @@ import { capabilityStatementSecurity, smartConfiguration } from './smart-configu
 import { DEMO_ACCOUNTS, type OtpSender, type PatientDirectory } from './login.js';
 import { decorateCapabilityStatement } from '../fhir/capability.js';
 import { enqueueMail } from '../notify/outbox.js';
+import { mailLanguage, preferredLanguage } from '../notify/mail-locale.js';
+import { signInCodeMail } from '../notify/public-mail.js';
 import { isRegisteredOrigin } from './clients.js';
 import { isAdminBearer } from './admin-routes.js';
 import { purgeExpiredAuthState } from './housekeeping.js';
@@ -56,18 +60,21 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
     return principal;
   });
 
+  const patientOf = async (id: string): Promise<Patient | undefined> =>
+    (await repo.readOptional<AnyResource>('Patient', id)) as unknown as Patient | undefined;
   const otpSender: OtpSender = {
-    async send(to, code) {
+    async send(to, code, patientId) {
       if (!config.smtpUrl && [...DEMO_ACCOUNTS, ...DEMO_STAFF].some((a) => a.email === to)) {
         // Demo convenience only: with no mail transport configured, the fixed demo accounts' codes go to the log.
         hub.logger.warn({ demoAccount: to, code }, 'demo sign-in code (no SMTP_URL configured)');
       }
+      // In the person's language (Patient.communication), as all mail to the public is.
+      const mail = signInCodeMail(mailLanguage(preferredLanguage(patientId ? await patientOf(patientId) : undefined)), code);
       await db.transaction((tx) =>
         enqueueMail(tx, {
           kind: 'one-time-code',
           to,
-          subject: 'Your vaxhub sign-in code',
-          text: `Your vaxhub sign-in code is ${code}. It expires in 10 minutes. If you did not ask for it, ignore this message.`,
+          ...mail,
           dedupeKey: `otp:${to}:${code}`,
           mailClass: 'urgent',
           redactAfterSend: true,

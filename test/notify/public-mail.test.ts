@@ -1,7 +1,7 @@
 /** The public mail catalogue and its formats (issue 22): every message in every language, local times, places. */
 import type { Location } from 'fhir/r4';
 import { addressLine, clinicTimeZone, formatWhen, mailLanguage, mapLink, preferredLanguage, TIMEZONE_EXTENSION } from '../../src/notify/mail-locale.js';
-import { bookedMail, invitationMail, missingMailTranslations } from '../../src/scheduling/public-mail.js';
+import { bookedMail, invitationMail, missingMailTranslations } from '../../src/notify/public-mail.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 const clinic: Location = {

@@ -6,6 +6,7 @@
  * Someone who registered without a language gets English.
  */
 import type { Parameters } from 'fhir/r4';
+import { registerClient } from '../../src/auth/clients.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { ADMIN, backends, type TestHub } from '../helpers/hub.js';
 import { seedClinic } from '../scheduling/support.js';
@@ -97,6 +98,25 @@ describe.each(backends())('public mail on %s', (backend) => {
     expect(confirmation.text).toMatch(/Dónde: Clinic \w+, 1 Main St, Chicago, MA 01201/);
     expect(confirmation.text).toContain('Mapa: https://www.openstreetmap.org/search?query=1%20Main%20St');
     expect(confirmation.text).toContain(`Referencia de la cita: ${appointmentId}`);
+
+    // Signing in to the wallet later: the code comes in Spanish too.
+    const clientId = `wallet-${uniq}`;
+    await registerClient(rig.hub.db, { id: clientId, name: 'Wallet', type: 'public', redirectUris: ['https://app.example/cb'], scope: 'patient/Immunization.rs openid fhirUser launch/patient' });
+    const q = new URLSearchParams({
+      response_type: 'code', client_id: clientId, redirect_uri: 'https://app.example/cb', scope: 'launch/patient openid patient/Immunization.rs',
+      state: 's', aud: `${rig.url}/fhir`, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    });
+    const start = await fetch(`${rig.url}/auth/authorize?${q}`, { redirect: 'manual' });
+    expect(start.status).toBe(303);
+    const requestId = new URL(start.headers.get('location')!, `${rig.url}/auth/`).searchParams.get('request')!;
+    const cookie = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const sent = await fetch(`${rig.url}/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ request: requestId, email: `sofia-${uniq}@example.org` }),
+    });
+    expect(sent.status).toBe(200);
+    const signIn = await mailbox.waitFor((m) => m.to.includes(`sofia-${uniq}@example.org`) && /vaxhub/.test(m.subject));
+    expect(signIn.subject).toBe('Su código para iniciar sesión en vaxhub');
+    expect(signIn.text).toMatch(/^Su código para iniciar sesión en vaxhub es \d{6}\. Vence en 10 minutos\./);
   });
 
   it('writes English to someone who registered without a language', async () => {

@@ -15,7 +15,7 @@ import { LOTTERY_ALGORITHM, newSeed, runLottery, seedCommitment, type DrawEntry,
 import { DEFAULT_TICKET_POLICY, invitationLink, issueTicket, type TicketPolicy } from './tickets.js';
 import { matchesCohort, type CohortCriteria } from './waves.js';
 import { mailLanguage } from '../../notify/mail-locale.js';
-import { invitationMail } from '../public-mail.js';
+import { invitationMail } from '../../notify/public-mail.js';
 
 export interface EquityIndex {
   version: string;

@@ -12,7 +12,7 @@ import type { Db, Queryable } from '../../store/db.js';
 import { signClaimToken, type ClaimTokenPayload } from './claim-token.js';
 import { getSecret } from './secrets.js';
 import { mailLanguage } from '../../notify/mail-locale.js';
-import { invitationCodeMail } from '../public-mail.js';
+import { invitationCodeMail } from '../../notify/public-mail.js';
 
 export interface TicketPolicy {
   /** How long an invitation stays claimable/bookable. */

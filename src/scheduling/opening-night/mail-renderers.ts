@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Appointment, Location, Patient } from 'fhir/r4';
 import { clinicTimeZone, formatWhen, mailLanguage, preferredLanguage, type MailLanguage } from '../../notify/mail-locale.js';
-import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '../public-mail.js';
+import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '../../notify/public-mail.js';
 import { EXT_VACCINE_PRODUCT } from '../slot-view.js';
 import { MailNotNeeded, type OutboxRow } from '../../notify/outbox.js';
 import type { OutboxRenderer } from '../../notify/worker.js';

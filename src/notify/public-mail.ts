@@ -7,7 +7,7 @@
  * clinic with its address and a map link.
  */
 import type { Location } from 'fhir/r4';
-import { addressLine, formatWhen, mapLink, MAIL_LANGUAGES, type MailLanguage } from '../notify/mail-locale.js';
+import { addressLine, formatWhen, mapLink, MAIL_LANGUAGES, type MailLanguage } from './mail-locale.js';
 
 const EN = {
   'booked.subject': 'Your vaccination appointment is booked',
@@ -36,6 +36,8 @@ const EN = {
   'invitation.forward': 'Please do not forward it.',
   'code.subject': 'Your vaccination invitation code',
   'code.text': 'Your one-time code is {code}. It is valid for {minutes} minutes. Nobody from the clinic will ever ask you for it.',
+  'signin.subject': 'Your vaxhub sign-in code',
+  'signin.text': 'Your vaxhub sign-in code is {code}. It expires in 10 minutes. If you did not ask for it, ignore this message.',
 } as const;
 
 export type PublicMailKey = keyof typeof EN;
@@ -69,6 +71,8 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'invitation.forward': 'No la reenvíe.',
     'code.subject': 'Su código de invitación para vacunarse',
     'code.text': 'Su código de un solo uso es {code}. Es válido durante {minutes} minutos. Nadie de la clínica se lo pedirá nunca.',
+    'signin.subject': 'Su código para iniciar sesión en vaxhub',
+    'signin.text': 'Su código para iniciar sesión en vaxhub es {code}. Vence en 10 minutos. Si no lo pidió, ignore este mensaje.',
   },
   ko: {
     'booked.subject': '예방접종 예약이 완료되었습니다',
@@ -97,6 +101,8 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'invitation.forward': '다른 사람에게 전달하지 마세요.',
     'code.subject': '예방접종 초대 코드',
     'code.text': '일회용 코드는 {code}입니다. {minutes}분 동안 유효합니다. 접종소 직원은 절대 이 코드를 묻지 않습니다.',
+    'signin.subject': 'vaxhub 로그인 코드',
+    'signin.text': 'vaxhub 로그인 코드는 {code}입니다. 10분 후에 만료됩니다. 요청하지 않으셨다면 이 메시지를 무시하세요.',
   },
 };
 
@@ -179,4 +185,8 @@ export function invitationMail(
 
 export function invitationCodeMail(language: MailLanguage, f: { code: string; minutes: number }): { subject: string; text: string } {
   return { subject: mailText(language, 'code.subject'), text: mailText(language, 'code.text', { code: f.code, minutes: f.minutes }) };
+}
+
+export function signInCodeMail(language: MailLanguage, code: string): { subject: string; text: string } {
+  return { subject: mailText(language, 'signin.subject'), text: mailText(language, 'signin.text', { code }) };
 }
