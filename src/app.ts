@@ -11,6 +11,7 @@ import type { Db } from './store/db.js';
 import { PgDb } from './store/pg-db.js';
 import { PgliteDb } from './store/pglite-db.js';
 import { migrate } from './store/migrate.js';
+import { reindexPending } from './fhir/search/reindex.js';
 import { removeHubInfo, runningHub, writeHubInfo } from './store/embedded-lock.js';
 import { FhirRepository } from './store/repository.js';
 import type { AccessPolicy, FhirContext, OperationDefinition, WriteInterceptor } from './fhir/types.js';
@@ -80,6 +81,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   }
   const db = opts.db ?? (await openDb(config));
   await migrate(db);
+  // Index rows a migration asked to rebuild (changed extraction), before anything searches them.
+  await reindexPending(db, (msg, fields) => logger.info(fields, msg));
   const repo = new FhirRepository(db);
   const closers: Array<{ name: string; fn: () => Promise<void> | void }> = [];
   const closeState: { waitingFor?: string; notYetClosed: string[]; httpConnections: number } = { notYetClosed: [], httpConnections: 0 };

@@ -9,7 +9,9 @@
 import { extractIndexRows, normalizeString, type IndexRows } from '../fhir/search/extract.js';
 import { parseFilter, type Filter, type FilterValue } from '../fhir/search/parse.js';
 import { dateRange } from '../fhir/search/dates.js';
-import { indexParam } from '../fhir/search/parameters.js';
+import { identifierKey, indexParam, isPhonetic } from '../fhir/search/parameters.js';
+import { phoneticCodes } from '../fhir/search/phonetic.js';
+import { uriMatches } from '../fhir/search/uri.js';
 
 type Resource = { resourceType: string; id?: string; [k: string]: unknown };
 type DateValue = Extract<FilterValue, { kind: 'date' }>;
@@ -87,8 +89,15 @@ function valueMatches(rows: IndexRows, f: Filter, v: FilterValue): boolean {
   const { key, targetType } = indexParam(f.def);
   switch (v.kind) {
     case 'token':
+      if (f.modifier === 'identifier') {
+        // indexOf() of sql.ts: the References' identifiers, of the narrowed type when the Reference says its type.
+        return rows.token.some((r) => r.param === identifierKey(key) && (!targetType || r.display === null || r.display === targetType)
+          && (r.code === v.code || r.code === normalizeString(v.code ?? ''))
+          && (v.system === undefined || (v.system === null ? r.system === null : r.system === v.system)));
+      }
       return rows.token.some((r) => {
         if (r.param !== key) return false;
+        if (f.modifier === 'above' || f.modifier === 'below') return r.code !== null && uriMatches(f.modifier, v.code ?? '', r.code);
         if (f.modifier === 'text') return r.display !== null && r.display.toLowerCase().includes((v.code ?? '').toLowerCase());
         if (v.code !== undefined && r.code !== v.code && r.code !== normalizeString(v.code)) return false;
         if (v.system === null) return r.system === null;
@@ -96,6 +105,10 @@ function valueMatches(rows: IndexRows, f: Filter, v: FilterValue): boolean {
         return true;
       });
     case 'string': {
+      if (isPhonetic(f.def)) {
+        const codes = phoneticCodes(v.value);
+        return rows.string.some((r) => r.param === key && codes.includes(r.norm));
+      }
       const want = normalizeString(v.value);
       return rows.string.some((r) => {
         if (r.param !== key) return false;

@@ -25,6 +25,8 @@ export interface SearchResult {
   nextCursor?: string;
   /** Unknown/ignored parameters, reported as warnings. */
   warnings: string[];
+  /** What _include/_revinclude left out over their limit, reported as warnings (OperationOutcome issue `incomplete`). */
+  truncated?: string[];
 }
 
 /** An SQL boolean expression and the parameters its placeholders ($1, $2, ...) name. */

@@ -47,7 +47,8 @@ export async function searchHandler(req: FhirRequest, ctx: FhirContext, type: st
   }
   const selfUrl = `${req.baseUrl}/${type}${queryString(query)}`;
   const nextUrl = result.nextCursor ? `${req.baseUrl}/${type}${queryString(query, { _cursor: result.nextCursor })}` : undefined;
-  const oo = result.warnings.length ? outcome(...result.warnings.map((w) => issue('warning', 'not-supported', w))) : undefined;
+  const notes = [...result.warnings.map((w) => issue('warning', 'not-supported', w)), ...(result.truncated ?? []).map((w) => issue('warning', 'incomplete', w))];
+  const oo = notes.length ? outcome(...notes) : undefined;
   const common = { baseUrl: req.baseUrl, selfUrl, nextUrl, included: visibleIncludes.map(shape), total: result.total, outcome: oo };
   const bundle = result.raw
     ? rawSearchsetBundle({ ...common, resourceType: type, matches: result.raw })

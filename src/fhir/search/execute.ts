@@ -32,7 +32,23 @@ export function decodeCursor(s: string, sortCount: number): Cursor {
   }
 }
 
-async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[]): Promise<AnyResource[]> {
+/**
+ * An _include/_revinclude's resources: at most MAX_INCLUDES each, the rest counted and named in `truncated`
+ * (answered as a warning OperationOutcome entry, search.mode = outcome), never left out silently.
+ */
+async function includeQuery(db: Queryable, name: string, spec: IncludeSpec, from: string, params: unknown[], truncated: string[]): Promise<AnyResource[]> {
+  const r = await db.query<{ content: AnyResource }>(`${NEVER_WAITS}SELECT DISTINCT t.rid, t.content ${from} ORDER BY t.rid LIMIT ${MAX_INCLUDES + 1}`, params);
+  if (r.rows.length <= MAX_INCLUDES) return r.rows.map((row) => row.content);
+  const n = (await db.query<{ n: number }>(`${NEVER_WAITS}SELECT count(DISTINCT t.rid)::int AS n ${from}`, params)).rows[0]?.n ?? 0;
+  const what = `${spec.sourceType}:${spec.def.code}${spec.targetType ? `:${spec.targetType}` : ''}`;
+  truncated.push(
+    `${name}=${what}: ${n} resources match for this page; only the first ${MAX_INCLUDES} are included and ${n - MAX_INCLUDES} are left out. ` +
+      `Ask for fewer matches per page (_count) or search for them directly`,
+  );
+  return r.rows.slice(0, MAX_INCLUDES).map((row) => row.content);
+}
+
+async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[], truncated: string[]): Promise<AnyResource[]> {
   if (!rids.length || !specs.length) return [];
   const out: AnyResource[] = [];
   for (const spec of specs) {
@@ -44,33 +60,33 @@ async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[
       params.push(t);
       typeCond += ` AND x.target_type = $${params.length}`;
     }
-    const r = await db.query<{ content: AnyResource }>(
-      `${NEVER_WAITS}SELECT DISTINCT t.rid, t.content FROM sp_reference x
+    const from = `FROM sp_reference x
          JOIN fhir_resource t ON t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
-        WHERE x.rid = ANY($1::bigint[]) AND x.param = $2 ${typeCond} LIMIT ${MAX_INCLUDES}`,
-      params,
-    );
-    out.push(...r.rows.map((row) => row.content));
+        WHERE x.rid = ANY($1::bigint[]) AND x.param = $2 ${typeCond}`;
+    out.push(...(await includeQuery(db, '_include', spec, from, params, truncated)));
   }
   return out;
 }
 
-async function revIncludes(db: Queryable, page: Array<{ resourceType: string; id?: string }>, specs: IncludeSpec[]): Promise<AnyResource[]> {
+async function revIncludes(db: Queryable, page: Array<{ resourceType: string; id?: string }>, specs: IncludeSpec[], truncated: string[]): Promise<AnyResource[]> {
   if (!page.length || !specs.length) return [];
   const out: AnyResource[] = [];
   const types = page.map((p) => p.resourceType);
   const ids = page.map((p) => p.id!);
   for (const spec of specs) {
     const { key, targetType } = indexParam(spec.def);
-    const r = await db.query<{ content: AnyResource }>(
-      `${NEVER_WAITS}SELECT s.content FROM sp_reference x
-         JOIN fhir_resource s ON s.rid = x.rid AND s.resource_type = $3 AND NOT s.deleted
-        WHERE x.param = $4 AND (x.target_type, x.target_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-          ${targetType ? 'AND x.target_type = $5' : ''}
-        LIMIT ${MAX_INCLUDES}`,
-      [types, ids, spec.sourceType, key, ...(targetType ? [targetType] : [])],
-    );
-    out.push(...r.rows.map((row) => row.content));
+    const params: unknown[] = [types, ids, spec.sourceType, key];
+    let typeCond = '';
+    // `_revinclude=Appointment:actor:Patient`: only references to that type.
+    for (const t of [targetType, spec.targetType]) {
+      if (!t) continue;
+      params.push(t);
+      typeCond += ` AND x.target_type = $${params.length}`;
+    }
+    const from = `FROM sp_reference x
+         JOIN fhir_resource t ON t.rid = x.rid AND t.resource_type = $3 AND NOT t.deleted
+        WHERE x.param = $4 AND (x.target_type, x.target_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ${typeCond}`;
+    out.push(...(await includeQuery(db, '_revinclude', spec, from, params, truncated)));
   }
   return out;
 }
@@ -88,7 +104,7 @@ type PageRow = Record<string, unknown> & { rid: number; content?: AnyResource; i
  * _include/_revinclude targets are parsed either way (the access policy looks into them).
  */
 export async function runSearch(db: Queryable, req: SearchRequest, opts: { rawContent?: boolean } = {}): Promise<SearchResult & { raw?: RawMatch[] }> {
-  const result: SearchResult & { raw?: RawMatch[] } = { resources: [], included: [], warnings: req.warnings };
+  const result: SearchResult & { raw?: RawMatch[] } = { resources: [], included: [], warnings: req.warnings, truncated: [] };
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || req.summary === 'count';
   if (wantTotal) {
     const c = buildCountSql(req);
@@ -123,8 +139,8 @@ export async function runSearch(db: Queryable, req: SearchRequest, opts: { rawCo
     matches = result.resources;
   }
   const included = [
-    ...(await includeTargets(db, page.map((r) => r.rid), req.include)),
-    ...(await revIncludes(db, matches, req.revinclude)),
+    ...(await includeTargets(db, page.map((r) => r.rid), req.include, result.truncated!)),
+    ...(await revIncludes(db, matches, req.revinclude, result.truncated!)),
   ];
   const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
   for (const inc of included) {

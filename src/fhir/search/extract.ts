@@ -2,8 +2,9 @@
  * Turns a resource into typed index rows at write time, from the compiled SearchParameter expressions,
  * so every search is indexed SQL and never a scan over JSON.
  */
-import { searchParamsFor } from './parameters.js';
+import { identifierKey, isPhonetic, searchParamsFor } from './parameters.js';
 import { dateRange } from './dates.js';
+import { phoneticCodes } from './phonetic.js';
 
 export interface TokenRow { param: string; system: string | null; code: string | null; display: string | null }
 export interface StringRow { param: string; norm: string; exact: string }
@@ -92,14 +93,34 @@ export function parseReference(ref: string): { targetType: string | null; target
   return m ? { targetType: m[1]!, targetId: m[2]! } : { targetType: null, targetId: null };
 }
 
-function references(value: unknown, out: ReferenceRow[], param: string): void {
+function references(value: unknown, out: ReferenceRow[], param: string, identifiers: TokenRow[]): void {
   if (typeof value === 'string') {
     // canonical / uri
     out.push({ param, ...parseReference(value), url: value });
     return;
   }
-  if (!isObj(value) || typeof value.reference !== 'string') return;
-  out.push({ param, ...parseReference(value.reference), url: value.reference });
+  if (!isObj(value)) return;
+  const type = typeof value.type === 'string' ? value.type : null;
+  const identifier = isObj(value.identifier) ? value.identifier : undefined;
+  if (identifier && typeof identifier.value === 'string') {
+    // For `param:identifier=system|value`; the display column holds Reference.type (what a parameter narrowed to
+    // one target type can check, as a reference-less Reference has no `Type/id`).
+    identifiers.push({ param: identifierKey(param), system: typeof identifier.system === 'string' ? identifier.system : null, code: identifier.value, display: type });
+  }
+  if (typeof value.reference === 'string') out.push({ param, ...parseReference(value.reference), url: value.reference });
+  // A logical (identifier) or display-only Reference is present, so not `:missing`; it points at no stored row.
+  else if (identifier || typeof value.display === 'string') out.push({ param, targetType: type, targetId: null, url: null });
+}
+
+/** HumanName parts as Double Metaphone codes: the `phonetic` parameter matches names that sound alike. */
+function phonetics(value: unknown, out: StringRow[], param: string): void {
+  if (!isObj(value)) return;
+  const parts: unknown[] = [value.family, ...((value.given as unknown[] | undefined) ?? [])];
+  if (typeof value.family !== 'string' && !Array.isArray(value.given) && typeof value.text === 'string') parts.push(value.text);
+  for (const part of parts) {
+    if (typeof part !== 'string') continue;
+    for (const code of phoneticCodes(part)) out.push({ param, norm: code, exact: part });
+  }
 }
 
 function numbers(value: unknown, out: NumberRow[], param: string): void {
@@ -134,13 +155,14 @@ export function extractIndexRows(resource: { resourceType: string }): IndexRows 
           if (typeof v === 'string') rows.token.push({ param: def.key, system: null, code: v, display: null });
           break;
         case 'string':
-          strings(v, rows.string, def.key);
+          if (isPhonetic(def)) phonetics(v, rows.string, def.key);
+          else strings(v, rows.string, def.key);
           break;
         case 'date':
           dates(v, rows.date, def.key);
           break;
         case 'reference':
-          references(v, rows.reference, def.key);
+          references(v, rows.reference, def.key, rows.token);
           break;
         case 'number':
         case 'quantity':

@@ -42,6 +42,22 @@ export function indexParam(def: SearchParamDef): { key: string; targetType?: str
 }
 
 /**
+ * The sp_token rows of the identifiers in a reference parameter's References (`param:identifier=system|value`):
+ * the parameter's key (or, for one that narrows another, that one's) plus `:identifier`.
+ */
+export function identifierKey(key: string): string {
+  return `${key}:identifier`;
+}
+
+/**
+ * R4's `phonetic` (Patient, Practitioner, Organization: a name "that sounds like"): indexed as the Double Metaphone
+ * codes of each name part (extract.ts), searched by code equality, not as the name's text.
+ */
+export function isPhonetic(def: SearchParamDef): boolean {
+  return def.code === 'phonetic' && def.type === 'string';
+}
+
+/**
  * Parameters the hub indexes beyond the base spec (documented in the CapabilityStatement). Those R4 does not define
  * have canonicals under https://vaxhub.org/fhir and are served at /fhir/SearchParameter (fhir/conformance/).
  */

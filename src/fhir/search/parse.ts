@@ -3,7 +3,7 @@
  * or 400 under `Prefer: handling=strict`. @see https://hl7.org/fhir/R4/search.html
  */
 import { badRequest, fhirError } from '../outcomes.js';
-import { getSearchParam, type SearchParamDef } from './parameters.js';
+import { getSearchParam, isPhonetic, type SearchParamDef } from './parameters.js';
 import { dateRange } from './dates.js';
 import { isSupportedType } from '../resource-types.js';
 
@@ -92,6 +92,15 @@ function parseValue(def: SearchParamDef, raw: string, modifier: string | undefin
       return { kind: 'date', prefix, ...range };
     }
     case 'reference': {
+      if (modifier === 'identifier') {
+        // reference:identifier=[system]|value matches Reference.identifier, as a token on an Identifier would.
+        const bar = raw.indexOf('|');
+        if (bar < 0) return { kind: 'token', code: raw };
+        const system = raw.slice(0, bar);
+        const code = raw.slice(bar + 1);
+        if (code === '') throw badRequest(`${name}: :identifier needs a value (system|value or value)`, name);
+        return { kind: 'token', system: system === '' ? null : system, code };
+      }
       if (/^https?:\/\//.test(raw) && !/\/[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(raw)) return { kind: 'reference', url: raw };
       const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(raw);
       if (m) return { kind: 'reference', targetType: m[1], targetId: m[2] };
@@ -121,24 +130,32 @@ const MODIFIERS: Record<string, string[]> = {
   quantity: ['missing'],
 };
 
+/**
+ * `ref.param`, `ref:Type.param` (typed chain: needed when `ref` may point at several types), and deeper chains
+ * (`ref:Type.ref2.param`): the reference name, its optional type and the rest of the chain.
+ */
+const CHAIN = /^([A-Za-z0-9_-]+)(?::([A-Z][A-Za-z]+))?\.(.+)$/;
+
 export function parseFilter(resourceType: string, name: string, rawValue: string): Filter | undefined {
-  const [path, modifier] = name.split(':', 2) as [string, string | undefined];
-  const dot = path.indexOf('.');
-  if (dot > 0) {
-    // Chained: patient.identifier=x  or  patient:Patient.identifier=x
-    const refName = path.slice(0, dot);
-    const rest = path.slice(dot + 1);
+  const chained = CHAIN.exec(name);
+  if (chained) {
+    const [, refName, explicitType, rest] = chained as unknown as [string, string, string | undefined, string];
     const refDef = getSearchParam(resourceType, refName);
     if (!refDef || refDef.type !== 'reference') return undefined;
-    const explicitType = modifier && /^[A-Z]/.test(modifier) ? modifier : undefined;
+    if (explicitType !== undefined) {
+      if (!isSupportedType(explicitType)) throw badRequest(`${name}: ${explicitType} is not a resource type this server stores`, name);
+      if (refDef.targets.length && !refDef.targets.includes(explicitType)) {
+        throw badRequest(`${name}: ${resourceType}.${refName} does not refer to ${explicitType} (of the types stored here it refers to ${refDef.targets.filter(isSupportedType).join(', ') || 'none'})`, name);
+      }
+    }
     const targets = explicitType ? [explicitType] : refDef.targets.filter(isSupportedType);
-    if (targets.length !== 1) throw badRequest(`${name}: chain target is ambiguous; name it, e.g. ${refName}:Patient.${rest}`, name);
+    if (targets.length !== 1) throw badRequest(`${name}: chain target is ambiguous; name it, e.g. ${refName}:${targets[0] ?? 'Patient'}.${rest}`, name);
     const targetType = targets[0]!;
-    const [restName, restModifier] = rest.split(':', 2);
-    const inner = parseFilter(targetType, restModifier ? `${restName}:${restModifier}` : restName!, rawValue);
-    if (!inner) throw badRequest(`${name}: ${targetType} has no search parameter '${restName}'`, name);
+    const inner = parseFilter(targetType, rest, rawValue);
+    if (!inner) throw badRequest(`${name}: ${targetType} has no search parameter '${rest.split(/[:.]/)[0]}'`, name);
     return { def: refDef, values: [], chain: { targetType, filter: inner } };
   }
+  const [path, modifier] = name.split(':', 2) as [string, string | undefined];
   const def = getSearchParam(resourceType, path);
   if (!def) return undefined;
   if (modifier !== undefined) {
@@ -147,9 +164,10 @@ export function parseFilter(resourceType: string, name: string, rawValue: string
     if (!allowed.includes(modifier) && !typeModifier) {
       throw badRequest(`${name}: modifier :${modifier} is not supported for ${def.type} parameters`, name);
     }
-    if (modifier === 'identifier') {
-      // reference:identifier=system|value matches on Reference.identifier, which the hub does not index.
-      throw badRequest(`${name}: use a chained search instead (e.g. patient.identifier=system|value)`, name);
+    if (isPhonetic(def) && modifier !== 'missing') throw badRequest(`${name}: phonetic matches by sound; :${modifier} does not apply`, name);
+    if (typeModifier) {
+      if (!isSupportedType(modifier)) throw badRequest(`${name}: ${modifier} is not a resource type this server stores`, name);
+      if (def.targets.length && !def.targets.includes(modifier)) throw badRequest(`${name}: ${resourceType}.${path} does not refer to ${modifier}`, name);
     }
   }
   const values = splitOr(rawValue).map((v) => parseValue(def, v, modifier, name));
@@ -171,6 +189,7 @@ function parseInclude(spec: string, name: string, rev: boolean, resourceType: st
   const def = getSearchParam(sourceType, param);
   if (!def || def.type !== 'reference') throw badRequest(`${name}: ${sourceType}.${param} is not a reference parameter`, name);
   if (targetType && !isSupportedType(targetType)) throw badRequest(`${name}: unsupported target type ${targetType}`, name);
+  if (targetType && def.targets.length && !def.targets.includes(targetType)) throw badRequest(`${name}: ${sourceType}.${param} does not refer to ${targetType}`, name);
   return { sourceType, def, targetType };
 }
 

@@ -4,7 +4,9 @@
  */
 import type { Filter, FilterValue, SearchRequest, SortKey } from './parse.js';
 import { normalizeString } from './extract.js';
-import { indexParam, type SearchParamDef } from './parameters.js';
+import { identifierKey, indexParam, isPhonetic, type SearchParamDef } from './parameters.js';
+import { phoneticCodes } from './phonetic.js';
+import { uriAbove, uriBelowBase, uriBelowSelf } from './uri.js';
 
 export class SqlBuilder {
   readonly params: unknown[] = [];
@@ -19,6 +21,20 @@ export function paramMatch(b: SqlBuilder, def: SearchParamDef, alias?: string): 
   const { key, targetType } = indexParam(def);
   const col = (c: string): string => (alias ? `${alias}.${c}` : c);
   return targetType ? `${col('param')} = ${b.p(key)} AND ${col('target_type')} = ${b.p(targetType)}` : `${col('param')} = ${b.p(key)}`;
+}
+
+/**
+ * The index rows a filter is looked up in: its parameter's table and rows, except `reference:identifier`, which
+ * looks in the identifiers of the References (sp_token, extract.ts), narrowed by Reference.type when the parameter
+ * narrows another (an identifier-only Reference has no `Type/id`).
+ */
+function indexOf(b: SqlBuilder, f: Filter): { table: string; match: string } {
+  if (f.modifier === 'identifier') {
+    const { key, targetType } = indexParam(f.def);
+    const match = `param = ${b.p(identifierKey(key))}`;
+    return { table: 'sp_token', match: targetType ? `${match} AND (display IS NULL OR display = ${b.p(targetType)})` : match };
+  }
+  return { table: TABLE[f.def.type]!, match: paramMatch(b, f.def) };
 }
 
 const TABLE: Record<string, string> = {
@@ -76,6 +92,12 @@ function valueCondition(b: SqlBuilder, f: Filter, v: FilterValue): string {
   switch (v.kind) {
     case 'token': {
       if (f.modifier === 'text') return `display ILIKE ${b.p(`%${likeEscape(v.code ?? '')}%`)}`;
+      // uri :below: the value and what lies under it at a path boundary; :above: the value and its ancestors.
+      if (f.modifier === 'below') {
+        const base = uriBelowBase(v.code ?? '');
+        return `(code = ANY(${b.p(uriBelowSelf(v.code ?? ''))}::text[]) OR left(code, ${b.p(base.length)}::int) = ${b.p(base)})`;
+      }
+      if (f.modifier === 'above') return `code = ANY(${b.p(uriAbove(v.code ?? ''))}::text[])`;
       const parts: string[] = [];
       if (v.code !== undefined) {
         // ContactPoint values are indexed normalised (email/phone match case-insensitively). One equality when
@@ -88,6 +110,10 @@ function valueCondition(b: SqlBuilder, f: Filter, v: FilterValue): string {
       return parts.length ? parts.join(' AND ') : 'true';
     }
     case 'string':
+      if (isPhonetic(f.def)) {
+        const codes = phoneticCodes(v.value);
+        return codes.length ? `norm = ANY(${b.p(codes)}::text[])` : 'false';
+      }
       if (f.modifier === 'exact') return `exact = ${b.p(v.value)}`;
       if (f.modifier === 'contains' || f.modifier === 'text') return `norm LIKE ${b.p(`%${likeEscape(normalizeString(v.value))}%`)}`;
       return `norm LIKE ${b.p(`${likeEscape(normalizeString(v.value))}%`)}`;
@@ -143,16 +169,14 @@ function isPlainIndexFilter(f: Filter): boolean {
 
 /** `SELECT rid FROM sp_x WHERE param = .. AND (values ORed)` for a plain index filter. */
 function indexLookup(b: SqlBuilder, f: Filter): string {
-  const table = TABLE[f.def.type]!;
-  const param = paramMatch(b, f.def);
+  const { table, match } = indexOf(b, f);
   const ors = f.values.map((v) => `(${valueCondition(b, f, v)})`).join(' OR ');
-  return `SELECT rid FROM ${table} WHERE ${param} AND (${ors})`;
+  return `SELECT rid FROM ${table} WHERE ${match} AND (${ors})`;
 }
 
 function storedCondition(b: SqlBuilder, f: Filter): string {
   if (f.def.column) return columnCondition(b, f);
   if (isPlainIndexFilter(f)) return `r.rid IN (${indexLookup(b, f)})`;
-  const table = TABLE[f.def.type]!;
   if (f.chain) {
     const { targetType, filter } = f.chain;
     const inner = filterCondition(b, filter);
@@ -161,12 +185,10 @@ function storedCondition(b: SqlBuilder, f: Filter): string {
   }
   const missing = f.values.find((v) => v.kind === 'missing');
   if (missing && missing.kind === 'missing') {
-    const exists = `EXISTS (SELECT 1 FROM ${table} WHERE rid = r.rid AND ${paramMatch(b, f.def)})`;
+    const exists = `EXISTS (SELECT 1 FROM ${TABLE[f.def.type]!} WHERE rid = r.rid AND ${paramMatch(b, f.def)})`;
     return missing.missing ? `NOT ${exists}` : exists;
   }
-  const param = paramMatch(b, f.def);
-  const ors = f.values.map((v) => `(${valueCondition(b, f, v)})`).join(' OR ');
-  const sub = `r.rid IN (SELECT rid FROM ${table} WHERE ${param} AND (${ors}))`;
+  const sub = `r.rid IN (${indexLookup(b, f)})`;
   return f.modifier === 'not' ? `NOT (${sub})` : sub;
 }
 
