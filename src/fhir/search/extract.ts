@@ -112,11 +112,15 @@ function references(value: unknown, out: ReferenceRow[], param: string, identifi
   else if (identifier || typeof value.display === 'string') out.push({ param, targetType: type, targetId: null, url: null });
 }
 
-/** HumanName parts as Double Metaphone codes: the `phonetic` parameter matches names that sound alike. */
+/** Name parts as Double Metaphone codes: the `phonetic` parameter matches names that sound alike. */
 function phonetics(value: unknown, out: StringRow[], param: string): void {
-  if (!isObj(value)) return;
-  const parts: unknown[] = [value.family, ...((value.given as unknown[] | undefined) ?? [])];
-  if (typeof value.family !== 'string' && !Array.isArray(value.given) && typeof value.text === 'string') parts.push(value.text);
+  // A HumanName's parts (its text when it has none), or a plain name (Organization.name).
+  const parts: unknown[] = [];
+  if (typeof value === 'string') parts.push(value);
+  else if (isObj(value)) {
+    parts.push(value.family, ...((value.given as unknown[] | undefined) ?? []));
+    if (typeof value.family !== 'string' && !Array.isArray(value.given)) parts.push(value.text);
+  }
   for (const part of parts) {
     if (typeof part !== 'string') continue;
     for (const code of phoneticCodes(part)) out.push({ param, norm: code, exact: part });
