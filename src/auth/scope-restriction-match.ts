@@ -35,11 +35,11 @@ function dateMatches(v: DateValue, lo: number, hi: number): boolean {
     case 'lt':
       return lo < vlo;
     case 'le':
-      return lo <= vhi;
+      return lo < vlo || (lo >= vlo && hi <= vhi);
     case 'gt':
       return hi > vhi;
     case 'ge':
-      return hi >= vlo;
+      return hi > vhi || (lo >= vlo && hi <= vhi);
     case 'sa':
       return lo > vhi;
     case 'eb':

@@ -55,6 +55,9 @@ function dateCondition(b: SqlBuilder, v: Extract<FilterValue, { kind: 'date' }>,
   // Bind only the bounds a prefix uses: an unused $n has no type and PostgreSQL refuses the statement.
   const vlo = (): string => `${b.p(v.lo)}::timestamptz`;
   const vhi = (): string => `${b.p(v.hi)}::timestamptz`;
+  // An instant (_lastUpdated: one column for both ends): le and ge need no second range.
+  if (lo === hi && v.prefix === 'le') return `${lo} <= ${vhi()}`;
+  if (lo === hi && v.prefix === 'ge') return `${hi} >= ${vlo()}`;
   switch (v.prefix) {
     case 'eq':
       return `(${lo} >= ${vlo()} AND ${hi} <= ${vhi()})`;
@@ -63,11 +66,14 @@ function dateCondition(b: SqlBuilder, v: Extract<FilterValue, { kind: 'date' }>,
     case 'lt':
       return `${lo} < ${vlo()}`;
     case 'le':
-      return `${lo} <= ${vhi()}`;
+      // R4: the range below the value overlaps the target's, or the value's range contains the target's (a birth
+      // date of 1990-01 is not le1990-01-01: some of that month is after the day).
+      return `(${lo} < ${vlo()} OR (${lo} >= ${vlo()} AND ${hi} <= ${vhi()}))`;
     case 'gt':
       return `${hi} > ${vhi()}`;
     case 'ge':
-      return `${hi} >= ${vlo()}`;
+      // R4: the range above the value overlaps the target's, or the value's range contains the target's.
+      return `(${hi} > ${vhi()} OR (${lo} >= ${vlo()} AND ${hi} <= ${vhi()}))`;
     case 'sa':
       return `${lo} > ${vhi()}`;
     case 'eb':
