@@ -107,7 +107,8 @@ export const HUB_PARAMETERS: SearchParameter[] = [
     base: ['Group'],
     type: 'reference',
     expression: 'Group.member.entity',
-    target: ['Patient'],
+    // R4's targets: a Group of practitioners is a Group too (`member:Practitioner=x`).
+    target: ['Practitioner', 'Group', 'Device', 'Medication', 'Patient', 'Substance', 'PractitionerRole'],
   },
 ];
 

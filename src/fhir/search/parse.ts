@@ -165,10 +165,9 @@ export function parseFilter(resourceType: string, name: string, rawValue: string
       throw badRequest(`${name}: modifier :${modifier} is not supported for ${def.type} parameters`, name);
     }
     if (isPhonetic(def) && modifier !== 'missing') throw badRequest(`${name}: phonetic matches by sound; :${modifier} does not apply`, name);
-    if (typeModifier) {
-      if (!isSupportedType(modifier)) throw badRequest(`${name}: ${modifier} is not a resource type this server stores`, name);
-      if (def.targets.length && !def.targets.includes(modifier)) throw badRequest(`${name}: ${resourceType}.${path} does not refer to ${modifier}`, name);
-    }
+    // `based-on:ServiceRequest=x` is a fair question even though ServiceRequests are not stored here: only a type
+    // the parameter cannot refer to is refused.
+    if (typeModifier && def.targets.length && !def.targets.includes(modifier)) throw badRequest(`${name}: ${resourceType}.${path} does not refer to ${modifier}`, name);
   }
   const values = splitOr(rawValue).map((v) => parseValue(def, v, modifier, name));
   if (values.some((v) => v.kind === 'string' && v.value === '') || rawValue === '') {
