@@ -52,8 +52,9 @@ export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): Ca
     conditionalCreate: true,
     // If-None-Match (ETag) and If-Modified-Since (Last-Modified) both answer 304 on a read.
     conditionalRead: 'full-support',
-    conditionalUpdate: false,
-    conditionalDelete: 'not-supported',
+    // PUT and DELETE [type]?[search] (handlers/write.ts): strict searches; a delete matching several is 412.
+    conditionalUpdate: true,
+    conditionalDelete: 'single',
     ...nonEmpty('searchInclude', INCLUDES[type] ?? []),
     ...nonEmpty('searchRevInclude', REVINCLUDES[type] ?? []),
     // Each parameter's own canonical: R4's for the standard ones, the hub's for its own (served at /fhir/SearchParameter).

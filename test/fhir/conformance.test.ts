@@ -55,6 +55,23 @@ describe.each(backends())('conformance resources on %s', (backend) => {
     expect((await get(`Location/${id}`).set(ADMIN).set('if-none-match', read.headers.etag!).expect(200)).body.name).toBe('Renamed clinic');
   });
 
+  test('conditional create, update and delete are declared as they work: create and update yes, delete single', async () => {
+    for (const r of cs.rest![0]!.resource!.filter((x) => (SUPPORTED_RESOURCE_TYPES as readonly string[]).includes(x.type))) {
+      expect([r.type, r.conditionalCreate, r.conditionalUpdate, r.conditionalDelete]).toEqual([r.type, true, true, 'single']);
+    }
+    const tag = `cond-${Date.now()}`;
+    const org = (name: string) => ({ resourceType: 'Organization', identifier: [{ system: 'urn:test:conformance', value: tag }], name });
+    const put = (name: string) => request(t.url).put(`/fhir/Organization?identifier=urn:test:conformance|${tag}`).set(ADMIN).set('content-type', FHIR).send(org(name));
+    const created = await put('First').expect(201);
+    const updated = await put('Second').expect(200);
+    expect(updated.body.id).toBe(created.body.id);
+    await request(t.url).post('/fhir/Organization').set(ADMIN).set('content-type', FHIR).send(org('Twin')).expect(201);
+    // `single`: a conditional delete matching two resources deletes nothing and answers 412.
+    await request(t.url).delete(`/fhir/Organization?identifier=urn:test:conformance|${tag}`).set(ADMIN).expect(412);
+    await request(t.url).delete(`/fhir/Organization?identifier=urn:test:conformance|${tag}&name=Second`).set(ADMIN).expect(204);
+    await get(`Organization/${created.body.id}`).set(ADMIN).expect(410);
+  });
+
   test('supportedProfile lists the profiles of profiles/ per type, and each resolves to the StructureDefinition served', async () => {
     const files = fs.readdirSync(PROFILES).filter((f) => f.startsWith('StructureDefinition-'));
     expect(files.length).toBeGreaterThanOrEqual(5);
