@@ -1,6 +1,9 @@
 /**
  * Finding a place: postal code or city, vaccine and first date -> clinics nearest first, each with its next free
  * times as buttons. Choosing a time calls `pick` (hold then confirm for a new booking; a move when rescheduling).
+ * The person says which vaccine they come for before any time is shown (issue 22: with "Any vaccine" preselected, a
+ * clinic listed identical buttons per product and the first one booked high-dose influenza instead of COVID-19);
+ * the menu lists current products only, and every time names its vaccine.
  */
 import { announce, field, h } from '../shared/dom.js';
 import { formatDate, t } from '../shared/i18n.js';
@@ -17,6 +20,8 @@ export interface FindOptions {
   /** A line above the form (e.g. which appointment is being moved). */
   note?: string;
   initialPostalCode?: string;
+  /** The vaccine already known (a move keeps the booked one): searched at once with the postal code. */
+  initialProductCvx?: string;
   /** A time chosen elsewhere (a SMART Scheduling Links deep link): marked and focused when found. */
   preferredSlotId?: string;
 }
@@ -31,9 +36,9 @@ function timeText(iso: string): string {
 
 export function findView(app: AppContext, opts: FindOptions): Node[] {
   const results = h('div', { id: 'find-results', 'aria-live': 'polite' });
-  const product = h('select', { id: 'find-product', name: 'find-product' },
-    h('option', { value: '' }, t('find.anyProduct')),
-    ...app.cfg.products.map((p) => h('option', { value: p.cvx }, p.name)));
+  const product = h('select', { id: 'find-product', name: 'find-product', required: true },
+    h('option', { value: '', disabled: true, selected: !opts.initialProductCvx }, t('find.chooseProduct')),
+    ...app.cfg.products.map((p) => h('option', { value: p.cvx, selected: p.cvx === opts.initialProductCvx }, p.name)));
   const form = h('form', { id: 'find-form', role: 'search' },
     field('find-near', t('find.postalCode'), { autocomplete: 'postal-code', required: true, value: opts.initialPostalCode ?? '' }),
     h('div', { class: 'field' }, h('label', { for: 'find-product' }, t('find.product')), product),
@@ -46,7 +51,7 @@ export function findView(app: AppContext, opts: FindOptions): Node[] {
     const more = h('button', { type: 'button', class: 'secondary' }, t('find.more'));
     const drawTimes = (): void => {
       times.replaceChildren(...c.slots.slice(0, shown).map((s) => {
-        const label = t('find.holdAt', { time: timeText(s.start), date: formatDate(s.start.slice(0, 10)), n: s.free ?? '?' });
+        const label = t('find.holdAt', { product: s.productName, time: timeText(s.start), date: formatDate(s.start.slice(0, 10)), n: s.free ?? '?' });
         const b = h('button', { type: 'button', class: 'slot', 'data-slot': s.slotId }, s.free === undefined ? label.replace(/\s*\(.*\)$/, '') : label);
         b.addEventListener('click', () => {
           b.disabled = true;
@@ -73,7 +78,7 @@ export function findView(app: AppContext, opts: FindOptions): Node[] {
   const search = async (): Promise<void> => {
     const q: SlotQuery = {
       near: (document.getElementById('find-near') as HTMLInputElement).value,
-      productCvx: product.value || undefined,
+      productCvx: product.value,
       from: (document.getElementById('find-from') as HTMLInputElement).value || tomorrow(),
     };
     results.replaceChildren(announce(t('app.loading')));
@@ -96,6 +101,6 @@ export function findView(app: AppContext, opts: FindOptions): Node[] {
     ev.preventDefault();
     void search();
   });
-  if (opts.initialPostalCode) queueMicrotask(() => void search());
+  if (opts.initialPostalCode && product.value) queueMicrotask(() => void search());
   return [h('h2', {}, t('find.title')), ...(opts.note ? [h('p', { class: 'status' }, opts.note)] : []), form, results];
 }

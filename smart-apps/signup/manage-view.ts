@@ -57,6 +57,8 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
   const reschedule = (a: Appointment): void => {
     area.replaceChildren(...findView(app, {
       note: t('find.rescheduling', { date: formatDate(a.start, true) }),
+      // A move keeps the vaccine booked.
+      initialProductCvx: a.extension?.find((e) => e.url === EXT_PRODUCT)?.valueCoding?.code,
       bearer: () => bearerOf(client),
       async pick(clinic, slot) {
         const moved = await moveBooking(app.cfg.fhirBaseUrl, slot.slotId, a.id!, client.patient.id ?? undefined, { bearer: await bearerOf(client) });

@@ -133,7 +133,8 @@ export async function signupConfig(db: Db, products: ProductCatalogue, rules: Ti
   return {
     ...(eventId ? { waitingRoomEventId: eventId } : {}),
     notifyOnAdmission: opts.notifyOnAdmission ?? false,
-    products: products.products.map((p) => ({ cvx: p.cvx, name: p.name, dosesInSeries: p.dosesInSeries, minIntervalDays: p.minIntervalDays, recommendedIntervalDays: p.recommendedIntervalDays, graceDays: p.graceDays })),
+    // Current products only: the sign-up page asks which one a person comes for, and discontinued ones are not offered.
+    products: products.products.filter((p) => p.current).map((p) => ({ cvx: p.cvx, name: p.name, dosesInSeries: p.dosesInSeries, minIntervalDays: p.minIntervalDays, recommendedIntervalDays: p.recommendedIntervalDays, graceDays: p.graceDays })),
     occupations: rules.occupationGroups,
     conditions: rules.riskConditions,
     tiers: Object.fromEntries(rules.tiers.map((t) => [t.code, t.display])),

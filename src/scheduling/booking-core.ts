@@ -48,7 +48,7 @@ export function productFor(config: SchedulingConfig, cvx: string): VaccineProduc
   return (
     config.products.get(cvx) ?? {
       cvx, name: `CVX ${cvx}`, ndc: [], series: `cvx-${cvx}`, dosesInSeries: 1, minIntervalDays: [],
-      recommendedIntervalDays: [], graceDays: 4, dosesPerVial: 1, substitutes: [],
+      recommendedIntervalDays: [], graceDays: 4, dosesPerVial: 1, substitutes: [], current: true,
     }
   );
 }

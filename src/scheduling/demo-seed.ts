@@ -3,7 +3,7 @@ import type { AfterSeedHook } from '../seed/seed.js';
 import { generateSlots } from './slot-store.js';
 import { parseOpeningHours } from './slot-generation.js';
 import { receiveLot } from './supply.js';
-import { DEMO_PRODUCTS, VACCINE_PRODUCT_EXT } from '../seed/demo-data.js';
+import { DEMO_OFFERED, VACCINE_PRODUCT_EXT } from '../seed/demo-data.js';
 
 function day(offset: number): string {
   return new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
@@ -13,7 +13,7 @@ export const schedulingDemoSeed: AfterSeedHook = async (db, repo, j) => {
   for (const schedule of j.schedules) {
     const cvx = schedule.extension?.find((e) => e.url === VACCINE_PRODUCT_EXT)?.valueCoding?.code;
     const locationId = schedule.actor[0]!.reference!.split('/')[1]!;
-    const product = DEMO_PRODUCTS.find((p) => p.cvx === cvx);
+    const product = DEMO_OFFERED.find((p) => p.cvx === cvx);
     if (!product) continue;
     const plan = {
       from: day(1),
@@ -30,7 +30,7 @@ export const schedulingDemoSeed: AfterSeedHook = async (db, repo, j) => {
         locationId,
         productCvx: product.cvx,
         mvx: product.mvx,
-        ndc: product.ndc,
+        ndc: 'ndc' in product ? product.ndc : undefined,
         lot: `${product.lotPrefix}${locationId.slice(-2).replace(/\D/g, '')}${cvx}`,
         expiresOn: day(120),
         doses: Math.max(10, Math.floor(made.capacityOffered * 0.8)),

@@ -30,6 +30,8 @@ export interface VaccineProduct {
   dosesPerVial: number;
   /** CVX codes that may replace this product when it is short. */
   substitutes: string[];
+  /** False for a product CDC lists as Inactive: kept for records and cards, never offered to book. */
+  current: boolean;
 }
 
 /** Minimum days after dose `doseNumber` before the next one; null when no dose follows. */
@@ -117,6 +119,7 @@ export function normaliseProduct(raw: Raw, where: string, defaults: { graceDays?
     graceDays: num(pick(raw, 'graceDays', 'grace_days', 'gracePeriodDays')) ?? defaults.graceDays ?? DEFAULT_GRACE_DAYS,
     dosesPerVial: num(pick(raw, 'dosesPerVial', 'doses_per_vial', 'vialDoses')) ?? 1,
     substitutes,
+    current: str(pick(raw, 'status')) !== 'Inactive',
   };
 }
 

@@ -17,6 +17,17 @@ export const DEMO_PRODUCTS = [
   { cvx: '187', mvx: 'SKB', ndc: '58160-0823-11', display: 'Zoster recombinant', lotPrefix: 'SH' },
 ] as const;
 
+/**
+ * What the demo clinics offer to book: current products only (the sign-up page offers no discontinued product;
+ * DEMO_PRODUCTS above are the 2021-era doses in the demo people's histories).
+ */
+export const DEMO_OFFERED = [
+  { cvx: '309', mvx: 'PFR', display: 'COVID-19, mRNA, LNP-S, PF, tris-sucrose, 30 mcg/0.3 mL', lotPrefix: 'PF', covid: true },
+  { cvx: '312', mvx: 'MOD', display: 'COVID-19, mRNA, LNP-S, PF, 50 mcg/0.5 mL', lotPrefix: 'MD', covid: true },
+  { cvx: '197', mvx: 'PMC', ndc: '49281-0121-65', display: 'influenza, high-dose, quadrivalent', lotPrefix: 'FL', covid: false },
+  { cvx: '187', mvx: 'SKB', ndc: '58160-0823-11', display: 'zoster vaccine recombinant', lotPrefix: 'SH', covid: false },
+] as const;
+
 const CITIES = [
   { city: 'Springfield', state: 'IL', postalCodes: ['62701', '62702', '62703', '62704'], lat: 39.78, lon: -89.65 },
   { city: 'Peoria', state: 'IL', postalCodes: ['61602', '61603', '61604'], lat: 40.69, lon: -89.59 },
@@ -89,8 +100,8 @@ export function generateJurisdiction(opts: { clinics: number; seed?: number }): 
       // Mail and pages give appointment times in the clinic's zone (src/notify/mail-locale.ts).
       extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/timezone', valueCode: 'America/Chicago' }],
     });
-    for (const p of DEMO_PRODUCTS.slice(0, i % 2 === 0 ? 2 : 3)) {
-      const covid = p.cvx === '300' || p.cvx === '301';
+    for (const p of DEMO_OFFERED.slice(0, i % 2 === 0 ? 2 : 3)) {
+      const covid = p.covid;
       schedules.push({
         resourceType: 'Schedule',
         id: `${id}-cvx${p.cvx}`,

@@ -37,8 +37,9 @@ export async function startAppsRig(): Promise<AppsRig> {
   const ctx = { db: rig.hub.db, repo: rig.hub.repo, products: loadProducts(), holdSeconds: 300 };
   const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
   // Far away but first by name, so distance (not the alphabet) must put the near one first.
-  const far = await seedClinic(ctx, { slots: 4, capacity: 3, doses: 20, day, postalCode: '02139', city: 'Cambridge', lot: 'FAR-1' });
-  const near = await seedClinic(ctx, { slots: 4, capacity: 3, doses: 20, day, postalCode: '01201', city: 'Pittsfield', lot: 'NEAR-1' });
+  // SHINGRIX: current (the sign-up page offers no discontinued product) and two doses (the next-dose date shows).
+  const far = await seedClinic(ctx, { cvx: '187', slots: 4, capacity: 3, doses: 20, day, postalCode: '02139', city: 'Cambridge', lot: 'FAR-1' });
+  const near = await seedClinic(ctx, { cvx: '187', slots: 4, capacity: 3, doses: 20, day, postalCode: '01201', city: 'Pittsfield', lot: 'NEAR-1' });
   await place(rig, far.locationId, { latitude: 42.3736, longitude: -71.1097 }, 'Aardvark Hall Clinic');
   await place(rig, near.locationId, { latitude: 42.4501, longitude: -73.2454 }, 'Pittsfield Community Clinic');
   return {

@@ -175,11 +175,21 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     expect(await page.locator('#queue-position').textContent()).toBe(position);
     await page.click('#choose-appointment');
 
-    // --- nearest clinic first, hold, book ---
+    // --- the vaccine first (current products only), then nearest clinic first, hold, book ---
+    const offered = await page.locator('#find-product option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+    expect(offered[0]).toBe(''); // "Choose the vaccine you come for": nothing is preselected
+    expect(offered).toContain('187');
+    expect(offered).not.toContain('208'); // discontinued
     await page.fill('#find-near', '01201');
     await page.fill('#find-from', r.day);
     await page.click('#find-form button[type=submit]');
+    expect(await page.locator('#find-product:invalid').count()).toBe(1); // the form asks for the vaccine before searching
+    expect(await page.locator('li.clinic').count()).toBe(0);
+    await page.selectOption('#find-product', '187');
+    await page.click('#find-form button[type=submit]');
     await page.locator('li.clinic').first().waitFor();
+    // Every time names its vaccine.
+    for (const label of await page.locator('button.slot').allTextContents()) expect(label).toContain('SHINGRIX');
     const clinics = await page.locator('li.clinic').evaluateAll((els) => els.map((e) => e.getAttribute('data-location')));
     expect(clinics).toEqual([r.clinics.near, r.clinics.far]);
     expect(await page.locator('li.clinic').nth(1).locator('.distance').textContent()).toMatch(/1\d\d km/);
@@ -231,6 +241,7 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     await page.click(`#my-appointments li[data-appointment="${appointmentId}"] button.reschedule`);
     await page.locator('#find-near').waitFor();
     expect(await page.locator('#manage-area').textContent()).toContain('Choosing a new time for your appointment on');
+    expect(await page.locator('#find-product').inputValue()).toBe('187'); // a move keeps the booked vaccine
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('find-near');
     await page.fill('#find-near', '01201');
     await page.fill('#find-from', r.day);
