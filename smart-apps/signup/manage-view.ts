@@ -3,27 +3,36 @@
  * "Change time" (a $find search, then $book with cancelled-appt-id: the move is atomic) and "Cancel" (the
  * Appointment updated to status cancelled, which frees the place).
  */
-import type { Appointment, Bundle } from 'fhir/r4';
+import type { Appointment, Bundle, Location } from 'fhir/r4';
 import { call } from '../shared/api.js';
 import { announce, h } from '../shared/dom.js';
 import { formatDate, t } from '../shared/i18n.js';
 import { doseNumberOf, moveBooking } from './booking.js';
 import { errorText, type AppContext } from './context.js';
 import { findView } from './find-view.js';
+import { addressText } from './slots.js';
+import { vaccineName } from '../shared/fhir-text.js';
 import { bearerOf, signIn, signOut, type SmartClient } from './session.js';
 import { load, save } from './state.js';
 
 const EXT_PRODUCT = 'http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product';
 
-async function upcoming(client: SmartClient): Promise<Appointment[]> {
+/** The person's coming appointments, with their clinics (issue 22: "My booking" did not say where). */
+async function upcoming(client: SmartClient): Promise<{ appointments: Appointment[]; clinics: Map<string, Location> }> {
   const since = new Date().toISOString().slice(0, 10);
-  const b = (await client.request(`Appointment?patient=${client.patient.id}&date=ge${since}&_count=50`)) as Bundle<Appointment>;
-  return (b.entry ?? []).map((e) => e.resource!).filter((a) => a && ['booked', 'pending'].includes(a.status))
+  const b = (await client.request(`Appointment?patient=${client.patient.id}&date=ge${since}&_include=Appointment:location&_count=50`)) as Bundle<Appointment | Location>;
+  const resources = (b.entry ?? []).map((e) => e.resource!).filter(Boolean);
+  const clinics = new Map(resources.filter((r): r is Location => r.resourceType === 'Location').map((l) => [`Location/${l.id}`, l]));
+  const appointments = resources.filter((r): r is Appointment => r.resourceType === 'Appointment' && ['booked', 'pending'].includes(r.status))
     .sort((a, b2) => (a.start ?? '').localeCompare(b2.start ?? ''));
+  return { appointments, clinics };
 }
 
-function placeOf(a: Appointment): string {
-  return a.participant.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.display ?? '';
+/** The clinic's name and address, as a person reads them over the phone. */
+function placeOf(a: Appointment, clinics: Map<string, Location>): string {
+  const ref = a.participant.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor;
+  const clinic = ref?.reference ? clinics.get(ref.reference) : undefined;
+  return [clinic?.name ?? ref?.display, clinic ? addressText(clinic) : ''].filter(Boolean).join(', ');
 }
 
 export function manageView(app: AppContext, client: SmartClient | undefined, failureText?: string): Node[] {
@@ -74,7 +83,8 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
     document.getElementById('find-near')?.focus();
   };
 
-  const item = (a: Appointment): HTMLElement => {
+  const item = (a: Appointment, clinics: Map<string, Location>): HTMLElement => {
+    const place = placeOf(a, clinics);
     const product = a.extension?.find((e) => e.url === EXT_PRODUCT)?.valueCoding;
     const confirmBox = h('div', { class: 'confirm', hidden: true },
       h('p', { role: 'alert' }, t('manage.cancelConfirm')),
@@ -83,8 +93,8 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
     return h('li', { 'data-appointment': a.id! },
       h('dl', { class: 'facts' },
         h('dt', {}, t('appt.when')), h('dd', {}, formatDate(a.start, true)),
-        placeOf(a) ? h('dt', {}, t('appt.where')) : null, placeOf(a) ? h('dd', {}, placeOf(a)) : null,
-        h('dt', {}, t('appt.vaccine')), h('dd', {}, product?.display ?? product?.code ?? ''),
+        place ? h('dt', {}, t('appt.where')) : null, place ? h('dd', { class: 'place' }, place) : null,
+        h('dt', {}, t('appt.vaccine')), h('dd', {}, (product?.code && vaccineName(product.code)) || product?.display || product?.code || ''),
         h('dt', {}, t('appt.dose')), h('dd', {}, String(doseNumberOf(a))),
         h('dt', {}, t('appt.ref')), h('dd', {}, a.id!)),
       h('p', {},
@@ -97,8 +107,8 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
   };
 
   const draw = async (): Promise<void> => {
-    const appts = await upcoming(client);
-    list.replaceChildren(...(appts.length ? appts.map(item) : [h('li', { class: 'empty' }, t('manage.none'))]));
+    const { appointments, clinics } = await upcoming(client);
+    list.replaceChildren(...(appointments.length ? appointments.map((a) => item(a, clinics)) : [h('li', { class: 'empty' }, t('manage.none'))]));
   };
   draw().catch((e: unknown) => notice.replaceChildren(announce(errorText(e), 'alert')));
   return [

@@ -49,7 +49,7 @@ function isPostalCode(s: string): boolean {
   return /\d/.test(s);
 }
 
-function addressText(l: Location): string {
+export function addressText(l: Location): string {
   const a = l.address;
   return a ? [...(a.line ?? []), a.city, [a.state, a.postalCode].filter(Boolean).join(' ')].filter(Boolean).join(', ') : '';
 }

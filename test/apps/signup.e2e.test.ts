@@ -235,6 +235,10 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     await page.waitForURL(/\/auth\/consent\?request=/);
     await page.click('button[value=approve]');
     await page.locator(`#my-appointments li[data-appointment="${appointmentId}"]`).waitFor({ timeout: 20_000 });
+    // "My booking" says where: the clinic's name and address, and the vaccine by its name.
+    const mine = page.locator(`#my-appointments li[data-appointment="${appointmentId}"]`);
+    expect(await mine.locator('dd.place').textContent()).toBe('Pittsfield Community Clinic, 1 Main St, Pittsfield, MA 01201');
+    expect(await mine.textContent()).toContain('SHINGRIX');
     await look(page, '09-manage');
 
     // --- reschedule: another time at the near clinic; the old appointment is cancelled, the new one booked ---
