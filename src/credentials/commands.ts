@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
+import { rotateClientKeys } from '../sync/ehr/client-keys.js';
 import { withCliContext, type CliContext } from '../cli-context.js';
 import { shcConfigFromEnv, shcServices, type ShcConfig } from './shc/context.js';
 import { revokeCards, verifyCommand } from './shc/cli.js';
@@ -44,13 +45,20 @@ export function registerCredentialCommands(program: Command, hooks: CredentialCo
   const keys = group(program, 'keys', 'signing keys');
   keys
     .command('rotate')
-    .description('rotate the SMART Health Card issuer key and the token-signing key; old public keys stay published')
-    .option('--only <which>', 'rotate only one: shc (health-card issuer key) or auth (access/id token signing key)')
+    .description('rotate the SMART Health Card issuer key and the token-signing key (the EHR client keys with --only ehr); old public keys stay published')
+    .option('--only <which>', "rotate only one: shc (health-card issuer key), auth (access/id token signing key) or ehr (the hub's client keys at EHRs)")
     .action((opts: { only?: string }) =>
       withContext(async (ctx) => {
-        if (opts.only && opts.only !== 'shc' && opts.only !== 'auth') {
-          print('--only takes shc or auth');
+        if (opts.only && opts.only !== 'shc' && opts.only !== 'auth' && opts.only !== 'ehr') {
+          print('--only takes shc, auth or ehr');
           setExitCode(1);
+          return;
+        }
+        if (opts.only === 'ehr') {
+          // Not part of a plain `keys rotate`: an EHR that caches the JWK Set longer than a day would refuse the hub.
+          for (const r of await rotateClientKeys(ctx.db)) {
+            print(`active EHR client key (${r.alg}): ${r.kid}${r.retired.length ? `\nretired (published for a day): ${r.retired.join(', ')}` : ''}`);
+          }
           return;
         }
         if (opts.only !== 'auth') {

@@ -6,12 +6,12 @@
 import express, { type Router } from 'express';
 import type { Db } from '../../store/db.js';
 import { adminAuth, type AdminAuthOptions } from '../../auth/admin-routes.js';
-import { publicClientJwks } from './client-keys.js';
+import { EHR_JWKS_PATH, publicClientJwks } from './client-keys.js';
 import { ConnectionConfigError, connectionFromInput, getConnection, getSyncState, listConnections, saveConnection } from './connections.js';
 import { listReviews, resolveReview } from './links.js';
 import { runEhrSync, SyncBusyError } from './sync-run.js';
 
-export const EHR_JWKS_PATH = '/sync/ehr/jwks.json';
+export { EHR_JWKS_PATH };
 
 export function createEhrRouter(deps: { db: Db; adminToken: string | undefined; hubFhirBase: string } & Omit<AdminAuthOptions, 'adminToken'>): Router {
   const { db } = deps;
@@ -51,7 +51,8 @@ export function createEhrRouter(deps: { db: Db; adminToken: string | undefined; 
       return;
     }
     try {
-      res.json(await runEhrSync(db, req.params.name, { hubFhirBase: deps.hubFhirBase }));
+      // ?full=true: a full pull instead of the changes since the last one (bulk connections).
+      res.json(await runEhrSync(db, req.params.name, { hubFhirBase: deps.hubFhirBase, full: req.query.full === 'true' || req.query.full === '1' }));
     } catch (e) {
       if (e instanceof SyncBusyError) res.status(409).json({ error: 'busy', error_description: e.message });
       else res.status(502).json({ error: 'sync_failed', error_description: (e as Error).message, state: await getSyncState(db, req.params.name) });

@@ -1,7 +1,11 @@
 /**
  * Population import through the EHR's Group `$export`: kick-off, poll honouring Retry-After (Epic returns nothing
- * until the whole export is ready), download the NDJSON line by line, match Patients, mirror Immunizations, and
- * diff against what the hub already has (a full export every time: `_since` support varies by EHR version).
+ * until the whole export is ready), download the NDJSON files a few at a time, line by line, match Patients,
+ * mirror Immunizations. A full pull diffs against what the hub already has; an incremental pull asks for `_since`
+ * the previous export's transactionTime (Epic's incremental pulls rely on it) and applies the `deleted` entries.
+ * The manifest's `error` files are read: their OperationOutcomes are shown, and an error among them fails the run
+ * (so the cursor stays and the next pull asks again). A file is downloaded with the token only when the manifest
+ * says `requiresAccessToken: true`; a download broken mid-file is resumed (lines already imported are skipped).
  * @see https://hl7.org/fhir/uv/bulkdata/STU2/export.html
  */
 import type { Immunization, OperationOutcome, Patient } from 'fhir/r4';
@@ -9,7 +13,7 @@ import type { Db } from '../../store/db.js';
 import { FhirRepository } from '../../store/repository.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import type { EhrConnection } from './connections.js';
-import { EhrRequestError, retryAfterMs, sleep, type EhrClient } from './ehr-client.js';
+import { EhrRequestError, networkReason, retryAfterMs, sleep, type EhrClient } from './ehr-client.js';
 import { matchPatient } from './patient-match.js';
 import { linkPatients, linksByEhrId, queueReview } from './links.js';
 import { ImmunizationImporter } from './import.js';
@@ -25,9 +29,14 @@ interface Manifest {
   requiresAccessToken?: boolean;
   output: ManifestFile[];
   error?: ManifestFile[];
+  deleted?: ManifestFile[];
 }
 
 const MAX_POLLS = 10_000;
+/** Files downloaded at once. */
+export const PARALLEL_DOWNLOADS = 3;
+/** Attempts per file when a download breaks off. */
+const FILE_ATTEMPTS = 3;
 
 async function waitForManifest(ehr: EhrClient, statusUrl: string): Promise<Manifest> {
   for (let i = 0; i < MAX_POLLS; i++) {
@@ -40,22 +49,64 @@ async function waitForManifest(ehr: EhrClient, statusUrl: string): Promise<Manif
   throw new Error(`export at ${statusUrl} did not finish`);
 }
 
-/** NDJSON lines of one file, streamed (never the whole file in memory). */
-async function* ndjson<T>(ehr: EhrClient, url: string): AsyncIterable<T> {
-  const res = await ehr.request(url, { headers: { accept: 'application/fhir+ndjson' } });
-  if (!res.ok || !res.body) throw new EhrRequestError(`download ${url} answered ${res.status}`, res.status);
-  const decoder = new TextDecoder();
-  let rest = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    rest += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      const line = rest.slice(0, nl).trim();
-      rest = rest.slice(nl + 1);
-      if (line) yield JSON.parse(line) as T;
+/**
+ * NDJSON lines of one file, streamed (never the whole file in memory). A download that breaks off is started
+ * again (up to FILE_ATTEMPTS) and the lines already handed over are skipped; the error names the URL and why.
+ */
+async function* ndjson<T>(ehr: EhrClient, url: string, auth: boolean): AsyncIterable<T> {
+  let delivered = 0;
+  for (let attempt = 1; ; attempt++) {
+    let line = 0;
+    try {
+      const res = await ehr.request(url, { headers: { accept: 'application/fhir+ndjson' }, auth, timeoutMs: 30 * 60_000 });
+      if (!res.ok || !res.body) {
+        const text = await res.text().catch(() => '');
+        throw new EhrRequestError(`download ${url} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, res.status);
+      }
+      const decoder = new TextDecoder();
+      let rest = '';
+      const take = function* (text: string): Iterable<T> {
+        if (!text) return;
+        line++;
+        if (line <= delivered) return;
+        delivered++;
+        try {
+          yield JSON.parse(text) as T;
+        } catch {
+          throw new EhrRequestError(`download ${url}: line ${line} is not JSON`, 0);
+        }
+      };
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          rest += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = rest.indexOf('\n')) >= 0) {
+            const text = rest.slice(0, nl).trim();
+            rest = rest.slice(nl + 1);
+            yield* take(text);
+          }
+        }
+      } catch (e) {
+        if (e instanceof EhrRequestError) throw e;
+        throw new EhrRequestError(`download ${url} broke off after ${line} lines: ${networkReason(e)}`, 0);
+      }
+      yield* take(rest.trim());
+      return;
+    } catch (e) {
+      const retriable = e instanceof EhrRequestError && (e.status === 0 || e.status >= 500) && !/is not JSON/.test(e.message);
+      if (!retriable || attempt >= FILE_ATTEMPTS) throw e;
+      await sleep(200 * attempt);
     }
   }
-  if (rest.trim()) yield JSON.parse(rest) as T;
+}
+
+/** Runs `fn` over the items, at most `limit` at once. */
+async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 /** Hub Patients that could be this EHR patient (by identifier, else family + birth date). */
@@ -70,63 +121,128 @@ async function hubCandidates(repo: FhirRepository, p: Patient): Promise<Patient[
   return (await repo.search<AnyResource & Patient>('Patient', { family, birthdate: p.birthDate, _count: '50' })).resources;
 }
 
-export async function pullByGroupExport(db: Db, conn: EhrConnection, ehr: EhrClient, hubFhirBase: string, stats: SyncStats, progress: SyncProgress): Promise<string> {
+function issueText(i: NonNullable<OperationOutcome['issue']>[number]): string {
+  return `${i.severity}: ${i.diagnostics ?? i.details?.text ?? i.details?.coding?.[0]?.display ?? i.code}`;
+}
+
+export interface GroupExportOptions {
+  /** `_since`: only what changed after this instant (the previous export's transactionTime). */
+  since?: string;
+}
+
+export async function pullByGroupExport(
+  db: Db,
+  conn: EhrConnection,
+  ehr: EhrClient,
+  hubFhirBase: string,
+  stats: SyncStats,
+  progress: SyncProgress,
+  opts: GroupExportOptions = {},
+): Promise<string> {
   const repo = new FhirRepository(db);
-  const kick = await ehr.request(`Group/${encodeURIComponent(conn.groupId!)}/$export?_type=Patient,Immunization`, { headers: { prefer: 'respond-async', accept: 'application/fhir+json' } });
+  stats.pull = opts.since ? 'incremental' : 'full';
+  if (opts.since) stats.since = opts.since;
+  const query = new URLSearchParams({ _type: 'Patient,Immunization', ...(opts.since ? { _since: opts.since } : {}) });
+  const kickOffUrl = `Group/${encodeURIComponent(conn.groupId!)}/$export?${query.toString().replace(/%2C/g, ',')}`;
+  const kick = await ehr.request(kickOffUrl, { headers: { prefer: 'respond-async', accept: 'application/fhir+json' } });
   const location = kick.headers.get('content-location');
   if (kick.status !== 202 || !location) {
     const oo = (await kick.json().catch(() => undefined)) as OperationOutcome | undefined;
-    throw new EhrRequestError(`Group export kick-off answered ${kick.status}: ${oo?.issue?.[0]?.diagnostics ?? ''}`, kick.status);
+    throw new EhrRequestError(`Group export kick-off ${ehr.url(kickOffUrl)} answered ${kick.status}: ${oo?.issue?.[0]?.diagnostics ?? ''}`, kick.status);
   }
   await kick.body?.cancel();
   const manifest = await waitForManifest(ehr, location);
+  // Files are fetched with the token only when the manifest asks for it.
+  const auth = manifest.requiresAccessToken === true;
+
+  // What the EHR could not export: shown; an error fails the run so the next pull asks for it again.
+  for (const file of manifest.error ?? []) {
+    for await (const oo of ndjson<OperationOutcome>(ehr, file.url, auth)) {
+      for (const i of oo.issue ?? []) {
+        const text = issueText(i).slice(0, 300);
+        stats.ehrIssues.push(text);
+        if (i.severity === 'error' || i.severity === 'fatal') stats.errors.push(`the EHR reported (${file.url}): ${text}`.slice(0, 300));
+      }
+    }
+  }
 
   // Patients first: every Immunization needs its patient's link.
   const seenPatients = new Set<string>();
   const linked = await linksByEhrId(db, conn.name);
-  progress.start(manifest.output.length, 'files');
-  for (const file of manifest.output.filter((f) => f.type === 'Patient')) {
-    for await (const p of ndjson<Patient>(ehr, file.url)) {
-      stats.patients++;
-      seenPatients.add(p.id!);
-      if (linked.has(p.id!)) continue;
-      const result = matchPatient(p, await hubCandidates(repo, p));
-      if (result.kind === 'match') {
-        if (await linkPatients(db, conn.name, result.id, p.id!, result.by)) {
-          linked.set(p.id!, result.id);
-          stats.linked++;
-        } else {
-          await queueReview(db, conn.name, result.id, [p.id!], 'the hub patient is already linked to another EHR patient');
-          stats.queuedForReview++;
-        }
-      } else if (result.kind === 'review') {
-        for (const hubId of result.ids) await queueReview(db, conn.name, hubId, [p.id!], result.reason);
-        stats.queuedForReview++;
-      } else stats.unmatched++;
-    }
-    progress.tick();
-  }
+  progress.start(manifest.output.length + (manifest.deleted?.length ?? 0), 'files');
+  const review = async (hubId: string, ehrIds: string[], reason: string): Promise<boolean> => queueReview(db, conn.name, hubId, ehrIds, reason);
+  await eachLimit(
+    manifest.output.filter((f) => f.type === 'Patient'),
+    PARALLEL_DOWNLOADS,
+    async (file) => {
+      for await (const p of ndjson<Patient>(ehr, file.url, auth)) {
+        stats.patients++;
+        seenPatients.add(p.id!);
+        if (linked.has(p.id!)) continue;
+        const result = matchPatient(p, await hubCandidates(repo, p));
+        if (result.kind === 'match') {
+          if (await linkPatients(db, conn.name, result.id, p.id!, result.by)) {
+            linked.set(p.id!, result.id);
+            stats.linked++;
+          } else if (await review(result.id, [p.id!], 'the hub patient is already linked to another EHR patient')) stats.queuedForReview++;
+          else stats.awaitingReview++;
+        } else if (result.kind === 'review') {
+          // Counted once: a patient already waiting for an operator is not queued again on every run.
+          let fresh = false;
+          for (const hubId of result.ids) fresh = (await review(hubId, [p.id!], result.reason)) || fresh;
+          if (fresh) stats.queuedForReview++;
+          else stats.awaitingReview++;
+        } else stats.unmatched++;
+      }
+      progress.tick();
+    },
+  );
 
   const links = linked;
   const importer = new ImmunizationImporter(db, conn, hubFhirBase);
   const seen = new Map<string, Set<string>>();
-  for (const file of manifest.output.filter((f) => f.type === 'Immunization')) {
-    for await (const imm of ndjson<Immunization>(ehr, file.url)) {
-      const ehrPatient = /(?:^|\/)Patient\/([^/]+)$/.exec(imm.patient?.reference ?? '')?.[1];
-      const hubPatient = ehrPatient ? links.get(ehrPatient) : undefined;
-      if (!hubPatient || !imm.id) continue;
-      if (fhirDateEndsBefore(imm.occurrenceDateTime, conn.sinceDate)) continue;
-      const set = seen.get(hubPatient) ?? new Set<string>();
-      set.add(imm.id);
-      seen.set(hubPatient, set);
-      stats[await importer.upsert(imm, hubPatient)]++;
+  await eachLimit(
+    manifest.output.filter((f) => f.type === 'Immunization'),
+    PARALLEL_DOWNLOADS,
+    async (file) => {
+      for await (const imm of ndjson<Immunization>(ehr, file.url, auth)) {
+        const ehrPatient = /(?:^|\/)Patient\/([^/]+)$/.exec(imm.patient?.reference ?? '')?.[1];
+        const hubPatient = ehrPatient ? links.get(ehrPatient) : undefined;
+        if (!hubPatient || !imm.id) continue;
+        const set = seen.get(hubPatient) ?? new Set<string>();
+        set.add(imm.id);
+        seen.set(hubPatient, set);
+        if (conn.sinceDate && fhirDateEndsBefore(imm.occurrenceDateTime ?? imm.recorded, conn.sinceDate)) {
+          stats.skippedBeforeSince++;
+          continue;
+        }
+        try {
+          stats[await importer.upsert(imm, hubPatient)]++;
+        } catch (e) {
+          stats.errors.push(`Immunization ${imm.id} from ${file.url}: ${(e as Error).message}`.slice(0, 300));
+        }
+      }
+      progress.tick();
+    },
+  );
+
+  if (opts.since) {
+    // An incremental export holds only changes: deletions come as `deleted` entries, never by absence.
+    for (const file of manifest.deleted ?? []) {
+      for await (const b of ndjson<{ entry?: Array<{ request?: { method?: string; url?: string } }> }>(ehr, file.url, auth)) {
+        for (const e of b.entry ?? []) {
+          const id = e.request?.method === 'DELETE' ? /^Immunization\/([^/?]+)$/.exec(e.request.url ?? '')?.[1] : undefined;
+          if (id && (await importer.removeByEhrId(id))) stats.deleted++;
+        }
+      }
+      progress.tick();
     }
-    progress.tick();
-  }
-  // Diff: linked patients in this export whose earlier-imported records are gone from the EHR.
-  for (const ehrPatient of seenPatients) {
-    const hubPatient = links.get(ehrPatient);
-    if (hubPatient) stats.deleted += await importer.removeMissing(hubPatient, seen.get(hubPatient) ?? new Set(), conn.sinceDate);
+  } else {
+    // Diff: linked patients in this export whose earlier-imported records are gone from the EHR.
+    for (const ehrPatient of seenPatients) {
+      const hubPatient = links.get(ehrPatient);
+      if (hubPatient) stats.deleted += await importer.removeMissing(hubPatient, seen.get(hubPatient) ?? new Set(), conn.sinceDate);
+    }
   }
   // Tell the EHR it may delete the files.
   await ehr.request(location, { method: 'DELETE' }).then((r) => r.body?.cancel()).catch(() => undefined);

@@ -10,6 +10,9 @@ import type { Queryable } from '../../store/db.js';
 
 export type ClientKeyAlg = 'RS384' | 'ES384';
 
+/** Where the hub publishes these keys' public halves (the JWK Set URL an EHR registers; the `jku` when sent). */
+export const EHR_JWKS_PATH = '/sync/ehr/jwks.json';
+
 export interface ClientKey {
   kid: string;
   alg: ClientKeyAlg;
@@ -26,22 +29,56 @@ export async function createClientKey(db: Queryable, alg: ClientKeyAlg = 'ES384'
   return kid;
 }
 
-/** The key to sign with: the given kid, else the newest active key (one is created when there is none). */
-export async function signingClientKey(db: Queryable, kid?: string | null): Promise<ClientKey> {
+/** The newest active key of this algorithm, created when there is none. Returns its kid. */
+export async function ensureClientKey(db: Queryable, alg: ClientKeyAlg = 'ES384'): Promise<string> {
+  const r = await db.query<{ kid: string }>('SELECT kid FROM ehr_client_key WHERE retired_at IS NULL AND alg = $1 ORDER BY created_at DESC LIMIT 1', [alg]);
+  return r.rows[0]?.kid ?? (await createClientKey(db, alg));
+}
+
+/**
+ * The key to sign with: the given kid, else the newest active key of the connection's algorithm (one is created
+ * when there is none: a connection saved before keys came with connections).
+ */
+export async function signingClientKey(db: Queryable, kid?: string | null, alg: ClientKeyAlg = 'ES384'): Promise<ClientKey> {
   const pick = () =>
     db.query<{ kid: string; alg: ClientKeyAlg; private_jwk: JWK }>(
       kid
         ? 'SELECT kid, alg, private_jwk FROM ehr_client_key WHERE kid = $1 AND retired_at IS NULL'
-        : 'SELECT kid, alg, private_jwk FROM ehr_client_key WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
-      kid ? [kid] : [],
+        : 'SELECT kid, alg, private_jwk FROM ehr_client_key WHERE retired_at IS NULL AND alg = $1 ORDER BY created_at DESC LIMIT 1',
+      [kid ?? alg],
     );
   let row = (await pick()).rows[0];
   if (!row && kid) throw new Error(`EHR client key ${kid} does not exist or is retired`);
   if (!row) {
-    await createClientKey(db);
+    await createClientKey(db, alg);
     row = (await pick()).rows[0]!;
   }
   return { kid: row.kid, alg: row.alg, privateKey: (await importJWK(row.private_jwk, row.alg)) as CryptoKey };
+}
+
+/**
+ * `vaxhub keys rotate --only ehr`: a new key for each algorithm in use; the old ones are retired but stay in the
+ * JWK Set for a day (the EHR may have cached the set, and assertions signed a moment ago must still verify).
+ * A connection pinned to a retired kid moves to the new key of its algorithm.
+ */
+export async function rotateClientKeys(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }): Promise<Array<{ alg: ClientKeyAlg; kid: string; retired: string[] }>> {
+  return db.transaction(async (tx) => {
+    const inUse = await tx.query<{ alg: ClientKeyAlg }>(
+      `SELECT DISTINCT alg FROM (SELECT alg FROM ehr_client_key WHERE retired_at IS NULL UNION SELECT key_alg AS alg FROM ehr_connection) a ORDER BY alg`,
+    );
+    const out: Array<{ alg: ClientKeyAlg; kid: string; retired: string[] }> = [];
+    for (const { alg } of inUse.rows) {
+      const old = await tx.query<{ kid: string }>('SELECT kid FROM ehr_client_key WHERE retired_at IS NULL AND alg = $1', [alg]);
+      const kid = await createClientKey(tx, alg);
+      const retired = old.rows.map((x) => x.kid);
+      if (retired.length) {
+        await tx.query('UPDATE ehr_client_key SET retired_at = now() WHERE kid = ANY($1::text[])', [retired]);
+        await tx.query('UPDATE ehr_connection SET kid = $1 WHERE kid = ANY($2::text[])', [kid, retired]);
+      }
+      out.push({ alg, kid, retired });
+    }
+    return out;
+  });
 }
 
 /** The JWK Set of public keys (active, and retired within the last day). */

@@ -13,6 +13,7 @@ import { allowAllPolicy } from '../../fhir/access.js';
 import { connectionFromInput, getSyncState, listConnections, saveConnection } from './connections.js';
 import { listReviews } from './links.js';
 import { runEhrSync } from './sync-run.js';
+import { EHR_JWKS_PATH, signingClientKey } from './client-keys.js';
 import type { SyncProgress } from './sync-stats.js';
 import { parseExportRequest, type ExportLevel } from '../bulk/export-request.js';
 import { planExport } from '../bulk/export-plan.js';
@@ -67,12 +68,13 @@ export function registerSyncCommands(program: Command, hooks: SyncCommandHooks =
 
   sync
     .command('ehr <name>')
-    .description('Pull from (and push to) the EHR connection <name> now, with a progress bar')
-    .action(async (name: string) => {
+    .description('Pull from (and push to) the EHR connection <name> now, with a progress bar; a bulk pull asks only for the changes since the last one')
+    .option('--full', 'bulk pull: export everything again instead of the changes since the last pull')
+    .action(async (name: string, o: { full?: boolean }) => {
       await withContext(async (ctx) => {
         const progress = barProgress(hooks.progressStream);
         try {
-          const stats = await runEhrSync(ctx.db, name, { hubFhirBase: ctx.config.fhirBaseUrl, progress });
+          const stats = await runEhrSync(ctx.db, name, { hubFhirBase: ctx.config.fhirBaseUrl, progress, full: o.full === true });
           progress.stop();
           print(JSON.stringify(stats, null, 2));
           if (stats.errors.length) setExitCode(1);
@@ -95,9 +97,11 @@ export function registerSyncCommands(program: Command, hooks: SyncCommandHooks =
     .option('--group <id>', 'EHR Group for bulk pull')
     .option('--push <mode>', 'none | fhir | vxu', 'none')
     .option('--vxu-connection <id>', 'with --push vxu: the HL7 v2 connection (vaxhub admin /admin/iis/connections) to the EHR interface engine')
-    .option('--since <date>', 'pull doses on or after this date', '2020-12-01')
+    .option('--since <date>', 'only doses on or after this date (default: the whole history; skipped doses are counted)')
+    .option('--key-alg <alg>', "the hub's client key algorithm for this EHR: ES384 or RS384", 'ES384')
+    .option('--jku', "name the hub's JWK Set URL in each client assertion (jku header)")
     .option('--interval <seconds>', 'background schedule interval')
-    .action(async (name: string, o: Record<string, string | undefined>) => {
+    .action(async (name: string, o: Record<string, string | boolean | undefined>) => {
       await withContext(async (ctx) => {
         const c = connectionFromInput({
           name,
@@ -110,10 +114,14 @@ export function registerSyncCommands(program: Command, hooks: SyncCommandHooks =
           pushMode: o.push,
           vxuConnectionId: o.vxuConnection,
           sinceDate: o.since,
+          keyAlg: o.keyAlg,
+          sendJku: o.jku === true,
           intervalS: o.interval === undefined ? undefined : Number(o.interval),
         });
-        print(JSON.stringify(await saveConnection(ctx.db, c), null, 2));
-        print(`Register this hub at the EHR with the JWK Set URL ${ctx.config.baseUrl}/sync/ehr/jwks.json`);
+        const saved = await saveConnection(ctx.db, c);
+        print(JSON.stringify(saved, null, 2));
+        const key = await signingClientKey(ctx.db, saved.kid, saved.keyAlg);
+        print(`Register this hub at the EHR with the JWK Set URL ${ctx.config.baseUrl}${EHR_JWKS_PATH} (key ${key.kid}, ${key.alg})`);
       });
     });
 

@@ -1,5 +1,6 @@
 /** EHR connection config rows (admin API and CLI) and per-connection sync state. */
 import type { Queryable } from '../../store/db.js';
+import { ensureClientKey, type ClientKeyAlg } from './client-keys.js';
 
 export interface EhrConnection {
   name: string;
@@ -10,7 +11,12 @@ export interface EhrConnection {
   kid: string | null;
   pullMode: 'search' | 'bulk' | 'none';
   groupId: string | null;
-  sinceDate: string;
+  /** Doses before this day are left out (and counted as skipped); null: the whole history, the default. */
+  sinceDate: string | null;
+  /** The algorithm of the hub's client key for this EHR. */
+  keyAlg: ClientKeyAlg;
+  /** Name the hub's JWK Set URL in the assertion's `jku` header. */
+  sendJku: boolean;
   /** fhir: FHIR creates; vxu: VXU messages through the HL7 v2 connection `vxuConnectionId` (the EHR's interface engine). */
   pushMode: 'none' | 'fhir' | 'vxu';
   vxuConnectionId: string | null;
@@ -32,7 +38,7 @@ export class ConnectionConfigError extends Error {
   override name = 'ConnectionConfigError';
 }
 
-const COLS = 'name, fhir_base, token_url, client_id, scope, kid, pull_mode, group_id, since_date::text AS since_date, push_mode, vxu_connection_id, interval_s, enabled';
+const COLS = 'name, fhir_base, token_url, client_id, scope, kid, pull_mode, group_id, since_date::text AS since_date, push_mode, vxu_connection_id, interval_s, enabled, key_alg, send_jku';
 
 interface Row {
   name: string;
@@ -43,7 +49,9 @@ interface Row {
   kid: string | null;
   pull_mode: EhrConnection['pullMode'];
   group_id: string | null;
-  since_date: string;
+  since_date: string | null;
+  key_alg: ClientKeyAlg;
+  send_jku: boolean;
   push_mode: EhrConnection['pushMode'];
   vxu_connection_id: string | null;
   interval_s: number | null;
@@ -60,6 +68,8 @@ const toConnection = (r: Row): EhrConnection => ({
   pullMode: r.pull_mode,
   groupId: r.group_id,
   sinceDate: r.since_date,
+  keyAlg: r.key_alg,
+  sendJku: r.send_jku,
   pushMode: r.push_mode,
   vxuConnectionId: r.vxu_connection_id,
   intervalS: r.interval_s,
@@ -90,8 +100,12 @@ export function connectionFromInput(b: Record<string, unknown>): EhrConnection {
   const vxuConnectionId = str('vxuConnectionId') ?? null;
   if (pushMode === 'vxu' && !vxuConnectionId) throw new ConnectionConfigError('pushMode vxu needs vxuConnectionId: an HL7 v2 connection (PUT /admin/iis/connections/:id) to the EHR interface engine');
   if (pullMode === 'bulk' && !str('groupId')) throw new ConnectionConfigError('bulk pull needs the EHR groupId');
-  const sinceDate = str('sinceDate') ?? '2020-12-01';
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(sinceDate)) throw new ConnectionConfigError('sinceDate must be YYYY-MM-DD');
+  // No default date: a vaccination record is lifelong, so the whole history is imported unless a filter is chosen.
+  const sinceDate = str('sinceDate') ?? null;
+  if (sinceDate !== null && !/^\d{4}-\d{2}-\d{2}$/.test(sinceDate)) throw new ConnectionConfigError('sinceDate must be YYYY-MM-DD');
+  const keyAlg = (str('keyAlg') ?? 'ES384') as ClientKeyAlg;
+  if (keyAlg !== 'ES384' && keyAlg !== 'RS384') throw new ConnectionConfigError('keyAlg must be ES384 or RS384');
+  if (b.sendJku !== undefined && typeof b.sendJku !== 'boolean') throw new ConnectionConfigError('sendJku must be true or false');
   const intervalS = b.intervalS === undefined || b.intervalS === null ? null : Number(b.intervalS);
   if (intervalS !== null && (!Number.isInteger(intervalS) || intervalS < 10)) throw new ConnectionConfigError('intervalS must be an integer of at least 10');
   return {
@@ -104,6 +118,8 @@ export function connectionFromInput(b: Record<string, unknown>): EhrConnection {
     pullMode,
     groupId: str('groupId') ?? null,
     sinceDate,
+    keyAlg,
+    sendJku: b.sendJku === true,
     pushMode,
     vxuConnectionId,
     intervalS,
@@ -111,14 +127,19 @@ export function connectionFromInput(b: Record<string, unknown>): EhrConnection {
   };
 }
 
+/**
+ * Creates or updates a connection, and the hub's client key it signs with (of its algorithm) when there is none
+ * yet: the EHR is registered with the JWK Set URL right after, so the key must be published before the first sync.
+ */
 export async function saveConnection(db: Queryable, c: EhrConnection): Promise<EhrConnection> {
+  if (c.kid === null) await ensureClientKey(db, c.keyAlg);
   const r = await db.query<Row>(
-    `INSERT INTO ehr_connection (name, fhir_base, token_url, client_id, scope, kid, pull_mode, group_id, since_date, push_mode, interval_s, enabled, vxu_connection_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    `INSERT INTO ehr_connection (name, fhir_base, token_url, client_id, scope, kid, pull_mode, group_id, since_date, push_mode, interval_s, enabled, vxu_connection_id, key_alg, send_jku)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
      ON CONFLICT (name) DO UPDATE SET fhir_base = $2, token_url = $3, client_id = $4, scope = $5, kid = $6, pull_mode = $7, group_id = $8,
-       since_date = $9, push_mode = $10, interval_s = $11, enabled = $12, vxu_connection_id = $13
+       since_date = $9, push_mode = $10, interval_s = $11, enabled = $12, vxu_connection_id = $13, key_alg = $14, send_jku = $15
      RETURNING ${COLS}`,
-    [c.name, c.fhirBase, c.tokenUrl, c.clientId, c.scope, c.kid, c.pullMode, c.groupId, c.sinceDate, c.pushMode, c.intervalS, c.enabled, c.vxuConnectionId],
+    [c.name, c.fhirBase, c.tokenUrl, c.clientId, c.scope, c.kid, c.pullMode, c.groupId, c.sinceDate, c.pushMode, c.intervalS, c.enabled, c.vxuConnectionId, c.keyAlg, c.sendJku],
   );
   await db.query('INSERT INTO ehr_sync_state (connection) VALUES ($1) ON CONFLICT DO NOTHING', [c.name]);
   return toConnection(r.rows[0]!);

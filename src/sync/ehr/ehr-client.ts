@@ -25,6 +25,18 @@ export function retryAfterMs(header: string | null, fallbackMs: number): number 
   return Math.min(MAX_WAIT_MS, Math.max(0, Number.isFinite(ms) ? ms : fallbackMs));
 }
 
+/** Why a request got no answer, in words an operator can act on (fetch says only "fetch failed"; the cause says more). */
+export function networkReason(e: unknown): string {
+  const err = e as Error & { cause?: { code?: string; message?: string; cause?: { code?: string } } };
+  if (err?.name === 'TimeoutError') return 'no answer in time (timed out)';
+  if (err?.name === 'AbortError') return 'aborted';
+  const cause = err?.cause;
+  const code = cause?.code ?? cause?.cause?.code;
+  const detail = cause?.message && cause.message !== err.message ? cause.message : undefined;
+  const text = [code, detail].filter(Boolean).join(': ');
+  return text || err?.message || String(e);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class EhrClient {
@@ -37,21 +49,36 @@ export class EhrClient {
     return /^https?:\/\//.test(path) ? path : `${this.baseUrl}/${path.replace(/^\//, '')}`;
   }
 
-  /** One request with auth; retries once on 401 (token revoked or expired early) and waits out 429/503. */
-  async request(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+  /**
+   * One request, with the bearer token unless `auth` is false (export files whose manifest says
+   * `requiresAccessToken: false`: such file servers, S3 among them, refuse a token they did not issue); retries
+   * once on 401 (token revoked or expired early) and waits out 429/503. A request that gets no answer throws an
+   * EhrRequestError naming the URL and the reason (not fetch's bare "fetch failed").
+   */
+  async request(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string>; auth?: boolean; timeoutMs?: number } = {}): Promise<Response> {
+    const url = this.url(path);
+    const method = init.method ?? 'GET';
+    const auth = init.auth !== false;
     for (let attempt = 0; ; attempt++) {
-      const res = await fetch(this.url(path), {
-        method: init.method ?? 'GET',
-        headers: {
-          accept: 'application/fhir+json',
-          authorization: `Bearer ${await this.tokens.token()}`,
-          ...(init.body !== undefined ? { 'content-type': 'application/fhir+json' } : {}),
-          ...init.headers,
-        },
-        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-        signal: AbortSignal.timeout(60_000),
-      });
-      if (res.status === 401 && attempt === 0) {
+      // Outside the try: a token that cannot be had says so itself (EhrAuthError names the token URL).
+      const token = auth ? await this.tokens.token() : undefined;
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method,
+          headers: {
+            accept: 'application/fhir+json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(init.body !== undefined ? { 'content-type': 'application/fhir+json' } : {}),
+            ...init.headers,
+          },
+          ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+          signal: AbortSignal.timeout(init.timeoutMs ?? 60_000),
+        });
+      } catch (e) {
+        throw new EhrRequestError(`${method} ${url} failed: ${networkReason(e)}`, 0);
+      }
+      if (res.status === 401 && attempt === 0 && auth) {
         this.tokens.invalidate();
         await res.body?.cancel();
         continue;

@@ -144,13 +144,13 @@ export class ImmunizationImporter {
    * Deletes the hub's copies of this patient's EHR records that the EHR no longer returns (within the pulled date
    * window, so older records outside it are left alone).
    */
-  async removeMissing(hubPatientId: string, seenEhrIds: Set<string>, sinceDate: string): Promise<number> {
+  async removeMissing(hubPatientId: string, seenEhrIds: Set<string>, sinceDate: string | null): Promise<number> {
     let deleted = 0;
     for (const [ehrId, copy] of await importedFor(this.repo, this.conn, hubPatientId)) {
       if (seenEhrIds.has(ehrId)) continue;
       const imm = copy as unknown as Immunization;
       const date = String(imm.occurrenceDateTime ?? imm.recorded ?? '');
-      if (fhirDateEndsBefore(date, sinceDate)) continue;
+      if (sinceDate && fhirDateEndsBefore(date, sinceDate)) continue;
       await this.db.transaction(async (tx) => {
         await this.repo.delete('Immunization', copy.id!, { tx });
         const meta = { ...copy.meta, versionId: String(Number(copy.meta?.versionId ?? '1') + 1) };
@@ -159,5 +159,19 @@ export class ImmunizationImporter {
       deleted++;
     }
     return deleted;
+  }
+
+  /** Deletes the hub's copy of one EHR record the EHR reports deleted (a `_since` export's `deleted` entry). */
+  async removeByEhrId(ehrId: string): Promise<boolean> {
+    const system = sourceSystem(this.conn);
+    return this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${system}|${ehrId}`]);
+      const copy = (await this.repo.search('Immunization', { identifier: `${system}|${ehrId}`, _count: '2' }, { tx })).resources[0];
+      if (!copy) return false;
+      await this.repo.delete('Immunization', copy.id!, { tx });
+      const meta = { ...copy.meta, versionId: String(Number(copy.meta?.versionId ?? '1') + 1) };
+      await this.repo.create(provenance(this.conn, { ...copy, meta }, 'DELETE', ehrId) as unknown as AnyResource, { tx });
+      return true;
+    });
   }
 }

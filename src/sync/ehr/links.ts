@@ -37,13 +37,19 @@ export async function hasOpenReview(db: Queryable, connection: string, hubPatien
   return r.rowCount > 0;
 }
 
-export async function queueReview(db: Queryable, connection: string, hubPatientId: string, ehrPatientIds: string[], reason: string): Promise<void> {
+/**
+ * Puts an uncertain match in the review queue. True when it is new; false when the same hub patient was already
+ * waiting (its candidates are refreshed), so a sync counts a patient in review once, not again on every run.
+ */
+export async function queueReview(db: Queryable, connection: string, hubPatientId: string, ehrPatientIds: string[], reason: string): Promise<boolean> {
+  const waiting = await hasOpenReview(db, connection, hubPatientId);
   await db.query(
     `INSERT INTO ehr_match_review (connection, hub_patient_id, ehr_patient_ids, reason) VALUES ($1, $2, $3, $4)
      ON CONFLICT (connection, hub_patient_id) DO UPDATE SET ehr_patient_ids = $3, reason = $4
      WHERE ehr_match_review.status = 'open'`,
     [connection, hubPatientId, ehrPatientIds, reason],
   );
+  return !waiting;
 }
 
 export async function listReviews(db: Queryable, connection?: string): Promise<ReviewItem[]> {

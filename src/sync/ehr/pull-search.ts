@@ -8,6 +8,7 @@ import type { Db } from '../../store/db.js';
 import type { EhrConnection } from './connections.js';
 import type { EhrClient } from './ehr-client.js';
 import { matchPatient } from './patient-match.js';
+import { fhirDateEndsBefore } from '../../fhir/dates.js';
 import { hasOpenReview, linkedEhrPatient, linkPatients, queueReview } from './links.js';
 import { ImmunizationImporter } from './import.js';
 import type { SyncStats, SyncProgress } from './sync-stats.js';
@@ -80,8 +81,13 @@ export async function pullBySearch(db: Db, conn: EhrConnection, ehr: EhrClient, 
         const ehrId = await resolveLink(db, conn, ehr, p, stats);
         if (ehrId) {
           const seen = new Set<string>();
-          for await (const page of ehr.search<Immunization>(`Immunization?patient=${encodeURIComponent(ehrId)}&date=ge${conn.sinceDate}`)) {
+          // The whole history is asked for, and a date filter applied here, so what it leaves out is counted.
+          for await (const page of ehr.search<Immunization>(`Immunization?patient=${encodeURIComponent(ehrId)}`)) {
             for (const imm of page) {
+              if (conn.sinceDate && fhirDateEndsBefore(imm.occurrenceDateTime ?? imm.recorded, conn.sinceDate)) {
+                stats.skippedBeforeSince++;
+                continue;
+              }
               seen.add(imm.id!);
               stats[await importer.upsert(imm, p.id!)]++;
             }

@@ -10,11 +10,18 @@ export interface SyncStats {
   unchanged: number;
   deleted: number;
   pushed: number;
+  /** Doses left out by the connection's date filter (sinceDate): counted, never dropped silently. */
+  skippedBeforeSince: number;
+  /** What the EHR's Bulk Data `error` files said (OperationOutcome issues, `severity: text`). */
+  ehrIssues: string[];
+  /** Bulk pull: `full`, or `incremental` from `since` (the previous export's transactionTime). */
+  pull?: 'full' | 'incremental';
+  since?: string;
   errors: string[];
 }
 
 export function emptyStats(): SyncStats {
-  return { patients: 0, linked: 0, queuedForReview: 0, awaitingReview: 0, unmatched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, pushed: 0, errors: [] };
+  return { patients: 0, linked: 0, queuedForReview: 0, awaitingReview: 0, unmatched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, pushed: 0, skippedBeforeSince: 0, ehrIssues: [], errors: [] };
 }
 
 export interface SyncProgress {

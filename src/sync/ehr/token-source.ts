@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { ClientKey } from './client-keys.js';
+import { networkReason } from './ehr-client.js';
 
 export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Refresh this long before expiry so a token never dies mid-request. */
@@ -22,14 +23,16 @@ export interface TokenSourceConfig {
   clientId: string;
   scope: string;
   key: () => Promise<ClientKey>;
+  /** The hub's JWK Set URL, named in each assertion's `jku` header when set. */
+  jku?: string;
   now?: () => number;
   fetch?: typeof fetch;
 }
 
-export async function clientAssertion(cfg: Pick<TokenSourceConfig, 'tokenUrl' | 'clientId'>, key: ClientKey, nowMs: number): Promise<string> {
+export async function clientAssertion(cfg: Pick<TokenSourceConfig, 'tokenUrl' | 'clientId' | 'jku'>, key: ClientKey, nowMs: number): Promise<string> {
   const now = Math.floor(nowMs / 1000);
   return new SignJWT({})
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT', ...(cfg.jku ? { jku: cfg.jku } : {}) })
     .setIssuer(cfg.clientId)
     .setSubject(cfg.clientId)
     .setAudience(cfg.tokenUrl)
@@ -67,12 +70,17 @@ export class TokenSource {
   private async fetchToken(): Promise<string> {
     const key = await this.cfg.key();
     const assertion = await clientAssertion(this.cfg, key, this.now());
-    const res = await (this.cfg.fetch ?? fetch)(this.cfg.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: this.cfg.scope, client_assertion_type: ASSERTION_TYPE, client_assertion: assertion }),
-      signal: AbortSignal.timeout(15_000),
-    });
+    let res: Response;
+    try {
+      res = await (this.cfg.fetch ?? fetch)(this.cfg.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: this.cfg.scope, client_assertion_type: ASSERTION_TYPE, client_assertion: assertion }),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (e) {
+      throw new EhrAuthError(`token request to ${this.cfg.tokenUrl} failed: ${networkReason(e)}`);
+    }
     const body = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
     if (!res.ok || !body.access_token) {
       throw new EhrAuthError(`token request to ${this.cfg.tokenUrl} failed: ${res.status} ${body.error ?? ''} ${body.error_description ?? ''}`.trim());
