@@ -19,6 +19,7 @@ import { wireOpeningNight } from './scheduling/opening-night-wiring.js';
 import { schedulingMailRenderers } from './scheduling/opening-night/mail-renderers.js';
 import { createFastStatus } from './scheduling/opening-night/fast-status.js';
 import { loadProducts } from './scheduling/products.js';
+import { createMailDirTransport } from './notify/mail-dir.js';
 
 export type { ModuleRegistry } from './wiring-types.js';
 
@@ -31,13 +32,15 @@ export interface Wiring {
 
 /** The outbox worker, with the renderers of every kind that modules write as kind + payload only. */
 function wireMail(hub: Hub, renderers: Record<string, OutboxRenderer>): void {
-  if (!hub.config.smtpUrl) {
-    hub.logger.warn('SMTP_URL is not set: mail (sign-in codes, invitations) stays queued in the outbox until it is');
+  const { smtpUrl, mailDir } = hub.config;
+  if (!smtpUrl && !mailDir) {
+    hub.logger.warn('SMTP_URL is not set: mail (sign-in codes, invitations) stays queued in the outbox until it is (or set MAIL_DIR to catch it in files while developing)');
     return;
   }
+  if (!smtpUrl) hub.logger.warn({ mailDir }, 'MAIL_DIR: outgoing mail is written to files (development only)');
   const worker = new OutboxWorker({
     db: hub.db,
-    transport: createSmtpTransport(hub.config.smtpUrl),
+    transport: smtpUrl ? createSmtpTransport(smtpUrl) : createMailDirTransport(mailDir!),
     from: hub.config.mailFrom,
     rates: hub.config.mailRates,
     renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts(), timeZone: hub.config.timeZone }), ...renderers },

@@ -64,7 +64,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
     (await repo.readOptional<AnyResource>('Patient', id)) as unknown as Patient | undefined;
   const otpSender: OtpSender = {
     async send(to, code, patientId) {
-      if (!config.smtpUrl && [...DEMO_ACCOUNTS, ...DEMO_STAFF].some((a) => a.email === to)) {
+      if (!config.smtpUrl && !config.mailDir && [...DEMO_ACCOUNTS, ...DEMO_STAFF].some((a) => a.email === to)) {
         // Demo convenience only: with no mail transport configured, the fixed demo accounts' codes go to the log.
         hub.logger.warn({ demoAccount: to, code }, 'demo sign-in code (no SMTP_URL configured)');
       }

@@ -24,6 +24,8 @@ export interface Config {
   /** Drain time for graceful shutdown. */
   shutdownGraceMs: number;
   smtpUrl?: string;
+  /** Development only: with no SMTP_URL, outgoing mail is written here as .eml files (src/notify/mail-dir.ts). */
+  mailDir?: string;
   mailFrom: string;
   /** IANA zone for times in public mail where a clinic's Location names none (HUB_TIME_ZONE, default UTC). */
   timeZone: string;
@@ -62,6 +64,13 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, def: number, min: n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
   return n;
+}
+
+/** MAIL_DIR: a directory for outgoing mail files, refused for a public (https) hub: the files hold sign-in codes. */
+function mailDir(raw: string | undefined, baseUrl: string): string | undefined {
+  if (!raw) return undefined;
+  if (baseUrl.startsWith('https:')) throw new ConfigError('MAIL_DIR is for development only (the files hold sign-in codes and invitation links); it is refused when BASE_URL is https: set SMTP_URL');
+  return path.resolve(raw);
 }
 
 /** The SOAP service path: `/iis/soap` unless set; `off` (or empty) turns the service off. */
@@ -106,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     seedDemo: overrides.seedDemo ?? env.SEED_DEMO !== 'false',
     shutdownGraceMs: overrides.shutdownGraceMs ?? envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
+    mailDir: overrides.mailDir ?? mailDir(env.MAIL_DIR, rawBase),
     mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
     timeZone: overrides.timeZone ?? hubTimeZone(env.HUB_TIME_ZONE),
     mailRates: overrides.mailRates ?? {

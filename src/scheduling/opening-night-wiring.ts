@@ -45,7 +45,7 @@ export interface OpeningNightOptions {
 }
 
 export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: OpeningNightOptions = {}): OpeningNightWiring {
-  const config = { ...loadOpeningNightConfig(hub.config.baseUrl, process.env, { smtpConfigured: !!hub.config.smtpUrl }), ...opts.config };
+  const config = { ...loadOpeningNightConfig(hub.config.baseUrl, process.env, { smtpConfigured: !!(hub.config.smtpUrl || hub.config.mailDir) }), ...opts.config };
   const app = opts.mountOn ?? hub.app;
   const { db, repo } = hub;
   const rules = loadTierRules();

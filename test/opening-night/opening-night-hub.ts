@@ -32,7 +32,7 @@ function headerText(value: string): string {
 }
 
 /** Decodes the text part of a simple nodemailer message (7bit, quoted-printable or base64; UTF-8). */
-function textOf(raw: string): { subject: string; text: string } {
+export function textOf(raw: string): { subject: string; text: string } {
   const [head = '', ...rest] = raw.split(/\r?\n\r?\n/);
   const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
   const subject = headerText(/^Subject:\s*(.+)$/im.exec(unfolded)?.[1]?.trim() ?? '');
