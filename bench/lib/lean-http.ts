@@ -11,6 +11,15 @@ import net from 'node:net';
 export interface LeanResponse {
   status: number;
   body: string;
+  /** The Retry-After header of a 429 or 503 (read only for those, to keep the common case cheap). */
+  retryAfter?: string;
+}
+
+/** A request that got no answer within its timeout (its connection is dropped). */
+export class LeanTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
 }
 
 interface Pending {
@@ -46,6 +55,15 @@ class Connection {
   send(request: Buffer, p: Pending): void {
     this.pending = p;
     this.socket.write(request);
+  }
+
+  /** Gives up on the request under way (a timeout): the connection is closed, never reused. */
+  abort(e: Error): void {
+    this.broken = true;
+    const p = this.pending;
+    this.pending = undefined;
+    this.socket.destroy();
+    p?.reject(e);
   }
 
   private parse(): void {
@@ -86,7 +104,8 @@ class Connection {
     const p = this.pending;
     this.pending = undefined;
     this.onIdle(this);
-    p?.resolve({ status, body });
+    const retryAfter = status === 429 || status === 503 ? /\r\nretry-after:\s*([^\r]*)/i.exec(headText)?.[1] : undefined;
+    p?.resolve(retryAfter === undefined ? { status, body } : { status, body, retryAfter });
   }
 }
 
@@ -97,7 +116,13 @@ export class LeanHttp {
 
   constructor(private readonly port: number, private readonly host = '127.0.0.1') {}
 
-  post(path: string, body: string, headers: Record<string, string> = {}): Promise<LeanResponse> {
+  /** Connections open now (an open-loop generator opens one for each request that finds none idle). */
+  get connections(): number {
+    return this.all.size;
+  }
+
+  /** `timeoutMs`: reject with LeanTimeout (and drop the connection) when no answer came by then. */
+  post(path: string, body: string, headers: Record<string, string> = {}, timeoutMs?: number): Promise<LeanResponse> {
     const data = Buffer.from(body);
     let head = `POST ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\ncontent-length: ${data.length}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
@@ -109,9 +134,23 @@ export class LeanHttp {
         c = new Connection(this.port, this.host, (done) => {
           if (!done.broken) this.idle.push(done);
         });
-        this.all.add(c);
+        const made = c;
+        this.all.add(made);
+        made.socket.once('close', () => this.all.delete(made));
       }
-      c.send(request, { resolve, reject });
+      if (timeoutMs === undefined) return c.send(request, { resolve, reject });
+      const conn = c;
+      const timer = setTimeout(() => conn.abort(new LeanTimeout(timeoutMs)), timeoutMs);
+      conn.send(request, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
     });
   }
 

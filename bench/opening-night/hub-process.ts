@@ -12,6 +12,8 @@ const hub = await createHub(config);
 const server = await listen(hub);
 const port = (server.address() as AddressInfo).port;
 process.send?.({ ready: true, port });
+// The bench gone (killed, or crashed) is the end of this hub too: never a hub left running on the shared machine.
+process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => {
   void hub.close().finally(() => process.exit(0));
 });

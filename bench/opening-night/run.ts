@@ -3,8 +3,10 @@
  * against a hub in a child process on PostgreSQL (fresh schema) admitting a few hundred people per minute to book.
  * Prints: hub stayed up, 5xx count, overbooking, admission rate vs configured, p99 of /waiting-room/status, ETA
  * error for admitted people, the hub's peak memory, and /waiting-room/status throughput vs a bare Node http
- * server measured in the same run.
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/opening-night/run.ts [--quick]
+ * server measured in the same run. Then the overload phases (overload.ts): the hub's join capacity measured, and
+ * joins offered open-loop at 2x, 5x and 10x of it; accepted joins/s as a share of the capacity, 429 latency,
+ * 5xx, client timeouts, peak memory.
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/opening-night/run.ts [--quick] [--overload-only]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,14 +15,17 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { PgDb } from '../../src/store/pg-db.js';
 import { runCrowd } from './crowd.js';
+import { measureJoinCapacity, offerJoins, type OverloadPhase } from './overload.js';
 import { claimedInvitations, freshSchema, seedPlaces } from './setup.js';
 import { hubNodeFlags } from '../lib/hub-node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+const overloadOnly = process.argv.includes('--overload-only');
 const P = quick
-  ? { arrivals: 5_000, spreadMs: 15_000, openAfterMs: 3_000, drainMs: 15_000, ratePerMinute: 300, places: 120, throughputS: 5, rounds: 1 }
-  : { arrivals: 50_000, spreadMs: 60_000, openAfterMs: 10_000, drainMs: 30_000, ratePerMinute: 300, places: 400, throughputS: 10, rounds: 2 };
+  ? { arrivals: 5_000, spreadMs: 15_000, openAfterMs: 3_000, drainMs: 15_000, ratePerMinute: 300, places: 120, throughputS: 5, rounds: 1, capacityS: 5, overloadS: 8 }
+  : { arrivals: 50_000, spreadMs: 60_000, openAfterMs: 10_000, drainMs: 30_000, ratePerMinute: 300, places: 400, throughputS: 10, rounds: 2, capacityS: 10, overloadS: 30 };
+const OVERLOAD_FACTORS = [2, 5, 10];
 const url = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-token`;
 
@@ -57,6 +62,46 @@ async function cannon(target: string, headers: Record<string, string>, seconds: 
   return { rps: r.requests.average, non2xx: r.non2xx, p99: r.latency.p99, errors: r.errors + r.timeouts };
 }
 
+/**
+ * The overload phases against the running hub: capacity first, then 2x, 5x and 10x of it, each in its own event
+ * (open since a minute ago), with the hub's memory sampled throughout. Prints its own table.
+ */
+async function overloadPhases(hub: { child: ChildProcess; port: number; exits: number[] }, admin: Record<string, string>): Promise<void> {
+  const base = `http://127.0.0.1:${hub.port}`;
+  const event = async (name: string): Promise<string> => (await (await fetch(`${base}/waiting-room/admin/events`, {
+    method: 'POST', headers: admin, body: JSON.stringify({ name, opensAt: new Date(Date.now() - 60_000).toISOString(), ratePerMinute: 600, maxActive: 5000, sessionSeconds: 600 }),
+  })).json() as { id: string }).id;
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryOf(hub.child.pid!).rssMb)), 200);
+  try {
+    // A short warm-up (JIT, arrival blocks, caches), then the capacity.
+    await measureJoinCapacity(hub.port, await event('warm-up'), 2);
+    const capacity = await measureJoinCapacity(hub.port, await event('capacity'), P.capacityS);
+    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, 24 connections, ${P.capacityS} s; ${capacity.refused} refused, ${capacity.errors} client errors)`);
+    const phases: OverloadPhase[] = [];
+    for (const factor of OVERLOAD_FACTORS) {
+      const phase = await offerJoins(hub.port, await event(`overload ${factor}x`), capacity.perSecond * factor, P.overloadS);
+      phases.push(phase);
+      console.log(`  ${factor}x: ${JSON.stringify(phase)}`);
+    }
+    const bare = await start('bare-server.ts', {});
+    const bareRun = await cannon(`http://127.0.0.1:${bare.port}/`, {}, P.throughputS);
+    bare.child.kill('SIGTERM');
+    const mem = memoryOf(hub.child.pid!);
+    console.log(`\n| offered | accepted joins/s (share of capacity ${capacity.perSecond.toFixed(0)}/s) | 429: p50 / p99 ms (Retry-After s) | 5xx | client timeouts / connection errors / unsent | other |`);
+    console.log('|---|---|---|---|---|---|');
+    OVERLOAD_FACTORS.forEach((factor, i) => {
+      const p = phases[i]!;
+      const retry = p.refused429 ? `${p.retryAfterSeconds.min}-${p.retryAfterSeconds.max}${p.refusedWithoutRetryAfter ? `, ${p.refusedWithoutRetryAfter} without` : ''}` : '-';
+      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent, peak ${p.peakConnections} connections) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (accepted p50 ${p.acceptedMs.p50.toFixed(1)} ms, p99 ${p.acceptedMs.p99.toFixed(1)} ms) | ${p.refused429} refused: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} |`);
+    });
+    console.log(`targets: accepted >= 90% of capacity at every level, 429 p99 < 50 ms, 0 5xx, 0 client timeouts, peak memory < 1 GB`);
+    console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s)`);
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 async function main(): Promise<void> {
   const schema = await freshSchema(url);
   const hubEnv = {
@@ -68,6 +113,7 @@ async function main(): Promise<void> {
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
   const db = new PgDb(schema.url, 8);
   try {
+    if (overloadOnly) return await overloadPhases(hub, admin);
     const setupStarted = Date.now();
     const slotIds = await seedPlaces(db, P.places);
     const expectedAdmissions = Math.ceil((P.ratePerMinute * (P.spreadMs + P.drainMs - P.openAfterMs)) / 60_000);
@@ -183,6 +229,7 @@ async function main(): Promise<void> {
     console.log(`crowd answers by status: ${[...crowd.byStatus].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}; client errors ${crowd.errors}; booking refusals ${[...crowd.bookRefusals].map(([c, n]) => `${c}: ${n}`).join(', ') || 'none'}`);
     console.log('\n| measure | result | target |\n|---|---|---|');
     for (const [m, r, t] of rows) console.log(`| ${m} | ${r} | ${t} |`);
+    await overloadPhases(hub, admin);
   } finally {
     await db.close();
     hub.child.kill('SIGTERM');

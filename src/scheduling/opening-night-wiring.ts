@@ -24,6 +24,7 @@ import type { OutboxRenderer } from '../notify/worker.js';
 import { AdmissionNotices } from './waiting-room/admission-notices.js';
 import { WaitingRoom } from './waiting-room/room.js';
 import { createWaitingRoomRouter } from './waiting-room/router.js';
+import { createJoinGate, JoinAdmission } from './waiting-room/join-gate.js';
 import { LoadShedder } from './waiting-room/shedding.js';
 
 export interface OpeningNightWiring {
@@ -31,6 +32,8 @@ export interface OpeningNightWiring {
   room: WaitingRoom;
   gate: BookingGate;
   shedder: LoadShedder;
+  /** The waiting room's front door in this process (joins in flight, the limit). */
+  joins: JoinAdmission;
   /** Renderers for the outbox rows opening night writes as kind + payload (the admission mail). */
   mailRenderers: Record<string, OutboxRenderer>;
   /** The admission-mail sweep (running when config.notifyOnAdmission). */
@@ -66,11 +69,14 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
 
   // In-flight accounting first, so shedding sees every request that reaches opening night's routes.
   app.use(shedder.track);
+  // Joins are let in or refused at the http listener, before Express (join-gate.ts says why); the shedder's
+  // verdict is asked there too, so the router below no longer sheds joins itself.
+  const joins = new JoinAdmission(config.joinGate);
+  hub.fastPaths.unshift(createJoinGate({ admission: joins, overloaded: () => shedder.overloaded() }));
   app.use(
     createWaitingRoomRouter({
       room,
       abuse,
-      shedder,
       isAdmin: async (req) => (await registry.authenticate(req)).kind === 'admin',
       limits: { joinPerIpPerMinute: config.limits.joinPerIp, statusPerIpPerMinute: config.limits.statusPerIp, joinPerRegistrantPerMinute: config.limits.joinPerRegistrant },
       secureCookies: hub.config.baseUrl.startsWith('https:'),
@@ -93,5 +99,5 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   gateBookingOperations(hub.fhir.operations, gate);
   registry.addInterceptor(bookingGateInterceptor(gate));
   if (!gate.enabled) hub.logger.warn('devOpenAccess: the booking gate is off (test hubs only)');
-  return { config, room, gate, shedder, notices, mailRenderers: admissionMailRenderers({ db, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone }) };
+  return { config, room, gate, shedder, joins, notices, mailRenderers: admissionMailRenderers({ db, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone }) };
 }

@@ -5,6 +5,7 @@
 import { ConfigError, envInt } from '../../config/config.js';
 import { DEFAULT_ABUSE_CONFIG, type AbuseConfig } from '../invitations/abuse.js';
 import { DEFAULT_TICKET_POLICY, type TicketPolicy } from '../invitations/tickets.js';
+import { DEFAULT_JOIN_GATE, type JoinGateOptions } from '../waiting-room/join-gate.js';
 import type { LoadShedderOptions } from '../waiting-room/shedding.js';
 
 export interface OpeningNightConfig {
@@ -15,6 +16,12 @@ export interface OpeningNightConfig {
   ticketPolicy: TicketPolicy;
   abuse: AbuseConfig;
   shedding: LoadShedderOptions;
+  /**
+   * The waiting room's front door (join-gate.ts): joins let in at once per process, between
+   * WAITING_ROOM_JOIN_MIN_IN_FLIGHT and WAITING_ROOM_JOIN_MAX_IN_FLIGHT, sized as measured joins/s x
+   * WAITING_ROOM_JOIN_TARGET_MS; more are refused with a 429 before any work.
+   */
+  joinGate: JoinGateOptions;
   /** Per-minute limits (token buckets; bursts of ten seconds' worth). */
   limits: {
     joinPerIp: number;
@@ -44,6 +51,13 @@ function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   return raw === 'true';
 }
 
+function joinGateOf(env: NodeJS.ProcessEnv): JoinGateOptions {
+  const minInFlight = envInt(env, 'WAITING_ROOM_JOIN_MIN_IN_FLIGHT', DEFAULT_JOIN_GATE.minInFlight, 1, 100_000);
+  const maxInFlight = envInt(env, 'WAITING_ROOM_JOIN_MAX_IN_FLIGHT', Math.max(minInFlight, DEFAULT_JOIN_GATE.maxInFlight), 1, 100_000);
+  if (maxInFlight < minInFlight) throw new ConfigError(`WAITING_ROOM_JOIN_MAX_IN_FLIGHT (${maxInFlight}) must not be below WAITING_ROOM_JOIN_MIN_IN_FLIGHT (${minInFlight})`);
+  return { minInFlight, maxInFlight, targetMs: envInt(env, 'WAITING_ROOM_JOIN_TARGET_MS', DEFAULT_JOIN_GATE.targetMs, 1, 60_000) };
+}
+
 export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv = process.env, mail: { smtpConfigured: boolean } = { smtpConfigured: false }): OpeningNightConfig {
   const notifyOnAdmission = bool(env, 'WAITING_ROOM_NOTIFY_ADMISSION', mail.smtpConfigured);
   if (notifyOnAdmission && !mail.smtpConfigured) {
@@ -68,6 +82,7 @@ export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv =
       maxEventLoopDelayMs: envInt(env, 'SHED_MAX_EVENT_LOOP_DELAY_MS', 200, 1, 60_000),
       retryAfterSeconds: envInt(env, 'SHED_RETRY_AFTER_SECONDS', 10, 1, 3600),
     },
+    joinGate: joinGateOf(env),
     limits: {
       joinPerIp: envInt(env, 'WAITING_ROOM_JOIN_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
       statusPerIp: envInt(env, 'WAITING_ROOM_STATUS_PER_IP_PER_MINUTE', 600, 1, 10_000_000),

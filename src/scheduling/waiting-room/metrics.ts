@@ -36,6 +36,11 @@ export const shedRequests = new Counter({
   labelNames: ['reason'] as const,
   registers: [openingNightRegistry],
 });
+export const waitingRoomJoinLimit = new Gauge({
+  name: 'vaxhub_waiting_room_join_limit',
+  help: 'Joins this process lets in at once (measured joins/s x target latency; join-gate.ts); more are answered 429',
+  registers: [openingNightRegistry],
+});
 export const abuseAttempts = new Counter({
   name: 'vaxhub_abuse_attempts_total',
   help: 'Refused or suspicious attempts (bad, replayed, foreign or expired ticket, outside window, spikes), by kind',
