@@ -18,6 +18,7 @@ import { runCrowd } from './crowd.js';
 import { measureJoinCapacity, offerJoins, type OverloadPhase } from './overload.js';
 import { claimedInvitations, freshSchema, seedPlaces } from './setup.js';
 import { hubNodeFlags } from '../lib/hub-node-flags.js';
+import { cpuSeconds } from '../lib/cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -76,11 +77,20 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
   try {
     // A short warm-up (JIT, arrival blocks, caches), then the capacity.
     await measureJoinCapacity(hub.port, await event('warm-up'), 2);
-    const capacity = await measureJoinCapacity(hub.port, await event('capacity'), P.capacityS);
-    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, 24 connections, ${P.capacityS} s; ${capacity.refused} refused, ${capacity.errors} client errors)`);
+    const capacityEvent = await event('capacity');
+    // CPU the hub spends per request: steadier than rates on a shared machine (bench/lib/cpu.ts).
+    let cpu0 = cpuSeconds(hub.child.pid!);
+    const capacity = await measureJoinCapacity(hub.port, capacityEvent, P.capacityS);
+    const usPerJoin = ((cpuSeconds(hub.child.pid!) - cpu0) / (capacity.perSecond * P.capacityS)) * 1e6;
+    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, 24 connections, ${P.capacityS} s; ${capacity.refused} refused, ${capacity.errors} client errors); hub CPU ${usPerJoin.toFixed(0)} us per join`);
     const phases: OverloadPhase[] = [];
+    const cpuShare: number[] = [];
     for (const factor of OVERLOAD_FACTORS) {
-      const phase = await offerJoins(hub.port, await event(`overload ${factor}x`), capacity.perSecond * factor, P.overloadS);
+      const id = await event(`overload ${factor}x`);
+      cpu0 = cpuSeconds(hub.child.pid!);
+      const started = performance.now();
+      const phase = await offerJoins(hub.port, id, capacity.perSecond * factor, P.overloadS);
+      cpuShare.push((cpuSeconds(hub.child.pid!) - cpu0) / ((performance.now() - started) / 1000));
       phases.push(phase);
       console.log(`  ${factor}x: ${JSON.stringify(phase)}`);
     }
@@ -88,12 +98,12 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     const bareRun = await cannon(`http://127.0.0.1:${bare.port}/`, {}, P.throughputS);
     bare.child.kill('SIGTERM');
     const mem = memoryOf(hub.child.pid!);
-    console.log(`\n| offered | accepted joins/s (share of capacity ${capacity.perSecond.toFixed(0)}/s) | 429: p50 / p99 ms (Retry-After s) | 5xx | client timeouts / connection errors / unsent | other |`);
-    console.log('|---|---|---|---|---|---|');
+    console.log(`\n| offered | accepted joins/s (share of capacity ${capacity.perSecond.toFixed(0)}/s) | 429: p50 / p99 ms (Retry-After s) | 5xx | client timeouts / connection errors / unsent | other | hub CPU (cores) |`);
+    console.log('|---|---|---|---|---|---|---|');
     OVERLOAD_FACTORS.forEach((factor, i) => {
       const p = phases[i]!;
       const retry = p.refused429 ? `${p.retryAfterSeconds.min}-${p.retryAfterSeconds.max}${p.refusedWithoutRetryAfter ? `, ${p.refusedWithoutRetryAfter} without` : ''}` : '-';
-      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent, peak ${p.peakConnections} connections) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (accepted p50 ${p.acceptedMs.p50.toFixed(1)} ms, p99 ${p.acceptedMs.p99.toFixed(1)} ms) | ${p.refused429} refused: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} |`);
+      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent, peak ${p.peakConnections} connections) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (accepted p50 ${p.acceptedMs.p50.toFixed(1)} ms, p99 ${p.acceptedMs.p99.toFixed(1)} ms) | ${p.refused429} refused: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} | ${cpuShare[i]!.toFixed(2)} |`);
     });
     console.log(`targets: accepted >= 90% of capacity at every level, 429 p99 < 50 ms, 0 5xx, 0 client timeouts, peak memory < 1 GB`);
     console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s)`);
