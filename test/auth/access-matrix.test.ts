@@ -513,9 +513,10 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
   test('every route, FHIR interaction and operation the hub serves has a row', () => {
     const missing = surfaceKeys(t.hub).filter((k) => !rows[k]);
     expect(missing).toEqual([]);
-    // Three lanes answer before Express: waiting-room status, FHIR GET, FHIR POST. A new one must be added to the
-    // surface (its plain-form requests) before this number changes.
-    expect(t.hub.fastPaths).toHaveLength(3);
+    // Four lanes answer before Express: the waiting-room join gate (its only answer is a 429 to a join past its
+    // limit; every join it lets in goes on to the POST /waiting-room/join row above), waiting-room status, FHIR GET,
+    // FHIR POST. A new one must be added to the surface (its plain-form requests) before this number changes.
+    expect(t.hub.fastPaths).toHaveLength(4);
   });
 
   test('every cell answers as the table says and reveals nothing of patient A to those who may not see it', async () => {
