@@ -9,7 +9,7 @@ import { registerSyncCommands } from './sync/ehr/commands.js';
 
 export function registerCapabilityCommands(program: Command): void {
   registerAuthCommands(program);
-  registerIisSenderCommands(registerIisCommands(program, openCliContext));
+  registerIisSenderCommands(registerIisCommands(program, openCliContext), openCliContext);
   registerCredentialCommands(program);
   registerSyncCommands(program);
 }

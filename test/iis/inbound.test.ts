@@ -267,6 +267,10 @@ describe.each(backends())('HL7 v2 endpoint for EHRs on %s', (backend) => {
     expect(held.length).toBeGreaterThanOrEqual(2);
     expect(z32.msg.getAllSegments('RXA').map((r) => r.getComponent(5, 1)).sort()).toEqual(held.map((d) => d.vaccineCode.coding![0]!.code).sort());
     expect(z32.msg.getAllSegments('RXA').map((r) => r.getField(15).toString()).filter(Boolean).sort()).toEqual(held.map((d) => d.lotNumber).filter(Boolean).sort());
+    // The providers and facility the EHR sent come back out in RXA-10 and RXA-11.
+    const dtapRxa = z32.msg.getAllSegments('RXA').find((r) => r.getComponent(5, 1) === '110')!;
+    expect(dtapRxa.getComponent(10, 2)).toBe('Sticker');
+    expect(dtapRxa.getComponent(11, 4)).toBe('DCS_DC');
     // Two hub patients with the same name and birth date: the candidates, not a guess.
     for (let i = 0; i < 2; i++) await th.hub.repo.create({ resourceType: 'Patient', name: [{ family: 'Twin', given: ['Sam'] }], birthDate: '2015-02-02', gender: 'male' } as AnyResource);
     const z31 = await mllp(query('t2', 'NEW-1^^^other^MR', 'Twin^Sam^^^^^L', '20150202'));

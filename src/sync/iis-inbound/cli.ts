@@ -3,12 +3,24 @@
  * MLLP source addresses with their MSH-4), list them (never a password), and turn one off.
  */
 import type { Command } from 'commander';
-import { withCliContext } from '../../cli-context.js';
+import type { Db } from '../../store/db.js';
 import { listSenders, removeSender, saveSender } from './senders.js';
+
+/** What the commands need: a migrated database, closed afterwards (src/cli-context.ts's openCliContext in the CLI). */
+export type OpenDb = () => Promise<{ db: Db; close(): Promise<void> }>;
+
+async function withDb<T>(open: OpenDb, fn: (db: Db) => Promise<T>): Promise<T> {
+  const ctx = await open();
+  try {
+    return await fn(ctx.db);
+  } finally {
+    await ctx.close();
+  }
+}
 
 const list = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
-export function registerIisSenderCommands(iis: Command): void {
+export function registerIisSenderCommands(iis: Command, open: OpenDb): void {
   const senders = iis.command('senders').description('EHRs that report doses to the hub over HL7 v2 (SOAP or MLLP)');
   senders
     .command('add <id>')
@@ -22,8 +34,8 @@ export function registerIisSenderCommands(iis: Command): void {
     .option('--disabled', 'register it turned off')
     .action(async (id: string, o: { name: string; facility?: string[]; soapUsername?: string; soapPassword?: string; soapFacilityId?: string; mllpSource?: string[]; disabled?: boolean }) => {
       const password = o.soapPassword ?? (o.soapUsername ? process.env.IIS_SENDER_PASSWORD : undefined);
-      const saved = await withCliContext((ctx) =>
-        saveSender(ctx.db, { id, name: o.name, facilities: o.facility, soapUsername: o.soapUsername, soapPassword: password, soapFacilityId: o.soapFacilityId, mllpSources: o.mllpSource, enabled: !o.disabled }),
+      const saved = await withDb(open, (db) =>
+        saveSender(db, { id, name: o.name, facilities: o.facility, soapUsername: o.soapUsername, soapPassword: password, soapFacilityId: o.soapFacilityId, mllpSources: o.mllpSource, enabled: !o.disabled }),
       );
       process.stdout.write(`${JSON.stringify(saved, null, 2)}\n`);
     });
@@ -31,13 +43,13 @@ export function registerIisSenderCommands(iis: Command): void {
     .command('list')
     .description('Registered senders (passwords are never shown)')
     .action(async () => {
-      process.stdout.write(`${JSON.stringify(await withCliContext((ctx) => listSenders(ctx.db)), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(await withDb(open, listSenders), null, 2)}\n`);
     });
   senders
     .command('disable <id>')
     .description('Turn a sender off: its messages are refused from then on (what it sent stays)')
     .action(async (id: string) => {
-      if (!(await withCliContext((ctx) => removeSender(ctx.db, id)))) throw new Error(`no sender ${id}`);
+      if (!(await withDb(open, (db) => removeSender(db, id)))) throw new Error(`no sender ${id}`);
       process.stdout.write(`sender ${id} disabled\n`);
     });
 }
