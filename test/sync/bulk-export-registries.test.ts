@@ -11,6 +11,7 @@ import { registerBackendClient, startSyncHub, type BackendClient, type SyncTestH
 import { kickOffExport, runExport } from './bulk-client.js';
 import { addClientCommand } from '../../src/auth/clients-cli.js';
 import { getClient } from '../../src/auth/clients.js';
+import { validateSchema } from '../../src/fhir/validation/schema.js';
 
 process.env.BULK_POLL_INTERVAL_MS = '100';
 process.env.BULK_WORKER_POLL_MS = '50';
@@ -108,6 +109,19 @@ describe.each(backends())('Bulk Data export for registries on %s', (backend) => 
     const none = await kickOffExport(`${t.fhirUrl}/$export?_type=Location`, token);
     expect(none.status).toBe(403);
     expect(((await none.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+
+  test('_elements keeps the mandatory elements: every exported Immunization is still valid R4, tagged SUBSETTED once', async () => {
+    const run = await runExport(`${t.fhirUrl}/$export?_type=Immunization,Patient&_elements=status,vaccineCode,Patient.birthDate`, await narrow.token());
+    const imms = run.output.Immunization!;
+    expect(ids(imms)).toEqual(await dbIds('Immunization'));
+    for (const imm of imms) {
+      // Asked for status and vaccineCode; patient and occurrence[x] are mandatory and stay, lotNumber etc. do not.
+      expect(Object.keys(imm).sort()).toEqual(['id', 'meta', 'occurrenceDateTime', 'patient', 'resourceType', 'status', 'vaccineCode']);
+      expect((imm.meta as { tag: Array<{ code: string }> }).tag.filter((x) => x.code === 'SUBSETTED')).toHaveLength(1);
+      expect(validateSchema('Immunization', imm).filter((i) => i.severity === 'error' || i.severity === 'fatal')).toEqual([]);
+    }
+    for (const p of run.output.Patient!) expect(Object.keys(p).sort()).toEqual(['birthDate', 'id', 'meta', 'resourceType']);
   });
 
   test('the least-privilege client at the Patient and Group levels, and a narrower token of it', async () => {
