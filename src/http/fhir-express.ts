@@ -15,11 +15,32 @@ import { serializedBody } from '../fhir/handlers/searchset-json.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 
-/** Whether an Accept header lets the hub answer: absent, any, or a JSON media type (also for the fast GET lane). */
+/**
+ * The FHIR version a media range asks for with its `fhirVersion` parameter (`application/fhir+json; fhirVersion=3.0`),
+ * or undefined when it names none. @see https://hl7.org/fhir/R4/http.html#version-parameter
+ */
+function fhirVersionOf(range: string): string | undefined {
+  for (const param of range.split(';').slice(1)) {
+    const [k, v] = param.split('=', 2);
+    if (k?.trim().toLowerCase() === 'fhirversion') return (v ?? '').trim().replace(/^"|"$/g, '');
+  }
+  return undefined;
+}
+
+/** This hub speaks R4 (4.0.1): `4.0` and `4.0.x` are it, any other version is not. */
+const isR4 = (version: string): boolean => /^4\.0(\.\d+)?$/.test(version);
+
+/**
+ * Whether an Accept header lets the hub answer: absent, any, or a JSON media type, for FHIR R4 (a range naming
+ * another fhirVersion, e.g. 3.0, cannot be served: the answer is 406). The fast GET and POST lanes ask this too
+ * and leave what it refuses to Express, which answers the 406.
+ */
 export function acceptsJson(accept: string | undefined): boolean {
   if (!accept) return true;
   return accept.split(',').some((part) => {
     const t = mediaType(part);
+    const version = fhirVersionOf(part);
+    if (version !== undefined && !isR4(version)) return false;
     return t === '*/*' || t === 'application/*' || t.endsWith('json') || t === 'application/fhir+ndjson' || t === 'application/ndjson';
   });
 }
@@ -29,7 +50,11 @@ function negotiate(req: Request, query: Request['query']): void {
   const format = typeof query._format === 'string' ? query._format : undefined;
   if (format && !/json/i.test(format)) throw fhirError('NOT_ACCEPTABLE', `_format=${format} is not supported; use json`);
   const accept = req.headers.accept;
-  if (!acceptsJson(accept)) throw fhirError('NOT_ACCEPTABLE', `Accept '${accept}' cannot be satisfied; use application/fhir+json`);
+  if (!acceptsJson(accept)) {
+    const version = (accept ?? '').split(',').map(fhirVersionOf).find((v) => v !== undefined && !isR4(v));
+    if (version !== undefined) throw fhirError('NOT_ACCEPTABLE', `Accept '${accept}' asks for FHIR version ${version}; this server speaks FHIR R4 only (fhirVersion=4.0)`);
+    throw fhirError('NOT_ACCEPTABLE', `Accept '${accept}' cannot be satisfied; use application/fhir+json`);
+  }
 }
 
 function checkContentType(req: Request): void {
