@@ -53,7 +53,7 @@ async function seedRecord(): Promise<void> {
   });
   const dose = (n: number, cvx: string, display: string, date: string, lot: string) =>
     put(`Immunization/${PATIENT_ID}-dose${n}`, {
-      resourceType: 'Immunization',
+      resourceType: 'Immunization', primarySource: true,
       id: `${PATIENT_ID}-dose${n}`,
       status: 'completed',
       vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: cvx, display }] },

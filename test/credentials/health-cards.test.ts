@@ -39,7 +39,7 @@ const patient = (id: string): Patient => ({
   telecom: [{ system: 'email', value: 'jane@example.org' }],
 });
 const dose = (id: string, patientId: string, date: string, cvx: string, lot: string): Immunization => ({
-  resourceType: 'Immunization',
+  resourceType: 'Immunization', primarySource: true,
   id,
   meta: { lastUpdated: `${date}T12:00:00Z` },
   status: 'completed',

@@ -25,7 +25,7 @@ export function patientRecord(id: string, doses: number): AnyResource[] {
     const v = VACCINES[i % VACCINES.length]!;
     const month = String((i % 12) + 1).padStart(2, '0');
     return {
-      resourceType: 'Immunization',
+      resourceType: 'Immunization', primarySource: true,
       id: `${id}-imm-${i + 1}`,
       status: 'completed',
       vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: v.cvx, display: v.display }], text: v.display },

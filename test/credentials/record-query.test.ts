@@ -46,7 +46,7 @@ describe.each(testDatabases)('one-query patient record ($name)', (tdb) => {
     await repo.update({ ...third, lotNumber: 'UPDATED-LOT' });
     // A dose of another status, created later (a higher rid).
     await repo.create(
-      { resourceType: 'Immunization', status: 'not-done', vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] }, patient: { reference: `Patient/${alice}` }, occurrenceDateTime: '2022-01-01' },
+      { resourceType: 'Immunization', primarySource: true, status: 'not-done', statusReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'PATOBJ' }] }, vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] }, patient: { reference: `Patient/${alice}` }, occurrenceDateTime: '2022-01-01' },
       { id: `${alice}-imm-extra` },
     );
     await repo.delete('Patient', gone);

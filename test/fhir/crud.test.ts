@@ -121,7 +121,7 @@ describe.each(backends())('FHIR CRUD on %s', (backend) => {
     expect(big.status).toBe(413);
 
     const profile = await request(t.url).post('/fhir/Immunization').set('content-type', FHIR).send({
-      resourceType: 'Immunization',
+      resourceType: 'Immunization', primarySource: true,
       status: 'completed',
       vaccineCode: { coding: [{ system: 'http://snomed.info/sct', code: '1119349007' }] },
       patient: { reference: 'Patient/x' },

@@ -64,7 +64,7 @@ describe.each(backends())('fast FHIR POST lane on %s', (backend) => {
       ['/Patient', { resourceType: 'Patient', birthDate: 'not-a-date' }, 400],
       ['/Patient', { resourceType: 'Observation', status: 'final' }, 400],
       ['/Immunization', {
-        resourceType: 'Immunization', status: 'completed', patient: { reference: 'Patient/p1' }, occurrenceDateTime: '2021-03-04',
+        resourceType: 'Immunization', primarySource: true, status: 'completed', patient: { reference: 'Patient/p1' }, occurrenceDateTime: '2021-03-04',
         vaccineCode: { coding: [{ system: 'http://example.org/not-cvx', code: 'x' }] },
       }, 422],
       ['/Patient/$no-such-operation', { resourceType: 'Parameters' }, 404],

@@ -59,7 +59,7 @@ describe.each(backends())('fast searches on %s', (backend) => {
     await patient('Dee', 'female', '2004-07-08');
     for (const [p, date] of [[a, '2021-04-01'], [a, '2021-05-01'], [b, '2021-06-01']] as const) {
       const imm: Immunization = {
-        resourceType: 'Immunization', status: 'completed', patient: { reference: `Patient/${p}` }, occurrenceDateTime: date,
+        resourceType: 'Immunization', primarySource: true, status: 'completed', patient: { reference: `Patient/${p}` }, occurrenceDateTime: date,
         vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
       };
       expect((await request(t.fhirUrl).post('/Immunization').set(ADMIN).set('content-type', FHIR).send(imm)).status).toBe(201);

@@ -67,7 +67,7 @@ describe.each(backends())('fhir-kit-client against the hub on %s', (backend) => 
     const patient = (await client.create({ resourceType: 'Patient', body: { resourceType: 'Patient', name: [{ family: 'Pager' }] } })) as unknown as Patient;
     const entry = Array.from({ length: 23 }, (_, i) => ({
       resource: {
-        resourceType: 'Immunization',
+        resourceType: 'Immunization', primarySource: true,
         status: 'completed',
         vaccineCode: { coding: [{ system: CVX, code: i % 2 ? '207' : '208' }] },
         patient: { reference: `Patient/${patient.id}` },
@@ -111,7 +111,7 @@ describe.each(backends())('fhir-kit-client against the hub on %s', (backend) => 
         entry: [
           { fullUrl: pid, resource: { resourceType: 'Patient', identifier: [{ system: 'urn:test:fkc', value: 'TX-1' }], name: [{ family: 'Tx' }] }, request: { method: 'POST', url: 'Patient' } },
           {
-            resource: { resourceType: 'Immunization', status: 'completed', vaccineCode: { coding: [{ system: CVX, code: '208' }] }, patient: { reference: pid }, occurrenceDateTime: '2021-05-05', lotNumber: 'TX' },
+            resource: { resourceType: 'Immunization', primarySource: true, status: 'completed', vaccineCode: { coding: [{ system: CVX, code: '208' }] }, patient: { reference: pid }, occurrenceDateTime: '2021-05-05', lotNumber: 'TX' },
             request: { method: 'POST', url: 'Immunization' },
           },
         ],

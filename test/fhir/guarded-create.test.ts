@@ -19,7 +19,7 @@ type Appt = Appointment & { resourceType: 'Appointment'; [k: string]: unknown };
 
 function dose(patientId: string, occurrenceDateTime: string, extra: Partial<Immunization> = {}): Imm {
   return {
-    resourceType: 'Immunization', status: 'completed', vaccineCode: { coding: [{ system: CVX, code: '208' }] },
+    resourceType: 'Immunization', primarySource: true, status: 'completed', vaccineCode: { coding: [{ system: CVX, code: '208' }] },
     patient: { reference: `Patient/${patientId}` }, occurrenceDateTime, lotNumber: `LOT-${randomUUID().slice(0, 8)}`, ...extra,
   };
 }

@@ -163,7 +163,7 @@ function makeRequests(bases: Req[], tokens: string[], writers: string[], w: Worl
       case 11:
         return `${'a='.repeat(1)}${'&a[]='.repeat(int(10, 2000))}`;
       case 12:
-        return JSON.stringify({ resourceType: 'Immunization', patient: { reference: `Patient/${w.a.Patient}` }, status: 'completed', vaccineCode: { text: '\u0000' }, occurrenceDateTime: '\u0000', extension: Array.from({ length: int(1, 3000) }, () => ({ url: 'x' })) });
+        return JSON.stringify({ resourceType: 'Immunization', primarySource: true, patient: { reference: `Patient/${w.a.Patient}` }, status: 'completed', vaccineCode: { text: '\u0000' }, occurrenceDateTime: '\u0000', extension: Array.from({ length: int(1, 3000) }, () => ({ url: 'x' })) });
       default:
         return String.fromCharCode(...Array.from({ length: int(1, 200) }, () => int(0, 255)));
     }

@@ -28,6 +28,8 @@ function dose(patientId: string, lot: string, extra: Partial<Immunization> = {})
     vaccineCode: { coding: [{ system: CVX, code: '208' }] },
     patient: { reference: `Patient/${patientId}` },
     occurrenceDateTime: '2021-04-01',
+    // US Core requires primarySource (issue 17); a person's own report is not primary source.
+    primarySource: false,
     lotNumber: lot,
     ...extra,
   };

@@ -90,9 +90,10 @@ const FIXTURES: Array<{ resource: AnyResource; now?: Date }> = [
     { id: 'i4', patient: 'p3', cvx: '212', text: 'COVID-19 vector (Janssen)', date: '2021-06-01T08:30:00Z', lot: '1805018', loc: 'l2', status: 'entered-in-error' },
   ].map((i) => ({
     resource: {
-      resourceType: 'Immunization', id: i.id, status: i.status, patient: { reference: `Patient/${i.patient}` },
+      resourceType: 'Immunization', primarySource: true, id: i.id, status: i.status, patient: { reference: `Patient/${i.patient}` },
       vaccineCode: { coding: [{ system: CVX, code: i.cvx }], text: i.text }, occurrenceDateTime: i.date, lotNumber: i.lot,
       location: { reference: `Location/${i.loc}` }, identifier: [{ system: 'urn:test:imm', value: i.id.toUpperCase() }],
+      ...(i.status === 'not-done' ? { statusReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'PATOBJ' }] } } : {}),
     } as AnyResource,
   })),
 ];

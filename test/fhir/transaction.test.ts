@@ -18,7 +18,7 @@ const patient = (mrn: string): Patient => ({
 });
 
 const immunization = (patientRef: string, cvx = '208', extra: Partial<Immunization> = {}): Immunization => ({
-  resourceType: 'Immunization',
+  resourceType: 'Immunization', primarySource: true,
   status: 'completed',
   vaccineCode: { coding: [{ system: CVX, code: cvx }] },
   patient: { reference: patientRef },

@@ -8,6 +8,7 @@ export function immunizationFor(patientId: string, lot: string) {
     vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
     patient: { reference: `Patient/${patientId}` },
     occurrenceDateTime: '2021-04-01',
+    primarySource: true,
     lotNumber: lot,
     performer: [{ actor: { display: 'Demo clinic' } }],
   };

@@ -58,7 +58,7 @@ describe.each(backends())('Bulk Data export for registries on %s', (backend) => 
       // p1 has three doses, the others n % 3 (p3 and p6 none).
       for (let k = 1; k <= (n === 1 ? 3 : n % 3); k++) {
         await put(t, {
-          resourceType: 'Immunization',
+          resourceType: 'Immunization', primarySource: true,
           id: `${pid(n)}-i${k}`,
           status: 'completed',
           vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },

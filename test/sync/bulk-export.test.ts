@@ -30,7 +30,7 @@ async function admin(t: SyncTestHub, method: string, path: string, body?: unknow
 
 function immunization(id: string, patient: string, status: Immunization['status'], date: string): Immunization {
   return {
-    resourceType: 'Immunization',
+    resourceType: 'Immunization', primarySource: true,
     id,
     status,
     vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },

@@ -41,7 +41,7 @@ describe.each(backends())('EHR push by VXU on %s', (backend) => {
     const patient = await repo.create({ resourceType: 'Patient', name: [{ family: 'Vxu', given: ['Push'] }], birthDate: '1970-05-05', gender: 'female' } as AnyResource);
     const dose = (lot: string, tag?: boolean) =>
       repo.create({
-        resourceType: 'Immunization',
+        resourceType: 'Immunization', primarySource: true,
         status: 'completed',
         vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
         patient: { reference: `Patient/${patient.id}` },
@@ -77,7 +77,7 @@ describe.each(backends())('EHR push by VXU on %s', (backend) => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const d = await repo.create({
-        resourceType: 'Immunization',
+        resourceType: 'Immunization', primarySource: true,
         status: 'completed',
         vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
         patient: { reference: `Patient/${patient.id}` },

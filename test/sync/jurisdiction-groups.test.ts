@@ -41,7 +41,7 @@ function patient(id: string, state?: string, postalCode?: string): Patient {
 
 function immunization(id: string, patientId: string, locationId?: string): Immunization {
   return {
-    resourceType: 'Immunization',
+    resourceType: 'Immunization', primarySource: true,
     id,
     status: 'completed',
     vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },

@@ -59,6 +59,7 @@ export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
     vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '207' }] },
     patient: { reference: 'Patient/pat-1' },
     occurrenceDateTime: '2021-01-01',
+    primarySource: true,
     performer: [{ actor: { display: 'ABC General Hospital' } }],
     lotNumber: '0000001',
     protocolApplied: [{ doseNumberPositiveInt: 1, seriesDosesPositiveInt: 2 }],

@@ -17,6 +17,12 @@ export function profileUrl(resourceType: string): string {
   return `${PROFILE_BASE_URL}/vaxhub-${resourceType.toLowerCase()}`;
 }
 
+/** What a type's profile also stands for, said in its description. */
+const EXTRA_DESCRIPTION: Record<string, string> = {
+  Immunization:
+    ' It includes the mandatory rules of the US Core Immunization profile (http://hl7.org/fhir/us/core/StructureDefinition/us-core-immunization, 3.1.1 to 6.1.0): status, vaccineCode, patient, occurrence[x] and primarySource (1..1) are required; the hub also requires CVX on a completed dose and the reason on a not-done dose (statusReason, must-support in US Core).',
+};
+
 /** `Immunization.occurrence` -> `Immunization.occurrence[x]` for the choice elements our rules name. */
 const CHOICE_ELEMENTS = new Set(['Immunization.occurrence']);
 
@@ -38,7 +44,8 @@ export function buildStructureDefinition(resourceType: string, rules: readonly P
   // that read only cardinality see them. (The constraint on the root remains the enforced check.)
   const required = new Map<string, ElementDefinition>();
   for (const r of own) {
-    if (r.code !== 'required' || r.severity !== 'error') continue;
+    // A conditional requirement (`status = 'not-done' implies statusReason.exists()`) leaves the cardinality alone.
+    if (r.code !== 'required' || r.severity !== 'error' || /\bimplies\b/.test(r.expression)) continue;
     const parts = r.location.split('.');
     if (parts.length !== 2 || parts[0] !== resourceType) continue;
     const path = CHOICE_ELEMENTS.has(r.location) ? `${r.location}[x]` : r.location;
@@ -53,7 +60,7 @@ export function buildStructureDefinition(resourceType: string, rules: readonly P
     title: `vaxhub ${resourceType}`,
     status: 'active',
     publisher: 'vaxhub',
-    description: `Rules the vaxhub server enforces on ${resourceType} (violations are answered with 422 and an OperationOutcome).`,
+    description: `Rules the vaxhub server enforces on ${resourceType} (violations are answered with 422 and an OperationOutcome).${EXTRA_DESCRIPTION[resourceType] ?? ''}`,
     fhirVersion: '4.0.1',
     kind: 'resource',
     abstract: false,

@@ -91,6 +91,7 @@ describe('profile rules: each violation gives its expression and 422', () => {
     const r = clone(VALID_EXAMPLES.Immunization);
     r.status = 'not-done';
     r.vaccineCode = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK' }] };
+    r.statusReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'IMMUNE' }] };
     expect(validateResource(r, create).status).toBeUndefined();
     const noLot = clone(VALID_EXAMPLES.Immunization);
     delete noLot.lotNumber;
@@ -112,6 +113,7 @@ describe('base FHIR (schema and structure) -> 400', () => {
     const body = {
       resourceType: 'Immunization',
       status: 'done', // not in the code list
+      primarySource: true,
       vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: 208 }] }, // code must be a string
       patient: 'Patient/1', // must be a Reference object
       occurrenceDateTime: '2021-02-30', // no such day

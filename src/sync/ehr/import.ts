@@ -33,6 +33,15 @@ function absolutize(value: unknown, base: string): unknown {
   return value;
 }
 
+/**
+ * US Core requires primarySource (1..1); an EHR that leaves it out does not say whether its record is from the
+ * person who gave the dose, so the hub's copy says that this is unknown (data-absent-reason), not a guess.
+ */
+function primarySourceOrAbsent(ehr: Immunization): Partial<Immunization> {
+  if (ehr.primarySource !== undefined || ehr._primarySource !== undefined) return {};
+  return { _primarySource: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] } };
+}
+
 /** The hub's copy of an EHR Immunization (pure). */
 export function toHubImmunization(conn: Pick<EhrConnection, 'fhirBase' | 'name'>, ehr: Immunization, hubPatientId: string): Immunization {
   const { id: ehrId, meta: _meta, patient: _patient, text: _text, ...rest } = ehr;
@@ -42,6 +51,7 @@ export function toHubImmunization(conn: Pick<EhrConnection, 'fhirBase' | 'name'>
   const system = sourceSystem(conn);
   return {
     ...(absolutize(rest, conn.fhirBase) as Omit<Immunization, 'patient'>),
+    ...primarySourceOrAbsent(ehr),
     resourceType: 'Immunization',
     patient: { reference: `Patient/${hubPatientId}` },
     identifier: [...(ehr.identifier ?? []).filter((i) => i.system !== system), { system, value: ehrId! }],

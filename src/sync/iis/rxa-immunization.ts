@@ -263,6 +263,9 @@ export function immunizationFromGroup(group: Hl7Segment[], ctx: DoseMappingConte
       coding: [{ system: ACT_REASON, code: REFUSAL[reason] ?? 'PATOBJ' }],
       ...(text(rxa, 18, 2) || reason ? { text: text(rxa, 18, 2) || `NIP002 ${reason}` } : {}),
     };
+  } else if (notDone) {
+    // Not administered (NA) without a reason: the record still says why it is not-done as far as it can (US Core).
+    imm.statusReason = { text: text(rxa, 18, 2) || 'Not administered (RXA-20 NA); the message gave no reason' };
   }
 
   const rawAmount = text(rxa, 6);
