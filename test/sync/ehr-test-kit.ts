@@ -40,6 +40,7 @@ export const dose = (id: string, patientId: string, date: string, lotNumber = 'L
   resourceType: 'Immunization',
   id,
   status: 'completed',
+  primarySource: true,
   vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
   patient: { reference: `Patient/${patientId}` },
   occurrenceDateTime: date,
