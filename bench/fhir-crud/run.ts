@@ -62,6 +62,7 @@ function immunization(patientId: string, i: number): AnyResource {
     resourceType: 'Immunization',
     status: 'completed',
     vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code, display }] },
+    primarySource: true,
     manufacturer: { identifier: { system: 'http://hl7.org/fhir/sid/mvx', value: mvx } },
     patient: { reference: `Patient/${patientId}` },
     occurrenceDateTime: new Date(Date.UTC(2021, 0, 1) + (i % 700) * 86_400_000).toISOString(),

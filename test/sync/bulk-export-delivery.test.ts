@@ -85,6 +85,7 @@ describe.each(backends())('Bulk Data export delivery on %s', (backend) => {
       const p: Patient = { resourceType: 'Patient', id: `${tag}-p${n}`, name: [{ family: `Delivery${n}`, given: ['Resumable'] }], birthDate: '1990-02-03' };
       const imm: Immunization = {
         resourceType: 'Immunization',
+        primarySource: true,
         id: `${tag}-i${n}`,
         status: 'completed',
         vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
