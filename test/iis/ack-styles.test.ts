@@ -149,6 +149,8 @@ describe.each(testDbs())('registry answer styles on $name', ({ open }) => {
         expect(events.filter((e) => e.kind === 'sent')).toHaveLength(s.attempts);
       }
 
+      // Every VXU this suite produced passes the onboarding rules, read by an independent parser.
+      expect(peer.brain.vxuProblems).toEqual([]);
       // `iis status`: rejections by the registry's words, never its warnings; accepted-with-errors counted apart.
       const health = (await connectionHealth(db)).find((h) => h.connectionId === conn.id)!;
       const count = (state: string): number => styles.filter((s) => s.state === state).length;

@@ -7,6 +7,7 @@
 import { Hl7Message as MedplumMessage, type Hl7Segment } from '@medplum/core';
 import type { Immunization, Location, OperationOutcome, Patient, Practitioner } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { IIS_SHARING_EXTENSION } from '../../src/sync/iis/vxu-patient.js';
 import type { ConnectionHealth, IisMessageRecord } from '../../src/sync/iis/outbox-admin.js';
 import type { ConnectivityResult } from '../../src/sync/iis/connectivity.js';
 import { HubClient, waitFor } from './hub-client.js';
@@ -276,6 +277,48 @@ describe.each(backends())('IIS reporting through the running hub on %s', (backen
     expect(events.body.map((e) => e.kind)).toEqual(['sent', 'answer', 'operator-retry', 'sent', 'answer']);
     const after = await (await fetch(`${th.url}/metrics`, { headers: ADMIN })).text();
     expect(after).not.toMatch(/^vaxhub_iis_blocked_messages\{connection="nj-mllp"\}/m);
+  });
+
+  it('what onboarding checks, through FHIR writes: a non-ASCII name (MSH-18), the Patient\'s registry opt-out (PD1-11/12 with dates), the suffix in XCN-21, immunity as 998 + OBX 59784-9, a reaction as OBX 31044-1', async () => {
+    const p = patientIn('PA', 'Núñez');
+    p.name = [{ use: 'official', family: 'Núñez', given: ['José', 'Zoë 山田'] }];
+    p.address = [{ ...p.address![0]!, country: 'US' }];
+    p.extension = [...(p.extension ?? []), { url: IIS_SHARING_EXTENSION, extension: [
+      { url: 'publicityCode', valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/v2-0215', code: '01', display: 'No reminder/recall' } },
+      { url: 'publicityCodeDate', valueDate: '2021-03-01' },
+      { url: 'protection', valueBoolean: true },
+      { url: 'protectionDate', valueDate: '2021-03-02' },
+    ] }];
+    const patient = await hub.create(p);
+    const given = await hub.create(doseFor(patient.id, {
+      contained: [{ resourceType: 'Observation', id: 'fever', status: 'final', code: { coding: [{ system: 'http://snomed.info/sct', code: '386661006', display: 'Fever' }] } }] as never,
+      reaction: [{ date: '2020-12-12', detail: { reference: '#fever' } }],
+    }));
+    const immune = await hub.create(doseFor(patient.id, {
+      status: 'not-done',
+      vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '21', display: 'varicella' }] },
+      statusReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'IMMUNE' }] },
+      protocolApplied: [{ doseNumberPositiveInt: 1, targetDisease: [{ coding: [{ system: 'http://snomed.info/sct', code: '38907003', display: 'Varicella' }] }] }],
+    }));
+    await settled({ patient: patient.id }, 2);
+    const [first, second] = deliveriesOf(mllp, patient.id).map((d) => MedplumMessage.parse(d.text));
+    expect(first!.header.getField(18).toString()).toBe('UNICODE UTF-8');
+    expect(seg(first!, 'PID').getComponent(5, 3)).toBe('Zoë 山田');
+    expect(seg(first!, 'PID').getComponent(11, 6)).toBe('USA');
+    expect([field(first!, 'PD1', 11), field(first!, 'PD1', 12), field(first!, 'PD1', 13), field(first!, 'PD1', 18)]).toEqual(['01^No reminder/recall^HL70215', 'Y', '20210302', '20210301']);
+    expect(seg(first!, 'RXA').getComponent(10, 21)).toBe('RN');
+    expect(seg(first!, 'ORC').getComponent(3, 1)).toBe(given.id);
+    const reaction = first!.getAllSegments('OBX').find((o) => o.getComponent(3, 1) === '31044-1');
+    expect(reaction?.getField(5).toString()).toBe('386661006^Fever^SCT');
+    expect(seg(second!, 'ORC').getComponent(3, 1)).toBe(immune.id);
+    expect(field(second!, 'RXA', 5)).toBe('998^No vaccine administered^CVX');
+    expect([field(second!, 'RXA', 9), field(second!, 'RXA', 20)]).toEqual(['', 'NA']);
+    expect(second!.getAllSegments('OBX').map((o) => `${o.getComponent(3, 1)} ${o.getField(5).toString()}`)).toEqual(['59784-9 38907003^Varicella^SCT']);
+  });
+
+  it('every VXU the registries received passes the onboarding rules (read by @medplum/core)', () => {
+    expect(mllp.brain.deliveries.filter((d) => d.type === 'VXU^V04').length).toBeGreaterThan(5);
+    expect([...mllp.brain.vxuProblems, ...soapPeer.brain.vxuProblems]).toEqual([]);
   });
 
   it('a dose that cannot be expressed as a VXU is refused with an OperationOutcome, not a 500', async () => {

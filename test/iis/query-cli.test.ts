@@ -96,12 +96,14 @@ describe('IIS wiring: interceptor, query, CLI (PGlite, real repository)', () => 
       registerIisCommands(program, async () => ({ db, repo, close: async () => undefined }));
       await program.parseAsync(['node', 'vaxhub', 'iis', 'status']);
       const health = JSON.parse(out.join(''));
-      expect(health.find((h: { connectionId: string }) => h.connectionId === 'wiring-iis')).toMatchObject({ queueDepth: 4, name: 'My State IIS' });
+      const mine = health.find((h: { connectionId: string }) => h.connectionId === 'wiring-iis');
+      expect(mine).toMatchObject({ queueDepth: 4, name: 'My State IIS', accepted: 0, rejected: 0 });
+      expect(mine.queries.sent).toBeGreaterThan(0); // the queries above are counted apart from dose reports
       out.length = 0;
       await program.parseAsync(['node', 'vaxhub', 'iis', 'messages', '--dose', 'w-dose']);
       expect(JSON.parse(out.join('')).map((m: { action: string }) => m.action)).toEqual(['A', 'U', 'D', 'D']);
       const [first] = await findMessages(db, { doseId: 'w-dose' });
-      await expect(program.parseAsync(['node', 'vaxhub', 'iis', 'retry', String(first!.id)])).rejects.toThrow(/only dead messages/);
+      await expect(program.parseAsync(['node', 'vaxhub', 'iis', 'retry', String(first!.id)])).rejects.toThrow(/only dead or rejected messages/);
     } finally {
       process.stdout.write = write;
     }

@@ -4,6 +4,7 @@
  */
 import { parseHl7 } from '../../src/sync/iis/hl7-message.js';
 import type { Hl7Message } from '../../src/sync/iis/hl7-message.js';
+import { vxuProblems } from './vxu-rules.js';
 
 export type CdcFault = 'fault' | 'SecurityFault' | 'MessageTooLargeFault' | 'UnsupportedOperationFault';
 
@@ -24,10 +25,16 @@ export interface Delivery {
 
 export class RegistryBrain {
   readonly deliveries: Delivery[] = [];
+  /** Every VXU received, checked against the onboarding rules by an independent parser (./vxu-rules.ts). */
+  readonly vxuProblems: { controlId: string; problems: string[] }[] = [];
   rule: RegistryRule = () => ({ ack: 'AA' });
 
   answer(text: string): RegistryReply {
     const msg = parseHl7(text);
+    if (msg.type === 'VXU^V04') {
+      const problems = vxuProblems(text);
+      if (problems.length) this.vxuProblems.push({ controlId: msg.controlId, problems });
+    }
     const reply = this.rule(msg, this.deliveries.length);
     this.deliveries.push({ controlId: msg.controlId, type: msg.type, text, reply });
     return reply;

@@ -32,7 +32,7 @@ function checkSender(sender: unknown, out: OperationOutcomeIssue[]): void {
   for (const f of ['sendingApplication', 'sendingFacility', 'assigningAuthority'] as const) {
     if (!isText(sender[f])) out.push(problem(`sender.${f} is required`, `sender.${f}`));
   }
-  for (const f of ['receivingApplication', 'receivingFacility', 'facilityId'] as const) {
+  for (const f of ['receivingApplication', 'receivingFacility', 'facilityId', 'facilityName'] as const) {
     if (sender[f] !== undefined && !isText(sender[f])) out.push(problem(`sender.${f} must be text`, `sender.${f}`));
   }
   if (sender.processingId !== undefined && !['P', 'T', 'D'].includes(sender.processingId as string)) {

@@ -276,6 +276,23 @@ function encodeSegment(seg: Hl7Segment, d: Hl7Delimiters): string {
   return [seg.name, ...fields].join(d.field);
 }
 
+/** MSH-18 for a message carrying characters outside ASCII (the IG's default character set when MSH-18 is empty). */
+export const UTF8_CHARSET = 'UNICODE UTF-8';
+
+/**
+ * Declares MSH-18 `UNICODE UTF-8` when any data in the message is outside ASCII (a name such as `Núñez^José`),
+ * since a receiver reads an empty MSH-18 as ASCII (CDC IG Release 1.5, MSH-18; HL7 table 0211). Leaves MSH-18
+ * alone otherwise.
+ */
+export function declareCharset(msg: Hl7Message): Hl7Message {
+  const nonAscii = msg.segments.some((s) => s.fields.some((reps) => reps.some((rep) => rep.some((c) => c.some((v) => /[^\x00-\x7f]/.test(v))))));
+  if (!nonAscii) return msg;
+  const msh = msg.msh;
+  while (msh.fields.length <= 18) msh.fields.push([[['']]]);
+  msh.fields[18] = [[[UTF8_CHARSET]]];
+  return msg;
+}
+
 /** Builds a message; segments in order. */
 export function buildMessage(segments: Hl7Segment[]): Hl7Message {
   return new Hl7Message(segments, DEFAULT_DELIMITERS);

@@ -64,6 +64,8 @@ export async function reportImmunizationWrite(
   }
   const orgId = location?.managingOrganization?.reference ? idOf(location.managingOrganization.reference, 'Organization') : undefined;
   const organization = orgId ? await repo.readOptional<Organization & { [k: string]: unknown }>('Organization', orgId, tx) : undefined;
+  // PD1 (publicity, protection, registry status) comes from the Patient's registry-sharing extension, and reactions
+  // (OBX 31044-1) from the Observations contained in the dose (the hub stores no Observation), both in buildVxu.
   await enqueueDoseReport(tx, { patient, immunization: imm, action: actionFor(interaction, imm), location, organization, practitioners, candidates: registries });
 }
 

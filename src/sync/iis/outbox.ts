@@ -4,7 +4,7 @@
  * The worker (./outbox-worker.ts) sends them; ./outbox-admin.ts answers "what happened to this dose".
  */
 import { randomUUID } from 'node:crypto';
-import type { Immunization, Location, Organization, Patient, Practitioner } from 'fhir/r4';
+import type { Immunization, Location, Observation, Organization, Patient, Practitioner } from 'fhir/r4';
 import type { Queryable } from '../../store/db.js';
 import { covers, getConnection, listConnections, type IisConnection } from './connections.js';
 import type { PatientRegistryStatus } from './vxu-patient.js';
@@ -24,6 +24,8 @@ export interface DoseReport {
   organization?: Organization;
   practitioners?: Practitioner[];
   registryStatus?: PatientRegistryStatus;
+  /** Stored Observations referenced by Immunization.reaction[].detail (OBX 31044-1); contained ones need nothing here. */
+  reactionObservations?: Observation[];
   now?: Date;
 }
 
@@ -85,6 +87,7 @@ export async function enqueueDoseReport(tx: Queryable, report: DoseReport): Prom
       organization: report.organization,
       practitioners: report.practitioners,
       registryStatus: report.registryStatus,
+      reactionObservations: report.reactionObservations,
       sender: c.sender,
     }).toString();
     const messageId = await enqueueMessage(tx, {

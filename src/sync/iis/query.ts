@@ -4,7 +4,7 @@
  */
 import type { Patient } from 'fhir/r4';
 import { fhirToHl7Date } from './hl7-datetime.js';
-import { buildMessage, buildSegment, type Hl7Message } from './hl7-message.js';
+import { buildMessage, buildSegment, declareCharset, type Hl7Message } from './hl7-message.js';
 import { mshSegment, type VxuSender } from './vxu.js';
 import { legalName, mothersMaidenName, patientIdentifiers, xad, xpn, xtn } from './vxu-patient.js';
 
@@ -34,7 +34,7 @@ export function buildQbp(input: QbpInput): Hl7Message {
   if (!input.queryTag) throw new TypeError('QPD-2 query tag is required');
   const phone = (p.telecom ?? []).map(xtn).find((t) => t !== undefined) ?? '';
   const multiple = p.multipleBirthInteger !== undefined || p.multipleBirthBoolean === true ? 'Y' : p.multipleBirthBoolean === false ? 'N' : '';
-  return buildMessage([
+  return declareCharset(buildMessage([
     mshSegment(input.sender, input.controlId, input.now, ['QBP', 'Q11', 'QBP_Q11'], input.profile),
     buildSegment('QPD', [
       [input.profile, QUERY_NAMES[input.profile], 'CDCPHINVS'],
@@ -50,5 +50,5 @@ export function buildQbp(input: QbpInput): Hl7Message {
       p.multipleBirthInteger !== undefined ? String(p.multipleBirthInteger) : '',
     ]),
     buildSegment('RCP', ['I', [String(input.maxCandidates ?? 10), ['RD', 'records', 'HL70126']]]),
-  ]);
+  ]));
 }

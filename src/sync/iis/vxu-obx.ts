@@ -14,6 +14,8 @@ export interface ObxDraft {
   subId: number;
   value: Hl7FieldInput;
   method?: Hl7FieldInput;
+  /** OBX-14 as a FHIR date(Time), when it is not the dose's own date (a reaction's onset). */
+  observed?: string;
 }
 
 /** A GS1-128 VIS barcode string is a long run of digits (e.g. 253088698300026411121116). */

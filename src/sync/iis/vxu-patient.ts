@@ -9,10 +9,49 @@ import { buildSegment, type Hl7FieldInput, type Hl7RepetitionInput, type Hl7Segm
 /** PD1 values the hub keeps per patient (HL7 tables 0215 publicity, 0136 Y/N, 0441 registry status). */
 export interface PatientRegistryStatus {
   publicityCode?: { code: string; display?: string };
+  /** PD1-18, FHIR date; defaults to effectiveDate, else the message date. */
+  publicityCodeDate?: string;
   protectionIndicator?: 'Y' | 'N';
+  /** PD1-13, FHIR date. */
+  protectionDate?: string;
   /** HL70441: A active, I inactive, L lost to follow-up, M moved, P permanently inactive, U unknown. */
   registryStatus?: 'A' | 'I' | 'L' | 'M' | 'O' | 'P' | 'U';
+  /** PD1-17, FHIR date. */
+  registryStatusDate?: string;
+  /** Fallback for any of the three dates (FHIR date or HL7 DT). */
   effectiveDate?: string;
+}
+
+/**
+ * The Patient extension that carries what a person agreed to share with the immunization registry (PD1-11..18 of
+ * a VXU). One complex extension on Patient, each part with its own effective date:
+ *   publicityCode (valueCoding, HL7 table 0215: 01 no reminder/recall, 02 reminder/recall any method...) + publicityCodeDate,
+ *   protection (valueBoolean: true = the registry must not share the record, PD1-12 Y) + protectionDate,
+ *   registryStatus (valueCode, HL7 table 0441: A active, I inactive, P permanently inactive...) + registryStatusDate.
+ * An extension rather than a Consent because these are registry fields of the person the front desk sets with the
+ * demographics, read on every dose report inside the dose's transaction; a Consent would need a search there and
+ * leaves open which of several Consents speaks for the registry.
+ */
+export const IIS_SHARING_EXTENSION = 'https://vaxhub.org/fhir/StructureDefinition/iis-registry-sharing';
+
+const REGISTRY_STATUSES = new Set(['A', 'I', 'L', 'M', 'O', 'P', 'U']);
+
+/** PD1 values from the Patient's registry-sharing extension; a deceased person is P (permanently inactive) by default. */
+export function registrySharingOf(p: Patient): PatientRegistryStatus {
+  const parts = p.extension?.find((e) => e.url === IIS_SHARING_EXTENSION)?.extension ?? [];
+  const part = (url: string) => parts.find((e) => e.url === url);
+  const out: PatientRegistryStatus = {};
+  const publicity = part('publicityCode')?.valueCoding;
+  if (publicity?.code) out.publicityCode = { code: publicity.code, display: publicity.display };
+  out.publicityCodeDate = part('publicityCodeDate')?.valueDate;
+  const protection = part('protection')?.valueBoolean;
+  if (protection !== undefined) out.protectionIndicator = protection ? 'Y' : 'N';
+  out.protectionDate = part('protectionDate')?.valueDate;
+  const status = part('registryStatus')?.valueCode;
+  if (status && REGISTRY_STATUSES.has(status)) out.registryStatus = status as PatientRegistryStatus['registryStatus'];
+  else if (p.deceasedDateTime || p.deceasedBoolean) out.registryStatus = 'P';
+  out.registryStatusDate = part('registryStatusDate')?.valueDate ?? (out.registryStatus === 'P' && !status ? p.deceasedDateTime?.slice(0, 10) : undefined);
+  return out;
 }
 
 const US_CORE_RACE = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race';
@@ -25,11 +64,29 @@ export function xpn(name: HumanName | undefined, type = 'L'): Hl7RepetitionInput
   return [name.family, name.given?.[0], name.given?.slice(1).join(' '), name.suffix?.[0], name.prefix?.[0], '', type];
 }
 
+/** ISO 3166-1 alpha-2 codes and names people type, to the alpha-3 code XAD-6 takes (the IG: PID-11.6 `USA`). */
+const ALPHA3: Record<string, string> = {
+  US: 'USA', USA: 'USA', 'UNITED STATES': 'USA', 'UNITED STATES OF AMERICA': 'USA', 'U.S.': 'USA', 'U.S.A.': 'USA',
+  CA: 'CAN', CANADA: 'CAN', MX: 'MEX', MEXICO: 'MEX', 'MÉXICO': 'MEX', PR: 'PRI', GU: 'GUM', VI: 'VIR', AS: 'ASM', MP: 'MNP',
+  GB: 'GBR', DE: 'DEU', FR: 'FRA', ES: 'ESP', IN: 'IND', CN: 'CHN', PH: 'PHL', VN: 'VNM', KR: 'KOR', JP: 'JPN', BR: 'BRA',
+  CU: 'CUB', DO: 'DOM', HT: 'HTI', SV: 'SLV', GT: 'GTM', HN: 'HND', CO: 'COL', NG: 'NGA', ET: 'ETH', SO: 'SOM', UA: 'UKR',
+};
+
+/**
+ * XAD-6 country as ISO 3166-1 alpha-3. An address with no country is a US one (the hub reports to US registries and
+ * the IG reads an empty XAD-6 as USA; writing it says so explicitly). A three-letter code passes as it is.
+ */
+export function countryAlpha3(country: string | undefined): string {
+  const c = country?.trim();
+  if (!c) return 'USA';
+  return ALPHA3[c.toUpperCase()] ?? c;
+}
+
 /** HL7 v2 XAD: street^other^city^state^zip^country^type (HL70190). */
 export function xad(a: Address | undefined): Hl7RepetitionInput {
   if (!a) return '';
   const type = a.use === 'work' ? 'B' : a.use === 'temp' ? 'C' : a.use === 'old' ? 'BA' : a.type === 'postal' ? 'M' : 'L';
-  return [a.line?.[0], a.line?.[1], a.city, a.state, a.postalCode, a.country, type, '', a.district];
+  return [a.line?.[0], a.line?.[1], a.city, a.state, a.postalCode, countryAlpha3(a.country), type, '', a.district];
 }
 
 /** HL7 v2 XTN with the 2.5.1 structured number: ^PRN^PH^^^area^local, or ^NET^X.400^email. */
@@ -105,20 +162,26 @@ export function pidSegment(p: Patient, ids: PatientIdentity): Hl7Segment {
   return buildSegment('PID', Array.from(fields, (f) => f ?? ''));
 }
 
+/**
+ * PD1 (CDC IG Release 1.5): PD1-11 publicity code with its effective date in PD1-18, PD1-12 protection indicator
+ * with PD1-13, PD1-16 registry status with PD1-17. Each date is the one recorded for that value, else the
+ * common effective date, else the message date (the IG requires the date whenever its value is sent).
+ */
 export function pd1Segment(status: PatientRegistryStatus | undefined, today: string): Hl7Segment {
   const s = status ?? {};
-  const effective = s.effectiveDate ?? today;
+  const dt = (v: string | undefined): string => (v && /^\d{8}$/.test(v) ? v : fhirToHl7Date(v));
+  const date = (own: string | undefined): string => dt(own) || dt(s.effectiveDate) || today;
   const fields: Hl7FieldInput[] = Array.from({ length: 18 }, () => '');
   if (s.publicityCode) {
     fields[10] = [s.publicityCode.code, s.publicityCode.display, 'HL70215'];
-    fields[17] = effective;
+    fields[17] = date(s.publicityCodeDate);
   }
   if (s.protectionIndicator) {
     fields[11] = s.protectionIndicator;
-    fields[12] = effective;
+    fields[12] = date(s.protectionDate);
   }
   fields[15] = s.registryStatus ?? 'A';
-  fields[16] = effective;
+  fields[16] = date(s.registryStatusDate);
   return buildSegment('PD1', fields);
 }
 

@@ -2,8 +2,11 @@ import { Hl7Message as MedplumMessage, type Hl7Segment as MedplumSegment } from 
 import { OperationOutcomeError } from '../../fhir/outcomes.js';
 import { hl7Fixture } from '../../../test/iis/fixtures.js';
 import { samplePatient, sampleImmunization, samplePractitioners, sampleLocation, sampleOrganization, sampleSender } from '../../../test/iis/sample-dose.js';
+import { field, vxuProblems } from '../../../test/iis/vxu-rules.js';
 import { parseHl7 } from './hl7-message.js';
+import { buildQbp } from './query.js';
 import { buildVxu, type VxuInput } from './vxu.js';
+import { IIS_SHARING_EXTENSION } from './vxu-patient.js';
 import { hl7ToFhirDate } from './hl7-datetime.js';
 
 const NOW = new Date('2020-12-11T15:45:00Z');
@@ -51,8 +54,9 @@ describe('buildVxu: new administration (Z22), read back by @medplum/core field b
     expect(msh.getField(15).toString()).toBe('ER');
     expect(msh.getField(16).toString()).toBe('AL');
     expect(msh.getField(21).toString()).toBe('Z22^CDCPHINVS');
-    expect(msh.getComponent(22, 6)).toBe('NVC01');
-    expect(msh.getComponent(22, 7)).toBe('XX');
+    // MSH-22 XON: the organization's name in XON-1 and the IIS facility id in XON-10 (`CLINIC NAME^^^^^^^^^FAC-001`)
+    expect(msh.getField(22).toString()).toBe('Newvax Clinic^^^^^^^^^NVC01');
+    expect(field(msh, 18)).toBe(''); // all ASCII: nothing to declare
   });
 
   it('segment order matches the IG grammar (MSH PID PD1 NK1 ORC RXA RXR OBX...)', () => {
@@ -93,6 +97,7 @@ describe('buildVxu: new administration (Z22), read back by @medplum/core field b
     expect(orc.getComponent(12, 1)).toBe('2223334445');
     expect(orc.getComponent(12, 2)).toBe('Trevor');
     expect(orc.getComponent(12, 13)).toBe('NPI');
+    expect(orc.getComponent(12, 21)).toBe('MD');
     expect(orc.getField(17).toString()).toBe('NVC^Newvax Clinic^HL70362');
   });
 
@@ -107,7 +112,8 @@ describe('buildVxu: new administration (Z22), read back by @medplum/core field b
     expect(rxa.getField(9).toString()).toBe('00^New immunization record^NIP001');
     expect(rxa.getComponent(10, 1)).toBe('1112223334');
     expect(rxa.getComponent(10, 2)).toBe('Cody');
-    expect(rxa.getComponent(10, 20)).toBe('RN');
+    expect(rxa.getComponent(10, 20)).toBe(''); // XCN-20 is a date range
+    expect(rxa.getComponent(10, 21)).toBe('RN'); // the professional suffix
     expect(rxa.getComponent(11, 4)).toBe('NVC01');
     expect(rxa.getComponent(11, 9)).toBe('2 Second Street');
     expect(rxa.getField(15).toString()).toBe('8L7B3418');
@@ -139,6 +145,10 @@ describe('buildVxu: new administration (Z22), read back by @medplum/core field b
       expect(o.getField(11).toString()).toBe('F');
       expect(o.getField(3).getComponent(3)).toBe('LN');
     }
+  });
+
+  it('passes every onboarding rule (test/iis/vxu-rules.ts, read by @medplum/core)', () => {
+    expect(vxuProblems(text)).toEqual([]);
   });
 
   it('our own parser reads the same values', () => {
@@ -187,10 +197,13 @@ describe('buildVxu variants', () => {
     const imm = sampleImmunization();
     imm.status = 'not-done';
     imm.statusReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'PATOBJ' }] };
-    const rxa = seg(medplum(buildVxu(input({ immunization: imm })).toString()), 'RXA');
+    const text = buildVxu(input({ immunization: imm })).toString();
+    const rxa = seg(medplum(text), 'RXA');
     expect(rxa.getField(18).toString()).toBe('03^Patient decision^NIP002');
     expect(rxa.getField(20).toString()).toBe('RE');
     expect(rxa.getField(6).toString()).toBe('999');
+    expect(rxa.getField(9).toString()).toBe(''); // IZ-47: RXA-9 only for CP/PA
+    expect(vxuProblems(text)).toEqual([]);
   });
 
   it('escapes delimiters in data so names with ^ & | survive', () => {
@@ -231,4 +244,126 @@ describe('buildVxu with partial administration dates (issue 17: HL7 DTM has YYYY
     expect(hl7ToFhirDate('20191005')).toBe('2019-10-05');
     expect(hl7ToFhirDate('201910051430-0500')).toBe('2019-10-05T14:30:00-05:00');
   });
+});
+
+describe('buildVxu: what a registry onboarding team checks (issue 18), read by @medplum/core', () => {
+  const build = (over: Partial<VxuInput>): { text: string; m: MedplumMessage } => {
+    const text = buildVxu(input(over)).toString();
+    return { text, m: medplum(text) };
+  };
+
+  it('MSH-18 UNICODE UTF-8 when a name is not ASCII, and the name arrives intact', () => {
+    const p = samplePatient();
+    p.name = [{ use: 'official', family: 'Núñez', given: ['José', 'Zoë 山田'] }];
+    const { text, m } = build({ patient: p });
+    expect(field(seg(m, 'MSH'), 18)).toBe('UNICODE UTF-8');
+    expect(seg(m, 'PID').getComponent(5, 1)).toBe('Núñez');
+    expect(seg(m, 'PID').getComponent(5, 3)).toBe('Zoë 山田');
+    expect(vxuProblems(text)).toEqual([]);
+    // the QBP carries the same demographics, so it declares the same
+    expect(parseHl7(buildQbp({ controlId: 'q1', queryTag: 'q1', profile: 'Z44', patient: p, now: NOW, sender: sampleSender }).toString()).msh.get(18)).toBe('UNICODE UTF-8');
+  });
+
+  it('PID-11.6 and NK1-4.6 are ISO alpha-3: US and an empty country become USA', () => {
+    const p = samplePatient();
+    p.address = [{ line: ['1 Main St'], city: 'Madison', state: 'WI', postalCode: '53703', country: 'US' }, { line: ['2 Side St'], city: 'Madison', state: 'WI' }];
+    p.contact![0]!.address = { line: ['9 Elm'], city: 'Toronto', country: 'CA' };
+    const { text, m } = build({ patient: p });
+    expect(seg(m, 'PID').getComponent(11, 6, undefined, 0)).toBe('USA');
+    expect(seg(m, 'PID').getComponent(11, 6, undefined, 1)).toBe('USA');
+    expect(seg(m, 'NK1').getComponent(4, 6)).toBe('CAN');
+    expect(vxuProblems(text)).toEqual([]);
+  });
+
+  it('PD1-11/12/16 with their own effective dates (PD1-18/13/17) from the Patient registry-sharing extension', () => {
+    const p = samplePatient();
+    p.extension!.push({ url: IIS_SHARING_EXTENSION, extension: [
+      { url: 'publicityCode', valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/v2-0215', code: '01', display: 'No reminder/recall' } },
+      { url: 'publicityCodeDate', valueDate: '2020-01-15' },
+      { url: 'protection', valueBoolean: true },
+      { url: 'protectionDate', valueDate: '2020-02-01' },
+      { url: 'registryStatus', valueCode: 'A' },
+      { url: 'registryStatusDate', valueDate: '2019-06-30' },
+    ] });
+    const { text, m } = build({ patient: p });
+    const pd1 = seg(m, 'PD1');
+    expect(field(pd1, 11)).toBe('01^No reminder/recall^HL70215');
+    expect(field(pd1, 12)).toBe('Y');
+    expect(field(pd1, 13)).toBe('20200201');
+    expect(field(pd1, 16)).toBe('A');
+    expect(field(pd1, 17)).toBe('20190630');
+    expect(field(pd1, 18)).toBe('20200115');
+    expect(vxuProblems(text)).toEqual([]);
+    // without the extension: active from today, no publicity/protection claimed; a deceased person is P
+    const plain = seg(build({}).m, 'PD1');
+    expect([field(plain, 11), field(plain, 12), field(plain, 16), field(plain, 17)]).toEqual(['', '', 'A', '20201211']);
+    const dead = samplePatient();
+    dead.deceasedDateTime = '2020-11-02';
+    const pd1Dead = seg(build({ patient: dead }).m, 'PD1');
+    expect([field(pd1Dead, 16), field(pd1Dead, 17)]).toEqual(['P', '20201102']);
+  });
+
+  it('RXA-9 is empty for refused and not-administered records, 00/01 only for CP and PA', () => {
+    const sub = sampleImmunization();
+    sub.isSubpotent = true;
+    const rxa = seg(build({ immunization: sub }).m, 'RXA');
+    expect([field(rxa, 20), rxa.getComponent(9, 1)]).toEqual(['PA', '00']);
+    const na = sampleImmunization();
+    na.status = 'not-done';
+    const { text, m } = build({ immunization: na });
+    expect([field(seg(m, 'RXA'), 20), field(seg(m, 'RXA'), 9)]).toEqual(['NA', '']);
+    expect(vxuProblems(text)).toEqual([]);
+  });
+
+  it('not given for immunity (statusReason IMMUNE): the 998 order group with OBX 59784-9 naming the disease', () => {
+    const imm = sampleImmunization();
+    imm.status = 'not-done';
+    imm.vaccineCode = { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '21', display: 'varicella' }] };
+    imm.statusReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'IMMUNE' }] };
+    imm.protocolApplied = [{ doseNumberPositiveInt: 1, targetDisease: [{ coding: [{ system: 'http://snomed.info/sct', code: '38907003', display: 'Varicella (disorder)' }] }] }];
+    const { text, m } = build({ immunization: imm });
+    const rxa = seg(m, 'RXA');
+    expect(field(rxa, 5)).toBe('998^No vaccine administered^CVX');
+    expect([field(rxa, 6), field(rxa, 9), field(rxa, 10), field(rxa, 18), field(rxa, 20)]).toEqual(['999', '', '', '', 'NA']);
+    const obx = m.getAllSegments('OBX');
+    expect(obx).toHaveLength(1);
+    expect(obx[0]!.getField(2).toString()).toBe('CE');
+    expect(obx[0]!.getField(3).toString()).toBe('59784-9^Disease with presumed immunity^LN');
+    expect(obx[0]!.getField(5).toString()).toBe('38907003^Varicella (disorder)^SCT');
+    expect(field(seg(m, 'ORC'), 3)).toBe('dose-1^VAXHUB'); // the record keeps its id for U/D
+    expect(vxuProblems(text)).toEqual([]);
+    // no targetDisease: the CVX names it
+    delete imm.protocolApplied;
+    expect(medplum(buildVxu(input({ immunization: imm })).toString()).getAllSegments('OBX')[0]!.getComponent(5, 1)).toBe('38907003');
+  });
+
+  it('adverse reactions (Immunization.reaction with a contained Observation) become OBX 31044-1, one sub-id each', () => {
+    const imm = sampleImmunization();
+    imm.contained = [
+      { resourceType: 'Observation', id: 'r1', status: 'final', code: { coding: [{ system: 'http://snomed.info/sct', code: '39579001', display: 'Anaphylaxis' }] } },
+      { resourceType: 'Observation', id: 'r2', status: 'final', code: { text: 'reaction' }, valueCodeableConcept: { coding: [{ system: 'urn:oid:2.16.840.1.114222.4.5.274', code: 'VXC9', display: 'Persistent, inconsolable crying lasting > 3 hours within 48 hours of dose' }] } },
+    ] as never;
+    imm.reaction = [{ date: '2020-12-12', detail: { reference: '#r1' } }, { detail: { reference: '#r2' } }];
+    const { text, m } = build({ immunization: imm });
+    const reactions = m.getAllSegments('OBX').filter((o) => o.getComponent(3, 1) === '31044-1');
+    expect(reactions.map((o) => field(o, 5))).toEqual(['39579001^Anaphylaxis^SCT', 'VXC9^Persistent, inconsolable crying lasting > 3 hours within 48 hours of dose^CDCPHINVS']);
+    expect(reactions.map((o) => field(o, 3))).toEqual(['31044-1^Reaction^LN', '31044-1^Reaction^LN']);
+    expect(reactions.map((o) => field(o, 14))).toEqual(['20201212', '20201211']);
+    expect(new Set(m.getAllSegments('OBX').map((o) => field(o, 4))).size).toBe(5); // elig, funding, VIS, 2 reactions
+    expect(vxuProblems(text)).toEqual([]);
+  });
+
+  it('the rule checker catches the mistakes it is there for', () => {
+    const good = buildVxu(input()).toString();
+    expect(good).toContain('NPI^^^^^^^^RN'); // RN in XCN-21
+    const bad = good
+      .replace('^^^^^^^^^NVC01', '^^^^^NVC01^XX') // facility id in XON-6
+      .replace('NPI^^^^^^^^RN', 'NPI^^^^^^^RN') // suffix in XCN-20
+      .replace('^USA^L', '^US^L')
+      .replace('|CP|A', '|NA|A') // RXA-9 00 kept on a not-administered record
+      .replace('Winchester', 'Wínchester'); // non-ASCII, MSH-18 left empty
+    const problems = vxuProblems(bad).join('\n');
+    for (const rule of [/MSH-18/, /MSH-22/, /RXA-10\.20/, /PID-11\.6/, /IZ-47/]) expect(problems).toMatch(rule);
+  });
+
 });
