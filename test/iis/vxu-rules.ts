@@ -51,7 +51,6 @@ export function vxuProblems(text: string): string[] {
 
   // MSH-18: non-ASCII data must be declared.
   const charset = field(msh, 18);
-  // eslint-disable-next-line no-control-regex
   const nonAscii = /[^\x00-\x7f]/.test(text);
   if (nonAscii && charset !== 'UNICODE UTF-8') out.push(`MSH-18 is "${charset}" but the message carries non-ASCII characters (want UNICODE UTF-8)`);
 
