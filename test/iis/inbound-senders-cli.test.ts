@@ -55,6 +55,9 @@ describe.each(migratedTestDatabases())('iis senders CLI on $name', (tdb) => {
     const listed = await run('list');
     expect(JSON.parse(listed)).toEqual([expect.objectContaining({ id: 'st-mary', name: 'St Mary Hospital EHR' })]);
     expect(listed).not.toMatch(/secret|scrypt/);
+    // Nothing received yet; the listing filters by sender and state.
+    expect(JSON.parse(await run('messages', '--sender', 'st-mary', '--state', 'refused'))).toEqual([]);
+    await expect(run('messages', '--state', 'lost')).rejects.toThrow(/processed, held or refused/);
     expect(await run('disable', 'st-mary')).toContain('disabled');
     expect(await authenticateSoap(db, 'stmary', 'a long enough secret', 'STM-01')).toBeUndefined();
     expect(await authenticateMllp(db, '10.0.0.7', 'STM')).toBeUndefined();

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
-import { listSenders, removeSender, saveSender } from './senders.js';
+import { findInboundMessages, listSenders, removeSender, saveSender } from './senders.js';
 
 /** What the commands need: a migrated database, closed afterwards (src/cli-context.ts's openCliContext in the CLI). */
 export type OpenDb = () => Promise<{ db: Db; close(): Promise<void> }>;
@@ -51,5 +51,17 @@ export function registerIisSenderCommands(iis: Command, open: OpenDb): void {
     .action(async (id: string) => {
       if (!(await withDb(open, (db) => removeSender(db, id)))) throw new Error(`no sender ${id}`);
       process.stdout.write(`sender ${id} disabled\n`);
+    });
+  senders
+    .command('messages')
+    .description('Messages received from senders, newest first, with the answer code and the problems they were told (refused and held ones included)')
+    .option('--sender <id>')
+    .option('--state <state>', 'processed, held or refused')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (o: { sender?: string; state?: string; limit: string }) => {
+      if (o.state && !['processed', 'held', 'refused'].includes(o.state)) throw new Error('--state is processed, held or refused');
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a positive whole number');
+      process.stdout.write(`${JSON.stringify(await withDb(open, (db) => findInboundMessages(db, { senderId: o.sender, state: o.state, limit })), null, 2)}\n`);
     });
 }

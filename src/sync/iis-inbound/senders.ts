@@ -5,6 +5,7 @@
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import type { Queryable } from '../../store/db.js';
+import { parseHl7 } from '../iis/hl7-message.js';
 
 export interface IisSender {
   id: string;
@@ -126,4 +127,52 @@ export async function authenticateMllp(db: Queryable, address: string | undefine
   if (!facility) return undefined;
   const r = await db.query<Row>('SELECT * FROM iis_sender WHERE enabled AND $1 = ANY (mllp_sources) AND $2 = ANY (facilities)', [normalizeAddress(address), facility]);
   return r.rows[0] ? fromRow(r.rows[0]) : undefined;
+}
+
+export interface InboundMessageRecord {
+  id: number;
+  senderId?: string;
+  transport: 'mllp' | 'soap';
+  remoteAddress?: string;
+  controlId?: string;
+  messageType?: string;
+  ackCode: string;
+  state: 'processed' | 'held' | 'refused';
+  patientId?: string;
+  /** The ERR-8 texts of the answer: what the sender was told. */
+  problems: string[];
+  receivedAt: string;
+}
+
+/** `E MSH^1^4: No registered sender...` for each ERR of an answer (HL7 escapes read). */
+function problemsOf(ack: string): string[] {
+  try {
+    return parseHl7(ack)
+      .all('ERR')
+      .map((e) => `${e.get(4)} ${e.repetitions(2)[0]?.map((c) => c[0]).filter(Boolean).join('^') ?? ''}: ${e.get(8)}`.trim());
+  } catch {
+    return [];
+  }
+}
+
+/** Messages received, newest first: what each sender sent and was answered (refused and held ones included). */
+export async function findInboundMessages(db: Queryable, f: { senderId?: string; state?: string; limit?: number } = {}): Promise<InboundMessageRecord[]> {
+  const r = await db.query<{ id: string; sender_id: string | null; transport: 'mllp' | 'soap'; remote_address: string | null; control_id: string | null; message_type: string | null; ack_code: string; ack_text: string; state: InboundMessageRecord['state']; patient_id: string | null; received_at: Date | string }>(
+    `SELECT id, sender_id, transport, remote_address, control_id, message_type, ack_code, ack_text, state, patient_id, received_at FROM iis_inbound_message
+     WHERE ($1::text IS NULL OR sender_id = $1) AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT $3`,
+    [f.senderId ?? null, f.state ?? null, Math.min(Math.max(f.limit ?? 100, 1), 10_000)],
+  );
+  return r.rows.map((x) => ({
+    id: Number(x.id),
+    ...(x.sender_id ? { senderId: x.sender_id } : {}),
+    transport: x.transport,
+    ...(x.remote_address ? { remoteAddress: x.remote_address } : {}),
+    ...(x.control_id ? { controlId: x.control_id } : {}),
+    ...(x.message_type ? { messageType: x.message_type } : {}),
+    ackCode: x.ack_code,
+    state: x.state,
+    ...(x.patient_id ? { patientId: x.patient_id } : {}),
+    problems: problemsOf(x.ack_text),
+    receivedAt: new Date(x.received_at).toISOString(),
+  }));
 }
