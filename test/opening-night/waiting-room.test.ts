@@ -6,6 +6,7 @@
 import express from 'express';
 import request from 'supertest';
 import { signClaimToken } from '../../src/scheduling/invitations/claim-token.js';
+import { frontierAt } from '../../src/scheduling/waiting-room/admission.js';
 import { LoadShedder } from '../../src/scheduling/waiting-room/shedding.js';
 import { WaitingRoom } from '../../src/scheduling/waiting-room/room.js';
 import { createWaitingRoomRouter, requireAdmission } from '../../src/scheduling/waiting-room/router.js';
@@ -91,6 +92,50 @@ describe.each(testDatabases)('waiting room on $name', ({ open }) => {
     const forged = t.slice(0, -6) + (t.at(-6) === 'A' ? 'B' : 'A') + t.slice(-5);
     const r = await request(app).get('/waiting-room/status').set('X-Queue-Token', forged).expect(403);
     expect(r.body.issue[0].details.coding[0].code).toBe('QUEUE_TOKEN_INVALID');
+  });
+
+  it('counts people, not reserved numbers: N people joining one by one are N arrivals at places 1..N (issue 22, item 8)', async () => {
+    // Two joins once showed "9 Arrivals, 9 Admitted" and told the second person "place 9, 0 ahead": the first join
+    // reserved a block of 8 numbers, its 7 unused ones became gaps and the second join drew number 9.
+    clock = OPEN + 1000;
+    const ev = await createEvent(db, { id: `evn-${uniq}`, name: 'Opening', opensAt: new Date(OPEN), ratePerMinute: 6, maxActive: 1000 });
+    const { app } = hub();
+    const N = 5;
+    const people: Array<{ cookies: string[]; position: number; ahead: number }> = [];
+    for (let i = 0; i < N; i++) {
+      const r = await request(app).post(`/waiting-room/join?event=${ev.id}`).expect(201);
+      people.push({ cookies: cookiesOf(r), position: r.body.position as number, ahead: r.body.ahead as number });
+      clock += 1500; // further apart than a block lives: the quiet case of the report
+    }
+    expect(people.map((p) => p.position)).toEqual([1, 2, 3, 4, 5]);
+    // 6 a minute from the first arrival: at each join the frontier is below 1, so nobody is in yet and the
+    // people ahead are exactly those who came before.
+    expect(people.map((p) => p.ahead)).toEqual([0, 1, 2, 3, 4]);
+    // What the live view shows (GET /waiting-room/admin/events: arrivals = preCount + postCount, admitted =
+    // floor(frontier)): 5 arrivals; 20 s after the first arrival two are admitted, and the third has 0 ahead.
+    const row = (await loadEvent(db, ev.id))!;
+    expect(row.preCount + row.postCount).toBe(N);
+    clock = OPEN + 1000 + 20_000;
+    expect(Math.floor(frontierAt((await loadEvent(db, ev.id))!, clock))).toBe(2);
+    const now = await Promise.all(people.map(async (p) => (await request(app).get('/waiting-room/status').set('Cookie', p.cookies).expect(200)).body as { position: number; ahead: number; admitted: boolean }));
+    expect(now.map((s) => [s.position, s.ahead, s.admitted])).toEqual([[1, 0, true], [2, 0, true], [3, 0, false], [4, 1, false], [5, 2, false]]);
+    // Far later everyone is in, and the admitted count never passes the arrivals.
+    clock = OPEN + 1000 + 600_000;
+    expect(Math.floor(frontierAt((await loadEvent(db, ev.id))!, clock))).toBe(N);
+  });
+
+  it('counts people after a burst too: the unused tail of a block is given back, not left as arrivals', async () => {
+    clock = OPEN + 1000;
+    const ev = await createEvent(db, { id: `evb-${uniq}`, name: 'Opening', opensAt: new Date(OPEN), ratePerMinute: 6, maxActive: 1000 });
+    const { app, room } = hub();
+    const burst = await Promise.all(Array.from({ length: 6 }, () => request(app).post(`/waiting-room/join?event=${ev.id}`).expect(201)));
+    expect(burst.map((r) => r.body.position as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    clock += 1500;
+    const late = await request(app).post(`/waiting-room/join?event=${ev.id}`).expect(201);
+    expect(late.body).toMatchObject({ position: 7, ahead: 6 });
+    await room.close();
+    const row = (await loadEvent(db, ev.id))!;
+    expect(row.preCount + row.postCount).toBe(7);
   });
 
   it('shares one queue between two hub processes: every concurrent arrival gets its own number', async () => {

@@ -9,12 +9,15 @@
  * positions at the configured rate, so passing a gap would cost admission time; once the frontier has passed a gap
  * this process credits it back to the frontier (`creditPassedGaps`, from the room's refresh), so admission counts
  * people, not numbers, without admitting anyone early (a gap is credited only after it has been paid for).
- * The block size follows demand: doubled when a block runs out, shrunk to what was used when one expires.
+ * The block size follows demand: doubled when a block runs out while young (the next join came within its
+ * lifetime), shrunk to what was used when one expires, back to one when a used-up block is retired by a join that
+ * came after its lifetime. A quiet event therefore reserves one number per join and has no gaps at all: two people
+ * are two arrivals at places 1 and 2 (a first block of 8 once made them 9 arrivals, the second at place 9).
  */
 import type { Queryable } from '../../store/db.js';
 import { waitingRoomGaps } from './metrics.js';
 import { positionOf, type WaitingRoomEvent } from './admission.js';
-import { creditGaps, reserveArrivals, type Arrival } from './store.js';
+import { creditGaps, giveBackArrivals, reserveArrivals, type Arrival } from './store.js';
 
 interface Block {
   phase: 'p' | 'o';
@@ -50,7 +53,7 @@ export class ArrivalBlocks {
 
   constructor(private readonly db: Queryable, opts: ArrivalBlocksOptions = {}) {
     this.maxSize = opts.maxSize ?? 64;
-    this.initialSize = Math.min(this.maxSize, opts.initialSize ?? 8);
+    this.initialSize = Math.min(this.maxSize, opts.initialSize ?? 1);
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
     this.now = opts.now ?? Date.now;
   }
@@ -60,7 +63,8 @@ export class ArrivalBlocks {
     for (let attempt = 0; attempt < 100; attempt++) {
       const b = this.blocks.get(eventId);
       if (b && this.usable(b, at.getTime())) return { phase: b.phase, n: b.next++ };
-      if (b) this.retire(eventId, b);
+      // The retired block's tail is given back before the next reservation, so that one takes those numbers.
+      if (b) await this.retire(eventId, b);
       let pending = this.reserving.get(eventId);
       if (!pending) {
         pending = this.reserve(eventId, at).finally(() => this.reserving.delete(eventId));
@@ -74,7 +78,7 @@ export class ArrivalBlocks {
 
   /** Retires every block (crediting its unused numbers) and waits for the credits to be written. */
   async close(): Promise<void> {
-    for (const [id, b] of this.blocks) this.retire(id, b);
+    for (const [id, b] of this.blocks) void this.retire(id, b);
     await Promise.all([...this.reserving.values(), ...this.retiring].map((p) => p.catch(() => undefined)));
   }
 
@@ -91,25 +95,40 @@ export class ArrivalBlocks {
     const block: Block = {
       phase: r.phase, next: r.first, end: r.first + size, size, reservedAt: this.now(), opensAt: r.opensAt,
       timer: setTimeout(() => {
-        if (this.blocks.get(eventId) === block) this.retire(eventId, block);
+        if (this.blocks.get(eventId) === block) void this.retire(eventId, block);
       }, this.maxAgeMs),
     };
     block.timer.unref();
     const old = this.blocks.get(eventId);
-    if (old) this.retire(eventId, old);
+    if (old) void this.retire(eventId, old);
     this.blocks.set(eventId, block);
   }
 
   /** Takes the block out of use; its unused numbers become gaps credited to the frontier. */
-  private retire(eventId: string, b: Block): void {
+  private retire(eventId: string, b: Block): Promise<void> {
     if (this.blocks.get(eventId) === b) this.blocks.delete(eventId);
     clearTimeout(b.timer);
     const used = b.next - (b.end - b.size);
     const unused = b.end - b.next;
     b.next = b.end;
-    // Demand estimate for the next block: ran out -> twice as many; expired -> about what was used.
-    this.nextSize.set(eventId, unused === 0 ? Math.min(this.maxSize, b.size * 2) : Math.max(1, Math.min(this.maxSize, used)));
-    if (unused > 0) this.noteGap(eventId, b.phase, b.end - unused, unused);
+    // Demand estimate for the next block: ran out and the next join came within its lifetime -> twice as many;
+    // ran out long ago -> one (demand is low again); expired part-used -> about what was used.
+    const young = this.now() - b.reservedAt < this.maxAgeMs;
+    this.nextSize.set(eventId, unused === 0 ? (young ? Math.min(this.maxSize, b.size * 2) : 1) : Math.max(1, Math.min(this.maxSize, used)));
+    if (unused === 0) return Promise.resolve();
+    if (b.phase === 'p') {
+      this.noteGap(eventId, b.phase, b.end - unused, unused);
+      return Promise.resolve();
+    }
+    // An open-phase tail is given back when nobody reserved after it (the usual case with one process), so the
+    // counts stay people; otherwise it is a gap, credited once the frontier passes it.
+    const p = giveBackArrivals(this.db, eventId, b.end - unused, unused).then(
+      (back) => void (back || this.noteGap(eventId, 'o', b.end - unused, unused)),
+      () => void this.noteGap(eventId, 'o', b.end - unused, unused),
+    );
+    this.retiring.add(p);
+    void p.finally(() => this.retiring.delete(p));
+    return p;
   }
 
   /** Numbers reserved by this process that will never be handed out (also used by joinQueue for a lost race). */

@@ -120,6 +120,21 @@ export async function reserveArrivals(
 }
 
 /**
+ * Gives back the open-phase numbers first..first+count-1 if they are still the last ones reserved (no process
+ * reserved after them): the next reservation hands them out again, so they are never gaps. True when given back.
+ * Never down to zero: post_count = 0 keeps the pre-queue open for stragglers stamped before opening (PRE_SQL).
+ */
+export async function giveBackArrivals(db: Queryable, eventId: string, first: number, count: number): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE waiting_room_event SET post_count = post_count - $3::bigint,
+        frontier_base = LEAST(frontier_base, pre_count + post_count - $3::bigint)
+      WHERE id = $1 AND post_count = $2::bigint AND post_count > $3::bigint`,
+    [eventId, first + count - 1, count],
+  );
+  return r.rowCount === 1;
+}
+
+/**
  * Credits `gaps` arrival numbers that were reserved but never handed out (a retired block's tail) and that the
  * frontier has already passed, so the time spent passing them is given back and admission counts people.
  */
