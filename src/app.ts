@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import type { Db } from './store/db.js';
 import { PgDb } from './store/pg-db.js';
+import { DATABASE_RETRY_AFTER_SECONDS } from './store/db-unavailable.js';
 import { PgliteDb } from './store/pglite-db.js';
 import { migrate } from './store/migrate.js';
 import { reindexPending } from './fhir/search/reindex.js';
@@ -138,7 +139,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       }
       res.json({ status: 'ready', database: db.kind });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: db.kind });
+      // As every answer during an outage: when to ask again.
+      res.status(503).set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS)).json({ status: 'unavailable', database: db.kind });
     }
   });
 

@@ -44,6 +44,7 @@ function wireMail(hub: Hub, renderers: Record<string, OutboxRenderer>): void {
     from: hub.config.mailFrom,
     rates: hub.config.mailRates,
     renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts(), timeZone: hub.config.timeZone }), ...renderers },
+    logger: hub.logger,
   });
   worker.start(1000);
   hub.onClose(() => worker.stop());

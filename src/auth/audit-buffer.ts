@@ -7,11 +7,17 @@
  * batch fails all the same its rows are retried one by one; a row that fails alone is stored without its free
  * text (with the error), and one that cannot be stored even so is logged. Each of these counts in
  * `vaxhub_audit_write_problems_total`.
+ *
+ * A database outage costs no rows either: a batch the database could not take goes back to the front of the buffer
+ * and is tried again with backoff (1 s, 2 s ... 10 s) until the database is back. Only what would grow the buffer
+ * beyond `maxBuffered` rows (the oldest first), or what is still buffered when the hub stops during an outage, is
+ * dropped: logged, and counted as `dropped_outage`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { NEVER_WAITS } from '../store/db.js';
+import { isDatabaseUnavailable, OutageBackoff } from '../store/db-unavailable.js';
 import { auditRow, insertAuditRows, insertAuditRowsJson, type AuditEntity, type AuditInput, type AuditRow } from './audit.js';
 import { auditWriteProblems } from './audit-metrics.js';
 import { compartmentPatientIds } from './fhir-access-policy.js';
@@ -28,15 +34,26 @@ export class AuditBuffer {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly replaced = (): void => auditWriteProblems.inc({ problem: 'value_replaced' });
+  private readonly outage: OutageBackoff;
+  private closing = false;
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { flushMs?: number; maxBatch?: number; logger?: Pick<Logger, 'error' | 'warn'> } = {},
-  ) {}
+    private readonly opts: { flushMs?: number; maxBatch?: number; maxBuffered?: number; logger?: Pick<Logger, 'error' | 'warn'> & Partial<Pick<Logger, 'info'>> } = {},
+  ) {
+    this.outage = new OutageBackoff('audit writer', opts.logger);
+  }
+
+  /** Rows waiting to be written (during an outage, those kept for the database's return). */
+  get buffered(): number {
+    return this.pending.length;
+  }
 
   add(input: AuditInput): void {
     this.pending.push(input.entities?.some((e) => e.lookup) ? input : JSON.stringify(auditRow(input, randomUUID(), this.replaced)));
-    if (this.pending.length >= (this.opts.maxBatch ?? 500)) void this.flush();
+    // During an outage the retry timer is set: rows gather (bounded) until it fires.
+    if (this.outage.waiting) this.bound();
+    else if (this.pending.length >= (this.opts.maxBatch ?? 500)) void this.flush();
     else if (!this.timer) {
       // Unreferenced: a pending flush never keeps a stopping process alive (close() flushes what is left).
       this.timer = setTimeout(() => void this.flush(), this.opts.flushMs ?? 200);
@@ -50,20 +67,57 @@ export class AuditBuffer {
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
-    this.flushing = this.flushing.then(() => (batch.length ? this.write(batch) : undefined));
+    this.flushing = this.flushing.then(() => this.writeAll(batch));
     return this.flushing;
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /** In statements of at most maxBatch rows (after an outage the buffer may hold many times that). */
+  private async writeAll(batch: Array<string | AuditInput>): Promise<void> {
+    const size = this.opts.maxBatch ?? 500;
+    for (let i = 0; i < batch.length; i += size) {
+      const unavailable = await this.write(batch.slice(i, i + size));
+      if (unavailable) return this.keep(batch.slice(i), unavailable.err);
+    }
   }
 
-  private async write(batch: Array<string | AuditInput>): Promise<void> {
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.flush();
+    // Stopping while the database is away: what could not be written is gone with the process; say how much.
+    if (this.pending.length) this.drop(this.pending.length, 'the hub stopped while the database was unavailable');
+  }
+
+  /** A batch the database could not take goes back in front of what came meanwhile, for a retry after backoff. */
+  private keep(batch: Array<string | AuditInput>, err: unknown): void {
+    this.pending = batch.concat(this.pending);
+    const waitMs = this.outage.failed(err);
+    this.bound();
+    if (this.closing) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), waitMs);
+    this.timer.unref();
+  }
+
+  /** At most maxBuffered rows wait; beyond that the oldest go (counted), so a long outage cannot exhaust memory. */
+  private bound(): void {
+    const excess = this.pending.length - (this.opts.maxBuffered ?? 100_000);
+    if (excess > 0) this.drop(excess, 'the outage outlasted the audit buffer');
+  }
+
+  private drop(n: number, why: string): void {
+    this.pending.splice(0, n);
+    auditWriteProblems.inc({ problem: 'dropped_outage' }, n);
+    this.opts.logger?.error({ rows: n }, `audit: rows dropped: ${why}`);
+  }
+
+  /** Writes one batch; answers the outage instead when the database could not be reached. */
+  private async write(batch: Array<string | AuditInput>): Promise<{ err: unknown } | undefined> {
     const waiting = batch.filter((e): e is AuditInput => typeof e !== 'string');
     if (waiting.length) {
       try {
         await resolvePatients(this.db, waiting);
       } catch (e) {
+        if (isDatabaseUnavailable(e)) return { err: e };
         // The events are still written, with the patients the answers named.
         this.opts.logger?.warn({ err: e }, 'audit: looking up the patients of touched resources failed');
       }
@@ -72,12 +126,15 @@ export class AuditBuffer {
     const rows = batch.map((e) => (typeof e === 'string' ? e : JSON.stringify(auditRow(e, randomUUID(), this.replaced))));
     try {
       await insertAuditRowsJson(this.db, recorded, rows);
-      return;
+      this.outage.succeeded();
+      return undefined;
     } catch (e) {
+      if (isDatabaseUnavailable(e)) return { err: e };
       auditWriteProblems.inc({ problem: 'batch_failed' });
       this.opts.logger?.error({ err: e, rows: rows.length }, 'audit: a batched insert failed; retrying its rows one by one');
     }
     for (const row of rows) await this.writeAlone(recorded, JSON.parse(row) as AuditRow);
+    return undefined;
   }
 
   private async writeAlone(recorded: string, row: AuditRow): Promise<void> {

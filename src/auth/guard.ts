@@ -5,6 +5,7 @@
  */
 import type { Db } from '../store/db.js';
 import { fhirError } from '../fhir/outcomes.js';
+import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { ANONYMOUS, policyGroupIds, type Principal } from './principal.js';
 import { allows, parseScopes, type Interaction } from './scopes.js';
 import { verifyAccessToken, type AccessTokenClaims } from './token-service.js';
@@ -48,6 +49,8 @@ export async function principalFromRequest(authorization: string | undefined, op
     const claims = await verifyAccessToken(opts.db, { issuer: opts.issuer, audience: opts.baseUrl }, m[1]!);
     return principalFromClaims(claims);
   } catch (e) {
+    // The keys or the revocation list could not be read: a 503 to retry, not a 401 that makes the app drop its token.
+    if (isDatabaseUnavailable(e)) throw e;
     throw unauthorized(e instanceof Error ? e.message.replace(/^invalid_token: /, '') : 'invalid token');
   }
 }

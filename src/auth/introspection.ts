@@ -4,6 +4,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-4
  */
 import type { Db } from '../store/db.js';
+import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { isAdminBearer } from './admin-routes.js';
 import { getClient, type AuthClient } from './clients.js';
 import { principalFromClaims } from './guard.js';
@@ -50,6 +51,7 @@ export async function introspectionCaller(auth: IntrospectionAuth, bearer: strin
     try {
       principal = await auth.staffAuthority.principalFor(principalFromClaims(claims));
     } catch (e) {
+      if (isDatabaseUnavailable(e)) throw e;
       throw new OAuthError('invalid_token', e instanceof Error ? e.message : 'staff account not active');
     }
     if (principal.kind === 'admin') return { kind: 'operator' };

@@ -4,7 +4,10 @@
  * /.well-known/smart-configuration. OAuth endpoints answer errors as `{error, error_description}`.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../store/db-unavailable.js';
+import { reportDatabaseUnavailable } from '../http/errors.js';
 import type { Repository } from '../store/repository-types.js';
 import { createAdminRouter } from './admin-routes.js';
 import { recordAudit, type AuditInput } from './audit.js';
@@ -56,6 +59,8 @@ export interface AuthRouterDeps {
   staffAuthority?: StaffAuthority;
   /** Where staff accounts' Practitioners are written (default: a repository on `db`). */
   repo?: Repository;
+  /** Where a database outage met here is logged (default: the console). */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 const COOKIE_PREFIX = 'vaxhub_ar_';
@@ -307,7 +312,13 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   }));
 
   // Malformed bodies and anything unexpected: OAuth's error shape, never a stack trace.
-  r.use('/auth', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  r.use('/auth', (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A database outage: OAuth's temporarily_unavailable with Retry-After (clients retry), never server_error.
+    if (isDatabaseUnavailable(err)) {
+      reportDatabaseUnavailable(deps.logger ?? console, err, req.originalUrl.split('?')[0]);
+      res.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendOAuthError(res, new OAuthError('temporarily_unavailable', 'The database is unavailable for a moment; retry after the time in Retry-After'));
+    }
     const status = (err as { status?: number }).status;
     if (status && status >= 400 && status < 500) {
       return sendOAuthError(res, new OAuthError('invalid_request', (err as Error).message || 'bad request', status));

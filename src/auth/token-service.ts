@@ -8,6 +8,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
 import type { Db, Queryable } from '../store/db.js';
+import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { activeSigningKey, ID_TOKEN_ALG, publicJwks, SIGNING_ALG } from './keys.js';
 import { OAuthError } from './oauth-error.js';
 import type { Principal } from './principal.js';
@@ -361,7 +362,9 @@ export async function inspectToken(
     let c: AccessTokenClaims;
     try {
       c = await verifyAccessToken(db, cfg, token);
-    } catch {
+    } catch (e) {
+      // An outage is not an inactive token: the resource server asking must retry, not refuse its caller.
+      if (isDatabaseUnavailable(e)) throw e;
       return undefined;
     }
     // A staff token is active only while its account is.
@@ -442,8 +445,9 @@ export async function revokeToken(db: Db, cfg: TokenConfig, token: string, clien
     try {
       const c = await verifyAccessToken(db, cfg, token);
       if (c.client_id === clientId) await revokeAccessTokenJti(db, c.jti!, c.exp!);
-    } catch {
-      /* invalid tokens need no revocation */
+    } catch (e) {
+      // Invalid tokens need no revocation; but one not revoked for an outage must not be answered "revoked".
+      if (isDatabaseUnavailable(e)) throw e;
     }
     return;
   }

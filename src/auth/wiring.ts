@@ -148,6 +148,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
       authenticate: (req) => registry.authenticate(req),
       staffAuthority,
       repo,
+      logger: hub.logger,
       demoAccounts: DEMO_ACCOUNTS,
       ...(config.smsEmailGateway ? { smsEmailGateway: config.smsEmailGateway } : {}),
     }),

@@ -4,6 +4,7 @@
  * @see https://hl7.org/fhir/R4/operationoutcome.html
  */
 import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../store/db-unavailable.js';
 
 export const ERROR_CODE_SYSTEM = 'https://vaxhub.org/fhir/CodeSystem/error-code';
 
@@ -47,6 +48,7 @@ export const ERROR_CATALOGUE = {
   CARDS_REVOKED: { status: 403, message: "This person's health cards are revoked by the issuer; no new card is issued" },
   NOT_ELIGIBLE: { status: 403, message: 'This person is no longer eligible under the current priority rules' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable for a moment; retry after the time in Retry-After' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -93,6 +95,7 @@ const ISSUE_TYPE_BY_STATUS: Record<number, IssueType> = {
   422: 'processing',
   429: 'throttled',
   500: 'exception',
+  503: 'transient',
 };
 
 /** Thrown anywhere below the HTTP layer; the error handler turns it into an OperationOutcome response. */
@@ -130,6 +133,13 @@ export function fhirError(
     headers,
   );
 }
+
+/**
+ * A database outage (a lost or refused connection, a server shutting down or starting up): 503 with Retry-After and
+ * issue type `transient`, so clients retry rather than give up; the hub reconnects by itself (src/store/pg-db.ts).
+ */
+export const databaseUnavailable = (): OperationOutcomeError =>
+  fhirError('DATABASE_UNAVAILABLE', undefined, undefined, { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) });
 
 export const notFound = (what: string): OperationOutcomeError => fhirError('NOT_FOUND', `${what} not found`);
 export const gone = (what: string): OperationOutcomeError => fhirError('GONE', `${what} has been deleted`);

@@ -23,9 +23,10 @@ import type { FhirContext, FhirRequest, FhirResponse, QueryParams } from '../fhi
 import type { Principal } from '../auth/principal.js';
 import { dispatch } from '../fhir/router.js';
 import { isSupportedType } from '../fhir/resource-types.js';
-import { isOperationOutcomeError } from '../fhir/outcomes.js';
+import { databaseUnavailable, isOperationOutcomeError } from '../fhir/outcomes.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
-import { FHIR_JSON } from './errors.js';
+import { isDatabaseUnavailable } from '../store/db-unavailable.js';
+import { FHIR_JSON, reportDatabaseUnavailable } from './errors.js';
 import { acceptsJson, headersOf, toQuery, type OnServed } from './fhir-express.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
 
@@ -110,7 +111,9 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
     let principal: Principal;
     try {
       principal = await deps.authenticate(req);
-    } catch {
+    } catch (e) {
+      // A database outage is answered here: Express would only try the database again and wait as long again.
+      if (isDatabaseUnavailable(e)) return unavailable(res, e, target, requestId, started);
       deps.fallback(req, res);
       return;
     }
@@ -122,6 +125,10 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
     try {
       out = await dispatch(fhirReq, deps.context());
     } catch (e) {
+      if (isDatabaseUnavailable(e)) {
+        deps.onServed(fhirReq, 503);
+        return unavailable(res, e, target, requestId, started);
+      }
       // Refusals and failures: Express answers them with the router's full outcome (a database failure is logged
       // by the one error handler there).
       if (!isOperationOutcomeError(e)) deps.logger.debug({ err: e }, 'fast FHIR GET handed a failure to the router');
@@ -148,5 +155,15 @@ export function createFastGet(deps: FastGetDeps): (req: http.IncomingMessage, re
       return;
     }
     writeBody(res, 200, Buffer.from(text ?? JSON.stringify(out.body)), FHIR_JSON);
+  }
+
+  /** The error handler's 503 with Retry-After, as Express answers a database outage. */
+  function unavailable(res: http.ServerResponse, e: unknown, target: Target, requestId: string, started: bigint): void {
+    reportDatabaseUnavailable(deps.logger, e, target.pathname);
+    logWhenServed(deps.logger, res, { requestId, method: 'GET', path: target.pathname }, started);
+    res.setHeader('x-request-id', requestId);
+    const refusal = databaseUnavailable();
+    for (const [k, v] of Object.entries(refusal.headers)) res.setHeader(k, v);
+    writeBody(res, refusal.status, Buffer.from(JSON.stringify(refusal.outcome)), FHIR_JSON);
   }
 }

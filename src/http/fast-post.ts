@@ -27,7 +27,8 @@ import { dispatch } from '../fhir/router.js';
 import { fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../fhir/outcomes.js';
 import { isSupportedType } from '../fhir/resource-types.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
-import { FHIR_JSON } from './errors.js';
+import { isDatabaseUnavailable } from '../store/db-unavailable.js';
+import { FHIR_JSON, reportDatabaseUnavailable, toOutcomeError } from './errors.js';
 import { acceptsJson, headersOf, type OnServed } from './fhir-express.js';
 import { JsonScanner } from './hostile-input.js';
 import { logWhenServed, requestIdOf, writeBody } from './served.js';
@@ -161,8 +162,10 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
       // http checks the declared length against the bytes; a mismatch here would be a protocol error: Express's.
       if (body.length !== target.length) return deps.fallback(replay(req, body), res);
       answer(req, res, target, body, requestId, started).catch((e: unknown) => {
-        deps.logger.error({ err: e, requestId, path: target.pathname }, 'fast FHIR POST failed');
-        if (!res.headersSent) send(res, fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
+        // A database outage is the error handler's 503 with Retry-After, as Express would answer it.
+        if (isDatabaseUnavailable(e)) reportDatabaseUnavailable(deps.logger, e, target.pathname);
+        else deps.logger.error({ err: e, requestId, path: target.pathname }, 'fast FHIR POST failed');
+        if (!res.headersSent) send(res, toOutcomeError(e) ?? fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
         else res.destroy();
       });
     });
@@ -177,7 +180,9 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
     let principal: Principal;
     try {
       principal = await deps.authenticate(req);
-    } catch {
+    } catch (e) {
+      // The database away while the credential was checked: 503 here (Express would ask it again, and wait again).
+      if (isDatabaseUnavailable(e)) throw e;
       // A refused credential: the answer (and its audit) is the router's; nothing has happened yet.
       return deps.fallback(replay(req, raw), res);
     }
@@ -191,8 +196,10 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
         for (const check of deps.checks) await check(input);
       }
     } catch (e) {
-      if (!isOperationOutcomeError(e)) throw e;
-      send(res, e);
+      const known = isOperationOutcomeError(e) ? e : isDatabaseUnavailable(e) ? toOutcomeError(e) : undefined;
+      if (!known) throw e;
+      if (known !== e) reportDatabaseUnavailable(deps.logger, e, target.pathname);
+      send(res, known);
       return;
     }
     const fhirReq: FhirRequest = { method: 'POST', path: target.path, query: {}, body, headers: headersOf(req), principal, baseUrl: deps.baseUrl, locals };
@@ -200,9 +207,11 @@ export function createFastPost(deps: FastPostDeps): (req: http.IncomingMessage, 
     try {
       out = await dispatch(fhirReq, deps.context());
     } catch (e) {
-      deps.onServed(fhirReq, (e as { status?: number }).status ?? 500);
-      if (!isOperationOutcomeError(e)) throw e;
-      send(res, e);
+      const known = isOperationOutcomeError(e) ? e : isDatabaseUnavailable(e) ? toOutcomeError(e) : undefined;
+      deps.onServed(fhirReq, known?.status ?? 500);
+      if (!known) throw e;
+      if (known !== e) reportDatabaseUnavailable(deps.logger, e, target.pathname);
+      send(res, known);
       return;
     }
     const text = serializedBody(out.body);

@@ -9,6 +9,7 @@ import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { dispatch } from '../fhir/router.js';
 import { mediaType } from '../fhir/media-type.js';
 import { fhirError } from '../fhir/outcomes.js';
+import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { FHIR_JSON } from './errors.js';
 import { checkParsedBody } from './hostile-input.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
@@ -169,7 +170,8 @@ export function createFhirRouter(deps: FhirRouterDeps): Router {
       deps.onServed?.(fhirReq, out.status, out, text);
       sendFhirResponse(res, out, req.method, text);
     } catch (e) {
-      deps.onServed?.(fhirReq, (e as { status?: number }).status ?? 500);
+      // Audited with the status the error handler answers (a database outage: 503).
+      deps.onServed?.(fhirReq, (e as { status?: number }).status ?? (isDatabaseUnavailable(e) ? 503 : 500));
       throw e;
     }
   };

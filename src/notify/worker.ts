@@ -10,7 +10,9 @@
  */
 import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
+import { isDatabaseUnavailable, OutageBackoff } from '../store/db-unavailable.js';
 import { mailSendDelay } from './metrics.js';
 import { MailNotNeeded, type OutboxRow } from './outbox.js';
 import { PeriodicRound } from './periodic.js';
@@ -45,6 +47,8 @@ export interface OutboxWorkerOptions {
   rates?: Partial<MailRates>;
   now?: () => Date;
   onEvent?: (e: { type: 'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'; id: string; kind: string; error?: string }) => void;
+  /** Where a failed round is logged (a database outage once, as it begins and ends). */
+  logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
 }
 
 export interface RoundResult {
@@ -93,11 +97,13 @@ export class OutboxWorker {
   private readonly now: () => Date;
   private readonly buckets: Record<MailClass, TokenBucket>;
 
+  private readonly outage: OutageBackoff;
   constructor(private readonly opts: OutboxWorkerOptions) {
     this.lease = opts.leaseSeconds ?? 120;
     this.batch = opts.batchSize ?? 20;
     this.backoff = opts.backoffMs ?? defaultBackoffMs;
     this.now = opts.now ?? (() => new Date());
+    this.outage = new OutageBackoff('mail outbox worker', opts.logger);
     const rates = { ...DEFAULT_MAIL_RATES, ...opts.rates };
     this.buckets = { urgent: new TokenBucket(rates.urgent), transactional: new TokenBucket(rates.transactional), bulk: new TokenBucket(rates.bulk) };
   }
@@ -213,9 +219,19 @@ export class OutboxWorker {
   }
 
   private readonly rounds = new PeriodicRound(async () => {
+    // While the database is away: fewer rounds, not one failure a second. Mail claimed in a failed round comes
+    // back when its lease passes; none is lost.
+    if (this.outage.waiting) return;
     let claimed = 1;
     while (claimed > 0 && this.rounds.active) {
-      claimed = (await this.runOnce().catch(() => ({ claimed: 0 }))).claimed;
+      try {
+        claimed = (await this.runOnce()).claimed;
+        this.outage.succeeded();
+      } catch (e) {
+        if (isDatabaseUnavailable(e)) this.outage.failed(e);
+        else this.opts.logger?.error({ err: e }, 'mail outbox worker: a round failed');
+        claimed = 0;
+      }
     }
   });
 

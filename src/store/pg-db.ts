@@ -1,6 +1,7 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { NEVER_WAITS, batchRows, type BatchSize, type Db, type Queryable, type QueryResult } from './db.js';
+import { asDatabaseError, isConnectionFailure } from './db-unavailable.js';
 
 // Keep bigint/numeric as strings is pg's default; timestamps as ISO strings keep both adapters identical.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
@@ -53,10 +54,21 @@ class PgTx implements Queryable {
     private readonly names: StatementNames,
   ) {}
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    const r = await this.client.query(statement(this.names, sql, params), params as unknown[]);
-    return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    try {
+      const r = await this.client.query(statement(this.names, sql, params), params as unknown[]);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    } catch (e) {
+      throw asDatabaseError(e);
+    }
   }
 }
+
+/**
+ * How long a new connection may take (TCP connect, TLS, authentication) before it fails: without a bound, a server
+ * that accepts connections but does not answer (a hung host, a network partition) would hold every request that
+ * needs a connection for as long as the operating system keeps trying.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * A few connections in pg's pipeline mode for NEVER_WAITS statements: each query is written at once, behind
@@ -77,6 +89,7 @@ class Pipelines {
     private readonly connectionString: string,
     size: number,
     private readonly name: string,
+    private readonly connectTimeoutMs: number,
   ) {
     this.clients = Array.from({ length: size }, () => undefined);
   }
@@ -99,8 +112,13 @@ class Pipelines {
     }
     if (best && (best.inFlight === 0 || free < 0)) return best;
     // Named, so pg_stat_activity tells these shared connections from the pool's.
-    const client = new pg.Client({ connectionString: this.connectionString, pipeline: true, application_name: this.name } as pg.ClientConfig);
+    const client = new pg.Client({
+      connectionString: this.connectionString, pipeline: true, application_name: this.name,
+      connectionTimeoutMillis: this.connectTimeoutMs, keepAlive: true,
+    } as pg.ClientConfig);
     const made: PipelinedClient = { client, inFlight: 0, broken: false };
+    // A connection that failed (refused, cut, timed out, the server shut down) is never used again: pg fails what
+    // it had in flight, and the next statement opens a new one in its slot, so an outage heals by itself.
     const drop = (): void => {
       made.broken = true;
     };
@@ -117,6 +135,10 @@ class Pipelines {
     slot.inFlight++;
     try {
       return await slot.client.query<T & pg.QueryResultRow>(text, params);
+    } catch (e) {
+      // Also when pg has not told us yet (its 'end' comes a tick after the queries fail).
+      if (isConnectionFailure(e)) slot.broken = true;
+      throw e;
     } finally {
       slot.inFlight--;
     }
@@ -125,6 +147,15 @@ class Pipelines {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.clients.map((c) => c?.client.end().catch(() => undefined)));
+  }
+}
+
+/** The connection string's application_name, which the pipelines' names then begin with (else "vaxhub"). */
+function applicationName(connectionString: string): string | undefined {
+  try {
+    return new URL(connectionString).searchParams.get('application_name') || undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -137,39 +168,68 @@ export class PgDb implements Db {
   /**
    * `pipelines`: connections for NEVER_WAITS reads, and as many again for NEVER_WAITS writes, besides the pool
    * (0: they use the pool). Writes have their own, so no read queues behind a commit's WAL flush.
+   * `connectTimeoutMs`: how long opening a connection, or waiting for a pooled one, may take.
+   *
+   * Every failure to reach the server comes out as a DatabaseUnavailableError (db-unavailable.ts), which the HTTP
+   * layers answer 503 with Retry-After; a broken connection is never handed out again (the pool drops it, a
+   * pipeline slot opens a new one), so the hub recovers by itself when the server is back.
    */
-  constructor(connectionString: string, max = 20, pipelines = 4) {
-    this.pool = new pg.Pool({ connectionString, max });
-    // An idle client losing its connection must not crash the hub.
+  constructor(connectionString: string, max = 20, pipelines = 4, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS) {
+    // connectionTimeoutMillis bounds both opening a connection and waiting for a pooled one.
+    this.pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
+    // An idle client losing its connection must not crash the hub (the pool drops it).
     this.pool.on('error', () => undefined);
+    // Nor one checked out for a transaction or a stream: pg emits the loss on the client too, besides failing its
+    // query, and an 'error' with no listener would be thrown (the process would die in the middle of an outage).
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
+    const app = applicationName(connectionString) ?? 'vaxhub';
     this.pipelines = pipelines > 0
-      ? { reads: new Pipelines(connectionString, pipelines, 'vaxhub read pipeline'), writes: new Pipelines(connectionString, pipelines, 'vaxhub write pipeline') }
+      ? {
+          reads: new Pipelines(connectionString, pipelines, `${app} read pipeline`, connectTimeoutMs),
+          writes: new Pipelines(connectionString, pipelines, `${app} write pipeline`, connectTimeoutMs),
+        }
       : undefined;
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
     const text = statement(this.names, sql, params);
-    const r = this.pipelines && sql.startsWith(NEVER_WAITS)
-      ? await (READ_ONLY.test(sql.slice(NEVER_WAITS.length)) ? this.pipelines.reads : this.pipelines.writes).query<T>(text, params)
-      : await this.pool.query(text, params as unknown[]);
-    return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    try {
+      const r = this.pipelines && sql.startsWith(NEVER_WAITS)
+        ? await (READ_ONLY.test(sql.slice(NEVER_WAITS.length)) ? this.pipelines.reads : this.pipelines.writes).query<T>(text, params)
+        : await this.pool.query(text, params as unknown[]);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    } catch (e) {
+      throw asDatabaseError(e);
+    }
+  }
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw asDatabaseError(e);
+    }
   }
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
+    let lost: unknown;
     try {
       await client.query('BEGIN');
       const result = await fn(new PgTx(client, this.names));
       await client.query('COMMIT');
       return result;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      const err = asDatabaseError(e);
+      if (isConnectionFailure(err)) lost = err;
+      else await client.query('ROLLBACK').catch((r: unknown) => (lost = isConnectionFailure(r) ? r : undefined));
+      throw err;
     } finally {
-      client.release();
+      // A connection that failed goes, rather than back to the pool (where the next caller would meet it).
+      client.release(lost instanceof Error ? lost : undefined);
     }
   }
   async *stream<T>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let finished = false;
+    let lost: Error | undefined;
     try {
       await client.query('BEGIN');
       const cursor = client.query(new Cursor(sql, params));
@@ -181,10 +241,14 @@ export class PgDb implements Db {
       await cursor.close();
       await client.query('COMMIT');
       finished = true;
+    } catch (e) {
+      const err = asDatabaseError(e);
+      if (isConnectionFailure(err)) lost = err as Error;
+      throw err;
     } finally {
       // Also when the consumer stopped early (or threw): never return a connection inside an open transaction.
-      if (!finished) await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
+      if (!finished && !lost) await client.query('ROLLBACK').catch(() => undefined);
+      client.release(lost);
     }
   }
   async close(): Promise<void> {

@@ -7,8 +7,14 @@ import pg from 'pg';
 import { NEVER_WAITS } from '../../src/store/db.js';
 import { PgDb } from '../../src/store/pg-db.js';
 
-const url = process.env.TEST_DATABASE_URL;
-const describeIf = url ? describe : describe.skip;
+const base = process.env.TEST_DATABASE_URL;
+const describeIf = base ? describe : describe.skip;
+/**
+ * A name of this run's own for the pipelines (they are named after the connection string's application_name): the
+ * backends counted and terminated below are this test's, never those of another suite or session on the server.
+ */
+const app = `pipelines-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const url = base ? `${base}${base.includes('?') ? '&' : '?'}application_name=${app}` : undefined;
 
 describeIf('pipelined statements on postgres', () => {
   let db: PgDb;
@@ -17,7 +23,7 @@ describeIf('pipelined statements on postgres', () => {
   });
   afterAll(async () => db?.close());
 
-  const pipelineBackends = async (name = 'vaxhub read pipeline'): Promise<number[]> => {
+  const pipelineBackends = async (name = `${app} read pipeline`): Promise<number[]> => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
@@ -94,7 +100,7 @@ describeIf('pipelined statements on postgres', () => {
       expect(outcomes.filter((o) => o === 'stored')).toHaveLength(294);
       const n = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
       expect(n.rows[0]!.n).toBe(295);
-      expect((await pipelineBackends('vaxhub write pipeline')).length).toBeGreaterThan(0);
+      expect((await pipelineBackends(`${app} write pipeline`)).length).toBeGreaterThan(0);
     } finally {
       await db.query(`DROP TABLE ${table}`);
     }

@@ -6,7 +6,8 @@
  * cookie), coded OperationOutcome refusals. Mount: `http.createServer((req, res) => fast(req, res) || app(req, res))`.
  */
 import type http from 'node:http';
-import { fhirError, type OperationOutcomeError } from '../../fhir/outcomes.js';
+import { databaseUnavailable, fhirError, type OperationOutcomeError } from '../../fhir/outcomes.js';
+import { isDatabaseUnavailable } from '../../store/db-unavailable.js';
 import type { AbuseAccounting } from '../invitations/abuse.js';
 import { waitingRoomStatusRequests } from '../waiting-room/metrics.js';
 import { bindingFor } from '../waiting-room/queue-token.js';
@@ -92,15 +93,16 @@ export function createFastStatus(deps: { room: WaitingRoom; statusPerIpPerMinute
     if (now !== 'miss') return answered(res, now);
     return room.status(payload).then((status) => answered(res, status));
   };
-  const failed = (res: http.ServerResponse): void => {
-    if (!res.headersSent) refuse(res, fhirError('INTERNAL', 'Internal server error'));
+  // A database outage (the event row or the secret could not be read): 503 with Retry-After, keep polling.
+  const failed = (res: http.ServerResponse, e: unknown): void => {
+    if (!res.headersSent) refuse(res, isDatabaseUnavailable(e) ? databaseUnavailable() : fhirError('INTERNAL', 'Internal server error'));
   };
   return (req, res) => {
     if (req.method !== 'GET' || !(req.url === '/waiting-room/status' || req.url?.startsWith('/waiting-room/status?'))) return false;
     try {
-      answer(req, res)?.catch(() => failed(res));
-    } catch {
-      failed(res);
+      answer(req, res)?.catch((e: unknown) => failed(res, e));
+    } catch (e) {
+      failed(res, e);
     }
     return true;
   };

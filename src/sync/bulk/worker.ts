@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../../store/db.js';
+import { isDatabaseUnavailable, OutageBackoff } from '../../store/db-unavailable.js';
 import { issue, outcome } from '../../fhir/outcomes.js';
 import { claimJob, completeJob, deleteJob, expiredJobIds, failJob, type ExportJob } from './jobs.js';
 import { runExportJob } from './export-runner.js';
@@ -22,12 +23,15 @@ export class ExportWorker {
   /** One claim loop at a time (a finishing job and the poll timer both start one); a second call asks it to go round again. */
   private claiming: Promise<number> | undefined;
   private claimAgain = false;
+  private readonly outage: OutageBackoff;
 
   constructor(
     private readonly db: Db,
     private readonly options: BulkOptions,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageBackoff('bulk export worker', logger);
+  }
 
   jobDir(id: string): string {
     return path.join(this.options.exportDir, id);
@@ -42,13 +46,19 @@ export class ExportWorker {
     this.stopped = false;
     const loop = (): void => {
       if (this.stopped) return;
+      let waitMs = this.options.workerPollMs;
       this.polling = this.claimAvailable()
         .then(() => this.sweep())
-        .catch((e: unknown) => this.logger?.error({ err: e }, 'bulk export worker poll failed'))
+        .then(() => this.outage.succeeded())
+        .catch((e: unknown) => {
+          // The database away: logged once as it goes and once as it comes back, polls spaced out meanwhile.
+          if (isDatabaseUnavailable(e)) waitMs = Math.max(waitMs, this.outage.failed(e));
+          else this.logger?.error({ err: e }, 'bulk export worker poll failed');
+        })
         .finally(() => {
           this.polling = undefined;
           // Unreferenced: the poll never keeps a stopping process alive (stop() clears it anyway).
-          if (!this.stopped) this.timer = setTimeout(loop, this.options.workerPollMs).unref();
+          if (!this.stopped) this.timer = setTimeout(loop, waitMs).unref();
         });
     };
     this.timer = setTimeout(loop, 0).unref();
@@ -127,6 +137,13 @@ export class ExportWorker {
         this.logger?.info({ jobId: job.id, resources: result.written, completed: ok }, 'bulk export finished');
       } else this.logger?.info({ jobId: job.id }, 'bulk export cancelled');
     } catch (e) {
+      if (isDatabaseUnavailable(e)) {
+        // Not the export's fault: it stays claimed and runs again from the start once its lease runs out (as after
+        // a hub's death), rather than failing for the client.
+        this.logger?.warn({ jobId: job.id }, 'bulk export interrupted by a database outage; it runs again after its lease');
+        fs.rmSync(this.jobDir(job.id), { recursive: true, force: true });
+        return;
+      }
       this.logger?.error({ err: e, jobId: job.id }, 'bulk export failed');
       await failJob(this.db, job.id, outcome(issue('error', 'exception', 'The export failed on the server; start a new export')), this.options.fileTtlMs).catch(
         (err: unknown) => this.logger?.error({ err, jobId: job.id }, 'could not record the failed export'),

@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../store/db.js';
+import { isDatabaseUnavailable, OutageBackoff } from '../../store/db-unavailable.js';
 import { AckParseError, parseAck, type AckResult, type AckStatus, type IisError } from './ack.js';
 import { Hl7ParseError } from './hl7-message.js';
 import { listConnections, transportFor, type IisConnection } from './connections.js';
@@ -32,6 +33,8 @@ export interface OutboxWorkerOptions {
   /** Override for tests or custom transports. */
   transportFor?: (c: IisConnection) => IisTransport;
   onError?: (e: unknown) => void;
+  /** Where a database outage is logged, once as it begins and once as it ends. */
+  logger?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
 }
 
 interface ClaimedRow {
@@ -52,7 +55,8 @@ export class IisOutboxWorker {
   private loop?: Promise<void>;
   private wake?: () => void;
   private readonly transports = new Map<string, IisTransport>();
-  private readonly opts: Required<Omit<OutboxWorkerOptions, 'transportFor' | 'onError' | 'workerId'>> & OutboxWorkerOptions;
+  private readonly outage: OutageBackoff;
+  private readonly opts: Required<Omit<OutboxWorkerOptions, 'transportFor' | 'onError' | 'workerId' | 'logger'>> & OutboxWorkerOptions;
 
   constructor(private readonly db: Db, options: OutboxWorkerOptions = {}) {
     this.workerId = options.workerId ?? `iis-${randomUUID()}`;
@@ -60,6 +64,7 @@ export class IisOutboxWorker {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as OutboxWorkerOptions;
     this.opts = { batchSize: 10, pollMs: 1000, leaseMs: 60_000, transportTimeoutMs: 30_000, backoff: { baseMs: 30_000, maxMs: 3_600_000 }, ...given };
     if (this.opts.leaseMs <= this.opts.transportTimeoutMs) throw new TypeError('leaseMs must exceed transportTimeoutMs');
+    this.outage = new OutageBackoff('IIS outbox worker', options.logger);
   }
 
   start(): void {
@@ -68,15 +73,20 @@ export class IisOutboxWorker {
     this.loop = (async () => {
       while (this.running) {
         let n = 0;
+        let waitMs = this.opts.pollMs;
         try {
           n = await this.runOnce();
+          this.outage.succeeded();
         } catch (e) {
-          this.opts.onError?.(e);
+          // The database away: one warning as it goes and one as it comes back, polls spaced out meanwhile; rows
+          // claimed by a round that failed come back when their lease passes.
+          if (isDatabaseUnavailable(e)) waitMs = Math.max(waitMs, this.outage.failed(e));
+          else this.opts.onError?.(e);
         }
         if (n === 0 && this.running) {
           await new Promise<void>((r) => {
             // stop() wakes the loop and clears the timer, so a long poll never keeps the process alive.
-            const timer = setTimeout(r, this.opts.pollMs);
+            const timer = setTimeout(r, waitMs);
             timer.unref();
             this.wake = () => {
               clearTimeout(timer);

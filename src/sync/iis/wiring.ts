@@ -26,6 +26,7 @@ export function wireIis(hub: Hub, registry: ModuleRegistry): void {
   const worker = new IisOutboxWorker(hub.db, {
     pollMs: hub.config.iisPollMs,
     onError: (e) => hub.logger.warn({ err: e }, 'IIS outbox worker error'),
+    logger: hub.logger,
   });
   worker.start();
   hub.onClose(() => worker.stop());
