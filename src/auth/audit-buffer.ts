@@ -31,6 +31,8 @@ export class AuditBuffer {
    * waits as it is.
    */
   private pending: Array<string | AuditInput> = [];
+  /** Rows an outage kept from being written, oldest first: older than everything in `pending`. */
+  private kept: Array<string | AuditInput> = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly replaced = (): void => auditWriteProblems.inc({ problem: 'value_replaced' });
@@ -46,7 +48,7 @@ export class AuditBuffer {
 
   /** Rows waiting to be written (during an outage, those kept for the database's return). */
   get buffered(): number {
-    return this.pending.length;
+    return this.kept.length + this.pending.length;
   }
 
   add(input: AuditInput): void {
@@ -65,9 +67,13 @@ export class AuditBuffer {
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    this.flushing = this.flushing.then(() => this.writeAll(batch));
+    this.flushing = this.flushing.then(() => {
+      // Taken when this flush's turn comes, so rows kept by the flush before it go first.
+      const batch = this.kept.concat(this.pending);
+      this.kept = [];
+      this.pending = [];
+      return this.writeAll(batch);
+    });
     return this.flushing;
   }
 
@@ -84,12 +90,12 @@ export class AuditBuffer {
     this.closing = true;
     await this.flush();
     // Stopping while the database is away: what could not be written is gone with the process; say how much.
-    if (this.pending.length) this.drop(this.pending.length, 'the hub stopped while the database was unavailable');
+    if (this.buffered) this.drop(this.buffered, 'the hub stopped while the database was unavailable');
   }
 
-  /** A batch the database could not take goes back in front of what came meanwhile, for a retry after backoff. */
+  /** A batch the database could not take waits, before what came meanwhile, for a retry after backoff. */
   private keep(batch: Array<string | AuditInput>, err: unknown): void {
-    this.pending = batch.concat(this.pending);
+    this.kept = this.kept.concat(batch);
     const waitMs = this.outage.failed(err);
     this.bound();
     if (this.closing) return;
@@ -100,12 +106,14 @@ export class AuditBuffer {
 
   /** At most maxBuffered rows wait; beyond that the oldest go (counted), so a long outage cannot exhaust memory. */
   private bound(): void {
-    const excess = this.pending.length - (this.opts.maxBuffered ?? 100_000);
+    const excess = this.buffered - (this.opts.maxBuffered ?? 100_000);
     if (excess > 0) this.drop(excess, 'the outage outlasted the audit buffer');
   }
 
   private drop(n: number, why: string): void {
-    this.pending.splice(0, n);
+    const fromKept = Math.min(n, this.kept.length);
+    this.kept.splice(0, fromKept);
+    this.pending.splice(0, n - fromKept);
     auditWriteProblems.inc({ problem: 'dropped_outage' }, n);
     this.opts.logger?.error({ rows: n }, `audit: rows dropped: ${why}`);
   }

@@ -113,7 +113,7 @@ class Pipelines {
     if (best && (best.inFlight === 0 || free < 0)) return best;
     // Named, so pg_stat_activity tells these shared connections from the pool's.
     const client = new pg.Client({
-      connectionString: this.connectionString, pipeline: true, application_name: this.name,
+      connectionString: withApplicationName(this.connectionString, this.name), pipeline: true, application_name: this.name,
       connectionTimeoutMillis: this.connectTimeoutMs, keepAlive: true,
     } as pg.ClientConfig);
     const made: PipelinedClient = { client, inFlight: 0, broken: false };
@@ -147,6 +147,18 @@ class Pipelines {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.clients.map((c) => c?.client.end().catch(() => undefined)));
+  }
+}
+
+/** The connection string naming the connection `name` (pg prefers the string's application_name to its config's). */
+function withApplicationName(connectionString: string, name: string): string {
+  try {
+    const u = new URL(connectionString);
+    if (!u.searchParams.has('application_name')) return connectionString;
+    u.searchParams.set('application_name', name);
+    return u.toString();
+  } catch {
+    return connectionString;
   }
 }
 
