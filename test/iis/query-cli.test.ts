@@ -82,6 +82,23 @@ describe('IIS wiring: interceptor, query, CLI (PGlite, real repository)', () => 
     expect(audit!.ackText).toContain('RSP^K11');
   });
 
+  it('queryRegistry: a registry\'s Z42 labelled Z32, coded 30979-9, with a group the hub cannot read: forecast read, warning logged and kept with the query', async () => {
+    peer.brain.rule = (m) => ({
+      raw: [
+        hl7Fixture('cdcig-rsp-z42-multiple-forecast.hl7').replace('MSA|AA|793543', `MSA|AA|${m.controlId}`).replace('|Z42^CDCPHINVS|', '|Z32^CDCPHINVS|').replace(/30956-7\^vaccine type/g, '30979-9^Vaccines due next').trimEnd(),
+        'OBX|31|DT|30980-7^Date vaccination due^LN|4|20150301||||||F',
+      ].join('\r'),
+    });
+    const logged: string[] = [];
+    const outcome = await queryRegistry(db, repo, { patientId: 'w-pat', profile: 'Z44', log: { warn: (_d, msg) => logged.push(msg) } });
+    if (outcome.kind !== 'history') throw new Error(`expected history, got ${outcome.kind}`);
+    expect(outcome.profile).toBe('Z42');
+    expect(outcome.recommendation!.recommendation.map((r) => r.vaccineCode![0]!.coding![0]!.code)).toEqual(['03', '10', '107']);
+    expect(logged).toEqual([expect.stringMatching(/Forecast group 4 .*not read/)]);
+    const [audit] = (await findMessages(db, { patientId: 'w-pat' })).filter((r) => r.messageType === 'QBP^Q11').slice(-1);
+    expect(audit!.errors.map((e) => e.message)).toEqual([expect.stringContaining('read as Z42'), expect.stringMatching(/Forecast group 4/)]);
+  });
+
   it('queryRegistry with a Z33 not-found answer gives a clear outcome', async () => {
     peer.brain.rule = (m) => ({ raw: hl7Fixture('cdcig-rsp-z33-nf.hl7').replace('MSA|AA|793543', `MSA|AA|${m.controlId}`) });
     expect((await queryRegistry(db, repo, { patientId: 'w-pat', profile: 'Z34' })).kind).toBe('not-found');

@@ -46,6 +46,13 @@ async function withHub<T>(openHub: () => Promise<IisHubHandle>, fn: (hub: IisHub
   }
 }
 
+/** Warnings go to stderr as JSON lines (stdout carries the command's answer). */
+const stderrLog = {
+  warn(detail: Record<string, unknown>, message: string): void {
+    process.stderr.write(`${JSON.stringify({ level: 'warn', msg: message, ...detail })}\n`);
+  },
+};
+
 const print = (v: unknown): void => {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 };
@@ -63,7 +70,7 @@ export function registerIisCommands(program: Command, openHub: () => Promise<Iis
     .action(async (opts: { patient: string; connection?: string; profile: string; save?: boolean }) => {
       if (opts.profile !== 'Z34' && opts.profile !== 'Z44') throw new Error('--profile must be Z34 or Z44');
       const profile = opts.profile;
-      const outcome = await withHub(openHub, (hub) => queryRegistry(hub.db, hub.repo, { patientId: opts.patient, connectionId: opts.connection, profile, save: opts.save }));
+      const outcome = await withHub(openHub, (hub) => queryRegistry(hub.db, hub.repo, { patientId: opts.patient, connectionId: opts.connection, profile, save: opts.save, log: stderrLog }));
       print(summarise(outcome));
     });
 

@@ -22,6 +22,8 @@ export interface RegistryQuery {
   save?: boolean;
   now?: Date;
   transport?: (c: IisConnection) => IisTransport;
+  /** Where the answer's warnings (forecast groups not read, a relabelled profile...) are logged besides the outcome. */
+  log?: { warn(detail: Record<string, unknown>, message: string): void };
 }
 
 async function pickConnection(db: Db, patient: Patient, id?: string): Promise<IisConnection> {
@@ -54,12 +56,15 @@ export async function queryRegistry(db: Db, repo: Repository, q: RegistryQuery):
     await transport.close();
   }
   const outcome = answer !== undefined ? readRsp(answer, { registry: { name: conn.name, connectionId: conn.id }, patient: { reference: `Patient/${q.patientId}` }, now }) : undefined;
+  if (outcome?.kind === 'history') {
+    for (const w of outcome.warnings.filter((x) => x.severity !== 'I')) q.log?.warn({ connection: conn.id, patient: q.patientId, controlId, location: w.location }, `IIS answer: ${w.message ?? w.hl7Text ?? ''}`);
+  }
   await db.transaction(async (tx) => {
     const state = outcome && outcome.kind !== 'error' ? 'accepted' : 'rejected';
     const r = await tx.query<{ id: number }>(
       `INSERT INTO iis_message (connection_id, control_id, message_type, patient_id, payload, state, attempts, last_sent_at, resolved_at, ack_text, last_error, errors)
        VALUES ($1, $2, 'QBP^Q11', $3, $4, $5, 1, now(), now(), $6, $7, $8) RETURNING id`,
-      [conn.id, controlId, q.patientId, qbp, state, answer ?? null, failure ?? (outcome ? `query outcome: ${outcome.kind}` : null), JSON.stringify(outcome?.kind === 'error' ? outcome.errors : [])],
+      [conn.id, controlId, q.patientId, qbp, state, answer ?? null, failure ?? (outcome ? `query outcome: ${outcome.kind}` : null), JSON.stringify(outcome?.kind === 'error' ? outcome.errors : outcome?.kind === 'history' ? outcome.warnings : [])],
     );
     await tx.query(`INSERT INTO iis_message_event (message_id, kind, detail) VALUES ($1, 'sent', NULL), ($1, $2, $3)`, [r.rows[0]!.id, answer !== undefined ? 'answer' : 'failure', answer ?? failure ?? '']);
     if (q.save && outcome?.kind === 'history') {

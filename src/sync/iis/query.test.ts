@@ -86,6 +86,41 @@ describe('readRsp on the CDC IG answers', () => {
     expect(recs[0]!.forecastStatus.coding![0]!.code).toBe('due');
   });
 
+  it('forecast groups coded with 30979-9 (vaccines due next) are read like 30956-7', () => {
+    const text = hl7Fixture('cdcig-rsp-z42-multiple-forecast.hl7').replace(/30956-7\^vaccine type/g, (m, off: number, all: string) => (all.indexOf(m) === off ? m : '30979-9^Vaccines due next'));
+    expect(text).toContain('30979-9^Vaccines due next^LN|2|10^IPV^CVX');
+    const h = narrow(readRsp(text, ctx), 'history');
+    expect(h.recommendation!.recommendation.map((r) => r.vaccineCode![0]!.coding![0]!.code)).toEqual(['03', '10', '107']);
+    expect(h.warnings).toEqual([]);
+  });
+
+  it('a Z42 answer labelled MSH-21 Z32 (QAK-3 Z44) is still read as a forecast, and says so', () => {
+    const text = hl7Fixture('cdcig-rsp-z42-multiple-forecast.hl7').replace('|Z42^CDCPHINVS|', '|Z32^CDCPHINVS|');
+    expect(parseHl7(text).profile).toBe('Z32');
+    const h = narrow(readRsp(text, ctx), 'history');
+    expect(h.profile).toBe('Z42');
+    expect(h.recommendation!.recommendation).toHaveLength(3);
+    expect(h.warnings).toEqual([expect.objectContaining({ location: 'MSH-21', severity: 'I', message: expect.stringContaining('query was Z44') })]);
+  });
+
+  it('forecast groups the hub cannot read are warnings naming the group, not silence; immunity observations are no forecast', () => {
+    const text = [
+      hl7Fixture('cdcig-rsp-z42-multiple-forecast.hl7').trimEnd(),
+      'OBX|31|CE|59779-9^Immunization Schedule used^LN|4|VXC16^ACIP^CDCPHINVS||||||F',
+      'OBX|32|DT|30980-7^Date vaccination due^LN|4|20150301||||||F',
+      'OBX|33|CE|99999-9^Local forecast code^99LOC|5|ZZ^Something^99LOC||||||F',
+      'ORC|RE||9999^CDC',
+      'RXA|0|1|20150131|20150131|998^no vaccine admin^CVX|999||||||||||||||NA',
+      'OBX|1|CE|59784-9^Disease with presumed immunity^LN|1|38907003^Varicella^SCT||||||F',
+    ].join('\r');
+    const h = narrow(readRsp(text, ctx), 'history');
+    expect(h.recommendation!.recommendation).toHaveLength(3);
+    expect(h.warnings).toEqual([
+      expect.objectContaining({ location: 'OBX-4', severity: 'W', message: expect.stringMatching(/^Forecast group 4 .*59779-9, 30980-7.*no vaccine in 30956-7 or 30979-9/) }),
+      expect.objectContaining({ location: 'OBX-4', severity: 'W', message: expect.stringMatching(/^Forecast group 5 .*99999-9/) }),
+    ]);
+  });
+
   it('Z31: several candidates, none chosen', () => {
     const c = narrow(readRsp(hl7Fixture('cdcig-rsp-z31-candidates.hl7'), ctx), 'candidates');
     expect(c.candidates).toHaveLength(2);

@@ -121,7 +121,10 @@ export function readRsp(input: string | Hl7Message, ctx: RspContext): RspOutcome
   const pids = msg.all('PID');
   if (msg.profile === 'Z31' || pids.length > 1) return { kind: 'candidates', queryTag, candidates: pids.map(candidate) };
   if (pids.length === 0) return { kind: 'not-found', queryTag };
-  const profile = msg.profile === 'Z42' ? 'Z42' : 'Z32';
+  // A forecast is read wherever it is: some registries label a Z42 answer MSH-21 Z32 (the query, QAK-3, says Z44).
+  const forecast = readForecast(orderGroups(msg), ctx);
+  const asked = (qak?.get(3, 1) || msg.segment('QPD')?.get(1, 1) || '').toUpperCase();
+  const profile = msg.profile === 'Z42' || forecast.recommendation || asked === 'Z44' ? 'Z42' : 'Z32';
   const authority = msg.msh.get(4, 1) || ctx.registry.name;
   const immunizations: Immunization[] = [];
   const warnings = [...ack.errors];
@@ -144,9 +147,10 @@ export function readRsp(input: string | Hl7Message, ctx: RspContext): RspOutcome
     provenance: provenance(msg, immunizations, ctx),
     warnings,
   };
-  if (profile === 'Z42') {
-    const rec = readForecast(orderGroups(msg), ctx);
-    if (rec) outcome.recommendation = rec;
+  if (forecast.recommendation) outcome.recommendation = forecast.recommendation;
+  if (profile === 'Z42' && msg.profile !== 'Z42') {
+    warnings.push({ location: 'MSH-21', severity: 'I', message: `Answer labelled ${msg.profile || '(no profile)'} read as Z42 (evaluated history and forecast)${asked ? `: the query was ${asked}` : ''}` });
   }
+  warnings.push(...forecast.warnings);
   return outcome;
 }
