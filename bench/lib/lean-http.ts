@@ -109,49 +109,111 @@ class Connection {
   }
 }
 
-/** Up to `max` keep-alive connections to one server; a request takes an idle one or opens another. */
+/** A request waiting for a connection, or sent on one. */
+interface Job {
+  request: Buffer;
+  resolve: (r: LeanResponse) => void;
+  reject: (e: Error) => void;
+  done: boolean;
+  conn?: Connection;
+}
+
+/**
+ * Keep-alive connections to one server: a request takes an idle one or opens another; with `maxConnections`, a
+ * request that finds all of them busy waits for one, first come first served (its timeout runs while it waits), as
+ * behind a proxy's connection pool. Without a bound an open-loop generator facing a stalled server opens a
+ * connection per request, overflows the server's listen backlog, and then measures TCP's SYN retries (1 s, 3 s, 7 s).
+ */
 export class LeanHttp {
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
+  private readonly waiting: Job[] = [];
+  private waitingHead = 0;
 
-  constructor(private readonly port: number, private readonly host = '127.0.0.1') {}
+  constructor(private readonly port: number, private readonly host = '127.0.0.1', private readonly maxConnections = Infinity) {}
 
-  /** Connections open now (an open-loop generator opens one for each request that finds none idle). */
+  /** Connections open now. */
   get connections(): number {
     return this.all.size;
   }
 
-  /** `timeoutMs`: reject with LeanTimeout (and drop the connection) when no answer came by then. */
+  /** Requests waiting for a connection now. */
+  get queued(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
+  /** `timeoutMs`: reject with LeanTimeout (and drop the connection if sent) when no answer came by then. */
   post(path: string, body: string, headers: Record<string, string> = {}, timeoutMs?: number): Promise<LeanResponse> {
     const data = Buffer.from(body);
     let head = `POST ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\ncontent-length: ${data.length}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
     const request = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), data]);
     return new Promise((resolve, reject) => {
-      let c = this.idle.pop();
-      while (c?.broken) c = this.idle.pop();
-      if (!c) {
-        c = new Connection(this.port, this.host, (done) => {
-          if (!done.broken) this.idle.push(done);
-        });
-        const made = c;
-        this.all.add(made);
-        made.socket.once('close', () => this.all.delete(made));
-      }
-      if (timeoutMs === undefined) return c.send(request, { resolve, reject });
-      const conn = c;
-      const timer = setTimeout(() => conn.abort(new LeanTimeout(timeoutMs)), timeoutMs);
-      conn.send(request, {
+      let timer: NodeJS.Timeout | undefined;
+      const job: Job = {
+        request,
+        done: false,
         resolve: (r) => {
+          if (job.done) return;
+          job.done = true;
           clearTimeout(timer);
           resolve(r);
         },
         reject: (e) => {
+          if (job.done) return;
+          job.done = true;
           clearTimeout(timer);
           reject(e);
         },
-      });
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => (job.conn ? job.conn.abort(new LeanTimeout(timeoutMs)) : job.reject(new LeanTimeout(timeoutMs))), timeoutMs);
+      }
+      this.dispatch(job);
     });
+  }
+
+  private dispatch(job: Job): void {
+    let c = this.idle.pop();
+    while (c?.broken) c = this.idle.pop();
+    if (!c) {
+      if (this.all.size >= this.maxConnections) {
+        this.waiting.push(job);
+        return;
+      }
+      c = this.open();
+    }
+    job.conn = c;
+    c.send(job.request, { resolve: job.resolve, reject: job.reject });
+  }
+
+  private nextWaiting(): Job | undefined {
+    while (this.waitingHead < this.waiting.length) {
+      const job = this.waiting[this.waitingHead++]!;
+      if (this.waitingHead > 4096 && this.waitingHead * 2 > this.waiting.length) {
+        this.waiting.splice(0, this.waitingHead);
+        this.waitingHead = 0;
+      }
+      if (!job.done) return job;
+    }
+    return undefined;
+  }
+
+  private open(): Connection {
+    const c = new Connection(this.port, this.host, (done) => {
+      if (done.broken) return;
+      const next = this.nextWaiting();
+      if (!next) return void this.idle.push(done);
+      next.conn = done;
+      done.send(next.request, { resolve: next.resolve, reject: next.reject });
+    });
+    this.all.add(c);
+    c.socket.once('close', () => {
+      this.all.delete(c);
+      const next = this.nextWaiting();
+      if (next) this.dispatch(next);
+    });
+    return c;
   }
 
   close(): void {

@@ -2,20 +2,25 @@
  * Overload phases of the opening-night bench: how many joins the hub accepts when far more arrive than it can take.
  *
  * First the hub's join capacity is measured (closed loop: a few connections sending joins back to back, so the hub
- * is busy with joins and nothing else, with fewer in flight than the hub's join gate ever refuses). Then joins are
- * offered open-loop at multiples of it: each join is sent at its scheduled instant whatever happened to the ones
- * before (on an idle keep-alive connection, or a new one), as a crowd does; a slow hub gets more connections, not
- * fewer requests. Every join comes from its own address (X-Forwarded-For), so per-IP limits never refuse them.
+ * is busy with joins). Then joins are offered open-loop at multiples of it: each join is due at its scheduled
+ * instant whatever happened to the ones before, over a pool of 256 keep-alive connections (a join due while all are
+ * busy waits for one, and that wait counts in its latency and its timeout); a slow hub gets more waiting joins, not
+ * fewer. Every join comes from its own address (X-Forwarded-For), so per-IP limits never refuse them.
  * Clients give up after 10 s, as the phones in the issue did.
  */
 import { LeanHttp, LeanTimeout } from '../lib/lean-http.js';
 
 const CLIENT_TIMEOUT_MS = 10_000;
 /**
- * Requests without an answer at once, at most (one connection each): past it a due join is not sent but counted
- * `unsent`, so a hub that stops answering cannot make the generator itself run out of sockets or CPU.
+ * The crowd's connections (as a proxy's pool, or crowd.ts's agent): a join due while all are busy waits for one,
+ * and its latency and timeout count from when it was due.
  */
-const MAX_OUTSTANDING = 4000;
+const CONNECTIONS = 256;
+/**
+ * Joins without an answer at once, at most: past it a due join is not sent but counted `unsent`, so a hub that
+ * stops answering cannot make the generator itself run out of memory or CPU.
+ */
+const MAX_OUTSTANDING = 20_000;
 
 let addressCounter = 0;
 /** A fresh client address per join (100.64.0.0/10 and up: 16M before it repeats). */
@@ -33,10 +38,10 @@ export interface CapacityResult {
 
 /**
  * Joins accepted per second with `connections` clients sending back to back for `seconds`: enough of them that the
- * hub always has joins to work on while one is on its way back, few enough that its join gate (at least 8 in flight,
+ * hub always has joins to work on while one is on its way back, no more than its join gate lets in (at least 32 in flight,
  * more as soon as it has measured a rate) seldom refuses; the refusals are counted, and only accepted joins count.
  */
-export async function measureJoinCapacity(port: number, eventId: string, seconds: number, connections = 24): Promise<CapacityResult> {
+export async function measureJoinCapacity(port: number, eventId: string, seconds: number, connections = 32): Promise<CapacityResult> {
   const client = new LeanHttp(port);
   const path = `/waiting-room/join?event=${encodeURIComponent(eventId)}`;
   let accepted = 0;
@@ -80,8 +85,10 @@ export interface OverloadPhase {
   connectionErrors: number;
   /** Joins due while MAX_OUTSTANDING were already waiting for an answer (not sent: the hub had stopped keeping up). */
   unsent: number;
-  /** Most connections the generator had open at once (a slow hub makes an open-loop client open more). */
+  /** Most connections the generator had open at once (at most 256). */
   peakConnections: number;
+  /** Most joins waiting at once for a connection in the generator (a hub that keeps up leaves none). */
+  peakQueued: number;
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -92,7 +99,7 @@ const pct = (xs: number[], p: number): number => {
 
 /** Joins offered at `perSecond` for `seconds`, open loop; waits for the last answers (or their timeouts). */
 export async function offerJoins(port: number, eventId: string, perSecond: number, seconds: number): Promise<OverloadPhase> {
-  const client = new LeanHttp(port);
+  const client = new LeanHttp(port, '127.0.0.1', CONNECTIONS);
   const path = `/waiting-room/join?event=${encodeURIComponent(eventId)}`;
   const total = Math.round(perSecond * seconds);
   const refusalMs: number[] = [];
@@ -105,6 +112,7 @@ export async function offerJoins(port: number, eventId: string, perSecond: numbe
   let connectionErrors = 0;
   let withoutRetryAfter = 0;
   let peakConnections = 0;
+  let peakQueued = 0;
   let sent = 0;
   let outstanding = 0;
   let unsent = 0;
@@ -141,6 +149,7 @@ export async function offerJoins(port: number, eventId: string, perSecond: numbe
         answered.push(one());
       }
       peakConnections = Math.max(peakConnections, client.connections);
+      peakQueued = Math.max(peakQueued, client.queued);
       if (sent + unsent >= total) return resolve();
       setTimeout(tick, 1);
     };
@@ -171,5 +180,6 @@ export async function offerJoins(port: number, eventId: string, perSecond: numbe
     connectionErrors,
     unsent,
     peakConnections,
+    peakQueued,
   };
 }

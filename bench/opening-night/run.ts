@@ -82,7 +82,7 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     let cpu0 = cpuSeconds(hub.child.pid!);
     const capacity = await measureJoinCapacity(hub.port, capacityEvent, P.capacityS);
     const usPerJoin = ((cpuSeconds(hub.child.pid!) - cpu0) / (capacity.perSecond * P.capacityS)) * 1e6;
-    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, 24 connections, ${P.capacityS} s; ${capacity.refused} refused, ${capacity.errors} client errors); hub CPU ${usPerJoin.toFixed(0)} us per join`);
+    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, 32 connections, ${P.capacityS} s; ${capacity.refused} refused, ${capacity.errors} client errors); hub CPU ${usPerJoin.toFixed(0)} us per join`);
     const phases: OverloadPhase[] = [];
     const cpuShare: number[] = [];
     for (const factor of OVERLOAD_FACTORS) {
@@ -103,7 +103,7 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     OVERLOAD_FACTORS.forEach((factor, i) => {
       const p = phases[i]!;
       const retry = p.refused429 ? `${p.retryAfterSeconds.min}-${p.retryAfterSeconds.max}${p.refusedWithoutRetryAfter ? `, ${p.refusedWithoutRetryAfter} without` : ''}` : '-';
-      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent, peak ${p.peakConnections} connections) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (accepted p50 ${p.acceptedMs.p50.toFixed(1)} ms, p99 ${p.acceptedMs.p99.toFixed(1)} ms) | ${p.refused429} refused: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} | ${cpuShare[i]!.toFixed(2)} |`);
+      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent; peak ${p.peakConnections} connections, ${p.peakQueued} waiting for one) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (accepted p50 ${p.acceptedMs.p50.toFixed(1)} ms, p99 ${p.acceptedMs.p99.toFixed(1)} ms) | ${p.refused429} refused: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} | ${cpuShare[i]!.toFixed(2)} |`);
     });
     console.log(`targets: accepted >= 90% of capacity at every level, 429 p99 < 50 ms, 0 5xx, 0 client timeouts, peak memory < 1 GB`);
     console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s)`);

@@ -23,12 +23,12 @@ describe('opening-night config: admission mail', () => {
 });
 
 describe('opening-night config: the join gate', () => {
-  it('lets 8 to 512 joins in at once, aiming at 25 ms, unless told otherwise', () => {
-    expect(loadOpeningNightConfig(BASE, {}).joinGate).toEqual({ minInFlight: 8, maxInFlight: 512, targetMs: 25 });
+  it('lets 32 to 4096 joins in at once, about a second of them, unless told otherwise', () => {
+    expect(loadOpeningNightConfig(BASE, {}).joinGate).toEqual({ minInFlight: 32, maxInFlight: 4096, targetMs: 1000 });
     expect(loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '2', WAITING_ROOM_JOIN_MAX_IN_FLIGHT: '2', WAITING_ROOM_JOIN_TARGET_MS: '40' }).joinGate)
       .toEqual({ minInFlight: 2, maxInFlight: 2, targetMs: 40 });
     // A floor above the default ceiling raises the ceiling with it.
-    expect(loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '600' }).joinGate.maxInFlight).toBe(600);
+    expect(loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '5000' }).joinGate.maxInFlight).toBe(5000);
   });
   it('refuses a ceiling below the floor and values out of bounds, naming the setting', () => {
     expect(() => loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '10', WAITING_ROOM_JOIN_MAX_IN_FLIGHT: '5' })).toThrow(/WAITING_ROOM_JOIN_MAX_IN_FLIGHT/);

@@ -16,7 +16,8 @@
  *    limit = joins completed per second x `targetMs`, kept within [minInFlight, maxInFlight]. When joins arrive
  *    faster than the hub completes them, the accepted ones are answered in about `targetMs` while the hub runs
  *    flat out; when the hub gets slower or faster (the machine, the database), the limit follows within a second.
- *    `targetMs` must be above a join's own unloaded latency, or the limit would shrink to the floor.
+ *    `targetMs` must be above what a join takes in the hub when it is not saturated, or the limit would shrink
+ *    to the floor (see DEFAULT_JOIN_GATE).
  *  - Say when to come back. Retry-After = joins offered / joins let in over the last second (at 10x, ~10 s), so
  *    the refused come back spread over the time the hub needs to take them, with +-25% so they do not all return
  *    in the same second. Clamped to 1-60 s.
@@ -41,11 +42,13 @@ export interface JoinGateOptions {
 }
 
 /**
- * 25 ms: an accepted join is a millisecond or two of work with no database statement most of the time (arrival
- * blocks), and the joins let in at once are also how much work one turn of the event loop may find ready together;
- * keeping that to ~25 ms keeps the wait of everything else on the loop, refusals included, well under 50 ms.
+ * 1 s: at most about a second's worth of joins is ever inside the hub; every join beyond it is refused at once. Not
+ * less: a join's time in the hub is not only its own work but its wait behind everything else on the event loop
+ * (status polls, bookings) and behind a busy machine, and a target below that time starves the door (the limit
+ * measures fewer completions, shrinks, lets fewer in: seen on the opening-night bench with 25 ms, where half the
+ * crowd's joins were refused at a third of the hub's capacity). A second is far inside a phone's patience.
  */
-export const DEFAULT_JOIN_GATE: JoinGateOptions = { minInFlight: 8, maxInFlight: 512, targetMs: 25 };
+export const DEFAULT_JOIN_GATE: JoinGateOptions = { minInFlight: 32, maxInFlight: 4096, targetMs: 1000 };
 
 /** Bodies above this are not drained to refuse them: the connection is closed instead. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
