@@ -49,11 +49,19 @@ export interface Series {
   points: Array<{ t: number; v: number }>;
 }
 
-/** Lines over time; the x axis spans the samples kept, the y axis starts at zero. */
-export function lineChart(id: string, label: string, series: Series[]): SVGSVGElement {
+/** Clock times for the x axis, in the page's language (hours, minutes and seconds: samples are seconds apart). */
+function clockTime(ms: number): string {
+  return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { hour: 'numeric', minute: '2-digit', second: '2-digit' }).format(new Date(ms));
+}
+
+/**
+ * Lines over time; the x axis spans the samples kept and is labelled with clock times (start, middle, end, with
+ * ticks), the y axis starts at zero.
+ */
+export function lineChart(id: string, label: string, series: Series[], timeLabel = 'Time'): SVGSVGElement {
   const width = 640;
-  const height = 200;
-  const pad = { l: 44, r: 10, t: 10, b: 22 };
+  const height = 216;
+  const pad = { l: 44, r: 40, t: 10, b: 38 };
   const all = series.flatMap((s) => s.points);
   const t0 = Math.min(...all.map((p) => p.t), Date.now());
   const t1 = Math.max(...all.map((p) => p.t), t0 + 1000);
@@ -68,6 +76,17 @@ export function lineChart(id: string, label: string, series: Series[]): SVGSVGEl
     svg('text', { x: pad.l - 4, y: pad.t + 8, 'text-anchor': 'end' }, String(Math.round(max))),
     svg('text', { x: pad.l - 4, y: height - pad.b, 'text-anchor': 'end' }, '0'),
   );
+  const axis = svg('g', { class: 'time-axis', 'aria-hidden': 'true' });
+  for (const f of [0, 0.5, 1]) {
+    const tt = t0 + (t1 - t0) * f;
+    const xx = x(tt);
+    axis.append(
+      svg('line', { x1: xx, y1: height - pad.b, x2: xx, y2: height - pad.b + 4, class: 'axis' }),
+      svg('text', { x: xx, y: height - pad.b + 16, 'text-anchor': 'middle', 'data-t': Math.round(tt) }, clockTime(tt)),
+    );
+  }
+  axis.append(svg('text', { x: pad.l + (width - pad.l - pad.r) / 2, y: height - 2, 'text-anchor': 'middle', class: 'axis-title' }, timeLabel));
+  chart.append(axis);
   series.forEach((s, i) => {
     if (!s.points.length) return;
     const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');

@@ -6,7 +6,7 @@
  * create an event, pause, resume, queue all, close.
  */
 import { announce, field, h } from '../shared/dom.js';
-import { t } from '../shared/i18n.js';
+import { t, tOr } from '../shared/i18n.js';
 import { adminCall, metricsText } from './api.js';
 import { barChart, legend, lineChart, type Series } from './charts.js';
 import { byLabel, parseMetrics } from './prom.js';
@@ -22,6 +22,13 @@ interface Sample { t: number; arrivals: number; admitted: number; queue: number;
 const KEEP = 120;
 const EVERY_MS = 2000;
 const samples: Sample[] = [];
+/** The event the samples belong to: a chart never mixes two events' counters. */
+let sampledEvent: string | undefined;
+
+/** A refusal code of the booking gate (or a load-shedding reason) in words, in the console's language. */
+export function refusalText(code: string): string {
+  return tOr(`refusal.${code}`, code.startsWith('rate-limit-') ? t('refusal.rate-limit') : code);
+}
 
 function stateOf(e: EventView): string {
   if (e.closedAt) return t('live.closed');
@@ -63,12 +70,16 @@ export function liveView(onLeave: (fn: () => void) => void): Node[] {
       const current = evs.find((e) => e.active) ?? evs[0];
       const arrivals = current ? current.preCount + current.postCount : 0;
       const admitted = current ? Math.min(arrivals, current.admitted) : 0;
+      if (current?.id !== sampledEvent) {
+        samples.length = 0;
+        sampledEvent = current?.id;
+      }
       samples.push({ t: Date.now(), arrivals, admitted, queue: arrivals - admitted, done: current?.doneCount ?? 0 });
       while (samples.length > KEEP) samples.shift();
       const metrics = parseMetrics(text);
       const refusals = new Map<string, number>();
-      for (const [code, n] of byLabel(metrics, 'vaxhub_booking_gate_refusals_total', 'code')) if (n > 0) refusals.set(code, n);
-      for (const [reason, n] of byLabel(metrics, 'vaxhub_load_shed_total', 'reason')) if (n > 0) refusals.set(`shed: ${reason}`, n);
+      for (const [code, n] of byLabel(metrics, 'vaxhub_booking_gate_refusals_total', 'code')) if (n > 0) refusals.set(refusalText(code), n);
+      for (const [reason, n] of byLabel(metrics, 'vaxhub_load_shed_total', 'reason')) if (n > 0) refusals.set(refusalText(reason), (refusals.get(refusalText(reason)) ?? 0) + n);
       const admitRate = perMinute('admitted');
       const bookRate = perMinute('done');
       const card = (id: string, label: string, v: number | string): HTMLElement => h('div', { id }, h('span', { class: 'value' }, String(v)), label);
@@ -87,9 +98,10 @@ export function liveView(onLeave: (fn: () => void) => void): Node[] {
       ];
       const rateSeries: Series[] = [{ name: t('live.admissionRate'), points: admitRate }, { name: t('live.bookings'), points: bookRate }];
       charts.replaceChildren(
-        h('figure', {}, lineChart('queue-chart', t('live.chartQueue'), queueSeries), h('figcaption', {}, legend(queueSeries.map((s) => s.name)))),
-        h('figure', {}, lineChart('rate-chart', t('live.chartRates'), rateSeries), h('figcaption', {}, legend(rateSeries.map((s) => s.name)))),
+        h('figure', {}, lineChart('queue-chart', t('live.chartQueue'), queueSeries, t('live.time')), h('figcaption', {}, legend(queueSeries.map((s) => s.name)))),
+        h('figure', {}, lineChart('rate-chart', t('live.chartRates'), rateSeries, t('live.time')), h('figcaption', {}, legend(rateSeries.map((s) => s.name)))),
         h('h3', {}, t('live.refusals')),
+        h('p', { class: 'hint' }, t('live.refusalsSince')),
         refusals.size
           ? h('figure', {}, barChart('refusal-chart', t('live.refusals'), [t('live.refusals')], [...refusals].map(([label, n]) => ({ label, values: [n] }))))
           : h('p', {}, t('live.noMetrics')),
@@ -117,7 +129,7 @@ export function liveView(onLeave: (fn: () => void) => void): Node[] {
     const v = (id: string): string => (document.getElementById(id) as HTMLInputElement).value;
     adminCall('/waiting-room/admin/events', { body: { name: v('ev-name'), opensAt: localToIso(v('ev-opens')), ratePerMinute: Number(v('ev-rate')), maxActive: Number(v('ev-max')) } })
       .then(() => {
-        notice.replaceChildren(announce(t('live.create')));
+        notice.replaceChildren(announce(t('live.created', { name: v('ev-name'), time: when(localToIso(v('ev-opens'))) })));
         void tick(false);
       }, (e: unknown) => notice.replaceChildren(failed(e)));
   });

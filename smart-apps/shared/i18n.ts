@@ -188,7 +188,7 @@ export function detectLanguage(): Language {
 
 export function setLanguage(lang: Language): void {
   current = lang;
-  document.documentElement.lang = lang;
+  if (typeof document !== 'undefined') document.documentElement.lang = lang; // absent in the unit tests
   try {
     localStorage.setItem(STORAGE_KEY, lang);
   } catch {
@@ -200,10 +200,27 @@ export function language(): Language {
   return current;
 }
 
-/** The message in the current language, with `{name}` placeholders filled. */
+/**
+ * Plural forms as ICU writes them, `{n, plural, one {# invitation} other {# invitations}}`: the form is chosen by
+ * the language's own rules (Intl.PluralRules: Spanish like English, Korean has only `other`), `=0`-style exact
+ * forms first, `#` stands for the number. So "1 invitations sent" cannot happen in any language.
+ */
+const PLURAL = /\{(\w+), plural,((?:\s*=?\w+\s*\{[^{}]*\})+)\s*\}/g;
+function plurals(text: string, lang: Language, vars: Record<string, string | number>): string {
+  return text.replace(PLURAL, (m, name: string, forms: string) => {
+    if (!(name in vars)) return m;
+    const n = Number(vars[name]);
+    const options = new Map([...forms.matchAll(/(=?\w+)\s*\{([^{}]*)\}/g)].map((f) => [f[1]!, f[2]!]));
+    const form = options.get(`=${n}`) ?? options.get(new Intl.PluralRules(lang).select(n)) ?? options.get('other') ?? '';
+    return form.replace(/#/g, new Intl.NumberFormat(lang).format(n));
+  });
+}
+
+/** The message in the current language, with plural forms chosen and `{name}` placeholders filled. */
 export function t(key: MessageKey, vars: Record<string, string | number> = {}): string {
   const entry: Entry = MESSAGES[key];
-  return (entry[current] || entry.en).replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  const lang: Language = entry[current] ? current : 'en';
+  return plurals(entry[lang], lang, vars).replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
 }
 
 /** Dates in the person's language; FHIR dates without a time are shown without one (and without a time zone shift). */

@@ -125,6 +125,7 @@ describe(`operator console in Chromium (${backend})`, () => {
     const supply = await page.locator('#supply-table tbody').textContent();
     expect(supply).toContain('Pittsfield Community Clinic');
     expect(supply).toContain('NEAR-1');
+    expect(supply).not.toMatch(/CVX (\d+) \(CVX \1\)/); // a product is named once (issue 22, item 9)
     expect(await page.locator('#supply-chart rect').count()).toBe(6); // 2 locations x (on hand, reserved, expiring)
     await look(page, '02-supply');
 
@@ -155,7 +156,8 @@ describe(`operator console in Chromium (${backend})`, () => {
     await page.locator('#queue-chart').waitFor();
     const before = Number(await cardValue(page, 'card-arrivals'));
     for (let i = 0; i < 6; i++) await arrive(ev.id);
-    await page.waitForFunction((n) => Number(document.querySelector('#card-arrivals .value')?.textContent) >= n, before + 6, { timeout: 15_000 });
+    // Six people are six arrivals (issue 22, item 8: reserved-but-unused arrival numbers once counted as people).
+    await page.waitForFunction((n) => Number(document.querySelector('#card-arrivals .value')?.textContent) === n, before + 6, { timeout: 15_000 });
     expect(Number(await cardValue(page, 'card-queue'))).toBeGreaterThan(0);
     const queueLine = page.locator('#queue-chart path[data-series="Queue length"]');
     expect(Number(await queueLine.getAttribute('data-last'))).toBeGreaterThan(0);
@@ -168,8 +170,19 @@ describe(`operator console in Chromium (${backend})`, () => {
     expect(refusals.status).toBe(403);
     await page.locator('#refusal-chart').waitFor({ timeout: 10_000 });
     // The chart refreshes on its own timer; wait for the refusal to show up in it.
-    await page.waitForFunction(() => document.querySelector('#refusal-chart')?.textContent?.includes('INVITATION_REQUIRED'), undefined, { timeout: 20_000 });
-    expect(await page.locator('#refusal-chart').textContent()).toContain('INVITATION_REQUIRED');
+    // ... in words, not as the code (issue 22, item 8).
+    await page.waitForFunction(() => document.querySelector('#refusal-chart')?.textContent?.includes('No invitation'), undefined, { timeout: 20_000 });
+    expect(await page.locator('#refusal-chart').textContent()).not.toContain('INVITATION_REQUIRED');
+    // The charts have a time axis: clock times at the start, middle and end of the samples, and its title.
+    const ticks = await page.locator('#queue-chart .time-axis text[data-t]').allTextContents();
+    expect(ticks).toHaveLength(3);
+    for (const tick of ticks) expect(tick).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+    expect(await page.locator('#queue-chart .time-axis .axis-title').textContent()).toBe('Time');
+    // Creating an event from the form says what was created and when it opens, not the button's "Create event".
+    await page.fill('#ev-name', `Later ${suffix}`);
+    await page.click('#event-form button[type=submit]');
+    await page.locator('#live-notice [role=status]').waitFor();
+    expect(await page.locator('#live-notice').textContent()).toMatch(new RegExp(`^Event “Later ${suffix}” created; it opens .+\\.$`));
 
     // --- registry/EHR sync status and the audit search ---
     const dead = await seedDeadMessage();
@@ -197,14 +210,20 @@ describe(`operator console in Chromium (${backend})`, () => {
     await page.locator('#iis-table tbody tr', { hasText: `State IIS ${suffix}` }).waitFor();
     await page.click('a[href="#audit"]');
     await page.locator('#audit-results table, #audit-results [role=alert]').first().waitFor();
-    expect(await page.locator('#audit-results').textContent()).not.toMatch(/failed/i);
+    expect(await page.locator('#audit-results [role=alert]').count()).toBe(0); // the search itself worked
+    // Rows in words (issue 22, item 9): no DICOM action letter, no outcome number, queries decoded, not base64.
+    const auditText = await page.locator('#audit-table tbody').textContent();
+    expect(auditText).toContain('Administration');
+    expect(auditText).toContain('Query: grant_type=authorization_code');
+    expect(auditText).not.toMatch(/\bE admin\b|Success\s*0/);
+    expect(auditText).not.toContain(Buffer.from('grant_type=authorization_code').toString('base64').slice(0, 24));
     // The staff member's own sign-in is in the log, naming their Practitioner.
     await page.selectOption('#audit-action', 'login');
     await page.fill('#audit-client', 'vaxhub-admin');
     await page.click('#audit-form button[type=submit]');
     await page.locator('#audit-table caption').waitFor();
     await page.waitForFunction((who) => document.querySelector('#audit-table tbody')?.textContent?.includes(who), staff.fhirUser, { timeout: 10_000 });
-    expect(await page.locator('#audit-table caption').textContent()).toMatch(/^\d+ events$/);
+    expect(await page.locator('#audit-table caption').textContent()).toMatch(/^(\d[\d,]* events|1 event|No events)$/);
     await look(page, '07-audit');
 
     // --- sign-out revokes the staff token at the hub and returns to the sign-in page ---

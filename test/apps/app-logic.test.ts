@@ -3,7 +3,12 @@ import { buildCalendar, escapeText, foldLine } from '../../smart-apps/shared/ics
 import { haversineKm, postalCentroid, sortByNearness } from '../../smart-apps/shared/geo.js';
 import { byLabel, parseMetrics } from '../../smart-apps/admin/prom.js';
 import { nextDose } from '../../smart-apps/signup/booking.js';
-import { missingTranslations } from '../../smart-apps/shared/i18n.js';
+import type { AuditEvent } from 'fhir/r4';
+import { missingTranslations, setLanguage, t } from '../../smart-apps/shared/i18n.js';
+import { ADMIN_MESSAGES } from '../../smart-apps/shared/messages-admin.js';
+import { auditAction, auditOutcome, auditWhat } from '../../smart-apps/admin/audit-view.js';
+import { refusalText } from '../../smart-apps/admin/live-view.js';
+import { productLabel } from '../../smart-apps/admin/supply-view.js';
 import { conceptText, vaccineName } from '../../smart-apps/shared/fhir-text.js';
 import { parseProducts } from '../../src/scheduling/products.js';
 import { readFileSync } from 'node:fs';
@@ -104,5 +109,58 @@ describe('vaccine names in the apps', () => {
     expect(conceptText(cvx('210'))).toMatch(/AstraZeneca/);
     expect(conceptText(cvx('999'))).toBe('CVX 999');
     expect(conceptText({ coding: [{ system: 'http://snomed.info/sct', code: '368208006', display: 'Left upper arm' }] })).toBe('Left upper arm');
+  });
+});
+
+describe('console wording (issue 22, items 8 and 9)', () => {
+  afterEach(() => setLanguage('en'));
+
+  it('chooses plural forms by the language rules: never "1 invitations sent"', () => {
+    expect(t('draws.ran', { n: 1 })).toBe('Draw run: 1 invitation sent.');
+    expect(t('draws.ran', { n: 3 })).toBe('Draw run: 3 invitations sent.');
+    expect(t('draws.ran', { n: 0 })).toBe('Draw run: no invitations sent.');
+    expect(t('draws.ran', { n: 1200 })).toBe('Draw run: 1,200 invitations sent.');
+    expect(t('audit.found', { n: 1 })).toBe('1 event');
+    expect(t('supply.expiring', { days: 1 })).toBe('Expiring within 1 day');
+    setLanguage('es');
+    expect(t('draws.ran', { n: 1 })).toBe('Sorteo realizado: 1 invitación enviada.');
+    expect(t('draws.ran', { n: 2 })).toBe('Sorteo realizado: 2 invitaciones enviadas.');
+    setLanguage('ko');
+    expect(t('draws.ran', { n: 1 })).toBe('추첨 완료: 초대장 1건 발송.');
+    // Every plural message in every language has an `other` form (the fallback of any category).
+    for (const [key, entry] of Object.entries(ADMIN_MESSAGES)) {
+      for (const text of Object.values(entry)) if (/, plural,/.test(text)) expect(`${key}: ${/other \{/.test(text)}`).toBe(`${key}: true`);
+    }
+  });
+
+  it('names a product once, by the name people know, with its code after it', () => {
+    expect(productLabel('301', 'CVX 301')).toBe('Pfizer-BioNTech COVID-19 Vaccine, Bivalent (5-11 years) (CVX 301)');
+    expect(productLabel('999', 'CVX 999')).toBe('CVX 999');
+    expect(productLabel('999', 'Some vaccine')).toBe('Some vaccine (CVX 999)');
+  });
+
+  it('shows audit rows in words: the action, the outcome and a decoded query, not "E admin", "0" or base64', () => {
+    const e: AuditEvent = {
+      resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'E', recorded: '2026-12-07T12:00:00Z', outcome: '0',
+      subtype: [{ code: 'admin' }], agent: [{ requestor: true, who: { display: 'x' } }], source: { observer: { display: 'hub' } },
+      entity: [{ what: { display: 'POST /auth/admin/staff' } }, { query: Buffer.from('Patient?name=Müller', 'utf8').toString('base64') }],
+    };
+    expect(auditAction(e)).toBe('Administration');
+    expect(auditOutcome(e)).toBe('Success');
+    expect(auditWhat(e)).toBe('POST /auth/admin/staff; Query: Patient?name=Müller');
+    expect(auditOutcome({ ...e, outcome: '4', outcomeDesc: 'denied' })).toBe('Refused');
+    expect(auditOutcome({ ...e, outcome: '8', outcomeDesc: 'database gone' })).toBe('Error: database gone');
+    setLanguage('es');
+    expect(auditAction({ ...e, subtype: [{ code: 'search' }] })).toBe('Búsqueda');
+  });
+
+  it('names refusal reasons in words in the console language, not as codes', () => {
+    expect(refusalText('INVITATION_USED')).toBe('Invitation already used');
+    expect(refusalText('rate-limit-registrant')).toBe('Rate limit (same person or address)');
+    expect(refusalText('SOMETHING_NEW')).toBe('SOMETHING_NEW');
+    setLanguage('es');
+    expect(refusalText('INVITATION_USED')).toBe('Invitación ya usada');
+    setLanguage('ko');
+    expect(refusalText('INVITATION_REQUIRED')).toBe('초대장 없음');
   });
 });
