@@ -125,6 +125,11 @@ describe.each(backends())('HL7 v2 endpoint for EHRs on %s', (backend) => {
     expect(sent.map((r) => r.dose_id).sort()).toEqual(doses.map((d) => d.id).sort());
     const atRegistry = registry.brain.deliveries.filter((d) => MedplumMessage.parse(d.text).getSegment('PID')?.getComponent(3, 1) === patient.id);
     expect(atRegistry.map((d) => MedplumMessage.parse(d.text).getSegment('RXA')!.getField(15).toString()).sort()).toEqual(['', '32k2a', 'xy3939']);
+    // With the providers and the facility the EHR sent (contained in the dose): RXA-10, ORC-12, RXA-11.
+    const dtapAtRegistry = MedplumMessage.parse(atRegistry.find((d) => d.text.includes('xy3939'))!.text);
+    expect(dtapAtRegistry.getSegment('RXA')!.getField(10).toString()).toContain('Sticker');
+    expect(dtapAtRegistry.getSegment('ORC')!.getField(12).toString()).toContain('Pediatric');
+    expect(dtapAtRegistry.getSegment('RXA')!.getField(11).toString()).toContain('DCS_DC');
   });
 
   it('a resend (same MSH-10, or a new one with the same ORC-3s) creates nothing new; RXA-21 U changes the dose, D deletes it', async () => {

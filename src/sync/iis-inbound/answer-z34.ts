@@ -5,7 +5,7 @@
  * ERR naming the field when the query cannot be run. Matching is the inbound endpoint's (identifier, then name and
  * birth date), without creating or linking anyone: a query changes nothing.
  */
-import type { Immunization, Location, Patient, Practitioner } from 'fhir/r4';
+import type { Immunization, Patient } from 'fhir/r4';
 import type { Queryable } from '../../store/db.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { buildMessage, buildSegment, type Hl7Message, type Hl7Segment } from '../iis/hl7-message.js';
@@ -39,26 +39,11 @@ function rsp(msg: Hl7Message, who: Answerer, profile: string, ack: 'AA' | 'AE', 
   ]);
 }
 
-/**
- * A dose received over HL7 v2 names its providers and facility as contained resources (`#ap`, `#facility`): handed to
- * the VXU writer as the Practitioners and Location it reads, so RXA-10, ORC-12 and RXA-11 go back out as they came.
- */
-function withContained(imm: Immunization): { immunization: Immunization; practitioners: Practitioner[]; location?: Location } {
-  const contained = imm.contained ?? [];
-  const practitioners = contained.filter((r): r is Practitioner => r.resourceType === 'Practitioner');
-  const local = (ref: string | undefined, type: string): string | undefined => (ref?.startsWith('#') && contained.some((r) => r.resourceType === type && `#${r.id}` === ref) ? `${type}/${ref.slice(1)}` : ref);
-  const location = contained.find((r): r is Location => r.resourceType === 'Location' && `#${r.id}` === imm.location?.reference);
-  return {
-    immunization: { ...imm, ...(imm.performer ? { performer: imm.performer.map((p) => ({ ...p, actor: { ...p.actor, reference: local(p.actor.reference, 'Practitioner') } })) } : {}) },
-    practitioners,
-    ...(location ? { location } : {}),
-  };
-}
-
 /** The dose groups (ORC, RXA, RXR, OBX) of one Immunization, as the hub's VXU writer builds them. */
 function doseSegments(p: Patient, imm: Immunization, sender: VxuSender, now: Date): Hl7Segment[] {
   try {
-    const vxu = buildVxu({ controlId: 'z32', now, action: 'A', patient: p, sender, ...withContained(imm) });
+    // Providers and facility contained in a received dose are read by the VXU writer itself.
+    const vxu = buildVxu({ controlId: 'z32', now, action: 'A', patient: p, sender, immunization: imm });
     const at = vxu.segments.findIndex((s) => s.name === 'ORC');
     return at < 0 ? [] : vxu.segments.slice(at);
   } catch {

@@ -142,11 +142,20 @@ export function xcn(p: Practitioner | undefined): Hl7FieldInput {
   ];
 }
 
+/**
+ * The dose's administering (AP) or ordering (OP) provider: a stored Practitioner the caller read, or one contained in
+ * the dose (`#ap`), as doses received over HL7 v2 carry them, so what an EHR sent goes on to the registry.
+ */
 function performer(imm: Immunization, fn: 'AP' | 'OP', all: Practitioner[]): Practitioner | undefined {
   const ref = imm.performer?.find((p) => p.function?.coding?.some((c) => c.code === fn))?.actor.reference ??
     (fn === 'AP' ? imm.performer?.find((p) => !p.function)?.actor.reference : undefined);
+  if (ref?.startsWith('#')) return containedOf<Practitioner>(imm, 'Practitioner', ref);
   const id = ref?.startsWith('Practitioner/') ? ref.slice('Practitioner/'.length) : undefined;
   return id ? all.find((p) => p.id === id) : undefined;
+}
+
+function containedOf<T extends { resourceType: string; id?: string }>(imm: Immunization, type: string, ref: string): T | undefined {
+  return imm.contained?.find((r) => r.resourceType === type && `#${r.id}` === ref) as T | undefined;
 }
 
 /**
@@ -270,7 +279,8 @@ export function buildVxu(input: VxuInput): Hl7Message {
   rxa[6] = unit ? [unit, unit, 'UCUM'] : '';
   rxa[8] = administrationNote(imm, status);
   rxa[9] = administered ? xcn(performer(imm, 'AP', practitioners)) : '';
-  rxa[10] = administered ? administeredAt(input.location, sender) : '';
+  const location = input.location ?? (imm.location?.reference?.startsWith('#') ? containedOf<Location>(imm, 'Location', imm.location.reference) : undefined);
+  rxa[10] = administered ? administeredAt(location, sender) : '';
   rxa[14] = imm.lotNumber ?? '';
   rxa[15] = fhirToHl7Date(imm.expirationDate);
   rxa[16] = manufacturerCode(imm, input.manufacturer);
