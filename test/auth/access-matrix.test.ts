@@ -555,7 +555,7 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
     const owners = (c: Cell) => c.p === 'patientA' || c.p === 'operator';
     for (const c of [...last.filter((x) => !owners(x)), ...last.filter(owners)]) await run(c);
     expect(failures.sort()).toEqual([]);
-    // ~8,000 cells per backend (the conformance types, conditional operations and the IIS and Bulk routes added
-    // ~1,500 on 2026-12-07): ~70 s on a quiet host, past 120 s on PGlite when CI's parallel suites load it.
+    // Every row times every principal (the conformance types, conditional operations and the IIS and Bulk routes
+    // added rows on 2026-12-07): ~70 s on a quiet host, past 120 s on PGlite when CI's parallel suites load it.
   }, 300_000);
 });
