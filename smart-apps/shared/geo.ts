@@ -73,3 +73,26 @@ export function sortByNearness<T extends Place>(postalCode: string, places: T[])
       return codeGap(a.place) - codeGap(b.place) || a.place.id.localeCompare(b.place.id);
     });
 }
+
+/** Regions whose people read road distances in miles (CLDR's measurement system for distance). */
+const MILE_REGIONS = new Set(['US', 'GB', 'LR', 'MM']);
+
+/**
+ * A distance in the units of the person's region (miles for en-US and es-US, kilometres elsewhere), written by
+ * Intl in the page's language: "3.2 mi", "a 3,2 mi", "5.1km". The region comes from the browser's locale (a
+ * Spanish speaker in Chicago has es-US), else from the page language's likely region.
+ */
+export function distanceText(km: number, language: string, locales: readonly string[] = typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language]): string {
+  const region = regionOf(locales[0] ?? language);
+  const miles = MILE_REGIONS.has(region);
+  const v = miles ? km / 1.609344 : km;
+  return new Intl.NumberFormat(language, { style: 'unit', unit: miles ? 'mile' : 'kilometer', unitDisplay: 'short', maximumFractionDigits: v < 10 ? 1 : 0 }).format(v);
+}
+
+function regionOf(tag: string): string {
+  try {
+    return new Intl.Locale(tag).maximize().region ?? '';
+  } catch {
+    return '';
+  }
+}

@@ -6,7 +6,8 @@
  * the menu lists current products only, and every time names its vaccine.
  */
 import { announce, field, h } from '../shared/dom.js';
-import { formatDate, t } from '../shared/i18n.js';
+import { distanceText } from '../shared/geo.js';
+import { formatDate, language, t } from '../shared/i18n.js';
 import { errorText, type AppContext } from './context.js';
 import { slotsFromFind, slotsFromPublication, type ClinicOption, type SlotOption, type SlotQuery } from './slots.js';
 
@@ -71,7 +72,7 @@ export function findView(app: AppContext, opts: FindOptions): Node[] {
     drawTimes();
     return h('li', { class: 'clinic', 'data-location': c.id },
       h('h3', {}, c.name),
-      h('p', {}, c.address, c.km !== undefined ? h('span', { class: 'distance' }, ` · ${t('find.km', { km: c.km < 10 ? c.km.toFixed(1) : Math.round(c.km) })}`) : null),
+      h('p', {}, c.address, c.km !== undefined ? h('span', { class: 'distance' }, ` · ${t('find.km', { distance: distanceText(c.km, language()) })}`) : null),
       times, more);
   };
 

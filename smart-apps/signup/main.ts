@@ -48,7 +48,8 @@ function bookingFind(): Node[] {
   if (!claim) return [h('h2', {}, t('find.title')), announce(t('wait.noInvitation'), 'alert')];
   const preferred = sessionStorage.getItem('vaxhub.signup.slot') ?? undefined;
   return findView(app, {
-    initialPostalCode: sessionStorage.getItem('vaxhub.signup.postal') ?? undefined,
+    // The last searched postal code, else the one registered with on this device.
+    initialPostalCode: sessionStorage.getItem('vaxhub.signup.postal') || load('registrant')?.postalCode || undefined,
     preferredSlotId: preferred,
     async pick(clinic, slot) {
       sessionStorage.setItem('vaxhub.signup.postal', (document.getElementById('find-near') as HTMLInputElement | null)?.value ?? '');

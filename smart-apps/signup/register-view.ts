@@ -21,6 +21,17 @@ const FIELD_OF: Record<string, string> = {
   postalCode: 'reg-postal', 'answers.occupation': 'reg-occupation', 'answers.conditions': 'reg-conditions',
 };
 
+/**
+ * A hub issue about the form in the person's words and language, by the field it names (the hub's own text, e.g.
+ * "postalCode must be 2-10 letters or digits", is for API clients). Unknown issues keep the hub's text.
+ */
+export function fieldProblem(i: { message: string; expression?: string }): string {
+  const path = (i.expression ?? '').replace(/\[\d+\]$/, '');
+  if (path === 'email' && /required/i.test(i.message)) return t('regerr.email.required');
+  if (path === 'birthDate' && /future/i.test(i.message)) return t('regerr.birthDate.future');
+  return tOr(`regerr.${path}`, i.message);
+}
+
 function value(form: HTMLFormElement, name: string): string {
   return ((form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null)?.value ?? '').trim();
 }
@@ -65,6 +76,14 @@ export function registerView(app: AppContext, family: boolean): Node[] {
     for (const el of Array.from(form.querySelectorAll('[aria-invalid]'))) el.removeAttribute('aria-invalid');
     const chosen = Array.from(form.querySelectorAll<HTMLInputElement>('input[name=condition]:checked')).map((c) => c.value);
     const phone = value(form, 'reg-phone');
+    // The form asks for email (invitations and codes go there): the hub would take a phone alone, so a form with a
+    // phone and no email is stopped here (with neither, the hub's list says it among the other problems, in words).
+    if (!value(form, 'reg-email') && phone) {
+      document.getElementById('reg-email')?.setAttribute('aria-invalid', 'true');
+      result.replaceChildren(h('div', { role: 'alert', class: 'error', tabindex: '-1', id: 'register-errors' }, h('p', {}, t('regerr.email.required'))));
+      document.getElementById('register-errors')?.focus();
+      return;
+    }
     const body = {
       name: { family: value(form, 'reg-family'), given: value(form, 'reg-given').split(/\s+/).filter(Boolean) },
       birthDate: value(form, 'reg-birth'),
@@ -83,15 +102,15 @@ export function registerView(app: AppContext, family: boolean): Node[] {
         result.focus();
         return;
       }
-      save('registrant', { registrantId: r.body.registrantId, statusToken: r.body.statusToken });
+      save('registrant', { registrantId: r.body.registrantId, statusToken: r.body.statusToken, postalCode: body.postalCode });
       app.go('#status');
     } catch (e) {
       const issues = e instanceof HubError ? e.issues.filter((i) => i.message) : [];
       for (const i of issues) document.getElementById(FIELD_OF[i.expression ?? ''] ?? '')?.setAttribute('aria-invalid', 'true');
-      const message = e instanceof HubError && e.code === 'ALREADY_REGISTERED' ? t('reg.already') : issues.length > 1 ? t('reg.problems') : errorText(e);
+      const message = e instanceof HubError && e.code === 'ALREADY_REGISTERED' ? t('reg.already') : issues.length > 1 ? t('reg.problems') : issues.length === 1 ? fieldProblem(issues[0]!) : errorText(e);
       result.replaceChildren(
         h('div', { role: 'alert', class: 'error', tabindex: '-1', id: 'register-errors' }, h('p', {}, message),
-          issues.length > 1 ? h('ul', {}, ...issues.map((i) => h('li', {}, i.message))) : null),
+          issues.length > 1 ? h('ul', {}, ...issues.map((i) => h('li', {}, fieldProblem(i)))) : null),
       );
       document.getElementById('register-errors')?.focus();
     }

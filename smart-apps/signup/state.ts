@@ -7,6 +7,8 @@
 export interface RegistrantState {
   registrantId: string;
   statusToken: string;
+  /** The postal code registered with: the clinic search starts from it. */
+  postalCode?: string;
 }
 
 export interface ClaimState {

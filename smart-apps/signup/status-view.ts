@@ -32,6 +32,9 @@ function card(app: AppContext, s: StatusAnswer, heading: 'h3' | 'h4'): HTMLEleme
   return h('div', { class: 'status-card' },
     h(heading, {}, h('span', { class: `badge state-${s.status}` }, statusText(s))),
     h('p', {}, tierText(app, s)),
+    // What a "Phase 1c" is and what happens next, so nobody has to call to ask (issue 22, item 7).
+    s.tier ? h('p', { class: 'hint tier-explained' }, t('status.tierExplained')) : null,
+    s.status === 'registered' ? h('p', { class: 'next-steps' }, h('strong', {}, t('status.nextTitle')), ' ', t('status.next')) : null,
     h('p', { class: 'hint' }, t('reg.yourId', { id: s.registrantId })),
   );
 }

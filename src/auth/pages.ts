@@ -82,15 +82,39 @@ ${hidden('request', requestId)}
   );
 }
 
-const ACTIONS: Record<string, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+/** What a kind of record is, in words: for the person's own record, and for records of others (staff, systems). */
+const RECORD_WORDS: Record<string, { own: string; any: string }> = {
+  Patient: { own: 'your personal details (name, date of birth, contact details)', any: 'people\'s personal details (name, date of birth, contact details)' },
+  Immunization: { own: 'your vaccinations', any: 'vaccination records' },
+  ImmunizationRecommendation: { own: 'the vaccinations recommended for you', any: 'vaccination recommendations' },
+  ImmunizationEvaluation: { own: 'checks of your vaccinations against the schedule', any: 'vaccination schedule checks' },
+  Appointment: { own: 'your appointments', any: 'appointments' },
+  Slot: { own: 'free appointment times', any: 'free appointment times' },
+  Schedule: { own: 'clinic schedules', any: 'clinic schedules' },
+  Location: { own: 'clinic names and addresses', any: 'clinic names and addresses' },
+  Organization: { own: 'organisations such as clinics and providers', any: 'organisations such as clinics and providers' },
+  Practitioner: { own: 'your staff member details', any: 'staff member details' },
+  PractitionerRole: { own: 'staff roles', any: 'staff roles' },
+  RelatedPerson: { own: 'people linked to your record (family, carers)', any: 'family members and carers' },
+  Consent: { own: 'your consents', any: 'consents' },
+  DocumentReference: { own: 'your documents, such as health cards', any: 'documents, such as health cards' },
+  '*': { own: 'everything in your record', any: 'all kinds of records' },
+};
 
-/** A person-readable line for one scope. */
+/**
+ * A person-readable line for one scope (issue 22, item 7: the consent page listed `patient/Patient.rs`): what the
+ * app may do ("See and change") with which records, in words; the raw scope is only in the technical details.
+ */
 export function describeGrant(g: ScopeGrant): string {
-  const verbs = Object.entries(g.permissions).filter(([, on]) => on).map(([l]) => ACTIONS[l]!);
-  const what = g.resourceType === '*' ? 'all kinds of records' : `${g.resourceType} records`;
-  const whose = g.context === 'patient' ? 'of your own record' : g.context === 'user' ? 'you can access' : 'in the system';
+  const p = g.permissions as Record<string, boolean | undefined>;
+  const verbs = [p.r || p.s ? 'see' : '', p.c ? 'add to' : '', p.u ? 'change' : '', p.d ? 'delete' : ''].filter(Boolean);
+  const said = verbs.length > 1 ? `${verbs.slice(0, -1).join(', ')} and ${verbs.at(-1)!}` : verbs[0] ?? 'use';
+  const words = RECORD_WORDS[g.resourceType];
+  const what = g.context === 'patient'
+    ? words?.own ?? `your ${g.resourceType} records`
+    : `${words?.any ?? `${g.resourceType} records`}${g.context === 'user' ? ' you are allowed to see' : ', for everyone in the system'}`;
   const limits = Object.entries(g.restrictions).map(([k, v]) => `${k} = ${v}`).join(', ');
-  return `${verbs.join(', ')} ${what} ${whose}${limits ? ` (only where ${limits})` : ''}`;
+  return `${said.charAt(0).toUpperCase()}${said.slice(1)} ${what}${limits ? ` (only where ${limits})` : ''}`;
 }
 
 const CONTEXT_TEXT: Record<string, string> = {
@@ -110,14 +134,14 @@ const STAFF_CONTEXT_TEXT: Record<string, string> = {
 export function consentPage(requestId: string, clientName: string, scope: string, audience: SignInAudience = 'patient'): string {
   const parsed = parseScopes(scope);
   const text = (c: string): string => (audience === 'staff' ? STAFF_CONTEXT_TEXT[c] : undefined) ?? CONTEXT_TEXT[c] ?? c;
-  const items = [
-    ...parsed.grants.map((g) => `<li>${escapeHtml(describeGrant(g))} <code>${escapeHtml(g.raw)}</code></li>`),
-    ...[...parsed.context].map((c) => `<li>${escapeHtml(text(c))} <code>${escapeHtml(c)}</code></li>`),
-  ];
+  // In words first; the scopes as the app asked for them only as technical detail, folded away.
+  const items = [...parsed.grants.map((g) => describeGrant(g)), ...[...parsed.context].map((c) => text(c))].map((x) => `<li>${escapeHtml(x)}</li>`);
+  const raw = [...parsed.grants.map((g) => g.raw), ...parsed.context].map((x) => `<code>${escapeHtml(x)}</code>`).join(' ');
   return page(
     'Allow access?',
     `<p><strong>${escapeHtml(clientName)}</strong> asks for permission to:</p>
 <ul>${items.join('\n')}</ul>
+<details><summary>Technical details (the permissions as the app asked for them)</summary><p>${raw}</p></details>
 <form method="post" action="consent">
 ${hidden('request', requestId)}
 <button type="submit" name="decision" value="approve">Allow</button>

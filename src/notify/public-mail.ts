@@ -38,6 +38,14 @@ const EN = {
   'code.text': 'Your one-time code is {code}. It is valid for {minutes} minutes. Nobody from the clinic will ever ask you for it.',
   'signin.subject': 'Your vaxhub sign-in code',
   'signin.text': 'Your vaxhub sign-in code is {code}. It expires in 10 minutes. If you did not ask for it, ignore this message.',
+  'registered.subject': 'You are registered for a vaccination',
+  'registered.intro': 'Thank you: you are registered for a vaccination appointment.',
+  'registered.number': 'Your registration number: {id}',
+  'registered.group': 'Your priority group: {group}',
+  'registered.groupNone': 'Under the current rules you are not in a priority group yet. You stay registered; when the rules open to more people we look at your answers again.',
+  'registered.groupWhat': 'Priority groups (phases such as 1a, 1b, 1c) are invited in order, as vaccine supply allows.',
+  'registered.next': 'What happens next: when your group is invited, we draw invitations among the people registered in it. If you are selected, we email you a personal link to book; it is valid for a limited time. You do not need to call or to register again.',
+  'registered.status': 'You can check your status on the sign-up page with your registration number and date of birth.',
 } as const;
 
 export type PublicMailKey = keyof typeof EN;
@@ -73,6 +81,14 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'code.text': 'Su código de un solo uso es {code}. Es válido durante {minutes} minutos. Nadie de la clínica se lo pedirá nunca.',
     'signin.subject': 'Su código para iniciar sesión en vaxhub',
     'signin.text': 'Su código para iniciar sesión en vaxhub es {code}. Vence en 10 minutos. Si no lo pidió, ignore este mensaje.',
+    'registered.subject': 'Está inscrito para vacunarse',
+    'registered.intro': 'Gracias: está inscrito para una cita de vacunación.',
+    'registered.number': 'Su número de inscripción: {id}',
+    'registered.group': 'Su grupo de prioridad: {group}',
+    'registered.groupNone': 'Según las reglas actuales aún no está en un grupo de prioridad. Sigue inscrito; cuando las reglas se abran a más personas revisaremos sus respuestas otra vez.',
+    'registered.groupWhat': 'Los grupos de prioridad (fases como 1a, 1b, 1c) se invitan por orden, según haya vacunas disponibles.',
+    'registered.next': 'Qué sigue: cuando se invite a su grupo, sortearemos invitaciones entre las personas inscritas en él. Si sale seleccionado, le enviaremos por correo un enlace personal para reservar, válido por tiempo limitado. No necesita llamar ni inscribirse otra vez.',
+    'registered.status': 'Puede consultar su estado en la página de inscripción con su número de inscripción y su fecha de nacimiento.',
   },
   ko: {
     'booked.subject': '예방접종 예약이 완료되었습니다',
@@ -103,6 +119,14 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'code.text': '일회용 코드는 {code}입니다. {minutes}분 동안 유효합니다. 접종소 직원은 절대 이 코드를 묻지 않습니다.',
     'signin.subject': 'vaxhub 로그인 코드',
     'signin.text': 'vaxhub 로그인 코드는 {code}입니다. 10분 후에 만료됩니다. 요청하지 않으셨다면 이 메시지를 무시하세요.',
+    'registered.subject': '예방접종 등록이 완료되었습니다',
+    'registered.intro': '감사합니다. 예방접종 예약 대상자로 등록되었습니다.',
+    'registered.number': '등록 번호: {id}',
+    'registered.group': '우선순위 그룹: {group}',
+    'registered.groupNone': '현재 기준으로는 아직 우선순위 그룹에 해당하지 않습니다. 등록은 유지되며, 기준이 확대되면 답변을 다시 확인합니다.',
+    'registered.groupWhat': '우선순위 그룹(1a, 1b, 1c 등 단계)은 백신 공급에 따라 순서대로 초대됩니다.',
+    'registered.next': '다음 단계: 귀하의 그룹 차례가 되면 그룹에 등록된 분들 중에서 초대 대상을 추첨합니다. 선정되면 예약용 개인 링크를 이메일로 보내 드리며, 링크는 정해진 기간 동안만 유효합니다. 전화하거나 다시 등록하실 필요가 없습니다.',
+    'registered.status': '등록 번호와 생년월일로 신청 페이지에서 상태를 확인할 수 있습니다.',
   },
 };
 
@@ -189,4 +213,25 @@ export function invitationCodeMail(language: MailLanguage, f: { code: string; mi
 
 export function signInCodeMail(language: MailLanguage, code: string): { subject: string; text: string } {
   return { subject: mailText(language, 'signin.subject'), text: mailText(language, 'signin.text', { code }) };
+}
+
+/**
+ * The confirmation of a registration (issue 22, item 7: nobody heard anything after registering), with the
+ * registration number, the priority group and what happens next, so nobody has to call to ask.
+ */
+export function registeredMail(language: MailLanguage, f: { registrantId: string; group: string | null }): { subject: string; text: string } {
+  return {
+    subject: mailText(language, 'registered.subject'),
+    text: [
+      mailText(language, 'registered.intro'),
+      '',
+      mailText(language, 'registered.number', { id: f.registrantId }),
+      f.group ? mailText(language, 'registered.group', { group: f.group }) : mailText(language, 'registered.groupNone'),
+      mailText(language, 'registered.groupWhat'),
+      '',
+      mailText(language, 'registered.next'),
+      '',
+      mailText(language, 'registered.status'),
+    ].join('\n'),
+  };
 }

@@ -1,6 +1,6 @@
 /** Pure logic of the sign-up and admin apps: RFC 5545 output, distance sorting, Prometheus parsing, next-dose dates. */
 import { buildCalendar, escapeText, foldLine } from '../../smart-apps/shared/ics.js';
-import { haversineKm, postalCentroid, sortByNearness } from '../../smart-apps/shared/geo.js';
+import { distanceText, haversineKm, postalCentroid, sortByNearness } from '../../smart-apps/shared/geo.js';
 import { byLabel, parseMetrics } from '../../smart-apps/admin/prom.js';
 import { nextDose } from '../../smart-apps/signup/booking.js';
 import type { AuditEvent } from 'fhir/r4';
@@ -9,6 +9,7 @@ import { ADMIN_MESSAGES } from '../../smart-apps/shared/messages-admin.js';
 import { auditAction, auditOutcome, auditWhat } from '../../smart-apps/admin/audit-view.js';
 import { refusalText } from '../../smart-apps/admin/live-view.js';
 import { productLabel } from '../../smart-apps/admin/supply-view.js';
+import { fieldProblem } from '../../smart-apps/signup/register-view.js';
 import { conceptText, vaccineName } from '../../smart-apps/shared/fhir-text.js';
 import { parseProducts } from '../../src/scheduling/products.js';
 import { readFileSync } from 'node:fs';
@@ -162,5 +163,30 @@ describe('console wording (issue 22, items 8 and 9)', () => {
     expect(refusalText('INVITATION_USED')).toBe('Invitación ya usada');
     setLanguage('ko');
     expect(refusalText('INVITATION_REQUIRED')).toBe('초대장 없음');
+  });
+});
+
+describe('distances in the units of the person\'s region (issue 22, item 7)', () => {
+  it('writes miles for en-US and es-US, kilometres elsewhere, in the page language', () => {
+    expect(distanceText(16.09344, 'en', ['en-US'])).toBe('10 mi');
+    expect(distanceText(5, 'es', ['es-US'])).toBe('3,1 mi');
+    expect(distanceText(5, 'es', ['es-ES'])).toBe('5 km');
+    expect(distanceText(5, 'ko', ['ko-KR'])).toMatch(/^5\s?km$/);
+    // No browser locale: the page language's likely region (en -> US).
+    expect(distanceText(160.9344, 'en', [])).toBe('100 mi');
+  });
+});
+
+describe('registration problems in words (issue 22, item 7)', () => {
+  afterEach(() => setLanguage('en'));
+  it('explains each field the hub refused in the person\'s language, not in the API\'s terms', () => {
+    expect(fieldProblem({ message: 'postalCode must be 2-10 letters or digits', expression: 'postalCode' })).toBe('Enter your ZIP or postal code (for example, 60601).');
+    expect(fieldProblem({ message: 'birthDate must be a date YYYY-MM-DD', expression: 'birthDate' })).toMatch(/^Enter your date of birth/);
+    expect(fieldProblem({ message: 'birthDate is in the future', expression: 'birthDate' })).toMatch(/cannot be in the future/);
+    expect(fieldProblem({ message: 'An email address or a phone number is required', expression: 'email' })).toMatch(/^Enter your email address/);
+    expect(fieldProblem({ message: 'Unknown risk condition x', expression: 'answers.conditions[2]' })).toBe('Choose health conditions only from the list.');
+    expect(fieldProblem({ message: 'Something new', expression: 'other' })).toBe('Something new');
+    setLanguage('es');
+    expect(fieldProblem({ message: 'postalCode must be 2-10 letters or digits', expression: 'postalCode' })).toBe('Escriba su código postal (por ejemplo, 60601).');
   });
 });

@@ -68,7 +68,10 @@ describe.each(authDatabases)('SMART App Launch on $name', ({ open }) => {
     expect(verified.status).toBe(303);
     const consent = await agent.get('/auth/consent').query({ request: requestId });
     expect(consent.text).toContain('Vax Wallet &lt;test&gt;');
-    expect(consent.text).toContain('patient/Immunization.rs');
+    // In words what the app will see (issue 22, item 7); the raw scope only inside the folded technical details.
+    expect(consent.text).toContain('<li>See your vaccinations</li>');
+    expect(consent.text).toMatch(/<details><summary>Technical details[^<]*<\/summary><p>[^]*<code>patient\/Immunization\.rs<\/code>/);
+    expect(consent.text.replace(/<details>[^]*<\/details>/, '')).not.toContain('patient/Immunization.rs');
     const approved = await agent.post('/auth/consent').type('form').send({ request: requestId, decision: 'approve' });
     expect(approved.status).toBe(303);
     return new URL(approved.headers.location!);

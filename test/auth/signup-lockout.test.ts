@@ -79,6 +79,20 @@ describe.each(backends())('sign-up and sign-in through the hub on %s', (backend)
     return token.body.patient as string;
   }
 
+  it('a registration is confirmed by mail in the language registered in, with the number and what happens next (issue 22, item 7)', async () => {
+    const email = `rosa.${suffix}@example.org`;
+    const res = await request(t.url).post('/signup/register').send({ name: { family: `Rosales${suffix}`, given: ['Rosa'] }, birthDate: '1950-03-04', email, postalCode: '60601', answers: { occupation: 'education' }, language: 'es' });
+    expect(res.status).toBe(201);
+    const mails = await t.hub.db.query<{ subject: string; body: string }>('SELECT subject, body FROM notification_outbox WHERE recipient = $1 AND kind = $2', [email, 'registered']);
+    expect(mails.rows).toHaveLength(1);
+    expect(mails.rows[0]!.subject).toBe('Está inscrito para vacunarse');
+    expect(mails.rows[0]!.body).toContain(`Su número de inscripción: ${res.body.registrantId as string}`);
+    expect(mails.rows[0]!.body).toContain('Qué sigue:');
+    // A repeated registration is not confirmed again (the owner is told differently, at most hourly).
+    await request(t.url).post('/signup/register').send({ name: { family: `Rosales${suffix}`, given: ['Rosa'] }, birthDate: '1950-03-04', email, postalCode: '60601', answers: { occupation: 'education' }, language: 'es' });
+    expect((await t.hub.db.query('SELECT 1 FROM notification_outbox WHERE recipient = $1 AND kind = $2', [email, 'registered'])).rowCount).toBe(1);
+  });
+
   it('a stranger registering with Sam\'s email gets an ordinary answer; Sam still signs in, and is told', async () => {
     const res = await register(`Mallory${suffix}`, '1990-03-03', sam.email.toUpperCase());
     expect(res.status).toBe(201);

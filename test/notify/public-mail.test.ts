@@ -1,7 +1,7 @@
 /** The public mail catalogue and its formats (issue 22): every message in every language, local times, places. */
 import type { Location } from 'fhir/r4';
 import { addressLine, clinicTimeZone, formatWhen, mailLanguage, mapLink, preferredLanguage, TIMEZONE_EXTENSION } from '../../src/notify/mail-locale.js';
-import { bookedMail, invitationMail, missingMailTranslations } from '../../src/notify/public-mail.js';
+import { bookedMail, invitationMail, missingMailTranslations, registeredMail } from '../../src/notify/public-mail.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 const clinic: Location = {
@@ -55,6 +55,16 @@ describe('public mail', () => {
     expect(mail.subject).toBe('예방접종 예약에 초대되었습니다');
     expect(mail.text).not.toContain('2026-12-09T08:21');
     expect(mail.text).toContain('2026년 12월 9일');
+  });
+
+  it('confirms a registration with the number, the group explained and what happens next', () => {
+    const en = registeredMail('en', { registrantId: 'r-123', group: 'Phase 1c' });
+    expect(en.subject).toBe('You are registered for a vaccination');
+    expect(en.text).toContain('Your registration number: r-123');
+    expect(en.text).toContain('Your priority group: Phase 1c');
+    expect(en.text).toContain('Priority groups (phases such as 1a, 1b, 1c) are invited in order');
+    expect(en.text).toContain('What happens next:');
+    expect(registeredMail('ko', { registrantId: 'r-1', group: null }).text).toContain('아직 우선순위 그룹에 해당하지 않습니다');
   });
 
   it('refuses an unknown HUB_TIME_ZONE at start', () => {

@@ -220,7 +220,7 @@ describe.each(backends())('admission mail on %s', (backend) => {
     await admitted(off.url, place.token);
     expect(await status(off.url, place.token)).toMatchObject({ admitted: true, notifyOnAdmission: false });
     await sleep(1000); // ten sweep intervals, had the sweep been on
-    expect(mailsTo(ivy)).toHaveLength(0);
+    expect(admissionMailsTo(ivy)).toHaveLength(0);
     expect((await off.hub.db.query('SELECT 1 FROM notification_outbox WHERE kind = $1', [ADMISSION_MAIL_KIND])).rowCount).toBe(0);
   });
 });

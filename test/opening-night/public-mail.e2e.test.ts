@@ -59,7 +59,7 @@ describe.each(backends())('public mail on %s', (backend) => {
     expect(d.status).toBe(201);
     await new Promise((res) => setTimeout(res, 5));
     expect((await call('POST', `/admin/draws/${d.body.id}/run`, {}, ADMIN)).status).toBe(200);
-    const invitation = await mailbox.waitFor((m) => m.to.includes(`${who}-${uniq}@example.org`) && !/code|código|코드/i.test(m.subject));
+    const invitation = await mailbox.waitFor((m) => m.to.includes(`${who}-${uniq}@example.org`) && /\/invitation\//.test(m.text));
     return { patientId: r.body.patientId, ticket: /\/invitation\/([A-Za-z0-9_-]{16,64})/.exec(invitation.text)![1]!, invitation };
   }
 
@@ -81,6 +81,9 @@ describe.each(backends())('public mail on %s', (backend) => {
     const patient = await rig.hub.repo.read('Patient', patientId);
     expect(patient.communication).toEqual([{ language: { coding: [{ system: 'urn:ietf:bcp:47', code: 'es', display: 'Spanish' }] }, preferred: true }]);
 
+    // The registration is confirmed, in Spanish, with what happens next (issue 22, item 7).
+    const registered = await mailbox.waitFor((m) => m.to.includes(`sofia-${uniq}@example.org`) && m.subject === 'Está inscrito para vacunarse');
+    expect(registered.text).toContain('Qué sigue:');
     expect(invitation.subject).toBe('Está invitado a reservar su vacunación');
     expect(invitation.text).toContain('La invitación es válida hasta el');
     expect(invitation.text).not.toMatch(ISO_INSTANT);

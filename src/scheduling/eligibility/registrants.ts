@@ -16,6 +16,7 @@ import type { OperationOutcomeIssue, Patient } from 'fhir/r4';
 import { fhirError, issue, validationError } from '../../fhir/outcomes.js';
 import { enqueueMail } from '../../notify/outbox.js';
 import { communicationFor, mailLanguage } from '../../notify/mail-locale.js';
+import { registeredMail } from '../../notify/public-mail.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Db, type Queryable } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { evaluateTier, validateEligibility, type EligibilityAnswers, type TierResult, type TierRules } from './rules.js';
@@ -199,6 +200,11 @@ export async function registerPerson(deps: RegistrationDeps, input: Registration
           tier.rank, deps.rules.version, now.toISOString(), input.language ? mailLanguage(input.language) : null],
       );
       if (input.email && !email && !input.registeredBy) await mailContactReused(tx, input.email, identityKey(input));
+      if (email) {
+        // The confirmation, in the language the person registered in: number, group and what happens next.
+        const mail = registeredMail(mailLanguage(input.language ?? 'en'), { registrantId: id, group: tier.eligible ? tier.display : null });
+        await enqueueMail(tx, { kind: 'registered', to: email, recipientPatientId: patient.id, ...mail, dedupeKey: `registered:${id}`, mailClass: 'transactional' });
+      }
       return { ...fromRow(r.rows[0]!), registeredBy: input.registeredBy ?? null, repeated: false };
     });
   try {
