@@ -165,7 +165,7 @@ describeIfPg('a full day through the hub on %s: 1,000 doses, registry down part 
     const { body } = await hub.admin<{ health: ConnectionHealth[] }>('GET', 'connections');
     const health = body.health.find((h) => h.connectionId === 'state-iis')!;
     expect(health).toMatchObject({ queueDepth: 0, dead: 0, accepted: total - recalled.size, rejected: recalled.size });
-    expect(health.rejectsByReason).toEqual([{ reason: '101 Lot number is on the recall list', count: recalled.size }]);
+    expect(health.rejectsByReason).toEqual([{ reason: '101 Lot number is on the recall list (RXA-15)', count: recalled.size }]);
     expect(health.lastFailure).toMatch(/network/);
     if (process.env.IIS_TIMING) process.stdout.write(`full day: recorded in ${recordedAt - started} ms, drained ${Date.now() - recordedAt} ms later, worker errors ${workerErrors.length}\n`);
   }, 300_000); // ~45-60 s alone on two cores; generous for a loaded CI machine
