@@ -48,18 +48,27 @@ async function includeQuery(db: Queryable, name: string, spec: IncludeSpec, from
   return r.rows.slice(0, MAX_INCLUDES).map((row) => row.content);
 }
 
+/**
+ * ` AND x.target_type = $n` for each type given (the narrowed parameter's, the include's `:Type`), its value appended
+ * to `params`.
+ */
+function targetTypeConditions(params: unknown[], types: Array<string | undefined>): string {
+  let cond = '';
+  for (const t of types) {
+    if (!t) continue;
+    params.push(t);
+    cond += ` AND x.target_type = $${params.length}`;
+  }
+  return cond;
+}
+
 async function includeTargets(db: Queryable, rids: number[], specs: IncludeSpec[], truncated: string[]): Promise<AnyResource[]> {
   if (!rids.length || !specs.length) return [];
   const out: AnyResource[] = [];
   for (const spec of specs) {
     const { key, targetType } = indexParam(spec.def);
     const params: unknown[] = [rids, key];
-    let typeCond = '';
-    for (const t of [targetType, spec.targetType]) {
-      if (!t) continue;
-      params.push(t);
-      typeCond += ` AND x.target_type = $${params.length}`;
-    }
+    const typeCond = targetTypeConditions(params, [targetType, spec.targetType]);
     const from = `FROM sp_reference x
          JOIN fhir_resource t ON t.resource_type = x.target_type AND t.id = x.target_id AND NOT t.deleted
         WHERE x.rid = ANY($1::bigint[]) AND x.param = $2 ${typeCond}`;
@@ -76,13 +85,8 @@ async function revIncludes(db: Queryable, page: Array<{ resourceType: string; id
   for (const spec of specs) {
     const { key, targetType } = indexParam(spec.def);
     const params: unknown[] = [types, ids, spec.sourceType, key];
-    let typeCond = '';
     // `_revinclude=Appointment:actor:Patient`: only references to that type.
-    for (const t of [targetType, spec.targetType]) {
-      if (!t) continue;
-      params.push(t);
-      typeCond += ` AND x.target_type = $${params.length}`;
-    }
+    const typeCond = targetTypeConditions(params, [targetType, spec.targetType]);
     const from = `FROM sp_reference x
          JOIN fhir_resource t ON t.rid = x.rid AND t.resource_type = $3 AND NOT t.deleted
         WHERE x.param = $4 AND (x.target_type, x.target_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ${typeCond}`;
