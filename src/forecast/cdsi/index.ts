@@ -1,6 +1,212 @@
-/** CDSi engine entry: being built (issue 23); the public shapes are in ../engine.ts. */
-import type { CdsiEngine } from '../engine.js';
+/**
+ * CDSi engine (CDC Logic Specification for ACIP Recommendations, v4): gather patient data, organize the
+ * history by antigen, evaluate and forecast every relevant patient series, select the best series per antigen
+ * (chapter 8) and combine antigens into vaccine groups (chapter 9). Built once from the supporting data.
+ */
+import type {
+  AntigenForecast, CdsiEngine, DoseEvaluation, DoseIssue, DoseStatus, ForecastInput, ForecastResult, GroupForecast, TargetDisease, VaccineGroupInfo,
+} from '../engine.js';
+import { ForecastInputError } from '../engine.js';
+import { formatDate, parseDate } from './dates.js';
+import { cvxKey, loadSupportingData, type AntigenData, type CvxInfo, type Series, type SupportingData } from './data.js';
+import { evaluateSeries, type EvalEnv, type SeriesEvaluation } from './evaluate.js';
+import { forecastSeries, type ForecastEnv, type SeriesForecast } from './forecast-dates.js';
+import { aggregateGroup } from './group.js';
+import { patientContext, type AntigenDose, type PatientContext } from './patient.js';
+import { bestSeries, type Candidate } from './select.js';
+import { GROUP_CVX, targetDisease } from './vocab.js';
 
-export function loadEngine(dir: string): Promise<CdsiEngine> {
-  return Promise.reject(new Error(`CDSi engine not yet available (supporting data dir ${dir})`));
+const GENDER: Readonly<Record<string, string>> = { male: 'Male', female: 'Female', other: 'Transgender', unknown: 'Unknown' };
+
+interface AntigenPlan {
+  data: AntigenData;
+  disease: TargetDisease;
+  /** Whether any series has "Completed Series" skip conditions, which need a second evaluation pass. */
+  needsCompletedGroups: boolean;
+}
+
+export interface AntigenOutcome {
+  antigen: string;
+  forecast: AntigenForecast;
+  raw: SeriesForecast;
+  primary?: Candidate;
+}
+
+class Engine implements CdsiEngine {
+  readonly dataVersion: string;
+  readonly vaccineGroups: readonly VaccineGroupInfo[];
+  private readonly plans = new Map<string, AntigenPlan>();
+
+  constructor(private readonly data: SupportingData) {
+    this.dataVersion = data.version;
+    for (const [name, a] of data.antigens) {
+      this.plans.set(name, {
+        data: a,
+        disease: targetDisease(name),
+        needsCompletedGroups: a.series.some((s) => s.doses.some((d) => d.skips.some((k) => k.sets.some((set) => set.conditions.some((c) => c.type === 'Completed Series'))))),
+      });
+    }
+    this.vaccineGroups = data.groups.map((g) => {
+      const groupCvx = GROUP_CVX[g.name] ?? this.unspecifiedCvx(g.antigens) ?? '';
+      return { name: g.name, groupCvx, groupDisplay: this.cvxDisplay(groupCvx) ?? g.name, antigens: g.antigens };
+    });
+  }
+
+  private unspecifiedCvx(antigens: string[]): string | undefined {
+    for (const info of this.data.cvx.values()) {
+      if (/unspecified/i.test(info.display) && info.associations.length === antigens.length && info.associations.every((a) => antigens.includes(a.antigen))) return info.cvx;
+    }
+    return undefined;
+  }
+
+  knowsCvx(cvx: string): boolean {
+    return this.data.cvx.has(cvxKey(cvx));
+  }
+
+  cvxDisplay(cvx: string): string | undefined {
+    return this.data.cvx.get(cvxKey(cvx))?.display;
+  }
+
+  forecast(input: ForecastInput): ForecastResult {
+    const birth = parseDate(input.birthDate ?? '');
+    if (birth === undefined) throw new ForecastInputError(`birthDate must be a date YYYY-MM-DD, got '${input.birthDate}'`, 'birthDate');
+    const assessment = parseDate(input.assessmentDate ?? '');
+    if (assessment === undefined) throw new ForecastInputError(`assessmentDate must be a date YYYY-MM-DD, got '${input.assessmentDate}'`, 'assessmentDate');
+    if (assessment < birth) throw new ForecastInputError('assessmentDate is before birthDate', 'assessmentDate');
+
+    const issues: DoseIssue[] = [];
+    const accepted: { dose: AntigenDose; info: CvxInfo }[] = [];
+    input.doses.forEach((d, i) => {
+      const date = parseDate(d.date ?? '');
+      if (date === undefined) throw new ForecastInputError(`doses[${i}].date must be a date YYYY-MM-DD, got '${d.date}'`, `doses[${i}].date`);
+      const info = this.data.cvx.get(cvxKey(d.cvx ?? ''));
+      if (!info) return void issues.push({ doseId: d.id, cvx: d.cvx, problem: `CVX '${d.cvx}' is not in the CDSi supporting data (${this.dataVersion}); the dose was not evaluated` });
+      if (!info.associations.length) return void issues.push({ doseId: d.id, cvx: d.cvx, problem: `CVX '${d.cvx}' (${info.display}) protects against no antigen the schedule covers; the dose was not evaluated` });
+      if (date < birth) return void issues.push({ doseId: d.id, cvx: d.cvx, problem: `dose date ${d.date} is before the birth date; the dose was not evaluated` });
+      // A dose after the assessment date is still evaluated (CDC's cases do so); refusing doses in the future is the caller's call.
+      accepted.push({ dose: { doseId: d.id, cvx: d.cvx, cvxKey: cvxKey(d.cvx), mvx: d.mvx?.trim() || undefined, date, seq: 0 }, info });
+    });
+    accepted.sort((a, b) => a.dose.date - b.dose.date);
+    accepted.forEach((a, i) => { a.dose.seq = i; });
+
+    const patient = patientContext(birth, GENDER[input.gender ?? 'unknown'] ?? 'Unknown', assessment, new Set(input.observations ?? []), accepted.map((a) => a.dose));
+    // Organize the history by antigen (CVX-to-antigen map, with its age windows).
+    const byAntigen = new Map<string, AntigenDose[]>();
+    for (const { dose, info } of accepted) {
+      for (const as of info.associations) {
+        if (as.beginAge && dose.date < patient.ageDate(as.beginAge)) continue;
+        if (as.endAge && dose.date >= patient.ageDate(as.endAge)) continue;
+        const list = byAntigen.get(as.antigen) ?? [];
+        list.push(dose);
+        byAntigen.set(as.antigen, list);
+      }
+    }
+
+    const statusByDose = new Map<AntigenDose, DoseStatus>();
+    const evaluations: DoseEvaluation[] = [];
+    const forecasts: GroupForecast[] = [];
+    for (const group of this.vaccineGroups) {
+      const outcomes: AntigenOutcome[] = [];
+      for (const antigen of group.antigens) {
+        const plan = this.plans.get(antigen);
+        if (!plan) continue;
+        const out = this.antigen(plan, byAntigen.get(antigen) ?? [], patient, statusByDose);
+        outcomes.push(out);
+        for (const r of out.primary?.ev.results ?? []) {
+          if (!statusByDose.has(r.dose) || r.status !== 'valid') statusByDose.set(r.dose, r.status);
+          evaluations.push({
+            doseId: r.dose.doseId, antigen, vaccineGroup: group.name, targetDisease: plan.disease, status: r.status, reasons: r.reasons,
+            seriesName: out.primary!.ev.series.name, doseNumber: r.target, cvx: r.dose.cvx, date: formatDate(r.dose.date),
+          });
+        }
+      }
+      if (outcomes.length) forecasts.push(aggregateGroup(group, this.data.groups.find((g) => g.name === group.name)!.administerFull, outcomes));
+    }
+    return { evaluations, forecasts, issues };
+  }
+
+  private antigen(plan: AntigenPlan, doses: AntigenDose[], p: PatientContext, statusByDose: Map<AntigenDose, DoseStatus>): AntigenOutcome {
+    const a = plan.data;
+    const relevant = a.series.filter((s) => this.relevant(s, p));
+    const liveVirus = this.data.liveVirus;
+    let completed = new Set<string>();
+    const env: EvalEnv & ForecastEnv = {
+      patient: p, liveVirus, otherStatus: (d) => statusByDose.get(d), completedGroup: (g) => completed.has(g),
+      cvxDisplay: (k) => this.data.cvx.get(k)?.display,
+    };
+    const run = (s: Series): Candidate => {
+      const ev: SeriesEvaluation = evaluateSeries(s, doses, env);
+      return { ev, fc: forecastSeries(ev, env) };
+    };
+    let candidates = relevant.map(run);
+    if (plan.needsCompletedGroups) {
+      completed = new Set(candidates.filter((c) => c.fc.status === 'complete').map((c) => c.ev.series.seriesGroup));
+      if (completed.size) candidates = relevant.map(run);
+    }
+
+    const base = { antigen: a.name, targetDisease: plan.disease };
+    // Evidence of immunity: a clinical-history observation, or birth before the immunity birth date (unless excluded).
+    const immune = [...p.observations].some((o) => a.immunityCodes.has(o))
+      || (a.immunityBirthDate !== undefined && p.birth < a.immunityBirthDate && ![...p.observations].some((o) => a.immunityExclusions.has(o)));
+    const contraindicated = a.contraindications.some((c) => !c.cvx && p.observations.has(c.code)
+      && (!c.beginAge || p.assessment >= p.ageDate(c.beginAge)) && (!c.endAge || p.assessment < p.ageDate(c.endAge)));
+
+    if (!candidates.length) {
+      const raw: SeriesForecast = { status: 'not recommended', reason: 'No patient series applies to this patient' };
+      return { antigen: a.name, raw, forecast: { ...base, status: raw.status, reason: raw.reason } };
+    }
+    const best = bestSeries(candidates, p);
+    const primary = choosePrimary(best, p);
+    let raw = primary.fc;
+    if (contraindicated) raw = { status: 'contraindicated', reason: 'Patient has a contraindication' };
+    else if (immune) raw = { status: 'immune', reason: 'Patient has evidence of immunity' };
+    else raw = this.dropContraindicatedVaccines(a, p, raw);
+    return { antigen: a.name, raw, primary, forecast: toAntigenForecast(base, raw, primary.ev.series.name) };
+  }
+
+  /** Vaccine-level contraindications remove those vaccines from the recommendation; if none is left the dose is contraindicated. */
+  private dropContraindicatedVaccines(a: AntigenData, p: PatientContext, fc: SeriesForecast): SeriesForecast {
+    if (!fc.vaccines?.length || !p.observations.size) return fc;
+    const barred = new Set<string>();
+    for (const c of a.contraindications) if (c.cvx && p.observations.has(c.code)) for (const k of c.cvx) barred.add(k);
+    if (!barred.size) return fc;
+    const vaccines = fc.vaccines.filter((v) => !barred.has(cvxKey(v.cvx)));
+    return vaccines.length ? { ...fc, vaccines } : { status: 'contraindicated', reason: 'Every vaccine for the next dose is contraindicated for this patient' };
+  }
+
+  private relevant(s: Series, p: PatientContext): boolean {
+    if (s.requiredGender.length && !s.requiredGender.includes(p.gender)) return false;
+    if (s.type === 'Standard') return true;
+    if (s.type !== 'Risk') return false;
+    return s.indications.some((i) => p.observations.has(i.code)
+      && (!i.beginAge || p.assessment >= p.ageDate(i.beginAge)) && (!i.endAge || p.assessment < p.ageDate(i.endAge)));
+  }
+}
+
+/** Of several best series (different series groups), the one that drives the antigen's forecast: a series still needing a dose, soonest first. */
+function choosePrimary(best: Candidate[], p: PatientContext): Candidate {
+  if (best.length === 1) return best[0]!;
+  // A series the patient is not yet old enough to start (pneumococcal 65+) waits behind a complete one.
+  const started = (c: Candidate): boolean => !c.ev.series.minAgeToStart || p.assessment >= p.ageDate(c.ev.series.minAgeToStart) || c.ev.validCount > 0;
+  const open = best.filter((c) => c.fc.status === 'not complete');
+  const openStarted = open.filter(started);
+  const soonest = (list: Candidate[]): Candidate => list.reduce((m, c) => ((c.fc.recommended ?? Infinity) < (m.fc.recommended ?? Infinity) ? c : m));
+  if (openStarted.length) return soonest(openStarted);
+  const done = best.find((c) => c.fc.status === 'complete');
+  if (done) return done;
+  return open.length ? soonest(open) : best[0]!;
+}
+
+function toAntigenForecast(base: { antigen: string; targetDisease: TargetDisease }, fc: SeriesForecast, seriesName: string): AntigenForecast {
+  const d = (n: number | undefined): string | undefined => (n === undefined ? undefined : formatDate(n));
+  return {
+    ...base, status: fc.status, reason: fc.reason, seriesName,
+    ...(fc.status === 'not complete' ? {
+      doseNumber: fc.doseNumber, earliest: d(fc.earliest), recommended: d(fc.recommended), pastDue: d(fc.pastDue), latest: d(fc.latest), recommendedVaccines: fc.vaccines,
+    } : {}),
+  };
+}
+
+export async function loadEngine(dir: string): Promise<CdsiEngine> {
+  return new Engine(await loadSupportingData(dir));
 }
