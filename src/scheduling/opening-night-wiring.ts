@@ -19,6 +19,8 @@ import { loadOpeningNightConfig, type OpeningNightConfig } from './opening-night
 import { bookingGateInterceptor, gateBookingOperations } from './opening-night/fhir-gate.js';
 import { createMetricsRouter } from './opening-night/metrics-route.js';
 import { createSignupRouter } from './opening-night/signup-router.js';
+import { createAssistantRouter } from './assistant/router.js';
+import { loadProducts } from './products.js';
 import { admissionMailRenderers } from './opening-night/mail-renderers.js';
 import type { OutboxRenderer } from '../notify/worker.js';
 import { AdmissionNotices } from './waiting-room/admission-notices.js';
@@ -83,6 +85,7 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
     }),
   );
   app.use(createSignupRouter({ db, repo, rules, policy: config.ticketPolicy, abuse, limits: config.limits }));
+  app.use(createAssistantRouter({ db, repo, rules, products: loadProducts(), perIpPerMinute: config.limits.signupPerIp * 4 }));
   app.use(
     createOpeningNightAdminRouter({
       db, rules, equity: loadEquityIndex(), policy: config.ticketPolicy, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone,

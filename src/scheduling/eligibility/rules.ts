@@ -49,7 +49,7 @@ export interface EligibilityFacts {
 }
 
 export type TierResult =
-  | { eligible: true; tier: string; rank: number; display: string; reason: string }
+  | { eligible: true; tier: string; rank: number; display: string; reason: string; criterion: TierCriterion }
   | { eligible: false; tier: null; rank: null; display: string; reason: string };
 
 const DEFAULT_RULES_FILE = path.join(
@@ -163,7 +163,7 @@ export function evaluateTier(facts: EligibilityFacts, rules: TierRules, asOf: Da
   for (const [rank, tier] of rules.tiers.entries()) {
     for (const c of tier.anyOf) {
       const reason = criterionHolds(c, age, facts.answers ?? {});
-      if (reason !== undefined) return { eligible: true, tier: tier.code, rank: rank + 1, display: tier.display, reason };
+      if (reason !== undefined) return { eligible: true, tier: tier.code, rank: rank + 1, display: tier.display, reason, criterion: c };
     }
   }
   return { eligible: false, tier: null, rank: null, display: 'Not eligible', reason: 'no tier matches yet' };
