@@ -4,6 +4,7 @@
  * person's earlier choice, then the browser's preferences, falling back to English.
  */
 import { ADMIN_MESSAGES } from './messages-admin.js';
+import { ASSISTANT_MESSAGES } from './messages-assistant.js';
 import { ELIGIBILITY_MESSAGES } from './messages-eligibility.js';
 import { SIGNUP_MESSAGES } from './messages-signup.js';
 
@@ -160,7 +161,7 @@ const WALLET_MESSAGES = {
 } satisfies Record<string, Entry>;
 
 /** The one catalogue: the wallet's strings above, sign-up/booking, eligibility names and the admin console. */
-const MESSAGES = { ...WALLET_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ADMIN_MESSAGES };
+const MESSAGES = { ...WALLET_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ASSISTANT_MESSAGES, ...ADMIN_MESSAGES };
 
 export type MessageKey = keyof typeof MESSAGES;
 

@@ -1,6 +1,6 @@
 /**
  * The sign-up and booking app. Sections by URL fragment:
- *   #home, #register, #family (register a family member), #status, #invitation/<ticket> (claim),
+ *   #home, #assistant ("am I eligible, where, when"), #register, #family (register a family member), #status, #invitation/<ticket> (claim),
  *   #waiting (waiting room), #find (choose a time), #hold, #booked (confirmation), #manage (signed in).
  * It talks to the hub only through its public sign-up, waiting-room, SMART and FHIR APIs.
  */
@@ -8,6 +8,7 @@ import { hubBase } from '../shared/api.js';
 import { loadAppConfig } from '../shared/config.js';
 import { announce, h, languagePicker, render } from '../shared/dom.js';
 import { detectLanguage, t, type MessageKey } from '../shared/i18n.js';
+import { assistantView } from './assistant-view.js';
 import { bookedView, holdView } from './booked-view.js';
 import { holdSlot } from './booking.js';
 import { claimView } from './claim-view.js';
@@ -22,6 +23,7 @@ import { waitingView } from './waiting-view.js';
 
 const NAV: Array<{ hash: string; label: MessageKey }> = [
   { hash: '#home', label: 'signup.navHome' },
+  { hash: '#assistant', label: 'asst.nav' },
   { hash: '#register', label: 'signup.navRegister' },
   { hash: '#status', label: 'signup.navStatus' },
   { hash: '#manage', label: 'signup.navManage' },
@@ -37,7 +39,7 @@ function homeView(): Node[] {
   return [
     h('h2', {}, t('signup.title')),
     h('p', {}, t('signup.intro')),
-    h('p', {}, h('a', { href: '#register', class: 'button' }, t('reg.title')), h('a', { href: '#status', class: 'button secondary' }, t('signup.navStatus'))),
+    h('p', {}, h('a', { href: '#register', class: 'button' }, t('reg.title')), h('a', { href: '#assistant', class: 'button secondary' }, t('asst.nav')), h('a', { href: '#status', class: 'button secondary' }, t('signup.navStatus'))),
     claim ? h('p', {}, h('a', { href: app.cfg.waitingRoomEventId ? '#waiting' : '#find', class: 'button' }, t('signup.continueBooking'))) : h('p', {}, t('signup.haveInvitation')),
   ];
 }
@@ -66,6 +68,7 @@ function bookingFind(): Node[] {
 function section(hash: string): Node[] {
   if (hash.startsWith('#invitation/')) return claimView(app, decodeURIComponent(hash.slice('#invitation/'.length)));
   switch (hash) {
+    case '#assistant': return assistantView(app);
     case '#register': return registerView(app, false);
     case '#family': return load('registrant') ? registerView(app, true) : registerView(app, false);
     case '#status': return statusView(app);

@@ -79,8 +79,11 @@ export interface AxeViolation {
 
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-/** Runs axe-core (WCAG 2.x A/AA rules) on the page; returns its serious and critical violations. */
-export async function axeScan(page: Page, name: string): Promise<AxeViolation[]> {
+/**
+ * Runs axe-core (WCAG 2.x A/AA rules) on the page; returns its violations of the given impacts (serious and
+ * critical by default; the public pages are held to moderate too).
+ */
+export async function axeScan(page: Page, name: string, impacts: string[] = ['serious', 'critical']): Promise<AxeViolation[]> {
   // Evaluated through DevTools rather than a <script> tag, so the apps' strict CSP stays on during the scan.
   if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(axeSource);
   const result = (await page.evaluate(
@@ -88,6 +91,6 @@ export async function axeScan(page: Page, name: string): Promise<AxeViolation[]>
   )) as { passes: unknown[]; violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> };
   if (!result.passes.length) throw new Error(`axe checked nothing on ${name}`);
   return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .filter((v) => v.impact !== null && impacts.includes(v.impact))
     .map((v) => ({ page: name, id: v.id, impact: v.impact!, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
 }
