@@ -12,6 +12,7 @@ import { wireAuth } from './auth/wiring.js';
 import { wireHealthCards } from './credentials/wiring.js';
 import { wireIis } from './sync/iis/wiring.js';
 import { wireRecords } from './records/wiring.js';
+import { wireSafety } from './safety/wiring.js';
 import { wireSync } from './sync/wiring.js';
 import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
@@ -60,6 +61,7 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireAuth(hub, registry);
   wireHealthCards(hub, registry);
   wireRecords(hub, registry);
+  wireSafety(hub, registry);
   wireScheduling(hub, registry);
   // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
   const night = wireOpeningNight(hub, registry);

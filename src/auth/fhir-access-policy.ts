@@ -28,12 +28,13 @@ const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unkn
   Appointment: { param: 'patient', refs: (r) => ((r.participant as Array<{ actor?: unknown }> | undefined) ?? []).map((p) => p.actor) },
   QuestionnaireResponse: { param: 'subject', refs: (r) => [r.subject, r.source] },
   Provenance: { param: 'patient', refs: (r) => (r.target as unknown[] | undefined) ?? [] },
+  AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
 };
 /** Only operators (admin) see these. */
 const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);
 /**
  * What a patient's own token may write in their record, and how: their doses (kept as their own reports), their
- * bookings and answers, and their demographics (update only: a person's record is neither made nor deleted by an
+ * bookings and answers, the reactions they had (create only), and their demographics (update only: a person's record is neither made nor deleted by an
  * app). Not the hub's forecasts (ImmunizationRecommendation), and not Provenance: a Provenance the patient wrote
  * could claim a clinic recorded their dose (the hub writes patient-reported Provenance itself).
  */
@@ -41,6 +42,8 @@ const PATIENT_WRITES: Record<string, ReadonlyArray<'create' | 'update' | 'delete
   Immunization: ['create', 'update', 'delete'],
   Appointment: ['create', 'update', 'delete'],
   QuestionnaireResponse: ['create', 'update', 'delete'],
+  // A reaction they had: reported, not rewritten (staff review it; src/safety/adverse-event-hooks.ts).
+  AdverseEvent: ['create'],
   Patient: ['update'],
 };
 /** The audit trail is written by the hub alone: no token creates, changes or deletes an AuditEvent, operators' neither. */

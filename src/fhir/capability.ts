@@ -16,9 +16,11 @@ const INCLUDES: Record<string, string[]> = {
   Slot: ['Slot:schedule'],
   Schedule: ['Schedule:actor'],
   ImmunizationRecommendation: ['ImmunizationRecommendation:patient'],
+  AdverseEvent: ['AdverseEvent:subject', 'AdverseEvent:substance', 'AdverseEvent:recorder', 'AdverseEvent:location'],
 };
 const REVINCLUDES: Record<string, string[]> = {
-  Patient: ['Immunization:patient', 'Appointment:patient', 'ImmunizationRecommendation:patient'],
+  Patient: ['Immunization:patient', 'Appointment:patient', 'ImmunizationRecommendation:patient', 'AdverseEvent:subject'],
+  Immunization: ['AdverseEvent:substance'],
   Slot: ['Appointment:slot'],
   Schedule: ['Slot:schedule'],
   Location: ['Schedule:actor'],

@@ -13,6 +13,7 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'Provenance',
   'AuditEvent',
   'QuestionnaireResponse',
+  'AdverseEvent',
 ] as const;
 
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];

@@ -195,7 +195,7 @@ const A_MRN = `MRN-ALPHA-${tag}`;
 const A_EMAIL = `aurelia.${tag}@alpha.example.org`;
 const A_BIRTH = '1961-07-23';
 
-export const COMPARTMENT_TYPES = ['Patient', 'Immunization', 'ImmunizationRecommendation', 'Appointment', 'QuestionnaireResponse', 'Provenance'] as const;
+export const COMPARTMENT_TYPES = ['Patient', 'Immunization', 'ImmunizationRecommendation', 'Appointment', 'QuestionnaireResponse', 'Provenance', 'AdverseEvent'] as const;
 export const REFERENCE_TYPES = ['Practitioner', 'Organization', 'Location', 'Schedule', 'Slot'] as const;
 export const ADMIN_ONLY_TYPES = ['Group', 'AuditEvent'] as const;
 
@@ -244,6 +244,11 @@ export async function buildWorld(t: TestHub): Promise<World> {
         return { resourceType: 'QuestionnaireResponse', status: 'completed', subject: pref, source: pref, authored: '2021-04-01' };
       case 'Provenance':
         return { resourceType: 'Provenance', target: [pref], recorded: '2021-04-01T10:00:00Z', agent: [{ who: { display: 'Matrix clinic' } }] };
+      case 'AdverseEvent':
+        return {
+          resourceType: 'AdverseEvent', actuality: 'actual', subject: pref, date: '2021-04-01T10:20:00Z',
+          event: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/reaction-symptom', code: 'hives' }], text: 'matrix hives' },
+        };
       case 'Practitioner':
         return { resourceType: 'Practitioner', name: [{ family: 'Matrixdoc', given: ['Pat'] }] };
       case 'Organization':
@@ -326,7 +331,7 @@ export async function buildWorld(t: TestHub): Promise<World> {
   };
   const exportJob = await freshExport();
 
-  const secretsOfANarrow = [A_NAME.family, A_NAME.given[0]!, A_MRN, A_EMAIL, A_BIRTH, own.Appointment!, own.ImmunizationRecommendation!, own.QuestionnaireResponse!, own.Provenance!, groupA];
+  const secretsOfANarrow = [A_NAME.family, A_NAME.given[0]!, A_MRN, A_EMAIL, A_BIRTH, own.Appointment!, own.ImmunizationRecommendation!, own.QuestionnaireResponse!, own.Provenance!, own.AdverseEvent!, groupA];
   return {
     url,
     fhirUrl: t.fhirUrl,

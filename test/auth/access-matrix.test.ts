@@ -212,6 +212,8 @@ const ROUTES: Record<string, Row> = {
   'GET /signup/invitation/:ticket': { req: () => get('/signup/invitation/no-such-ticket'), expect: PUBLIC },
   'GET /signup/waiting': { req: () => get('/signup/waiting'), expect: PUBLIC },
   'GET /admin/supply': { req: () => get('/admin/supply'), expect: OPERATOR },
+  'GET /admin/safety/alerts': { req: () => get('/admin/safety/alerts'), expect: OPERATOR },
+  'POST /admin/safety/alerts/:id/acknowledge': { req: () => json('POST', '/admin/safety/alerts/no-such-event/acknowledge', {}), expect: OPERATOR },
   'GET /apps/wallet': { req: () => get('/apps/wallet'), expect: PUBLIC },
   'GET /apps/wallet/config.json': { req: () => get('/apps/wallet/config.json'), expect: PUBLIC },
   'USE /apps/wallet': { req: () => get('/apps/wallet/no-such-file.js'), expect: PUBLIC },
@@ -360,7 +362,7 @@ const isWrite = (i: FhirInteraction) => CREATES.includes(i) || DESTRUCTIVE.inclu
 
 /**
  * Patient A (patient/*.cruds) writing in their own record. Reading the issue strictly: a patient may add their own
- * report of a dose (kept as patient-reported) and answers, book, and keep their own details and appointments up to
+ * report of a dose (kept as patient-reported), answers and reactions they had (create only, issue 24), book, and keep their own details and appointments up to
  * date; records the hub vouches for (clinic-recorded doses, forecasts, Provenance) and the person's record itself
  * are not theirs to rewrite or delete. Creating a second Patient is not theirs either. A conditional create (a
  * transaction entry with ifNoneExist) is a create: it needs the create permission on the resource as sent, also
@@ -368,7 +370,7 @@ const isWrite = (i: FhirInteraction) => CREATES.includes(i) || DESTRUCTIVE.inclu
  */
 function patientAWrite(type: string, i: FhirInteraction): Expect {
   // Appointments are also subject to the booking gate (reached: the access decision lets them through).
-  if (CREATES.includes(i)) return ({ Immunization: 'ok', QuestionnaireResponse: 'ok', Appointment: 'reached' } as Record<string, Expect>)[type] ?? 'forbidden';
+  if (CREATES.includes(i)) return ({ Immunization: 'ok', QuestionnaireResponse: 'ok', AdverseEvent: 'ok', Appointment: 'reached' } as Record<string, Expect>)[type] ?? 'forbidden';
   if (i === 'delete' || i === 'conditional-delete') return ({ Appointment: 'reached', QuestionnaireResponse: 'ok' } as Record<string, Expect>)[type] ?? 'forbidden';
   return ({ Patient: 'ok', Appointment: 'reached', QuestionnaireResponse: 'ok' } as Record<string, Expect>)[type] ?? 'forbidden';
 }

@@ -14,6 +14,7 @@ import type { CodeSystem, ValueSet } from 'fhir/r4';
 import { loadProducts } from '../../scheduling/products.js';
 import { ERROR_CATALOGUE, ERROR_CODE_SYSTEM } from '../outcomes.js';
 import { PROFILE_RULE_SYSTEM, ProfileRuleSet } from '../validation/profiles.js';
+import { SYMPTOMS, SYMPTOM_SYSTEM, SYMPTOM_VALUE_SET } from '../../safety/symptoms.js';
 
 export const CVX = 'http://hl7.org/fhir/sid/cvx';
 const SNOMED = 'http://snomed.info/sct';
@@ -80,6 +81,18 @@ function buildValueSets(): ValueSet[] {
       description: 'Every code the hub puts in OperationOutcome.issue.details.coding.',
       compose: { include: [{ system: ERROR_CODE_SYSTEM }] },
     },
+    {
+      resourceType: 'ValueSet',
+      id: 'reaction-symptoms',
+      url: SYMPTOM_VALUE_SET,
+      name: 'VaxhubReactionSymptoms',
+      title: 'Symptoms after a vaccination',
+      status: 'active',
+      publisher: 'vaxhub',
+      description:
+        'The symptoms a clinic or a person reports after a dose (AdverseEvent extension adverse-event-symptom and event): every code of the hub CodeSystem reaction-symptom, in plain words with Spanish and Korean designations.',
+      compose: { include: [{ system: SYMPTOM_SYSTEM }] },
+    },
     shcValueSet('immunization-covid-cvx', 'Immunization / COVID / CVX', [covidCvx], 'CVX codes of COVID-19 vaccines.'),
     shcValueSet('immunization-covid-all', 'Immunization / COVID / All codes', [covidCvx, codes(SNOMED, COVID_SNOMED)], 'COVID-19 vaccines: the CVX codes of immunization-covid-cvx and SNOMED CT codes.'),
     shcValueSet('immunization-orthopoxvirus-cvx', 'Immunization / orthopoxvirus / CVX', [orthoCvx], 'CVX codes of orthopoxvirus (smallpox, mpox) vaccines.'),
@@ -111,6 +124,40 @@ function buildCodeSystems(): CodeSystem[] {
       content: 'complete',
       property: [{ code: 'http-status', description: 'HTTP status the error is answered with', type: 'integer' }],
       concept: Object.entries(ERROR_CATALOGUE).map(([code, e]) => ({ code, display: e.message, property: [{ code: 'http-status', valueInteger: e.status }] })),
+    },
+    {
+      resourceType: 'CodeSystem',
+      id: 'reaction-symptom',
+      url: SYMPTOM_SYSTEM,
+      name: 'VaxhubReactionSymptom',
+      title: 'Symptoms after a vaccination',
+      status: 'active',
+      publisher: 'vaxhub',
+      description:
+        "Plain-language symptoms after a vaccination (not MedDRA). Property `snomed` names the SNOMED CT concept a code is; `cdc-reaction` the CDC reaction code (HL7 v2.5.1 IG, OBX 31044-1) a registry receives it as; `immediate` marks reactions within minutes of a dose (the observation wait's concern); `alarming` the signs of a serious event.",
+      caseSensitive: true,
+      valueSet: SYMPTOM_VALUE_SET,
+      content: 'complete',
+      property: [
+        { code: 'snomed', description: 'The SNOMED CT concept this symptom is', type: 'code' },
+        { code: 'cdc-reaction', description: 'CDC reaction code (OBX 31044-1 value; SNOMED CT or CDCPHINVS VXC code)', type: 'code' },
+        { code: 'immediate', description: 'A reaction within minutes of a dose', type: 'boolean' },
+        { code: 'alarming', description: 'A sign of a serious adverse event', type: 'boolean' },
+      ],
+      concept: SYMPTOMS.map((s) => ({
+        code: s.code,
+        display: s.display.en,
+        designation: [
+          { language: 'es', value: s.display.es },
+          { language: 'ko', value: s.display.ko },
+        ],
+        property: [
+          ...(s.snomed ? [{ code: 'snomed', valueCode: s.snomed }] : []),
+          ...(s.cdc ? [{ code: 'cdc-reaction', valueCode: s.cdc.code }] : []),
+          { code: 'immediate', valueBoolean: s.immediate === true },
+          { code: 'alarming', valueBoolean: s.alarming === true },
+        ],
+      })),
     },
     {
       resourceType: 'CodeSystem',

@@ -99,6 +99,18 @@ export const HUB_PARAMETERS: SearchParameter[] = [
   },
   {
     resourceType: 'SearchParameter',
+    url: 'https://vaxhub.org/fhir/SearchParameter/AdverseEvent-symptom',
+    name: 'symptom',
+    code: 'symptom',
+    status: 'active',
+    description:
+      "Any symptom an adverse event lists (the hub's reaction-symptom codes and their SNOMED CT equivalents), not only the first one R4's `event` holds",
+    base: ['AdverseEvent'],
+    type: 'token',
+    expression: "AdverseEvent.extension.where(url='https://vaxhub.org/fhir/StructureDefinition/adverse-event-symptom').value",
+  },
+  {
+    resourceType: 'SearchParameter',
     url: 'http://hl7.org/fhir/SearchParameter/Group-member',
     name: 'member',
     code: 'member',

@@ -6,7 +6,7 @@
 export const SUPPORTED_TYPES_FOR_TESTS = [
   'Patient', 'Practitioner', 'Organization', 'Location', 'Schedule', 'Slot', 'Appointment', 'Immunization',
   'ImmunizationRecommendation', 'Bundle', 'Parameters', 'OperationOutcome', 'Group', 'Provenance', 'AuditEvent',
-  'QuestionnaireResponse',
+  'QuestionnaireResponse', 'AdverseEvent',
 ] as const;
 
 export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
@@ -100,4 +100,15 @@ export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
     source: { observer: { display: 'vaxhub' } },
   },
   QuestionnaireResponse: { resourceType: 'QuestionnaireResponse', status: 'completed', item: [{ linkId: '1', answer: [{ valueBoolean: true }] }] },
+  AdverseEvent: {
+    resourceType: 'AdverseEvent',
+    extension: [{ url: 'https://vaxhub.org/fhir/StructureDefinition/adverse-event-symptom', valueCodeableConcept: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/reaction-symptom', code: 'hives' }] } }],
+    actuality: 'actual',
+    event: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/reaction-symptom', code: 'hives' }], text: 'Hives on both arms' },
+    subject: { reference: 'Patient/pat-1' },
+    date: '2021-03-01T09:20:00-05:00',
+    seriousness: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/adverse-event-seriousness', code: 'Non-serious' }] },
+    outcome: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/adverse-event-outcome', code: 'resolved' }] },
+    suspectEntity: [{ instance: { reference: 'Immunization/imm-1' } }],
+  },
 };

@@ -12,6 +12,7 @@ export const PATIENT_COMPARTMENT: Record<string, { param: string; refs: Refs }> 
   Appointment: { param: 'patient', refs: (r) => ((r.participant as Array<{ actor?: unknown }> | undefined) ?? []).map((p) => p.actor) },
   QuestionnaireResponse: { param: 'subject', refs: (r) => [r.subject, r.source] },
   Provenance: { param: 'patient', refs: (r) => (r.target as unknown[] | undefined) ?? [] },
+  AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
 };
 
 /** Types only operators may export. */
