@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { loadConfig, ConfigError } from './config.js';
 
 describe('loadConfig', () => {
@@ -17,5 +18,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ BASE_URL: 'ftp://x' })).toThrow(ConfigError);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
     expect(() => loadConfig({ ADMIN_TOKEN: 'short' })).toThrow(/ADMIN_TOKEN/);
+  });
+  test('CDSI_DATA_DIR: unset keeps the product rule; a directory without CDSi supporting data stops the start', () => {
+    expect(loadConfig({}).cdsiDataDir).toBeUndefined();
+    const dir = path.resolve('test/fixtures/cdsi/supporting-data');
+    expect(loadConfig({ CDSI_DATA_DIR: dir }).cdsiDataDir).toBe(dir);
+    expect(() => loadConfig({ CDSI_DATA_DIR: 'test/fixtures/cdsi' })).toThrow(/CDSI_DATA_DIR .*ScheduleSupportingData/);
+    expect(() => loadConfig({ CDSI_DATA_DIR: '/nonexistent/cdsi' })).toThrow(/CDSI_DATA_DIR/);
   });
 });

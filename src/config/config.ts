@@ -2,6 +2,7 @@
  * One loader: environment -> typed, validated config. No default secrets: secrets are generated into
  * the database on first start by the modules that need them.
  */
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_MAIL_RATES, type MailRates } from '../notify/priority.js';
 import { isTimeZone } from '../notify/mail-locale.js';
@@ -44,6 +45,11 @@ export interface Config {
   iisInboundMllpPort?: number;
   /** Path of the CDC SOAP web service EHRs send to on the HTTP server (IIS_INBOUND_SOAP_PATH, `serve --iis-soap-path`); `off` turns it off. */
   iisInboundSoapPath?: string;
+  /**
+   * Directory holding CDC's CDSi supporting data (ScheduleSupportingData.xml and the AntigenSupportingData XML
+   * files, CDSI_DATA_DIR); forecasts use the CDSi engine when set, the product-catalogue next-dose rule otherwise.
+   */
+  cdsiDataDir?: string;
 }
 
 /** HUB_TIME_ZONE: an IANA zone such as America/Chicago; a name the runtime does not know stops the start. */
@@ -79,6 +85,22 @@ function soapPath(raw: string | undefined): string | undefined {
   if (raw === '' || raw === 'off') return undefined;
   if (!/^\/[A-Za-z0-9._~/-]*$/.test(raw) || raw.startsWith('/fhir')) throw new ConfigError(`IIS_INBOUND_SOAP_PATH must be a path such as /iis/soap (not under /fhir), got '${raw}'`);
   return raw.replace(/\/+$/, '') || '/';
+}
+
+/** CDSI_DATA_DIR: must name a directory with ScheduleSupportingData.xml, checked at start so a typo does not silently fall back. */
+function cdsiDataDir(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  const dir = path.resolve(raw);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    throw new ConfigError(`CDSI_DATA_DIR must be a directory holding CDC's CDSi supporting data, got '${raw}' (not readable)`);
+  }
+  if (!names.some((n) => /^schedulesupportingdata.*\.xml$/i.test(n)) || !names.some((n) => /^antigensupportingdata.*\.xml$/i.test(n))) {
+    throw new ConfigError(`CDSI_DATA_DIR '${raw}' holds no ScheduleSupportingData.xml and AntigenSupportingData XML files (download them from https://www.cdc.gov/iis/cdsi/)`);
+  }
+  return dir;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -128,5 +150,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? envInt(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
     iisInboundMllpPort: overrides.iisInboundMllpPort ?? (env.IIS_INBOUND_MLLP_PORT ? envInt(env, 'IIS_INBOUND_MLLP_PORT', 0, 0, 65535) : undefined),
     iisInboundSoapPath: soapPath(overrides.iisInboundSoapPath ?? env.IIS_INBOUND_SOAP_PATH),
+    cdsiDataDir: overrides.cdsiDataDir ?? cdsiDataDir(env.CDSI_DATA_DIR),
   };
 }

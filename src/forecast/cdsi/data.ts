@@ -100,6 +100,10 @@ export interface SeriesDose {
   seasonalStart?: number;
   seasonalEnd?: number;
   requiredGender: string[];
+  /** Precomputed at load: preferable vaccines, forecast vaccine types first, one per CVX. */
+  forecastVaccines: VaccineRule[];
+  /** Precomputed at load: live-virus conflicts the next dose (as any preferable vaccine) could fall into. */
+  conflicts: { previous: string; end: Duration }[];
 }
 
 export interface Indication {
@@ -279,6 +283,8 @@ function seriesDose(el: XmlElement, index: number): SeriesDose {
     seasonalStart: seasonal ? day(seasonal, 'startDate') : undefined,
     seasonalEnd: seasonal ? day(seasonal, 'endDate') : undefined,
     requiredGender: all(el, 'requiredGender').map((g) => g.text).filter(Boolean),
+    forecastVaccines: [],
+    conflicts: [],
   };
 }
 
@@ -398,5 +404,17 @@ export async function loadSupportingData(dir: string): Promise<SupportingData> {
     const a = antigenData(await read(n));
     antigens.set(a.name, a);
   }
+  for (const a of antigens.values()) for (const sr of a.series) for (const td of sr.doses) precompute(td, schedule.liveVirus);
   return { ...schedule, antigens, version: `cdsi-sha256:${hash.digest('hex').slice(0, 16)}` };
+}
+
+/** Per-dose tables forecasts would otherwise rebuild every time. */
+function precompute(td: SeriesDose, liveVirus: Map<string, LiveVirusConflict[]>): void {
+  const seen = new Set<string>();
+  td.forecastVaccines = [...td.preferable]
+    .sort((x, y) => Number(y.forecastVaccineType) - Number(x.forecastVaccineType))
+    .filter((v) => (seen.has(v.cvxKey) ? false : (seen.add(v.cvxKey), true)));
+  const conflicts = new Map<string, Duration>();
+  for (const key of seen) for (const r of liveVirus.get(key) ?? []) if (!conflicts.has(r.previous)) conflicts.set(r.previous, r.end);
+  td.conflicts = [...conflicts].map(([previous, end]) => ({ previous, end }));
 }

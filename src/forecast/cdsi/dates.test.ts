@@ -40,3 +40,11 @@ describe('CDSi date arithmetic', () => {
     expect(parseDate('yesterday')).toBeUndefined();
   });
 });
+
+test('day numbers agree with the calendar over four centuries', () => {
+  for (let day = -30000; day < 120000; day += 17) {
+    const iso = new Date(day * 86_400_000).toISOString().slice(0, 10);
+    expect(formatDate(day)).toBe(iso);
+    expect(parseDate(iso)).toBe(day);
+  }
+});

@@ -7,8 +7,6 @@
  * - a duration such as "12 months - 4 days" is applied term by term, left to right.
  */
 
-const MS_PER_DAY = 86_400_000;
-
 /** A calendar date `YYYY-MM-DD` (or CDSi's `YYYYMMDD` / `MM/DD/YYYY`) to a day number; undefined when malformed or not a real date. */
 export function parseDate(s: string): number | undefined {
   let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s) ?? /^(\d{4})(\d{2})(\d{2})$/.exec(s);
@@ -21,29 +19,51 @@ export function parseDate(s: string): number | undefined {
     y = Number(m[3]); mo = Number(m[1]); d = Number(m[2]);
   }
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
-  return Date.UTC(y, mo - 1, d) / MS_PER_DAY;
+  return daysFromCivil(y, mo, d);
 }
 
 export function formatDate(day: number): string {
-  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+  const [y, m, d] = ymd(day);
+  return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
 function daysInMonth(y: number, m: number): number {
-  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return m === 2 && isLeap(y) ? 29 : MONTH_DAYS[m - 1]!;
+}
+
+// Civil-date <-> day-number conversions in integer arithmetic (H. Hinnant's algorithms): forecasts do
+// thousands of these, and Date objects cost an allocation each.
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 /** Year, month (1-12) and day of a day number. */
 function ymd(day: number): [number, number, number] {
-  const dt = new Date(day * MS_PER_DAY);
-  return [dt.getUTCFullYear(), dt.getUTCMonth() + 1, dt.getUTCDate()];
+  const z = day + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
 }
 
 /** Builds a date from possibly out-of-range month and day-of-month, applying CALCDT-5 (a non-existent date becomes the 1st of the next month). */
 function fromParts(y: number, m: number, d: number): number {
   const yy = y + Math.floor((m - 1) / 12);
   const mm = ((m - 1) % 12 + 12) % 12 + 1;
-  if (d > daysInMonth(yy, mm)) return Date.UTC(yy, mm, 1) / MS_PER_DAY;
-  return Date.UTC(yy, mm - 1, d) / MS_PER_DAY;
+  if (d > daysInMonth(yy, mm)) return mm === 12 ? daysFromCivil(yy + 1, 1, 1) : daysFromCivil(yy, mm + 1, 1);
+  return daysFromCivil(yy, mm, d);
 }
 
 export type DurationUnit = 'year' | 'month' | 'week' | 'day';

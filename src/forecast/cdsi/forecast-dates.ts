@@ -5,7 +5,7 @@
  */
 import type { ForecastStatus, RecommendedVaccine } from '../engine.js';
 import { addDuration, addOpt } from './dates.js';
-import type { LiveVirusConflict, SeriesDose } from './data.js';
+import type { SeriesDose } from './data.js';
 import { canSkip, intervalReference, REASON, type SeriesEvaluation } from './evaluate.js';
 import { inForce, type PatientContext } from './patient.js';
 
@@ -21,6 +21,8 @@ export interface SeriesForecast {
   /** Raw (unadjusted) values used when grouping antigens. */
   unadjustedRecommended?: number;
   unadjustedPastDue?: number;
+  /** The target dose forecast (its vaccines are named only for the series finally chosen). */
+  target?: SeriesDose;
   vaccines?: RecommendedVaccine[];
   /** Maximum age date of the series' last target dose, for completability scoring. */
   finish?: number;
@@ -28,9 +30,7 @@ export interface SeriesForecast {
 
 export interface ForecastEnv {
   patient: PatientContext;
-  liveVirus: ReadonlyMap<string, LiveVirusConflict[]>;
   completedGroup: (group: string) => boolean;
-  cvxDisplay: (cvxKey: string) => string | undefined;
 }
 
 function maxOf(a: number | undefined, b: number | undefined): number | undefined {
@@ -39,17 +39,12 @@ function maxOf(a: number | undefined, b: number | undefined): number | undefined
   return a > b ? a : b;
 }
 
-/** The latest end of a live-virus conflict window the next dose (given as one of `cvxKeys`) would fall in. */
-function conflictEnd(cvxKeys: readonly string[], p: PatientContext, table: ReadonlyMap<string, LiveVirusConflict[]>): number | undefined {
+/** The latest end of a live-virus conflict window the next dose would fall in (conflicts precomputed per dose at load). */
+function conflictEnd(td: SeriesDose, p: PatientContext): number | undefined {
   let end: number | undefined;
-  for (const key of cvxKeys) {
-    const rules = table.get(key);
-    if (!rules) continue;
-    for (const prev of p.history) {
-      for (const r of rules) {
-        if (r.previous === prev.cvxKey) end = maxOf(end, addDuration(prev.date, r.end));
-      }
-    }
+  if (!td.conflicts.length) return undefined;
+  for (const prev of p.history) {
+    for (const c of td.conflicts) if (c.previous === prev.cvxKey) end = maxOf(end, addDuration(prev.date, c.end));
   }
   return end;
 }
@@ -86,12 +81,10 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
     lateInt = maxOf(lateInt, late);
   }
 
-  const vaccines = recommendedVaccines(td, p, env.cvxDisplay);
-  const forecastKeys = td.preferable.map((v) => v.cvxKey);
   // FORECASTDTCAN-1: no earlier than a dose given inadvertently (it did not count, but the next one cannot precede it).
   let inadvertent: number | undefined;
   for (const r of ev.results) if (r.reasons[0] === REASON.inadvertent) inadvertent = maxOf(inadvertent, r.dose.date);
-  const earliest = maxOf(maxOf(maxOf(maxOf(minAge ?? p.birth, minInt), conflictEnd(forecastKeys, p, env.liveVirus)), td.seasonalStart), inadvertent) ?? p.birth;
+  const earliest = maxOf(maxOf(maxOf(maxOf(minAge ?? p.birth, minInt), conflictEnd(td, p)), td.seasonalStart), inadvertent) ?? p.birth;
 
   const ageRec = age?.earliestRec ? p.ageDate(age.earliestRec) : undefined;
   const ageLate = age?.latestRec ? p.ageDate(age.latestRec) : undefined;
@@ -102,7 +95,7 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
   const latest = maxAge === undefined ? undefined : maxAge - 1;
   // The forecast dose number counts doses, not target-dose slots: valid doses so far plus one (skipped slots are not doses).
   const doseNumber = ev.validCount + 1;
-  const base = { doseNumber, vaccines, unadjustedRecommended, unadjustedPastDue };
+  const base = { doseNumber, target: td, unadjustedRecommended, unadjustedPastDue };
 
   if (maxAge !== undefined && (p.assessment >= maxAge || earliest >= maxAge)) {
     return { status: 'aged out', reason: p.assessment >= maxAge ? 'Patient has exceeded the maximum age' : 'Patient is unable to finish the series prior to the maximum age', doseNumber };
@@ -121,14 +114,10 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
 }
 
 /** Vaccines to give as the next dose: the preferable ones whose age range the patient is in (forecast vaccine types first). */
-function recommendedVaccines(td: SeriesDose, p: PatientContext, display: (k: string) => string | undefined): RecommendedVaccine[] {
+export function recommendedVaccines(td: SeriesDose, p: PatientContext, display: (k: string) => string | undefined): RecommendedVaccine[] {
   const out: RecommendedVaccine[] = [];
-  const seen = new Set<string>();
-  const ordered = [...td.preferable].sort((a, b) => Number(b.forecastVaccineType) - Number(a.forecastVaccineType));
-  for (const v of ordered) {
-    if (seen.has(v.cvxKey)) continue;
+  for (const v of td.forecastVaccines) {
     if (v.endAge && p.assessment >= p.ageDate(v.endAge)) continue;
-    seen.add(v.cvxKey);
     out.push({ cvx: v.cvx, display: display(v.cvxKey) ?? v.vaccineType, preferable: true });
   }
   return out;

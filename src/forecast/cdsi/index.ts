@@ -10,7 +10,7 @@ import { ForecastInputError } from '../engine.js';
 import { formatDate, parseDate } from './dates.js';
 import { cvxKey, loadSupportingData, type AntigenData, type CvxInfo, type Series, type SupportingData } from './data.js';
 import { evaluateSeries, type EvalEnv, type SeriesEvaluation } from './evaluate.js';
-import { forecastSeries, type ForecastEnv, type SeriesForecast } from './forecast-dates.js';
+import { forecastSeries, recommendedVaccines, type ForecastEnv, type SeriesForecast } from './forecast-dates.js';
 import { aggregateGroup } from './group.js';
 import { patientContext, type AntigenDose, type PatientContext } from './patient.js';
 import { bestSeries, type Candidate } from './select.js';
@@ -23,6 +23,8 @@ interface AntigenPlan {
   disease: TargetDisease;
   /** Whether any series has "Completed Series" skip conditions, which need a second evaluation pass. */
   needsCompletedGroups: boolean;
+  /** Standard series per CDSi gender: the relevant series of a patient without risk observations. */
+  standardByGender: Map<string, Series[]>;
 }
 
 export interface AntigenOutcome {
@@ -44,6 +46,7 @@ class Engine implements CdsiEngine {
         data: a,
         disease: targetDisease(name),
         needsCompletedGroups: a.series.some((s) => s.doses.some((d) => d.skips.some((k) => k.sets.some((set) => set.conditions.some((c) => c.type === 'Completed Series'))))),
+        standardByGender: new Map(Object.values(GENDER).map((g) => [g, a.series.filter((s) => s.type === 'Standard' && (!s.requiredGender.length || s.requiredGender.includes(g)))])),
       });
     }
     this.vaccineGroups = data.groups.map((g) => {
@@ -127,12 +130,11 @@ class Engine implements CdsiEngine {
 
   private antigen(plan: AntigenPlan, doses: AntigenDose[], p: PatientContext, statusByDose: Map<AntigenDose, DoseStatus>): AntigenOutcome {
     const a = plan.data;
-    const relevant = a.series.filter((s) => this.relevant(s, p));
+    const relevant = p.observations.size ? a.series.filter((s) => this.relevant(s, p)) : plan.standardByGender.get(p.gender) ?? [];
     const liveVirus = this.data.liveVirus;
     let completed = new Set<string>();
     const env: EvalEnv & ForecastEnv = {
       patient: p, liveVirus, otherStatus: (d) => statusByDose.get(d), completedGroup: (g) => completed.has(g),
-      cvxDisplay: (k) => this.data.cvx.get(k)?.display,
     };
     const run = (s: Series): Candidate => {
       const ev: SeriesEvaluation = evaluateSeries(s, doses, env);
@@ -158,6 +160,7 @@ class Engine implements CdsiEngine {
     const best = bestSeries(candidates, p);
     const primary = choosePrimary(best, p);
     let raw = primary.fc;
+    if (raw.target) raw = { ...raw, vaccines: recommendedVaccines(raw.target, p, (k) => this.data.cvx.get(k)?.display) };
     if (contraindicated) raw = { status: 'contraindicated', reason: 'Patient has a contraindication' };
     else if (immune) raw = { status: 'immune', reason: 'Patient has evidence of immunity' };
     else raw = this.dropContraindicatedVaccines(a, p, raw);
