@@ -184,12 +184,23 @@ export function detectLanguage(): Language {
   const preferred = (navigator.languages ?? [navigator.language]).map((l) => l.slice(0, 2).toLowerCase()).find(isLanguage);
   current = [fromQuery, saved, preferred].find(isLanguage) ?? 'en';
   document.documentElement.lang = current;
+  shareWithSignInPages(current);
   return current;
+}
+
+/**
+ * The hub's sign-in and consent pages are server pages on the same origin: a cookie tells them the language the
+ * person uses here, so signing in from a Spanish page continues in Spanish (fhirclient cannot pass `ui_locales`).
+ */
+function shareWithSignInPages(lang: Language): void {
+  if (typeof document === 'undefined') return;
+  document.cookie = `vaxhub_lang=${lang}; path=/; max-age=31536000; SameSite=Lax${location.protocol === 'https:' ? '; Secure' : ''}`;
 }
 
 export function setLanguage(lang: Language): void {
   current = lang;
   if (typeof document !== 'undefined') document.documentElement.lang = lang; // absent in the unit tests
+  shareWithSignInPages(lang);
   try {
     localStorage.setItem(STORAGE_KEY, lang);
   } catch {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../store/db.js';
 import { getClient, type AuthClient } from './clients.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
+import { fromUiLocales } from './page-text.js';
 import { checkRequestedScopes, formatScopes, OPERATOR_SCOPE, parseScopes } from './scopes.js';
 import { scopesBeyondRole, staffById } from './staff.js';
 import { signInAudienceOf } from './staff-login.js';
@@ -55,6 +56,8 @@ export interface ValidAuthorizeRequest {
   nonce?: string;
   codeChallenge: string;
   launch?: { patientId: string; fhirUser?: string };
+  /** The first supported language of the app's OpenID Connect `ui_locales`, for the sign-in and consent pages. */
+  uiLocale?: string;
 }
 
 const CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -109,6 +112,7 @@ export async function validateAuthorizeRequest(
     ...(state !== undefined ? { state } : {}),
     ...(params.nonce ? { nonce: params.nonce } : {}),
     ...(launch ? { launch } : {}),
+    ...(fromUiLocales(params.ui_locales) ? { uiLocale: fromUiLocales(params.ui_locales) } : {}),
   };
 }
 
@@ -168,6 +172,8 @@ export interface PendingRequest {
   patientId?: string;
   /** ... or the staff account (staff sign-in). */
   staffId?: string;
+  /** The language the pages speak for this request (`ui_locales`, or the person's choice on the pages). */
+  uiLocale?: string;
 }
 
 /** Whether someone has signed in on this request (or the EHR launch brought its user). */
@@ -179,12 +185,12 @@ export async function createAuthRequest(db: Queryable, v: ValidAuthorizeRequest)
   const browserSecret = randomToken(32);
   await db.query(
     `INSERT INTO auth_request (id, client_id, redirect_uri, scope, state, nonce, code_challenge, launch_patient_id,
-       launch_fhir_user, browser_hash, patient_id, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12))`,
+       launch_fhir_user, browser_hash, patient_id, ui_locale, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, now() + make_interval(secs => $12))`,
     [id, v.client.id, v.redirectUri, v.scope, v.state ?? null, v.nonce ?? null, v.codeChallenge,
       v.launch?.patientId ?? null, v.launch?.fhirUser ?? null, sha256(browserSecret),
       // An EHR launch arrives with the user already authenticated by the EHR: no hub sign-in step.
-      v.launch?.patientId ?? null, AUTH_REQUEST_LIFETIME_S],
+      v.launch?.patientId ?? null, AUTH_REQUEST_LIFETIME_S, v.uiLocale ?? null],
   );
   return { id, browserSecret };
 }
@@ -199,7 +205,7 @@ export async function loadAuthRequest(
   const r = await db.query<{
     id: string; client_id: string; redirect_uri: string; scope: string; state: string | null; nonce: string | null;
     code_challenge: string; launch_patient_id: string | null; launch_fhir_user: string | null; patient_id: string | null;
-    staff_id: string | null;
+    staff_id: string | null; ui_locale: string | null;
   }>(
     `SELECT * FROM auth_request WHERE id = $1 AND browser_hash = $2 AND NOT completed AND expires_at > now()`,
     [id, sha256(browserSecret)],
@@ -218,6 +224,7 @@ export async function loadAuthRequest(
     ...(row.launch_fhir_user ? { launchFhirUser: row.launch_fhir_user } : {}),
     ...(row.patient_id ? { patientId: row.patient_id } : {}),
     ...(row.staff_id ? { staffId: row.staff_id } : {}),
+    ...(row.ui_locale ? { uiLocale: row.ui_locale } : {}),
   };
 }
 

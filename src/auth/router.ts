@@ -28,6 +28,9 @@ import { publicJwks } from './keys.js';
 import { startOtp, verifyOtp, type DemoAccount, type OtpSender, type PatientDirectory } from './login.js';
 import { isOAuthError, OAuthError } from './oauth-error.js';
 import { codePage, consentPage, emailPage, errorPage } from './pages.js';
+import { fromUiLocales, pageLanguage, pageText, type PageLanguage } from './page-text.js';
+import { preferredLanguage } from '../notify/mail-locale.js';
+import type { Patient } from 'fhir/r4';
 import { authRateLimit, DEFAULT_AUTH_RATE_LIMITS, type AuthRateLimits } from './rate-limit.js';
 import { authUrls, openidConfiguration, smartConfiguration } from './smart-configuration.js';
 import { authenticateClient, handleTokenRequest, type TokenContext, type TokenForm } from './token-endpoint.js';
@@ -98,6 +101,23 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   const audit = (req: Request, a: Omit<AuditInput, 'who'> & { who?: AuditInput['who'] }): Promise<unknown> =>
     recordAudit(db, { ...a, who: { ...a.who, ...(req.ip ? { ip: req.ip } : {}) } }).catch(() => undefined);
+  /**
+   * The language of a page for this request (page-text.ts: pageLanguage). A `?lang=` choice from the pages' links
+   * is kept on the authorization request, so the pages that follow a form post speak it too.
+   */
+  const languageOf = async (req: Request, p?: { id: string; uiLocale?: string; patientId?: string }): Promise<PageLanguage> => {
+    const chosen = req.method === 'GET' ? fromUiLocales(typeof req.query.lang === 'string' ? req.query.lang : undefined) : undefined;
+    if (chosen && p && chosen !== p.uiLocale) {
+      await db.query('UPDATE auth_request SET ui_locale = $2 WHERE id = $1', [p.id, chosen]);
+      p.uiLocale = chosen;
+    }
+    let saved: string | undefined;
+    if (!chosen && !p?.uiLocale && p?.patientId) {
+      const row = (await db.query<{ content: Patient | string }>("SELECT content FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1 AND NOT deleted", [p.patientId])).rows[0];
+      saved = preferredLanguage(typeof row?.content === 'string' ? JSON.parse(row.content) as Patient : row?.content);
+    }
+    return pageLanguage({ query: chosen, stored: p?.uiLocale, cookie: cookies(req).vaxhub_lang, saved, acceptLanguage: req.get('accept-language') });
+  };
   const staffAuthority = deps.staffAuthority ?? new StaffAuthority(db);
   const loginDeps = { otpSender: deps.otpSender, patientDirectory: deps.patientDirectory, ...(deps.demoAccounts ? { demoAccounts: deps.demoAccounts } : {}), ...(deps.smsEmailGateway ? { smsEmailGateway: deps.smsEmailGateway } : {}) };
   const r = express.Router();
@@ -130,7 +150,7 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
       const detail = e instanceof Error ? e.message : 'error';
       void audit(req, { action: 'authorize', outcome: 'failure', who: { ...(params.client_id ? { clientId: params.client_id } : {}) }, detail });
       if (e instanceof AuthorizeRedirectError) res.set('Cache-Control', 'no-store').redirect(302, e.location);
-      else if (e instanceof AuthorizePageError) res.status(400).type('html').send(errorPage(e.message));
+      else if (e instanceof AuthorizePageError) res.status(400).type('html').send(errorPage(e.message, await languageOf(req)));
       else throw e;
     }
   };
@@ -141,46 +161,45 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
     const id = formOf(req).request;
     return loadAuthRequest(db, id, id ? cookies(req)[`${COOKIE_PREFIX}${id}`] : undefined);
   };
-  const expired = (res: Response): void => {
-    res.status(400).type('html').send(errorPage('This sign-in request has expired or belongs to another browser.'));
+  const expired = async (req: Request, res: Response): Promise<void> => {
+    const lang = await languageOf(req);
+    res.status(400).type('html').send(errorPage(pageText(lang, 'expired'), lang));
   };
 
   // --- sign-in by one-time code: a patient, or a staff member when the app asks for user/ scopes ---
   r.get('/auth/login', async (req, res) => {
     const p = await pending(req);
-    if (!p) return expired(res);
+    if (!p) return expired(req, res);
     const client = await getClient(db, p.clientId);
-    res.set('Cache-Control', 'no-store').type('html').send(emailPage(p.id, client?.name ?? p.clientId, undefined, signInAudience(p.scope)));
+    const lang = await languageOf(req, p);
+    res.set('Cache-Control', 'no-store').type('html').send(emailPage(p.id, client?.name ?? p.clientId, undefined, signInAudience(p.scope), lang));
   });
   r.post('/auth/login', form, limiter, async (req, res) => {
     const p = await pending(req);
-    if (!p) return expired(res);
+    if (!p) return expired(req, res);
     const client = await getClient(db, p.clientId);
+    const lang = await languageOf(req, p);
     res.set('Cache-Control', 'no-store').type('html');
     // The answer goes out before the address is looked up and the code queued (deliverAfter), so a known and an
     // unknown address take the same path and the same time.
     const deliverAfter = (deliver: () => void): void => void res.once('close', deliver);
     if (signInAudience(p.scope) === 'staff') {
       const started = await startStaffOtp(db, loginDeps, p.id, formOf(req).email ?? '');
-      if (!started.ok) return void res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, 'Please enter a valid email address.', 'staff'));
+      if (!started.ok) return void res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, pageText(lang, 'invalidEmail'), 'staff', lang));
       deliverAfter(started.deliver);
-      return void res.send(codePage(p.id, undefined, 'staff'));
+      return void res.send(codePage(p.id, undefined, 'staff', 'login', lang));
     }
     const started = await startOtp(db, loginDeps, p.id, formOf(req).email ?? '');
     if (started.ok) {
       deliverAfter(started.deliver);
-      return void res.send(codePage(p.id, undefined, started.channel));
+      return void res.send(codePage(p.id, undefined, started.channel, 'login', lang));
     }
-    const msg = {
-      'invalid-email': 'Please enter a valid email address.',
-      'invalid-phone': 'Please enter a valid phone number: digits, optionally starting with + and the country code.',
-      'phone-unavailable': 'Sign-in by phone number is not available on this hub. Please enter the email address on your record.',
-    }[started.reason];
-    res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, msg));
+    const msg = pageText(lang, ({ 'invalid-email': 'invalidEmail', 'invalid-phone': 'invalidPhone', 'phone-unavailable': 'phoneUnavailable' } as const)[started.reason]);
+    res.status(400).send(emailPage(p.id, client?.name ?? p.clientId, msg, 'patient', lang));
   });
   r.post('/auth/login/verify', form, limiter, async (req, res) => {
     const p = await pending(req);
-    if (!p) return expired(res);
+    if (!p) return expired(req, res);
     if (signInAudience(p.scope) === 'staff') return verifyStaff(req, res, p);
     const result = await verifyOtp(db, loginDeps, p.id, formOf(req).code ?? '');
     void audit(req, {
@@ -188,8 +207,9 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
       ...(result.ok ? { patientId: result.patientId } : { detail: result.reason }),
     });
     if (result.ok) return void res.redirect(303, `../consent?request=${p.id}`);
-    const msg = result.reason === 'wrong' ? 'That code is not right. Please try again.' : 'Too many tries or the code expired. Start again from the app.';
-    res.status(400).set('Cache-Control', 'no-store').type('html').send(codePage(p.id, msg, 'email', 'verify'));
+    const lang = await languageOf(req, p);
+    const msg = pageText(lang, result.reason === 'wrong' ? 'wrongCode' : 'codeSpent');
+    res.status(400).set('Cache-Control', 'no-store').type('html').send(codePage(p.id, msg, 'email', 'verify', lang));
   });
 
   const verifyStaff = async (req: Request, res: Response, p: NonNullable<Awaited<ReturnType<typeof pending>>>): Promise<void> => {
@@ -199,15 +219,16 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
       ...(result.ok ? {} : { detail: result.reason }),
     });
     res.set('Cache-Control', 'no-store');
+    const lang = await languageOf(req, p);
     if (!result.ok) {
-      const msg = result.reason === 'wrong' ? 'That code is not right. Please try again.' : 'Too many tries or the code expired. Start again from the app.';
-      return void res.status(400).type('html').send(codePage(p.id, msg, 'staff', 'verify'));
+      const msg = pageText(lang, result.reason === 'wrong' ? 'wrongCode' : 'codeSpent');
+      return void res.status(400).type('html').send(codePage(p.id, msg, 'staff', 'verify', lang));
     }
     // The person is known now: a scope their role does not hold is refused here, before any consent.
     const beyond = scopesBeyondRole(result.staff.role, p.scope);
     if (beyond.length) {
       await db.query('UPDATE auth_request SET staff_id = NULL, completed = true WHERE id = $1', [p.id]);
-      return void res.status(403).type('html').send(errorPage(`Your staff role (${result.staff.role}) does not allow ${beyond.join(' ')}. Ask an operator to change your role.`));
+      return void res.status(403).type('html').send(errorPage(pageText(lang, 'roleRefused', { role: result.staff.role, scopes: beyond.join(' ') }), lang));
     }
     res.redirect(303, `../consent?request=${p.id}`);
   };
@@ -221,13 +242,14 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   };
   r.get('/auth/consent', async (req, res) => {
     const p = await pending(req);
-    if (!p || !isSignedIn(p)) return expired(res);
+    if (!p || !isSignedIn(p)) return expired(req, res);
     const client = await getClient(db, p.clientId);
-    res.set('Cache-Control', 'no-store').type('html').send(consentPage(p.id, client?.name ?? p.clientId, p.scope, p.staffId ? 'staff' : 'patient'));
+    const lang = await languageOf(req, p);
+    res.set('Cache-Control', 'no-store').type('html').send(consentPage(p.id, client?.name ?? p.clientId, p.scope, p.staffId ? 'staff' : 'patient', lang));
   });
   r.post('/auth/consent', form, async (req, res) => {
     const p = await pending(req);
-    if (!p || !isSignedIn(p)) return expired(res);
+    if (!p || !isSignedIn(p)) return expired(req, res);
     const approve = formOf(req).decision === 'approve';
     const location = approve ? await approveAuthRequest(db, p) : await denyAuthRequest(db, p);
     const who = await signedInAs(p);
