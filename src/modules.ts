@@ -16,6 +16,7 @@ import { wireSafety } from './safety/wiring.js';
 import { wireSync } from './sync/wiring.js';
 import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
+import { wireClinic } from './clinic/wiring.js';
 import { wireOpeningNight } from './scheduling/opening-night-wiring.js';
 import { schedulingMailRenderers } from './scheduling/opening-night/mail-renderers.js';
 import { createFastStatus } from './scheduling/opening-night/fast-status.js';
@@ -65,7 +66,8 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireScheduling(hub, registry);
   // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
   const night = wireOpeningNight(hub, registry);
-  wireMail(hub, night.mailRenderers);
+  const clinicMail = wireClinic(hub, registry);
+  wireMail(hub, { ...night.mailRenderers, ...clinicMail });
   // /waiting-room/status is answered before Express: it is polled by everyone waiting.
   hub.fastPaths.push(createFastStatus({ room: night.room, statusPerIpPerMinute: night.config.limits.statusPerIp }));
   wireIis(hub, registry);

@@ -50,6 +50,8 @@ export interface Config {
    * files, CDSI_DATA_DIR); forecasts use the CDSi engine when set, the product-catalogue next-dose rule otherwise.
    */
   cdsiDataDir?: string;
+  /** Minutes after a slot's start before a booked person not checked in is marked no-show (NO_SHOW_GRACE_MINUTES, default 60; 0 turns the sweep off). */
+  noShowGraceMinutes: number;
 }
 
 /** HUB_TIME_ZONE: an IANA zone such as America/Chicago; a name the runtime does not know stops the start. */
@@ -151,5 +153,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     iisInboundMllpPort: overrides.iisInboundMllpPort ?? (env.IIS_INBOUND_MLLP_PORT ? envInt(env, 'IIS_INBOUND_MLLP_PORT', 0, 0, 65535) : undefined),
     iisInboundSoapPath: soapPath(overrides.iisInboundSoapPath ?? env.IIS_INBOUND_SOAP_PATH),
     cdsiDataDir: overrides.cdsiDataDir ?? cdsiDataDir(env.CDSI_DATA_DIR),
+    noShowGraceMinutes: overrides.noShowGraceMinutes ?? envInt(env, 'NO_SHOW_GRACE_MINUTES', 60, 0, 24 * 60),
   };
 }

@@ -48,6 +48,8 @@ export const ERROR_CATALOGUE = {
   CARDS_REVOKED: { status: 403, message: "This person's health cards are revoked by the issuer; no new card is issued" },
   NOT_ELIGIBLE: { status: 403, message: 'This person is no longer eligible under the current priority rules' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request' },
+  APPOINTMENT_STATE: { status: 409, message: 'The appointment is not in a state that allows this step' },
+  LOT_UNUSABLE: { status: 422, message: 'This lot is not usable here today' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable for a moment; retry after the time in Retry-After' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

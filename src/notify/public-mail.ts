@@ -22,6 +22,15 @@ const EN = {
   'shortfall.option': '{product}: {count} places available at the same clinic',
   'shortfall.choose': 'Open the sign-up page to choose, or reply to be contacted.',
   'shortfall.rebook': 'We will contact you to rebook; you keep your priority.',
+  'closure.subject': 'Your vaccination appointment is cancelled: the clinic is closed that day',
+  'closure.intro': 'We are sorry: the clinic is closed on the day of your appointment ({reason}), so this appointment is cancelled:',
+  'closure.reason.weather': 'bad weather',
+  'closure.reason.supply': 'no vaccine supply',
+  'closure.reason.staffing': 'not enough staff',
+  'closure.reason.other': 'an unforeseen event',
+  'closure.held': 'We are holding a new place for you before anyone else can book it, until {expires}:',
+  'closure.confirm': 'To keep it, confirm it on the sign-up page (or call the clinic); you can also choose another time there: {link}',
+  'closure.none': 'We have no free place to offer you yet. We will contact you to rebook, and you keep your priority.',
   'label.when': 'When',
   'label.vaccine': 'Vaccine',
   'label.where': 'Where',
@@ -65,6 +74,15 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'shortfall.option': '{product}: {count} lugares disponibles en la misma clínica',
     'shortfall.choose': 'Abra la página de inscripción para elegir, o responda para que le contactemos.',
     'shortfall.rebook': 'Le contactaremos para reprogramar; conserva su prioridad.',
+    'closure.subject': 'Su cita de vacunación se canceló: la clínica está cerrada ese día',
+    'closure.intro': 'Lo sentimos: la clínica está cerrada el día de su cita ({reason}), así que esta cita se canceló:',
+    'closure.reason.weather': 'mal tiempo',
+    'closure.reason.supply': 'falta de vacunas',
+    'closure.reason.staffing': 'falta de personal',
+    'closure.reason.other': 'un imprevisto',
+    'closure.held': 'Le guardamos un nuevo lugar antes de que otra persona pueda reservarlo, hasta el {expires}:',
+    'closure.confirm': 'Para conservarlo, confírmelo en la página de inscripción (o llame a la clínica); allí también puede elegir otro horario: {link}',
+    'closure.none': 'Todavía no tenemos un lugar libre para ofrecerle. Le contactaremos para reprogramar; conserva su prioridad.',
     'label.when': 'Cuándo',
     'label.vaccine': 'Vacuna',
     'label.where': 'Dónde',
@@ -103,6 +121,15 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'shortfall.option': '{product}: 같은 접종소에 {count}자리 있음',
     'shortfall.choose': '신청 페이지에서 선택하시거나, 회신하시면 연락드리겠습니다.',
     'shortfall.rebook': '다시 예약하도록 연락드리겠습니다. 우선순위는 유지됩니다.',
+    'closure.subject': '예방접종 예약이 취소되었습니다: 해당일에 접종소가 문을 닫습니다',
+    'closure.intro': '죄송합니다. 예약하신 날 접종소가 문을 닫아({reason}) 이 예약이 취소되었습니다:',
+    'closure.reason.weather': '악천후',
+    'closure.reason.supply': '백신 공급 부족',
+    'closure.reason.staffing': '인력 부족',
+    'closure.reason.other': '예기치 못한 사정',
+    'closure.held': '다른 사람이 예약하기 전에 귀하를 위해 새 자리를 {expires}까지 잡아 두었습니다:',
+    'closure.confirm': '이 자리를 유지하려면 신청 페이지에서 확인하세요(또는 접종소에 전화하세요). 그곳에서 다른 시간을 고를 수도 있습니다: {link}',
+    'closure.none': '아직 제공할 수 있는 빈자리가 없습니다. 다시 예약하도록 연락드리겠으며, 우선순위는 유지됩니다.',
     'label.when': '일시',
     'label.vaccine': '백신',
     'label.where': '장소',
@@ -232,6 +259,47 @@ export function registeredMail(language: MailLanguage, f: { registrantId: string
       mailText(language, 'registered.next'),
       '',
       mailText(language, 'registered.status'),
+    ].join('\n'),
+  };
+}
+
+export type ClosureReason = 'weather' | 'supply' | 'staffing' | 'other';
+export const CLOSURE_REASONS: readonly ClosureReason[] = ['weather', 'supply', 'staffing', 'other'];
+
+/**
+ * The clinic closed on the day of the person's appointment (weather, supply): the cancelled appointment, and the
+ * place held for them first (when one was found) with how to confirm it, or the promise to be contacted.
+ */
+/** The closure notice as a text message (an email-to-SMS gateway): the cancelled time and the held one, briefly. */
+export function closureText(
+  language: MailLanguage,
+  f: AppointmentFacts & { reason: ClosureReason; offer?: AppointmentFacts & { expiresAt: Date }; link: string },
+): { subject: string; text: string } {
+  const when = (x: AppointmentFacts): string => (x.start ? formatWhen(x.start, x.timeZone, language) : x.reference);
+  return {
+    subject: mailText(language, 'closure.subject'),
+    text: [
+      `${mailText(language, 'closure.subject')}: ${when(f)} (${mailText(language, `closure.reason.${f.reason}`)}).`,
+      f.offer ? `${mailText(language, 'closure.held', { expires: formatWhen(f.offer.expiresAt, f.offer.timeZone, language) })} ${when(f.offer)}. ${f.link}` : mailText(language, 'closure.none'),
+    ].join(' '),
+  };
+}
+
+export function closureMail(
+  language: MailLanguage,
+  f: AppointmentFacts & { reason: ClosureReason; offer?: AppointmentFacts & { expiresAt: Date }; link: string },
+): { subject: string; text: string } {
+  const reason = mailText(language, `closure.reason.${f.reason}`);
+  return {
+    subject: mailText(language, 'closure.subject'),
+    text: [
+      mailText(language, 'closure.intro', { reason }),
+      '',
+      ...appointmentLines(language, f),
+      '',
+      ...(f.offer
+        ? [mailText(language, 'closure.held', { expires: formatWhen(f.offer.expiresAt, f.offer.timeZone, language) }), '', ...appointmentLines(language, f.offer), '', mailText(language, 'closure.confirm', { link: f.link })]
+        : [mailText(language, 'closure.none')]),
     ].join('\n'),
   };
 }

@@ -214,6 +214,14 @@ const ROUTES: Record<string, Row> = {
   'GET /admin/supply': { req: () => get('/admin/supply'), expect: OPERATOR },
   'GET /admin/safety/alerts': { req: () => get('/admin/safety/alerts'), expect: OPERATOR },
   'POST /admin/safety/alerts/:id/acknowledge': { req: () => json('POST', '/admin/safety/alerts/no-such-event/acknowledge', {}), expect: OPERATOR },
+  // The clinic day (issue 21): staff only.
+  'GET /admin/clinic/locations': { req: () => get('/admin/clinic/locations'), expect: OPERATOR },
+  'GET /admin/clinic/locations/:id/days/:day': { req: () => get('/admin/clinic/locations/no-such-location/days/2031-01-01'), expect: OPERATOR },
+  'GET /admin/clinic/locations/:id/days/:day/slots': { req: () => get('/admin/clinic/locations/no-such-location/days/2031-01-01/slots'), expect: OPERATOR },
+  'POST /admin/clinic/locations/:id/days/:day/closure': { req: () => json('POST', '/admin/clinic/locations/no-such-location/days/2031-01-01/closure', {}), expect: OPERATOR },
+  'PUT /admin/clinic/schedules/:id/days/:day': { req: () => json('PUT', '/admin/clinic/schedules/no-such-schedule/days/2031-01-01', {}), expect: OPERATOR },
+  'PUT /admin/clinic/slots/:id': { req: () => json('PUT', '/admin/clinic/slots/no-such-slot', {}), expect: OPERATOR },
+  'GET /admin/clinic/appointments/:id/dose-form': { req: () => get('/admin/clinic/appointments/no-such-appointment/dose-form'), expect: OPERATOR },
   'GET /apps/wallet': { req: () => get('/apps/wallet'), expect: PUBLIC },
   'GET /apps/wallet/config.json': { req: () => get('/apps/wallet/config.json'), expect: PUBLIC },
   'USE /apps/wallet': { req: () => get('/apps/wallet/no-such-file.js'), expect: PUBLIC },
@@ -241,6 +249,12 @@ const OPERATIONS: Record<string, Row> = {
     req: (w) => fhirPost(`Immunization/${w.a.Immunization}/$verify`, PARAMS),
     expect: cells('denied', { ...INVALID, operator: 'reached' }),
   },
+  // The clinic day (issue 21): recording, correcting and withdrawing doses and marking no-shows are operator actions.
+  '$record-dose instance Appointment POST': { req: () => fhirPost('Appointment/no-such-appointment/$record-dose', PARAMS), expect: cells('denied', { ...INVALID, operator: 'reached' }) },
+  '$no-show instance Appointment POST': { req: () => fhirPost('Appointment/no-such-appointment/$no-show', PARAMS), expect: cells('denied', { ...INVALID, operator: 'reached' }) },
+  '$undo-no-show instance Appointment POST': { req: () => fhirPost('Appointment/no-such-appointment/$undo-no-show', PARAMS), expect: cells('denied', { ...INVALID, operator: 'reached' }) },
+  '$correct instance Immunization POST': { req: (w) => fhirPost(`Immunization/${w.a.Immunization}/$correct`, PARAMS), expect: cells('denied', { ...INVALID, operator: 'reached' }) },
+  '$entered-in-error instance Immunization POST': { req: (w) => fhirPost(`Immunization/${w.a.Immunization}/$entered-in-error`, PARAMS), expect: cells('denied', { ...INVALID, operator: 'reached' }) },
   '$find type Appointment GET': {
     req: () => get('/fhir/Appointment/$find?start=2031-01-01&end=2031-01-02', { accept: FHIR_JSON }),
     expect: cells('forbidden', { ...INVALID, patientA: 'reached', patientB: 'reached', systemGroup: 'reached', operator: 'reached' }),

@@ -1,0 +1,51 @@
+/**
+ * Plugs the clinic day into the hub: the dose, no-show and correction operations on the FHIR API, the operator
+ * routes under /admin/clinic (day list, lots, hours, closures), the closure mail's renderer, and the periodic
+ * no-show sweep (NO_SHOW_GRACE_MINUTES after a slot's start; each mark audited as the hub's own work).
+ * Other capabilities hook onto a dose recorded at the clinic with `doseRecordedHooks` (./record-dose.ts).
+ */
+import type { Hub } from '../app.js';
+import type { ModuleRegistry } from '../wiring-types.js';
+import type { OutboxRenderer } from '../notify/worker.js';
+import { PeriodicRound } from '../notify/periodic.js';
+import { requireAdmin } from '../http/admin-guard.js';
+import { loadProducts } from '../scheduling/products.js';
+import { createClinicRouter } from './admin-routes.js';
+import { clinicMailRenderers } from './mail.js';
+import { sweepNoShows } from './no-show.js';
+import { clinicOperations } from './operations.js';
+import type { DoseRecordedHook } from './record-dose.js';
+
+export interface ClinicWiringOptions {
+  /** Steps that follow a dose recorded at the clinic, in its transaction (e.g. the observation wait). */
+  doseRecordedHooks?: DoseRecordedHook[];
+  /** How often the no-show sweep runs (tests shorten it). */
+  noShowSweepMs?: number;
+}
+
+/** Wires the clinic day; answers the outbox renderers it adds (the mail worker is wired by modules.ts). */
+export function wireClinic(hub: Hub, registry: ModuleRegistry, opts: ClinicWiringOptions = {}): Record<string, OutboxRenderer> {
+  const products = loadProducts();
+  const scheduling = { products };
+  for (const op of clinicOperations({ scheduling, timeZone: hub.config.timeZone, hooks: opts.doseRecordedHooks ?? [] })) registry.addOperation(op);
+  hub.app.use('/admin/clinic', createClinicRouter({
+    db: hub.db, repo: hub.repo, products, scheduling, timeZone: hub.config.timeZone,
+    ...(hub.config.smsEmailGateway ? { smsEmailGateway: hub.config.smsEmailGateway } : {}),
+    requireAdmin: requireAdmin(registry, (e) => hub.audit(e)),
+  }));
+
+  const grace = hub.config.noShowGraceMinutes;
+  if (grace > 0) {
+    const round = new PeriodicRound(
+      () => sweepNoShows({ db: hub.db, repo: hub.repo }, grace, (r) => hub.audit({
+        action: 'update', outcome: 'success', who: { user: 'system: no-show sweep' }, what: `Appointment/${r.appointment.id}`,
+        detail: `no-show after ${grace} min${r.movedToSlotId ? `; place moved to Slot/${r.movedToSlotId}` : ''}`,
+        entities: [{ type: 'Appointment', ids: [r.appointment.id!], lookup: true }],
+      })),
+      (e) => hub.logger.warn({ err: e }, 'no-show sweep failed'),
+    );
+    round.start(opts.noShowSweepMs ?? 60_000);
+    hub.onClose(() => round.stop(), 'no-show sweep');
+  }
+  return clinicMailRenderers({ repo: hub.repo, products, timeZone: hub.config.timeZone, signupUrl: `${hub.config.baseUrl}/apps/signup/` });
+}
