@@ -349,9 +349,9 @@ function scheduleData(root: XmlElement): Omit<SupportingData, 'antigens' | 'vers
     const list = liveVirus.get(cur) ?? [];
     list.push({
       previous: cvxKey(text(child(c, 'previous'), 'cvx')),
-      begin: parseDuration(text(c, 'conflictBeginInterval')) ?? [],
-      minEnd: parseDuration(text(c, 'minConflictEndInterval')) ?? [],
-      end: parseDuration(text(c, 'conflictEndInterval')) ?? [],
+      begin: parseDuration(text(c, 'conflictBeginInterval')) ?? zeroDays(),
+      minEnd: parseDuration(text(c, 'minConflictEndInterval')) ?? zeroDays(),
+      end: parseDuration(text(c, 'conflictEndInterval')) ?? zeroDays(),
     });
     liveVirus.set(cur, list);
   }
@@ -417,4 +417,8 @@ function precompute(td: SeriesDose, liveVirus: Map<string, LiveVirusConflict[]>)
   const conflicts = new Map<string, Duration>();
   for (const key of seen) for (const r of liveVirus.get(key) ?? []) if (!conflicts.has(r.previous)) conflicts.set(r.previous, r.end);
   td.conflicts = [...conflicts].map(([previous, end]) => ({ previous, end }));
+}
+
+function zeroDays(): Duration {
+  return parseDuration('0 days')!;
 }

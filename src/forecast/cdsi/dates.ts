@@ -22,9 +22,17 @@ export function parseDate(s: string): number | undefined {
   return daysFromCivil(y, mo, d);
 }
 
+// Forecast answers repeat the same few hundred dates; the cache is bounded by the calendar range in use.
+const formatted = new Map<number, string>();
+
 export function formatDate(day: number): string {
-  const [y, m, d] = ymd(day);
-  return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+  let s = formatted.get(day);
+  if (s === undefined) {
+    const [y, m, d] = ymd(day);
+    s = `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+    if (formatted.size < 200_000) formatted.set(day, s);
+  }
+  return s;
 }
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -68,8 +76,16 @@ function fromParts(y: number, m: number, d: number): number {
 
 export type DurationUnit = 'year' | 'month' | 'week' | 'day';
 export interface DurationTerm { n: number; unit: DurationUnit }
-/** A parsed CDSi duration: its terms in written order (signed). */
-export type Duration = readonly DurationTerm[];
+/**
+ * A parsed CDSi duration: its terms in written order (signed), plus a one-entry memo of the last date it was
+ * added to. A forecast adds the same few hundred durations to the same birth date and dose dates over and over;
+ * the memo makes the repeats free without allocating anything per forecast.
+ */
+export interface Duration {
+  readonly terms: readonly DurationTerm[];
+  memoFrom: number;
+  memoTo: number;
+}
 
 const TERM = /([+-])?\s*(\d+)\s*(year|yr|month|week|day)s?/gi;
 
@@ -87,13 +103,14 @@ export function parseDuration(text: string | undefined): Duration | undefined {
   if (!terms.length || consumed.replace(/\s/g, '').length !== s.replace(/\s/g, '').length) {
     throw new Error(`unreadable CDSi duration '${text}'`);
   }
-  return terms;
+  return { terms, memoFrom: NaN, memoTo: NaN };
 }
 
 /** Adds a duration to a date, term by term (CALCDT-1..5). */
 export function addDuration(day: number, dur: Duration): number {
+  if (dur.memoFrom === day) return dur.memoTo;
   let cur = day;
-  for (const t of dur) {
+  for (const t of dur.terms) {
     if (t.unit === 'day') cur += t.n;
     else if (t.unit === 'week') cur += 7 * t.n;
     else {
@@ -101,6 +118,8 @@ export function addDuration(day: number, dur: Duration): number {
       cur = t.unit === 'year' ? fromParts(y + t.n, m, d) : fromParts(y, m + t.n, d);
     }
   }
+  dur.memoFrom = day;
+  dur.memoTo = cur;
   return cur;
 }
 

@@ -243,7 +243,7 @@ export function evaluateSeries(series: Series, doses: readonly AntigenDose[], en
     }
     const td = series.doses[targetIndex]!;
     const out = evaluateAgainst(td, dose, ev, env, targetIndex);
-    const result: DoseResult = { dose, ...out };
+    const result: DoseResult = { dose, status: out.status, reasons: out.reasons };
     if (out.status === 'valid') {
       result.target = targetIndex + 1;
       ev.targets[targetIndex] = 'satisfied';

@@ -95,7 +95,6 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
   const latest = maxAge === undefined ? undefined : maxAge - 1;
   // The forecast dose number counts doses, not target-dose slots: valid doses so far plus one (skipped slots are not doses).
   const doseNumber = ev.validCount + 1;
-  const base = { doseNumber, target: td, unadjustedRecommended, unadjustedPastDue };
 
   if (maxAge !== undefined && (p.assessment >= maxAge || earliest >= maxAge)) {
     return { status: 'aged out', reason: p.assessment >= maxAge ? 'Patient has exceeded the maximum age' : 'Patient is unable to finish the series prior to the maximum age', doseNumber };
@@ -105,7 +104,10 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
   }
   return {
     status: 'not complete',
-    ...base,
+    doseNumber,
+    target: td,
+    unadjustedRecommended,
+    unadjustedPastDue,
     earliest,
     recommended: Math.max(unadjustedRecommended, earliest),
     pastDue: unadjustedPastDue === undefined ? undefined : Math.max(unadjustedPastDue, earliest),

@@ -38,6 +38,7 @@ class Engine implements CdsiEngine {
   readonly dataVersion: string;
   readonly vaccineGroups: readonly VaccineGroupInfo[];
   private readonly plans = new Map<string, AntigenPlan>();
+  private readonly display = (k: string): string | undefined => this.data.cvx.get(k)?.display;
 
   constructor(private readonly data: SupportingData) {
     this.dataVersion = data.version;
@@ -130,7 +131,10 @@ class Engine implements CdsiEngine {
 
   private antigen(plan: AntigenPlan, doses: AntigenDose[], p: PatientContext, statusByDose: Map<AntigenDose, DoseStatus>): AntigenOutcome {
     const a = plan.data;
-    const relevant = p.observations.size ? a.series.filter((s) => this.relevant(s, p)) : plan.standardByGender.get(p.gender) ?? [];
+    let relevant = p.observations.size ? a.series.filter((s) => this.relevant(s, p)) : plan.standardByGender.get(p.gender) ?? [];
+    // With no dose of this antigen no series has a valid dose, so each series group's prioritized series is its
+    // default series (chapter 8, "no valid doses" with a default): the others need not be evaluated at all.
+    if (!doses.length) relevant = defaultsPerGroup(relevant);
     const liveVirus = this.data.liveVirus;
     let completed = new Set<string>();
     const env: EvalEnv & ForecastEnv = {
@@ -148,8 +152,8 @@ class Engine implements CdsiEngine {
 
     const base = { antigen: a.name, targetDisease: plan.disease };
     // Evidence of immunity: a clinical-history observation, or birth before the immunity birth date (unless excluded).
-    const immune = [...p.observations].some((o) => a.immunityCodes.has(o))
-      || (a.immunityBirthDate !== undefined && p.birth < a.immunityBirthDate && ![...p.observations].some((o) => a.immunityExclusions.has(o)));
+    const immune = hasAny(p.observations, a.immunityCodes)
+      || (a.immunityBirthDate !== undefined && p.birth < a.immunityBirthDate && !hasAny(p.observations, a.immunityExclusions));
     const contraindicated = a.contraindications.some((c) => !c.cvx && p.observations.has(c.code)
       && (!c.beginAge || p.assessment >= p.ageDate(c.beginAge)) && (!c.endAge || p.assessment < p.ageDate(c.endAge)));
 
@@ -160,7 +164,7 @@ class Engine implements CdsiEngine {
     const best = bestSeries(candidates, p);
     const primary = choosePrimary(best, p);
     let raw = primary.fc;
-    if (raw.target) raw = { ...raw, vaccines: recommendedVaccines(raw.target, p, (k) => this.data.cvx.get(k)?.display) };
+    if (raw.target) raw.vaccines = recommendedVaccines(raw.target, p, this.display);
     if (contraindicated) raw = { status: 'contraindicated', reason: 'Patient has a contraindication' };
     else if (immune) raw = { status: 'immune', reason: 'Patient has evidence of immunity' };
     else raw = this.dropContraindicatedVaccines(a, p, raw);
@@ -186,6 +190,26 @@ class Engine implements CdsiEngine {
   }
 }
 
+function hasAny(observed: Set<string>, codes: Set<string>): boolean {
+  if (!observed.size) return false;
+  for (const o of observed) if (codes.has(o)) return true;
+  return false;
+}
+
+function defaultsPerGroup(series: Series[]): Series[] {
+  const groups = new Map<string, Series[]>();
+  for (const s of series) {
+    const g = groups.get(s.seriesGroup);
+    if (g) g.push(s); else groups.set(s.seriesGroup, [s]);
+  }
+  const out: Series[] = [];
+  for (const list of groups.values()) {
+    const def = list.find((s) => s.defaultSeries);
+    if (def) out.push(def); else out.push(...list);
+  }
+  return out;
+}
+
 /** Of several best series (different series groups), the one that drives the antigen's forecast: a series still needing a dose, soonest first. */
 function choosePrimary(best: Candidate[], p: PatientContext): Candidate {
   if (best.length === 1) return best[0]!;
@@ -200,14 +224,18 @@ function choosePrimary(best: Candidate[], p: PatientContext): Candidate {
   return open.length ? soonest(open) : best[0]!;
 }
 
+// Built property by property: object spread of conditional parts was the costliest line of a forecast.
 function toAntigenForecast(base: { antigen: string; targetDisease: TargetDisease }, fc: SeriesForecast, seriesName: string): AntigenForecast {
-  const d = (n: number | undefined): string | undefined => (n === undefined ? undefined : formatDate(n));
-  return {
-    ...base, status: fc.status, reason: fc.reason, seriesName,
-    ...(fc.status === 'not complete' ? {
-      doseNumber: fc.doseNumber, earliest: d(fc.earliest), recommended: d(fc.recommended), pastDue: d(fc.pastDue), latest: d(fc.latest), recommendedVaccines: fc.vaccines,
-    } : {}),
-  };
+  const out: AntigenForecast = { antigen: base.antigen, targetDisease: base.targetDisease, status: fc.status, reason: fc.reason, seriesName };
+  if (fc.status === 'not complete') {
+    out.doseNumber = fc.doseNumber;
+    if (fc.earliest !== undefined) out.earliest = formatDate(fc.earliest);
+    if (fc.recommended !== undefined) out.recommended = formatDate(fc.recommended);
+    if (fc.pastDue !== undefined) out.pastDue = formatDate(fc.pastDue);
+    if (fc.latest !== undefined) out.latest = formatDate(fc.latest);
+    out.recommendedVaccines = fc.vaccines;
+  }
+  return out;
 }
 
 export async function loadEngine(dir: string): Promise<CdsiEngine> {

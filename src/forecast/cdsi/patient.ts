@@ -20,20 +20,12 @@ export interface PatientContext {
   observations: Set<string>;
   /** Every evaluable dose, all antigens, sorted by date. */
   history: AntigenDose[];
-  /** Memo of birth + duration: the same few dozen ages are asked for many times per forecast. */
+  /** birth + duration (memoized on the duration itself, see dates.ts). */
   ageDate(d: Duration): number;
 }
 
 export function patientContext(birth: number, gender: string, assessment: number, observations: Set<string>, history: AntigenDose[]): PatientContext {
-  const memo = new Map<Duration, number>();
-  return {
-    birth, gender, assessment, observations, history,
-    ageDate(d) {
-      let v = memo.get(d);
-      if (v === undefined) { v = addDuration(birth, d); memo.set(d, v); }
-      return v;
-    },
-  };
+  return { birth, gender, assessment, observations, history, ageDate: (d) => addDuration(birth, d) };
 }
 
 /** Picks the rule in force on `on` (effective/cessation dates), else the first undated one. */
