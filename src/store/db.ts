@@ -2,6 +2,7 @@
  * The one database interface every module uses. Two adapters implement it with the same SQL:
  * PostgreSQL through `pg` (DATABASE_URL) and embedded PGlite (DATA_DIR).
  */
+import type { CopyLinesOptions, LineChunk } from './pg-copy-lines.js';
 export interface QueryResult<T> {
   rows: T[];
   rowCount: number;
@@ -29,6 +30,11 @@ export interface Db extends Queryable {
    * (a server-side cursor on PostgreSQL; LIMIT/keyset batches on PGlite).
    */
   stream<T = Record<string, unknown>>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]>;
+  /**
+   * PostgreSQL only: the values of a one-column text query, each as a line of raw bytes ending in '\n', in chunks
+   * (COPY TO STDOUT; see pg-copy-lines.ts). For writing stored text out as it is, much faster than `stream`.
+   */
+  copyLines?(sql: string, params: unknown[], opts: CopyLinesOptions): AsyncIterable<LineChunk>;
   close(): Promise<void>;
 }
 

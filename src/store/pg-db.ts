@@ -2,6 +2,7 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { NEVER_WAITS, batchRows, type BatchSize, type Db, type Queryable, type QueryResult } from './db.js';
 import { asDatabaseError, isConnectionFailure } from './db-unavailable.js';
+import { copyLines, type CopyLinesOptions, type LineChunk } from './pg-copy-lines.js';
 
 // Keep bigint/numeric as strings is pg's default; timestamps as ISO strings keep both adapters identical.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
@@ -261,6 +262,14 @@ export class PgDb implements Db {
       // Also when the consumer stopped early (or threw): never return a connection inside an open transaction.
       if (!finished && !lost) await client.query('ROLLBACK').catch(() => undefined);
       client.release(lost);
+    }
+  }
+  async *copyLines(sql: string, params: unknown[], opts: CopyLinesOptions): AsyncIterable<LineChunk> {
+    const client = await this.connect();
+    try {
+      yield* copyLines(client, sql, params, opts, (reusable) => client.release(reusable ? undefined : true));
+    } catch (e) {
+      throw asDatabaseError(e);
     }
   }
   async close(): Promise<void> {

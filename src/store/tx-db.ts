@@ -20,6 +20,9 @@ export class TxDb implements Db {
   stream<T>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]> {
     return this.parent.stream<T>(sql, params, batchSize);
   }
+  get copyLines(): Db['copyLines'] {
+    return this.parent.copyLines?.bind(this.parent);
+  }
   async close(): Promise<void> {
     /* the parent owns the connection */
   }

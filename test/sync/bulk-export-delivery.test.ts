@@ -63,6 +63,12 @@ function gated(db: Db): { db: Db; open(): void } {
           yield* target.stream(sql, params, batchSize);
         };
       }
+      if (prop === 'copyLines' && target.copyLines) {
+        return async function* (sql: string, params: unknown[], opts: Parameters<NonNullable<Db['copyLines']>>[2]) {
+          if (isExportRead(sql)) await gate;
+          yield* target.copyLines!(sql, params, opts);
+        };
+      }
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import type { OperationOutcome } from 'fhir/r4';
 import type { Db } from '../../store/db.js';
+import type { CopyLinesOptions } from '../../store/pg-copy-lines.js';
 import type { AnyResource } from '../../store/repository-types.js';
 import { applyElements } from '../../fhir/subsetting.js';
 import { issue, outcome } from '../../fhir/outcomes.js';
@@ -50,12 +51,15 @@ class NdjsonFile {
     });
   }
   async writeLines(lines: string[]): Promise<void> {
-    if (this.failed) throw this.failed;
     if (lines.length === 0) return;
-    const chunk = `${lines.join('\n')}\n`;
-    this.count += lines.length;
-    this.bytes += Buffer.byteLength(chunk);
-    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+    await this.writeChunk(Buffer.from(`${lines.join('\n')}\n`), lines.length);
+  }
+  /** `data`: `lines` whole lines, each ending in '\n'. */
+  async writeChunk(data: Buffer, lines: number): Promise<void> {
+    if (this.failed) throw this.failed;
+    this.count += lines;
+    this.bytes += data.length;
+    if (!this.stream.write(data)) await once(this.stream, 'drain');
   }
   async close(): Promise<void> {
     if (this.stream.closed) return;
@@ -95,6 +99,16 @@ export class BatchSizer {
     const perRow = (this.bytes / this.rows) * this.copies;
     return Math.max(10, Math.min(this.maxRows, Math.floor(this.shareBytes / perRow)));
   }
+}
+
+/**
+ * Chunks of a COPY within a job's memory share: up to 1 MB and `batchSize` lines a chunk (fewer, larger writes;
+ * progress as often as a batch), at most four unread (the socket pauses past that), so never more than the share
+ * (BULK_MEMORY_BUDGET_MB / BULK_CONCURRENCY) is held, whatever the size of the resources.
+ */
+export function copyChunking(batchSize: number, shareBytes: number | undefined): CopyLinesOptions {
+  const chunkBytes = Math.max(16 * 1024, Math.min(1024 * 1024, Math.floor((shareBytes ?? Infinity) / 4 / 4)));
+  return { chunkBytes, maxLines: batchSize, highWaterBytes: chunkBytes * 4 };
 }
 
 /**
@@ -174,16 +188,29 @@ export async function runExportJob(job: ExportJob, opts: RunnerOptions): Promise
       const elements = elementsFor(job.plan.elements, type);
       const out = new NdjsonFile(path.join(dir, `${type}.ndjson`));
       try {
-        const sizer = new BatchSizer(opts.batchSize, opts.memoryShareBytes, elements ? 4 : 2);
-        for await (const batch of rowsOf(db, job, type, sizer)) {
-          // After a cancel the cursor is drained without writing: leaving it early would return its connection
-          // to the pool inside an open transaction.
-          if (cancelled) continue;
-          const lines = elements ? batch.map((r) => JSON.stringify(applyElements(JSON.parse(r.json) as AnyResource, elements))) : batch.map((r) => r.json);
-          await out.writeLines(lines);
-          written += lines.length;
-          counts[type] += lines.length;
-          await beat(phase);
+        if (!elements && db.copyLines) {
+          // Stored JSON written as it is: PostgreSQL streams it (COPY), the hub copies bytes (no rows, no strings).
+          const q = exportQuery(job.plan, type, job.transactionTime, undefined, { jsonOnly: true });
+          for await (const chunk of db.copyLines(q.sql, q.params, copyChunking(opts.batchSize, opts.memoryShareBytes))) {
+            // Leaving the loop ends the COPY (its connection is closed).
+            if (cancelled) break;
+            await out.writeChunk(chunk.data, chunk.lines);
+            written += chunk.lines;
+            counts[type] += chunk.lines;
+            await beat(phase);
+          }
+        } else {
+          const sizer = new BatchSizer(opts.batchSize, opts.memoryShareBytes, elements ? 4 : 2);
+          for await (const batch of rowsOf(db, job, type, sizer)) {
+            // After a cancel the cursor is drained without writing: leaving it early would return its connection
+            // to the pool inside an open transaction.
+            if (cancelled) continue;
+            const lines = elements ? batch.map((r) => JSON.stringify(applyElements(JSON.parse(r.json) as AnyResource, elements))) : batch.map((r) => r.json);
+            await out.writeLines(lines);
+            written += lines.length;
+            counts[type] += lines.length;
+            await beat(phase);
+          }
         }
       } catch (e) {
         // One type failing (a filter the database refuses) is reported in the error file; the others still export.

@@ -54,12 +54,16 @@ function conditions(b: SqlBuilder, plan: ExportPlan, type: string, transactionTi
   return where;
 }
 
-/** The rows to export, oldest rid first; `afterRid` continues a keyset walk. */
-export function exportQuery(plan: ExportPlan, type: string, transactionTime: string, afterRid?: number): ExportQuery {
+/**
+ * The rows to export, oldest rid first: `rid` and `json`, or with `jsonOnly` the JSON text alone (for COPY);
+ * `afterRid` continues a keyset walk.
+ */
+export function exportQuery(plan: ExportPlan, type: string, transactionTime: string, afterRid?: number, opts: { jsonOnly?: boolean } = {}): ExportQuery {
   const b = new SqlBuilder();
   const where = conditions(b, plan, type, transactionTime);
   if (afterRid !== undefined) where.push(`r.rid > ${b.p(afterRid)}`);
-  return { sql: `SELECT r.rid, r.content::text AS json FROM fhir_resource r WHERE ${where.join(' AND ')} ORDER BY r.rid`, params: b.params };
+  const columns = opts.jsonOnly ? 'r.content::text' : 'r.rid, r.content::text AS json';
+  return { sql: `SELECT ${columns} FROM fhir_resource r WHERE ${where.join(' AND ')} ORDER BY r.rid`, params: b.params };
 }
 
 /** Resources of this type deleted after `_since` (their index rows are gone, so the compartment is checked in code). */
