@@ -23,6 +23,8 @@ export interface SeriesForecast {
   unadjustedPastDue?: number;
   /** The target dose forecast (its vaccines are named only for the series finally chosen). */
   target?: SeriesDose;
+  /** Index of that target dose in the series. */
+  targetIndex?: number;
   vaccines?: RecommendedVaccine[];
   /** Maximum age date of the series' last target dose, for completability scoring. */
   finish?: number;
@@ -49,6 +51,26 @@ function conflictEnd(td: SeriesDose, p: PatientContext): number | undefined {
   return end;
 }
 
+/** FORECASTDTCAN-1: no earlier than a dose given inadvertently (it did not count, but the next one cannot precede it). */
+function lastInadvertent(ev: SeriesEvaluation): number | undefined {
+  let d: number | undefined;
+  for (const r of ev.results) if (r.reasons[0] === REASON.inadvertent) d = maxOf(d, r.dose.date);
+  return d;
+}
+
+/** The candidate earliest date of a target dose (FORECASTDTCAN-1): minimum age, minimum intervals, live-virus conflicts, season, inadvertent doses. */
+function candidateEarliest(td: SeriesDose, ev: SeriesEvaluation, p: PatientContext): number {
+  const age = inForce(td.ages, p.assessment);
+  let e = age?.min ? p.ageDate(age.min) : age?.absMin ? p.ageDate(age.absMin) : p.birth;
+  for (const rule of td.intervals) {
+    if ((rule.effective !== undefined && rule.effective > p.assessment) || (rule.cessation !== undefined && p.assessment > rule.cessation)) continue;
+    const ref = intervalReference(rule, ev.results, ev.satisfiedBy);
+    if (ref === undefined) continue;
+    e = maxOf(e, addOpt(ref, rule.min) ?? addOpt(ref, rule.absMin))!;
+  }
+  return maxOf(maxOf(maxOf(e, conflictEnd(td, p)), td.seasonalStart), lastInadvertent(ev))!;
+}
+
 export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesForecast {
   const p = env.patient;
   const doses = ev.series.doses;
@@ -58,8 +80,13 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
     if (!last?.recurring) return { status: 'complete', reason: 'Patient series is complete' };
     t = doses.length - 1;
   }
-  const scope = { patient: p, results: ev.results, ref: p.assessment, inclusive: true, completedGroup: env.completedGroup };
-  while (t < doses.length && doses[t]!.skips.length && canSkip(doses[t]!.skips, 'Forecast', scope)) t++;
+  // Forecast-context skips are judged on the later of the assessment date and the date the dose could first be
+  // given: a Hib dose 3 due after the first birthday is skipped for the booster even if the child is 11 months today.
+  while (t < doses.length && doses[t]!.skips.length) {
+    const ref = Math.max(p.assessment, candidateEarliest(doses[t]!, ev, p));
+    if (!canSkip(doses[t]!.skips, 'Forecast', { patient: p, results: ev.results, ref, inclusive: true, completedGroup: env.completedGroup })) break;
+    t++;
+  }
   if (t >= doses.length) return { status: 'complete', reason: 'Patient series is complete' };
   const td: SeriesDose = doses[t]!;
 
@@ -81,10 +108,7 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
     lateInt = maxOf(lateInt, late);
   }
 
-  // FORECASTDTCAN-1: no earlier than a dose given inadvertently (it did not count, but the next one cannot precede it).
-  let inadvertent: number | undefined;
-  for (const r of ev.results) if (r.reasons[0] === REASON.inadvertent) inadvertent = maxOf(inadvertent, r.dose.date);
-  const earliest = maxOf(maxOf(maxOf(maxOf(minAge ?? p.birth, minInt), conflictEnd(td, p)), td.seasonalStart), inadvertent) ?? p.birth;
+  const earliest = maxOf(maxOf(maxOf(maxOf(minAge ?? p.birth, minInt), conflictEnd(td, p)), td.seasonalStart), lastInadvertent(ev)) ?? p.birth;
 
   const ageRec = age?.earliestRec ? p.ageDate(age.earliestRec) : undefined;
   const ageLate = age?.latestRec ? p.ageDate(age.latestRec) : undefined;
@@ -106,6 +130,7 @@ export function forecastSeries(ev: SeriesEvaluation, env: ForecastEnv): SeriesFo
     status: 'not complete',
     doseNumber,
     target: td,
+    targetIndex: t,
     unadjustedRecommended,
     unadjustedPastDue,
     earliest,

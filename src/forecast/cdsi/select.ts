@@ -6,6 +6,7 @@
  */
 import type { SeriesEvaluation } from './evaluate.js';
 import type { SeriesForecast } from './forecast-dates.js';
+import { addDuration } from './dates.js';
 import type { PatientContext } from './patient.js';
 
 export interface Candidate {
@@ -28,10 +29,37 @@ function lastMaxAge(c: Candidate, p: PatientContext): number {
   return age?.max ? p.ageDate(age.max) : Infinity;
 }
 
-/** Date the series could finish: the next dose's earliest date plus the minimum spacing of the rest. */
-function finishDate(c: Candidate): number {
-  if (c.fc.status !== 'not complete' || c.fc.earliest === undefined) return Infinity;
-  return c.fc.earliest;
+/**
+ * SELECTB-12, the date the series could be finished: the next dose on its earliest date, then every later target
+ * dose at its minimum age and minimum intervals (from the previous dose, or from an earlier target dose).
+ */
+function finishDate(c: Candidate, p: PatientContext): number {
+  const fc = c.fc;
+  if (fc.status !== 'not complete' || fc.earliest === undefined || fc.targetIndex === undefined) return Infinity;
+  const doses = c.ev.series.doses;
+  const dates: number[] = c.ev.satisfiedBy.map((d) => d?.date ?? NaN);
+  let prev = fc.earliest;
+  dates[fc.targetIndex] = prev;
+  for (let j = fc.targetIndex + 1; j < doses.length; j++) {
+    const td = doses[j]!;
+    const age = td.ages[0];
+    let d = age?.min ? p.ageDate(age.min) : age?.absMin ? p.ageDate(age.absMin) : prev;
+    for (const rule of td.intervals) {
+      const from = rule.fromPrevious ? prev : rule.fromTargetDose !== undefined ? dates[rule.fromTargetDose - 1] : undefined;
+      if (from === undefined || Number.isNaN(from) || !rule.min) continue;
+      d = Math.max(d, addDuration(from, rule.min));
+    }
+    d = Math.max(d, prev);
+    dates[j] = d;
+    prev = d;
+  }
+  return prev;
+}
+
+/** Target doses still to give: after the forecast's own skips, so a dose the forecast skips does not count. */
+function remaining(c: Candidate): number {
+  const n = c.ev.series.doses.length;
+  return c.fc.status === 'not complete' && c.fc.targetIndex !== undefined ? n - c.fc.targetIndex : n - c.ev.next;
 }
 
 function tri(isBest: boolean, tied: boolean, win: number, lose: number): number {
@@ -58,11 +86,10 @@ function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
   }
   if (inProc.length > 1 && completes.length === 0) {
     const maxValid = Math.max(...inProc.map((c) => c.ev.validCount));
-    const remaining = (c: Candidate): number => c.ev.series.doses.length - c.ev.next;
     const minRemaining = Math.min(...inProc.map(remaining));
-    const completable = (c: Candidate): boolean => finishDate(c) < lastMaxAge(c, p);
+    const completable = (c: Candidate): boolean => finishDate(c, p) < lastMaxAge(c, p);
     const finishers = inProc.filter(completable);
-    const minFinish = finishers.length ? Math.min(...finishers.map(finishDate)) : Infinity;
+    const minFinish = finishers.length ? Math.min(...finishers.map((x) => finishDate(x, p))) : Infinity;
     for (const c of inProc) {
       let s = 0;
       const allValid = c.ev.results.length > 0 && c.ev.results.every((r) => r.status === 'valid');
@@ -70,7 +97,7 @@ function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
       s += completable(c) ? 3 : -3;
       s += tri(c.ev.validCount === maxValid, inProc.filter((x) => x.ev.validCount === maxValid).length > 1, 2, -2);
       s += tri(remaining(c) === minRemaining, inProc.filter((x) => remaining(x) === minRemaining).length > 1, 2, -2);
-      s += completable(c) && finishDate(c) === minFinish ? (finishers.filter((x) => finishDate(x) === minFinish).length > 1 ? 0 : 1) : -1;
+      s += completable(c) && finishDate(c, p) === minFinish ? (finishers.filter((x) => finishDate(x, p) === minFinish).length > 1 ? 0 : 1) : -1;
       scores.set(c, s);
     }
     return scores;
@@ -80,7 +107,7 @@ function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
   const minStart = Math.min(...group.map(start));
   for (const c of group) {
     let s = tri(start(c) === minStart, group.filter((x) => start(x) === minStart).length > 1, 1, -1);
-    s += finishDate(c) < lastMaxAge(c, p) ? 1 : -1;
+    s += finishDate(c, p) < lastMaxAge(c, p) ? 1 : -1;
     s += c.ev.series.productPath ? -1 : 1;
     scores.set(c, s);
   }
@@ -99,6 +126,7 @@ export function prioritize(group: Candidate[], p: PatientContext): Candidate | u
     if (s.type === 'Risk') return s.priority <= bestPriority;
     if (s.type === 'Evaluation Only') return complete(c);
     if (c.ev.validCount > 0) {
+      // The series must have started (first valid dose) before its maximum age to start.
       const first = earliestValid(c);
       return !s.maxAgeToStart || (first !== undefined && first < p.ageDate(s.maxAgeToStart));
     }
