@@ -1,13 +1,16 @@
 /**
  * The operator console: a staff member signs in (SMART standalone launch; the hub mails a one-time code), or,
  * break-glass, types the hub's operator token; an operator-only read proves the access, then sections by fragment:
- * #supply, #draws, #live (opening night), #sync (registries and EHRs), #audit. The header shows who is signed in.
+ * #supply, #clinic (the day at the door), #hours (hours and closures), #draws, #live (opening night), #sync (registries
+ * and EHRs), #audit. The header shows who is signed in.
  */
 import { loadAppConfig, type AppConfig } from '../shared/config.js';
 import { announce, field, h, languagePicker, render } from '../shared/dom.js';
 import { detectLanguage, t, type MessageKey } from '../shared/i18n.js';
 import { adminCall, breakGlassToken, hasSmartSession, resume, SessionEnded, setBreakGlassToken, setHub, signIn, signOut, type Operator } from './api.js';
 import { auditView } from './audit-view.js';
+import { clinicDayView } from './clinic-day-view.js';
+import { clinicScheduleView } from './clinic-schedule-view.js';
 import { drawsView } from './draws-view.js';
 import { liveView } from './live-view.js';
 import { supplyView } from './supply-view.js';
@@ -15,6 +18,8 @@ import { syncView } from './sync-view.js';
 
 const SECTIONS: Array<{ hash: string; label: MessageKey }> = [
   { hash: '#supply', label: 'admin.navSupply' },
+  { hash: '#clinic', label: 'admin.navClinicDay' },
+  { hash: '#hours', label: 'admin.navSchedule' },
   { hash: '#draws', label: 'admin.navDraws' },
   { hash: '#live', label: 'admin.navLive' },
   { hash: '#sync', label: 'admin.navSync' },
@@ -64,6 +69,8 @@ function signInPage(): Node[] {
 
 function section(hash: string): Node[] {
   switch (hash) {
+    case '#clinic': return clinicDayView();
+    case '#hours': return clinicScheduleView();
     case '#draws': return drawsView();
     case '#live': return liveView((fn) => leaving.push(fn));
     case '#sync': return syncView();

@@ -11,7 +11,7 @@ export function table(id: string, caption: string, headers: Array<{ label: strin
       h('caption', { id: `${id}-caption` }, caption),
       h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', { scope: 'col', class: x.num ? 'num' : undefined }, x.label)))),
       h('tbody', {}, ...(rows.length ? rows : [[t('admin.none')]]).map((r) => h('tr', {}, ...r.map((c, i) =>
-        h('td', { class: headers[i]?.num ? 'num' : undefined }, c === null || c === undefined ? '' : typeof c === 'number' ? String(c) : c)))))));
+        h('td', { class: headers[i]?.num ? 'num' : undefined, 'data-label': headers[i]?.label }, c === null || c === undefined ? '' : typeof c === 'number' ? String(c) : c)))))));
 }
 
 export function failed(e: unknown): HTMLElement {

@@ -5,6 +5,7 @@
  */
 import { ADMIN_MESSAGES } from './messages-admin.js';
 import { ASSISTANT_MESSAGES } from './messages-assistant.js';
+import { CLINIC_MESSAGES } from './messages-clinic.js';
 import { ELIGIBILITY_MESSAGES } from './messages-eligibility.js';
 import { SIGNUP_MESSAGES } from './messages-signup.js';
 
@@ -161,7 +162,7 @@ const WALLET_MESSAGES = {
 } satisfies Record<string, Entry>;
 
 /** The one catalogue: the wallet's strings above, sign-up/booking, eligibility names and the admin console. */
-const MESSAGES = { ...WALLET_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ASSISTANT_MESSAGES, ...ADMIN_MESSAGES };
+const MESSAGES = { ...WALLET_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ASSISTANT_MESSAGES, ...ADMIN_MESSAGES, ...CLINIC_MESSAGES };
 
 export type MessageKey = keyof typeof MESSAGES;
 
