@@ -17,6 +17,13 @@ export interface ForecastDose {
   mvx?: string;
   /** Date administered, YYYY-MM-DD. */
   date: string;
+  /**
+   * The dose is known to be sub-standard (FHIR Immunization.isSubpotent, a partial or recalled dose): CDSi
+   * evaluates it "substandard" and it counts for nothing. Optional.
+   */
+  subpotent?: boolean;
+  /** Lot expiration date (YYYY-MM-DD), when known: a dose given after it is sub-standard ("Expired"). Optional. */
+  lotExpiration?: string;
 }
 
 export type Gender = 'male' | 'female' | 'other' | 'unknown';

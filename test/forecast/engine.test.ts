@@ -54,3 +54,61 @@ test('people born before 1957 are immune to measles, mumps and rubella', () => {
   const r = engine.forecast({ birthDate: '1950-06-01', assessmentDate: '2021-01-15', doses: [] });
   expect(r.forecasts.find((f) => f.vaccineGroup === 'MMR')!.status).toBe('immune');
 });
+
+test('a sub-potent dose or one given after its lot expired is sub-standard and counts for nothing', () => {
+  const r = engine.forecast({
+    birthDate: '2020-01-15', assessmentDate: '2020-06-01',
+    doses: [
+      { id: 'a', cvx: '08', date: '2020-01-16', subpotent: true },
+      { id: 'b', cvx: '08', date: '2020-02-20', lotExpiration: '2020-02-01' },
+      { id: 'c', cvx: '08', date: '2020-03-20' },
+    ],
+  });
+  const hepb = r.evaluations.filter((e) => e.antigen === 'HepB');
+  expect(hepb.map((e) => [e.doseId, e.status, e.doseNumber])).toEqual([['a', 'substandard', undefined], ['b', 'substandard', undefined], ['c', 'valid', 1]]);
+  expect(hepb[1]!.reasons[0]).toMatch(/expired/);
+  expect(r.forecasts.find((f) => f.vaccineGroup === 'HepB')).toMatchObject({ status: 'not complete', doseNumber: 2, earliest: '2020-04-17' });
+});
+
+/** Seeded PRNG (mulberry32) so a failure reproduces. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('random histories over every CVX the data knows: no exception, every dose answered, forecast dates in order', () => {
+  const cvxs = ['08', '110', '20', '106', '107', '115', '09', '113', '10', '120', '146', '49', '48', '17', '133', '152', '33', '215', '03', '94', '21', '83', '85', '62', '165', '116', '119', '122', '114', '136', '147', '187', '121', '88', '140', '150', '171', '207', '208', '212', '213', '217', '218', '219', '300', '302', '999'];
+  const r = rng(20261207);
+  let evaluated = 0;
+  let forecastsOpen = 0;
+  const iso = (day: number): string => new Date(day * 86_400_000).toISOString().slice(0, 10);
+  for (let i = 0; i < 300; i++) {
+    const birth = Math.floor(-15000 + r() * 33000);
+    const assess = birth + Math.floor(r() * 30000);
+    const doses = Array.from({ length: Math.floor(r() * 12) }, (_, k) => ({ id: `d${k}`, cvx: cvxs[Math.floor(r() * cvxs.length)]!, date: iso(birth + Math.floor(r() * (assess - birth + 1))) }));
+    const input = { birthDate: iso(birth), gender: (['male', 'female', 'unknown'] as const)[i % 3], assessmentDate: iso(assess), doses };
+    const out = engine.forecast(input);
+    for (const d of doses) {
+      const answered = out.evaluations.some((e) => e.doseId === d.id) || out.issues.some((x) => x.doseId === d.id);
+      if (!answered) throw new Error(`dose ${d.cvx} ${d.date} unanswered for ${JSON.stringify(input)}`);
+      if (d.cvx === '999') expect(out.issues.some((x) => x.doseId === d.id)).toBe(true);
+    }
+    evaluated += out.evaluations.length;
+    for (const f of out.forecasts) {
+      if (f.status !== 'not complete') continue;
+      forecastsOpen++;
+      const ordered = f.earliest! <= f.recommended! && (!f.pastDue || f.recommended! <= f.pastDue) && (!f.latest || f.earliest! <= f.latest);
+      if (!ordered) throw new Error(`${f.vaccineGroup} dates out of order ${JSON.stringify(f)} for ${JSON.stringify(input)}`);
+    }
+  }
+  // '999' (unknown) is not in the map, and the run exercised real work, not empty answers.
+  expect(engine.knowsCvx('999')).toBe(false);
+  expect(evaluated).toBeGreaterThan(1000);
+  expect(forecastsOpen).toBeGreaterThan(1000);
+});

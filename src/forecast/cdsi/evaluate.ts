@@ -242,7 +242,8 @@ export function evaluateSeries(series: Series, doses: readonly AntigenDose[], en
       targetIndex = n - 1;
     }
     const td = series.doses[targetIndex]!;
-    const out = evaluateAgainst(td, dose, ev, env, targetIndex);
+    // CDSi 6.1: a dose with a known condition (sub-potent, expired lot) is sub-standard and is not evaluated further.
+    const out = dose.substandard ? { status: 'substandard' as const, reasons: [dose.substandard] } : evaluateAgainst(td, dose, ev, env, targetIndex);
     const result: DoseResult = { dose, status: out.status, reasons: out.reasons };
     if (out.status === 'valid') {
       result.target = targetIndex + 1;

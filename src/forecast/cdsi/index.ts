@@ -88,7 +88,13 @@ class Engine implements CdsiEngine {
       if (!info.associations.length) return void issues.push({ doseId: d.id, cvx: d.cvx, problem: `CVX '${d.cvx}' (${info.display}) protects against no antigen the schedule covers; the dose was not evaluated` });
       if (date < birth) return void issues.push({ doseId: d.id, cvx: d.cvx, problem: `dose date ${d.date} is before the birth date; the dose was not evaluated` });
       // A dose after the assessment date is still evaluated (CDC's cases do so); refusing doses in the future is the caller's call.
-      accepted.push({ dose: { doseId: d.id, cvx: d.cvx, cvxKey: cvxKey(d.cvx), mvx: d.mvx?.trim() || undefined, date, seq: 0 }, info });
+      let expires: number | undefined;
+      if (d.lotExpiration) {
+        expires = parseDate(d.lotExpiration);
+        if (expires === undefined) throw new ForecastInputError(`doses[${i}].lotExpiration must be a date YYYY-MM-DD, got '${d.lotExpiration}'`, `doses[${i}].lotExpiration`);
+      }
+      const substandard = d.subpotent ? 'Sub-standard: dose recorded as sub-potent' : expires !== undefined && date > expires ? 'Sub-standard: given after the lot expired' : undefined;
+      accepted.push({ dose: { doseId: d.id, cvx: d.cvx, cvxKey: cvxKey(d.cvx), mvx: d.mvx?.trim() || undefined, date, seq: 0, substandard }, info });
     });
     accepted.sort((a, b) => a.dose.date - b.dose.date);
     accepted.forEach((a, i) => { a.dose.seq = i; });

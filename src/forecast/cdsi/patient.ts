@@ -10,6 +10,8 @@ export interface AntigenDose {
   date: number;
   /** Position in the patient's whole (date-sorted) history: orders same-day doses stably. */
   seq: number;
+  /** Why the dose cannot count (CDSi 6.1 "dose administered condition"), when it cannot. */
+  substandard?: string;
 }
 
 export interface PatientContext {
