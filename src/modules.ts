@@ -18,6 +18,7 @@ import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
 import { wireClinic } from './clinic/wiring.js';
 import { wireOpeningNight } from './scheduling/opening-night-wiring.js';
+import { wireFrontDesk } from './front-desk/wiring.js';
 import { schedulingMailRenderers } from './scheduling/opening-night/mail-renderers.js';
 import { createFastStatus } from './scheduling/opening-night/fast-status.js';
 import { loadProducts } from './scheduling/products.js';
@@ -68,6 +69,7 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   const night = wireOpeningNight(hub, registry);
   const clinicMail = wireClinic(hub, registry);
   wireMail(hub, { ...night.mailRenderers, ...clinicMail });
+  wireFrontDesk(hub, registry);
   // /waiting-room/status is answered before Express: it is polled by everyone waiting.
   hub.fastPaths.push(createFastStatus({ room: night.room, statusPerIpPerMinute: night.config.limits.statusPerIp }));
   wireIis(hub, registry);

@@ -144,6 +144,8 @@ export const SIGNUP_MESSAGES = {
   'appt.dose': { en: 'Dose', es: 'Dosis', ko: '차수' },
   'appt.doseOf': { en: '{n} of {total}', es: '{n} de {total}', ko: '{total}회 중 {n}회차' },
   'appt.ref': { en: 'Reference', es: 'Referencia', ko: '예약 번호' },
+  'appt.qrHint': { en: 'Show this code at the clinic door to check in.', es: 'Muestre este código en la entrada de la clínica para registrarse.', ko: '접종소 입구에서 이 코드를 보여 주시면 접수됩니다.' },
+  'appt.qrLabel': { en: 'QR code of booking reference {ref}', es: 'Código QR de la referencia {ref}', ko: '예약 번호 {ref}의 QR 코드' },
   'booked.title': { en: 'You are booked', es: 'Su cita está reservada', ko: '예약이 완료되었습니다' },
   'booked.mail': { en: 'A confirmation email is on its way. Bring an identity document.', es: 'Le enviamos un correo de confirmación. Traiga un documento de identidad.', ko: '확인 이메일을 보냈습니다. 신분증을 지참하세요.' },
   'booked.ics': { en: 'Add to calendar (.ics)', es: 'Añadir al calendario (.ics)', ko: '캘린더에 추가 (.ics)' },

@@ -8,6 +8,7 @@ import { formatDate, t } from '../shared/i18n.js';
 import { bookHeld, bookingCalendar, doseNumberOf, nextDose, seriesLength } from './booking.js';
 import { errorText, type AppContext } from './context.js';
 import { load, save, type SlotChoice } from './state.js';
+import { referenceQr, shownReference } from '../shared/booking-ref.js';
 
 function slotFacts(s: SlotChoice, extra: Node[] = []): HTMLElement {
   return h('dl', { class: 'facts' },
@@ -35,7 +36,7 @@ export function holdView(app: AppContext): Node[] {
     confirm.disabled = true;
     bookHeld(app.cfg.fhirBaseUrl, hold.appointmentId, hold.idempotencyKey).then(
       (a) => {
-        save('booking', { appointmentId: a.id!, slot: hold.slot, doseNumber: doseNumberOf(a) });
+        save('booking', { appointmentId: a.id!, reference: shownReference(a), slot: hold.slot, doseNumber: doseNumberOf(a) });
         save('hold', undefined);
         app.go('#booked');
       },
@@ -68,9 +69,10 @@ export function bookedView(app: AppContext): Node[] {
     h('h2', { id: 'booked-title' }, t('booked.title')),
     slotFacts(b.slot, [
       h('dt', {}, t('appt.dose')), h('dd', {}, total ? t('appt.doseOf', { n: b.doseNumber, total }) : String(b.doseNumber)),
-      h('dt', {}, t('appt.ref')), h('dd', { id: 'appointment-ref' }, b.appointmentId),
+      h('dt', {}, t('appt.ref')), h('dd', { id: 'appointment-ref' }, b.reference ?? b.appointmentId),
     ]),
     h('p', { id: 'next-dose' }, next ? t('booked.secondDose', { n: next.doseNumber, due: formatDate(next.due), earliest: formatDate(next.earliest) }) : t('booked.single')),
+    ...[referenceQr(b.reference)].filter((x): x is HTMLElement => !!x),
     h('p', {}, t('booked.mail')),
     h('p', {}, ics),
     h('p', { class: 'hint' }, t('booked.manage'), ' ', h('a', { href: '#manage' }, t('signup.navManage'))),

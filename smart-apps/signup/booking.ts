@@ -93,7 +93,7 @@ export function seriesLength(cfg: Pick<SignupConfig, 'products'>, productCvx: st
 export function bookingCalendar(cfg: Pick<SignupConfig, 'products'>, b: BookingState, host: string): string {
   const s: SlotChoice = b.slot;
   const next = nextDose(cfg, s.productCvx, b.doseNumber, s.start);
-  const description = [`${t('appt.vaccine')}: ${s.productName}`, `${t('appt.ref')}: ${b.appointmentId}`,
+  const description = [`${t('appt.vaccine')}: ${s.productName}`, `${t('appt.ref')}: ${b.reference ?? b.appointmentId}`,
     next ? t('booked.secondDose', { n: next.doseNumber, due: formatDate(next.due), earliest: formatDate(next.earliest) }) : ''].filter(Boolean).join('\n');
   return buildCalendar(
     [{ uid: `${b.appointmentId}@${host}`, start: s.start, end: s.end, summary: `${t('ics.summary')}: ${s.productName}`, location: `${s.locationName}, ${s.address}`, description, alarmMinutesBefore: 24 * 60 }],

@@ -14,6 +14,7 @@ import { addressText } from './slots.js';
 import { vaccineName } from '../shared/fhir-text.js';
 import { bearerOf, signIn, signOut, type SmartClient } from './session.js';
 import { load, save } from './state.js';
+import { shownReference } from '../shared/booking-ref.js';
 
 const EXT_PRODUCT = 'http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product';
 
@@ -72,7 +73,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
       async pick(clinic, slot) {
         const moved = await moveBooking(app.cfg.fhirBaseUrl, slot.slotId, a.id!, client.patient.id ?? undefined, { bearer: await bearerOf(client) });
         save('booking', {
-          appointmentId: moved.id!, doseNumber: doseNumberOf(moved),
+          appointmentId: moved.id!, reference: shownReference(moved), doseNumber: doseNumberOf(moved),
           slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName },
         });
         area.replaceChildren(notice, list);
@@ -96,7 +97,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
         place ? h('dt', {}, t('appt.where')) : null, place ? h('dd', { class: 'place' }, place) : null,
         h('dt', {}, t('appt.vaccine')), h('dd', {}, (product?.code && vaccineName(product.code)) || product?.display || product?.code || ''),
         h('dt', {}, t('appt.dose')), h('dd', {}, String(doseNumberOf(a))),
-        h('dt', {}, t('appt.ref')), h('dd', {}, a.id!)),
+        h('dt', {}, t('appt.ref')), h('dd', {}, shownReference(a))),
       h('p', {},
         h('button', { type: 'button', class: 'secondary reschedule', onclick: () => reschedule(a) }, t('manage.reschedule')),
         h('button', { type: 'button', class: 'danger cancel', onclick: () => {

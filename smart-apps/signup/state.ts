@@ -44,6 +44,8 @@ export interface HoldState {
 
 export interface BookingState {
   appointmentId: string;
+  /** The short booking reference (ABCD-EFGH) people are given instead of the id. */
+  reference?: string;
   slot: SlotChoice;
   doseNumber: number;
 }

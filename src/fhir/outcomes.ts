@@ -50,6 +50,8 @@ export const ERROR_CATALOGUE = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request' },
   APPOINTMENT_STATE: { status: 409, message: 'The appointment is not in a state that allows this step' },
   LOT_UNUSABLE: { status: 422, message: 'This lot is not usable here today' },
+  OUTSIDE_FAIRNESS_RULES: { status: 422, message: 'This booking is outside the fairness rules (priority group, invitation, booking window); staff may make it only with a reason, which is audited' },
+  NO_WALK_IN_PLACE: { status: 409, message: 'No place is free at this clinic now for a walk-in' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable for a moment; retry after the time in Retry-After' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -5,6 +5,7 @@
 import type { Appointment, AppointmentParticipant, CodeableConcept } from 'fhir/r4';
 import { ERROR_CATALOGUE, ERROR_CODE_SYSTEM, type ErrorCode } from '../fhir/outcomes.js';
 import type { CapacityRow } from './capacity.js';
+import { BOOKING_REFERENCE_SYSTEM } from './booking-reference.js';
 import { CVX_SYSTEM, type VaccineProduct } from './products.js';
 import { EXT_VACCINE_DOSE, EXT_VACCINE_PRODUCT } from './slot-view.js';
 
@@ -34,6 +35,8 @@ export interface AppointmentFacts {
   patientId?: string | null;
   comment?: string;
   created?: Date;
+  /** The short booking reference people are given (booking-reference.ts), kept as an identifier. */
+  reference?: string;
 }
 
 /** The Appointment for a slot, in the state the booking flow has reached. */
@@ -55,6 +58,7 @@ export function buildAppointment(f: AppointmentFacts): Appointment {
     resourceType: 'Appointment',
     ...(f.id ? { id: f.id } : {}),
     extension,
+    ...(f.reference ? { identifier: [{ use: 'official' as const, system: BOOKING_REFERENCE_SYSTEM, value: f.reference }] } : {}),
     status: f.status,
     serviceType: serviceTypeFor(f.product),
     start: f.slot.start_at,

@@ -8,6 +8,7 @@ import type { Db, Queryable } from '../store/db.js';
 import type { AnyResource, Repository } from '../store/repository-types.js';
 import { fhirError, isOperationOutcomeError, type ErrorCode } from '../fhir/outcomes.js';
 import { buildAppointment, refusedAppointment } from './appointment-resource.js';
+import { nextBookingReference } from './booking-reference-store.js';
 import {
   claimPlace, confirmHold, givePlaceBack, planPlace, takePlace, type ClaimOptions, type PlaceRequest, type PlaceResult,
   type PlannedPlace, type SchedulingConfig,
@@ -113,6 +114,8 @@ async function writeBooked(ctx: SchedulingContext, tx: Queryable, id: string, pl
 
 interface FreshPlace {
   slotId: string;
+  /** The booking reference the new Appointment carries (nextBookingReference). */
+  reference: string;
   patientId?: string;
   comment?: string;
   doseNumber?: number;
@@ -121,7 +124,7 @@ interface FreshPlace {
 
 function appointmentFor(id: string, input: FreshPlace, now: Date): NonNullable<ClaimOptions['appointment']> {
   const status = input.mode === 'hold' ? 'pending' : 'booked';
-  return (p) => buildAppointment({ id, status, slot: p.slot, product: p.product, doseNumber: p.doseNumber, patientId: input.patientId, comment: input.comment, created: now }) as Appointment & AnyResource;
+  return (p) => buildAppointment({ id, status, slot: p.slot, product: p.product, doseNumber: p.doseNumber, patientId: input.patientId, comment: input.comment, created: now, reference: input.reference }) as Appointment & AnyResource;
 }
 
 /**
@@ -131,9 +134,11 @@ function appointmentFor(id: string, input: FreshPlace, now: Date): NonNullable<C
  * Idempotency-Key (claimed first, filled by the claim), a next-dose recommendation or `onBooked` work (both
  * written before the claim, so the hot locks are still taken last) make it one transaction.
  */
-async function placeFresh(ctx: SchedulingContext, input: FreshPlace, retry: RetryKey, fingerprint: unknown): Promise<BookingAnswer> {
+async function placeFresh(ctx: SchedulingContext, place: Omit<FreshPlace, 'reference'>, retry: RetryKey, fingerprint: unknown): Promise<BookingAnswer> {
   const now = clockOf(ctx);
   const id = randomUUID();
+  // Drawn before any transaction opens (a refill on PGlite's one connection must not wait behind it).
+  const input: FreshPlace = { ...place, reference: await nextBookingReference(ctx.db) };
   const req: PlaceRequest = { appointmentId: id, slotId: input.slotId, patientId: input.patientId ?? null, doseNumber: input.doseNumber, mode: input.mode };
   const appointment = appointmentFor(id, input, now);
   const onBooked = input.mode === 'book' ? ctx.onBooked : undefined;
@@ -215,7 +220,7 @@ async function bookInTx(ctx: SchedulingContext, tx: Queryable, input: BookInput,
   }
   if (!input.slotId) throw fhirError('BAD_REQUEST', 'Give appt-id (a held Appointment) or a slot to book', 'appt-id');
   const id = randomUUID();
-  const fresh: FreshPlace = { slotId: input.slotId, patientId, comment: input.comment, doseNumber, mode: 'book' };
+  const fresh: FreshPlace = { slotId: input.slotId, patientId, comment: input.comment, doseNumber, mode: 'book', reference: await nextBookingReference(ctx.db, tx) };
   const appointment = appointmentFor(id, fresh, now);
   const placed = await takePlace(tx, ctx, { appointmentId: id, slotId: input.slotId, patientId, doseNumber, mode: 'book' }, now, {
     appointment,

@@ -10,6 +10,8 @@ import type { WriteInterceptor } from '../fhir/types.js';
 import { doseNumberOf, idFromReference, patientIdOf, slotIdOf } from './appointment-resource.js';
 import { confirmHold, givePlaceBack, productFor, takePlace, type SchedulingConfig } from './booking-core.js';
 import { readCapacity } from './capacity.js';
+import { BOOKING_REFERENCE_SYSTEM, referenceOfAppointment } from './booking-reference.js';
+import { nextBookingReference } from './booking-reference-store.js';
 import { readBooking, setBookingStatus } from './person-dose.js';
 import { upsertDoseRecommendation } from './recommendation.js';
 import { planSecondDose } from './second-dose.js';
@@ -110,6 +112,13 @@ export function schedulingWriteInterceptors(config: SchedulingConfig, repo: Repo
   return [
     {
       resourceType: 'Appointment',
+      // A booking made by a plain create gets its short reference as $book's do (people are given that, not the id).
+      async beforeWrite(tx, { interaction, resource }) {
+        const appt = resource as Appointment | undefined;
+        if (interaction !== 'create' || !appt || !ACTIVE.has(appt.status) || !slotIdOf(appt) || referenceOfAppointment(appt)) return;
+        const value = await nextBookingReference(repo, tx);
+        return { ...resource, identifier: [...(appt.identifier ?? []), { use: 'official', system: BOOKING_REFERENCE_SYSTEM, value }] } as AnyResource;
+      },
       async afterWrite(tx, { resource, previous }) {
         await onAppointmentWrite(tx, config, resource as Appointment | undefined, previous as Appointment | undefined);
       },

@@ -11,6 +11,7 @@
  * Screenshots at 360x740 and 1280x800 go to test-artifacts/signup/; axe-core must find nothing serious.
  */
 import fs from 'node:fs';
+import { BOOKING_REFERENCE_SYSTEM } from '../../src/scheduling/booking-reference.js';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { signClaimToken } from '../../src/scheduling/invitations/claim-token.js';
@@ -212,8 +213,13 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     await look(page, '07-hold');
     await page.click('#confirm-booking');
     await page.waitForURL(/#booked$/);
-    const appointmentId = (await page.locator('#appointment-ref').textContent())!;
-    expect(appointmentId).toBeTruthy();
+    // The person is given the short reference (issue 21), with its QR code for the door, not the Appointment's id.
+    const shownRef = (await page.locator('#appointment-ref').textContent())!;
+    expect(shownRef).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/);
+    await page.locator('#booking-qr svg').waitFor();
+    const byRef = await r.rig.hub.repo.search('Appointment', { identifier: `${BOOKING_REFERENCE_SYSTEM}|${shownRef.replace('-', '')}` });
+    expect(byRef.resources).toHaveLength(1);
+    const appointmentId = byRef.resources[0]!.id!;
     expect(await page.locator('main').textContent()).toContain('1 of 2');
     expect(await page.locator('#next-dose').textContent()).toMatch(/dose 2\) is due on/);
     await look(page, '08-booked');

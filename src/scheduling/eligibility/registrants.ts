@@ -32,7 +32,18 @@ export interface RegistrationInput {
   language?: string;
   /** Registrant id of the family member filling in the form, when not the person themself. */
   registeredBy?: string;
+  /**
+   * How the person is told (staff registrations, issue 21): `post` (to `address`) or `clinic` (collected at the
+   * clinic) for someone with neither email nor phone; email and phone otherwise.
+   */
+  confirmationBy?: ConfirmationChannel;
+  /** A postal address (needed for `post`): lines, city, state; the postal code is `postalCode`. */
+  address?: { line: string[]; city?: string; state?: string };
+  /** The staff Practitioner who registered the person at the desk or on the phone. */
+  registeredByStaff?: string;
 }
+
+export type ConfirmationChannel = 'email' | 'sms' | 'post' | 'clinic';
 
 export type RegistrantState = 'registered' | 'invited' | 'booked';
 
@@ -108,7 +119,11 @@ export function validateRegistration(input: RegistrationInput, rules: TierRules,
   if (!Array.isArray(input.name?.given) || !input.name.given.some((g) => typeof g === 'string' && g.trim())) {
     problems.push(issue('error', 'required', 'At least one given name is required', 'name.given'));
   }
-  if (!input.email && !input.phone) problems.push(issue('error', 'required', 'An email address or a phone number is required', 'email'));
+  const offline = input.confirmationBy === 'post' || input.confirmationBy === 'clinic';
+  if (!input.email && !input.phone && !offline) problems.push(issue('error', 'required', 'An email address or a phone number is required', 'email'));
+  if (input.confirmationBy === 'post' && !(input.address?.line?.some((l) => typeof l === 'string' && l.trim()) && input.address.city?.trim())) {
+    problems.push(issue('error', 'required', 'A confirmation by post needs the street address and city', 'address'));
+  }
   if (input.email !== undefined && !EMAIL.test(String(input.email))) problems.push(issue('error', 'invalid', 'Not an email address', 'email'));
   if (input.phone !== undefined && !PHONE.test(String(input.phone))) problems.push(issue('error', 'invalid', 'Not a phone number', 'phone'));
   if (typeof input.postalCode !== 'string' || !POSTAL.test(input.postalCode)) {
@@ -128,7 +143,12 @@ export function registrationToPatient(input: RegistrationInput): Patient {
     name: [{ family: input.name.family.trim(), given: input.name.given.map((g) => g.trim()).filter(Boolean) }],
     birthDate: input.birthDate,
     telecom,
-    address: [{ postalCode: input.postalCode.trim() }],
+    address: [{
+      ...(input.address?.line?.length ? { line: input.address.line.map((l) => l.trim()).filter(Boolean) } : {}),
+      ...(input.address?.city?.trim() ? { city: input.address.city.trim() } : {}),
+      ...(input.address?.state?.trim() ? { state: input.address.state.trim() } : {}),
+      postalCode: input.postalCode.trim(),
+    }],
     ...(input.language ? { communication: [communicationFor(mailLanguage(input.language))] } : {}),
   };
 }
@@ -192,12 +212,13 @@ export async function registerPerson(deps: RegistrationDeps, input: Registration
       const patient = await deps.repo.create(registrationToPatient({ ...input, email, phone }) as Patient & AnyResource, { tx, now, id: patientId });
       const r = await tx.query<RegistrantRow>(
         `INSERT INTO registrant (id, patient_id, identity_key, registered_by, email, phone, birth_date, postal_code,
-                                 answers, tier, tier_rank, rules_version, created_at, updated_at, language)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13, $14)
+                                 answers, tier, tier_rank, rules_version, created_at, updated_at, language, confirmation_by, registered_by_staff)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13, $14, $15, $16)
          RETURNING *`,
         [id, patient.id, identityKey(input), registeredBy ?? null, input.email ?? null, input.phone ?? null,
           input.birthDate, input.postalCode.trim().toUpperCase(), JSON.stringify(input.answers ?? {}), tier.tier,
-          tier.rank, deps.rules.version, now.toISOString(), input.language ? mailLanguage(input.language) : null],
+          tier.rank, deps.rules.version, now.toISOString(), input.language ? mailLanguage(input.language) : null,
+          input.confirmationBy ?? null, input.registeredByStaff ?? null],
       );
       if (input.email && !email && !input.registeredBy) await mailContactReused(tx, input.email, identityKey(input));
       if (email) {

@@ -11,6 +11,13 @@ import type { Appointment, Location, Patient } from 'fhir/r4';
 import { clinicTimeZone, formatWhen, mailLanguage, preferredLanguage, type MailLanguage } from '../../notify/mail-locale.js';
 import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '../../notify/public-mail.js';
 import { EXT_VACCINE_PRODUCT } from '../slot-view.js';
+import { formatReference, referenceOfAppointment } from '../booking-reference.js';
+
+/** The short booking reference people are given (ABCD-EFGH); the id only for a booking made before references. */
+function shownReference(appt: Appointment): string {
+  const ref = referenceOfAppointment(appt);
+  return ref ? formatReference(ref) : (appt.id ?? '');
+}
 import { MailNotNeeded, type OutboxRow } from '../../notify/outbox.js';
 import type { OutboxRenderer } from '../../notify/worker.js';
 import type { Queryable } from '../../store/db.js';
@@ -80,7 +87,7 @@ export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string
     const locationId = appt.participant?.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.reference?.slice('Location/'.length);
     const location = locationId ? ((await deps.repo.readOptional<AnyResource>('Location', locationId)) as unknown as Location | undefined) : undefined;
     const cvx = appt.extension?.find((e) => e.url === EXT_VACCINE_PRODUCT)?.valueCoding?.code;
-    return { start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), productName: productName(cvx), location, reference: appt.id ?? '' };
+    return { start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), productName: productName(cvx), location, reference: shownReference(appt) };
   };
   const languageOf = async (payloadLanguage: unknown, patientId: string | null): Promise<MailLanguage> => {
     if (typeof payloadLanguage === 'string' && payloadLanguage) return mailLanguage(payloadLanguage);
