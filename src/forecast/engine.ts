@@ -39,6 +39,11 @@ export interface ForecastInput {
    * reaction to a vaccine component), for contraindications, immunity and risk-based series. Optional.
    */
   observations?: string[];
+  /**
+   * Country of birth (ISO 3166 code such as "US", or a name). CDSi counts birth in the U.S. before 1980 as evidence
+   * of varicella immunity; without a country that evidence is not assumed. Optional.
+   */
+  birthCountry?: string;
 }
 
 /** CDSi evaluation status of one dose for one antigen (logic spec, "Evaluation Status"). */

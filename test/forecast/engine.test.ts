@@ -50,9 +50,16 @@ test('a live vaccine inside the conflict window of another is not valid', () => 
   expect(v.reasons).toContain('Live Virus Conflict');
 });
 
-test('people born before 1957 are immune to measles, mumps and rubella', () => {
-  const r = engine.forecast({ birthDate: '1950-06-01', assessmentDate: '2021-01-15', doses: [] });
-  expect(r.forecasts.find((f) => f.vaccineGroup === 'MMR')!.status).toBe('immune');
+test('birth-date immunity: before 1957 for MMR; before 1980 for varicella only when born in the U.S.; not for health care personnel', () => {
+  const r = engine.forecast({ birthDate: '1970-06-01', assessmentDate: '2021-01-15', doses: [] });
+  expect(r.forecasts.find((f) => f.vaccineGroup === 'MMR')!.status).toBe('not complete');
+  expect(r.forecasts.find((f) => f.vaccineGroup === 'Varicella')!.status).toBe('not complete');
+  const us = engine.forecast({ birthDate: '1950-06-01', assessmentDate: '2021-01-15', doses: [], birthCountry: 'US' });
+  expect(us.forecasts.find((f) => f.vaccineGroup === 'MMR')!.status).toBe('immune');
+  expect(us.forecasts.find((f) => f.vaccineGroup === 'Varicella')!.status).toBe('immune');
+  // Observation 055 (health care personnel) excludes birth-date immunity.
+  const hcp = engine.forecast({ birthDate: '1950-06-01', assessmentDate: '2021-01-15', doses: [], birthCountry: 'US', observations: ['055'] });
+  expect(hcp.forecasts.find((f) => f.vaccineGroup === 'MMR')!.status).toBe('not complete');
 });
 
 test('a sub-potent dose or one given after its lot expired is sub-standard and counts for nothing', () => {

@@ -144,6 +144,8 @@ export interface AntigenData {
   series: Series[];
   immunityCodes: Set<string>;
   immunityBirthDate?: number;
+  /** Country the birth-date immunity applies to (CDSi writes "U.S."), when the data restricts it. */
+  immunityBirthCountry?: string;
   immunityExclusions: Set<string>;
   contraindications: Contraindication[];
 }
@@ -337,6 +339,7 @@ function antigenData(root: XmlElement): AntigenData {
     series: all(root, 'series').map((s) => series(s, name)),
     immunityCodes: new Set(all(immunity, 'clinicalHistory').map((h) => text(h, 'guidelineCode')).filter(Boolean)),
     immunityBirthDate: dob ? day(dob, 'immunityBirthDate') : undefined,
+    immunityBirthCountry: text(dob, 'birthCountry') || undefined,
     immunityExclusions: new Set(all(dob, 'exclusion').map((x) => text(x, 'exclusionCode')).filter(Boolean)),
     contraindications,
   };

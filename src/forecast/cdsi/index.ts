@@ -99,7 +99,7 @@ class Engine implements CdsiEngine {
     accepted.sort((a, b) => a.dose.date - b.dose.date);
     accepted.forEach((a, i) => { a.dose.seq = i; });
 
-    const patient = patientContext(birth, GENDER[input.gender ?? 'unknown'] ?? 'Unknown', assessment, new Set(input.observations ?? []), accepted.map((a) => a.dose));
+    const patient = patientContext(birth, GENDER[input.gender ?? 'unknown'] ?? 'Unknown', assessment, new Set(input.observations ?? []), accepted.map((a) => a.dose), input.birthCountry);
     // Organize the history by antigen (CVX-to-antigen map, with its age windows).
     const byAntigen = new Map<string, AntigenDose[]>();
     for (const { dose, info } of accepted) {
@@ -159,7 +159,8 @@ class Engine implements CdsiEngine {
     const base = { antigen: a.name, targetDisease: plan.disease };
     // Evidence of immunity: a clinical-history observation, or birth before the immunity birth date (unless excluded).
     const immune = hasAny(p.observations, a.immunityCodes)
-      || (a.immunityBirthDate !== undefined && p.birth < a.immunityBirthDate && !hasAny(p.observations, a.immunityExclusions));
+      || (a.immunityBirthDate !== undefined && p.birth < a.immunityBirthDate && !hasAny(p.observations, a.immunityExclusions)
+        && (!a.immunityBirthCountry || sameCountry(a.immunityBirthCountry, p.birthCountry)));
     const contraindicated = a.contraindications.some((c) => !c.cvx && p.observations.has(c.code)
       && (!c.beginAge || p.assessment >= p.ageDate(c.beginAge)) && (!c.endAge || p.assessment < p.ageDate(c.endAge)));
 
@@ -194,6 +195,16 @@ class Engine implements CdsiEngine {
     return s.indications.some((i) => p.observations.has(i.code)
       && (!i.beginAge || p.assessment >= p.ageDate(i.beginAge)) && (!i.endAge || p.assessment < p.ageDate(i.endAge)));
   }
+}
+
+/** CDSi names the country "U.S."; callers may send an ISO code or a name. */
+function sameCountry(data: string, patient: string | undefined): boolean {
+  if (!patient) return false;
+  const norm = (c: string): string => {
+    const k = c.toUpperCase().replace(/[^A-Z]/g, '');
+    return ['US', 'USA', 'UNITEDSTATES', 'UNITEDSTATESOFAMERICA'].includes(k) ? 'US' : k;
+  };
+  return norm(data) === norm(patient);
 }
 
 function hasAny(observed: Set<string>, codes: Set<string>): boolean {

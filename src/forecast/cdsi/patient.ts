@@ -20,14 +20,15 @@ export interface PatientContext {
   gender: string;
   assessment: number;
   observations: Set<string>;
+  birthCountry?: string;
   /** Every evaluable dose, all antigens, sorted by date. */
   history: AntigenDose[];
   /** birth + duration (memoized on the duration itself, see dates.ts). */
   ageDate(d: Duration): number;
 }
 
-export function patientContext(birth: number, gender: string, assessment: number, observations: Set<string>, history: AntigenDose[]): PatientContext {
-  return { birth, gender, assessment, observations, history, ageDate: (d) => addDuration(birth, d) };
+export function patientContext(birth: number, gender: string, assessment: number, observations: Set<string>, history: AntigenDose[], birthCountry?: string): PatientContext {
+  return { birth, gender, assessment, observations, birthCountry, history, ageDate: (d) => addDuration(birth, d) };
 }
 
 /** Picks the rule in force on `on` (effective/cessation dates), else the first undated one. */
