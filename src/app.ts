@@ -280,7 +280,10 @@ export async function listen(hub: Hub): Promise<http.Server> {
     connections++;
     socket.once('close', () => connections--);
   });
-  await new Promise<void>((resolve) => server.listen(hub.config.port, hub.config.host, resolve));
+  // A crowd opening connections faster than the loop accepts them waits in the kernel's accept queue; past it the
+  // kernel drops the SYN and the client retries after 1 s, then 3 s (seen as second-long "refusals"). Node asks for
+  // 511; ask for what the kernel allows (net.core.somaxconn caps it, 4096 on current kernels).
+  await new Promise<void>((resolve) => server.listen({ port: hub.config.port, host: hub.config.host, backlog: 4096 }, resolve));
   if (hub.db.kind === 'pglite') {
     const port = (server.address() as { port: number }).port;
     writeHubInfo(hub.config.dataDir, { pid: process.pid, url: `http://127.0.0.1:${port}`, adminToken: hub.config.adminToken! });

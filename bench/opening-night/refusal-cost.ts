@@ -14,7 +14,7 @@ import { cpuSeconds } from '../lib/cpu.js';
 
 if (process.argv[2] === 'serve') {
   const { createJoinGate, JoinAdmission } = await import('../../src/scheduling/waiting-room/join-gate.js');
-  const admission = new JoinAdmission({ minInFlight: 1, maxInFlight: 1, targetMs: 25 });
+  const admission = new JoinAdmission({ minInFlight: 1, maxInFlight: 1, targetMs: 25, lagTargetMs: 20 });
   admission.tryEnter(); // the one place taken and never given back: every join is refused
   const gate = createJoinGate({ admission });
   const body = Buffer.alloc(200, 'x');

@@ -15,18 +15,18 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { PgDb } from '../../src/store/pg-db.js';
 import { runCrowd } from './crowd.js';
-import { measureJoinCapacity, offerJoins, type OverloadPhase } from './overload.js';
+import { closedLoopJoins, measureJoinCapacity, offerJoins, type OverloadPhase } from './overload.js';
 import { claimedInvitations, freshSchema, seedPlaces } from './setup.js';
 import { hubNodeFlags } from '../lib/hub-node-flags.js';
-import { cpuSeconds } from '../lib/cpu.js';
+import { cpuSeconds, postgresCpu, postgresCpuSince } from '../lib/cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const overloadOnly = process.argv.includes('--overload-only');
 const P = quick
-  ? { arrivals: 5_000, spreadMs: 15_000, openAfterMs: 3_000, drainMs: 15_000, ratePerMinute: 300, places: 120, throughputS: 5, rounds: 1, capacityS: 5, overloadS: 8 }
-  : { arrivals: 50_000, spreadMs: 60_000, openAfterMs: 10_000, drainMs: 30_000, ratePerMinute: 300, places: 400, throughputS: 10, rounds: 2, capacityS: 10, overloadS: 30 };
-const OVERLOAD_FACTORS = [2, 5, 10];
+  ? { arrivals: 5_000, spreadMs: 15_000, openAfterMs: 3_000, drainMs: 15_000, ratePerMinute: 300, places: 120, throughputS: 5, rounds: 1, capacityS: 3, overloadS: 8 }
+  : { arrivals: 50_000, spreadMs: 60_000, openAfterMs: 10_000, drainMs: 30_000, ratePerMinute: 300, places: 400, throughputS: 10, rounds: 2, capacityS: 5, overloadS: 30 };
+const OVERLOAD_FACTORS = [1, 2, 5, 10];
 const url = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-token`;
 
@@ -64,8 +64,10 @@ async function cannon(target: string, headers: Record<string, string>, seconds: 
 }
 
 /**
- * The overload phases against the running hub: capacity first, then 2x, 5x and 10x of it, each in its own event
- * (open since a minute ago), with the hub's memory sampled throughout. Prints its own table.
+ * The overload phases against the running hub: its clean capacity first (closed-loop ramp), then joins offered
+ * open loop at 1x, 2x, 5x and 10x of it, each in its own event (open since a minute ago), with the hub's memory
+ * sampled throughout and the CPU each party used (hub, this generator, PostgreSQL): on two shared cores the
+ * generator's own cost grows with the offered rate and is taken from the same cores. Prints its own table.
  */
 async function overloadPhases(hub: { child: ChildProcess; port: number; exits: number[] }, admin: Record<string, string>): Promise<void> {
   const base = `http://127.0.0.1:${hub.port}`;
@@ -73,24 +75,41 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     method: 'POST', headers: admin, body: JSON.stringify({ name, opensAt: new Date(Date.now() - 60_000).toISOString(), ratePerMinute: 600, maxActive: 5000, sessionSeconds: 600 }),
   })).json() as { id: string }).id;
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryOf(hub.child.pid!).rssMb)), 200);
+  // The door's limit as the hub reports it (vaxhub_waiting_room_join_limit), sampled with the memory.
+  let limits: number[] = [];
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, memoryOf(hub.child.pid!).rssMb);
+    fetch(`${base}/waiting-room/metrics`, { headers: admin }).then((r) => r.text()).then((text) => {
+      const m = /^vaxhub_waiting_room_join_limit (\d+)/m.exec(text);
+      if (m) limits.push(Number(m[1]));
+    }, () => undefined);
+  }, 200);
+  type Cpu = { hub: number; gen: number; pg: number; wall: number };
+  const cpuNow = (): { hub: number; gen: number; pg: Map<number, number>; at: number } => {
+    const u = process.cpuUsage();
+    return { hub: cpuSeconds(hub.child.pid!), gen: (u.user + u.system) / 1e6, pg: postgresCpu(), at: performance.now() };
+  };
+  const cpuSince = (c0: ReturnType<typeof cpuNow>): Cpu => {
+    const u = process.cpuUsage();
+    return { hub: cpuSeconds(hub.child.pid!) - c0.hub, gen: (u.user + u.system) / 1e6 - c0.gen, pg: postgresCpuSince(c0.pg), wall: (performance.now() - c0.at) / 1000 };
+  };
   try {
     // A short warm-up (JIT, arrival blocks, caches), then the capacity.
-    await measureJoinCapacity(hub.port, await event('warm-up'), 2);
-    const capacityEvent = await event('capacity');
-    // CPU the hub spends per request: steadier than rates on a shared machine (bench/lib/cpu.ts).
-    let cpu0 = cpuSeconds(hub.child.pid!);
-    const capacity = await measureJoinCapacity(hub.port, capacityEvent, P.capacityS);
-    const usPerJoin = ((cpuSeconds(hub.child.pid!) - cpu0) / (capacity.perSecond * P.capacityS)) * 1e6;
-    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, 32 connections, ${P.capacityS} s; ${capacity.refused} refused, ${capacity.errors} client errors); hub CPU ${usPerJoin.toFixed(0)} us per join`);
+    await closedLoopJoins(hub.port, await event('warm-up'), 2, 32);
+    let n = 0;
+    const capacity = await measureJoinCapacity(hub.port, () => event(`capacity ${n++}`), P.capacityS, () => cpuSeconds(hub.child.pid!), console.log);
+    const usPerJoin = capacity.usPerJoin;
+    console.log(`\njoin capacity: ${capacity.perSecond.toFixed(0)} joins/s accepted (closed loop, best step of the ramp: ${capacity.connections} connections, p50 ${capacity.p50Ms.toFixed(1)} ms, ${capacity.refused} refused); hub CPU ${usPerJoin.toFixed(0)} us per accepted join`);
     const phases: OverloadPhase[] = [];
-    const cpuShare: number[] = [];
+    const cpus: Cpu[] = [];
+    const doors: string[] = [];
     for (const factor of OVERLOAD_FACTORS) {
       const id = await event(`overload ${factor}x`);
-      cpu0 = cpuSeconds(hub.child.pid!);
-      const started = performance.now();
+      const c0 = cpuNow();
+      limits = [];
       const phase = await offerJoins(hub.port, id, capacity.perSecond * factor, P.overloadS);
-      cpuShare.push((cpuSeconds(hub.child.pid!) - cpu0) / ((performance.now() - started) / 1000));
+      cpus.push(cpuSince(c0));
+      doors.push(limits.length ? `${Math.min(...limits)} / ${pct(limits, 0.5)} / ${Math.max(...limits)}` : '-');
       phases.push(phase);
       console.log(`  ${factor}x: ${JSON.stringify(phase)}`);
     }
@@ -98,15 +117,18 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     const bareRun = await cannon(`http://127.0.0.1:${bare.port}/`, {}, P.throughputS);
     bare.child.kill('SIGTERM');
     const mem = memoryOf(hub.child.pid!);
-    console.log(`\n| offered | accepted joins/s (share of capacity ${capacity.perSecond.toFixed(0)}/s) | 429: p50 / p99 ms (Retry-After s) | 5xx | client timeouts / connection errors / unsent | other | hub CPU (cores) |`);
-    console.log('|---|---|---|---|---|---|---|');
+    console.log(`\n| offered | accepted joins/s = share of capacity ${capacity.perSecond.toFixed(0)}/s (accepted p50 / p99 ms) | 429: count, p50 / p99 ms (Retry-After s) | 5xx | client timeouts / connection errors / unsent | other | CPU cores: hub / generator / PostgreSQL | hub CPU per refusal | door limit min / median / max |`);
+    console.log('|---|---|---|---|---|---|---|---|---|');
     OVERLOAD_FACTORS.forEach((factor, i) => {
       const p = phases[i]!;
+      const c = cpus[i]!;
       const retry = p.refused429 ? `${p.retryAfterSeconds.min}-${p.retryAfterSeconds.max}${p.refusedWithoutRetryAfter ? `, ${p.refusedWithoutRetryAfter} without` : ''}` : '-';
-      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent; peak ${p.peakConnections} connections, ${p.peakQueued} waiting for one) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (accepted p50 ${p.acceptedMs.p50.toFixed(1)} ms, p99 ${p.acceptedMs.p99.toFixed(1)} ms) | ${p.refused429} refused: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} | ${cpuShare[i]!.toFixed(2)} |`);
+      // What the hub spent per refusal, once the accepted joins are charged at the capacity's CPU per join.
+      const perRefusal = p.refused429 ? `${Math.max(0, ((c.hub - p.accepted * usPerJoin / 1e6) / p.refused429) * 1e6).toFixed(0)} us` : '-';
+      console.log(`| ${factor}x: ${p.offeredPerSecond.toFixed(0)}/s for ${p.seconds} s (${p.sent} sent; peak ${p.peakConnections} connections, ${p.peakQueued} waiting for one) | ${p.acceptedPerSecond.toFixed(0)}/s = **${(p.acceptedPerSecond / capacity.perSecond * 100).toFixed(1)}%** (${p.acceptedMs.p50.toFixed(1)} / ${p.acceptedMs.p99.toFixed(1)}) | ${p.refused429}: ${p.refusalMs.p50.toFixed(1)} / **${p.refusalMs.p99.toFixed(1)}** (${retry}) | ${p.fivexx} | ${p.timeouts} / ${p.connectionErrors} / ${p.unsent} | ${Object.entries(p.other).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} | ${(c.hub / c.wall).toFixed(2)} / ${(c.gen / c.wall).toFixed(2)} / ${(c.pg / c.wall).toFixed(2)} | ${perRefusal} | ${doors[i]} |`);
     });
-    console.log(`targets: accepted >= 90% of capacity at every level, 429 p99 < 50 ms, 0 5xx, 0 client timeouts, peak memory < 1 GB`);
-    console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s)`);
+    console.log(`targets: accepted >= 90% of capacity at 2x, 5x and 10x, 429 p99 < 50 ms, 0 5xx, 0 client timeouts, peak memory < 1 GB`);
+    console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s); load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   } finally {
     clearInterval(sampler);
   }

@@ -74,6 +74,7 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   // Joins are let in or refused at the http listener, before Express (join-gate.ts says why); the shedder's
   // verdict is asked there too, so the router below no longer sheds joins itself.
   const joins = new JoinAdmission(config.joinGate);
+  hub.onClose(() => joins.close());
   hub.fastPaths.unshift(createJoinGate({ admission: joins, overloaded: () => shedder.overloaded() }));
   app.use(
     createWaitingRoomRouter({

@@ -6,7 +6,9 @@
  *    held (so none of them waited on the database), and the hub issued no database statement for them; the same
  *    garbage body is a 4xx of the body parser once the door is open again, so the refusal came before parsing;
  *  - a burst well above the door gets only 2xx and 429 (no 5xx, no dropped connection), every accepted place is in
- *    the waiting room's database state, and joins go on being accepted after it.
+ *    the waiting room's database state, and joins go on being accepted after it;
+ *  - a person (claimed invitation) or a device (its cookie and queue token) whose answer was lost retries while the
+ *    door is full: 429 with Retry-After, and the retry after it gets the place of the first answer, not a new one.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type http from 'node:http';
@@ -24,6 +26,7 @@ interface Answer {
   status: number;
   retryAfter: string | null;
   body: { token?: string; position?: number | null };
+  cookies: string[];
 }
 
 describe.each(backends())('waiting-room join gate on %s', (backend) => {
@@ -60,8 +63,8 @@ describe.each(backends())('waiting-room join gate on %s', (backend) => {
    * A join from its own address; with `claim`, bound to that person (a remembered place, a database row); with
    * `probe`, marked so that the database statements issued on its behalf are counted (countStatements).
    */
-  const join = async (eventId: string, opts: { claim?: string; body?: string; probe?: boolean } = {}): Promise<Answer> => {
-    const headers: Record<string, string> = { 'x-forwarded-for': `198.51.${(ip >> 8) & 255}.${ip++ & 255}` };
+  const join = async (eventId: string, opts: { claim?: string; body?: string; probe?: boolean; headers?: Record<string, string> } = {}): Promise<Answer> => {
+    const headers: Record<string, string> = { 'x-forwarded-for': `198.51.${(ip >> 8) & 255}.${ip++ & 255}`, ...opts.headers };
     if (opts.probe) headers['x-test-probe'] = '1';
     if (opts.claim) headers['x-claim-token'] = opts.claim;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
@@ -73,7 +76,7 @@ describe.each(backends())('waiting-room join gate on %s', (backend) => {
     } catch {
       /* not JSON: the assertions on status say what it was */
     }
-    return { status: r.status, retryAfter: r.headers.get('retry-after'), body };
+    return { status: r.status, retryAfter: r.headers.get('retry-after'), body, cookies: r.headers.getSetCookie() };
   };
 
   /** Holds an ACCESS EXCLUSIVE lock on waiting_room_event (every join's first statement waits) until released. */
@@ -225,5 +228,54 @@ describe.each(backends())('waiting-room join gate on %s', (backend) => {
     const after: number[] = [];
     for (let i = 0; i < 5; i++) after.push((await join(eventId, i % 2 ? {} : { claim: later[i]! })).status);
     expect(after).toEqual([201, 201, 201, 201, 201]);
+  });
+
+  it('gives a retry refused at a full door the place of its first answer once the door opens', async () => {
+    const eventId = await openEvent('retry');
+    const [claim] = await claims('retry', 1);
+    /** What identifies a place: event, phase, arrival number, binding and replay id (the token's time changes). */
+    const placeOf = (a: Answer): Record<string, unknown> => {
+      const { e, p, n, b, r } = JSON.parse(Buffer.from(a.body.token!.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+      return { e, p, n, b, r, position: a.body.position };
+    };
+    // First answers: a person with a claimed invitation, and a device (which keeps its cookies and queue token).
+    const person = await join(eventId, { claim });
+    const device = await join(eventId);
+    expect([person.status, device.status]).toEqual([201, 201]);
+    const deviceCookie = device.cookies.map((c) => c.split(';')[0]).join('; ');
+    const deviceRetry = { cookie: deviceCookie, 'x-queue-token': device.body.token! };
+
+    // The answers were lost; both retry while the door is full (two joins held by the locked event table).
+    const [other1, other2] = [await openEvent('retry held 1'), await openEvent('retry held 2')];
+    const release = await lockEvents();
+    let refused: Answer[];
+    let held: Promise<Answer[]>;
+    try {
+      const statements = countStatements();
+      try {
+        held = Promise.all([join(other1, { probe: true }), join(other2, { probe: true })]);
+        await until(() => statements.probed() >= 2);
+      } finally {
+        statements.stop();
+      }
+      refused = [await join(eventId, { claim }), await join(eventId, { headers: deviceRetry })];
+    } finally {
+      await release();
+    }
+    expect(refused.map((a) => a.status)).toEqual([429, 429]);
+    expect(refused.every((a) => /^\d+$/.test(a.retryAfter ?? ''))).toBe(true);
+    expect((await held).map((a) => a.status)).toEqual([201, 201]);
+
+    // After Retry-After (the door has room again): the first answer's place, not a new one.
+    const personAgain = await join(eventId, { claim });
+    const deviceAgain = await join(eventId, { headers: deviceRetry });
+    expect(personAgain.status).toBe(200);
+    expect(placeOf(personAgain)).toEqual(placeOf(person));
+    expect(deviceAgain.status).toBe(200);
+    expect(placeOf(deviceAgain)).toEqual(placeOf(device));
+    expect(deviceAgain.body.token).toBe(device.body.token);
+    // One remembered row for the person, as before the refusal.
+    const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM waiting_room_entry WHERE event_id = $1', [eventId]);
+    expect(rows.rows[0]!.n).toBe(1);
   });
 });

@@ -23,10 +23,10 @@ describe('opening-night config: admission mail', () => {
 });
 
 describe('opening-night config: the join gate', () => {
-  it('lets 32 to 4096 joins in at once, about a second of them, unless told otherwise', () => {
-    expect(loadOpeningNightConfig(BASE, {}).joinGate).toEqual({ minInFlight: 32, maxInFlight: 4096, targetMs: 1000 });
-    expect(loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '2', WAITING_ROOM_JOIN_MAX_IN_FLIGHT: '2', WAITING_ROOM_JOIN_TARGET_MS: '40' }).joinGate)
-      .toEqual({ minInFlight: 2, maxInFlight: 2, targetMs: 40 });
+  it('lets 16 to 4096 joins in at once, narrowing above 20 ms of loop delay or 250 ms per join, unless told otherwise', () => {
+    expect(loadOpeningNightConfig(BASE, {}).joinGate).toEqual({ minInFlight: 16, maxInFlight: 4096, targetMs: 250, lagTargetMs: 20 });
+    expect(loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '2', WAITING_ROOM_JOIN_MAX_IN_FLIGHT: '2', WAITING_ROOM_JOIN_TARGET_MS: '40', WAITING_ROOM_JOIN_LAG_TARGET_MS: '5' }).joinGate)
+      .toEqual({ minInFlight: 2, maxInFlight: 2, targetMs: 40, lagTargetMs: 5 });
     // A floor above the default ceiling raises the ceiling with it.
     expect(loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '5000' }).joinGate.maxInFlight).toBe(5000);
   });
@@ -34,5 +34,6 @@ describe('opening-night config: the join gate', () => {
     expect(() => loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '10', WAITING_ROOM_JOIN_MAX_IN_FLIGHT: '5' })).toThrow(/WAITING_ROOM_JOIN_MAX_IN_FLIGHT/);
     expect(() => loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_MIN_IN_FLIGHT: '0' })).toThrow(/WAITING_ROOM_JOIN_MIN_IN_FLIGHT/);
     expect(() => loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_TARGET_MS: 'soon' })).toThrow(/WAITING_ROOM_JOIN_TARGET_MS/);
+    expect(() => loadOpeningNightConfig(BASE, { WAITING_ROOM_JOIN_LAG_TARGET_MS: '0' })).toThrow(/WAITING_ROOM_JOIN_LAG_TARGET_MS/);
   });
 });

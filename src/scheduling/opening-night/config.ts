@@ -18,8 +18,9 @@ export interface OpeningNightConfig {
   shedding: LoadShedderOptions;
   /**
    * The waiting room's front door (join-gate.ts): joins let in at once per process, between
-   * WAITING_ROOM_JOIN_MIN_IN_FLIGHT and WAITING_ROOM_JOIN_MAX_IN_FLIGHT, sized as measured joins/s x
-   * WAITING_ROOM_JOIN_TARGET_MS; more are refused with a 429 before any work.
+   * WAITING_ROOM_JOIN_MIN_IN_FLIGHT and WAITING_ROOM_JOIN_MAX_IN_FLIGHT, narrowed while the event loop runs later
+   * than WAITING_ROOM_JOIN_LAG_TARGET_MS or a join takes longer than WAITING_ROOM_JOIN_TARGET_MS; more are refused
+   * with a 429 before any work.
    */
   joinGate: JoinGateOptions;
   /** Per-minute limits (token buckets; bursts of ten seconds' worth). */
@@ -55,7 +56,12 @@ function joinGateOf(env: NodeJS.ProcessEnv): JoinGateOptions {
   const minInFlight = envInt(env, 'WAITING_ROOM_JOIN_MIN_IN_FLIGHT', DEFAULT_JOIN_GATE.minInFlight, 1, 100_000);
   const maxInFlight = envInt(env, 'WAITING_ROOM_JOIN_MAX_IN_FLIGHT', Math.max(minInFlight, DEFAULT_JOIN_GATE.maxInFlight), 1, 100_000);
   if (maxInFlight < minInFlight) throw new ConfigError(`WAITING_ROOM_JOIN_MAX_IN_FLIGHT (${maxInFlight}) must not be below WAITING_ROOM_JOIN_MIN_IN_FLIGHT (${minInFlight})`);
-  return { minInFlight, maxInFlight, targetMs: envInt(env, 'WAITING_ROOM_JOIN_TARGET_MS', DEFAULT_JOIN_GATE.targetMs, 1, 60_000) };
+  return {
+    minInFlight,
+    maxInFlight,
+    targetMs: envInt(env, 'WAITING_ROOM_JOIN_TARGET_MS', DEFAULT_JOIN_GATE.targetMs, 1, 60_000),
+    lagTargetMs: envInt(env, 'WAITING_ROOM_JOIN_LAG_TARGET_MS', DEFAULT_JOIN_GATE.lagTargetMs, 1, 60_000),
+  };
 }
 
 export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv = process.env, mail: { smtpConfigured: boolean } = { smtpConfigured: false }): OpeningNightConfig {

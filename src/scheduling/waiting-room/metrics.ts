@@ -38,7 +38,7 @@ export const shedRequests = new Counter({
 });
 export const waitingRoomJoinLimit = new Gauge({
   name: 'vaxhub_waiting_room_join_limit',
-  help: 'Joins this process lets in at once (measured joins/s x target latency; join-gate.ts); more are answered 429',
+  help: 'Joins this process lets in at once (narrowed while the event loop runs late or joins slow down; join-gate.ts); more are answered 429',
   registers: [openingNightRegistry],
 });
 export const abuseAttempts = new Counter({
