@@ -123,9 +123,11 @@ export interface OverloadPhase {
   peakConnections: number;
   /** Most joins waiting at once for a connection in the generator (a hub that keeps up leaves none). */
   peakQueued: number;
+  /** Every refusal's and every accepted join's time to answer (ms), to pool phases. */
+  samples: { refusalMs: number[]; acceptedMs: number[] };
 }
 
-const pct = (xs: number[], p: number): number => {
+export const pct = (xs: number[], p: number): number => {
   if (xs.length === 0) return NaN;
   const s = Float64Array.from(xs).sort();
   return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
@@ -215,5 +217,6 @@ export async function offerJoins(port: number, eventId: string, perSecond: numbe
     unsent,
     peakConnections,
     peakQueued,
+    samples: { refusalMs, acceptedMs },
   };
 }

@@ -37,7 +37,7 @@
 import type http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fhirError } from '../../fhir/outcomes.js';
-import { shedRequests, waitingRoomJoinLimit } from './metrics.js';
+import { shedRequests, waitingRoomJoinLimit, waitingRoomJoinLoopDelay } from './metrics.js';
 
 export interface JoinGateOptions {
   /** Fewest joins let in at once (also where the limit starts). */
@@ -182,6 +182,7 @@ export class JoinAdmission {
     this.refused = this.completed = this.completedMs = 0;
     this.peakInFlight = this.inFlight;
     waitingRoomJoinLimit.set(this.limit);
+    waitingRoomJoinLoopDelay.set(lagMs / 1000);
   }
 
   private roll(now: number): void {

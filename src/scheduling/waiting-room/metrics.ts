@@ -41,6 +41,11 @@ export const waitingRoomJoinLimit = new Gauge({
   help: 'Joins this process lets in at once (narrowed while the event loop runs late or joins slow down; join-gate.ts); more are answered 429',
   registers: [openingNightRegistry],
 });
+export const waitingRoomJoinLoopDelay = new Gauge({
+  name: 'vaxhub_waiting_room_join_loop_delay_seconds',
+  help: 'Event-loop delay (p99 over the last 100 ms window with joins) that the join gate compared with its target (join-gate.ts)',
+  registers: [openingNightRegistry],
+});
 export const abuseAttempts = new Counter({
   name: 'vaxhub_abuse_attempts_total',
   help: 'Refused or suspicious attempts (bad, replayed, foreign or expired ticket, outside window, spikes), by kind',
