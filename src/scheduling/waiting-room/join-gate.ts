@@ -31,8 +31,9 @@
  *    stays open for the client's next request; a large or chunked body gets `Connection: close` instead, so the
  *    hub never reads megabytes to refuse them. A refusal is counted, never logged.
  *
- * The existing load shedder (shedding.ts: requests in flight across the whole process, event-loop delay) is asked
- * here too, at the same cheap point, so its limits still turn joins away first when the rest of the hub is swamped.
+ * The load shedder's bound on requests in flight across the whole process (shedding.ts) is asked here too, at the
+ * same cheap point, so a hub swamped by other requests still turns joins away first; its event-loop verdict is not
+ * (opening-night-wiring.ts says why).
  */
 import type http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

@@ -102,7 +102,12 @@ export class LoadShedder {
   }
 
   overloaded(): boolean {
-    return this.inFlight > this.opts.maxInFlight || this.delayP99Ms > this.opts.maxEventLoopDelayMs;
+    return this.tooManyInFlight() || this.delayP99Ms > this.opts.maxEventLoopDelayMs;
+  }
+
+  /** Only the process-wide bound on requests in flight (the join gate follows the loop's delay itself). */
+  tooManyInFlight(): boolean {
+    return this.inFlight > this.opts.maxInFlight;
   }
 
   /** Mount in front of routes that new arrivals hit (joining the queue). */
