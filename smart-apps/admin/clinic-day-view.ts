@@ -220,16 +220,41 @@ export function clinicDayView(): Node[] {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   };
 
+  /**
+   * The places still free for the rest of the day (after no-shows and cancellations), offered to the next people
+   * by the hub's verifiable draw (POST /admin/draws, then run): the same fairness as every wave.
+   */
+  const freePlaces = async (loc: ClinicLocation, day: string): Promise<Node> => {
+    const { slots } = (await adminCall<{ slots: Array<{ start: string; capacity: number; taken: number }> }>(`/admin/clinic/locations/${encodeURIComponent(loc.id)}/days/${day}/slots`)).body;
+    const n = slots.filter((s) => new Date(s.start).getTime() > Date.now()).reduce((sum, s) => sum + Math.max(0, s.capacity - s.taken), 0);
+    const box = h('div', { id: 'free-today', class: 'no-print' }, h('p', {}, t('clinic.freeToday', { n })));
+    if (n > 0) {
+      const b = h('button', { type: 'button', id: 'offer-freed', class: 'secondary' }, t('clinic.offer', { n }));
+      b.addEventListener('click', () => {
+        if (!window.confirm(t('clinic.confirmOffer', { n }))) return;
+        act(b, async () => {
+          const draw = (await adminCall<{ id: string }>('/admin/draws', { body: { label: t('clinic.drawLabel', { n, clinic: loc.name, day }), invitations: n } })).body;
+          const run = (await adminCall<{ invited: number }>(`/admin/draws/${encodeURIComponent(draw.id)}/run`, { body: {} })).body;
+          return t('clinic.offered', { n: run.invited, id: draw.id });
+        });
+      });
+      box.append(b);
+    }
+    return box;
+  };
+
   const refresh = async (): Promise<void> => {
     if (!current) return;
     const { loc, day } = current;
     try {
       const list = (await adminCall<DayList>(`/admin/clinic/locations/${encodeURIComponent(loc.id)}/days/${day}`)).body;
+      const free = day === loc.today ? await freePlaces(loc, day) : '';
       const c = list.counts;
       area.replaceChildren(
         h('h3', { id: 'day-title' }, t('clinic.listTitle', { clinic: list.locationName, day: list.day })),
         list.closed ? announce(t('clinic.closed', { reason: list.closed.reason }), 'alert') : '',
         h('p', { id: 'day-counts' }, t('clinic.counts', { expected: c.expected, checkedIn: c['checked-in'], vaccinated: c.vaccinated, noShow: c['no-show'] })),
+        free,
         h('p', { class: 'print-only' }, t('clinic.printed', { when: new Date().toLocaleString(document.documentElement.lang || 'en') })),
         table('day-table', t('clinic.listTitle', { clinic: list.locationName, day: list.day }), [
           { label: t('clinic.time') }, { label: t('clinic.ref') }, { label: t('clinic.name') }, { label: t('clinic.birthDate') }, { label: t('clinic.phone') },

@@ -53,6 +53,23 @@ export const CLINIC_MESSAGES = {
     es: '{expected} esperados, {checkedIn} registrados, {vaccinated} vacunados, {noShow} no se presentaron',
     ko: '예정 {expected}, 도착 {checkedIn}, 접종 완료 {vaccinated}, 미방문 {noShow}',
   },
+  'clinic.freeToday': {
+    en: '{n, plural, =0 {No free place left today.} one {# free place left today (no-shows and cancellations included).} other {# free places left today (no-shows and cancellations included).}}',
+    es: '{n, plural, =0 {No quedan lugares libres hoy.} one {Queda # lugar libre hoy (incluye ausencias y cancelaciones).} other {Quedan # lugares libres hoy (incluye ausencias y cancelaciones).}}',
+    ko: '{n, plural, =0 {오늘 남은 빈자리가 없습니다.} other {오늘 남은 빈자리 #개(미방문·취소 포함).}}',
+  },
+  'clinic.offer': { en: 'Invite {n} more people for today (a draw)', es: 'Invitar a {n} personas más para hoy (un sorteo)', ko: '오늘을 위해 {n}명 더 초대(추첨)' },
+  'clinic.confirmOffer': {
+    en: 'Draw {n} people from those registered and invite them to book today\'s free places?',
+    es: '¿Sortear {n} personas entre las inscritas e invitarlas a reservar los lugares libres de hoy?',
+    ko: '등록자 중 {n}명을 추첨해 오늘의 빈자리 예약에 초대할까요?',
+  },
+  'clinic.drawLabel': { en: 'Same day: {n} places at {clinic} on {day}', es: 'Mismo día: {n} lugares en {clinic} el {day}', ko: '당일: {day} {clinic} {n}자리' },
+  'clinic.offered': {
+    en: '{n} people invited by draw {id}; its seed is published with the result.',
+    es: '{n} personas invitadas en el sorteo {id}; su semilla se publica con el resultado.',
+    ko: '추첨 {id}로 {n}명을 초대했습니다. 시드는 결과와 함께 공개됩니다.',
+  },
   'sched.slots': { en: 'Slots and places', es: 'Turnos y lugares', ko: '시간대와 정원' },
   'sched.start': { en: 'Starts', es: 'Empieza', ko: '시작' },
   'sched.places': { en: 'Places', es: 'Lugares', ko: '정원' },

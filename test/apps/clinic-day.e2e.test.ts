@@ -1,7 +1,8 @@
 /**
  * The clinic day in the operator console, in Debian's Chromium (playwright-core) against the running hub: staff
  * check a person in and record their dose from a lot in the dialog (the lot's stock goes down, the person's health
- * card carries the dose, a VXU is queued), mark a no-show whose place another person then books, print the day's
+ * card carries the dose, a VXU is queued), mark a no-show whose place another person then books, invite the next
+ * registered people to the places still free today (the hub's draw), print the day's
  * list (PDF through the browser's print, one clean page: no navigation or buttons) and download it as CSV, and close
  * a day from the hours page with the people affected told by mail (a real SMTP server). The pages work at tablet
  * width (768 px: no sideways scrolling, 44 px touch targets) and on a phone (the live view's events table no longer
@@ -156,6 +157,20 @@ describe(`the clinic day in the console, in Chromium (${backend})`, () => {
     await page.click('#clinic-form button[type=submit]');
     await page.locator('#day-counts', { hasText: '1 vaccinated' }).waitFor();
     await look(page, '03-after-no-show');
+
+    // --- the places still free today go to the next people, by the hub's draw ---
+    for (const who of ['reg1', 'reg2']) {
+      const res = await fetch(`${r.rig.url}/signup/register`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: { family: `${who}-${suffix}`, given: ['Test'] }, birthDate: '1980-01-02', email: `${who}-${suffix}@example.org`, postalCode: '01201', answers: { occupation: 'healthcare-personnel' } }),
+      });
+      expect(res.status).toBe(201);
+    }
+    expect(await page.locator('#free-today p').textContent()).toBe('3 free places left today (no-shows and cancellations included).');
+    await page.click('#offer-freed');
+    await page.locator('#clinic-notice', { hasText: 'invited by draw' }).waitFor();
+    expect(await page.locator('#clinic-notice').textContent()).toMatch(/^2 people invited by draw \S+; its seed is published with the result\.$/);
+    await r.mailbox.waitFor((m) => m.to.includes(`reg1-${suffix}@example.org`) && /invited/i.test(m.subject), 30_000);
 
     // --- the list, printed (PDF through the print stylesheet) and downloaded as CSV ---
     await page.emulateMedia({ media: 'print' });
