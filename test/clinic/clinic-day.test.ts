@@ -114,7 +114,7 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     lot1 = (await t.hub.db.transaction((tx) => receiveLot(tx, { locationId: clinic.locationId, productCvx: '208', lot: `EK${suffix}`, mvx: 'PFR', doses: 10, expiresOn: '2031-01-01' }))).id;
     lot2 = (await t.hub.db.transaction((tx) => receiveLot(tx, { locationId: clinic.locationId, productCvx: '208', lot: `FA${suffix}`, mvx: 'PFR', doses: 5, expiresOn: '2031-06-01' }))).id;
     expiredLot = (await t.hub.db.transaction((tx) => receiveLot(tx, { locationId: clinic.locationId, productCvx: '208', lot: `OLD${suffix}`, doses: 5, expiresOn: '2020-01-01' }))).id;
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await t?.hub.db.query(`UPDATE iis_connection SET enabled = false WHERE id = $1`, [conn.id]);
     await t?.close();
