@@ -119,3 +119,15 @@ test('random histories over every CVX the data knows: no exception, every dose a
   expect(evaluated).toBeGreaterThan(1000);
   expect(forecastsOpen).toBeGreaterThan(1000);
 });
+
+test('MMR after varicella waits the whole 28-day live-virus window; the 24-day minimum is only for a repeat of the same vaccine', () => {
+  const at = (mmrDate: string) => engine.forecast({ birthDate: '2019-01-01', assessmentDate: '2020-04-01', doses: [{ id: 'v', cvx: '21', date: '2020-02-01' }, { id: 'm', cvx: '03', date: mmrDate }] })
+    .evaluations.filter((e) => e.doseId === 'm');
+  expect(at('2020-02-26').map((e) => [e.antigen, e.status, e.reasons])).toEqual([
+    ['Measles', 'notvalid', ['Live Virus Conflict']], ['Mumps', 'notvalid', ['Live Virus Conflict']], ['Rubella', 'notvalid', ['Live Virus Conflict']],
+  ]);
+  expect(at('2020-02-29').every((e) => e.status === 'valid')).toBe(true);
+  // Varicella 24 days after a valid varicella dose is clear of the live-virus window (it may still be too soon by interval).
+  const again = engine.forecast({ birthDate: '2019-01-01', assessmentDate: '2020-04-01', doses: [{ id: 'v1', cvx: '21', date: '2020-02-01' }, { id: 'v2', cvx: '21', date: '2020-02-25' }] });
+  expect(again.evaluations.find((e) => e.doseId === 'v2')!.reasons).not.toContain('Live Virus Conflict');
+});

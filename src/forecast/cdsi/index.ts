@@ -38,10 +38,12 @@ class Engine implements CdsiEngine {
   readonly dataVersion: string;
   readonly vaccineGroups: readonly VaccineGroupInfo[];
   private readonly plans = new Map<string, AntigenPlan>();
+  private readonly administerFull: Set<string>;
   private readonly display = (k: string): string | undefined => this.data.cvx.get(k)?.display;
 
   constructor(private readonly data: SupportingData) {
     this.dataVersion = data.version;
+    this.administerFull = new Set(data.groups.filter((g) => g.administerFull).map((g) => g.name));
     for (const [name, a] of data.antigens) {
       this.plans.set(name, {
         data: a,
@@ -113,29 +115,53 @@ class Engine implements CdsiEngine {
     }
 
     const statusByDose = new Map<AntigenDose, DoseStatus>();
-    const evaluations: DoseEvaluation[] = [];
-    const forecasts: GroupForecast[] = [];
+    const record = (out: AntigenOutcome): void => {
+      for (const r of out.primary?.ev.results ?? []) if (!statusByDose.has(r.dose) || r.status !== 'valid') statusByDose.set(r.dose, r.status);
+    };
+    const outcomes = new Map<string, AntigenOutcome>();
+    // Live-virus checks against a dose of another antigen not evaluated yet (MMR after varicella) take it as valid;
+    // such antigens are redone once the other antigen has spoken, if that dose turned out not valid.
+    const askedUnknown = new Map<string, AntigenDose[]>();
     for (const group of this.vaccineGroups) {
-      const outcomes: AntigenOutcome[] = [];
       for (const antigen of group.antigens) {
         const plan = this.plans.get(antigen);
         if (!plan) continue;
-        const out = this.antigen(plan, byAntigen.get(antigen) ?? [], patient, statusByDose);
-        outcomes.push(out);
+        const asked: AntigenDose[] = [];
+        const out = this.antigen(plan, byAntigen.get(antigen) ?? [], patient, statusByDose, asked);
+        if (asked.length) askedUnknown.set(antigen, asked);
+        outcomes.set(antigen, out);
+        record(out);
+      }
+    }
+    for (const [antigen, asked] of askedUnknown) {
+      if (!asked.some((d) => { const st = statusByDose.get(d); return st !== undefined && st !== 'valid'; })) continue;
+      const out = this.antigen(this.plans.get(antigen)!, byAntigen.get(antigen) ?? [], patient, statusByDose, []);
+      outcomes.set(antigen, out);
+      record(out);
+    }
+
+    const evaluations: DoseEvaluation[] = [];
+    const forecasts: GroupForecast[] = [];
+    for (const group of this.vaccineGroups) {
+      const groupOutcomes: AntigenOutcome[] = [];
+      for (const antigen of group.antigens) {
+        const out = outcomes.get(antigen);
+        if (!out) continue;
+        groupOutcomes.push(out);
+        const plan = this.plans.get(antigen)!;
         for (const r of out.primary?.ev.results ?? []) {
-          if (!statusByDose.has(r.dose) || r.status !== 'valid') statusByDose.set(r.dose, r.status);
           evaluations.push({
             doseId: r.dose.doseId, antigen, vaccineGroup: group.name, targetDisease: plan.disease, status: r.status, reasons: r.reasons,
             seriesName: out.primary!.ev.series.name, doseNumber: r.target, cvx: r.dose.cvx, date: formatDate(r.dose.date),
           });
         }
       }
-      if (outcomes.length) forecasts.push(aggregateGroup(group, this.data.groups.find((g) => g.name === group.name)!.administerFull, outcomes));
+      if (groupOutcomes.length) forecasts.push(aggregateGroup(group, this.administerFull.has(group.name), groupOutcomes));
     }
     return { evaluations, forecasts, issues };
   }
 
-  private antigen(plan: AntigenPlan, doses: AntigenDose[], p: PatientContext, statusByDose: Map<AntigenDose, DoseStatus>): AntigenOutcome {
+  private antigen(plan: AntigenPlan, doses: AntigenDose[], p: PatientContext, statusByDose: Map<AntigenDose, DoseStatus>, askedUnknown: AntigenDose[]): AntigenOutcome {
     const a = plan.data;
     let relevant = p.observations.size ? a.series.filter((s) => this.relevant(s, p)) : plan.standardByGender.get(p.gender) ?? [];
     // With no dose of this antigen no series has a valid dose, so each series group's prioritized series is its
@@ -144,7 +170,12 @@ class Engine implements CdsiEngine {
     const liveVirus = this.data.liveVirus;
     let completed = new Set<string>();
     const env: EvalEnv & ForecastEnv = {
-      patient: p, liveVirus, otherStatus: (d) => statusByDose.get(d), completedGroup: (g) => completed.has(g),
+      patient: p, liveVirus, completedGroup: (g) => completed.has(g),
+      otherStatus: (d) => {
+        const st = statusByDose.get(d);
+        if (st === undefined) askedUnknown.push(d);
+        return st;
+      },
     };
     const run = (s: Series): Candidate => {
       const ev: SeriesEvaluation = evaluateSeries(s, doses, env);
