@@ -23,6 +23,8 @@ interface DoseForm {
   practitioners: Array<{ id: string; name: string }>;
   sites: Array<{ code: string; display: string }>;
   routes: Array<{ code: string; display: string }>;
+  /** The signed-in staff member's Practitioner id. */
+  me?: string;
 }
 type Parameters = { resourceType: 'Parameters'; parameter: Array<{ name: string; valueString?: string; valueBoolean?: boolean; valueReference?: { reference: string } }> };
 
@@ -128,11 +130,13 @@ export function clinicDayView(): Node[] {
       ...f.lots.map((l, i) => h('div', { class: 'check' },
         h('input', { type: 'radio', name: 'lot', id: `lot-${i}`, value: l.inventoryId, required: true, checked: i === 0 }),
         h('label', { for: `lot-${i}` }, t('clinic.lotLine', { lot: l.lot, expires: l.expiresOn ?? '—', n: l.usable })))));
-    const visDate = h('input', { id: 'dose-vis-date', name: 'dose-vis-date', type: 'date', required: true });
+    // The VIS edition last given for this product on this device: the same sheet all day, so one tap less per dose.
+    const visKey = `vaxhub.admin.vis.${f.appointment.productName}`;
+    const visDate = h('input', { id: 'dose-vis-date', name: 'dose-vis-date', type: 'date', required: true, value: localStorage.getItem(visKey) ?? '' });
     const vis = h('input', { id: 'dose-vis', name: 'dose-vis', type: 'checkbox', checked: true, onchange: () => {
       visDate.disabled = !vis.checked;
     } });
-    const me = f.practitioners[0]?.id;
+    const me = f.me ?? f.practitioners[0]?.id;
     dialogWith('dose-dialog', t('clinic.doseFor', { name: f.appointment.name, vaccine: f.appointment.productName, dose: f.appointment.doseNumber }), [
       lots,
       selectField('dose-site', t('clinic.site'), f.sites.map((s) => ({ value: s.code, label: s.display })), 'LD'),
@@ -151,6 +155,7 @@ export function clinicDayView(): Node[] {
         { name: 'performer', valueString: `Practitioner/${String(data.get('dose-vaccinator'))}` },
         ...(vis.checked ? [{ name: 'vis-published', valueString: visDate.value }] : []),
       ]);
+      if (vis.checked) localStorage.setItem(visKey, visDate.value);
       done(t('clinic.recorded', { name: row.name, lot: lotName }));
     });
   };

@@ -134,6 +134,8 @@ export function createClinicRouter(deps: ClinicRoutesDeps): Router {
       today,
       lots: await usableLots(deps.db, b.location_id, b.product_cvx, today, at, b.inventory_id),
       practitioners: (staff.resources as unknown as Practitioner[]).filter((p) => p.active !== false).map((p) => ({ id: p.id!, name: personName(p) || p.id! })),
+      // The signed-in staff member, the vaccinator to offer first (absent for the operator token).
+      ...(/^Practitioner\//.test((res.locals.principal as { fhirUser?: string } | undefined)?.fhirUser ?? '') ? { me: (res.locals.principal as { fhirUser: string }).fhirUser.slice('Practitioner/'.length) } : {}),
       sites: Object.entries(SITES).map(([code, display]) => ({ code, display })),
       routes: Object.entries(ROUTES).map(([code, display]) => ({ code, display })),
     });

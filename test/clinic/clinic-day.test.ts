@@ -143,6 +143,7 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     expect(form.body.lots.map((l: { lot: string }) => l.lot)).toEqual([`EK${suffix}`, `FA${suffix}`]); // the expired lot is not offered
     expect(form.body.lots[0]).toMatchObject({ inventoryId: lot1, reservedForThem: true, usable: 10 });
     expect(form.body.practitioners.map((p: { id: string }) => p.id)).toContain(vaccinatorId);
+    expect(form.body.me).toBe(vaccinatorId); // the signed-in staff member is offered as the vaccinator
 
     // Bad input is a 400/422 OperationOutcome, never a 500.
     expect((await request(t.url).post(`/fhir/Appointment/${apptA}/$record-dose`).set(staff()).send(params({ lot: lot1, site: 'ear', route: 'IM' }))).status).toBe(400);
