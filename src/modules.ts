@@ -17,6 +17,7 @@ import { wireSync } from './sync/wiring.js';
 import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
 import { wireClinic } from './clinic/wiring.js';
+import { wireForecast } from './forecast/wiring.js';
 import { wireOpeningNight } from './scheduling/opening-night-wiring.js';
 import { wireFrontDesk } from './front-desk/wiring.js';
 import { schedulingMailRenderers } from './scheduling/opening-night/mail-renderers.js';
@@ -64,7 +65,9 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireHealthCards(hub, registry);
   wireRecords(hub, registry);
   wireSafety(hub, registry);
-  wireScheduling(hub, registry);
+  // Before scheduling: booking and the stored recommendation follow the CDSi engine when it is configured.
+  const forecaster = await wireForecast(hub, registry);
+  wireScheduling(hub, registry, forecaster);
   // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
   const night = wireOpeningNight(hub, registry);
   const clinicMail = wireClinic(hub, registry);

@@ -1,6 +1,7 @@
 /**
  * The patient wallet: sign in (SMART standalone launch), then three sections chosen by the URL fragment:
- * #history (vaccinations and appointments), #card (health card file and QR), #links (SMART Health Links).
+ * #history (vaccinations and appointments), #due (what's due next, from the hub's forecast), #card (health card file
+ * and QR), #links (SMART Health Links).
  */
 import type { SmartClient as Client } from './session.js';
 import type { Patient } from 'fhir/r4';
@@ -11,10 +12,13 @@ import { cardView } from './card-view.js';
 import { historyView, loadRecord, type PatientRecord } from './history-view.js';
 import { patientName } from '../shared/fhir-text.js';
 import { linksView } from './links-view.js';
+import { dueView, loadForecast } from './due-view.js';
+import type { ImmunizationRecommendationRecommendation } from 'fhir/r4';
 import { hasSession, resume, signIn, signOut } from './session.js';
 
 const SECTIONS = [
   { hash: '#history', label: 'nav.history' },
+  { hash: '#due', label: 'nav.due' },
   { hash: '#card', label: 'nav.card' },
   { hash: '#links', label: 'nav.links' },
 ] as const;
@@ -23,6 +27,8 @@ let cfg: AppConfig;
 let client: Client | undefined;
 let record: PatientRecord | undefined;
 let failure: string | undefined;
+/** Today's forecast, read once per visit of the section (undefined while loading or when it could not be read). */
+let forecast: { recs?: ImmunizationRecommendationRecommendation[]; loading: boolean; failed: boolean } | undefined;
 
 function header(): void {
   document.title = t('app.wallet');
@@ -59,13 +65,34 @@ function walletPage(c: Client, r: PatientRecord): void {
     h('ul', {}, ...SECTIONS.map((s) => h('li', {}, h('a', { href: s.hash, 'aria-current': s === section ? 'page' : undefined }, t(s.label))))),
   );
   const body =
-    section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : historyView(r);
+    section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : historyView(r);
   render(
     'main',
     h('p', { id: 'patient' }, h('strong', {}, t('patient.greeting', { name: patientName(p) })), p.birthDate ? ` · ${t('patient.born', { date: formatDate(p.birthDate) })}` : ''),
     nav,
     ...body,
   );
+}
+
+/** The due section: loads the forecast on first view, then draws it (today as the browser counts days). */
+function duePage(c: Client, patientId: string): HTMLElement[] {
+  if (!forecast) {
+    forecast = { loading: true, failed: false };
+    loadForecast(c, patientId)
+      .then((recs) => {
+        forecast = { recs, loading: false, failed: false };
+      })
+      .catch(() => {
+        forecast = { loading: false, failed: true };
+      })
+      .finally(() => {
+        if (currentSection().hash === '#due') draw();
+      });
+  }
+  if (forecast.loading) return [h('p', { role: 'status' }, t('app.loading'))];
+  const d = new Date();
+  const today = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  return dueView(forecast.failed ? undefined : forecast.recs, today);
 }
 
 function draw(): void {

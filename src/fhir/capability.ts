@@ -27,7 +27,7 @@ const REVINCLUDES: Record<string, string[]> = {
 };
 
 /** Hook for other modules (SMART) to add `rest.security` and similar. */
-export type CapabilityDecorator = (cs: CapabilityStatement, req: FhirRequest) => void;
+export type CapabilityDecorator = (cs: CapabilityStatement, req: FhirRequest, ctx: FhirContext) => void;
 const decorators: CapabilityDecorator[] = [];
 export function decorateCapabilityStatement(d: CapabilityDecorator): void {
   decorators.push(d);
@@ -106,7 +106,7 @@ export function buildCapabilityStatement(req: FhirRequest, ctx: FhirContext): Ca
       },
     ],
   };
-  for (const d of decorators) d(cs, req);
+  for (const d of decorators) d(cs, req, ctx);
   return cs;
 }
 

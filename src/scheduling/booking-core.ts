@@ -14,6 +14,7 @@ import { assignPatient, setBookingStatus, type BookingRow } from './person-dose.
 import type { ProductCatalogue, VaccineProduct } from './products.js';
 import { checkInterval, nextDoseNumber, planSecondDose, type DosePlan, type SeriesDose } from './second-dose.js';
 import { releaseDose } from './supply.js';
+import type { NextDoseRule } from './next-dose-rule.js';
 
 export const DEFAULT_HOLD_SECONDS = 300;
 
@@ -23,6 +24,8 @@ export interface SchedulingConfig {
   holdSeconds?: number;
   /** Injectable clock (tests freeze it); defaults to the system clock. */
   clock?: () => Date;
+  /** With the CDSi engine: the person's next dose by CDC's rules; the product rule (second-dose.ts) otherwise. */
+  nextDoseRule?: NextDoseRule;
 }
 
 export interface PlaceRequest {
@@ -120,12 +123,32 @@ async function readForPlanning(
 }
 
 /** Dose number for a person at a slot, refusing a dose beyond the series or too soon after the previous one. */
-function planDose(config: SchedulingConfig, slot: CapacityRow, product: VaccineProduct, doses: (SeriesDose & { series: string })[], requested: number | null | undefined): number {
+function planDose(config: SchedulingConfig, slot: CapacityRow, product: VaccineProduct, doses: (SeriesDose & { series: string })[], requested: number | null | undefined, cdsiDecided: boolean): number {
   const existing = doses.filter((d) => d.series === product.series);
   const doseNumber = nextDoseNumber(product, existing, requested ?? slot.dose_number);
   const previous = existing.find((d) => d.doseNumber === doseNumber - 1);
-  if (previous) checkInterval(productFor(config, previous.productCvx), previous, slot.start_at);
+  if (previous && !cdsiDecided) checkInterval(productFor(config, previous.productCvx), previous, slot.start_at);
   return doseNumber;
+}
+
+/**
+ * The CDSi check of a booking (when the engine runs): a slot before the earliest valid date of the person's next
+ * dose of that vaccine group is refused, naming the date and the products allowed. True when CDSi decided (the
+ * product is one a group forecasts as the person's next dose), so the product rule's interval check is not applied.
+ */
+async function checkCdsiNextDose(q: Queryable, config: SchedulingConfig, slot: CapacityRow, patientId: string | null | undefined): Promise<boolean> {
+  if (!config.nextDoseRule || !patientId) return false;
+  const day = new Date(slot.start_at).toISOString().slice(0, 10);
+  const d = await config.nextDoseRule.decide(q, patientId, slot.product_cvx, day);
+  if (!d) return false;
+  if (d.earliest && day < d.earliest) {
+    throw fhirError(
+      'INTERVAL_TOO_SHORT',
+      `${d.vaccineGroup} dose ${d.doseNumber ?? ''} on ${day} is before its earliest valid date ${d.earliest} (CDC CDSi); allowed for this dose: CVX ${d.allowed.join(', ')}`.replace('dose  on', 'dose on'),
+      'Appointment.start',
+    );
+  }
+  return true;
 }
 
 /** What a booking will be, decided before the claim runs. */
@@ -159,7 +182,8 @@ export async function planPlace(q: Queryable, config: SchedulingConfig, req: Pla
   // this is at worst a race lost to a cancellation), sparing the crowd at a full slot the claim.
   if (slot.taken >= slot.capacity && read.expiredHolds === 0) throw fhirError('SLOT_FULL', `Slot/${slot.id} has no free place`, 'Appointment.slot');
   const product = productFor(config, slot.product_cvx);
-  const doseNumber = planDose(config, slot, product, read.doses, req.doseNumber);
+  const cdsiDecided = await checkCdsiNextDose(q, config, slot, req.patientId);
+  const doseNumber = planDose(config, slot, product, read.doses, req.doseNumber, cdsiDecided);
   return {
     slot, product, doseNumber,
     nextDose: planSecondDose(product, { doseNumber, productCvx: slot.product_cvx, at: slot.start_at }),
@@ -250,7 +274,8 @@ export async function confirmHold(
   const product = productFor(config, booking.product_cvx);
   let doseNumber = booking.dose_number;
   if (patientId && !booking.patient_id) {
-    doseNumber = planDose(config, slot, product, read.doses, slot.dose_number ?? undefined);
+    const cdsiDecided = await checkCdsiNextDose(tx, config, slot, patientId);
+    doseNumber = planDose(config, slot, product, read.doses, slot.dose_number ?? undefined, cdsiDecided);
     await tx.query(`UPDATE booking SET dose_number = $2 WHERE appointment_id = $1`, [booking.appointment_id, doseNumber]);
     await assignPatient(tx, booking.appointment_id, patientId, now);
   }

@@ -108,7 +108,7 @@ async function writeBooked(ctx: SchedulingContext, tx: Queryable, id: string, pl
   const written = existing
     ? (await ctx.repo.update({ ...existing, ...appt, created: existing.created ?? appt.created } as Appointment & { [k: string]: unknown }, { tx, now })).resource
     : await ctx.repo.create(appt as Appointment & { [k: string]: unknown }, { tx, id, now });
-  if (patientId && placed.nextDose) await upsertDoseRecommendation(ctx.repo, tx, patientId, placed, now);
+  if (patientId && placed.nextDose) await upsertDoseRecommendation(ctx.repo, tx, patientId, placed, now, !!ctx.nextDoseRule);
   return written;
 }
 
@@ -160,7 +160,7 @@ async function placeFresh(ctx: SchedulingContext, place: Omit<FreshPlace, 'refer
     const placed = await takePlace(tx, ctx, req, now, {
       appointment,
       beforeClaim: async (p) => {
-        if (input.patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, input.patientId, p, now);
+        if (input.patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, input.patientId, p, now, !!ctx.nextDoseRule);
         if (onBooked) await onBooked(tx, appointment(p) as Appointment & AnyResource);
       },
       ...(key ? { idempotency: { key, answer: (a, p) => answerOf(a as Appointment & AnyResource, p) } } : {}),
@@ -225,7 +225,7 @@ async function bookInTx(ctx: SchedulingContext, tx: Queryable, input: BookInput,
   const placed = await takePlace(tx, ctx, { appointmentId: id, slotId: input.slotId, patientId, doseNumber, mode: 'book' }, now, {
     appointment,
     beforeClaim: async (p) => {
-      if (patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, patientId, p, now);
+      if (patientId && p.nextDose) await upsertDoseRecommendation(ctx.repo, tx, patientId, p, now, !!ctx.nextDoseRule);
       if (ctx.onBooked) await ctx.onBooked(tx, appointment(p) as Appointment & AnyResource);
     },
   });

@@ -39,14 +39,20 @@ export function buildDoseRecommendation(patientId: string, product: VaccineProdu
   };
 }
 
+/**
+ * Writes the product rule's recommendation. Not with the CDSi engine (`cdsi`): the person's stored forecast is then
+ * the engine's answer (src/forecast/stored-recommendation.ts), rewritten whenever a dose is written, and a booking
+ * is not a dose.
+ */
 export async function upsertDoseRecommendation(
   repo: Repository,
   tx: Queryable,
   patientId: string,
   placed: { product: VaccineProduct; nextDose: DosePlan | null },
   now: Date,
+  cdsi = false,
 ): Promise<void> {
-  if (!placed.nextDose) return;
+  if (!placed.nextDose || cdsi) return;
   const rec = buildDoseRecommendation(patientId, placed.product, placed.nextDose, now);
   await repo.update(rec as ImmunizationRecommendation & { [k: string]: unknown }, { tx, now });
 }

@@ -13,6 +13,8 @@ import { schedulingOperations } from './operations/index.js';
 import { schedulingWriteInterceptors } from './write-hooks.js';
 import { liveSlots, linksFor } from './slot-store.js';
 import { overlaySlot } from './slot-view.js';
+import type { Forecaster } from '../forecast/forecaster.js';
+import { cdsiNextDoseRule } from '../forecast/booking-rule.js';
 
 /** Free places of a capacity row right now: places not taken by bookings or unexpired holds, capped by doses left. */
 export const FREE_PLACES_SQL = `LEAST(
@@ -22,10 +24,11 @@ export const FREE_PLACES_SQL = `LEAST(
       AND (i.available_from IS NULL OR i.available_from <= s.start_at)
       AND (i.expires_on IS NULL OR i.expires_on >= s.start_at::date)))`;
 
-export function wireScheduling(hub: Hub, registry: ModuleRegistry): void {
+export function wireScheduling(hub: Hub, registry: ModuleRegistry, forecaster?: Forecaster): void {
   const products = loadProducts();
   const bookingPortalUrl = `${hub.config.baseUrl}/apps/signup/`;
-  const config = { products, bookingPortalUrl };
+  // With the CDSi engine, second doses and boosters are booked by CDC's rules (earliest valid date, allowed products).
+  const config = { products, bookingPortalUrl, ...(forecaster?.engine ? { nextDoseRule: cdsiNextDoseRule(forecaster) } : {}) };
   for (const op of schedulingOperations(config)) registry.addOperation(op);
   for (const i of schedulingWriteInterceptors(config, hub.repo)) registry.addInterceptor(i);
 

@@ -104,7 +104,7 @@ export async function onImmunizationFromAppointment(tx: Queryable, config: Sched
   const product = productFor(config, b.product_cvx);
   const at = imm.occurrenceDateTime ?? now.toISOString();
   const next = planSecondDose(product, { doseNumber: b.dose_number, productCvx: b.product_cvx, at });
-  if (b.patient_id && next) await upsertDoseRecommendation(repo, tx, b.patient_id, { product, nextDose: next }, now);
+  if (b.patient_id && next) await upsertDoseRecommendation(repo, tx, b.patient_id, { product, nextDose: next }, now, !!config.nextDoseRule);
 }
 
 /** The interceptors to register with the FHIR write path. */

@@ -38,6 +38,7 @@ import {
 import { SUPPORTED_RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import { CONFORMANCE_TYPES } from '../../src/fhir/conformance/catalogue.js';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
+import { CDSI_SUPPORTING_DATA_DIR } from '../helpers/cdsi-cases.js';
 
 /**
  * ok: 2xx. reached: the caller's authority let it through (any answer on the request's merits: not 401, 403 or
@@ -92,6 +93,14 @@ const soapCall = (op: string, args: Record<string, string>): Req => ({
     '</soap:Body></soap:Envelope>',
 });
 const PARAMS = { resourceType: 'Parameters', parameter: [] };
+const IMMDS_PARAMS = {
+  resourceType: 'Parameters',
+  parameter: [
+    { name: 'assessmentDate', valueDate: '2024-06-01' },
+    { name: 'patient', resource: { resourceType: 'Patient', id: 'someone', birthDate: '2023-01-10', gender: 'female' } },
+    { name: 'immunization', resource: { resourceType: 'Immunization', id: 'd1', status: 'completed', patient: { reference: 'Patient/someone' }, vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '08' }] }, occurrenceDateTime: '2023-01-11' } },
+  ],
+};
 const ASYNC = { prefer: 'respond-async' };
 
 /** Routes outside the FHIR interactions, by method and Express path pattern (USE: middleware mounted at a path). */
@@ -252,6 +261,20 @@ const OPERATIONS: Record<string, Row> = {
   // and Immunizations (a registry's portal) may have one issued. A token limited to Immunizations is refused.
   '$health-cards-issue instance Patient POST': {
     req: (w) => fhirPost(`Patient/${w.a.Patient}/$health-cards-issue`, { resourceType: 'Parameters', parameter: [{ name: 'credentialType', valueUri: 'Immunization' }] }),
+    expect: A_ONLY('ok', { systemNarrow: 'ok' }),
+  },
+  // ImmDS forecasting (issue 23). The system form is stateless (the answer is about the history sent, no one's record):
+  // any token that may read Immunizations. The stored-patient form reads A's record: as A's health cards.
+  '$immds-forecast system * POST': {
+    req: () => fhirPost('$immds-forecast', IMMDS_PARAMS),
+    expect: cells('ok', { ...INVALID, staff: 'forbidden' }),
+  },
+  '$immds-forecast instance Patient GET': {
+    req: (w) => get(`/fhir/Patient/${w.a.Patient}/$immds-forecast`, { accept: FHIR_JSON }),
+    expect: A_ONLY('ok', { systemNarrow: 'ok' }),
+  },
+  '$immds-forecast instance Patient POST': {
+    req: (w) => fhirPost(`Patient/${w.a.Patient}/$immds-forecast`, PARAMS),
     expect: A_ONLY('ok', { systemNarrow: 'ok' }),
   },
   // Staff verification of a patient-reported dose (issue 16, item 4): an operator action.
@@ -511,7 +534,7 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
   const rows: Record<string, Row & { readLike?: boolean }> = {};
 
   beforeAll(async () => {
-    t = await startTestHub(backend, { devOpenAccess: false });
+    t = await startTestHub(backend, { devOpenAccess: false, cdsiDataDir: CDSI_SUPPORTING_DATA_DIR });
     w = await buildWorld(t);
     Object.assign(rows, ROUTES, OPERATIONS, PROBES);
     for (const type of SUPPORTED_RESOURCE_TYPES) {

@@ -45,5 +45,9 @@ describe('CDSi test cases CSV', () => {
     const oneWrong = new Map(evaluations);
     oneWrong.set('dose-2', [{ antigen: 'Pertussis', status: 'valid', reasons: [] }]);
     expect(compareCase(c, { evaluations: oneWrong, forecast })).toEqual(['dose 2 (CVX 107, 2021-05-10): Pertussis valid, expected notvalid']);
+    // A dose evaluated only for another group's antigens (a VZ dose in an MMR case) is judged by that evaluation.
+    const other = new Map(evaluations);
+    other.set('dose-2', [{ antigen: 'Varicella', status: 'notvalid', reasons: ['Age: Too Young'] }]);
+    expect(compareCase(c, { evaluations: other, forecast })).toEqual([]);
   });
 });

@@ -52,6 +52,16 @@ const exportParams: Param[] = [
   p('includeAssociatedData', 'in', 0, '*', 'code', 'Accepted and ignored: the hub adds no associated data'),
 ];
 
+/** HL7 ImmDS Forecast IG STU1 parameters, and the hub's `information` notes. */
+const immdsParams: Param[] = [
+  p('assessmentDate', 'in', 1, '1', 'date', 'The date on which to assess the forecast.'),
+  p('patient', 'in', 1, '1', 'Patient', 'Patient information: birthDate (required) and gender.'),
+  p('immunization', 'in', 0, '*', 'Immunization', 'Patient immunization history: each with an id, a CVX vaccineCode (MVX optional, as a coding or manufacturer.identifier) and occurrenceDateTime.'),
+  p('evaluation', 'out', 0, '*', 'ImmunizationEvaluation', 'One per dose and antigen: doseStatus (valid / notvalid, and CDSi valid, notvalid, extraneous, substandard), doseStatusReason, series and doseNumber; immunizationEvent references Immunization/<input id>.'),
+  p('recommendation', 'out', 1, '1', 'ImmunizationRecommendation', "One recommendation per CDSi vaccine group: the group's CVX unspecified-formulation code, targetDisease, forecastStatus, doseNumber and dateCriterion (LOINC 30981-5 earliest, 30980-7 due, 59778-1 past due, 59777-3 latest)."),
+  p('information', 'out', 0, '1', 'OperationOutcome', 'Doses not evaluated and why (unknown CVX, not given, an unverified patient report).'),
+];
+
 const DEFS: Def[] = [
   {
     id: 'appointment-find', url: `${ARGONAUT}/appointment-find`, code: 'find', title: 'Find appointment slots',
@@ -203,6 +213,20 @@ const DEFS: Def[] = [
         ],
       }),
     ],
+  },
+  {
+    id: 'ImmDSForecastOperation', url: 'http://hl7.org/fhir/us/immds/OperationDefinition/ImmDSForecastOperation', code: 'immds-forecast',
+    title: 'Immunization Decision Support Forecast',
+    description: "Evaluates each dose sent against CDC's CDSi logic and supporting data and forecasts the next dose of every vaccine group (HL7 ImmDS Forecast IG STU1). Stateless: nothing is read or stored. Offered when the hub runs the CDSi engine (CDSI_DATA_DIR). Bad input (no birthDate, a dose before birth or after assessmentDate, a dose without CVX) is a 400 naming the parameter; a CVX the supporting data does not know is evaluated as unknown and reported, never dropped.",
+    system: true, type: false, instance: false, affectsState: false,
+    parameter: immdsParams,
+  },
+  {
+    id: 'patient-immds-forecast', url: hubOperationCanonical('patient-immds-forecast'), code: 'immds-forecast',
+    title: "Forecast a stored patient's immunizations",
+    description: "The ImmDS forecast for a stored person: their doses the hub stands behind (a patient's own report counts once staff verify it; entered-in-error and not-done doses never), as of today in the hub's time zone or assessmentDate. The same output as the system-level operation; doses left out are named in `information`.",
+    resource: ['Patient'], system: false, type: false, instance: true, affectsState: false,
+    parameter: [p('assessmentDate', 'in', 0, '1', 'date', "The date to assess as of (default: today)"), ...immdsParams.filter((x) => x.use === 'out')],
   },
   {
     id: 'export', url: `${BULK}/export`, code: 'export', title: 'FHIR Bulk Data system-level export',

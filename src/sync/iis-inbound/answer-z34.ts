@@ -17,18 +17,25 @@ import { hubCandidates, senderPatientKey } from './match.js';
 import { patientFrom } from './pid-patient.js';
 import type { IisSender } from './senders.js';
 import type { WritePath } from './write-path.js';
+import type { Forecaster } from '../../forecast/forecaster.js';
+import { doseEvaluationObx, evaluateForZ42, forecastSegments } from './answer-z44.js';
 
-const QUERY_NAME = ['Z34', 'Request Immunization History', 'CDCPHINVS'];
+const QUERY_NAMES = {
+  Z34: ['Z34', 'Request Immunization History', 'CDCPHINVS'],
+  Z44: ['Z44', 'Request Evaluated History and Forecast', 'CDCPHINVS'],
+} as const;
+type QueryProfile = keyof typeof QUERY_NAMES;
 
-export type Z34Outcome = 'Z32' | 'Z31' | 'NF' | 'TM' | 'AE';
+export type Z34Outcome = 'Z32' | 'Z42' | 'Z31' | 'NF' | 'TM' | 'AE';
 
 function withSetId(seg: Hl7Segment, n: number): Hl7Segment {
   seg.fields[1] = [[[String(n)]]];
   return seg;
 }
 
-function rsp(msg: Hl7Message, who: Answerer, profile: string, ack: 'AA' | 'AE', tag: string, status: string, body: Hl7Segment[], issues: AckIssue[] = []): Hl7Message {
+function rsp(msg: Hl7Message, who: Answerer, query: QueryProfile, profile: string, ack: 'AA' | 'AE', tag: string, status: string, body: Hl7Segment[], issues: AckIssue[] = []): Hl7Message {
   const qpd = msg.segment('QPD');
+  const QUERY_NAME = [...QUERY_NAMES[query]];
   return buildMessage([
     answerMsh(msg, who, ['RSP', 'K11', 'RSP_K11'], profile),
     buildSegment('MSA', [ack, msg.controlId]),
@@ -62,17 +69,33 @@ async function dosesOf(w: WritePath, tx: Queryable, patientId: string): Promise<
   return out;
 }
 
-export async function answerZ34(w: WritePath, tx: Queryable, sender: IisSender, msg: Hl7Message, who: Answerer): Promise<{ answer: Hl7Message; outcome: Z34Outcome; patientId?: string }> {
+/**
+ * Also answers Z44 "Request Evaluated History and Forecast" when the hub runs the CDSi engine (`forecast`): the
+ * same match, then RSP^K11 Z42 with each dose's evaluation and the forecast (./answer-z44.ts).
+ */
+export async function answerZ34(
+  w: WritePath,
+  tx: Queryable,
+  sender: IisSender,
+  msg: Hl7Message,
+  who: Answerer,
+  forecast?: { forecaster: Forecaster; assessmentDate: string },
+): Promise<{ answer: Hl7Message; outcome: Z34Outcome; profile: QueryProfile; patientId?: string }> {
   const qpd = msg.segment('QPD');
   const tag = qpd?.get(2) ?? '';
   const issues: AckIssue[] = [];
+  const asked = (qpd?.get(1, 1) ?? '').toUpperCase();
+  const query: QueryProfile = asked === 'Z44' && forecast?.forecaster.engine ? 'Z44' : 'Z34';
   if (!qpd) issues.push({ segment: 'QPD', sequence: 1, field: 0, code: '100', severity: 'E', message: 'QPD is a required segment' });
   else {
-    if (qpd.get(1, 1).toUpperCase() !== 'Z34') issues.push({ segment: 'QPD', sequence: 1, field: 1, code: '103', severity: 'E', message: `Query profile "${qpd.get(1, 1)}" is not answered here: this endpoint answers Z34 (request immunization history)` });
+    if (asked !== query) {
+      const offered = forecast?.forecaster.engine ? 'Z34 (request immunization history) and Z44 (request evaluated history and forecast)' : 'Z34 (request immunization history); Z44 needs the CDSi engine (CDSI_DATA_DIR)';
+      issues.push({ segment: 'QPD', sequence: 1, field: 1, code: '103', severity: 'E', message: `Query profile "${qpd.get(1, 1)}" is not answered here: this endpoint answers ${offered}` });
+    }
     if (!tag) issues.push({ segment: 'QPD', sequence: 1, field: 2, code: '101', severity: 'E', message: 'QPD-2 (query tag) is required' });
     if (!qpd.repetitions(3).length && !qpd.get(4, 1)) issues.push({ segment: 'QPD', sequence: 1, field: 3, code: '101', severity: 'E', message: 'QPD-3 (patient identifier) or QPD-4 (name) with QPD-6 (birth date) is required' });
   }
-  if (issues.length) return { answer: rsp(msg, who, 'Z33', 'AE', tag, 'AE', [], issues), outcome: 'AE' };
+  if (issues.length) return { answer: rsp(msg, who, query, 'Z33', 'AE', tag, 'AE', [], issues), outcome: 'AE', profile: query };
   const subject = patientFrom(qpd!);
   const rcp = Number(msg.segment('RCP')?.get(2, 1) || 10);
   const limit = Number.isInteger(rcp) && rcp > 0 ? rcp : 10;
@@ -82,15 +105,28 @@ export async function answerZ34(w: WritePath, tx: Queryable, sender: IisSender, 
   const linkedPatient = linked ? await w.repo.readOptional<AnyResource & Patient>('Patient', linked, tx) : undefined;
   const candidates = linkedPatient ? [linkedPatient] : await hubCandidates(w, tx, subject);
   const result = linkedPatient ? { kind: 'match' as const, id: linkedPatient.id! } : matchPatient(subject, candidates);
-  if (result.kind === 'none') return { answer: rsp(msg, who, 'Z33', 'AA', tag, 'NF', []), outcome: 'NF' };
+  if (result.kind === 'none') return { answer: rsp(msg, who, query, 'Z33', 'AA', tag, 'NF', []), outcome: 'NF', profile: query };
   const vxuSender: VxuSender = { sendingApplication: who.application, sendingFacility: who.facility, assigningAuthority: who.facility };
   if (result.kind === 'review') {
-    if (result.ids.length > limit) return { answer: rsp(msg, who, 'Z33', 'AA', tag, 'TM', []), outcome: 'TM' };
+    if (result.ids.length > limit) return { answer: rsp(msg, who, query, 'Z33', 'AA', tag, 'TM', []), outcome: 'TM', profile: query };
     const people = candidates.filter((c, i, all) => result.ids.includes(c.id!) && all.findIndex((x) => x.id === c.id) === i);
-    return { answer: rsp(msg, who, 'Z31', 'AA', tag, 'OK', people.map((p, i) => withSetId(pidSegment(p, vxuSender), i + 1))), outcome: 'Z31' };
+    return { answer: rsp(msg, who, query, 'Z31', 'AA', tag, 'OK', people.map((p, i) => withSetId(pidSegment(p, vxuSender), i + 1))), outcome: 'Z31', profile: query };
   }
   const patient = await w.repo.read<AnyResource & Patient>('Patient', result.id, tx);
   const doses = await dosesOf(w, tx, patient.id!);
+  if (query === 'Z44') {
+    const ev = evaluateForZ42(forecast!.forecaster, patient, doses, forecast!.assessmentDate);
+    const withEvaluation = (d: Immunization): Hl7Segment[] => {
+      const own = doseSegments(patient, d, vxuSender, who.now);
+      if (!ev || !own.length || !d.id) return own;
+      const obx = own.filter((s) => s.name === 'OBX');
+      // Its evaluation continues the dose's own OBX numbering (set ids and sub-ids).
+      return [...own, ...doseEvaluationObx(ev, d.id, { setIds: obx.length, subId: Math.max(0, ...obx.map((s) => Number(s.get(4)) || 0)) })];
+    };
+    const history = doses.flatMap(withEvaluation);
+    const body = [pidSegment(patient, vxuSender), ...history, ...(ev ? forecastSegments(ev, who.facility, 1) : [])];
+    return { answer: rsp(msg, who, query, 'Z42', 'AA', tag, 'OK', body), outcome: 'Z42', profile: query, patientId: patient.id };
+  }
   const body = [pidSegment(patient, vxuSender), ...doses.flatMap((d) => doseSegments(patient, d, vxuSender, who.now))];
-  return { answer: rsp(msg, who, 'Z32', 'AA', tag, 'OK', body), outcome: 'Z32', patientId: patient.id };
+  return { answer: rsp(msg, who, query, 'Z32', 'AA', tag, 'OK', body), outcome: 'Z32', profile: query, patientId: patient.id };
 }

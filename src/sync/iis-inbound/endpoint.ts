@@ -14,6 +14,7 @@ import { answerZ34 } from './answer-z34.js';
 import { receiveVxu, type VxuOutcome } from './receive-vxu.js';
 import { authenticateMllp, normalizeAddress, type IisSender } from './senders.js';
 import type { WritePath } from './write-path.js';
+import { todayIn, type Forecaster } from '../../forecast/forecaster.js';
 
 export interface InboundContext extends WritePath {
   db: Db;
@@ -23,6 +24,10 @@ export interface InboundContext extends WritePath {
   application: string;
   facility: string;
   now: () => Date;
+  /** With the CDSi engine, QBP^Q11 Z44 is answered with the evaluated history and forecast (RSP^K11 Z42). */
+  forecaster?: Forecaster;
+  /** The hub's time zone: the day a Z44 evaluates as of. */
+  timeZone?: string;
 }
 
 export type Arrival = { transport: 'mllp'; remoteAddress?: string } | { transport: 'soap'; remoteAddress?: string; sender: IisSender };
@@ -97,8 +102,9 @@ async function process(ctx: InboundContext, via: Arrival, raw: string, msg: Hl7M
   if (earlier.rows[0]) return { answer: earlier.rows[0].ack_text, code: earlier.rows[0].ack_code, state: 'processed', sender };
 
   if (type === 'QBP^Q11') {
-    const r = await ctx.db.transaction((tx) => answerZ34(ctx, tx, sender, msg, who));
-    ctx.audit({ action: 'search', outcome: 'success', who: { clientId: `iis-sender:${sender.id}`, ip: normalizeAddress(via.remoteAddress) || undefined }, what: 'Patient', query: `QBP^Q11 Z34 ${r.outcome}`, ...(r.patientId ? { patientId: r.patientId } : {}) });
+    const forecast = ctx.forecaster?.engine ? { forecaster: ctx.forecaster, assessmentDate: todayIn(ctx.timeZone ?? 'UTC', who.now) } : undefined;
+    const r = await ctx.db.transaction((tx) => answerZ34(ctx, tx, sender, msg, who, forecast));
+    ctx.audit({ action: 'search', outcome: 'success', who: { clientId: `iis-sender:${sender.id}`, ip: normalizeAddress(via.remoteAddress) || undefined }, what: 'Patient', query: `QBP^Q11 ${r.profile} ${r.outcome}`, ...(r.patientId ? { patientId: r.patientId } : {}) });
     return { answer: r.answer.toString(), code: r.outcome === 'AE' ? 'AE' : 'AA', state: 'processed', sender, patientId: r.patientId };
   }
   const outcome = await ctx.db.transaction((tx) => receiveVxu(ctx, tx, sender, msg));

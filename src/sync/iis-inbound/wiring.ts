@@ -4,6 +4,7 @@
  * resolved patient-match review makes for a sender (which stores the doses held for it).
  */
 import type { Hub } from '../../app.js';
+import { forecasterOfHub } from '../../forecast/wiring.js';
 import type { ModuleRegistry } from '../../wiring-types.js';
 import type { Queryable } from '../../store/db.js';
 import { registerReviewLinker, type ReviewItem } from '../ehr/links.js';
@@ -34,6 +35,8 @@ export function inboundContext(hub: Hub): InboundContext {
     application: 'VAXHUB',
     facility: 'VAXHUB',
     now: () => new Date(),
+    forecaster: forecasterOfHub(hub),
+    timeZone: hub.config.timeZone,
   };
 }
 
