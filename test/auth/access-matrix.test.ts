@@ -38,7 +38,7 @@ import {
 import { SUPPORTED_RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import { CONFORMANCE_TYPES } from '../../src/fhir/conformance/catalogue.js';
 import { backends, startTestHub, type TestHub } from '../helpers/hub.js';
-import { CDSI_SUPPORTING_DATA_DIR } from '../helpers/cdsi-cases.js';
+import { SUPPORTING_DATA as CDSI_SUPPORTING_DATA_DIR } from '../forecast/cdsi-cases.js';
 
 /**
  * ok: 2xx. reached: the caller's authority let it through (any answer on the request's merits: not 401, 403 or

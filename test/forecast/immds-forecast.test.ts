@@ -1,16 +1,17 @@
 /**
  * `$immds-forecast` over real HTTP on loopback (issue 23): every case of CDC's CDSi test cases v4.8 part through the
- * operation, judged by the same comparison as the direct-engine harness (test/helpers/cdsi-cases.ts), at least 98%
- * exactly as CDC expects; bad input answered 4xx naming the parameter; an unknown CVX reported, not dropped; the
+ * operation, at least 98% exactly as CDC expects; bad input answered 4xx naming the parameter; an unknown CVX reported, not dropped; the
  * stored-patient form with the hub's dose-trust rules and access (a patient only for themselves); the stored
- * recommendation rewritten when a dose is written. The system-level operation is stateless, so the case run uses
+ * recommendation rewritten when a dose is written. CDC's cases are read and judged by the direct-engine harness's
+ * module (./cdsi-cases.ts), so both runs apply one rule. The system-level operation is stateless, so the case run uses
  * PGlite only; the stored-patient parts run on every backend.
  */
 import type { ImmunizationEvaluation, ImmunizationRecommendation, OperationOutcome, Parameters } from 'fhir/r4';
 import { ADMIN, backends, startTestHub, type Backend, type TestHub } from '../helpers/hub.js';
-import { CDSI_SUPPORTING_DATA_DIR, compareCase, GROUP_ANTIGENS, loadCdsiCases, type CdsiCase, type ObservedCase } from '../helpers/cdsi-cases.js';
+import { compareCase, loadCases, SUPPORTING_DATA, type CdsiCase } from './cdsi-cases.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { forecastRecommendationId } from '../../src/forecast/stored-recommendation.js';
+import type { CdsiEngine, DoseEvaluation, DoseIssue, ForecastResult, ForecastStatus, GroupForecast, VaccineGroupInfo } from '../../src/forecast/engine.js';
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 const MVX = 'http://hl7.org/fhir/sid/mvx';
@@ -29,20 +30,21 @@ async function get(t: TestHub, path: string, headers: Record<string, string> = A
   return { status: r.status, body: await r.json() };
 }
 
+/** A CDC case as the ImmDS request a registry or EHR would send. */
 function caseParameters(c: CdsiCase): Record<string, unknown> {
   return {
     resourceType: 'Parameters',
     parameter: [
-      { name: 'assessmentDate', valueDate: c.assessmentDate },
-      { name: 'patient', resource: { resourceType: 'Patient', id: `case-${c.id}`, birthDate: c.birthDate, gender: c.gender } },
-      ...c.doses.map((d) => ({
+      { name: 'assessmentDate', valueDate: c.input.assessmentDate },
+      { name: 'patient', resource: { resourceType: 'Patient', id: `case-${c.id}`, birthDate: c.input.birthDate, gender: c.input.gender } },
+      ...c.input.doses.map((d) => ({
         name: 'immunization',
         resource: {
           resourceType: 'Immunization' as const,
           id: d.id,
           status: 'completed' as const,
           patient: { reference: `Patient/case-${c.id}` },
-          vaccineCode: { coding: [{ system: CVX, code: d.cvx, display: d.vaccineName }, ...(d.mvx ? [{ system: MVX, code: d.mvx }] : [])] },
+          vaccineCode: { coding: [{ system: CVX, code: d.cvx }, ...(d.mvx ? [{ system: MVX, code: d.mvx }] : [])] },
           occurrenceDateTime: d.date,
         },
       })),
@@ -52,42 +54,59 @@ function caseParameters(c: CdsiCase): Record<string, unknown> {
 
 const resources = <T>(p: Parameters, name: string): T[] => (p.parameter ?? []).filter((x) => x.name === name).map((x) => x.resource as T);
 const loinc = (rec: ImmunizationRecommendation['recommendation'][number], code: string) => rec.dateCriterion?.find((d) => d.code.coding?.some((c) => c.code === code))?.value;
-const cdsiStatus = (cc: { coding?: Array<{ system?: string; code?: string }> } | undefined, suffix: string) => cc?.coding?.find((c) => c.system?.endsWith(suffix))?.code;
+const codeIn = (cc: { coding?: Array<{ system?: string; code?: string }> } | undefined, suffix: string) => cc?.coding?.find((c) => c.system?.endsWith(suffix))?.code;
 
-/** The operation's answer reduced to what CDC's case states (ObservedCase), read from the FHIR resources alone. */
-export function observe(c: CdsiCase, answer: Parameters): ObservedCase {
-  const evaluations: ObservedCase['evaluations'] = new Map();
+/**
+ * The operation's answer read back into the engine's shapes from the FHIR resources alone (group names and antigens
+ * from each recommendation, statuses from the CDSi codings), so the HTTP answer is judged by the same comparison as
+ * the direct-engine harness (./cdsi-cases.ts), with this "engine" answering what the hub answered over HTTP.
+ */
+export function answeredAsEngine(answer: Parameters): Pick<CdsiEngine, 'forecast' | 'vaccineGroups'> {
+  const rec = resources<ImmunizationRecommendation>(answer, 'recommendation')[0]!;
+  const groups: VaccineGroupInfo[] = rec.recommendation.map((r) => ({
+    name: r.vaccineCode![0]!.text!, groupCvx: r.vaccineCode![0]!.coding![0]!.code!, groupDisplay: r.vaccineCode![0]!.coding![0]!.display ?? '', antigens: (r.targetDisease?.text ?? '').split(', '),
+  }));
+  const groupOf = (antigen: string) => groups.find((g) => g.antigens.includes(antigen))?.name ?? '';
+  const evaluations: DoseEvaluation[] = [];
+  const issues: DoseIssue[] = [];
   for (const e of resources<ImmunizationEvaluation>(answer, 'evaluation')) {
     const doseId = e.immunizationEvent.reference!.replace(/^Immunization\//, '');
-    const list = evaluations.get(doseId) ?? [];
-    list.push({ antigen: e.targetDisease.text ?? '', status: cdsiStatus(e.doseStatus, '/cdsi-evaluation-status') ?? 'none', reasons: (e.doseStatusReason ?? []).map((r) => r.text ?? '') });
-    evaluations.set(doseId, list);
+    const status = codeIn(e.doseStatus, '/cdsi-evaluation-status') as DoseEvaluation['status'] | undefined;
+    const reasons = (e.doseStatusReason ?? []).map((r) => r.text ?? '');
+    if (!status) {
+      issues.push({ doseId, cvx: '', problem: reasons.join('; ') });
+      continue;
+    }
+    const antigen = e.targetDisease.text ?? '';
+    evaluations.push({
+      doseId, antigen, vaccineGroup: groupOf(antigen), targetDisease: { code: antigen, display: antigen }, status, reasons,
+      ...(e.series ? { seriesName: e.series } : {}), ...(e.doseNumberPositiveInt ? { doseNumber: e.doseNumberPositiveInt } : {}), cvx: '', date: '',
+    });
   }
-  const rec = resources<ImmunizationRecommendation>(answer, 'recommendation')[0];
-  const group = rec?.recommendation.find((r) => r.vaccineCode?.[0]?.text === c.vaccineGroup);
-  if (!group) return { evaluations };
-  const num = (code: string) => loinc(group, code)?.slice(0, 10);
-  return {
-    evaluations,
-    forecast: {
-      status: (cdsiStatus(group.forecastStatus, '/cdsi-forecast-status') ?? '').replace('-', ' '),
-      ...(group.doseNumberPositiveInt ? { doseNumber: group.doseNumberPositiveInt } : {}),
-      ...(num('30981-5') ? { earliest: num('30981-5') } : {}),
-      ...(num('30980-7') ? { recommended: num('30980-7') } : {}),
-      ...(num('59778-1') ? { pastDue: num('59778-1') } : {}),
-    },
-  };
+  const forecasts: GroupForecast[] = rec.recommendation.map((r, i) => ({
+    vaccineGroup: groups[i]!.name, groupCvx: groups[i]!.groupCvx, groupDisplay: groups[i]!.groupDisplay, targetDiseases: [], antigens: [],
+    status: (codeIn(r.forecastStatus, '/cdsi-forecast-status') ?? '').replace('-', ' ') as ForecastStatus,
+    ...(r.doseNumberPositiveInt ? { doseNumber: r.doseNumberPositiveInt } : {}),
+    ...(loinc(r, '30981-5') ? { earliest: loinc(r, '30981-5') } : {}),
+    ...(loinc(r, '30980-7') ? { recommended: loinc(r, '30980-7') } : {}),
+    ...(loinc(r, '59778-1') ? { pastDue: loinc(r, '59778-1') } : {}),
+    ...(loinc(r, '59777-3') ? { latest: loinc(r, '59777-3') } : {}),
+    ...(r.forecastReason?.[0]?.text ? { reason: r.forecastReason[0].text } : {}),
+    ...(r.series ? { seriesName: r.series } : {}),
+  }));
+  const result: ForecastResult = { evaluations, forecasts, issues };
+  return { forecast: () => result, vaccineGroups: groups };
 }
 
 describe('$immds-forecast: CDC CDSi test cases through the HTTP operation', () => {
   let t: TestHub;
   beforeAll(async () => {
-    t = await startTestHub('pglite', { devOpenAccess: false, cdsiDataDir: CDSI_SUPPORTING_DATA_DIR });
+    t = await startTestHub('pglite', { devOpenAccess: false, cdsiDataDir: SUPPORTING_DATA });
   }, 120_000);
   afterAll(async () => t?.close());
 
   it('answers at least 98% of the v4.8 cases exactly as CDC expects (doses and forecast)', async () => {
-    const cases = loadCdsiCases();
+    const cases = loadCases();
     const failures: string[] = [];
     for (const c of cases) {
       const r = await post(t, '$immds-forecast', caseParameters(c));
@@ -95,7 +114,7 @@ describe('$immds-forecast: CDC CDSi test cases through the HTTP operation', () =
         failures.push(`${c.id} ${c.name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
         continue;
       }
-      const problems = compareCase(c, observe(c, r.body as Parameters));
+      const problems = compareCase(answeredAsEngine(r.body as Parameters) as CdsiEngine, c);
       if (problems.length) failures.push(`${c.id} ${c.name}: ${problems.join('; ')}`);
     }
     const passed = cases.length - failures.length;
@@ -105,7 +124,7 @@ describe('$immds-forecast: CDC CDSi test cases through the HTTP operation', () =
   }, 600_000);
 
   it('names every vaccine group by its CVX unspecified-formulation code, with LOINC dates', async () => {
-    const c = loadCdsiCases().find((x) => x.id === '2013-0002')!;
+    const c = loadCases().find((x) => x.id === '2013-0002')!;
     const r = await post(t, '$immds-forecast', caseParameters(c));
     expect(r.status).toBe(200);
     const rec = resources<ImmunizationRecommendation>(r.body, 'recommendation');
@@ -120,11 +139,20 @@ describe('$immds-forecast: CDC CDSi test cases through the HTTP operation', () =
     expect(dtap.dateCriterion!.map((d) => d.code.coding![0]!.code)).toEqual(expect.arrayContaining(['30981-5', '30980-7', '59778-1']));
     expect(dtap.forecastStatus.coding!.map((x) => x.code)).toEqual(expect.arrayContaining(['due', 'not-complete']));
     // Each dose evaluated per antigen of the group, referencing the input by its id.
-    const evals = resources<ImmunizationEvaluation>(r.body, 'evaluation').filter((e) => GROUP_ANTIGENS['DTaP/Tdap/Td']!.includes(e.targetDisease.text!));
-    expect(evals.map((e) => e.immunizationEvent.reference).sort()).toEqual(['Immunization/dose-1', 'Immunization/dose-1', 'Immunization/dose-1', 'Immunization/dose-2', 'Immunization/dose-2', 'Immunization/dose-2']);
-    const tooYoung = evals.find((e) => e.immunizationEvent.reference === 'Immunization/dose-2')!;
+    const evals = resources<ImmunizationEvaluation>(r.body, 'evaluation').filter((e) => ['Diphtheria', 'Tetanus', 'Pertussis'].includes(e.targetDisease.text!));
+    expect(evals.map((e) => e.immunizationEvent.reference).sort()).toEqual(['Immunization/dose1', 'Immunization/dose1', 'Immunization/dose1', 'Immunization/dose2', 'Immunization/dose2', 'Immunization/dose2']);
+    const tooYoung = evals.find((e) => e.immunizationEvent.reference === 'Immunization/dose2')!;
     expect(tooYoung.doseStatus.coding).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'notvalid' })]));
     expect(tooYoung.patient.reference).toBe('Patient/case-2013-0002');
+  });
+
+  it('says in /fhir/metadata that the CDSi engine forecasts, and lists the operation with its guide canonical', async () => {
+    const cs = (await get(t, 'metadata', {})).body;
+    expect(cs.extension.find((e: { url: string }) => e.url.endsWith('/forecast-rules')).valueString).toMatch(/^cdsi: CDC CDSi supporting data /);
+    expect(cs.implementation.description).toContain('CDC CDSi engine');
+    expect(cs.rest[0].operation).toEqual(expect.arrayContaining([{ name: 'immds-forecast', definition: 'http://hl7.org/fhir/us/immds/OperationDefinition/ImmDSForecastOperation' }]));
+    const od = (await get(t, `OperationDefinition?url=${encodeURIComponent('http://hl7.org/fhir/us/immds/OperationDefinition/ImmDSForecastOperation')}`, {})).body;
+    expect(od.entry[0].resource.parameter.map((p: { name: string }) => p.name)).toEqual(['assessmentDate', 'patient', 'immunization', 'evaluation', 'recommendation', 'information']);
   });
 
   it('refuses bad input with a 400 OperationOutcome naming the parameter, never a 500', async () => {
@@ -197,7 +225,7 @@ describe.each(backends())('Patient/[id]/$immds-forecast and the stored recommend
   });
 
   beforeAll(async () => {
-    t = await startTestHub(backend, { devOpenAccess: false, cdsiDataDir: CDSI_SUPPORTING_DATA_DIR });
+    t = await startTestHub(backend, { devOpenAccess: false, cdsiDataDir: SUPPORTING_DATA });
     const birth = new Date(Date.now() - 70 * 86_400_000).toISOString().slice(0, 10); // ten weeks old today
     alex = (await post(t, 'Patient', { resourceType: 'Patient', name: [{ family: 'Forecast' }], birthDate: birth, gender: 'female' })).body.id;
     other = (await post(t, 'Patient', { resourceType: 'Patient', name: [{ family: 'Other' }], birthDate: birth, gender: 'male' })).body.id;

@@ -8,7 +8,7 @@
 import { Hl7Message as MedplumMessage, type Hl7Segment } from '@medplum/core';
 import type { ImmunizationRecommendation, Parameters } from 'fhir/r4';
 import { ADMIN, startTestHub, type TestHub } from '../helpers/hub.js';
-import { CDSI_SUPPORTING_DATA_DIR } from '../helpers/cdsi-cases.js';
+import { SUPPORTING_DATA as CDSI_SUPPORTING_DATA_DIR } from '../forecast/cdsi-cases.js';
 import { MllpTransport } from '../../src/sync/iis/mllp-transport.js';
 import { saveSender } from '../../src/sync/iis-inbound/senders.js';
 import { inboundMllpListener } from '../../src/sync/iis-inbound/wiring.js';
@@ -112,6 +112,10 @@ describe('QBP^Q11 Z44 without the CDSi engine', () => {
       const err = ae.getSegment('ERR')!;
       expect(err.getField(2).toString()).toBe('QPD^1^1^1');
       expect(err.getField(8).toString()).toContain('CDSI_DATA_DIR');
+      // And the hub says which rules it forecasts by.
+      const cs = (await fetch(`${hub.t.fhirUrl}/metadata`).then((r) => r.json())) as { extension?: Array<{ url: string; valueString?: string }>; rest: Array<{ operation?: Array<{ name: string }> }> };
+      expect(cs.extension?.find((e) => e.url.endsWith('/forecast-rules'))?.valueString).toMatch(/^product-catalogue: /);
+      expect(cs.rest[0]!.operation?.some((o) => o.name === 'immds-forecast')).toBeFalsy();
     } finally {
       await hub.t.close();
     }
