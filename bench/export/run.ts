@@ -10,6 +10,7 @@
  *   npx tsx bench/export/run.ts --write                # also write bench/export/RESULTS.md
  *
  *   npx tsx bench/export/run.ts --repeat 5             # pairs of (COPY, hub export) per size, median reported (3)
+ *   npx tsx bench/export/run.ts --concurrent 3         # then 3 exports at once: time and the hub's peak RSS
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) is used in a fresh schema, dropped afterwards.
  * The hub runs compiled, in its own process (HUB_NODE_ARGS adds Node flags, e.g. --cpu-prof); its export time is
@@ -37,6 +38,8 @@ const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const repArg = process.argv.indexOf('--repeat');
 const REPEAT = repArg > 0 ? Number(process.argv[repArg + 1]) : 3;
+const concArg = process.argv.indexOf('--concurrent');
+const CONCURRENT = concArg > 0 ? Number(process.argv[concArg + 1]) : 0;
 const TARGET = { ratio: 0.75, rssMb: 300 };
 
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1000)) throw new Error('sizes must be integers >= 1000');
@@ -172,6 +175,8 @@ interface SizeResult {
   copyS: number;
   /** Every (COPY, COPY into a file, hub) set measured back to back: seconds, and the hub's CPU seconds. */
   pairs: Array<{ copyS: number; copyFileS: number; hubS: number; hubCpuS: number }>;
+  /** `--concurrent K`: K exports of all rows started together. */
+  concurrent?: { k: number; seconds: number; rssMb: number };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -232,7 +237,21 @@ async function measure(N: number): Promise<SizeResult> {
       );
     }
     const mid = [...pairs].sort((a, b) => a.copyS / a.hubS - b.copyS / b.hubS)[Math.floor(pairs.length / 2)]!;
-    return { n: N, copyS: mid.copyS, pairs, hub: { seconds: mid.hubS, count: last!.count, bytes: last!.bytes, rssMb: vmHwmMb(pid), idleRssMb, overheadS } };
+    const rssMb = vmHwmMb(pid);
+    // CONCURRENT exports kicked off together (the hub runs up to BULK_CONCURRENCY, 3, at once within
+    // BULK_MEMORY_BUDGET_MB): their wall time and the peak RSS they reach.
+    let concurrent: SizeResult['concurrent'];
+    if (CONCURRENT > 1) {
+      const t = performance.now();
+      const done = await Promise.all(Array.from({ length: CONCURRENT }, () => exportOnce(hub!.fhir, auth, '_type=Immunization')));
+      for (const d of done) {
+        if (d.manifest.output[0]!.count !== N) throw new Error(`a concurrent export wrote ${d.manifest.output[0]!.count} of ${N}`);
+        await fetch(d.statusUrl, { method: 'DELETE', headers: auth });
+      }
+      concurrent = { k: CONCURRENT, seconds: (performance.now() - t) / 1000, rssMb: vmHwmMb(pid) };
+      console.error(`  ${CONCURRENT} exports at once: ${concurrent.seconds.toFixed(2)} s, hub peak RSS ${concurrent.rssMb.toFixed(0)} MB`);
+    }
+    return { n: N, copyS: mid.copyS, pairs, concurrent, hub: { seconds: mid.hubS, count: last!.count, bytes: last!.bytes, rssMb, idleRssMb, overheadS } };
   } finally {
     if (hub) await stopHub(hub.proc);
     await db.close().catch(() => undefined);
@@ -278,6 +297,8 @@ async function main(): Promise<void> {
     `The fixed cost of an export (kick-off to manifest of a one-resource export, the median of three: queue pickup by the worker polling`,
     `every 50 ms here (BULK_WORKER_POLL_MS; 1 s by default), the job's bookkeeping, the status poll that sees it done) was`,
     `${results.map((r) => `${r.hub.overheadS.toFixed(2)} s`).join(' and ')}; it is part of the hub's time above. Targets: >= ${TARGET.ratio}x COPY and < ${TARGET.rssMb} MB at every size.`,
+    '',
+    ...results.filter((r) => r.concurrent).map((r) => `${r.concurrent!.k} exports of all ${r.n.toLocaleString('en')} started at once (BULK_CONCURRENCY 3 run together): ${r.concurrent!.seconds.toFixed(2)} s for all, hub peak RSS ${r.concurrent!.rssMb.toFixed(0)} MB.`),
     '',
     'The hub has PostgreSQL stream the stored JSON with `COPY (SELECT content::text ...) TO STDOUT` (CSV with quote and delimiter',
     'bytes no JSON text holds, so each line arrives verbatim) and copies the bytes into the NDJSON file in chunks of up to 1 MB /',
