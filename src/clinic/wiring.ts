@@ -19,8 +19,6 @@ import type { DoseRecordedHook } from './record-dose.js';
 export interface ClinicWiringOptions {
   /** Steps that follow a dose recorded at the clinic, in its transaction (e.g. the observation wait). */
   doseRecordedHooks?: DoseRecordedHook[];
-  /** How often the no-show sweep runs (tests shorten it). */
-  noShowSweepMs?: number;
 }
 
 /** Wires the clinic day; answers the outbox renderers it adds (the mail worker is wired by modules.ts). */
@@ -44,7 +42,7 @@ export function wireClinic(hub: Hub, registry: ModuleRegistry, opts: ClinicWirin
       })),
       (e) => hub.logger.warn({ err: e }, 'no-show sweep failed'),
     );
-    round.start(opts.noShowSweepMs ?? 60_000);
+    round.start(hub.config.noShowSweepMs);
     hub.onClose(() => round.stop(), 'no-show sweep');
   }
   return clinicMailRenderers({ repo: hub.repo, products, timeZone: hub.config.timeZone, signupUrl: `${hub.config.baseUrl}/apps/signup/` });

@@ -52,6 +52,8 @@ export interface Config {
   cdsiDataDir?: string;
   /** Minutes after a slot's start before a booked person not checked in is marked no-show (NO_SHOW_GRACE_MINUTES, default 60; 0 turns the sweep off). */
   noShowGraceMinutes: number;
+  /** How often the no-show sweep runs (NO_SHOW_SWEEP_MS, default one minute). */
+  noShowSweepMs: number;
 }
 
 /** HUB_TIME_ZONE: an IANA zone such as America/Chicago; a name the runtime does not know stops the start. */
@@ -154,5 +156,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     iisInboundSoapPath: soapPath(overrides.iisInboundSoapPath ?? env.IIS_INBOUND_SOAP_PATH),
     cdsiDataDir: overrides.cdsiDataDir ?? cdsiDataDir(env.CDSI_DATA_DIR),
     noShowGraceMinutes: overrides.noShowGraceMinutes ?? envInt(env, 'NO_SHOW_GRACE_MINUTES', 60, 0, 24 * 60),
+    noShowSweepMs: overrides.noShowSweepMs ?? envInt(env, 'NO_SHOW_SWEEP_MS', 60_000, 100, 3_600_000),
   };
 }
