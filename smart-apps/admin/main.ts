@@ -11,13 +11,17 @@ import { adminCall, breakGlassToken, hasSmartSession, resume, SessionEnded, setB
 import { auditView } from './audit-view.js';
 import { clinicDayView } from './clinic-day-view.js';
 import { clinicScheduleView } from './clinic-schedule-view.js';
+import { doorView } from './door-view.js';
 import { drawsView } from './draws-view.js';
+import { peopleView } from './people-view.js';
 import { liveView } from './live-view.js';
 import { supplyView } from './supply-view.js';
 import { syncView } from './sync-view.js';
 
 const SECTIONS: Array<{ hash: string; label: MessageKey }> = [
   { hash: '#supply', label: 'admin.navSupply' },
+  { hash: '#people', label: 'admin.navPeople' },
+  { hash: '#door', label: 'admin.navDoor' },
   { hash: '#clinic', label: 'admin.navClinicDay' },
   { hash: '#hours', label: 'admin.navSchedule' },
   { hash: '#draws', label: 'admin.navDraws' },
@@ -75,6 +79,8 @@ function section(hash: string): Node[] {
     case '#live': return liveView((fn) => leaving.push(fn));
     case '#sync': return syncView();
     case '#audit': return auditView();
+    case '#people': return peopleView();
+    case '#door': return doorView((fn) => leaving.push(fn));
     default: return supplyView();
   }
 }

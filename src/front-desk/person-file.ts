@@ -68,9 +68,9 @@ export async function personFile(deps: PersonFileDeps, principal: Principal, pat
   const tickets = await deps.db.query<{ ref: string; registrant_id: string; status: string; expires_at: string; used_at: string | null }>(
     `SELECT t.ref, t.registrant_id, t.status, t.expires_at, t.used_at FROM invitation_ticket t JOIN registrant r ON r.id = t.registrant_id
       WHERE r.patient_id = $1 ORDER BY t.created_at`, [patientId]);
-  const bundle = (await deps.repo.search<AnyResource>('Appointment', { patient: `Patient/${patientId}`, _include: 'Appointment:location', _count: '100', _sort: '-date' })).resources as unknown as Array<Appointment | Location>;
-  const locations = new Map(bundle.filter((r): r is Location => r.resourceType === 'Location').map((l) => [l.id!, l]));
-  const appointments = bundle.filter((r): r is Appointment => r.resourceType === 'Appointment').map((a) => appointmentLine(a, locations, deps.products));
+  const found = await deps.repo.search<AnyResource>('Appointment', { patient: `Patient/${patientId}`, _include: 'Appointment:location', _count: '100', _sort: '-date' });
+  const locations = new Map((found.included as unknown as Location[]).filter((r) => r.resourceType === 'Location').map((l) => [l.id!, l]));
+  const appointments = (found.resources as unknown as Appointment[]).map((a) => appointmentLine(a, locations, deps.products));
   const imms = (await deps.repo.search<AnyResource>('Immunization', { patient: `Patient/${patientId}`, _count: '100', _sort: '-date' })).resources as unknown as Immunization[];
   const iso = (v: string | Date): string => new Date(v).toISOString();
   return {

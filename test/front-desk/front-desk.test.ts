@@ -144,7 +144,7 @@ describe.each(backends())('front desk API (%s)', (backend) => {
     const byRef = await call<{ matches: Array<{ patientId: string; matchedBy: string[] }> }>('GET', `/admin/front-desk/people?q=${encodeURIComponent(formatReference(ref).toLowerCase())}`);
     expect(byRef.body.matches[0]).toMatchObject({ patientId: reg.body.patientId, matchedBy: ['bookingReference'] });
     const file = await call<{ appointments: Array<{ reference: string; status: string }>; registrations: Array<{ confirmationBy: string }> }>('GET', `/admin/front-desk/people/${reg.body.patientId}`);
-    expect(file.body.appointments).toEqual([expect.objectContaining({ reference: formatReference(ref), status: 'booked' })]);
+    expect(file.body.appointments).toEqual([expect.objectContaining({ reference: formatReference(ref), status: 'booked', locationName: expect.stringMatching(/^Clinic /) })]);
     expect(file.body.registrations[0]!.confirmationBy).toBe('post');
 
     // The confirmation to print or post: the person's address, the facts and a QR code of the reference.
