@@ -82,14 +82,15 @@ describe.each(backends())('the clinic day on %s', (backend) => {
   }
 
   /** The audit rows of this staff member whose `what` (the request path) matches, waiting for the audit buffer's flush. */
-  async function audited(what: string, outcome = 'success'): Promise<Array<{ action: string; what: string }>> {
+  async function audited(what: string, atLeast = 1, outcome = 'success'): Promise<Array<{ action: string; what: string }>> {
     for (let i = 0; i < 40; i++) {
       const r = await t.hub.db.query<{ action: string; what: string }>(
         `SELECT action, what FROM audit_event WHERE user_ref = $1 AND outcome = $2 AND what LIKE $3 ORDER BY seq`, [staffRef, outcome, `%${what}%`]);
-      if (r.rows.length) return r.rows;
+      if (r.rows.length >= atLeast) return r.rows;
       await new Promise((ok) => setTimeout(ok, 200));
     }
-    return [];
+    return (await t.hub.db.query<{ action: string; what: string }>(
+      `SELECT action, what FROM audit_event WHERE user_ref = $1 AND outcome = $2 AND what LIKE $3 ORDER BY seq`, [staffRef, outcome, `%${what}%`])).rows;
   }
 
   /** The day's slots moved so that the first started 10 minutes ago and the others start after now (the clock of a clinic mid-morning). */
@@ -245,7 +246,7 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     expect(await slotRow(clinic.slotIds[2]!)).toEqual({ capacity: 2, taken: 2 });
     // A checked-in person is no no-show, and a slot in the future cannot be one yet.
     expect((await request(t.url).post(`/fhir/Appointment/${apptA}/$no-show`).set(staff())).status).toBe(409);
-    expect((await audited(`Appointment/${apptB}/$no-show`)).length).toBe(2);
+    expect((await audited(`Appointment/${apptB}/$no-show`, 2)).length).toBe(2);
     expect((await audited(`Appointment/${apptB}/$undo-no-show`)).length).toBe(1);
   });
 
