@@ -6,10 +6,12 @@ import { registerIisSenderCommands } from './sync/iis-inbound/cli.js';
 import { registerAuthCommands } from './auth/commands.js';
 import { registerCredentialCommands } from './credentials/commands.js';
 import { registerSyncCommands } from './sync/ehr/commands.js';
+import { registerForecastCommands } from './forecast/commands.js';
 
 export function registerCapabilityCommands(program: Command): void {
   registerAuthCommands(program);
   registerIisSenderCommands(registerIisCommands(program, openCliContext), openCliContext);
   registerCredentialCommands(program);
   registerSyncCommands(program);
+  registerForecastCommands(program);
 }

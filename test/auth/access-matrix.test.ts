@@ -554,7 +554,8 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
     for (const type of CONFORMANCE_TYPES) for (const i of CONFORMANCE_INTERACTIONS) rows[conformanceKey(i, type)] = conformanceRow(type, i);
     // A conditional create answered 'as if nothing matched' may create the caller's own resource: read-like for B.
     for (const k of Object.keys(PROBES)) rows[k]!.readLike = k !== 'probe If-None-Exist Patient';
-  }, 60_000);
+    // 120 s: the hub also loads the CDSi supporting data at start (seconds on a loaded machine).
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
