@@ -2,7 +2,8 @@
  * The operator console: a staff member signs in (SMART standalone launch; the hub mails a one-time code), or,
  * break-glass, types the hub's operator token; an operator-only read proves the access, then sections by fragment:
  * #supply, #clinic (the day at the door), #hours (hours and closures), #draws, #live (opening night), #sync (registries
- * and EHRs), #audit. The header shows who is signed in.
+ * and EHRs), #audit, #checkout (the observation wait after a dose), #safety (serious adverse events). The header
+ * shows who is signed in.
  */
 import { loadAppConfig, type AppConfig } from '../shared/config.js';
 import { announce, field, h, languagePicker, render } from '../shared/dom.js';
@@ -12,6 +13,8 @@ import { auditView } from './audit-view.js';
 import { clinicDayView } from './clinic-day-view.js';
 import { clinicScheduleView } from './clinic-schedule-view.js';
 import { doorView } from './door-view.js';
+import { checkoutView } from './checkout-view.js';
+import { safetyView } from './safety-view.js';
 import { drawsView } from './draws-view.js';
 import { peopleView } from './people-view.js';
 import { liveView } from './live-view.js';
@@ -28,6 +31,8 @@ const SECTIONS: Array<{ hash: string; label: MessageKey }> = [
   { hash: '#live', label: 'admin.navLive' },
   { hash: '#sync', label: 'admin.navSync' },
   { hash: '#audit', label: 'admin.navAudit' },
+  { hash: '#checkout', label: 'admin.navCheckout' },
+  { hash: '#safety', label: 'admin.navSafety' },
 ];
 
 let cfg: AppConfig;
@@ -81,6 +86,8 @@ function section(hash: string): Node[] {
     case '#audit': return auditView();
     case '#people': return peopleView();
     case '#door': return doorView((fn) => leaving.push(fn));
+    case '#checkout': return checkoutView((fn) => leaving.push(fn));
+    case '#safety': return safetyView();
     default: return supplyView();
   }
 }

@@ -29,6 +29,8 @@ const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unkn
   QuestionnaireResponse: { param: 'subject', refs: (r) => [r.subject, r.source] },
   Provenance: { param: 'patient', refs: (r) => (r.target as unknown[] | undefined) ?? [] },
   AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
+  AllergyIntolerance: { param: 'patient', refs: (r) => [r.patient] },
+  Flag: { param: 'patient', refs: (r) => [r.subject] },
 };
 /** Only operators (admin) see these. */
 const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);

@@ -14,6 +14,8 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'AuditEvent',
   'QuestionnaireResponse',
   'AdverseEvent',
+  'AllergyIntolerance',
+  'Flag',
 ] as const;
 
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];

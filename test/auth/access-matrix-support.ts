@@ -195,7 +195,7 @@ const A_MRN = `MRN-ALPHA-${tag}`;
 const A_EMAIL = `aurelia.${tag}@alpha.example.org`;
 const A_BIRTH = '1961-07-23';
 
-export const COMPARTMENT_TYPES = ['Patient', 'Immunization', 'ImmunizationRecommendation', 'Appointment', 'QuestionnaireResponse', 'Provenance', 'AdverseEvent'] as const;
+export const COMPARTMENT_TYPES = ['Patient', 'Immunization', 'ImmunizationRecommendation', 'Appointment', 'QuestionnaireResponse', 'Provenance', 'AdverseEvent', 'AllergyIntolerance', 'Flag'] as const;
 export const REFERENCE_TYPES = ['Practitioner', 'Organization', 'Location', 'Schedule', 'Slot'] as const;
 export const ADMIN_ONLY_TYPES = ['Group', 'AuditEvent'] as const;
 
@@ -249,6 +249,10 @@ export async function buildWorld(t: TestHub): Promise<World> {
           resourceType: 'AdverseEvent', actuality: 'actual', subject: pref, date: '2021-04-01T10:20:00Z',
           event: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/reaction-symptom', code: 'hives' }], text: 'matrix hives' },
         };
+      case 'AllergyIntolerance':
+        return { resourceType: 'AllergyIntolerance', patient: pref, criticality: 'high', code: { text: 'matrix allergy' } };
+      case 'Flag':
+        return { resourceType: 'Flag', status: 'active', subject: pref, code: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/observation-flag', code: 'extended-observation' }] } };
       case 'Practitioner':
         return { resourceType: 'Practitioner', name: [{ family: 'Matrixdoc', given: ['Pat'] }] };
       case 'Organization':
@@ -331,7 +335,7 @@ export async function buildWorld(t: TestHub): Promise<World> {
   };
   const exportJob = await freshExport();
 
-  const secretsOfANarrow = [A_NAME.family, A_NAME.given[0]!, A_MRN, A_EMAIL, A_BIRTH, own.Appointment!, own.ImmunizationRecommendation!, own.QuestionnaireResponse!, own.Provenance!, own.AdverseEvent!, groupA];
+  const secretsOfANarrow = [A_NAME.family, A_NAME.given[0]!, A_MRN, A_EMAIL, A_BIRTH, own.Appointment!, own.ImmunizationRecommendation!, own.QuestionnaireResponse!, own.Provenance!, own.AdverseEvent!, own.AllergyIntolerance!, own.Flag!, groupA];
   return {
     url,
     fhirUrl: t.fhirUrl,

@@ -241,6 +241,11 @@ const ROUTES: Record<string, Row> = {
   'PUT /admin/clinic/schedules/:id/days/:day': { req: () => json('PUT', '/admin/clinic/schedules/no-such-schedule/days/2031-01-01', {}), expect: OPERATOR },
   'PUT /admin/clinic/slots/:id': { req: () => json('PUT', '/admin/clinic/slots/no-such-slot', {}), expect: OPERATOR },
   'GET /admin/clinic/appointments/:id/dose-form': { req: () => get('/admin/clinic/appointments/no-such-appointment/dose-form'), expect: OPERATOR },
+  // The clinic's check-out list names people: operators only (every staff account holds that role).
+  'GET /clinic/observation': { req: () => get('/clinic/observation'), expect: OPERATOR },
+  'POST /clinic/observation/:immunizationId/look': { req: () => json('POST', '/clinic/observation/no-such-dose/look', {}), expect: OPERATOR },
+  'POST /clinic/observation/:immunizationId/check-out': { req: () => json('POST', '/clinic/observation/no-such-dose/check-out', {}), expect: OPERATOR },
+  'POST /clinic/observation/:immunizationId/reaction': { req: () => json('POST', '/clinic/observation/no-such-dose/reaction', { symptom: 'hives' }), expect: OPERATOR },
   'GET /apps/wallet': { req: () => get('/apps/wallet'), expect: PUBLIC },
   'GET /apps/wallet/config.json': { req: () => get('/apps/wallet/config.json'), expect: PUBLIC },
   'USE /apps/wallet': { req: () => get('/apps/wallet/no-such-file.js'), expect: PUBLIC },

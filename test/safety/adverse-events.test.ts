@@ -17,6 +17,7 @@ import { addStaff } from '../../src/auth/staff.js';
 import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE, WALLET_CLIENT_ID } from '../../src/apps/wiring.js';
 import { saveConnection } from '../../src/sync/iis/connections.js';
 import { sampleSender } from '../iis/sample-dose.js';
+import { vxuProblems } from '../iis/vxu-rules.js';
 import { buildAdverseEvent, EXT_SYMPTOM } from '../../src/safety/adverse-event.js';
 import { SYMPTOM_SYSTEM } from '../../src/safety/symptoms.js';
 
@@ -111,6 +112,7 @@ describe.each(backends())('AdverseEvent on %s', (backend) => {
     expect(reactions).toHaveLength(1);
     expect([reactions[0]!.getComponent(5, 1), reactions[0]!.getComponent(5, 3)]).toEqual(['VXC14', 'CDCPHINVS']);
     expect(reactions[0]!.getField(14).toString()).toMatch(/^20261102/);
+    expect(vxuProblems(vxus.at(-1)!.payload)).toEqual([]);
     // Deleting the event takes its reaction off the dose, and the registry hears it.
     expect((await request(t.url).delete(`/fhir/AdverseEvent/${r.body.id}`).set(as('nurse'))).status).toBeLessThan(300);
     const after = (await request(t.url).get(`/fhir/Immunization/${alexDose}`).set(as('operator'))).body as Immunization;

@@ -15,6 +15,7 @@ import { loadProducts } from '../../scheduling/products.js';
 import { ERROR_CATALOGUE, ERROR_CODE_SYSTEM } from '../outcomes.js';
 import { PROFILE_RULE_SYSTEM, ProfileRuleSet } from '../validation/profiles.js';
 import { SYMPTOMS, SYMPTOM_SYSTEM, SYMPTOM_VALUE_SET } from '../../safety/symptoms.js';
+import { EXTENDED_OBSERVATION, OBSERVATION_FLAG_SYSTEM } from '../../safety/observation/history.js';
 
 export const CVX = 'http://hl7.org/fhir/sid/cvx';
 const SNOMED = 'http://snomed.info/sct';
@@ -158,6 +159,19 @@ function buildCodeSystems(): CodeSystem[] {
           { code: 'alarming', valueBoolean: s.alarming === true },
         ],
       })),
+    },
+    {
+      resourceType: 'CodeSystem',
+      id: 'observation-flag',
+      url: OBSERVATION_FLAG_SYSTEM,
+      name: 'VaxhubObservationFlag',
+      title: 'Flags for the observation wait after a dose',
+      status: 'active',
+      publisher: 'vaxhub',
+      description: 'Flag.code values the clinic check-out reads (profiles/observation-rules.json, rule when=flag).',
+      caseSensitive: true,
+      content: 'complete',
+      concept: [{ code: EXTENDED_OBSERVATION, display: 'Observe longer after vaccination (30 minutes by default)' }],
     },
     {
       resourceType: 'CodeSystem',

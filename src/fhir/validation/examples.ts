@@ -6,7 +6,7 @@
 export const SUPPORTED_TYPES_FOR_TESTS = [
   'Patient', 'Practitioner', 'Organization', 'Location', 'Schedule', 'Slot', 'Appointment', 'Immunization',
   'ImmunizationRecommendation', 'Bundle', 'Parameters', 'OperationOutcome', 'Group', 'Provenance', 'AuditEvent',
-  'QuestionnaireResponse', 'AdverseEvent',
+  'QuestionnaireResponse', 'AdverseEvent', 'AllergyIntolerance', 'Flag',
 ] as const;
 
 export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
@@ -100,6 +100,20 @@ export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
     source: { observer: { display: 'vaxhub' } },
   },
   QuestionnaireResponse: { resourceType: 'QuestionnaireResponse', status: 'completed', item: [{ linkId: '1', answer: [{ valueBoolean: true }] }] },
+  AllergyIntolerance: {
+    resourceType: 'AllergyIntolerance',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+    criticality: 'high',
+    code: { coding: [{ system: 'http://snomed.info/sct', code: '91935009', display: 'Allergy to peanut' }] },
+    patient: { reference: 'Patient/pat-1' },
+    reaction: [{ manifestation: [{ coding: [{ system: 'http://snomed.info/sct', code: '39579001', display: 'Anaphylaxis' }] }], severity: 'severe' }],
+  },
+  Flag: {
+    resourceType: 'Flag',
+    status: 'active',
+    code: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/observation-flag', code: 'extended-observation' }], text: 'Observe 30 minutes after vaccination' },
+    subject: { reference: 'Patient/pat-1' },
+  },
   AdverseEvent: {
     resourceType: 'AdverseEvent',
     extension: [{ url: 'https://vaxhub.org/fhir/StructureDefinition/adverse-event-symptom', valueCodeableConcept: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/reaction-symptom', code: 'hives' }] } }],

@@ -13,6 +13,8 @@ export const PATIENT_COMPARTMENT: Record<string, { param: string; refs: Refs }> 
   QuestionnaireResponse: { param: 'subject', refs: (r) => [r.subject, r.source] },
   Provenance: { param: 'patient', refs: (r) => (r.target as unknown[] | undefined) ?? [] },
   AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
+  AllergyIntolerance: { param: 'patient', refs: (r) => [r.patient] },
+  Flag: { param: 'patient', refs: (r) => [r.subject] },
 };
 
 /** Types only operators may export. */
