@@ -182,6 +182,8 @@ const ROUTES: Record<string, Row> = {
   // default); the stricter reading holds this copy to the same rule.
   'GET /waiting-room/metrics': { req: () => get('/waiting-room/metrics'), expect: OPERATOR },
   'POST /signup/register': { req: () => json('POST', '/signup/register', {}), expect: PUBLIC },
+  // Issue 22's eligibility assistant: anyone may ask (an empty question is a 400 naming the fields).
+  'POST /signup/assistant': { req: () => json('POST', '/signup/assistant', {}), expect: PUBLIC },
   'GET /signup/status': { req: () => get('/signup/status?ticket=no-such-ticket'), expect: PUBLIC },
   'POST /signup/tickets/:ticketId/code': { req: () => json('POST', '/signup/tickets/no-such-ticket/code', {}), expect: PUBLIC },
   'POST /signup/tickets/:ticketId/claim': { req: () => json('POST', '/signup/tickets/no-such-ticket/claim', {}), expect: PUBLIC },
@@ -559,8 +561,9 @@ describe.each(backends())('route-by-principal matrix on %s', (backend) => {
     for (const type of CONFORMANCE_TYPES) for (const i of CONFORMANCE_INTERACTIONS) rows[conformanceKey(i, type)] = conformanceRow(type, i);
     // A conditional create answered 'as if nothing matched' may create the caller's own resource: read-like for B.
     for (const k of Object.keys(PROBES)) rows[k]!.readLike = k !== 'probe If-None-Exist Patient';
-    // 120 s: the hub also loads the CDSi supporting data at start (seconds on a loaded machine).
-  }, 120_000);
+    // 180 s: the hub also loads the CDSi supporting data at start, and 14 types of fixtures and a dozen callers are
+    // made before the first cell (minutes on a loaded CI machine).
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });

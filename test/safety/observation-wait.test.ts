@@ -17,6 +17,9 @@ import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE, WALLET_CLIENT_ID } from '../../src
 import { saveConnection } from '../../src/sync/iis/connections.js';
 import { sampleSender } from '../iis/sample-dose.js';
 import { vxuProblems } from '../iis/vxu-rules.js';
+import { loadProducts } from '../../src/scheduling/products.js';
+import { receiveLot } from '../../src/scheduling/supply.js';
+import { seedClinic } from '../scheduling/support.js';
 
 const FHIR = 'application/fhir+json';
 
@@ -153,5 +156,29 @@ describe.each(backends())('observation wait on %s', (backend) => {
     const f = await request(t.url).post(`/clinic/observation/${doses.reactor}/reaction`).set(op).send({ symptom: 'fainting' });
     expect(f.status).toBe(201);
     expect(f.body.adverseEvent.seriousness.coding[0].code).toBe('Non-serious');
+  });
+
+  it("a dose recorded from the clinic's stock (Appointment/$record-dose, issue 21) starts the wait the same way", async () => {
+    const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10); // booked for tomorrow, given early: the wait runs from the dose
+    const clinic = await seedClinic({ db: t.hub.db, repo: t.hub.repo, products: loadProducts(), holdSeconds: 300 }, { cvx: '208', slots: 2, capacity: 1, doses: 0, day });
+    const lot = (await t.hub.db.transaction((tx) => receiveLot(tx, { locationId: clinic.locationId, productCvx: '208', lot: `OW${suffix}`, mvx: 'PFR', doses: 5, expiresOn: '2031-01-01' }))).id;
+    const patient = (await request(t.url).post('/fhir/Patient').set(ADMIN).set('content-type', FHIR).send({ resourceType: 'Patient', name: [{ family: `Stock${suffix}`, given: ['Wait'] }], birthDate: '1975-05-05' })).body.id as string;
+    const staff = { authorization: `Bearer ${tok.operator}`, 'content-type': FHIR };
+    const booked = await request(t.url).post('/fhir/Appointment/$book').set(staff).send({
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'patient-id', valueString: `Patient/${patient}` },
+        { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${clinic.slotIds[0]}` }], participant: [{ actor: { reference: `Patient/${patient}` }, status: 'needs-action' }] } },
+      ],
+    });
+    expect(booked.status).toBe(200);
+    const appt = ((booked.body as Bundle).entry ?? []).map((e) => e.resource!).find((r) => r.resourceType === 'Appointment')!.id!;
+    expect((await request(t.url).post(`/fhir/Appointment/${appt}/$check-in`).set(staff)).status).toBe(200);
+    const given = await request(t.url).post(`/fhir/Appointment/${appt}/$record-dose`).set(staff).send({
+      resourceType: 'Parameters', parameter: [{ name: 'lot', valueString: lot }, { name: 'site', valueString: 'LD' }, { name: 'route', valueString: 'IM' }],
+    });
+    expect(given.status).toBe(201);
+    const r = await request(t.url).get(`/clinic/observation?location=${clinic.locationId}`).set('authorization', `Bearer ${tok.operator}`);
+    expect((r.body.people as Person[]).map((p) => [p.immunizationId, p.patientId, p.minutes, p.status])).toEqual([[given.body.id, patient, 15, 'waiting']]);
   });
 });
