@@ -2,11 +2,16 @@
  * Serious adverse events (GET /admin/safety/alerts): each alert raised when a serious event was recorded or
  * reported, with its symptoms in the console's language, who reported it (a person's own report is marked for
  * review), and "Acknowledge" (POST .../acknowledge, audited). Open ones first; "only those not yet acknowledged".
+ * Below, the reactions people reported themselves (wallet, follow-up answers) that nobody has reviewed yet, newest
+ * first: "Reviewed" saves the report as staff (the hub marks it staff-verified, and a reaction with a CDC code then
+ * goes onto the dose and to the registry).
  */
 import { h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { symptomText } from '../shared/symptoms.js';
 import { adminCall } from './api.js';
+import type { AdverseEvent, Bundle } from 'fhir/r4';
+import { symptomsOf } from '../../src/safety/adverse-event.js';
 import { load, table, when } from './ui.js';
 
 interface Alert {
@@ -32,6 +37,25 @@ export function safetyView(): Node[] {
         : h('button', { type: 'button', 'data-ack': a.adverseEventId, onclick: () => void adminCall(`/admin/safety/alerts/${encodeURIComponent(a.adverseEventId)}/acknowledge`, { method: 'POST' }).then(refresh, refresh) }, t('safety.acknowledge')),
     ]))];
   });
+  const reports = h('div', { id: 'safety-reports' });
+  const refreshReports = (): void => load(reports, async () => {
+    const tag = encodeURIComponent('https://vaxhub.org/fhir/CodeSystem/dose-trust|patient-reported');
+    const bundle = (await adminCall<Bundle>(`/fhir/AdverseEvent?_tag=${tag}&_sort=-_lastUpdated&_count=50`, { fhir: true })).body;
+    const events = (bundle.entry ?? []).map((e) => e.resource as AdverseEvent);
+    return [table('safety-reports-table', t('safety.reports'), [
+      { label: t('safety.reported') }, { label: t('safety.event') }, { label: t('safety.symptoms') }, { label: t('safety.words') }, { label: t('checkout.actions') },
+    ], events.map((e) => [
+      when(e.recordedDate ?? e.meta?.lastUpdated),
+      `AdverseEvent/${e.id!} · ${e.subject.reference ?? ''}`,
+      symptomsOf(e).map((s) => symptomText(s)).join(', '),
+      e.event?.text ?? '',
+      h('button', { type: 'button', 'data-review': e.id!, onclick: () => void adminCall(`/fhir/AdverseEvent/${encodeURIComponent(e.id!)}`, { method: 'PUT', body: e, fhir: true }).then(refreshReports, refreshReports) }, t('safety.review')),
+    ]))];
+  });
   refresh();
-  return [h('h2', {}, t('safety.title')), h('p', {}, openOnly, ' ', h('label', { for: 'safety-open' }, t('safety.openOnly'))), area];
+  refreshReports();
+  return [
+    h('h2', {}, t('safety.title')), h('p', {}, openOnly, ' ', h('label', { for: 'safety-open' }, t('safety.openOnly'))), area,
+    h('h2', {}, t('safety.reports')), reports,
+  ];
 }

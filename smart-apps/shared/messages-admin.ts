@@ -211,6 +211,10 @@ export const ADMIN_MESSAGES = {
   'safety.source': { en: 'Reported by', es: 'Informado por', ko: '보고자' },
   'safety.byPerson': { en: 'the person (to review)', es: 'la persona (por revisar)', ko: '본인(검토 필요)' },
   'safety.byStaff': { en: 'staff', es: 'personal', ko: '직원' },
+  'safety.reports': { en: 'Reactions people reported, to review', es: 'Reacciones informadas por las personas, por revisar', ko: '본인이 보고한 이상 반응(검토 필요)' },
+  'safety.reported': { en: 'Reported', es: 'Informada', ko: '보고 일시' },
+  'safety.words': { en: 'In their words', es: 'En sus palabras', ko: '본인 설명' },
+  'safety.review': { en: 'Reviewed', es: 'Revisada', ko: '검토 완료' },
   'safety.acknowledge': { en: 'Acknowledge', es: 'Confirmar', ko: '확인' },
   'safety.acknowledged': { en: 'Acknowledged {time}', es: 'Confirmado {time}', ko: '{time} 확인함' },
 } satisfies Record<string, Entry>;

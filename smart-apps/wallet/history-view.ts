@@ -3,10 +3,12 @@
  * from the FHIR API with the session's patient-context token.
  */
 import type { SmartClient as Client } from './session.js';
-import type { Appointment, Immunization, Patient } from 'fhir/r4';
+import type { AdverseEvent, Appointment, Immunization, Patient } from 'fhir/r4';
 import { h } from '../shared/dom.js';
 import { conceptText } from '../shared/fhir-text.js';
 import { formatDate, t } from '../shared/i18n.js';
+import { symptomText } from '../shared/symptoms.js';
+import { symptomsOf, suspectImmunizationIds } from '../../src/safety/adverse-event.js';
 
 function fact(term: string, value: string | undefined): HTMLElement[] {
   return [h('dt', {}, term), h('dd', {}, value || t('history.unknown'))];
@@ -23,7 +25,18 @@ function selfReported(imm: Immunization): string | undefined {
   return undefined;
 }
 
-function immunizationItem(imm: Immunization): HTMLElement {
+/** The person's own reports about this dose, with whether the clinic has looked at them. */
+function reactionsOf(imm: Immunization, events: AdverseEvent[]): HTMLElement | null {
+  const mine = events.filter((e) => imm.id !== undefined && suspectImmunizationIds(e).includes(imm.id));
+  if (!mine.length) return null;
+  return h('div', { class: 'reactions' }, ...mine.map((e) => {
+    const pending = (e.meta?.tag ?? []).some((c) => c.system === DOSE_TRUST_SYSTEM && c.code === 'patient-reported');
+    const words = symptomsOf(e).map((s) => symptomText(s)).join(', ') || e.event?.text || '';
+    return h('p', { class: 'reaction' }, t('reaction.reported', { symptoms: words }), ` (${formatDate(e.date, true)}; ${pending ? t('reaction.pending') : t('reaction.reviewed')})`);
+  }));
+}
+
+function immunizationItem(imm: Immunization, events: AdverseEvent[]): HTMLElement {
   const source = selfReported(imm);
   const performer = imm.performer?.map((p) => p.actor.display).filter(Boolean).join(', ');
   return h(
@@ -40,6 +53,8 @@ function immunizationItem(imm: Immunization): HTMLElement {
       ...(imm.status !== 'completed' ? fact(t('history.status'), imm.status) : []),
       ...(source ? fact(t('history.source'), source) : []),
     ),
+    reactionsOf(imm, events),
+    imm.id && imm.status === 'completed' ? h('a', { class: 'button secondary', href: `#reaction/${encodeURIComponent(imm.id)}`, 'data-reaction': imm.id }, t('reaction.button')) : null,
   );
 }
 
@@ -68,21 +83,25 @@ export interface PatientRecord {
   patient: Patient;
   immunizations: Immunization[];
   appointments: Appointment[];
+  /** Reactions the person reported (and those staff recorded about them). */
+  adverseEvents: AdverseEvent[];
 }
 
 export async function loadRecord(client: Client): Promise<PatientRecord> {
   const id = client.patient.id;
   if (!id) throw new Error('the token carries no patient');
   const today = new Date().toISOString().slice(0, 10);
-  const [patient, immunizations, appointments] = await Promise.all([
+  const [patient, immunizations, appointments, adverseEvents] = await Promise.all([
     client.patient.read() as Promise<Patient>,
     client.request<Immunization[]>(`Immunization?patient=${encodeURIComponent(id)}&_count=100`, { flat: true, pageLimit: 0 }),
     client.request<Appointment[]>(`Appointment?patient=${encodeURIComponent(id)}&date=ge${today}&_count=50`, { flat: true, pageLimit: 0 }),
+    client.request<AdverseEvent[]>(`AdverseEvent?subject=${encodeURIComponent(`Patient/${id}`)}&_count=100`, { flat: true, pageLimit: 0 }),
   ]);
   const date = (i: Immunization) => i.occurrenceDateTime ?? '';
   const now = Date.now();
   return {
     patient,
+    adverseEvents,
     // Newest dose first; entered-in-error records are not part of the person's history.
     immunizations: immunizations.filter((i) => i.status !== 'entered-in-error').sort((a, b) => date(b).localeCompare(date(a))),
     appointments: appointments
@@ -95,7 +114,7 @@ export function historyView(record: PatientRecord): HTMLElement[] {
   return [
     h('h2', { id: 'history-title' }, t('history.title')),
     record.immunizations.length
-      ? h('ul', { class: 'records', 'aria-labelledby': 'history-title', id: 'immunizations' }, ...record.immunizations.map(immunizationItem))
+      ? h('ul', { class: 'records', 'aria-labelledby': 'history-title', id: 'immunizations' }, ...record.immunizations.map((i) => immunizationItem(i, record.adverseEvents)))
       : h('p', {}, t('history.empty')),
     h('h2', { id: 'appointments-title' }, t('appointments.title')),
     record.appointments.length

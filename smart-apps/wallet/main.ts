@@ -1,7 +1,7 @@
 /**
  * The patient wallet: sign in (SMART standalone launch), then three sections chosen by the URL fragment:
- * #history (vaccinations and appointments), #due (what's due next, from the hub's forecast), #card (health card file
- * and QR), #links (SMART Health Links).
+ * #history (vaccinations and appointments, and "I had a reaction" about a dose: #reaction/<id>), #due (what's due
+ * next, from the hub's forecast), #card (health card file and QR), #links (SMART Health Links).
  */
 import type { SmartClient as Client } from './session.js';
 import type { Patient } from 'fhir/r4';
@@ -14,6 +14,7 @@ import { patientName } from '../shared/fhir-text.js';
 import { linksView } from './links-view.js';
 import { dueView, loadForecast } from './due-view.js';
 import type { ImmunizationRecommendationRecommendation } from 'fhir/r4';
+import { reactionView } from './reaction-view.js';
 import { hasSession, resume, signIn, signOut } from './session.js';
 
 const SECTIONS = [
@@ -29,6 +30,8 @@ let record: PatientRecord | undefined;
 let failure: string | undefined;
 /** Today's forecast, read once per visit of the section (undefined while loading or when it could not be read). */
 let forecast: { recs?: ImmunizationRecommendationRecommendation[]; loading: boolean; failed: boolean } | undefined;
+/** Said once at the top of the next page drawn (the reaction report's thanks). */
+let notice: string | undefined;
 
 function header(): void {
   document.title = t('app.wallet');
@@ -64,14 +67,26 @@ function walletPage(c: Client, r: PatientRecord): void {
     { class: 'tabs', 'aria-label': t('nav.label') },
     h('ul', {}, ...SECTIONS.map((s) => h('li', {}, h('a', { href: s.hash, 'aria-current': s === section ? 'page' : undefined }, t(s.label))))),
   );
-  const body =
-    section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : historyView(r);
+  // #reaction/<Immunization id>: the "I had a reaction" form about that dose, within the vaccinations section.
+  const reactingTo = /^#reaction\/(.+)$/.exec(location.hash)?.[1];
+  const dose = reactingTo ? r.immunizations.find((i) => i.id === decodeURIComponent(reactingTo)) : undefined;
+  const body = dose
+    ? reactionView(c, dose, (saved) => {
+      r.adverseEvents.push(saved);
+      notice = t('reaction.sent');
+      location.hash = '#history';
+    }, () => { location.hash = '#history'; })
+    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : historyView(r);
+  const said = notice;
+  notice = undefined;
   render(
     'main',
     h('p', { id: 'patient' }, h('strong', {}, t('patient.greeting', { name: patientName(p) })), p.birthDate ? ` · ${t('patient.born', { date: formatDate(p.birthDate) })}` : ''),
     nav,
+    said ? announce(said) : null,
     ...body,
   );
+  if (dose) document.getElementById('reaction-title')?.focus();
 }
 
 /** The due section: loads the forecast on first view, then draws it (today as the browser counts days). */

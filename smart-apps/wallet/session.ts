@@ -12,7 +12,7 @@ export type SmartClient = Awaited<ReturnType<typeof FHIR.oauth2.ready>>;
 type Client = SmartClient;
 
 export const WALLET_SCOPE =
-  'launch/patient openid fhirUser patient/Patient.rs patient/Immunization.rs patient/Appointment.rs offline_access';
+  'launch/patient openid fhirUser patient/Patient.rs patient/Immunization.rs patient/Appointment.rs patient/AdverseEvent.crs offline_access';
 
 /** fhirclient's key in sessionStorage that points at the current authorization state. */
 const SMART_KEY = 'SMART_KEY';

@@ -19,7 +19,7 @@ import { createAppSupportRouter, signupConfig } from './operator-routes.js';
 export const WALLET_CLIENT_ID = 'vaxhub-wallet';
 /** Everything the wallet asks for (`launch` for EHR launches from a portal). */
 export const WALLET_CLIENT_SCOPE =
-  'launch launch/patient openid fhirUser offline_access patient/Patient.rs patient/Immunization.rs patient/Appointment.rs';
+  'launch launch/patient openid fhirUser offline_access patient/Patient.rs patient/Immunization.rs patient/Appointment.rs patient/AdverseEvent.crs';
 export const SIGNUP_CLIENT_ID = 'vaxhub-signup';
 /** The sign-up app signs a person in only to see, move or cancel their own appointments. */
 export const SIGNUP_CLIENT_SCOPE =

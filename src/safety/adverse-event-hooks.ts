@@ -40,6 +40,10 @@ async function checkDoses(tx: Queryable, repo: Repository, ae: AdverseEvent): Pr
     const owner = imm?.patient?.reference?.replace(/^.*Patient\//, '');
     if (!imm) problems.push(issue('error', 'processing', `Immunization/${immId} does not exist`, `AdverseEvent.suspectEntity[${i}].instance`, 'PROFILE_VIOLATION'));
     else if (patientId && owner !== patientId) problems.push(issue('error', 'processing', `Immunization/${immId} is not a dose of Patient/${patientId}`, `AdverseEvent.suspectEntity[${i}].instance`, 'PROFILE_VIOLATION'));
+    // Compared by calendar day: a dose known to the day, and time zones, must not refuse a same-day reaction.
+    else if (ae.date && imm.occurrenceDateTime && ae.date.slice(0, 10) < imm.occurrenceDateTime.slice(0, 10)) {
+      problems.push(issue('error', 'processing', `The event began (${ae.date}) before the dose it suspects was given (${imm.occurrenceDateTime})`, 'AdverseEvent.date', 'PROFILE_VIOLATION'));
+    }
   }
   if (problems.length) throw validationError(422, problems);
 }

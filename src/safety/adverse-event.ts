@@ -11,6 +11,20 @@ import { DOSE_TRUST_SYSTEM } from '../records/dose-trust.js';
 import { symptomByCode, symptomCodings, symptomsIn, SYMPTOM_SYSTEM, type Symptom } from './symptoms.js';
 
 export const EXT_SYMPTOM = 'https://vaxhub.org/fhir/StructureDefinition/adverse-event-symptom';
+/**
+ * The care the event needed (VAERS 2.0 item 21 asks it: none, a doctor or other healthcare professional office or
+ * clinic visit, an emergency room or urgent care visit, a hospitalization), as a code: none | doctor | emergency |
+ * hospital. R4 AdverseEvent has no element for it.
+ */
+export const EXT_CARE = 'https://vaxhub.org/fhir/StructureDefinition/adverse-event-care';
+export const CARE_LEVELS = ['none', 'doctor', 'emergency', 'hospital'] as const;
+export type CareLevel = (typeof CARE_LEVELS)[number];
+
+export function careOf(ae: AdverseEvent): CareLevel | undefined {
+  const v = ae.extension?.find((e) => e.url === EXT_CARE)?.valueCode;
+  return (CARE_LEVELS as readonly string[]).includes(v ?? '') ? (v as CareLevel) : undefined;
+}
+
 export const SERIOUSNESS_SYSTEM = 'http://terminology.hl7.org/CodeSystem/adverse-event-seriousness';
 export const OUTCOME_SYSTEM = 'http://terminology.hl7.org/CodeSystem/adverse-event-outcome';
 export const SEVERITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/adverse-event-severity';
@@ -78,6 +92,9 @@ export function adverseEventIssues(ae: AdverseEvent): Array<{ message: string; e
     if (ours.length === 0 && !e.valueCodeableConcept?.text) issues.push({ message: `A symptom is a code of ${SYMPTOM_SYSTEM} (or text)`, expression: `AdverseEvent.extension[${i}].valueCodeableConcept` });
     for (const c of ours) if (!symptomByCode(c.code)) issues.push({ message: `Unknown symptom code '${c.code ?? ''}' (see ValueSet reaction-symptoms)`, expression: `AdverseEvent.extension[${i}].valueCodeableConcept.coding` });
   });
+  (ae.extension ?? []).forEach((e, i) => {
+    if (e.url === EXT_CARE && !(CARE_LEVELS as readonly string[]).includes(e.valueCode ?? '')) issues.push({ message: `care is one of ${CARE_LEVELS.join(', ')}`, expression: `AdverseEvent.extension[${i}].valueCode` });
+  });
   for (const c of ae.event?.coding ?? []) {
     if (c.system === SYMPTOM_SYSTEM && !symptomByCode(c.code)) issues.push({ message: `Unknown symptom code '${c.code ?? ''}' (see ValueSet reaction-symptoms)`, expression: 'AdverseEvent.event.coding' });
   }
@@ -106,6 +123,7 @@ export interface AdverseEventDraft {
   /** `Practitioner/x` or `Patient/x`. */
   recorder?: string;
   locationId?: string;
+  care?: CareLevel;
 }
 
 const concept = (system: string, code: string, display: string | undefined): CodeableConcept => ({ coding: [{ system, code, ...(display ? { display } : {}) }] });
@@ -115,6 +133,7 @@ export function buildAdverseEvent(d: AdverseEventDraft): AdverseEvent {
   const symptoms = d.symptoms.map((c) => symptomByCode(c)).filter((s): s is Symptom => s !== undefined);
   const first = symptoms[0];
   const extension: Extension[] = symptoms.map((s) => ({ url: EXT_SYMPTOM, valueCodeableConcept: { coding: symptomCodings(s) } }));
+  if (d.care) extension.push({ url: EXT_CARE, valueCode: d.care });
   const eventCodings: Coding[] = first ? symptomCodings(first) : [];
   const text = d.text?.trim();
   return {

@@ -91,6 +91,10 @@ describe.each(backends())('AdverseEvent on %s', (backend) => {
     const noSubject = await request(t.url).post('/fhir/AdverseEvent').set(as('nurse')).send({ resourceType: 'AdverseEvent', actuality: 'actual', subject: { reference: `Group/x` } });
     expect(noSubject.status).toBeGreaterThanOrEqual(400);
     expect(noSubject.status).toBeLessThan(500);
+    const early = buildAdverseEvent({ patientId: alex, immunizationId: alexDose, symptoms: ['hives'], onset: '2026-10-30T10:00:00Z', recordedAt: '2026-11-02T10:12:00Z' });
+    const tooEarly = await request(t.url).post('/fhir/AdverseEvent').set(as('nurse')).send(early);
+    expect(tooEarly.status).toBe(422);
+    expect(tooEarly.body.issue[0].expression).toEqual(['AdverseEvent.date']);
     const schema = await request(t.url).post('/fhir/AdverseEvent').set(as('nurse')).send({ resourceType: 'AdverseEvent', actuality: 'maybe', subject: { reference: `Patient/${alex}` } });
     expect(schema.status).toBe(400);
   });

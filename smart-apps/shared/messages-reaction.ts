@@ -1,0 +1,40 @@
+/** The wallet's "I had a reaction" form (issue 24), in the one catalogue (merged into i18n.ts). */
+import type { Entry } from './i18n.js';
+
+export const REACTION_MESSAGES = {
+  'reaction.button': { en: 'I had a reaction', es: 'Tuve una reacción', ko: '이상 반응이 있었어요' },
+  'reaction.title': { en: 'Tell us about a reaction', es: 'Cuéntenos sobre una reacción', ko: '이상 반응 알리기' },
+  'reaction.after': { en: 'After: {vaccine}, {date}', es: 'Después de: {vaccine}, {date}', ko: '접종: {vaccine}, {date}' },
+  'reaction.emergency': {
+    en: 'If you have trouble breathing, swelling of the face or throat, or feel very unwell, call 911 now. This form does not reach anyone right away.',
+    es: 'Si tiene dificultad para respirar, hinchazón de la cara o la garganta, o se siente muy mal, llame al 911 ahora. Este formulario no llega a nadie de inmediato.',
+    ko: '숨쉬기 어렵거나 얼굴이나 목이 붓거나 몸이 매우 안 좋으면 지금 바로 911에 전화하세요. 이 양식은 누구에게도 즉시 전달되지 않습니다.',
+  },
+  'reaction.symptoms': { en: 'What did you notice? Choose all that apply.', es: '¿Qué notó? Elija todo lo que corresponda.', ko: '어떤 증상이 있었나요? 해당하는 것을 모두 고르세요.' },
+  'reaction.onset': { en: 'When did it start?', es: '¿Cuándo empezó?', ko: '언제 시작되었나요?' },
+  'reaction.words': { en: 'In your own words (optional)', es: 'Con sus propias palabras (opcional)', ko: '직접 설명해 주세요(선택)' },
+  'reaction.wordsHint': { en: 'For example: where, how strong, what helped.', es: 'Por ejemplo: dónde, qué tan fuerte, qué le ayudó.', ko: '예: 어디가, 얼마나 심했는지, 무엇이 도움이 되었는지.' },
+  'reaction.care': { en: 'Did you need medical care?', es: '¿Necesitó atención médica?', ko: '치료를 받아야 했나요?' },
+  'reaction.care.none': { en: 'No', es: 'No', ko: '아니요' },
+  'reaction.care.doctor': { en: 'I saw a doctor or nurse', es: 'Fui al médico o a la enfermera', ko: '의사나 간호사에게 진료받았어요' },
+  'reaction.care.emergency': { en: 'I went to an emergency room or urgent care', es: 'Fui a urgencias', ko: '응급실이나 긴급 진료소에 갔어요' },
+  'reaction.care.hospital': { en: 'I stayed in hospital', es: 'Me quedé en el hospital', ko: '입원했어요' },
+  'reaction.now': { en: 'How are you now?', es: '¿Cómo se siente ahora?', ko: '지금은 어떠세요?' },
+  'reaction.now.resolved': { en: 'I am well again', es: 'Ya estoy bien', ko: '다 나았어요' },
+  'reaction.now.recovering': { en: 'Getting better', es: 'Mejorando', ko: '나아지고 있어요' },
+  'reaction.now.ongoing': { en: 'Not better yet', es: 'Todavía no mejoro', ko: '아직 나아지지 않았어요' },
+  'reaction.send': { en: 'Send to the clinic', es: 'Enviar a la clínica', ko: '의료기관에 보내기' },
+  'reaction.cancel': { en: 'Back to my vaccinations', es: 'Volver a mis vacunas', ko: '내 예방접종으로 돌아가기' },
+  'reaction.needSymptom': { en: 'Choose at least one symptom, or describe what happened.', es: 'Elija al menos un síntoma o describa lo que pasó.', ko: '증상을 하나 이상 고르거나 무슨 일이 있었는지 적어 주세요.' },
+  'reaction.needOnset': { en: 'Enter when it started (not in the future).', es: 'Indique cuándo empezó (no en el futuro).', ko: '시작된 때를 입력하세요(미래 시각은 안 됩니다).' },
+  'reaction.beforeDose': { en: 'It cannot have started before the vaccination ({date}).', es: 'No puede haber empezado antes de la vacuna ({date}).', ko: '예방접종({date}) 이전에 시작되었을 수는 없습니다.' },
+  'reaction.needOther': { en: 'You chose "something else": please describe it.', es: 'Eligió "otra cosa": descríbala, por favor.', ko: '"기타"를 선택하셨습니다. 설명을 적어 주세요.' },
+  'reaction.sent': {
+    en: 'Thank you. Your report is on your record, and clinic staff will review it. If you feel worse, call your doctor.',
+    es: 'Gracias. Su informe está en su expediente y el personal de la clínica lo revisará. Si se siente peor, llame a su médico.',
+    ko: '감사합니다. 보고가 기록에 저장되었고 의료기관 직원이 검토합니다. 증상이 나빠지면 의사에게 연락하세요.',
+  },
+  'reaction.reported': { en: 'You reported a reaction: {symptoms}', es: 'Informó una reacción: {symptoms}', ko: '보고한 이상 반응: {symptoms}' },
+  'reaction.reviewed': { en: 'reviewed by the clinic', es: 'revisada por la clínica', ko: '의료기관 검토 완료' },
+  'reaction.pending': { en: 'waiting for the clinic to review', es: 'pendiente de revisión por la clínica', ko: '의료기관 검토 대기 중' },
+} satisfies Record<string, Entry>;
