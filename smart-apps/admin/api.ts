@@ -129,7 +129,7 @@ export async function signOut(): Promise<void> {
 }
 
 /** The bearer of the current operator: the staff access token, else the break-glass token. */
-function bearer(): string {
+export function bearer(): string {
   return client?.state.tokenResponse?.access_token ?? breakGlassToken() ?? '';
 }
 

@@ -9,7 +9,7 @@
 import { h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { symptomText } from '../shared/symptoms.js';
-import { adminCall } from './api.js';
+import { adminCall, bearer, hubUrl } from './api.js';
 import type { AdverseEvent, Bundle } from 'fhir/r4';
 import { symptomsOf } from '../../src/safety/adverse-event.js';
 import { load, table, when } from './ui.js';
@@ -17,6 +17,19 @@ import { load, table, when } from './ui.js';
 interface Alert {
   adverseEventId: string; patientId: string | null; locationId: string | null; seriousness: string | null; symptoms: string[];
   patientReported: boolean; onset: string | null; raisedAt: string; acknowledgedAt: string | null; acknowledgedBy: string | null;
+}
+
+/**
+ * The VAERS report of an event, as the printable page in a new tab (the console's token stays in this page: the
+ * page is fetched with it and handed over as a blob), to read over, print or save as PDF, and submit on vaers.hhs.gov.
+ */
+async function openVaers(adverseEventId: string): Promise<void> {
+  const tab = window.open('', '_blank');
+  const res = await fetch(hubUrl(`/admin/safety/vaers/${encodeURIComponent(adverseEventId)}/print`), { headers: { authorization: `Bearer ${bearer()}` } });
+  const html = await res.text();
+  const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+  if (tab) tab.location.href = url;
+  else location.assign(url);
 }
 
 export function safetyView(): Node[] {
@@ -32,9 +45,11 @@ export function safetyView(): Node[] {
       a.symptoms.map((s) => symptomText(s)).join(', '),
       a.seriousness ?? '',
       a.patientReported ? t('safety.byPerson') : t('safety.byStaff'),
-      a.acknowledgedAt
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', 'data-vaers': a.adverseEventId, onclick: () => void openVaers(a.adverseEventId) }, t('safety.vaers')),
+        a.acknowledgedAt
         ? t('safety.acknowledged', { time: when(a.acknowledgedAt) })
-        : h('button', { type: 'button', 'data-ack': a.adverseEventId, onclick: () => void adminCall(`/admin/safety/alerts/${encodeURIComponent(a.adverseEventId)}/acknowledge`, { method: 'POST' }).then(refresh, refresh) }, t('safety.acknowledge')),
+        : h('button', { type: 'button', 'data-ack': a.adverseEventId, onclick: () => void adminCall(`/admin/safety/alerts/${encodeURIComponent(a.adverseEventId)}/acknowledge`, { method: 'POST' }).then(refresh, refresh) }, t('safety.acknowledge'))),
     ]))];
   });
   const reports = h('div', { id: 'safety-reports' });

@@ -215,6 +215,7 @@ export const ADMIN_MESSAGES = {
   'safety.reported': { en: 'Reported', es: 'Informada', ko: '보고 일시' },
   'safety.words': { en: 'In their words', es: 'En sus palabras', ko: '본인 설명' },
   'safety.review': { en: 'Reviewed', es: 'Revisada', ko: '검토 완료' },
+  'safety.vaers': { en: 'VAERS report', es: 'Informe VAERS', ko: 'VAERS 보고서' },
   'safety.acknowledge': { en: 'Acknowledge', es: 'Confirmar', ko: '확인' },
   'safety.acknowledged': { en: 'Acknowledged {time}', es: 'Confirmado {time}', ko: '{time} 확인함' },
 } satisfies Record<string, Entry>;

@@ -1,7 +1,7 @@
 /**
  * Plugs "after the shot" into the hub: adverse events as FHIR AdverseEvent (rules, the dose's reactions, the
  * registry's VXU, operators' alerts), the operators' alert list, and the observation wait after a dose with the
- * clinic's check-out API.
+ * clinic's check-out API, and VAERS reports of serious events.
  */
 import type { Hub } from '../app.js';
 import type { ModuleRegistry } from '../wiring-types.js';
@@ -12,11 +12,13 @@ import { loadProducts } from '../scheduling/products.js';
 import { observationWaitInterceptor } from './observation/hooks.js';
 import { createObservationRouter } from './observation/routes.js';
 import { loadObservationRules } from './observation/rules.js';
+import { createVaersRouter } from './vaers/routes.js';
 
 export function wireSafety(hub: Hub, registry: ModuleRegistry): void {
   registry.addInterceptor(adverseEventInterceptor({ repo: hub.repo, baseUrl: hub.config.baseUrl }));
   const operatorOnly = requireAdmin(registry, (e) => hub.audit(e));
   hub.app.use(createSafetyAlertRouter({ db: hub.db, requireAdmin: operatorOnly }));
+  hub.app.use(createVaersRouter({ db: hub.db, repo: hub.repo, requireAdmin: operatorOnly }));
   // Read now, so a bad rules file stops the start instead of the first dose.
   const rules = loadObservationRules();
   registry.addInterceptor(observationWaitInterceptor({ repo: hub.repo, rules: () => rules }));
