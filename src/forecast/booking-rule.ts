@@ -1,8 +1,8 @@
 /**
  * Booking's next-dose rule by CDC's CDSi (src/scheduling/next-dose-rule.ts): the person's record as stored, forecast
  * as of the slot's day, and the vaccine group whose next dose the slot's product is allowed for. A second dose or a
- * booster is then bookable from CDSi's earliest valid date (its own 4-day grace included), whatever product the
- * first dose was, and the refusal names the products allowed. A product no group forecasts as the person's next
+ * booster is then bookable from CDSi's forecast earliest date (minimum age and interval; the 4-day grace only forgives
+ * a dose already given early, it is not planned on), whatever product the first dose was, and the refusal names the products allowed. A product no group forecasts as the person's next
  * dose (the series is complete, or the person is too young or too old for it) is left to the product rule, so
  * the hub never refuses a booking on a forecast it could not place.
  */

@@ -10,7 +10,7 @@ import type { Queryable } from '../store/db.js';
 export interface NextDoseDecision {
   vaccineGroup: string;
   doseNumber?: number;
-  /** Earliest valid date (YYYY-MM-DD), CDSi's, grace period included. */
+  /** CDSi's forecast earliest date (YYYY-MM-DD): minimum age and interval, without the grace that forgives a dose given early. */
   earliest?: string;
   /** Recommended date (YYYY-MM-DD). */
   due?: string;
