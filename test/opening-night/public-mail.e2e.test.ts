@@ -97,7 +97,7 @@ describe.each(backends())('public mail on %s', (backend) => {
     expect(confirmation.text).toContain('Cuándo: martes, 3 de diciembre de 2030');
     expect(confirmation.text).toMatch(/9:00\s?a\.\s?m\.\s?CST/);
     expect(confirmation.text).not.toMatch(/15:00|GMT|UTC/);
-    expect(confirmation.text).toContain('Vacuna: COMIRNATY (2023-2024 formula, 12 years and older)');
+    expect(confirmation.text).toContain('Vacuna: COMIRNATY (fórmula 2023-2024, 12 años o más)');
     expect(confirmation.text).toMatch(/Dónde: Clinic \w+, 1 Main St, Chicago, MA 01201/);
     expect(confirmation.text).toContain('Mapa: https://www.openstreetmap.org/search?query=1%20Main%20St');
     expect(confirmation.text).toContain(`Referencia de la cita: ${appointmentId}`);

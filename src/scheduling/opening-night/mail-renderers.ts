@@ -24,6 +24,7 @@ import type { Queryable } from '../../store/db.js';
 import { ADMISSION_MAIL_KIND, type AdmissionMailPayload } from '../waiting-room/admission-notices.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import type { ProductCatalogue } from '../products.js';
+import { loadVaccineNames, vaccineNameIn } from '../vaccine-names.js';
 
 export const SUPPLY_SHORTFALL_KIND = 'appointment-supply-shortfall';
 export const REMINDER_KIND = 'appointment-reminder';
@@ -79,15 +80,17 @@ export interface SchedulingMailDeps {
  * address and a map link (src/scheduling/public-mail.ts).
  */
 export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string, OutboxRenderer> {
-  const productName = (cvx: unknown): string | undefined => (typeof cvx === 'string' && cvx ? (deps.products.get(cvx)?.name ?? `CVX ${cvx}`) : undefined);
+  // The one name of each vaccine, in the mail's language (the apps show the same names).
+  const names = loadVaccineNames(deps.products.products);
+  const productName = (cvx: unknown, language: MailLanguage): string | undefined => (typeof cvx === 'string' && cvx ? (vaccineNameIn(names, cvx, language) ?? `CVX ${cvx}`) : undefined);
   const readAppointment = async (id: string): Promise<Appointment | undefined> =>
     (await deps.repo.readOptional<AnyResource>('Appointment', id)) as unknown as Appointment | undefined;
   /** When, what and where of an appointment, from the Appointment and its Location as they are now. */
-  const factsOf = async (appt: Appointment): Promise<AppointmentFacts> => {
+  const factsOf = async (appt: Appointment, language: MailLanguage): Promise<AppointmentFacts> => {
     const locationId = appt.participant?.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.reference?.slice('Location/'.length);
     const location = locationId ? ((await deps.repo.readOptional<AnyResource>('Location', locationId)) as unknown as Location | undefined) : undefined;
     const cvx = appt.extension?.find((e) => e.url === EXT_VACCINE_PRODUCT)?.valueCoding?.code;
-    return { start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), productName: productName(cvx), location, reference: shownReference(appt) };
+    return { start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), productName: productName(cvx, language), location, reference: shownReference(appt) };
   };
   const languageOf = async (payloadLanguage: unknown, patientId: string | null): Promise<MailLanguage> => {
     if (typeof payloadLanguage === 'string' && payloadLanguage) return mailLanguage(payloadLanguage);
@@ -100,23 +103,25 @@ export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string
       if (!p.appointmentId || !p.email) throw permanent('booking confirmation row without appointment or address');
       const appt = await readAppointment(p.appointmentId);
       if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
-      return { to: p.email, ...bookedMail(await languageOf(p.language, row.recipient_patient_id), await factsOf(appt)) };
+      const language = await languageOf(p.language, row.recipient_patient_id);
+      return { to: p.email, ...bookedMail(language, await factsOf(appt, language)) };
     },
     async [SUPPLY_SHORTFALL_KIND](row) {
       const p = row.payload as { appointmentId?: string; productCvx?: string; start?: string; substitutes?: Array<{ productCvx: string; slotIds: string[] }> };
       const to = await emailOf(deps.repo, row);
       const appt = p.appointmentId ? await readAppointment(p.appointmentId) : undefined;
-      const facts = appt ? await factsOf(appt) : { start: p.start, timeZone: deps.timeZone, reference: p.appointmentId ?? '' };
-      const substitutes = (p.substitutes ?? []).map((s) => ({ productName: productName(s.productCvx) ?? s.productCvx, places: s.slotIds.length }));
       const language = await languageOf(undefined, row.recipient_patient_id);
-      return { to, ...shortfallMail(language, { ...facts, lateProductName: productName(p.productCvx) ?? '', substitutes }) };
+      const facts = appt ? await factsOf(appt, language) : { start: p.start, timeZone: deps.timeZone, reference: p.appointmentId ?? '' };
+      const substitutes = (p.substitutes ?? []).map((s) => ({ productName: productName(s.productCvx, language) ?? s.productCvx, places: s.slotIds.length }));
+      return { to, ...shortfallMail(language, { ...facts, lateProductName: productName(p.productCvx, language) ?? '', substitutes }) };
     },
     async [REMINDER_KIND](row) {
       const p = row.payload as { appointmentId?: string; email?: string; language?: string };
       if (!p.appointmentId || !p.email) throw permanent('reminder row without appointment or address');
       const appt = await readAppointment(p.appointmentId);
       if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
-      return { to: p.email, ...reminderMail(await languageOf(p.language, row.recipient_patient_id), await factsOf(appt)) };
+      const language = await languageOf(p.language, row.recipient_patient_id);
+      return { to: p.email, ...reminderMail(language, await factsOf(appt, language)) };
     },
   };
 }
