@@ -26,6 +26,8 @@ export interface WaitingRoomEvent {
   postCount: number;
   doneCount: number;
   version: number;
+  /** Gap positions (numbers reserved and never handed out) the frontier has been credited for, in all. */
+  gapsCredited?: number;
 }
 
 export function effectiveRatePerMinute(e: WaitingRoomEvent): number {

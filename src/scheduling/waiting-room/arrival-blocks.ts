@@ -7,17 +7,19 @@
  * `maxAgeMs` (which bounds how far arrival order across processes can be out of step) and a pre-queue block is
  * never used at or after opening. Numbers left unused when a block retires are gaps. The frontier moves through
  * positions at the configured rate, so passing a gap would cost admission time; once the frontier has passed a gap
- * this process credits it back to the frontier (`creditPassedGaps`, from the room's refresh), so admission counts
- * people, not numbers, without admitting anyone early (a gap is credited only after it has been paid for).
+ * it is credited back to the frontier (`creditPassedGaps`, from the room's refresh), so admission counts people,
+ * not numbers, without admitting anyone early (a gap is credited only after it has been paid for). Gaps are rows
+ * (waiting_room_gap, written when the block retires) that any process credits, so a process killed with kill -9
+ * loses at most the unused part of the block it was handing out, never the gaps of its earlier blocks.
  * The block size follows demand: doubled when a block runs out while young (the next join came within its
  * lifetime), shrunk to what was used when one expires, back to one when a used-up block is retired by a join that
  * came after its lifetime. A quiet event therefore reserves one number per join and has no gaps at all: two people
  * are two arrivals at places 1 and 2 (a first block of 8 once made them 9 arrivals, the second at place 9).
  */
-import type { Queryable } from '../../store/db.js';
+import type { Db } from '../../store/db.js';
 import { waitingRoomGaps } from './metrics.js';
 import { positionOf, type WaitingRoomEvent } from './admission.js';
-import { creditGaps, giveBackArrivals, reserveArrivals, type Arrival } from './store.js';
+import { creditPassedGapRows, gapRowsDue, giveBackArrivals, placePreQueueGaps, reserveArrivals, saveGap, type Arrival } from './store.js';
 
 interface Block {
   phase: 'p' | 'o';
@@ -42,16 +44,14 @@ export class ArrivalBlocks {
   private readonly reserving = new Map<string, Promise<void>>();
   private readonly nextSize = new Map<string, number>();
   private readonly retiring = new Set<Promise<void>>();
-  /** Gaps the frontier passed whose credit failed to be written: retried. */
-  private readonly owed = new Map<string, number>();
-  /** Unused numbers of retired blocks, per event, not yet credited (ranges of consecutive numbers). */
-  private readonly gaps = new Map<string, Array<{ phase: 'p' | 'o'; first: number; count: number }>>();
+  /** Gaps noted whose row could not be written yet (database busy or gone): written at the next refresh. */
+  private readonly unsaved = new Map<string, Array<{ phase: 'p' | 'o'; first: number; count: number }>>();
   readonly maxSize: number;
   readonly maxAgeMs: number;
   private readonly initialSize: number;
   private readonly now: () => number;
 
-  constructor(private readonly db: Queryable, opts: ArrivalBlocksOptions = {}) {
+  constructor(private readonly db: Db, opts: ArrivalBlocksOptions = {}) {
     this.maxSize = opts.maxSize ?? 64;
     this.initialSize = Math.min(this.maxSize, opts.initialSize ?? 1);
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
@@ -79,7 +79,10 @@ export class ArrivalBlocks {
   /** Retires every block (crediting its unused numbers) and waits for the credits to be written. */
   async close(): Promise<void> {
     for (const [id, b] of this.blocks) void this.retire(id, b);
-    await Promise.all([...this.reserving.values(), ...this.retiring].map((p) => p.catch(() => undefined)));
+    // A tail that could not be given back is noted as a gap once the give-back answered: wait for that one too.
+    while (this.reserving.size || this.retiring.size) {
+      await Promise.all([...this.reserving.values(), ...this.retiring].map((p) => p.catch(() => undefined)));
+    }
   }
 
   private usable(b: Block, at: number): boolean {
@@ -131,52 +134,45 @@ export class ArrivalBlocks {
     return p;
   }
 
-  /** Numbers reserved by this process that will never be handed out (also used by joinQueue for a lost race). */
+  /**
+   * Numbers reserved by this process that will never be handed out (also used by joinQueue for a lost race): a
+   * gap row, written now (kept in memory and retried while the database cannot take it).
+   */
   noteGap(eventId: string, phase: 'p' | 'o', first: number, count = 1): void {
-    let list = this.gaps.get(eventId);
-    if (!list) this.gaps.set(eventId, (list = []));
-    list.push({ phase, first, count });
+    const p = saveGap(this.db, eventId, phase, first, count).catch(() => {
+      let list = this.unsaved.get(eventId);
+      if (!list) this.unsaved.set(eventId, (list = []));
+      list.push({ phase, first, count });
+    });
+    this.retiring.add(p);
+    void p.finally(() => this.retiring.delete(p));
   }
 
-  /** Gap numbers noted and not yet credited, per event. */
-  pendingGaps(eventId: string): number {
-    return (this.gaps.get(eventId) ?? []).reduce((sum, g) => sum + g.count, this.owed.get(eventId) ?? 0);
+  /** Gap numbers of this process not yet written to the database (their rows are everyone's once written). */
+  unsavedGaps(eventId: string): number {
+    return (this.unsaved.get(eventId) ?? []).reduce((sum, g) => sum + g.count, 0);
   }
 
   /**
-   * Credits to the frontier the gaps it has already passed (their positions are at or below `frontier`), so the
-   * time spent passing them is given back. Called with a freshly read event row; one UPDATE when there is any.
+   * Credits to the frontier the gaps it has already passed (their positions are at or below `frontier`), whoever
+   * noted them, so the time spent passing them is given back. Called with a freshly read event row: one cheap read
+   * when nothing is due, a short transaction when something is.
    */
   async creditPassedGaps(e: WaitingRoomEvent, frontier: number, now: number): Promise<number> {
-    const list = this.gaps.get(e.id) ?? [];
     if (now < e.opensAt) return 0;
-    let passed = this.owed.get(e.id) ?? 0;
-    this.owed.delete(e.id);
-    const keep: typeof list = [];
-    for (const g of list) {
-      if (g.phase === 'o') {
-        // Open-phase positions are preCount + n: consecutive, so a range is passed from its start up.
-        const n = Math.max(0, Math.min(g.count, Math.floor(frontier) - (e.preCount + g.first) + 1));
-        passed += n;
-        if (n < g.count) keep.push({ phase: 'o', first: g.first + n, count: g.count - n });
-      } else {
-        // Pre-queue numbers land at shuffled positions: check each one.
-        for (let i = 0; i < g.count; i++) {
-          const pos = positionOf(e, { p: 'p', n: g.first + i }, now);
-          if (pos !== undefined && pos <= frontier) passed++;
-          else keep.push({ phase: 'p', first: g.first + i, count: 1 });
-        }
-      }
+    const unsaved = this.unsaved.get(e.id);
+    if (unsaved?.length) {
+      this.unsaved.delete(e.id);
+      for (const g of unsaved) this.noteGap(e.id, g.phase, g.first, g.count);
     }
-    if (passed === 0) return 0;
-    this.gaps.set(e.id, keep);
-    const p = creditGaps(this.db, e.id, passed, new Date(now)).then(
-      () => void waitingRoomGaps.inc({ event: e.id }, passed),
-      // Not credited (database busy or gone): owed, retried at the next refresh.
-      () => void this.owed.set(e.id, (this.owed.get(e.id) ?? 0) + passed),
-    );
-    this.retiring.add(p);
-    await p.finally(() => this.retiring.delete(p));
+    const due = await gapRowsDue(this.db, e.id, Math.floor(frontier));
+    if (due.unplaced) {
+      // Pre-queue numbers land at shuffled positions, known from opening on: placed once, by whoever looks first.
+      await placePreQueueGaps(this.db, e.id, (n) => positionOf(e, { p: 'p', n }, now));
+    }
+    if (!due.passed && !due.unplaced) return 0;
+    const passed = await creditPassedGapRows(this.db, e.id, Math.floor(frontier), new Date(now));
+    if (passed > 0) waitingRoomGaps.inc({ event: e.id }, passed);
     return passed;
   }
 }

@@ -30,6 +30,7 @@ interface EventRow {
   post_count: number;
   done_count: number;
   version: number;
+  gaps_credited?: number;
 }
 
 function fromRow(r: EventRow): WaitingRoomEvent {
@@ -39,6 +40,7 @@ function fromRow(r: EventRow): WaitingRoomEvent {
     sessionSeconds: Number(r.session_seconds), paused: r.paused, queueAll: r.queue_all, capped: r.capped,
     frontierBase: Number(r.frontier_base), rateSince: Date.parse(r.rate_since), preCount: Number(r.pre_count),
     postCount: Number(r.post_count), doneCount: Number(r.done_count), version: Number(r.version),
+    gapsCredited: Number(r.gaps_credited ?? 0),
   };
 }
 
@@ -143,10 +145,99 @@ export async function creditGaps(db: Queryable, eventId: string, gaps: number, n
   await db.query(
     `UPDATE waiting_room_event SET
         frontier_base = LEAST(pre_count + post_count, ${foldedFrontierSql('$2')} + $3::double precision),
-        rate_since = ${advancedRateSinceSql('$2')}
+        rate_since = ${advancedRateSinceSql('$2')},
+        gaps_credited = gaps_credited + $3::bigint
       WHERE id = $1`,
     [eventId, now.toISOString(), gaps],
   );
+}
+
+/** Writes a gap: an open-phase range as one row at its known position, pre-queue numbers one row each (shuffled). */
+export async function saveGap(db: Queryable, eventId: string, phase: 'p' | 'o', first: number, count: number): Promise<void> {
+  if (phase === 'o') {
+    await db.query(
+      `INSERT INTO waiting_room_gap (event_id, phase, first_number, count, position)
+       SELECT id, 'open', $2::bigint, $3::bigint, pre_count + $2::bigint FROM waiting_room_event WHERE id = $1
+       ON CONFLICT DO NOTHING`,
+      [eventId, first, count],
+    );
+  } else {
+    await db.query(
+      `INSERT INTO waiting_room_gap (event_id, phase, first_number, count)
+       SELECT $1, 'pre', n, 1 FROM generate_series($2::bigint, $2::bigint + $3::bigint - 1) AS n ON CONFLICT DO NOTHING`,
+      [eventId, first, count],
+    );
+  }
+}
+
+/** Whether any gap row of the event is passed by `frontier`, and whether pre-queue rows still wait for a position. */
+export async function gapRowsDue(db: Queryable, eventId: string, frontier: number): Promise<{ passed: boolean; unplaced: boolean }> {
+  const r = await db.query<{ passed: boolean | null; unplaced: boolean | null }>(
+    `SELECT bool_or(position <= $2::bigint) AS passed, bool_or(position IS NULL) AS unplaced
+       FROM waiting_room_gap WHERE event_id = $1 AND (position IS NULL OR position <= $2::bigint)`,
+    [eventId, frontier],
+  );
+  return { passed: r.rows[0]?.passed === true, unplaced: r.rows[0]?.unplaced === true };
+}
+
+/** Gives pre-queue gap rows their shuffled position (after opening, when the shuffle is fixed), in batches. */
+export async function placePreQueueGaps(db: Queryable, eventId: string, positionOf: (n: number) => number | undefined): Promise<void> {
+  const rows = (await db.query<{ first_number: number }>(
+    `SELECT first_number FROM waiting_room_gap WHERE event_id = $1 AND phase = 'pre' AND position IS NULL LIMIT 10000`,
+    [eventId],
+  )).rows;
+  const numbers: number[] = [];
+  const positions: number[] = [];
+  for (const r of rows) {
+    const pos = positionOf(Number(r.first_number));
+    if (pos !== undefined) {
+      numbers.push(Number(r.first_number));
+      positions.push(pos);
+    }
+  }
+  if (!numbers.length) return;
+  await db.query(
+    `UPDATE waiting_room_gap g SET position = u.pos FROM unnest($2::bigint[], $3::bigint[]) AS u(n, pos)
+      WHERE g.event_id = $1 AND g.phase = 'pre' AND g.first_number = u.n AND g.position IS NULL`,
+    [eventId, numbers, positions],
+  );
+}
+
+/**
+ * Credits the gap positions at or below `frontier` and removes them (a range passed in part keeps its rest), in
+ * one transaction; rows another process is crediting are skipped (SKIP LOCKED), so each is credited once.
+ */
+export async function creditPassedGapRows(db: Db, eventId: string, frontier: number, now: Date): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = (await tx.query<{ phase: 'pre' | 'open'; first_number: number; count: number; position: number }>(
+      `SELECT phase, first_number, count, position FROM waiting_room_gap
+        WHERE event_id = $1 AND position <= $2::bigint FOR UPDATE SKIP LOCKED`,
+      [eventId, frontier],
+    )).rows;
+    let passed = 0;
+    for (const r of rows) {
+      const count = Number(r.count);
+      const n = Math.min(count, frontier - Number(r.position) + 1);
+      passed += n;
+      if (n >= count) {
+        await tx.query('DELETE FROM waiting_room_gap WHERE event_id = $1 AND phase = $2 AND first_number = $3', [eventId, r.phase, r.first_number]);
+      } else {
+        await tx.query(
+          `UPDATE waiting_room_gap SET first_number = first_number + $4::bigint, count = count - $4::bigint, position = position + $4::bigint
+            WHERE event_id = $1 AND phase = $2 AND first_number = $3`,
+          [eventId, r.phase, r.first_number, n],
+        );
+      }
+    }
+    if (passed > 0) await creditGaps(tx, eventId, passed, now);
+    return passed;
+  });
+}
+
+/** Gap numbers written and not yet credited (tests and the operator's view). */
+export async function pendingGapCount(db: Queryable, eventId: string): Promise<number> {
+  const r = await db.query<{ n: number | null }>('SELECT sum(count)::bigint AS n FROM waiting_room_gap WHERE event_id = $1', [eventId]);
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 export interface JoinResult {
