@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import type { Db } from './store/db.js';
-import { PgDb } from './store/pg-db.js';
+import { NEVER_WAITS, type Db } from './store/db.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, PgDb } from './store/pg-db.js';
+import { connectionBudget, DEFAULT_PIPELINES, DEFAULT_POOL_MAX, serverConnectionLimits } from './store/connection-budget.js';
 import { DATABASE_RETRY_AFTER_SECONDS } from './store/db-unavailable.js';
 import { PgliteDb } from './store/pglite-db.js';
 import { migrate } from './store/migrate.js';
@@ -40,8 +41,8 @@ export interface Hub {
   logger: Logger;
   app: Express;
   fhir: FhirContext;
-  /** Start-up state shown by /readyz. */
-  status: { seeding: boolean };
+  /** Start-up and shutdown state shown by /readyz. */
+  status: { seeding: boolean; draining?: boolean };
   /** Handlers tried before Express for the hottest endpoints; each returns true when it answered. */
   fastPaths: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean>;
   /** Checks a module runs in front of the FHIR router as Express middleware, for the fast POST lane to run too. */
@@ -59,8 +60,19 @@ export interface Hub {
   stillOpen(): { waitingFor?: string; notYetClosed: string[]; httpConnections: number };
 }
 
-export async function openDb(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Db> {
-  return config.databaseUrl ? new PgDb(config.databaseUrl) : PgliteDb.open(config.dataDir);
+export async function openDb(config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'cluster'>>): Promise<Db> {
+  if (!config.databaseUrl) return PgliteDb.open(config.dataDir);
+  const c = config.cluster;
+  if (!c) return new PgDb(config.databaseUrl);
+  // Several nodes (or workers), or a pool size given: the per-process share of the server's max_connections.
+  let pool = DEFAULT_POOL_MAX;
+  let pipelines = DEFAULT_PIPELINES;
+  if (c.nodesGiven || c.processesPerNode > 1 || c.poolMax !== undefined) {
+    const limits = await serverConnectionLimits(config.databaseUrl, DEFAULT_CONNECT_TIMEOUT_MS);
+    ({ pool, pipelines } = connectionBudget({ ...limits, reservedOther: c.reservedConnections, processes: c.nodes * c.processesPerNode, poolMax: c.poolMax }));
+  }
+  const replicas = c.readUrls.length ? { urls: c.readUrls, maxLagMs: c.readMaxLagMs, poolMax: pool } : undefined;
+  return new PgDb(config.databaseUrl, pool, pipelines, DEFAULT_CONNECT_TIMEOUT_MS, replicas);
 }
 
 export interface HubOptions {
@@ -109,7 +121,8 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   closers.push({ name: 'sign-in code deliveries', fn: () => deliveriesSettled() });
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Whose X-Forwarded-For names the client (rate limits per address): loopback unless TRUST_PROXY says more.
+  app.set('trust proxy', config.cluster?.trustProxy ?? ['loopback']);
   app.set('query parser', 'extended');
   app.use((req, res, next) => {
     const requestId = requestIdOf(req);
@@ -129,10 +142,17 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const status = { seeding: false };
+  const status: Hub['status'] = { seeding: false };
   app.get('/readyz', async (_req, res) => {
     try {
-      await db.query('SELECT 1');
+      if (status.draining) {
+        // Stopping (SIGTERM): the load balancer takes this node out while requests in flight finish.
+        res.status(503).json({ status: 'draining', database: db.kind });
+        return;
+      }
+      // On a pipelined connection (NEVER_WAITS): a pool busy with bookings must not make a health check time out
+      // and a balancer take a healthy node out.
+      await db.query(`${NEVER_WAITS}SELECT 1`);
       if (status.seeding) {
         res.status(503).json({ status: 'seeding', database: db.kind });
         return;

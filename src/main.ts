@@ -32,6 +32,10 @@ program
   .option('--iis-mllp-port <port>', 'MLLP port EHRs send VXU/QBP to (default IIS_INBOUND_MLLP_PORT; off when unset)')
   .option('--iis-soap-path <path>', 'path of the CDC SOAP web service for EHRs (default IIS_INBOUND_SOAP_PATH or /iis/soap; off to turn off)')
   .action(async (opts: { seedDemo?: boolean; workers?: string; iisMllpPort?: string; iisSoapPath?: string }) => {
+    // Every worker is a hub process with its own connections: the connection budget counts them.
+    // (in the environment, which the workers inherit, so every module that splits a limit sees it too).
+    const workersGiven = Number(opts.workers ?? process.env.WORKERS ?? 1);
+    if (Number.isInteger(workersGiven) && workersGiven > 1) process.env.VAXHUB_PROCESSES_PER_NODE = String(Math.min(64, workersGiven));
     const config = loadConfig({
       ...process.env,
       ...(opts.iisMllpPort !== undefined ? { IIS_INBOUND_MLLP_PORT: opts.iisMllpPort } : {}),

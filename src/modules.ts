@@ -2,6 +2,7 @@
  * Wires the capability modules into the hub. Each capability exports one `wireX(hub, registry)` from its
  * own folder's wiring.ts; this is the only file that knows all of them.
  */
+import proxyaddr from 'proxy-addr';
 import type { ServerResponse } from 'node:http';
 import type { Hub } from './app.js';
 import type { ModuleRegistry } from './wiring-types.js';
@@ -74,7 +75,8 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireMail(hub, { ...night.mailRenderers, ...clinicMail });
   wireFrontDesk(hub, registry);
   // /waiting-room/status is answered before Express: it is polled by everyone waiting.
-  hub.fastPaths.push(createFastStatus({ room: night.room, statusPerIpPerMinute: night.config.limits.statusPerIp }));
+  const trustProxy = hub.app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  hub.fastPaths.push(createFastStatus({ room: night.room, statusPerIpPerMinute: night.config.limits.statusPerIp, clientIp: (req) => proxyaddr(req, trustProxy) }));
   wireIis(hub, registry);
   wireSync(hub, registry);
   await wireApps(hub, registry, { notifyOnAdmission: night.config.notifyOnAdmission });

@@ -37,7 +37,12 @@ export function stopOnSignals(hub: Hub, deadlineMs: number): void {
       hub.logger.error({ deadlineMs, stillOpen: report() }, 'shutdown deadline passed: exiting with work still open');
       process.exit(1);
     }, deadlineMs);
-    hub.close().then(
+    // Behind a load balancer: /readyz answers 503 "draining" first, and the hub keeps serving for
+    // SHUTDOWN_DRAIN_NOTICE_MS, so the balancer's health checks take it out before it stops accepting connections
+    // (a request sent on a connection the hub has just closed would be lost to the client, not retried elsewhere).
+    hub.status.draining = true;
+    const notice = Math.min(hub.config.shutdownDrainNoticeMs ?? 0, Math.max(0, deadlineMs - hub.config.shutdownGraceMs - 1000));
+    new Promise((r) => setTimeout(r, notice)).then(() => hub.close()).then(
       () => {
         hub.logger.info({ ms: Date.now() - stopping!.at }, 'stopped');
         process.exit(0);

@@ -24,6 +24,8 @@ export interface Config {
   seedDemo: boolean;
   /** Drain time for graceful shutdown. */
   shutdownGraceMs: number;
+  /** SHUTDOWN_DRAIN_NOTICE_MS: on SIGTERM, /readyz answers 503 this long before the hub stops accepting connections. */
+  shutdownDrainNoticeMs?: number;
   smtpUrl?: string;
   /** Development only: with no SMTP_URL, outgoing mail is written here as .eml files (src/notify/mail-dir.ts). */
   mailDir?: string;
@@ -54,6 +56,57 @@ export interface Config {
   noShowGraceMinutes: number;
   /** How often the no-show sweep runs (NO_SHOW_SWEEP_MS, default one minute). */
   noShowSweepMs: number;
+  /** Several hub nodes on one PostgreSQL (README: Several hub nodes). */
+  cluster: ClusterConfig;
+}
+
+export interface ClusterConfig {
+  /** HUB_NODES: hub nodes (machines or containers) sharing the database; with `--workers`, each runs that many processes. */
+  nodes: number;
+  /** Set when HUB_NODES was given: the connection budget is then derived from the server's max_connections. */
+  nodesGiven: boolean;
+  /** Hub processes on this node (`serve --workers`); 1 otherwise. */
+  processesPerNode: number;
+  /** DATABASE_POOL_MAX: the pool size per hub process, as given (else derived, or 20 on a single node). */
+  poolMax?: number;
+  /** DATABASE_RESERVED_CONNECTIONS: connections of max_connections kept for migrations, psql, backups, monitoring. */
+  reservedConnections: number;
+  /** DATABASE_READ_URL: streaming replicas for searches, reads, Bulk export and the waiting-room status (comma-separated). */
+  readUrls: string[];
+  /** DATABASE_READ_MAX_LAG_MS: a replica further behind the primary than this is not read; the primary answers. */
+  readMaxLagMs: number;
+  /** TRUST_PROXY: whose X-Forwarded-For the client address is read from (Express `trust proxy`: loopback, CIDRs, names). */
+  trustProxy: string[];
+}
+
+/** TRUST_PROXY: comma-separated addresses, CIDR ranges, or proxy-addr's names (loopback, linklocal, uniquelocal). */
+function trustProxyOf(raw: string | undefined): string[] {
+  if (!raw) return ['loopback'];
+  const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of parts) {
+    if (!/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(p)) {
+      throw new ConfigError(`TRUST_PROXY must list addresses, CIDR ranges or loopback/linklocal/uniquelocal, got '${p}'`);
+    }
+  }
+  return parts;
+}
+
+function clusterOf(env: NodeJS.ProcessEnv): ClusterConfig {
+  const readUrls = (env.DATABASE_READ_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of readUrls) {
+    if (!/^postgres(ql)?:\/\//.test(u)) throw new ConfigError(`DATABASE_READ_URL must be postgres:// URLs separated by commas, got '${u}'`);
+  }
+  if (readUrls.length && !env.DATABASE_URL) throw new ConfigError('DATABASE_READ_URL needs DATABASE_URL (the primary): replicas are read-only');
+  return {
+    nodes: envInt(env, 'HUB_NODES', 1, 1, 10_000),
+    nodesGiven: Boolean(env.HUB_NODES),
+    processesPerNode: envInt(env, 'VAXHUB_PROCESSES_PER_NODE', 1, 1, 64),
+    poolMax: env.DATABASE_POOL_MAX ? envInt(env, 'DATABASE_POOL_MAX', 20, 1, 10_000) : undefined,
+    reservedConnections: envInt(env, 'DATABASE_RESERVED_CONNECTIONS', 10, 0, 10_000),
+    readUrls,
+    readMaxLagMs: envInt(env, 'DATABASE_READ_MAX_LAG_MS', 1000, 1, 600_000),
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
+  };
 }
 
 /** HUB_TIME_ZONE: an IANA zone such as America/Chicago; a name the runtime does not know stops the start. */
@@ -140,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     adminToken,
     seedDemo: overrides.seedDemo ?? env.SEED_DEMO !== 'false',
     shutdownGraceMs: overrides.shutdownGraceMs ?? envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    shutdownDrainNoticeMs: overrides.shutdownDrainNoticeMs ?? envInt(env, 'SHUTDOWN_DRAIN_NOTICE_MS', 0, 0, 600_000),
     smtpUrl: overrides.smtpUrl ?? (env.SMTP_URL || undefined),
     mailDir: overrides.mailDir ?? mailDir(env.MAIL_DIR, rawBase),
     mailFrom: overrides.mailFrom ?? env.MAIL_FROM ?? 'vaxhub <no-reply@vaxhub.local>',
@@ -157,5 +211,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     cdsiDataDir: overrides.cdsiDataDir ?? cdsiDataDir(env.CDSI_DATA_DIR),
     noShowGraceMinutes: overrides.noShowGraceMinutes ?? envInt(env, 'NO_SHOW_GRACE_MINUTES', 60, 0, 24 * 60),
     noShowSweepMs: overrides.noShowSweepMs ?? envInt(env, 'NO_SHOW_SWEEP_MS', 60_000, 100, 3_600_000),
+    cluster: overrides.cluster ?? clusterOf({ ...env, DATABASE_URL: databaseUrl }),
   };
 }

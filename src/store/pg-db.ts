@@ -3,6 +3,7 @@ import Cursor from 'pg-cursor';
 import { NEVER_WAITS, batchRows, type BatchSize, type Db, type Queryable, type QueryResult } from './db.js';
 import { asDatabaseError, isConnectionFailure } from './db-unavailable.js';
 import { copyLines, type CopyLinesOptions, type LineChunk } from './pg-copy-lines.js';
+import { MAY_LAG, ReadReplicas, type ReadReplicaOptions } from './read-replicas.js';
 
 // Keep bigint/numeric as strings is pg's default; timestamps as ISO strings keep both adapters identical.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
@@ -178,6 +179,8 @@ export class PgDb implements Db {
   readonly pool: pg.Pool;
   private readonly names = new StatementNames();
   private readonly pipelines: { reads: Pipelines; writes: Pipelines } | undefined;
+  /** DATABASE_READ_URL: searches, point reads and Bulk export's cursors go there when it holds what they must see. */
+  readonly replicas: ReadReplicas | undefined;
   /**
    * `pipelines`: connections for NEVER_WAITS reads, and as many again for NEVER_WAITS writes, besides the pool
    * (0: they use the pool). Writes have their own, so no read queues behind a commit's WAL flush.
@@ -187,7 +190,13 @@ export class PgDb implements Db {
    * layers answer 503 with Retry-After; a broken connection is never handed out again (the pool drops it, a
    * pipeline slot opens a new one), so the hub recovers by itself when the server is back.
    */
-  constructor(connectionString: string, max = 20, pipelines = 4, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS) {
+  constructor(
+    connectionString: string,
+    max = 20,
+    pipelines = 4,
+    connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+    replicas?: Omit<ReadReplicaOptions, 'connectTimeoutMs' | 'applicationName'>,
+  ) {
     // connectionTimeoutMillis bounds both opening a connection and waiting for a pooled one.
     this.pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
     // An idle client losing its connection must not crash the hub (the pool drops it).
@@ -202,10 +211,27 @@ export class PgDb implements Db {
           writes: new Pipelines(connectionString, pipelines, `${app} write pipeline`, connectTimeoutMs),
         }
       : undefined;
+    this.replicas = replicas?.urls.length
+      ? new ReadReplicas(
+          // On the primary itself, never through query() (which would send it to a replica).
+          async () => {
+            const sql = 'SELECT pg_current_wal_lsn()::text AS lsn';
+            const r = this.pipelines ? await this.pipelines.reads.query<{ lsn: string }>(sql, undefined) : await this.pool.query<{ lsn: string }>(sql);
+            return r.rows[0]!.lsn;
+          },
+          { ...replicas, connectTimeoutMs, applicationName: app },
+        )
+      : undefined;
   }
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
     const text = statement(this.names, sql, params);
     try {
+      if (this.replicas) {
+        // A statement that reads no table (a readiness probe's SELECT 1) asks about the primary: never a replica.
+        const how = sql.startsWith(MAY_LAG) ? 'bounded' : sql.startsWith(NEVER_WAITS) && READ_ONLY.test(sql.slice(NEVER_WAITS.length)) && /\bFROM\b/i.test(sql) ? 'causal' : undefined;
+        const r = how ? await this.replicas.query<T & pg.QueryResultRow>(how, text, params) : undefined;
+        if (r) return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+      }
       const r = this.pipelines && sql.startsWith(NEVER_WAITS)
         ? await (READ_ONLY.test(sql.slice(NEVER_WAITS.length)) ? this.pipelines.reads : this.pipelines.writes).query<T>(text, params)
         : await this.pool.query(text, params as unknown[]);
@@ -240,7 +266,8 @@ export class PgDb implements Db {
     }
   }
   async *stream<T>(sql: string, params: unknown[], batchSize: BatchSize): AsyncIterable<T[]> {
-    const client = await this.connect();
+    // Bulk export reads from a replica holding every write acknowledged before the export's query began.
+    const client = (await this.replicas?.connect().catch(() => undefined)) ?? (await this.connect());
     let finished = false;
     let lost: Error | undefined;
     try {
@@ -265,7 +292,8 @@ export class PgDb implements Db {
     }
   }
   async *copyLines(sql: string, params: unknown[], opts: CopyLinesOptions): AsyncIterable<LineChunk> {
-    const client = await this.connect();
+    // Bulk export's COPY, like its cursor: from a replica holding every write acknowledged before it began.
+    const client = (await this.replicas?.connect().catch(() => undefined)) ?? (await this.connect());
     try {
       yield* copyLines(client, sql, params, opts, (reusable) => client.release(reusable ? undefined : true));
     } catch (e) {
@@ -273,6 +301,6 @@ export class PgDb implements Db {
     }
   }
   async close(): Promise<void> {
-    await Promise.all([this.pool.end(), this.pipelines?.reads.close(), this.pipelines?.writes.close()]);
+    await Promise.all([this.pool.end(), this.pipelines?.reads.close(), this.pipelines?.writes.close(), this.replicas?.close()]);
   }
 }

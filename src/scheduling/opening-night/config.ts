@@ -71,6 +71,8 @@ export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv =
   }
   const secondFactor = env.TICKET_SECOND_FACTOR ?? DEFAULT_TICKET_POLICY.secondFactor;
   if (secondFactor !== 'code' && secondFactor !== 'dob+code') throw new ConfigError(`TICKET_SECOND_FACTOR must be code or dob+code, got '${secondFactor}'`);
+  const processes = envInt(env, 'HUB_NODES', 1, 1, 10_000) * envInt(env, 'VAXHUB_PROCESSES_PER_NODE', 1, 1, 64);
+  const share = (perMinute: number): number => Math.max(1, Math.ceil(perMinute / processes));
   return {
     metricsPublic: bool(env, 'METRICS_PUBLIC', false),
     signupBaseUrl: (env.SIGNUP_BASE_URL || `${baseUrl}/signup`).replace(/\/+$/, ''),
@@ -89,13 +91,15 @@ export function loadOpeningNightConfig(baseUrl: string, env: NodeJS.ProcessEnv =
       retryAfterSeconds: envInt(env, 'SHED_RETRY_AFTER_SECONDS', 10, 1, 3600),
     },
     joinGate: joinGateOf(env),
+    // The limits are for the whole deployment; each of HUB_NODES nodes (x its workers) enforces its share, which a
+    // round-robin balancer makes the whole limit for a client (README: Several hub nodes).
     limits: {
-      joinPerIp: envInt(env, 'WAITING_ROOM_JOIN_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
-      statusPerIp: envInt(env, 'WAITING_ROOM_STATUS_PER_IP_PER_MINUTE', 600, 1, 10_000_000),
-      joinPerRegistrant: envInt(env, 'WAITING_ROOM_JOIN_PER_REGISTRANT_PER_MINUTE', 10, 1, 10_000_000),
-      signupPerIp: envInt(env, 'SIGNUP_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
-      claimPerIp: envInt(env, 'CLAIM_PER_IP_PER_MINUTE', 30, 1, 10_000_000),
-      bookingPerTicket: envInt(env, 'BOOKING_PER_TICKET_PER_MINUTE', 30, 1, 10_000_000),
+      joinPerIp: share(envInt(env, 'WAITING_ROOM_JOIN_PER_IP_PER_MINUTE', 30, 1, 10_000_000)),
+      statusPerIp: share(envInt(env, 'WAITING_ROOM_STATUS_PER_IP_PER_MINUTE', 600, 1, 10_000_000)),
+      joinPerRegistrant: share(envInt(env, 'WAITING_ROOM_JOIN_PER_REGISTRANT_PER_MINUTE', 10, 1, 10_000_000)),
+      signupPerIp: share(envInt(env, 'SIGNUP_PER_IP_PER_MINUTE', 30, 1, 10_000_000)),
+      claimPerIp: share(envInt(env, 'CLAIM_PER_IP_PER_MINUTE', 30, 1, 10_000_000)),
+      bookingPerTicket: share(envInt(env, 'BOOKING_PER_TICKET_PER_MINUTE', 30, 1, 10_000_000)),
     },
     eventCacheMs: envInt(env, 'WAITING_ROOM_EVENT_CACHE_MS', 1000, 0, 60_000),
     notifyOnAdmission,

@@ -6,6 +6,7 @@
  * cookie), coded OperationOutcome refusals. Mount: `http.createServer((req, res) => fast(req, res) || app(req, res))`.
  */
 import type http from 'node:http';
+import proxyaddr from 'proxy-addr';
 import { databaseUnavailable, fhirError, type OperationOutcomeError } from '../../fhir/outcomes.js';
 import { isDatabaseUnavailable } from '../../store/db-unavailable.js';
 import type { AbuseAccounting } from '../invitations/abuse.js';
@@ -26,14 +27,9 @@ function cookie(req: http.IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-/** Client address as Express computes it with `trust proxy: loopback`: X-Forwarded-For only from a loopback peer. */
-function clientIp(req: http.IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  const loopback = peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1' || peer.startsWith('127.');
-  const xff = req.headers['x-forwarded-for'];
-  if (!loopback || typeof xff !== 'string') return peer;
-  const hops = xff.split(',');
-  return hops[hops.length - 1]!.trim() || peer;
+/** Client address as Express computes it with `trust proxy: loopback` (the default when no `clientIp` is given). */
+function loopbackClientIp(req: http.IncomingMessage): string {
+  return proxyaddr(req, (addr) => addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -51,8 +47,15 @@ function refuse(res: http.ServerResponse, e: OperationOutcomeError): void {
   send(res, e.status, e.outcome, e.headers);
 }
 
-export function createFastStatus(deps: { room: WaitingRoom; statusPerIpPerMinute: number; abuse?: AbuseAccounting }): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+export function createFastStatus(deps: {
+  room: WaitingRoom;
+  statusPerIpPerMinute: number;
+  abuse?: AbuseAccounting;
+  /** The client address as the app's `trust proxy` (TRUST_PROXY) reads it, walking every trusted hop. */
+  clientIp?: (req: http.IncomingMessage) => string;
+}): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   const { room } = deps;
+  const clientIp = deps.clientIp ?? loopbackClientIp;
   const limiter = new TokenBucketLimiter(deps.statusPerIpPerMinute, Math.max(5, Math.ceil(deps.statusPerIpPerMinute / 6)));
   const counted = {
     admitted: waitingRoomStatusRequests.labels({ outcome: 'admitted' }),

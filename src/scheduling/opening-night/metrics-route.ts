@@ -12,6 +12,7 @@ import type { Db } from '../../store/db.js';
 import { openingNightRegistry } from '../waiting-room/metrics.js';
 import { auditRegistry } from '../../auth/audit-metrics.js';
 import { clusterRegistry } from '../../http/cluster.js';
+import { replicaRegistry } from '../../store/read-replicas.js';
 import { blockedPatients } from '../../sync/iis/outbox-admin.js';
 
 let processRegistry: Registry | undefined;
@@ -59,7 +60,7 @@ export function createMetricsRouter(deps: { db: Db; isPublic: boolean; requireAd
       for (const b of await blockedPatients(db)) this.inc({ connection: b.connectionId });
     },
   });
-  const merged = Registry.merge([processMetrics(), openingNightRegistry, auditRegistry, clusterRegistry, notifyRegistry, hubRegistry]);
+  const merged = Registry.merge([processMetrics(), openingNightRegistry, auditRegistry, clusterRegistry, replicaRegistry, notifyRegistry, hubRegistry]);
   const router = express.Router();
   const guard: RequestHandler = deps.isPublic ? (_req, _res, next) => next() : deps.requireAdmin;
   router.get('/metrics', guard, (_req, res, next) => {

@@ -9,7 +9,7 @@ import { AdaptiveRate, effectiveRatePerMinute, frontierAt, queueStatus, type Que
 import { waitingRoomAdmitted, waitingRoomRate } from './metrics.js';
 import { verifyQueueToken, type QueueTokenPayload } from './queue-token.js';
 import { ArrivalBlocks, type ArrivalBlocksOptions } from './arrival-blocks.js';
-import { activeSessions, KnownPlaces, loadEvent, setEventControl } from './store.js';
+import { activeSessions, KnownPlaces, loadEventForStatus, setEventControl } from './store.js';
 
 interface CachedEvent {
   event: WaitingRoomEvent | undefined;
@@ -155,7 +155,7 @@ export class WaitingRoom {
   }
 
   private async refresh(id: string, c: CachedEvent): Promise<void> {
-    const e = await loadEvent(this.db, id);
+    const e = await loadEventForStatus(this.db, id);
     const now = this.now();
     c.event = e;
     c.fetchedAt = now;
