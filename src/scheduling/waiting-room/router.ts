@@ -213,7 +213,14 @@ export function requireAdmission(deps: { room: WaitingRoom; eventId: string; ski
         void deps.abuse?.record({ kind: 'bad-queue-token', ip: req.ip, what: `waiting-room/${deps.eventId}`, detail: 'booking without a valid queue token' });
         throw fhirError('QUEUE_TOKEN_INVALID', 'Booking opens through the waiting room: join it first');
       }
-      const status = await room.status(payload);
+      let status = await room.status(payload);
+      if (!status?.admitted) {
+        // Each hub node computes admission from its own copy of the event row (up to ~1 s old): a person another
+        // node has just told "admitted" must not be refused here. Look again at a fresh row before refusing (one
+        // read in flight per event, however many ask).
+        room.invalidate(payload.e);
+        status = await room.status(payload);
+      }
       if (!status?.admitted) {
         throw fhirError('NOT_ADMITTED', status?.ahead !== null && status?.ahead !== undefined ? `${status.ahead} people ahead of you` : undefined, undefined, {
           'Retry-After': String(Math.max(1, status?.pollAfterSeconds ?? 10)),
