@@ -369,13 +369,13 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
       // A date input takes one Tab per part (month, day, year) in Chromium: count the field once.
       if (focused.at(-1) !== d) focused.push(d);
     }
-    expect(focused.slice(0, 12)).toEqual([
-      'lang', 'a#home', 'a#register', 'a#status', 'a#manage',
+    expect(focused.slice(0, 13)).toEqual([
+      'lang', 'a#home', 'a#assistant', 'a#register', 'a#status', 'a#manage',
       'reg-given', 'reg-family', 'reg-birth', 'reg-email', 'reg-phone', 'reg-postal', 'reg-occupation',
     ]);
     // Every focused field has a visible label.
-    for (const id of focused.slice(5, 12)) expect((await page.locator(`label[for="${id}"]`).textContent())?.trim()).toBeTruthy();
-    const afterOccupation = focused.slice(12);
+    for (const id of focused.slice(6, 13)) expect((await page.locator(`label[for="${id}"]`).textContent())?.trim()).toBeTruthy();
+    const afterOccupation = focused.slice(13);
     expect(afterOccupation).toEqual(expect.arrayContaining(['reg-site']));
     const site = afterOccupation.indexOf('reg-site');
     expect(site).toBeGreaterThan(0);

@@ -185,8 +185,6 @@ const ROUTES: Record<string, Row> = {
   // Issue 22's eligibility assistant: anyone may ask (an empty question is a 400 naming the fields).
   'POST /signup/assistant': { req: () => json('POST', '/signup/assistant', {}), expect: PUBLIC },
   'GET /signup/status': { req: () => get('/signup/status?ticket=no-such-ticket'), expect: PUBLIC },
-  // The eligibility assistant answers anyone from the rules and public clinic places; it reads no record.
-  'POST /signup/assistant': { req: () => json('POST', '/signup/assistant', {}), expect: PUBLIC },
   'POST /signup/tickets/:ticketId/code': { req: () => json('POST', '/signup/tickets/no-such-ticket/code', {}), expect: PUBLIC },
   'POST /signup/tickets/:ticketId/claim': { req: () => json('POST', '/signup/tickets/no-such-ticket/claim', {}), expect: PUBLIC },
   'POST /admin/draws': { req: () => json('POST', '/admin/draws', {}), expect: OPERATOR },

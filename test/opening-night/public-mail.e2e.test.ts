@@ -5,7 +5,8 @@
  * vaccine, the clinic's name, address and a map link; the invitation's expiry is a date people read, not ISO 8601.
  * Someone who registered without a language gets English.
  */
-import type { Parameters } from 'fhir/r4';
+import { formatReference, referenceOfAppointment } from '../../src/scheduling/booking-reference.js';
+import type { Appointment, Parameters } from 'fhir/r4';
 import { registerClient } from '../../src/auth/clients.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { ADMIN, backends, type TestHub } from '../helpers/hub.js';
@@ -92,7 +93,9 @@ describe.each(backends())('public mail on %s', (backend) => {
 
     const { code, appointmentId } = await claimAndBook('sofia', ticket, slotIds[0]!);
     expect(code.subject).toBe('Su código de invitación para vacunarse');
-    const confirmation = await mailbox.waitFor((m) => m.to.includes(`sofia-${uniq}@example.org`) && m.text.includes(appointmentId));
+    // The mail gives the short booking reference people read out on the phone (issue 21), not the id.
+    const reference = formatReference(referenceOfAppointment(await rig.hub.repo.read('Appointment', appointmentId) as unknown as Appointment)!);
+    const confirmation = await mailbox.waitFor((m) => m.to.includes(`sofia-${uniq}@example.org`) && m.text.includes(reference));
     expect(confirmation.subject).toBe('Su cita de vacunación está reservada');
     expect(confirmation.text).toContain('Cuándo: martes, 3 de diciembre de 2030');
     expect(confirmation.text).toMatch(/9:00\s?a\.\s?m\.\s?CST/);
@@ -100,7 +103,8 @@ describe.each(backends())('public mail on %s', (backend) => {
     expect(confirmation.text).toContain('Vacuna: COMIRNATY (fórmula 2023-2024, 12 años o más)');
     expect(confirmation.text).toMatch(/Dónde: Clinic \w+, 1 Main St, Chicago, MA 01201/);
     expect(confirmation.text).toContain('Mapa: https://www.openstreetmap.org/search?query=1%20Main%20St');
-    expect(confirmation.text).toContain(`Referencia de la cita: ${appointmentId}`);
+    expect(confirmation.text).toContain(`Referencia de la cita: ${reference}`);
+    expect(confirmation.text).not.toContain(appointmentId);
 
     // Signing in to the wallet later: the code comes in Spanish too.
     const clientId = `wallet-${uniq}`;
@@ -128,7 +132,8 @@ describe.each(backends())('public mail on %s', (backend) => {
     expect(invitation.text).not.toMatch(ISO_INSTANT);
     const { code, appointmentId } = await claimAndBook('sam', ticket, slotIds[1]!);
     expect(code.subject).toBe('Your vaccination invitation code');
-    const confirmation = await mailbox.waitFor((m) => m.to.includes(`sam-${uniq}@example.org`) && m.text.includes(appointmentId));
+    const reference = formatReference(referenceOfAppointment(await rig.hub.repo.read('Appointment', appointmentId) as unknown as Appointment)!);
+    const confirmation = await mailbox.waitFor((m) => m.to.includes(`sam-${uniq}@example.org`) && m.text.includes(reference));
     expect(confirmation.subject).toBe('Your vaccination appointment is booked');
     expect(confirmation.text).toMatch(/When: Tuesday, December 3, 2030 at 9:15\s?AM CST/);
     expect(confirmation.text).toContain('Where: Clinic');

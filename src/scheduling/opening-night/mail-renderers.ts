@@ -13,11 +13,6 @@ import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '
 import { EXT_VACCINE_PRODUCT } from '../slot-view.js';
 import { formatReference, referenceOfAppointment } from '../booking-reference.js';
 
-/** The short booking reference people are given (ABCD-EFGH); the id only for a booking made before references. */
-function shownReference(appt: Appointment): string {
-  const ref = referenceOfAppointment(appt);
-  return ref ? formatReference(ref) : (appt.id ?? '');
-}
 import { MailNotNeeded, type OutboxRow } from '../../notify/outbox.js';
 import type { OutboxRenderer } from '../../notify/worker.js';
 import type { Queryable } from '../../store/db.js';
@@ -25,6 +20,12 @@ import { ADMISSION_MAIL_KIND, type AdmissionMailPayload } from '../waiting-room/
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import type { ProductCatalogue } from '../products.js';
 import { loadVaccineNames, vaccineNameIn } from '../vaccine-names.js';
+
+/** The short booking reference people are given (ABCD-EFGH); the id only for a booking made before references. */
+function shownReference(appt: Appointment): string {
+  const ref = referenceOfAppointment(appt);
+  return ref ? formatReference(ref) : (appt.id ?? '');
+}
 
 export const SUPPLY_SHORTFALL_KIND = 'appointment-supply-shortfall';
 export const REMINDER_KIND = 'appointment-reminder';
