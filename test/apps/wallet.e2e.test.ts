@@ -165,7 +165,8 @@ describeInBrowser(`patient wallet in Chromium (${backend})`, () => {
     expect(doses[0]).toContain('Pfizer-BioNTech COVID-19');
     expect(doses[0]).toContain('ER8737'); // newest first
     expect(doses[1]).toContain('EW0182');
-    expect(doses.join(' ')).toContain('left arm');
+    // The body site in the page's words (the catalogue's 'Left arm'), not the record's own display ('left arm').
+    expect(doses.join(' ')).toContain('Left arm');
     expect(await page.locator('#patient').textContent()).toContain('Casey Rivera');
     const appointments = await page.locator('#appointments li').allTextContents();
     expect(appointments).toHaveLength(1);

@@ -144,6 +144,9 @@ describe('parameters that narrow another to one target type', () => {
   it('are the ones whose old rows migration 003 deletes', () => {
     const sql = readFileSync(path.resolve('src/store/migrations/003-narrowed-search-params.sql'), 'utf8');
     const listed = [...(/param IN \(([^)]*)\)/.exec(sql)?.[1] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]!).sort();
-    expect(listed).toEqual(narrowed());
+    // Types supported only after migration 003 never had rows written for their narrowing parameters (issue 24 added
+    // Flag): nothing to delete, so they are not in its list. A new type goes here, not into the applied migration.
+    const supportedAfter003 = new Set(['Flag']);
+    expect(listed).toEqual(narrowed().filter((k) => !supportedAfter003.has(k.split('.')[0]!)));
   });
 });
