@@ -1,10 +1,11 @@
 /**
- * HAProxy (Debian's package, /usr/sbin/haproxy) in front of hub processes, configured and started by the test:
- * round robin, health checks on /readyz, a request whose connection failed redispatched to another server (it never
- * reached a hub, so any method may be retried), X-Forwarded-For appended.
+ * HAProxy (Debian's package, /usr/sbin/haproxy) in front of hub processes, started by the test with the deployed
+ * configuration (docker/haproxy.cfg): round robin, health checks on /readyz, a request whose connection failed
+ * redispatched to another server (it never reached a hub, so any method may be retried), X-Forwarded-For appended,
+ * and the waiting room's join door.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './hub-process.js';
@@ -55,33 +56,24 @@ export async function startHaproxy(binary: string, servers: string[]): Promise<H
   throw new Error('haproxy did not answer /readyz through a healthy hub');
 }
 
-/** What an operator would write: the same shape as docker/haproxy.cfg, with test ports. */
+/**
+ * The operator's own file, docker/haproxy.cfg, with this test's ports: the listener on loopback, the nodes listed
+ * instead of found through Docker's DNS, a health check that allows a busy CI machine a little longer, and fewer
+ * connections in all.
+ * Everything else (the join door, timeouts, retries, forwarding) is exactly what is deployed.
+ */
 export function haproxyConfig(port: number, servers: string[]): string {
-  return `global
-  maxconn 8192
-
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  # A hub busy with a crowd may take a while to answer /readyz: that is not a dead hub (a dead one refuses at once).
-  timeout check 5s
-  # A connection that failed never reached a hub: retry it on another server, whatever the method.
-  retries 3
-  option redispatch 1
-  retry-on conn-failure
-  option forwardfor
-
-frontend hub
-  bind 127.0.0.1:${port}
-  default_backend hubs
-
-backend hubs
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 1s fall 3 rise 2
-${servers.map((s, i) => `  server node${i + 1} ${s} check`).join('\n')}
-`;
+  const deployed = readFileSync(new URL('../../docker/haproxy.cfg', import.meta.url), 'utf8');
+  const nodes = servers.map((s, i) => `  server node${i + 1} ${s} check`).join('\n');
+  const cfg = deployed
+    .replace(/^resolvers docker\n(?:[ \t]+.*\n)*/m, '')
+    .replace(/^(\s*bind) :8080$/m, `$1 127.0.0.1:${port}`)
+    .replace(/ init-addr none resolvers docker/g, '')
+    .replace(/^\s*server-template hub- \d+ hub:8080 check$/gm, nodes)
+    .replace(/^(\s*timeout check) \d+s$/m, '$1 5s')
+    .replace(/ fall 2 /g, ' fall 3 ')
+    // 20,000 connections need 40,000 descriptors; a test's shell may allow fewer.
+    .replace(/^(global\n\s*maxconn) \d+$/m, '$1 8192');
+  if (/resolvers|server-template|:8080/.test(cfg.replace(/#.*$/gm, ''))) throw new Error(`docker/haproxy.cfg changed shape: adapt haproxyConfig (test/helpers/haproxy.ts)`);
+  return cfg;
 }

@@ -87,7 +87,7 @@ const DRAIN_LIMIT_BYTES = 64 * 1024;
 const CONTROL_MS = 100;
 /** Over how long offered/admitted is measured for Retry-After. */
 const PRESSURE_MS = 1000;
-const REFUSAL_BODY = Buffer.from(JSON.stringify(
+export const REFUSAL_BODY = Buffer.from(JSON.stringify(
   fhirError('TOO_MANY_REQUESTS', 'The waiting room is taking people in as fast as it can; retry after the time in Retry-After, your chances are the same').outcome,
 ));
 
