@@ -24,10 +24,21 @@ import { closedLoopJoins, measureJoinCapacity, offerJoins, type OverloadPhase } 
 import { claimedInvitations, freshSchema, seedPlaces } from './setup.js';
 import { hubNodeFlags } from '../lib/hub-node-flags.js';
 import { cpuSeconds, postgresCpu } from '../lib/cpu.js';
+import { capCpu, type CpuCap } from '../lib/cpu-cap.js';
+import { haproxyBinary, startHaproxy, type Haproxy } from '../../test/helpers/haproxy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const overloadOnly = process.argv.includes('--overload-only');
+const argValue = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+/** `--front haproxy`: the crowd reaches the hub through HAProxy running docker/haproxy.cfg (its join door), as deployed. */
+const front = argValue('--front');
+if (front !== undefined && front !== 'haproxy') throw new Error(`--front takes only 'haproxy', got '${front}'`);
+/** `--hub-cpu 0.4`: the hub may use at most that many cores (bench/lib/cpu-cap.ts says why). */
+const hubCpuCap = argValue('--hub-cpu') === undefined ? undefined : Number(argValue('--hub-cpu'));
 const P = quick
   ? { arrivals: 5_000, spreadMs: 15_000, openAfterMs: 3_000, drainMs: 15_000, ratePerMinute: 300, places: 120, throughputS: 5, rounds: 1, capacityS: 3, overloadS: 8, overloadRounds: 2 }
   : { arrivals: 50_000, spreadMs: 60_000, openAfterMs: 10_000, drainMs: 30_000, ratePerMinute: 300, places: 400, throughputS: 10, rounds: 2, capacityS: 5, overloadS: 30, overloadRounds: 3 };
@@ -74,7 +85,7 @@ async function cannon(target: string, headers: Record<string, string>, seconds: 
  * sampled throughout and the CPU each party used (hub, this generator, PostgreSQL): on two shared cores the
  * generator's own cost grows with the offered rate and is taken from the same cores. Prints its own table.
  */
-async function overloadPhases(hub: { child: ChildProcess; port: number; exits: number[] }, admin: Record<string, string>, db: PgDb, appName: string): Promise<void> {
+async function overloadPhases(hub: { child: ChildProcess; port: number; exits: number[] }, admin: Record<string, string>, db: PgDb, appName: string, crowdPort: number, cap: CpuCap | undefined, frontPid: number | undefined): Promise<void> {
   const base = `http://127.0.0.1:${hub.port}`;
   const event = async (name: string): Promise<string> => (await (await fetch(`${base}/waiting-room/admin/events`, {
     method: 'POST', headers: admin, body: JSON.stringify({ name, opensAt: new Date(Date.now() - 60_000).toISOString(), ratePerMinute: 600, maxActive: 5000, sessionSeconds: 600 }),
@@ -89,7 +100,7 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
       if (m) limits.push(Number(m[1]));
     }, () => undefined);
   }, 200);
-  type Cpu = { hub: number; gen: number; pg: number; wall: number };
+  type Cpu = { hub: number; gen: number; pg: number; front: number; wall: number };
   // PostgreSQL's share: only the backends of this hub (its application_name), not other tenants of the server.
   const hubBackends = async (): Promise<Set<number>> =>
     new Set((await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1', [`${appName}%`])).rows.map((r) => r.pid));
@@ -97,10 +108,11 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     const mine = await hubBackends();
     return new Map([...postgresCpu()].filter(([pid]) => mine.has(pid)));
   };
-  const cpuNow = async (): Promise<{ hub: number; gen: number; pg: Map<number, number>; at: number }> => {
+  const frontCpu = (): number => (frontPid === undefined ? 0 : cpuSeconds(frontPid));
+  const cpuNow = async (): Promise<{ hub: number; gen: number; pg: Map<number, number>; front: number; at: number }> => {
     const pg = await pgCpu();
     const u = process.cpuUsage();
-    return { hub: cpuSeconds(hub.child.pid!), gen: (u.user + u.system) / 1e6, pg, at: performance.now() };
+    return { hub: cpuSeconds(hub.child.pid!), gen: (u.user + u.system) / 1e6, pg, front: frontCpu(), at: performance.now() };
   };
   const cpuSince = async (c0: Awaited<ReturnType<typeof cpuNow>>): Promise<Cpu> => {
     const u = process.cpuUsage();
@@ -108,13 +120,13 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
     const wall = (performance.now() - c0.at) / 1000;
     let pg = 0;
     for (const [pid, seconds] of await pgCpu()) pg += seconds - (c0.pg.get(pid) ?? 0);
-    return { hub: hubCpu, gen: (u.user + u.system) / 1e6 - c0.gen, pg, wall };
+    return { hub: hubCpu, gen: (u.user + u.system) / 1e6 - c0.gen, pg, front: frontCpu() - c0.front, wall };
   };
   try {
     // A short warm-up (JIT, arrival blocks, caches), then the capacity ramp: it picks the connections.
-    await closedLoopJoins(hub.port, await event('warm-up'), 2, 32);
+    await closedLoopJoins(crowdPort, await event('warm-up'), 2, 32);
     let n = 0;
-    const ramp = await measureJoinCapacity(hub.port, () => event(`capacity ${n++}`), P.capacityS, () => cpuSeconds(hub.child.pid!), console.log);
+    const ramp = await measureJoinCapacity(crowdPort, () => event(`capacity ${n++}`), P.capacityS, () => cpuSeconds(hub.child.pid!), console.log);
     console.log(`\njoin capacity (ramp): ${ramp.perSecond.toFixed(0)} joins/s accepted at ${ramp.connections} connections (p50 ${ramp.p50Ms.toFixed(1)} ms, ${ramp.refused} refused); hub CPU ${ramp.usPerJoin.toFixed(0)} us per accepted join`);
     /**
      * Capacity slice: closed loop at the ramp's connections, with the hub's CPU per accepted join. Each overload
@@ -123,7 +135,7 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
      */
     const slice = async (): Promise<{ perSecond: number; hubCpuPerSecond: number; usPerJoin: number }> => {
       const c0 = await cpuNow();
-      const r = await closedLoopJoins(hub.port, await event(`capacity ${n++}`), P.capacityS, ramp.connections);
+      const r = await closedLoopJoins(crowdPort, await event(`capacity ${n++}`), P.capacityS, ramp.connections);
       const c = await cpuSince(c0);
       return { perSecond: r.perSecond, hubCpuPerSecond: c.hub / c.wall, usPerJoin: (c.hub / (r.perSecond * c.wall)) * 1e6 };
     };
@@ -135,7 +147,7 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
         const id = await event(`overload ${factor}x round ${round}`);
         const c0 = await cpuNow();
         limits = [];
-        const phase = await offerJoins(hub.port, id, previous.perSecond * factor, P.overloadS / P.overloadRounds);
+        const phase = await offerJoins(crowdPort, id, previous.perSecond * factor, P.overloadS / P.overloadRounds);
         const cpu = await cpuSince(c0);
         const r: Round = { phase, cpu, before: previous, door: limits };
         const next = await slice();
@@ -143,14 +155,14 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
         previous = next;
         rounds.get(factor)!.push(r);
         const capacity = (r.before.perSecond + next.perSecond) / 2;
-        console.log(`  round ${round} ${factor}x: capacity ${r.before.perSecond.toFixed(0)} -> ${next.perSecond.toFixed(0)}/s; offered ${phase.offeredPerSecond.toFixed(0)}/s, accepted ${phase.acceptedPerSecond.toFixed(0)}/s = ${(phase.acceptedPerSecond / capacity * 100).toFixed(1)}%, 429 p50/p99 ${phase.refusalMs.p50.toFixed(1)}/${phase.refusalMs.p99.toFixed(1)} ms, timeouts ${phase.timeouts}, 5xx ${phase.fivexx}, unsent ${phase.unsent}, hub ${(cpu.hub / cpu.wall).toFixed(2)} cores, door ${limits.length ? `${Math.min(...limits)}-${Math.max(...limits)}` : '-'}`);
+        console.log(`  round ${round} ${factor}x: capacity ${r.before.perSecond.toFixed(0)} -> ${next.perSecond.toFixed(0)}/s; offered ${phase.offeredPerSecond.toFixed(0)}/s, accepted ${phase.acceptedPerSecond.toFixed(0)}/s = ${(phase.acceptedPerSecond / capacity * 100).toFixed(1)}%, 429 p50/p99 ${phase.refusalMs.p50.toFixed(1)}/${phase.refusalMs.p99.toFixed(1)} ms, timeouts ${phase.timeouts}, 5xx ${phase.fivexx}, unsent ${phase.unsent}, hub ${(cpu.hub / cpu.wall).toFixed(2)} cores${frontPid === undefined ? '' : `, HAProxy ${(cpu.front / cpu.wall).toFixed(2)} cores`}, door ${limits.length ? `${Math.min(...limits)}-${Math.max(...limits)}` : '-'}`);
       }
     }
     const bare = await start('bare-server.ts', {});
     const bareRun = await cannon(`http://127.0.0.1:${bare.port}/`, {}, P.throughputS);
     bare.child.kill('SIGTERM');
     const mem = memoryOf(hub.child.pid!);
-    console.log(`\n| offered (x the capacity measured just before) | accepted / capacity on both sides: median of rounds (each round) | CPU-normalised: accepted per hub CPU-second / the same at capacity | 429: count, p50 / p99 ms (Retry-After s) | accepted p50 / p99 ms | 5xx | client timeouts / connection errors / unsent | CPU cores: hub / generator / hub's PostgreSQL backends | door limit min / median / max |`);
+    console.log(`\n| offered (x the capacity measured just before) | accepted / capacity on both sides: median of rounds (each round) | CPU-normalised: accepted per hub CPU-second / the same at capacity | 429: count, p50 / p99 ms (Retry-After s) | accepted p50 / p99 ms | 5xx | client timeouts / connection errors / unsent | CPU cores: hub / generator / hub's PostgreSQL backends${frontPid === undefined ? '' : ' / HAProxy'} | door limit min / median / max |`);
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const factor of OVERLOAD_FACTORS) {
       const rs = rounds.get(factor)!;
@@ -167,12 +179,12 @@ async function overloadPhases(hub: { child: ChildProcess; port: number; exits: n
       const without = sum((r) => r.phase.refusedWithoutRetryAfter);
       const door = rs.flatMap((r) => r.door);
       const offered = rs.map((r) => r.phase.offeredPerSecond.toFixed(0)).join(', ');
-      console.log(`| ${factor}x (${offered}/s, ${rs.length} x ${P.overloadS / P.overloadRounds} s) | **${(pct(shares, 0.5) * 100).toFixed(1)}%** (${shares.map((x) => (x * 100).toFixed(0)).join(', ')}) | ${(pct(efficiency, 0.5) * 100).toFixed(1)}% (${efficiency.map((x) => (x * 100).toFixed(0)).join(', ')}) | ${refusals.length}: ${pct(refusals, 0.5).toFixed(1)} / **${pct(refusals, 0.99).toFixed(1)}** (${refusals.length ? `${retryMin}-${retryMax}` : '-'}${without ? `, ${without} without` : ''}) | ${pct(accepted, 0.5).toFixed(1)} / ${pct(accepted, 0.99).toFixed(1)} | ${sum((r) => r.phase.fivexx)} | ${sum((r) => r.phase.timeouts)} / ${sum((r) => r.phase.connectionErrors)} / ${sum((r) => r.phase.unsent)} | ${cores((c) => c.hub)} / ${cores((c) => c.gen)} / ${cores((c) => c.pg)} | ${door.length ? `${Math.min(...door)} / ${pct(door, 0.5)} / ${Math.max(...door)}` : '-'} |`);
+      console.log(`| ${factor}x (${offered}/s, ${rs.length} x ${P.overloadS / P.overloadRounds} s) | **${(pct(shares, 0.5) * 100).toFixed(1)}%** (${shares.map((x) => (x * 100).toFixed(0)).join(', ')}) | ${(pct(efficiency, 0.5) * 100).toFixed(1)}% (${efficiency.map((x) => (x * 100).toFixed(0)).join(', ')}) | ${refusals.length}: ${pct(refusals, 0.5).toFixed(1)} / **${pct(refusals, 0.99).toFixed(1)}** (${refusals.length ? `${retryMin}-${retryMax}` : '-'}${without ? `, ${without} without` : ''}) | ${pct(accepted, 0.5).toFixed(1)} / ${pct(accepted, 0.99).toFixed(1)} | ${sum((r) => r.phase.fivexx)} | ${sum((r) => r.phase.timeouts)} / ${sum((r) => r.phase.connectionErrors)} / ${sum((r) => r.phase.unsent)} | ${cores((c) => c.hub)} / ${cores((c) => c.gen)} / ${cores((c) => c.pg)}${frontPid === undefined ? '' : ` / ${cores((c) => c.front)}`} | ${door.length ? `${Math.min(...door)} / ${pct(door, 0.5)} / ${Math.max(...door)}` : '-'} |`);
     }
     const shed = await (await fetch(`${base}/waiting-room/metrics`, { headers: admin })).text();
     console.log(`refusals by reason over the whole run (vaxhub_load_shed_total): ${shed.split('\n').filter((l) => l.startsWith('vaxhub_load_shed_total{')).map((l) => l.replace('vaxhub_load_shed_total', '')).join(', ')}`);
     console.log(`targets: accepted >= 90% of capacity at 2x, 5x and 10x, 429 p99 < 50 ms, 0 5xx, 0 client timeouts, peak memory < 1 GB`);
-    console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s); load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    console.log(`hub peak memory ${mem.peakMb} MB (VmHWM; sampled RSS max ${peakRss} MB); ${hub.exits.length} hub exits; ${cap ? `hub throttled by its cap for ${cap.throttledSeconds().toFixed(1)} s in all; ` : ''}bare Node http baseline ${bareRun.rps.toFixed(0)} req/s (autocannon, 100 connections, ${P.throughputS} s); load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   } finally {
     clearInterval(sampler);
   }
@@ -187,10 +199,20 @@ async function main(): Promise<void> {
   };
   const hub = await start('hub-process.ts', hubEnv);
   const base = `http://127.0.0.1:${hub.port}`;
+  const cap = hubCpuCap === undefined ? undefined : capCpu(hub.child.pid!, hubCpuCap);
+  let lb: Haproxy | undefined;
+  if (front === 'haproxy') {
+    const bin = haproxyBinary();
+    if (!('path' in bin)) throw new Error(bin.missing);
+    lb = await startHaproxy(bin.path, [`127.0.0.1:${hub.port}`]);
+  }
+  // The overload phases' crowd goes through the front when there is one; operators' calls go to the hub.
+  const crowdPort = lb ? Number(new URL(lb.url).port) : hub.port;
+  console.log(`hub ${hubCpuCap === undefined ? 'uncapped' : `capped at ${hubCpuCap} cores`}; crowd ${lb ? 'through HAProxy (docker/haproxy.cfg)' : 'straight to the hub'}`);
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
   const db = new PgDb(schema.url, 8);
   try {
-    if (overloadOnly) return await overloadPhases(hub, admin, db, appName);
+    if (overloadOnly) return await overloadPhases(hub, admin, db, appName, crowdPort, cap, lb?.pid);
     const setupStarted = Date.now();
     const slotIds = await seedPlaces(db, P.places);
     const expectedAdmissions = Math.ceil((P.ratePerMinute * (P.spreadMs + P.drainMs - P.openAfterMs)) / 60_000);
@@ -306,8 +328,10 @@ async function main(): Promise<void> {
     console.log(`crowd answers by status: ${[...crowd.byStatus].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}; client errors ${crowd.errors}; booking refusals ${[...crowd.bookRefusals].map(([c, n]) => `${c}: ${n}`).join(', ') || 'none'}`);
     console.log('\n| measure | result | target |\n|---|---|---|');
     for (const [m, r, t] of rows) console.log(`| ${m} | ${r} | ${t} |`);
-    await overloadPhases(hub, admin, db, appName);
+    await overloadPhases(hub, admin, db, appName, crowdPort, cap, lb?.pid);
   } finally {
+    await lb?.close();
+    cap?.release();
     await db.close();
     hub.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));

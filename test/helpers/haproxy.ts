@@ -22,6 +22,7 @@ export function haproxyBinary(): { path: string } | { missing: string } {
 
 export interface Haproxy {
   url: string;
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -48,7 +49,7 @@ export async function startHaproxy(binary: string, servers: string[]): Promise<H
   while (Date.now() < until) {
     if (proc.exitCode !== null) throw new Error(`haproxy exited with ${proc.exitCode}`);
     try {
-      if ((await fetch(`${url}/readyz`)).ok) return { url, close };
+      if ((await fetch(`${url}/readyz`)).ok) return { url, pid: proc.pid!, close };
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 200));
   }
