@@ -15,7 +15,7 @@ import { bookPlace, cancelAppointment, checkIn, type SchedulingContext } from '.
 import type { SchedulingConfig } from '../scheduling/booking-core.js';
 import type { TierRules } from '../scheduling/eligibility/rules.js';
 import { queueBookedMail, queueReminder } from '../scheduling/opening-night/mail-renderers.js';
-import { bookingStanding, useInvitationAtDesk, type BookingStanding } from './fairness.js';
+import { bookingStanding, cleanReason, useInvitationAtDesk, type BookingStanding } from '../scheduling/invitations/staff-standing.js';
 
 export interface DeskDeps {
   db: Db;
@@ -41,16 +41,7 @@ export interface DeskBookingResult {
   override: boolean;
 }
 
-/** A reason is a sentence someone can later read, not a keystroke. */
-const MIN_REASON = 8;
-
-export function cleanReason(reason: unknown): string | undefined {
-  if (reason === undefined || reason === null || reason === '') return undefined;
-  if (typeof reason !== 'string') throw fhirError('BAD_REQUEST', 'reason must be text', 'reason');
-  const r = reason.trim().replace(/\s+/g, ' ');
-  if (r.length < MIN_REASON) throw fhirError('BAD_REQUEST', `Give a reason of at least ${MIN_REASON} characters that says why`, 'reason');
-  return r.slice(0, 500);
-}
+export { cleanReason };
 
 export function outsideRules(standing: Pick<BookingStanding, 'problems'>): OperationOutcomeError {
   // One issue per problem, each coded, so the console can say every one and ask for the reason.

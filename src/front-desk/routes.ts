@@ -279,7 +279,7 @@ export function createFrontDeskRouter(deps: FrontDeskRouterDeps): Router {
       if (!(await walkInSlot(deps.db, locationId, productCvx, now()))) {
         throw fhirError('NO_WALK_IN_PLACE', `No place free at Location/${locationId} in the next ${WALK_IN_HORIZON_MINUTES} minutes`, 'locationId');
       }
-      if (!existing && !reason) throw outsideRules({ problems: [{ code: 'NOT_INVITED', text: 'Registered now, so not invited: a walk-in needs a reason' }] });
+      if (!existing && !reason) throw outsideRules({ problems: [{ code: 'NOT_INVITED', text: 'Registered now, so not invited: a walk-in needs a reason', gateCode: 'INVITATION_REQUIRED' }] });
       if (existing) {
         patientId = existing.patient_id;
         registered = { existing: true, registrationId: existing.id };

@@ -55,7 +55,7 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   const { db, repo } = hub;
   const rules = loadTierRules();
   const abuse = new AbuseAccounting(db, config.abuse, (msg, data) => hub.logger.warn(data, msg));
-  const gate = new BookingGate({ enabled: !hub.config.devOpenAccess, rules, abuse });
+  const gate = new BookingGate({ enabled: !hub.config.devOpenAccess, rules, abuse, audit: (e) => hub.audit(e) });
   const room = new WaitingRoom(db, { notifyOnAdmission: config.notifyOnAdmission });
   const shedder = new LoadShedder(config.shedding);
   hub.onClose(() => shedder.close());

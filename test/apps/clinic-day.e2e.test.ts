@@ -53,11 +53,13 @@ async function person(family: string, email?: string): Promise<string> {
   return p.body.id;
 }
 
+/** Staff book for people never invited (the fairness rules are not this test's subject): the audited override. */
 async function book(patientId: string, slotId: string): Promise<{ status: number; id?: string }> {
   const res = await fhir<Bundle>('POST', 'Appointment/$book', {
     resourceType: 'Parameters',
     parameter: [
       { name: 'patient-id', valueString: `Patient/${patientId}` },
+      { name: 'override-reason', valueString: 'Booked by the clinic for a person outside the invitation scheme' },
       { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${slotId}` }], participant: [{ actor: { reference: `Patient/${patientId}` }, status: 'needs-action' }] } },
     ],
   });

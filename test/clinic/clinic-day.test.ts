@@ -63,11 +63,16 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     return r.body.id as string;
   }
 
+  /**
+   * Staff book for people this suite never registered or invited (it is about the clinic day, not the fairness
+   * rules, which test/front-desk/staff-fhir-book.test.ts covers): the audited override a clinic uses for them.
+   */
   async function book(patientId: string, slotId: string): Promise<{ status: number; id?: string; code?: string }> {
     const r = await request(t.url).post('/fhir/Appointment/$book').set(staff()).send({
       resourceType: 'Parameters',
       parameter: [
         { name: 'patient-id', valueString: `Patient/${patientId}` },
+        { name: 'override-reason', valueString: 'Booked by the clinic for a person outside the invitation scheme' },
         { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${slotId}` }], participant: [{ actor: { reference: `Patient/${patientId}` }, status: 'needs-action' }] } },
       ],
     });

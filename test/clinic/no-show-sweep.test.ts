@@ -22,7 +22,8 @@ describe.each(backends())('the no-show sweep on %s', (backend) => {
     const p = await request(t.url).post('/fhir/Patient').set(ADMIN).set('content-type', FHIR).send({ resourceType: 'Patient', name: [{ family: 'Sweep' }], birthDate: '1950-01-01' });
     const b = await request(t.url).post('/fhir/Appointment/$book').set(ADMIN).set('content-type', FHIR).send({
       resourceType: 'Parameters',
-      parameter: [{ name: 'patient-id', valueString: `Patient/${p.body.id}` }, { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${slotId}` }], participant: [{ actor: { reference: `Patient/${p.body.id}` }, status: 'needs-action' }] } }],
+      // Never invited: staff book with the audited override (issue 21's fairness rules for staff).
+      parameter: [{ name: 'patient-id', valueString: `Patient/${p.body.id}` }, { name: 'override-reason', valueString: 'Booked by the clinic for a person outside the invitation scheme' }, { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${slotId}` }], participant: [{ actor: { reference: `Patient/${p.body.id}` }, status: 'needs-action' }] } }],
     });
     expect(b.status).toBe(200);
     return (b.body as Bundle).entry![0]!.resource!.id!;

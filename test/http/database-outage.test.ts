@@ -80,10 +80,17 @@ describeIf('a database outage on PostgreSQL (through a TCP proxy)', () => {
     }
     return { status: res.status, headers: res.headers, body: parsed };
   };
-  const apptParams = (apptId: string) => ({ resourceType: 'Parameters', parameter: [{ name: 'appt-id', valueString: apptId }] });
+  /**
+   * Staff (no claim token) book places for nobody in particular here: outside the fairness rules, so with the
+   * audited override issue 21 asks of them (test/front-desk/staff-fhir-book.test.ts).
+   */
+  const apptParams = (apptId: string, staff: boolean) => ({
+    resourceType: 'Parameters',
+    parameter: [{ name: 'appt-id', valueString: apptId }, ...(staff ? [{ name: 'override-reason', valueString: 'Places kept by the clinic during the outage drill' }] : [])],
+  });
   /** `lane`: 'fast' is answered in front of Express (src/http/fast-post.ts); `?_format=json` sends it through Express. */
   const op = (name: '$hold' | '$book', apptId: string, headers: Record<string, string>, lane: 'fast' | 'express' = 'fast') =>
-    call('POST', `/fhir/Appointment/${name}${lane === 'express' ? '?_format=json' : ''}`, apptParams(apptId), headers);
+    call('POST', `/fhir/Appointment/${name}${lane === 'express' ? '?_format=json' : ''}`, apptParams(apptId, name === '$book' && !headers['x-claim-token']), headers);
   const asHolder = (who: string, key: string): Record<string, string> => ({
     'x-claim-token': holders[who]!.claimToken, ...(holders[who]!.queueToken ? { 'x-queue-token': holders[who]!.queueToken! } : {}), 'idempotency-key': key,
   });

@@ -242,9 +242,21 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
     await mailbox.waitFor((m) => m.to.includes(`blair-${uniq}@example.org`) && /booked/i.test(m.subject));
     expect(refusalCode((await book(slotIds[0]!, { 'x-claim-token': blairClaim, 'x-queue-token': blairPlace })).body)).toBe('INVITATION_USED');
 
-    // Staff book without a ticket or a queue place; one place each was taken by Alex, Blair and staff.
-    const staff = await book(slotIds[1]!, ADMIN, drew.patientId);
+    // Staff book without a ticket or a queue place, but under the same rules (issue 21): Drew's window is not open,
+    // so staff meet the code Drew met, and book only with an audited reason. One place each was taken by Alex, Blair
+    // and staff.
+    const staffRefused = await book(slotIds[1]!, ADMIN, drew.patientId);
+    expect(staffRefused.status).toBe(403);
+    expect(refusalCode(staffRefused.body)).toBe('OUTSIDE_WINDOW');
+    const staff = await call('POST', '/fhir/Appointment/$book', {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'appt-id', valueString: `Appointment/slot.${slotIds[1]}` }, { name: 'patient-id', valueString: `Patient/${drew.patientId}` },
+        { name: 'override-reason', valueString: 'Teacher on a school trip during his window' },
+      ],
+    } satisfies Parameters, ADMIN);
     expect(staff.status).toBe(200);
+    await audited('Teacher on a school trip during his window');
     const taken = await rig.hub.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM booking WHERE slot_id = ANY($1::text[]) AND active`, [slotIds]);
     expect(Number(taken.rows[0]!.n)).toBe(3);
 

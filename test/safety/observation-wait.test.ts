@@ -168,6 +168,8 @@ describe.each(backends())('observation wait on %s', (backend) => {
       resourceType: 'Parameters',
       parameter: [
         { name: 'patient-id', valueString: `Patient/${patient}` },
+        // A person never invited: staff book them with the audited override (issue 21's fairness rules for staff).
+        { name: 'override-reason', valueString: 'Booked by the clinic for a person outside the invitation scheme' },
         { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${clinic.slotIds[0]}` }], participant: [{ actor: { reference: `Patient/${patient}` }, status: 'needs-action' }] } },
       ],
     });

@@ -8,6 +8,7 @@
  */
 import type { Appointment } from 'fhir/r4';
 import { Counter } from 'prom-client';
+import type { AuditInput } from '../../auth/audit.js';
 import type { Principal } from '../../auth/principal.js';
 import { fhirError, isOperationOutcomeError, type ErrorCode, type OperationOutcomeError } from '../../fhir/outcomes.js';
 import { queueBookedMail, queueReminder } from './mail-renderers.js';
@@ -76,6 +77,8 @@ export interface BookingGateDeps {
   rules: TierRules;
   abuse: AbuseAccounting;
   now?: () => Date;
+  /** The hub's audit, for what staff do outside the rules (a `$book` with `override-reason`, staff-book.ts). */
+  audit?: (e: AuditInput) => void;
 }
 
 /** Which abuse kind a refusal is (waiting-room refusals included). */
@@ -92,6 +95,21 @@ export class BookingGate {
   constructor(private readonly deps: BookingGateDeps) {
     this.enabled = deps.enabled;
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /** The tier rules in force (the staff path asks a person's standing under them). */
+  get rules(): TierRules {
+    return this.deps.rules;
+  }
+
+  /** The gate's clock. */
+  clock(): Date {
+    return this.now();
+  }
+
+  /** Records a staff action the gate let through on the strength of a reason. */
+  audit(e: AuditInput): void {
+    this.deps.audit?.(e);
   }
 
   /**

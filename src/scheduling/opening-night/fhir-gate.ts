@@ -16,6 +16,7 @@ import { paramResource, paramValue, paramValues } from '../operations/params.js'
 import { proposalSlotId } from '../operations/appointment-find.js';
 import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass, type TicketPass } from './booking-gate.js';
 import type { BookedPerson } from '../invitations/tickets.js';
+import { staffBook } from './staff-book.js';
 
 async function patientOfAppointment(ctx: FhirContext, ref: string | undefined): Promise<string | undefined> {
   const id = ref ? idFromReference(ref, 'Appointment') : undefined;
@@ -81,6 +82,8 @@ function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDef
       const pass: GatePass =
         rememberedGatePass(req.locals, req.headers[CLAIM_TOKEN_HEADER]) ??
         (await gate.check(ctx.db, { headers: req.headers, principal: req.principal, patientId: named[0], what }));
+      // Staff book under the public's rules, or outside them with an audited reason (staff-book.ts).
+      if (pass.via === 'staff' && name === 'book') return staffBook(op, gate, req, ctx, named);
       if (pass.via !== 'ticket') return op.handler(req, ctx);
       if (named.some((p) => p !== pass.patientId)) {
         throw gate.refuse(fhirError('INVITATION_INVALID', 'This invitation belongs to another person', 'patient-id'), { principal: req.principal, what, ticketRef: pass.ticketRef });
