@@ -22,10 +22,13 @@ export function qrElement(svgMarkup: string, label: string): HTMLElement {
   return h('div', { class: 'booking-qr' }, document.importNode(svg, true));
 }
 
-/** The confirmation's QR code of the reference (nothing for an old booking without one). */
-export function referenceQr(reference: string | undefined): HTMLElement | null {
+/**
+ * The confirmation's QR code of the reference (nothing for an old booking without one). `id`: the booked page's one
+ * code is `#booking-qr`; 'My booking' lists several and gives none.
+ */
+export function referenceQr(reference: string | undefined, id: string | null = 'booking-qr'): HTMLElement | null {
   if (!reference || reference.length !== 9) return null;
-  const box = h('figure', { id: 'booking-qr' }, h('figcaption', {}, t('appt.qrHint')));
+  const box = h('figure', { ...(id ? { id } : {}), class: 'booking-qr-figure', 'data-reference': reference }, h('figcaption', {}, t('appt.qrHint')));
   void QRCode.toString(reference, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then((svg) => box.prepend(qrElement(svg, t('appt.qrLabel', { ref: reference }))));
   return box;
 }

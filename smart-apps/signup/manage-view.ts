@@ -14,7 +14,7 @@ import { addressText } from './slots.js';
 import { vaccineName } from '../shared/fhir-text.js';
 import { bearerOf, signIn, signOut, type SmartClient } from './session.js';
 import { load, save } from './state.js';
-import { shownReference } from '../shared/booking-ref.js';
+import { referenceQr, shownReference } from '../shared/booking-ref.js';
 
 const EXT_PRODUCT = 'http://fhir-registry.smarthealthit.org/StructureDefinition/vaccine-product';
 
@@ -98,6 +98,8 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
         h('dt', {}, t('appt.vaccine')), h('dd', {}, (product?.code && vaccineName(product.code)) || product?.display || product?.code || ''),
         h('dt', {}, t('appt.dose')), h('dd', {}, String(doseNumberOf(a))),
         h('dt', {}, t('appt.ref')), h('dd', {}, shownReference(a))),
+      // The same QR code as the confirmation, to show at the clinic door (issue 21).
+      referenceQr(shownReference(a), null),
       h('p', {},
         h('button', { type: 'button', class: 'secondary reschedule', onclick: () => reschedule(a) }, t('manage.reschedule')),
         h('button', { type: 'button', class: 'danger cancel', onclick: () => {

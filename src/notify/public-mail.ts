@@ -36,6 +36,8 @@ const EN = {
   'label.where': 'Where',
   'label.map': 'Map',
   'label.ref': 'Booking reference',
+  'label.qr': 'Show this code (or say the reference) at the clinic door to check in.',
+  'label.qrAlt': 'QR code of your booking reference {ref}',
   'invitation.subject': 'You are invited to book your vaccination',
   'invitation.intro': 'You have been selected to book a vaccination appointment.',
   'invitation.link': 'Open this link to book: {link}',
@@ -88,6 +90,8 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'label.where': 'Dónde',
     'label.map': 'Mapa',
     'label.ref': 'Referencia de la cita',
+    'label.qr': 'Muestre este código (o diga la referencia) en la entrada de la clínica para registrar su llegada.',
+    'label.qrAlt': 'Código QR de su referencia de cita {ref}',
     'invitation.subject': 'Está invitado a reservar su vacunación',
     'invitation.intro': 'Ha sido seleccionado para reservar una cita de vacunación.',
     'invitation.link': 'Abra este enlace para reservar: {link}',
@@ -135,6 +139,8 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'label.where': '장소',
     'label.map': '지도',
     'label.ref': '예약 번호',
+    'label.qr': '접종소 입구에서 이 코드를 보여 주시거나 예약 번호를 말씀하시면 접수됩니다.',
+    'label.qrAlt': '예약 번호 {ref}의 QR 코드',
     'invitation.subject': '예방접종 예약에 초대되었습니다',
     'invitation.intro': '예방접종 예약 대상자로 선정되었습니다.',
     'invitation.link': '이 링크를 열어 예약하세요: {link}',
@@ -175,16 +181,21 @@ export interface AppointmentFacts {
   reference: string;
 }
 
-export function appointmentLines(language: MailLanguage, f: AppointmentFacts): string[] {
-  const label = (k: PublicMailKey, value: string | undefined): string[] => (value ? [`${mailText(language, k)}: ${value}`] : []);
+/** The appointment's facts as (label key, value) pairs, those known only: the text lines and the HTML list alike. */
+export function appointmentFields(language: MailLanguage, f: AppointmentFacts): Array<[PublicMailKey, string]> {
   const where = [f.location?.name, addressLine(f.location)].filter(Boolean).join(', ');
-  return [
-    ...label('label.when', f.start ? formatWhen(f.start, f.timeZone, language) : undefined),
-    ...label('label.vaccine', f.productName),
-    ...label('label.where', where || undefined),
-    ...label('label.map', mapLink(f.location)),
-    ...label('label.ref', f.reference),
+  const all: Array<[PublicMailKey, string | undefined]> = [
+    ['label.when', f.start ? formatWhen(f.start, f.timeZone, language) : undefined],
+    ['label.vaccine', f.productName],
+    ['label.where', where || undefined],
+    ['label.map', mapLink(f.location)],
+    ['label.ref', f.reference],
   ];
+  return all.filter((x): x is [PublicMailKey, string] => !!x[1]);
+}
+
+export function appointmentLines(language: MailLanguage, f: AppointmentFacts): string[] {
+  return appointmentFields(language, f).map(([k, v]) => `${mailText(language, k)}: ${v}`);
 }
 
 export function bookedMail(language: MailLanguage, f: AppointmentFacts): { subject: string; text: string } {

@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
+import type { MailAttachment } from './appointment-mail-html.js';
 import { isDatabaseUnavailable, OutageBackoff } from '../store/db-unavailable.js';
 import { mailSendDelay } from './metrics.js';
 import { MailNotNeeded, type OutboxRow } from './outbox.js';
@@ -25,13 +26,25 @@ export interface MailTransport {
     to: string;
     subject: string;
     text: string;
+    /** An HTML alternative (multipart/alternative), with its inline images as `cid` attachments. */
+    html?: string;
+    attachments?: MailAttachment[];
     messageId: string;
     headers?: Record<string, string>;
   }): Promise<unknown>;
 }
 
+/** What a renderer makes of a row: the text mail, and optionally its HTML alternative (appointment-mail-html.ts). */
+export interface RenderedMail {
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+  attachments?: MailAttachment[];
+}
+
 /** Renders a row that another module wrote with only kind + payload (no recipient/subject/body). */
-export type OutboxRenderer = (row: OutboxRow) => Promise<{ to: string; subject: string; text: string }>;
+export type OutboxRenderer = (row: OutboxRow) => Promise<RenderedMail>;
 
 export interface OutboxWorkerOptions {
   db: Db;
@@ -147,7 +160,7 @@ export class OutboxWorker {
   async deliver(row: OutboxRow, leaseToken: string): Promise<'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'> {
     let error: unknown;
     try {
-      const mail =
+      const mail: RenderedMail =
         row.recipient && row.subject !== null && row.body !== null
           ? { to: row.recipient, subject: row.subject, text: row.body }
           : await this.render(row);
@@ -235,7 +248,7 @@ export class OutboxWorker {
     }
   });
 
-  private async render(row: OutboxRow): Promise<{ to: string; subject: string; text: string }> {
+  private async render(row: OutboxRow): Promise<RenderedMail> {
     const renderer = this.opts.renderers?.[row.kind];
     if (!renderer) throw new Error(`no renderer for outbox kind ${row.kind} and the row has no rendered mail`);
     return renderer(row);

@@ -11,6 +11,8 @@
  * Screenshots at 360x740 and 1280x800 go to test-artifacts/signup/; axe-core must find nothing serious.
  */
 import fs from 'node:fs';
+import jsQRModule, { type QRCode as JsQrCode } from 'jsqr';
+import { PNG } from 'pngjs';
 import { BOOKING_REFERENCE_SYSTEM } from '../../src/scheduling/booking-reference.js';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -19,6 +21,8 @@ import { issueTicket } from '../../src/scheduling/invitations/tickets.js';
 import { startOpeningNightHub } from '../opening-night/opening-night-hub.js';
 import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
 import { backend, operator, startAppsRig, type AppsRig } from './opening-night-apps-rig.js';
+
+const jsQR = ((jsQRModule as unknown as { default?: unknown }).default ?? jsQRModule) as (data: Uint8ClampedArray, width: number, height: number) => JsQrCode | null;
 
 // The rig has SMTP, so the hub mails people when they are admitted; look for newly admitted places often.
 process.env.WAITING_ROOM_NOTICE_SWEEP_MS = '200';
@@ -256,6 +260,12 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     const mine = page.locator(`#my-appointments li[data-appointment="${appointmentId}"]`);
     expect(await mine.locator('dd.place').textContent()).toBe('Pittsfield Community Clinic, 1 Main St, Pittsfield, MA 01201');
     expect(await mine.textContent()).toContain('SHINGRIX');
+    // The same QR code as the confirmation (issue 21): what the door's scanner reads from it is the reference.
+    const myQr = mine.locator('.booking-qr svg');
+    await myQr.waitFor();
+    expect(await myQr.getAttribute('aria-label')).toContain(shownRef);
+    const shot = PNG.sync.read(await myQr.screenshot());
+    expect(jsQR(new Uint8ClampedArray(shot.data.buffer, shot.data.byteOffset, shot.data.length), shot.width, shot.height)?.data).toBe(shownRef);
     await look(page, '09-manage');
 
     // --- reschedule: another time at the near clinic; the old appointment is cancelled, the new one booked ---

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Appointment, Location, Patient } from 'fhir/r4';
 import { clinicTimeZone, formatWhen, mailLanguage, preferredLanguage, type MailLanguage } from '../../notify/mail-locale.js';
 import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '../../notify/public-mail.js';
+import { withHtmlAlternative } from '../../notify/appointment-mail-html.js';
 import { EXT_VACCINE_PRODUCT } from '../slot-view.js';
 import { formatReference, referenceOfAppointment } from '../booking-reference.js';
 
@@ -105,7 +106,9 @@ export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string
       const appt = await readAppointment(p.appointmentId);
       if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
       const language = await languageOf(p.language, row.recipient_patient_id);
-      return { to: p.email, ...bookedMail(language, await factsOf(appt, language)) };
+      const facts = await factsOf(appt, language);
+      // Text and HTML with the reference's QR code, shown at the clinic door (issue 21).
+      return { to: p.email, ...(await withHtmlAlternative(language, bookedMail(language, facts), facts, { intro: 'booked.intro', closing: 'booked.bring' })) };
     },
     async [SUPPLY_SHORTFALL_KIND](row) {
       const p = row.payload as { appointmentId?: string; productCvx?: string; start?: string; substitutes?: Array<{ productCvx: string; slotIds: string[] }> };
@@ -122,7 +125,8 @@ export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string
       const appt = await readAppointment(p.appointmentId);
       if (!appt || appt.status !== 'booked') throw new MailNotNeeded(`not sent: Appointment/${p.appointmentId} is ${appt?.status ?? 'gone'}`);
       const language = await languageOf(p.language, row.recipient_patient_id);
-      return { to: p.email, ...reminderMail(language, await factsOf(appt, language)) };
+      const facts = await factsOf(appt, language);
+      return { to: p.email, ...(await withHtmlAlternative(language, reminderMail(language, facts), facts, { intro: 'reminder.intro', closing: 'reminder.cancel' })) };
     },
   };
 }
