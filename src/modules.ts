@@ -14,6 +14,7 @@ import { wireHealthCards } from './credentials/wiring.js';
 import { wireIis } from './sync/iis/wiring.js';
 import { wireRecords } from './records/wiring.js';
 import { wireSafety } from './safety/wiring.js';
+import { wireFollowups } from './safety/followup/wiring.js';
 import { wireSync } from './sync/wiring.js';
 import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
@@ -71,7 +72,9 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireScheduling(hub, registry, forecaster);
   // After scheduling: it wraps $hold/$book with the booking gate (invitation, window, waiting room).
   const night = wireOpeningNight(hub, registry);
-  const clinicMail = wireClinic(hub, registry);
+  // Follow-up check-ins after a dose: staff's answer at $record-dose reaches them through the clinic's dose hook.
+  const followups = wireFollowups(hub, registry);
+  const clinicMail = wireClinic(hub, registry, { doseRecordedHooks: [followups.doseRecordedHook] });
   wireMail(hub, { ...night.mailRenderers, ...clinicMail });
   wireFrontDesk(hub, registry);
   // /waiting-room/status is answered before Express: it is polled by everyone waiting.

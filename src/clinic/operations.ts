@@ -1,7 +1,7 @@
 /**
  * The clinic day's FHIR operations, operator authority only (a staff member signed in with `vaxhub/operator`, or
  * the operator token); the FHIR layer audits each request naming the staff member's Practitioner:
- *   POST Appointment/[id]/$record-dose      lot, site, route, performer?, vis-published?, dose-ml?, note?
+ *   POST Appointment/[id]/$record-dose      lot, site, route, performer?, vis-published?, dose-ml?, note?, follow-up?
  *                                           -> 201 the Immunization (./record-dose.ts)
  *   POST Appointment/[id]/$no-show          -> the Appointment (noshow) and where the freed place went
  *   POST Appointment/[id]/$undo-no-show     -> the Appointment (booked again)
@@ -36,8 +36,12 @@ function optionalNumber(req: FhirRequest, name: string): number | undefined {
 }
 
 function optionalBoolean(req: FhirRequest, name: string): boolean {
+  return maybeBoolean(req, name) ?? false;
+}
+
+function maybeBoolean(req: FhirRequest, name: string): boolean | undefined {
   const v = paramValue(req, name);
-  if (v === undefined) return false;
+  if (v === undefined) return undefined;
   if (v !== 'true' && v !== 'false') throw badRequest(`${name} must be true or false`, name);
   return v === 'true';
 }
@@ -65,6 +69,7 @@ export function clinicOperations(deps: RecordDoseDeps): OperationDefinition[] {
       const performer = paramValue(req, 'performer');
       const vis = paramValue(req, 'vis-published');
       const note = paramValue(req, 'note');
+      const followUp = maybeBoolean(req, 'follow-up');
       const imm = await recordDoseAtClinic(deps, ctx, req.principal, {
         appointmentId: req.id!,
         inventoryId: paramValue(req, 'lot') ?? '',
@@ -74,6 +79,7 @@ export function clinicOperations(deps: RecordDoseDeps): OperationDefinition[] {
         ...(vis ? { visPublished: vis } : {}),
         ...(dml !== undefined ? { doseMl: dml } : {}),
         ...(note ? { note } : {}),
+        ...(followUp !== undefined ? { followUp } : {}),
       });
       const answer = resourceAnswer(imm, 201);
       return { ...answer, headers: { ...answer.headers, location: `${req.baseUrl}/Immunization/${imm.id}/_history/${imm.meta?.versionId ?? '1'}` } };

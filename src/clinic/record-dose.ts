@@ -44,6 +44,11 @@ export interface RecordDoseInput {
   /** Dose amount in mL, when not the product's standard one. */
   doseMl?: number;
   note?: string;
+  /**
+   * The person's answer, asked at recording, to follow-up check-ins after the dose (src/safety/followup/): true or
+   * false records their choice; absent leaves the choice they made earlier (wallet, sign-up) as it is.
+   */
+  followUp?: boolean;
 }
 
 /** What the hooks learn about a dose just recorded (inside its transaction: what they write commits with it). */
@@ -56,6 +61,8 @@ export interface DoseRecordedEvent {
   /** Who recorded it (the signed-in staff member, or the operator token). */
   principal: Principal;
   at: Date;
+  /** RecordDoseInput.followUp, when staff asked. */
+  followUp?: boolean;
 }
 
 export type DoseRecordedHook = (tx: Queryable, event: DoseRecordedEvent) => Promise<void>;
@@ -176,7 +183,7 @@ export async function recordDoseAtClinic(
     const dose = buildClinicDose(b, appt, lot, input, performer, product.name, at, day);
     const stored = await writeThroughHooks(ctx, tx, principal, 'create', dose as Immunization & AnyResource);
     await ctx.repo.create(recordingProvenance(stored, principal, `Practitioner/${performer.id}`, at) as unknown as AnyResource, { tx });
-    const event: DoseRecordedEvent = { immunization: stored, appointmentId: appt.id!, patientId: b.patient_id, locationId: b.location_id, lot, principal, at };
+    const event: DoseRecordedEvent = { immunization: stored, appointmentId: appt.id!, patientId: b.patient_id, locationId: b.location_id, lot, principal, at, ...(input.followUp !== undefined ? { followUp: input.followUp } : {}) };
     for (const hook of deps.hooks) await hook(tx, event);
     return stored;
   });

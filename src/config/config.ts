@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_MAIL_RATES, type MailRates } from '../notify/priority.js';
 import { isTimeZone } from '../notify/mail-locale.js';
+import { DEFAULT_FOLLOWUP_STEPS, parseFollowupSteps, type FollowupStep } from '../safety/followup/steps.js';
 
 export interface Config {
   port: number;
@@ -56,6 +57,10 @@ export interface Config {
   noShowGraceMinutes: number;
   /** How often the no-show sweep runs (NO_SHOW_SWEEP_MS, default one minute). */
   noShowSweepMs: number;
+  /** Follow-up check-ins after a dose, offsets from the dose (FOLLOWUP_STEPS, default `1d,7d,6w`; src/safety/followup/steps.ts). */
+  followupSteps: FollowupStep[];
+  /** How often due follow-ups are put in the mail outbox (FOLLOWUP_SWEEP_MS, default one minute). */
+  followupSweepMs: number;
   /** Several hub nodes on one PostgreSQL (README: Several hub nodes). */
   cluster: ClusterConfig;
 }
@@ -110,6 +115,14 @@ function clusterOf(env: NodeJS.ProcessEnv): ClusterConfig {
 }
 
 /** HUB_TIME_ZONE: an IANA zone such as America/Chicago; a name the runtime does not know stops the start. */
+function followupSteps(raw: string | undefined): FollowupStep[] {
+  try {
+    return parseFollowupSteps(raw?.trim() ? raw : DEFAULT_FOLLOWUP_STEPS);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
 function hubTimeZone(raw: string | undefined): string {
   if (!raw) return 'UTC';
   if (!isTimeZone(raw)) throw new ConfigError(`HUB_TIME_ZONE must be an IANA time zone such as America/Chicago, got '${raw}'`);
@@ -211,6 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     cdsiDataDir: overrides.cdsiDataDir ?? cdsiDataDir(env.CDSI_DATA_DIR),
     noShowGraceMinutes: overrides.noShowGraceMinutes ?? envInt(env, 'NO_SHOW_GRACE_MINUTES', 60, 0, 24 * 60),
     noShowSweepMs: overrides.noShowSweepMs ?? envInt(env, 'NO_SHOW_SWEEP_MS', 60_000, 100, 3_600_000),
+    followupSteps: overrides.followupSteps ?? followupSteps(env.FOLLOWUP_STEPS),
+    followupSweepMs: overrides.followupSweepMs ?? envInt(env, 'FOLLOWUP_SWEEP_MS', 60_000, 50, 3_600_000),
     cluster: overrides.cluster ?? clusterOf({ ...env, DATABASE_URL: databaseUrl }),
   };
 }

@@ -57,6 +57,12 @@ const EN = {
   'registered.groupWhat': 'Priority groups (phases such as 1a, 1b, 1c) are invited in order, as vaccine supply allows.',
   'registered.next': 'What happens next: when your group is invited, we draw invitations among the people registered in it. If you are selected, we email you a personal link to book; it is valid for a limited time. You do not need to call or to register again.',
   'registered.status': 'You can check your status on the sign-up page with your registration number and date of birth.',
+  'followup.subject': 'How are you after your vaccination?',
+  'followup.intro': 'You asked us to check in after your vaccination ({vaccine}, {date}). How are you? Three short questions, no sign-in needed:',
+  'followup.emergency': 'If you have trouble breathing, swelling of the face or throat, or feel very unwell, call 911 now: this message does not reach anyone right away.',
+  'followup.stop': 'To stop these check-ins: {link}',
+  'followup.private': 'The link is only for you; please do not forward this message.',
+  'followup.sms': 'vaxhub: how are you after your vaccination on {date}? {link} Stop: {stop}',
 } as const;
 
 export type PublicMailKey = keyof typeof EN;
@@ -111,6 +117,12 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'registered.groupWhat': 'Los grupos de prioridad (fases como 1a, 1b, 1c) se invitan por orden, según haya vacunas disponibles.',
     'registered.next': 'Qué sigue: cuando se invite a su grupo, sortearemos invitaciones entre las personas inscritas en él. Si sale seleccionado, le enviaremos por correo un enlace personal para reservar, válido por tiempo limitado. No necesita llamar ni inscribirse otra vez.',
     'registered.status': 'Puede consultar su estado en la página de inscripción con su número de inscripción y su fecha de nacimiento.',
+    'followup.subject': '¿Cómo se siente después de vacunarse?',
+    'followup.intro': 'Nos pidió consultarle después de su vacuna ({vaccine}, {date}). ¿Cómo está? Tres preguntas breves, sin iniciar sesión:',
+    'followup.emergency': 'Si tiene dificultad para respirar, hinchazón de la cara o la garganta, o se siente muy mal, llame al 911 ahora: este mensaje no llega a nadie de inmediato.',
+    'followup.stop': 'Para dejar de recibir estas consultas: {link}',
+    'followup.private': 'El enlace es solo para usted; no reenvíe este mensaje.',
+    'followup.sms': 'vaxhub: ¿cómo se siente después de su vacuna del {date}? {link} Dejar de recibir: {stop}',
   },
   ko: {
     'booked.subject': '예방접종 예약이 완료되었습니다',
@@ -160,6 +172,12 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'registered.groupWhat': '우선순위 그룹(1a, 1b, 1c 등 단계)은 백신 공급에 따라 순서대로 초대됩니다.',
     'registered.next': '다음 단계: 귀하의 그룹 차례가 되면 그룹에 등록된 분들 중에서 초대 대상을 추첨합니다. 선정되면 예약용 개인 링크를 이메일로 보내 드리며, 링크는 정해진 기간 동안만 유효합니다. 전화하거나 다시 등록하실 필요가 없습니다.',
     'registered.status': '등록 번호와 생년월일로 신청 페이지에서 상태를 확인할 수 있습니다.',
+    'followup.subject': '예방접종 후 어떠세요?',
+    'followup.intro': '예방접종({vaccine}, {date}) 후 안부를 여쭤 달라고 하셨습니다. 어떠세요? 로그인 없이 짧은 질문 세 가지에 답해 주세요:',
+    'followup.emergency': '숨쉬기 어렵거나 얼굴이나 목이 붓거나 몸이 매우 안 좋으면 지금 바로 911에 전화하세요. 이 메시지는 누구에게도 즉시 전달되지 않습니다.',
+    'followup.stop': '이 확인 메시지를 그만 받으려면: {link}',
+    'followup.private': '이 링크는 본인만 사용할 수 있습니다. 이 메시지를 다른 사람에게 전달하지 마세요.',
+    'followup.sms': 'vaxhub: {date} 예방접종 후 어떠세요? {link} 그만 받기: {stop}',
   },
 };
 
@@ -311,6 +329,27 @@ export function closureMail(
       ...(f.offer
         ? [mailText(language, 'closure.held', { expires: formatWhen(f.offer.expiresAt, f.offer.timeZone, language) }), '', ...appointmentLines(language, f.offer), '', mailText(language, 'closure.confirm', { link: f.link })]
         : [mailText(language, 'closure.none')]),
+    ].join('\n'),
+  };
+}
+
+/**
+ * A follow-up check-in after a dose (src/safety/followup/): the form's link (its token is the only key to it) and
+ * the stop link; as a text message (an email-to-SMS gateway) the short form.
+ */
+export function followupMail(language: MailLanguage, f: { vaccine: string; date: string; link: string; stopLink: string }, channel: 'mail' | 'sms' = 'mail'): { subject: string; text: string } {
+  if (channel === 'sms') return { subject: mailText(language, 'followup.subject'), text: mailText(language, 'followup.sms', { date: f.date, link: f.link, stop: f.stopLink }) };
+  return {
+    subject: mailText(language, 'followup.subject'),
+    text: [
+      mailText(language, 'followup.intro', { vaccine: f.vaccine, date: f.date }),
+      '',
+      f.link,
+      '',
+      mailText(language, 'followup.emergency'),
+      '',
+      mailText(language, 'followup.stop', { link: f.stopLink }),
+      mailText(language, 'followup.private'),
     ].join('\n'),
   };
 }

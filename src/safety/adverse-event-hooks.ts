@@ -18,6 +18,7 @@ import { reportImmunizationWrite } from '../sync/iis/interceptor.js';
 import { adverseEventIssues, isReviewed, isSerious, subjectPatientId, suspectImmunizationIds, symptomsOf } from './adverse-event.js';
 import { raiseSeriousEventAlert } from './alerts.js';
 import { CDC_PHINVS, SNOMED } from './symptoms.js';
+import { FOLLOWUP_DRAFT_TAG } from './followup/questionnaire.js';
 
 type Tagged = { meta?: { tag?: Array<{ system?: string; code?: string }> } };
 const hasTag = (r: Tagged | undefined, code: string): boolean => Boolean(r?.meta?.tag?.some((t) => t.system === DOSE_TRUST_SYSTEM && t.code === code));
@@ -30,6 +31,11 @@ function withTrust(ae: AdverseEvent & AnyResource, tag: typeof PATIENT_REPORTED_
   if (tags.length) meta.tag = tags;
   else delete meta.tag;
   return { ...ae, meta };
+}
+
+function withoutDraftTag(ae: AdverseEvent & AnyResource): AdverseEvent & AnyResource {
+  const tags = (ae.meta?.tag ?? []).filter((t) => !(t.system === FOLLOWUP_DRAFT_TAG.system && t.code === FOLLOWUP_DRAFT_TAG.code));
+  return { ...ae, meta: { ...(ae.meta ?? {}), tag: tags } } as AdverseEvent & AnyResource;
 }
 
 async function checkDoses(tx: Queryable, repo: Repository, ae: AdverseEvent): Promise<void> {
@@ -114,7 +120,9 @@ export function adverseEventInterceptor(o: AdverseEventHookOptions): WriteInterc
       // Staff or a system: a person's report they update is one they have looked at; their own records carry no tag.
       const prev = previous as (AdverseEvent & Tagged) | undefined;
       const wasPersons = prev && (hasTag(prev, 'patient-reported') || hasTag(prev, 'staff-verified'));
-      return withTrust({ ...ae, recordedDate: ae.recordedDate ?? clock().toISOString() }, wasPersons ? STAFF_VERIFIED_TAG : undefined) as AnyResource;
+      // A draft made from a follow-up answer stops being one once staff have saved it.
+      const reviewed = wasPersons ? withoutDraftTag(ae) : ae;
+      return withTrust({ ...reviewed, recordedDate: ae.recordedDate ?? clock().toISOString() }, wasPersons ? STAFF_VERIFIED_TAG : undefined) as AnyResource;
     },
     async afterWrite(tx, { interaction, resource, previous }) {
       const ae = (interaction === 'delete' ? undefined : resource) as (AdverseEvent & Tagged) | undefined;

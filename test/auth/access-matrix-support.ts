@@ -105,6 +105,7 @@ const CONFORMANCE_IDS: Record<string, string> = {
   OperationDefinition: 'appointment-book',
   ValueSet: 'vaccine-products',
   CodeSystem: 'error-code',
+  Questionnaire: 'vaccine-followup',
 };
 
 /** The request for one interaction on a conformance type (writes: a plausible change to a definition the hub serves). */

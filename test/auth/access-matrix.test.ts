@@ -247,6 +247,18 @@ const ROUTES: Record<string, Row> = {
   'PUT /admin/clinic/slots/:id': { req: () => json('PUT', '/admin/clinic/slots/no-such-slot', {}), expect: OPERATOR },
   'GET /admin/clinic/appointments/:id/dose-form': { req: () => get('/admin/clinic/appointments/no-such-appointment/dose-form'), expect: OPERATOR },
   // The clinic's check-out list names people: operators only (every staff account holds that role).
+  // Follow-up check-ins (issue 24): the mailed link's token is the only credential of the form and stop pages, so no
+  // caller's token decides anything there (an unknown token is a 404 page for everyone).
+  'GET /followup/:token': { req: () => get('/followup/no-such-token'), expect: PUBLIC },
+  'POST /followup/:token': { req: () => form('/followup/no-such-token', 'feeling=well&care=none'), expect: PUBLIC },
+  'GET /followup/:token/stop': { req: () => get('/followup/no-such-token/stop'), expect: PUBLIC },
+  'POST /followup/:token/stop': { req: () => form('/followup/no-such-token/stop', 'scope=all'), expect: PUBLIC },
+  // The person's own choice (wallet, sign-up confirmation): A or an operator; nobody else learns A exists.
+  'GET /followups/Patient/:id/preference': { req: (w) => get(`/followups/Patient/${w.a.Patient}/preference`), expect: A_ONLY('ok') },
+  'PUT /followups/Patient/:id/preference': { req: (w) => json('PUT', `/followups/Patient/${w.a.Patient}/preference`, {}), expect: A_ONLY('reached') },
+  'GET /admin/followups': { req: () => get('/admin/followups'), expect: OPERATOR },
+  'PUT /admin/followups/Patient/:id/preference': { req: () => json('PUT', '/admin/followups/Patient/no-such-patient/preference', {}), expect: OPERATOR },
+  'POST /admin/followups/Patient/:id/stop': { req: () => json('POST', '/admin/followups/Patient/no-such-patient/stop', {}), expect: OPERATOR },
   'GET /clinic/observation': { req: () => get('/clinic/observation'), expect: OPERATOR },
   'POST /clinic/observation/:immunizationId/look': { req: () => json('POST', '/clinic/observation/no-such-dose/look', {}), expect: OPERATOR },
   'POST /clinic/observation/:immunizationId/check-out': { req: () => json('POST', '/clinic/observation/no-such-dose/check-out', {}), expect: OPERATOR },

@@ -134,7 +134,7 @@ describe.each(backends())('conformance resources on %s', (backend) => {
   });
 
   test('the conformance types are listed read-only with their search parameters', () => {
-    for (const type of ['StructureDefinition', 'SearchParameter', 'OperationDefinition', 'ValueSet', 'CodeSystem']) {
+    for (const type of ['StructureDefinition', 'SearchParameter', 'OperationDefinition', 'ValueSet', 'CodeSystem', 'Questionnaire']) {
       const r = cs.rest![0]!.resource!.find((x) => x.type === type)!;
       expect(r.interaction!.map((i) => i.code).sort()).toEqual(['read', 'search-type']);
       expect(r.searchParam!.map((p) => p.name)).toEqual(expect.arrayContaining(['_id', 'url', 'name', 'status']));

@@ -1,7 +1,8 @@
 /** The public mail catalogue and its formats (issue 22): every message in every language, local times, places. */
 import type { Location } from 'fhir/r4';
 import { addressLine, clinicTimeZone, formatWhen, mailLanguage, mapLink, preferredLanguage, TIMEZONE_EXTENSION } from '../../src/notify/mail-locale.js';
-import { bookedMail, invitationMail, missingMailTranslations, registeredMail } from '../../src/notify/public-mail.js';
+import { bookedMail, followupMail, invitationMail, missingMailTranslations, registeredMail } from '../../src/notify/public-mail.js';
+import { missingFollowupText } from '../../src/safety/followup/text.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 const clinic: Location = {
@@ -14,6 +15,20 @@ const clinic: Location = {
 describe('public mail', () => {
   it('has every message in English, Spanish and Korean', () => {
     expect(missingMailTranslations()).toEqual([]);
+    // The follow-up check-in's pages and Questionnaire (src/safety/followup/text.ts) too.
+    expect(missingFollowupText()).toEqual([]);
+  });
+
+  it('a follow-up check-in carries the form link and the stop link, in the language; the text form is one short line', () => {
+    const f = { vaccine: 'COMIRNATY', date: '7 de diciembre de 2026', link: 'https://hub.example/followup/T', stopLink: 'https://hub.example/followup/T/stop' };
+    const mail = followupMail('es', f);
+    expect(mail.subject).toBe('¿Cómo se siente después de vacunarse?');
+    expect(mail.text).toContain('(COMIRNATY, 7 de diciembre de 2026)');
+    expect(mail.text.split('\n')).toEqual(expect.arrayContaining([f.link, `Para dejar de recibir estas consultas: ${f.stopLink}`]));
+    const sms = followupMail('ko', f, 'sms');
+    expect(sms.text).not.toContain('\n');
+    expect(sms.text).toContain(f.stopLink);
+    expect(sms.text.length).toBeLessThan(160);
   });
 
   it('chooses the language from a BCP 47 tag, English when the hub does not speak it', () => {

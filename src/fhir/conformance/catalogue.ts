@@ -1,7 +1,7 @@
 /**
  * The hub's own conformance resources, served read-only at `/fhir/[type]` (./handler.ts): the profiles it checks
  * writes against (every StructureDefinition in profiles/), the SearchParameters it defines beyond R4, an
- * OperationDefinition per `$operation`, and the ValueSets and CodeSystems it uses. Built once from files and code,
+ * OperationDefinition per `$operation`, the ValueSets and CodeSystems it uses, and the Questionnaires of its forms. Built once from files and code,
  * never stored: they change only with a new release of the hub, and each resource's version is a hash of its
  * content, so an ETag changes exactly when the content does.
  * @see https://hl7.org/fhir/R4/conformance-module.html
@@ -14,8 +14,9 @@ import type { SearchParameter, StructureDefinition } from 'fhir/r4';
 import { HUB_PARAMETERS } from '../search/parameters.js';
 import { hubOperationDefinitions } from './operation-definitions.js';
 import { hubCodeSystems, hubValueSets } from './terminology.js';
+import { followupQuestionnaire } from '../../safety/followup/questionnaire.js';
 
-export const CONFORMANCE_TYPES = ['StructureDefinition', 'SearchParameter', 'OperationDefinition', 'ValueSet', 'CodeSystem'] as const;
+export const CONFORMANCE_TYPES = ['StructureDefinition', 'SearchParameter', 'OperationDefinition', 'ValueSet', 'CodeSystem', 'Questionnaire'] as const;
 export type ConformanceType = (typeof CONFORMANCE_TYPES)[number];
 
 const conformanceTypes = new Set<string>(CONFORMANCE_TYPES);
@@ -77,6 +78,8 @@ function byType(): Map<string, ConformanceResource[]> {
     OperationDefinition: hubOperationDefinitions(),
     ValueSet: hubValueSets(),
     CodeSystem: hubCodeSystems(),
+    // The forms the hub sends people (the follow-up check-in after a dose, src/safety/followup/).
+    Questionnaire: [followupQuestionnaire()],
   };
   catalogue = new Map(Object.entries(all).map(([type, list]) => [type, list.map(withMeta)]));
   for (const [type, list] of catalogue) {

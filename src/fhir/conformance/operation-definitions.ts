@@ -152,6 +152,7 @@ const DEFS: Def[] = [
       p('vis-published', 'in', 0, '1', 'date', 'Edition (publication date) of the Vaccine Information Statement handed over; absent when none was given'),
       p('dose-ml', 'in', 0, '1', 'decimal', 'Volume given in mL, when not the standard dose'),
       p('note', 'in', 0, '1', 'string', 'A note on the dose'),
+      p('follow-up', 'in', 0, '1', 'boolean', "The person's answer, asked at recording, to follow-up check-ins after the dose (day 1, day 7, week 6 by default): true schedules them and records the choice for later doses, false declines; absent keeps the choice they made earlier"),
       p('return', 'out', 1, '1', 'Immunization', 'The recorded Immunization (201)'),
     ],
   },

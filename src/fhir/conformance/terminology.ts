@@ -16,6 +16,7 @@ import { ERROR_CATALOGUE, ERROR_CODE_SYSTEM } from '../outcomes.js';
 import { PROFILE_RULE_SYSTEM, ProfileRuleSet } from '../validation/profiles.js';
 import { SYMPTOMS, SYMPTOM_SYSTEM, SYMPTOM_VALUE_SET } from '../../safety/symptoms.js';
 import { EXTENDED_OBSERVATION, OBSERVATION_FLAG_SYSTEM } from '../../safety/observation/history.js';
+import { followupCodeSystems } from '../../safety/followup/code-systems.js';
 
 export const CVX = 'http://hl7.org/fhir/sid/cvx';
 const SNOMED = 'http://snomed.info/sct';
@@ -173,6 +174,7 @@ function buildCodeSystems(): CodeSystem[] {
       content: 'complete',
       concept: [{ code: EXTENDED_OBSERVATION, display: 'Observe longer after vaccination (30 minutes by default)' }],
     },
+    ...followupCodeSystems(),
     {
       resourceType: 'CodeSystem',
       id: 'profile-rule',
