@@ -10,6 +10,7 @@ import { ELIGIBILITY_MESSAGES } from './messages-eligibility.js';
 import { FRONT_DESK_MESSAGES } from './messages-front-desk.js';
 import { SIGNUP_MESSAGES } from './messages-signup.js';
 import { REACTION_MESSAGES } from './messages-reaction.js';
+import { FOLLOWUP_MESSAGES } from './messages-followup.js';
 
 export const LANGUAGES = { en: 'English', es: 'Español', ko: '한국어' } as const;
 export type Language = keyof typeof LANGUAGES;
@@ -197,7 +198,7 @@ const WALLET_MESSAGES = {
 } satisfies Record<string, Entry>;
 
 /** The one catalogue: the wallet's strings above, sign-up/booking, eligibility names and the admin console. */
-const MESSAGES = { ...WALLET_MESSAGES, ...REACTION_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ASSISTANT_MESSAGES, ...ADMIN_MESSAGES, ...CLINIC_MESSAGES, ...FRONT_DESK_MESSAGES };
+const MESSAGES = { ...WALLET_MESSAGES, ...REACTION_MESSAGES, ...FOLLOWUP_MESSAGES, ...SIGNUP_MESSAGES, ...ELIGIBILITY_MESSAGES, ...ASSISTANT_MESSAGES, ...ADMIN_MESSAGES, ...CLINIC_MESSAGES, ...FRONT_DESK_MESSAGES };
 
 export type MessageKey = keyof typeof MESSAGES;
 

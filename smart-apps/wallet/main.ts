@@ -15,6 +15,7 @@ import { linksView } from './links-view.js';
 import { dueView, loadForecast } from './due-view.js';
 import type { ImmunizationRecommendationRecommendation } from 'fhir/r4';
 import { reactionView } from './reaction-view.js';
+import { followupChoice } from './followup-choice.js';
 import { hasSession, resume, signIn, signOut } from './session.js';
 
 const SECTIONS = [
@@ -76,7 +77,7 @@ function walletPage(c: Client, r: PatientRecord): void {
       notice = t('reaction.sent');
       location.hash = '#history';
     }, () => { location.hash = '#history'; })
-    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : historyView(r);
+    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : [...historyView(r), followupChoice(c, p.id!)];
   const said = notice;
   notice = undefined;
   render(
