@@ -7,6 +7,7 @@ import { registerAuthCommands } from './auth/commands.js';
 import { registerCredentialCommands } from './credentials/commands.js';
 import { registerSyncCommands } from './sync/ehr/commands.js';
 import { registerForecastCommands } from './forecast/commands.js';
+import { registerSchedulingCommands } from './scheduling/commands.js';
 
 export function registerCapabilityCommands(program: Command): void {
   registerAuthCommands(program);
@@ -14,4 +15,5 @@ export function registerCapabilityCommands(program: Command): void {
   registerCredentialCommands(program);
   registerSyncCommands(program);
   registerForecastCommands(program);
+  registerSchedulingCommands(program);
 }

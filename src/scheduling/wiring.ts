@@ -15,6 +15,7 @@ import { liveSlots, linksFor } from './slot-store.js';
 import { overlaySlot } from './slot-view.js';
 import type { Forecaster } from '../forecast/forecaster.js';
 import { cdsiNextDoseRule } from '../forecast/booking-rule.js';
+import { backfillBookingReferences } from './booking-reference-backfill.js';
 
 /** Free places of a capacity row right now: places not taken by bookings or unexpired holds, capped by doses left. */
 export const FREE_PLACES_SQL = `LEAST(
@@ -31,6 +32,20 @@ export function wireScheduling(hub: Hub, registry: ModuleRegistry, forecaster?: 
   const config = { products, bookingPortalUrl, ...(forecaster?.engine ? { nextDoseRule: cdsiNextDoseRule(forecaster) } : {}) };
   for (const op of schedulingOperations(config)) registry.addOperation(op);
   for (const i of schedulingWriteInterceptors(config, hub.repo)) registry.addInterceptor(i);
+
+  // Bookings made before short references existed get one, once, in the background (idempotent; several hub
+  // processes starting together share the work). Closing the hub stops it between batches.
+  let closing = false;
+  const backfill = backfillBookingReferences(hub.db, hub.repo, { stopped: () => closing }).then(
+    (r) => {
+      if (r.given) hub.logger.info({ given: r.given }, 'booking references given to bookings made before them');
+    },
+    (e: unknown) => hub.logger.warn({ err: e }, 'booking reference backfill failed; it runs again at the next start (or: vaxhub references backfill)'),
+  );
+  hub.onClose(async () => {
+    closing = true;
+    await backfill;
+  }, 'booking reference backfill');
 
   hub.fhir.views.set('Slot', async (resources, db) => {
     const slots = resources as unknown as Slot[];
