@@ -5,7 +5,8 @@
  * queued to the outbox by a second that has no mail relay, sent by a third, a fourth sending only what fell due
  * since); the answer through the mailed link is a QuestionnaireResponse in the person's compartment, a worrying one an
  * AdverseEvent draft staff see (a stay in hospital also alerts operators); a second submission changes nothing; one
- * tap on the stop page stops the rest. People with no email get a text through the SMS gateway.
+ * tap on the stop page stops the rest. People with no email get a text through the SMS gateway. Staff recording a
+ * dose from the clinic's stock (`$record-dose`) record the person's answer with it: yes schedules, no declines.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,9 @@ import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE, WALLET_CLIENT_ID } from '../../src
 import { ADMIN, ADMIN_TOKEN, backends, openTestDb, type TestDb } from '../helpers/hub.js';
 import { startMailbox, type Mail } from '../opening-night/opening-night-hub.js';
 import type { Mailbox } from '../helpers/mailbox.js';
+import { loadProducts } from '../../src/scheduling/products.js';
+import { receiveLot } from '../../src/scheduling/supply.js';
+import { seedClinic } from '../scheduling/support.js';
 
 const FHIR = 'application/fhir+json';
 const GATEWAY = '{number}@sms.example.net';
@@ -303,5 +307,41 @@ describe.each(backends())('follow-up check-ins on %s', (backend) => {
     // An unknown or malformed link: 404, nothing said about anyone.
     expect((await request(url()).get(`/followup/${'A'.repeat(43)}`)).status).toBe(404);
     expect((await request(url()).post('/followup/x/stop').type('form').send('scope=all')).status).toBe(404);
+  }, 120_000);
+  it("staff record the person's answer with the dose ($record-dose follow-up=true|false)", async () => {
+    const h = running!.hub;
+    const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const clinic = await seedClinic({ db: h.db, repo: h.repo, products: loadProducts(), holdSeconds: 300 }, { cvx: '208', slots: 2, capacity: 2, doses: 0, day });
+    const lot = (await h.db.transaction((tx) => receiveLot(tx, { locationId: clinic.locationId, productCvx: '208', lot: `RD${suffix}`, mvx: 'PFR', doses: 5, expiresOn: '2031-01-01' }))).id;
+    const staff = { authorization: `Bearer ${tok.staff}`, 'content-type': FHIR };
+    const give = async (who: string, followUp: boolean): Promise<string> => {
+      const booked = await request(url()).post('/fhir/Appointment/$book').set(staff).send({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'patient-id', valueString: `Patient/${people[who]}` },
+          { name: 'appt-resource', resource: { resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${clinic.slotIds[0]}` }], participant: [{ actor: { reference: `Patient/${people[who]}` }, status: 'needs-action' }] } },
+          { name: 'override-reason', valueString: 'Booked by the clinic for a person outside the invitation scheme' },
+        ],
+      });
+      expect(booked.status).toBe(200);
+      const appt = ((booked.body as Bundle).entry ?? []).map((e) => e.resource!).find((r) => r.resourceType === 'Appointment')!.id!;
+      expect((await request(url()).post(`/fhir/Appointment/${appt}/$check-in`).set(staff)).status).toBe(200);
+      const given = await request(url()).post(`/fhir/Appointment/${appt}/$record-dose`).set(staff).send({
+        resourceType: 'Parameters', parameter: [{ name: 'lot', valueString: lot }, { name: 'site', valueString: 'LD' }, { name: 'route', valueString: 'IM' }, { name: 'follow-up', valueBoolean: followUp }],
+      });
+      expect(given.status).toBe(201);
+      return given.body.id as string;
+    };
+    // Never asked before: yes at the clinic schedules this dose and is their choice from now on.
+    const yes = await give('notAsked', true);
+    expect((await steps('notAsked')).filter((x) => x.immunizationId === yes).map((x) => [x.step, x.status])).toEqual([[3, 'scheduled'], [2, 'scheduled'], [1, 'scheduled']]);
+    expect((await request(url()).get(`/admin/followups?patient=${people.notAsked}`).set(ADMIN)).body).toMatchObject({ optedIn: true, chosenVia: 'staff' });
+    // Had said yes in the wallet, says no at the clinic: no schedule for this dose, and no for later ones.
+    const no = await give('wallet', false);
+    expect((await steps('wallet')).filter((x) => x.immunizationId === no)).toEqual([]);
+    expect((await request(url()).get(`/admin/followups?patient=${people.wallet}`).set(ADMIN)).body).toMatchObject({ optedIn: false, chosenVia: 'staff' });
+    // A bad value is the caller's mistake, answered before anything is written.
+    const bad = await request(url()).post('/fhir/Appointment/no-such-appointment/$record-dose').set(staff).send({ resourceType: 'Parameters', parameter: [{ name: 'follow-up', valueString: 'maybe' }] });
+    expect(bad.status).toBe(400);
   }, 120_000);
 });

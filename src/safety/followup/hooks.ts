@@ -28,8 +28,10 @@ export function followupDoseHook(o: { steps: () => readonly FollowupStep[] }): D
   return async (tx, e) => {
     if (e.followUp === undefined) return;
     const by = e.principal.fhirUser ?? 'operator-token';
+    // A "no": this dose's rows (made from an earlier "yes" moments ago, in this transaction) go first, then the
+    // choice is recorded, which stops what is still to come of earlier doses.
+    if (!e.followUp) await unscheduleDose(tx, e.immunization.id!);
     await setPreference(tx, e.patientId, e.followUp, by, 'staff', e.at);
     if (e.followUp) await scheduleFollowups(tx, e.immunization, o.steps(), e.at, { force: true });
-    else await unscheduleDose(tx, e.immunization.id!);
   };
 }
