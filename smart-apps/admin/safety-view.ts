@@ -5,9 +5,11 @@
  * Below, the reactions people reported themselves (wallet, follow-up answers) that nobody has reviewed yet, newest
  * first: "Reviewed" saves the report as staff (the hub marks it staff-verified, and a reaction with a CDC code then
  * goes onto the dose and to the registry).
+ * Last, the follow-up check-ins people chose after their doses (GET /admin/followups): due, sent, answered or stopped,
+ * with "Stop the rest" for a dose (POST /admin/followups/Patient/<id>/stop, audited).
  */
 import { h } from '../shared/dom.js';
-import { t } from '../shared/i18n.js';
+import { t, type MessageKey } from '../shared/i18n.js';
 import { symptomText } from '../shared/symptoms.js';
 import { adminCall, bearer, hubUrl } from './api.js';
 import type { AdverseEvent, Bundle } from 'fhir/r4';
@@ -30,6 +32,19 @@ async function openVaers(adverseEventId: string): Promise<void> {
   const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
   if (tab) tab.location.href = url;
   else location.assign(url);
+}
+
+interface FollowupRow {
+  immunizationId: string; step: number; patientId: string; label: string; dueAt: string; status: 'scheduled' | 'queued' | 'stopped' | 'unreachable';
+  answeredAt: string | null; adverseEventId: string | null; delivery: string | null;
+}
+
+/** One word for a check-in's state: the schedule's, then the outbox's once it is queued. */
+function followupState(s: FollowupRow): 'scheduled' | 'queued' | 'sent' | 'stopped' | 'unreachable' | 'failed' {
+  if (s.status !== 'queued') return s.status;
+  if (s.delivery === 'sent') return 'sent';
+  if (s.delivery === 'skipped') return 'stopped';
+  return s.delivery === 'dead' ? 'failed' : 'queued';
 }
 
 export function safetyView(): Node[] {
@@ -67,10 +82,28 @@ export function safetyView(): Node[] {
       h('button', { type: 'button', 'data-review': e.id!, onclick: () => void adminCall(`/fhir/AdverseEvent/${encodeURIComponent(e.id!)}`, { method: 'PUT', body: e, fhir: true }).then(refreshReports, refreshReports) }, t('safety.review')),
     ]))];
   });
+  const followups = h('div', { id: 'safety-followups' });
+  const refreshFollowups = (): void => load(followups, async () => {
+    const { steps } = (await adminCall<{ steps: FollowupRow[] }>('/admin/followups')).body;
+    return [table('followups-table', t('followup.staffTitle'), [
+      { label: t('followup.due') }, { label: t('followup.person') }, { label: t('followup.step') }, { label: t('followup.state') }, { label: t('followup.answer') }, { label: t('checkout.actions') },
+    ], steps.map((s) => [
+      when(s.dueAt),
+      `Patient/${s.patientId} · Immunization/${s.immunizationId}`,
+      s.label,
+      t(`followup.state.${followupState(s)}` as MessageKey),
+      [s.answeredAt ? t('followup.answered', { time: when(s.answeredAt) }) : '', s.adverseEventId ? t('followup.draft', { id: s.adverseEventId }) : ''].filter(Boolean).join(' · '),
+      s.status === 'scheduled' || (s.status === 'queued' && s.delivery === 'pending')
+        ? h('button', { type: 'button', class: 'secondary', 'data-stop': `${s.immunizationId}:${s.step}`, onclick: () => void adminCall(`/admin/followups/Patient/${encodeURIComponent(s.patientId)}/stop`, { method: 'POST', body: { immunizationId: s.immunizationId } }).then(refreshFollowups, refreshFollowups) }, t('followup.stop'))
+        : '',
+    ]))];
+  });
   refresh();
   refreshReports();
+  refreshFollowups();
   return [
     h('h2', {}, t('safety.title')), h('p', {}, openOnly, ' ', h('label', { for: 'safety-open' }, t('safety.openOnly'))), area,
     h('h2', {}, t('safety.reports')), reports,
+    h('h2', {}, t('followup.staffTitle')), h('p', {}, t('followup.staffIntro')), followups,
   ];
 }

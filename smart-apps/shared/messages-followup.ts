@@ -1,4 +1,7 @@
-/** The wallet's choice of follow-up check-ins after each vaccination (issue 24), in the one catalogue (merged into i18n.ts). */
+/**
+ * Follow-up check-ins after each vaccination (issue 24) in the one catalogue (merged into i18n.ts): the wallet's
+ * choice, and the console's list of check-ins in the safety section.
+ */
 import type { Entry } from './i18n.js';
 
 export const FOLLOWUP_MESSAGES = {
@@ -12,4 +15,24 @@ export const FOLLOWUP_MESSAGES = {
   'followup.on': { en: 'Check-ins are on. Every message has a link to stop them.', es: 'Las consultas están activadas. Cada mensaje tiene un enlace para detenerlas.', ko: '안부 확인이 켜져 있습니다. 모든 메시지에 중단 링크가 있습니다.' },
   'followup.off': { en: 'Check-ins are off.', es: 'Las consultas están desactivadas.', ko: '안부 확인이 꺼져 있습니다.' },
   'followup.failed': { en: 'Your choice was not saved: {message}', es: 'No se guardó su elección: {message}', ko: '선택이 저장되지 않았습니다: {message}' },
+  'followup.staffTitle': { en: 'Follow-up check-ins', es: 'Consultas de seguimiento', ko: '접종 후 안부 확인' },
+  'followup.staffIntro': {
+    en: 'Check-ins people chose after their doses, latest first: when each is due, whether it was sent, answered, or stopped. A worrying answer is among the reports to review above.',
+    es: 'Consultas que las personas eligieron después de sus dosis, las más recientes primero: cuándo toca cada una y si se envió, se respondió o se detuvo. Una respuesta preocupante aparece arriba entre los informes por revisar.',
+    ko: '사람들이 접종 후 받기로 한 안부 확인(최신순): 예정 시각, 발송·응답·중단 여부. 우려되는 답변은 위의 검토 대기 보고에 있습니다.',
+  },
+  'followup.due': { en: 'Due', es: 'Fecha', ko: '예정' },
+  'followup.person': { en: 'Person and dose', es: 'Persona y dosis', ko: '대상자와 접종' },
+  'followup.step': { en: 'Step', es: 'Paso', ko: '단계' },
+  'followup.state': { en: 'State', es: 'Estado', ko: '상태' },
+  'followup.answer': { en: 'Answer', es: 'Respuesta', ko: '응답' },
+  'followup.state.scheduled': { en: 'scheduled', es: 'programada', ko: '예정됨' },
+  'followup.state.queued': { en: 'queued to send', es: 'en cola para enviar', ko: '발송 대기' },
+  'followup.state.sent': { en: 'sent', es: 'enviada', ko: '발송됨' },
+  'followup.state.stopped': { en: 'stopped', es: 'detenida', ko: '중단됨' },
+  'followup.state.unreachable': { en: 'no email or phone', es: 'sin correo ni teléfono', ko: '이메일·전화 없음' },
+  'followup.state.failed': { en: 'could not be sent', es: 'no se pudo enviar', ko: '발송 실패' },
+  'followup.answered': { en: 'answered {time}', es: 'respondida {time}', ko: '{time} 응답' },
+  'followup.draft': { en: 'worrying: AdverseEvent/{id}', es: 'preocupante: AdverseEvent/{id}', ko: '우려: AdverseEvent/{id}' },
+  'followup.stop': { en: 'Stop the rest', es: 'Detener las demás', ko: '나머지 중단' },
 } satisfies Record<string, Entry>;

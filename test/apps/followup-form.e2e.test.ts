@@ -3,7 +3,7 @@
  * in Spanish, opened from the link in the mail the hub sent (a real SMTP server): no sign-in, the person's language,
  * a problem said beside its question and in a summary at the top, the answer sent, then the stop page and its one
  * tap. The Spanish answer names a stay in hospital: it becomes an AdverseEvent draft that staff find in the console's
- * safety section. axe-core must find nothing critical, serious or moderate on any page, and no page may scroll
+ * safety section, where the check-ins' states are listed and staff stop the rest of a dose's (audited). axe-core must find nothing critical, serious or moderate on any page, and no page may scroll
  * sideways at phone width. Before all that, a person turns check-ins on in the wallet, and their next dose gets a
  * schedule.
  */
@@ -194,6 +194,26 @@ describeInBrowser(`follow-up check-in form, Chromium (${backend})`, () => {
     await staff.locator(`#safety-reports-table [data-review="${ae.id}"]`).waitFor();
     expect(await staff.locator('#safety-reports-table').textContent()).toContain('Dolor en el pecho dos días después');
     await staff.locator(`#safety-table [data-ack="${ae.id}"]`).waitFor();
+    // The check-ins' state: this one answered with its draft; the English person's later ones stopped by their tap.
+    await staff.locator('#followups-table', { hasText: `AdverseEvent/${ae.id}` }).waitFor();
+    const rows = await staff.locator('#followups-table tbody tr').allTextContents();
+    expect(rows.filter((r) => r.includes(`Immunization/${people.es.dose}`) && r.includes('answered'))).toHaveLength(1);
+    expect(rows.filter((r) => r.includes(`Immunization/${people.en.dose}`) && r.includes('stopped'))).toHaveLength(2);
+    // Staff stop the Spanish person's remaining check-ins for this dose.
+    await staff.click(`#followups-table [data-stop="${people.es.dose}:2"]`);
+    await staff.waitForFunction((id) => !document.querySelector(`#followups-table [data-stop="${id}:2"]`), people.es.dose, { timeout: 10_000 });
+    const left = await hub.hub.db.query<{ step: number; status: string }>(`SELECT step, status FROM followup_step WHERE immunization_id = $1 ORDER BY step`, [people.es.dose]);
+    expect(left.rows.map((r) => [Number(r.step), r.status])).toEqual([[1, 'queued'], [2, 'stopped'], [3, 'stopped']]);
+    // Audited as an operator change (the audit buffer writes in batches: wait for the row).
+    for (let until = Date.now() + 30_000; ;) {
+      const audited = await hub.hub.db.query<{ action: string }>(`SELECT action FROM audit_event WHERE what LIKE $1`, [`%/admin/followups/Patient/${people.es.id}/stop%`]);
+      if (audited.rows.length) {
+        expect(audited.rows[0]!.action).toBe('admin');
+        break;
+      }
+      if (Date.now() > until) throw new Error('the stop was not audited');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(pageErrors).toEqual([]);
     expect(violations).toEqual([]);
     expect(overflows).toEqual([]);
