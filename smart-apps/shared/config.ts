@@ -2,6 +2,8 @@
 export interface AppConfig {
   fhirBaseUrl: string;
   clientId?: string;
+  /** The hub's time zone (IANA): times of a clinic whose Location names none, invitations and windows. */
+  timeZone?: string;
 }
 
 export async function loadAppConfig(): Promise<AppConfig> {

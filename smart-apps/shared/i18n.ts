@@ -3,6 +3,7 @@
  * from here (`t('key')`), so a new language is one more column. The language is chosen from `?lang=`, then the
  * person's earlier choice, then the browser's preferences, falling back to English.
  */
+import { plurals } from '../../src/notify/icu-plural.js';
 import { ADMIN_MESSAGES } from './messages-admin.js';
 import { ASSISTANT_MESSAGES } from './messages-assistant.js';
 import { CLINIC_MESSAGES } from './messages-clinic.js';
@@ -92,6 +93,14 @@ const WALLET_MESSAGES = {
   'appointments.when': { en: 'When', es: 'Cuándo', ko: '일시' },
   'appointments.where': { en: 'Where', es: 'Dónde', ko: '장소' },
   'appointments.status': { en: 'Status', es: 'Estado', ko: '상태' },
+  'appointments.vaccination': { en: 'Vaccination', es: 'Vacunación', ko: '예방접종' },
+  // FHIR Appointment.status, as a person reads it.
+  'apptStatus.booked': { en: 'Booked', es: 'Reservada', ko: '예약됨' },
+  'apptStatus.pending': { en: 'Waiting for confirmation', es: 'Pendiente de confirmación', ko: '확인 대기 중' },
+  'apptStatus.proposed': { en: 'Proposed', es: 'Propuesta', ko: '제안됨' },
+  'apptStatus.arrived': { en: 'Checked in', es: 'Registrada en la clínica', ko: '도착 확인됨' },
+  'apptStatus.checked-in': { en: 'Checked in', es: 'Registrada en la clínica', ko: '도착 확인됨' },
+  'apptStatus.waitlist': { en: 'On the waiting list', es: 'En lista de espera', ko: '대기자 명단' },
   'card.title': { en: 'SMART Health Card', es: 'Tarjeta SMART Health Card', ko: 'SMART 건강 카드' },
   'card.intro': {
     en: 'A signed copy of your vaccination record that anyone can verify offline. Download the file or show the QR code.',
@@ -161,8 +170,8 @@ const WALLET_MESSAGES = {
   'viewer.passcode': { en: 'Passcode', es: 'Código de acceso', ko: '암호' },
   'viewer.open': { en: 'Open record', es: 'Abrir expediente', ko: '기록 열기' },
   'viewer.wrongPasscode': {
-    en: 'Wrong passcode. {remaining} attempts left.',
-    es: 'Código incorrecto. Quedan {remaining} intentos.',
+    en: 'Wrong passcode. {remaining, plural, one {# attempt} other {# attempts}} left.',
+    es: 'Código incorrecto. {remaining, plural, one {Queda # intento} other {Quedan # intentos}}.',
     ko: '암호가 틀렸습니다. {remaining}번 더 시도할 수 있습니다.',
   },
   'viewer.gone': {
@@ -249,22 +258,6 @@ export function language(): Language {
   return current;
 }
 
-/**
- * Plural forms as ICU writes them, `{n, plural, one {# invitation} other {# invitations}}`: the form is chosen by
- * the language's own rules (Intl.PluralRules: Spanish like English, Korean has only `other`), `=0`-style exact
- * forms first, `#` stands for the number. So "1 invitations sent" cannot happen in any language.
- */
-const PLURAL = /\{(\w+), plural,((?:\s*=?\w+\s*\{[^{}]*\})+)\s*\}/g;
-function plurals(text: string, lang: Language, vars: Record<string, string | number>): string {
-  return text.replace(PLURAL, (m, name: string, forms: string) => {
-    if (!(name in vars)) return m;
-    const n = Number(vars[name]);
-    const options = new Map([...forms.matchAll(/(=?\w+)\s*\{([^{}]*)\}/g)].map((f) => [f[1]!, f[2]!]));
-    const form = options.get(`=${n}`) ?? options.get(new Intl.PluralRules(lang).select(n)) ?? options.get('other') ?? '';
-    return form.replace(/#/g, new Intl.NumberFormat(lang).format(n));
-  });
-}
-
 /** The message in the current language, with plural forms chosen and `{name}` placeholders filled. */
 export function t(key: MessageKey, vars: Record<string, string | number> = {}): string {
   const entry: Entry = MESSAGES[key];
@@ -272,17 +265,63 @@ export function t(key: MessageKey, vars: Record<string, string | number> = {}): 
   return plurals(entry[lang], lang, vars).replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
 }
 
-/** Dates in the person's language; FHIR dates without a time are shown without one (and without a time zone shift). */
-export function formatDate(value: string | undefined, withTime = false): string {
+/**
+ * The Intl locale for the page's language: the browser's own tag when it is in that language (es-US writes
+ * "9:00 a. m.", es-ES "9:00"), else the language itself.
+ */
+export function locale(): string {
+  const tags = typeof navigator === 'undefined' ? [] : (navigator.languages ?? [navigator.language]);
+  return tags.find((tag) => tag.slice(0, 2).toLowerCase() === current && /^[a-z]{2}-[A-Z]{2}$/i.test(tag)) ?? current;
+}
+
+/** The browser's own time zone (to tell when another zone must be named). */
+function browserZone(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * Dates in the person's language and locale format; FHIR dates without a time are shown without one (and without
+ * a time zone shift). With a `timeZone` (a clinic's, issue 22: "every page gives times in the clinic's time zone")
+ * a time is written in that zone, and the zone is named when it is not the browser's own.
+ */
+export function formatDate(value: string | undefined, withTime = false, timeZone?: string): string {
   if (!value) return '';
   const dateOnly = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(value);
   const d = new Date(dateOnly ? `${value.padEnd(10, '-01').slice(0, 10)}T12:00:00Z` : value);
   if (Number.isNaN(d.getTime())) return value;
-  return new Intl.DateTimeFormat(current, {
-    dateStyle: 'medium',
-    ...(withTime && !dateOnly ? { timeStyle: 'short' } : {}),
-    ...(dateOnly ? { timeZone: 'UTC' } : {}),
-  }).format(d);
+  const zone = dateOnly ? 'UTC' : safeZone(timeZone);
+  const named = !dateOnly && !!zone && zone !== browserZone();
+  return new Intl.DateTimeFormat(locale(), withTime && !dateOnly
+    ? { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', ...(zone ? { timeZone: zone } : {}), ...(named ? { timeZoneName: 'short' } : {}) }
+    : { dateStyle: 'medium', ...(zone ? { timeZone: zone } : {}) }).format(d);
+}
+
+/** A time of day ("9:00 a. m."), in `timeZone` when given (named when not the browser's). */
+export function formatTime(value: string, timeZone?: string): string {
+  const zone = safeZone(timeZone);
+  const named = !!zone && zone !== browserZone();
+  return new Intl.DateTimeFormat(locale(), { hour: 'numeric', minute: '2-digit', ...(zone ? { timeZone: zone } : {}), ...(named ? { timeZoneName: 'short' } : {}) }).format(new Date(value));
+}
+
+/** The calendar day of an instant in `timeZone` (YYYY-MM-DD): a 9 PM slot in Chicago is on that day, not UTC's next. */
+export function dayIn(value: string, timeZone?: string): string {
+  const zone = safeZone(timeZone) ?? browserZone();
+  return new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: zone }).format(new Date(value));
+}
+
+function safeZone(zone: string | undefined): string | undefined {
+  if (!zone) return undefined;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole catalogue (the browser tests look for English strings on pages that should be in another language). */
+export function catalogue(): Record<string, Entry> {
+  return MESSAGES as Record<string, Entry>;
 }
 
 /** Every catalogue key has all three languages (used by the unit test). */

@@ -4,7 +4,8 @@
  */
 import { announce, h } from '../shared/dom.js';
 import { downloadCalendar } from '../shared/ics.js';
-import { formatDate, t } from '../shared/i18n.js';
+import { formatDate, formatTime, t } from '../shared/i18n.js';
+import { vaccineName } from '../shared/fhir-text.js';
 import { bookHeld, bookingCalendar, doseNumberOf, nextDose, seriesLength } from './booking.js';
 import { errorText, type AppContext } from './context.js';
 import { load, save, type SlotChoice } from './state.js';
@@ -12,9 +13,9 @@ import { referenceQr, shownReference } from '../shared/booking-ref.js';
 
 function slotFacts(s: SlotChoice, extra: Node[] = []): HTMLElement {
   return h('dl', { class: 'facts' },
-    h('dt', {}, t('appt.when')), h('dd', {}, formatDate(s.start, true)),
+    h('dt', {}, t('appt.when')), h('dd', { class: 'when' }, formatDate(s.start, true, s.timeZone)),
     h('dt', {}, t('appt.where')), h('dd', {}, `${s.locationName}, ${s.address}`),
-    h('dt', {}, t('appt.vaccine')), h('dd', {}, s.productName),
+    h('dt', {}, t('appt.vaccine')), h('dd', {}, vaccineName(s.productCvx) ?? s.productName),
     ...extra);
 }
 
@@ -48,7 +49,7 @@ export function holdView(app: AppContext): Node[] {
   });
   return [
     h('h2', {}, t('hold.title')),
-    h('p', { class: 'status', role: 'status' }, expired ? t('hold.expired') : t('hold.until', { time: new Intl.DateTimeFormat(document.documentElement.lang || 'en', { timeStyle: 'short' }).format(new Date(hold.expiresAt)) })),
+    h('p', { class: 'status', role: 'status' }, expired ? t('hold.expired') : t('hold.until', { time: formatTime(hold.expiresAt) })),
     slotFacts(hold.slot),
     out,
     h('p', {}, confirm, h('a', { href: '#find', class: 'button secondary' }, t('hold.other'))),

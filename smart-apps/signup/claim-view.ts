@@ -5,7 +5,7 @@
  */
 import { call } from '../shared/api.js';
 import { announce, field, h } from '../shared/dom.js';
-import { formatDate, t } from '../shared/i18n.js';
+import { formatDate, formatTime, t } from '../shared/i18n.js';
 import { errorText, type AppContext } from './context.js';
 import { save } from './state.js';
 
@@ -20,8 +20,9 @@ interface ClaimAnswer {
   ticketExpiresAt: string;
 }
 
+/** A time a few minutes ahead (the code's expiry): on the person's own clock. */
 function timeOf(iso: string): string {
-  return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { timeStyle: 'short' }).format(new Date(iso));
+  return formatTime(iso);
 }
 
 export function claimView(app: AppContext, ticketId: string): Node[] {
@@ -57,7 +58,7 @@ export function claimView(app: AppContext, ticketId: string): Node[] {
         save('claim', { ticketId, ...r.body });
         save('queue', undefined);
         save('hold', undefined);
-        result.replaceChildren(announce(t('claim.done', { date: formatDate(r.body.ticketExpiresAt, true) })));
+        result.replaceChildren(announce(t('claim.done', { date: formatDate(r.body.ticketExpiresAt, true, app.cfg.timeZone) })));
         app.go(app.cfg.waitingRoomEventId ? '#waiting' : '#find');
       },
       (e: unknown) => {

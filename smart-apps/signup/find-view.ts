@@ -7,7 +7,8 @@
  */
 import { announce, field, h } from '../shared/dom.js';
 import { distanceText } from '../shared/geo.js';
-import { formatDate, language, t } from '../shared/i18n.js';
+import { vaccineName } from '../shared/fhir-text.js';
+import { dayIn, formatDate, formatTime, language, t } from '../shared/i18n.js';
 import { errorText, type AppContext } from './context.js';
 import { slotsFromFind, slotsFromPublication, type ClinicOption, type SlotOption, type SlotQuery } from './slots.js';
 
@@ -31,15 +32,11 @@ function tomorrow(): string {
   return new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
 }
 
-function timeText(iso: string): string {
-  return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { timeStyle: 'short' }).format(new Date(iso));
-}
-
 export function findView(app: AppContext, opts: FindOptions): Node[] {
   const results = h('div', { id: 'find-results', 'aria-live': 'polite' });
   const product = h('select', { id: 'find-product', name: 'find-product', required: true },
     h('option', { value: '', disabled: true, selected: !opts.initialProductCvx }, t('find.chooseProduct')),
-    ...app.cfg.products.map((p) => h('option', { value: p.cvx, selected: p.cvx === opts.initialProductCvx }, p.name)));
+    ...app.cfg.products.map((p) => h('option', { value: p.cvx, selected: p.cvx === opts.initialProductCvx }, vaccineName(p.cvx) ?? p.name)));
   const form = h('form', { id: 'find-form', role: 'search' },
     field('find-near', t('find.postalCode'), { autocomplete: 'postal-code', required: true, value: opts.initialPostalCode ?? '' }),
     h('div', { class: 'field' }, h('label', { for: 'find-product' }, t('find.product')), product),
@@ -52,7 +49,7 @@ export function findView(app: AppContext, opts: FindOptions): Node[] {
     const more = h('button', { type: 'button', class: 'secondary' }, t('find.more'));
     const drawTimes = (): void => {
       times.replaceChildren(...c.slots.slice(0, shown).map((s) => {
-        const label = t('find.holdAt', { product: s.productName, time: timeText(s.start), date: formatDate(s.start.slice(0, 10)), n: s.free ?? '?' });
+        const label = t('find.holdAt', { product: s.productName, time: formatTime(s.start, c.timeZone), date: formatDate(dayIn(s.start, c.timeZone)), n: s.free ?? '?' });
         const b = h('button', { type: 'button', class: 'slot', 'data-slot': s.slotId }, s.free === undefined ? label.replace(/\s*\(.*\)$/, '') : label);
         b.addEventListener('click', () => {
           b.disabled = true;
@@ -81,6 +78,7 @@ export function findView(app: AppContext, opts: FindOptions): Node[] {
       near: (document.getElementById('find-near') as HTMLInputElement).value,
       productCvx: product.value,
       from: (document.getElementById('find-from') as HTMLInputElement).value || tomorrow(),
+      hubTimeZone: app.cfg.timeZone,
     };
     results.replaceChildren(announce(t('app.loading')));
     try {

@@ -58,7 +58,7 @@ function bookingFind(): Node[] {
       const held = await holdSlot(app.cfg.fhirBaseUrl, slot.slotId);
       save('hold', {
         appointmentId: held.appointment.id!, expiresAt: held.expiresAt, idempotencyKey: crypto.randomUUID(),
-        slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName },
+        slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName, timeZone: clinic.timeZone },
       });
       app.go('#hold');
     },
@@ -110,7 +110,7 @@ async function start(): Promise<void> {
   // A SMART Scheduling Links deep link (?slot=) remembers the chosen time for after the invitation is claimed.
   const deepSlot = new URLSearchParams(location.search).get('slot');
   if (deepSlot) sessionStorage.setItem('vaxhub.signup.slot', deepSlot);
-  if (hasSession()) {
+  if (hasSession(cfg)) {
     const back = isRedirectBack();
     try {
       client = await resume();

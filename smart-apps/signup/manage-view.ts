@@ -3,14 +3,14 @@
  * "Change time" (a $find search, then $book with cancelled-appt-id: the move is atomic) and "Cancel" (the
  * Appointment updated to status cancelled, which frees the place).
  */
-import type { Appointment, Bundle, Location } from 'fhir/r4';
+import type { Appointment, Bundle, Location, Reference } from 'fhir/r4';
 import { call } from '../shared/api.js';
 import { announce, h } from '../shared/dom.js';
 import { formatDate, t } from '../shared/i18n.js';
 import { doseNumberOf, moveBooking } from './booking.js';
 import { errorText, type AppContext } from './context.js';
 import { findView } from './find-view.js';
-import { addressText } from './slots.js';
+import { addressText, clinicZone } from './slots.js';
 import { vaccineName } from '../shared/fhir-text.js';
 import { bearerOf, signIn, signOut, type SmartClient } from './session.js';
 import { load, save } from './state.js';
@@ -29,10 +29,14 @@ async function upcoming(client: SmartClient): Promise<{ appointments: Appointmen
   return { appointments, clinics };
 }
 
+function clinicOfAppointment(a: Appointment, clinics: Map<string, Location>): { ref?: Reference; clinic?: Location } {
+  const ref = a.participant.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor;
+  return { ref, clinic: ref?.reference ? clinics.get(ref.reference) : undefined };
+}
+
 /** The clinic's name and address, as a person reads them over the phone. */
 function placeOf(a: Appointment, clinics: Map<string, Location>): string {
-  const ref = a.participant.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor;
-  const clinic = ref?.reference ? clinics.get(ref.reference) : undefined;
+  const { ref, clinic } = clinicOfAppointment(a, clinics);
   return [clinic?.name ?? ref?.display, clinic ? addressText(clinic) : ''].filter(Boolean).join(', ');
 }
 
@@ -64,9 +68,9 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
     await draw();
   };
 
-  const reschedule = (a: Appointment): void => {
+  const reschedule = (a: Appointment, zone: string | undefined): void => {
     area.replaceChildren(...findView(app, {
-      note: t('find.rescheduling', { date: formatDate(a.start, true) }),
+      note: t('find.rescheduling', { date: formatDate(a.start, true, zone) }),
       // A move keeps the vaccine booked.
       initialProductCvx: a.extension?.find((e) => e.url === EXT_PRODUCT)?.valueCoding?.code,
       bearer: () => bearerOf(client),
@@ -74,7 +78,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
         const moved = await moveBooking(app.cfg.fhirBaseUrl, slot.slotId, a.id!, client.patient.id ?? undefined, { bearer: await bearerOf(client) });
         save('booking', {
           appointmentId: moved.id!, reference: shownReference(moved), doseNumber: doseNumberOf(moved),
-          slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName },
+          slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName, timeZone: clinic.timeZone },
         });
         area.replaceChildren(notice, list);
         notice.replaceChildren(announce(t('manage.rescheduled')), h('p', {}, h('a', { href: '#booked' }, t('booked.title'))));
@@ -86,6 +90,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
 
   const item = (a: Appointment, clinics: Map<string, Location>): HTMLElement => {
     const place = placeOf(a, clinics);
+    const zone = clinicZone(clinicOfAppointment(a, clinics).clinic, app.cfg.timeZone);
     const product = a.extension?.find((e) => e.url === EXT_PRODUCT)?.valueCoding;
     const confirmBox = h('div', { class: 'confirm', hidden: true },
       h('p', { role: 'alert' }, t('manage.cancelConfirm')),
@@ -93,7 +98,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
       h('button', { type: 'button', class: 'secondary', onclick: () => (confirmBox.hidden = true) }, t('manage.keep')));
     return h('li', { 'data-appointment': a.id! },
       h('dl', { class: 'facts' },
-        h('dt', {}, t('appt.when')), h('dd', {}, formatDate(a.start, true)),
+        h('dt', {}, t('appt.when')), h('dd', { class: 'when' }, formatDate(a.start, true, zone)),
         place ? h('dt', {}, t('appt.where')) : null, place ? h('dd', { class: 'place' }, place) : null,
         h('dt', {}, t('appt.vaccine')), h('dd', {}, (product?.code && vaccineName(product.code)) || product?.display || product?.code || ''),
         h('dt', {}, t('appt.dose')), h('dd', {}, String(doseNumberOf(a))),
@@ -101,7 +106,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
       // The same QR code as the confirmation, to show at the clinic door (issue 21).
       referenceQr(shownReference(a), null),
       h('p', {},
-        h('button', { type: 'button', class: 'secondary reschedule', onclick: () => reschedule(a) }, t('manage.reschedule')),
+        h('button', { type: 'button', class: 'secondary reschedule', onclick: () => reschedule(a, zone) }, t('manage.reschedule')),
         h('button', { type: 'button', class: 'danger cancel', onclick: () => {
           confirmBox.hidden = false;
           (confirmBox.querySelector('button.danger') as HTMLButtonElement).focus();

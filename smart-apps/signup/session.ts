@@ -6,6 +6,7 @@
  */
 import FHIR from 'fhirclient';
 import type { AppConfig } from '../shared/config.js';
+import { hasOwnSession } from '../shared/smart-session.js';
 
 export type SmartClient = Awaited<ReturnType<typeof FHIR.oauth2.ready>>;
 
@@ -15,10 +16,9 @@ export function redirectUri(): string {
   return new URL('./', location.href).href;
 }
 
-/** True when this load is the redirect back from the hub, or a session is already there. */
-export function hasSession(): boolean {
-  const q = new URLSearchParams(location.search);
-  return q.has('code') || q.has('error') || sessionStorage.getItem('SMART_KEY') !== null;
+/** True when this load is the redirect back from the hub, or this app's own session is there (not the wallet's). */
+export function hasSession(cfg: AppConfig): boolean {
+  return hasOwnSession(cfg.clientId ?? 'vaxhub-signup');
 }
 
 export function isRedirectBack(): boolean {

@@ -30,6 +30,8 @@ export interface ClinicOption {
   city?: string;
   postalCode?: string;
   position?: { latitude: number; longitude: number };
+  /** The clinic's time zone (its Location's timezone extension, else the hub's): its times are written in it. */
+  timeZone?: string;
   km?: number;
   slots: SlotOption[];
 }
@@ -40,6 +42,8 @@ export interface SlotQuery {
   productCvx?: string;
   /** YYYY-MM-DD; two weeks from it are searched. */
   from: string;
+  /** The hub's time zone, for a clinic whose Location names none. */
+  hubTimeZone?: string;
 }
 
 /** Hands-on bearer for $find (a signed-in person), or none (the public publication). */
@@ -54,9 +58,16 @@ export function addressText(l: Location): string {
   return a ? [...(a.line ?? []), a.city, [a.state, a.postalCode].filter(Boolean).join(' ')].filter(Boolean).join(', ') : '';
 }
 
-function clinicOf(l: Location): ClinicOption {
+const EXT_TIMEZONE = 'http://hl7.org/fhir/StructureDefinition/timezone';
+
+/** A clinic's time zone: the FHIR timezone extension on its Location (as the hub's mails read it), else the hub's. */
+export function clinicZone(l: Location | undefined, hubTimeZone?: string): string | undefined {
+  return l?.extension?.find((e) => e.url === EXT_TIMEZONE)?.valueCode ?? hubTimeZone;
+}
+
+function clinicOf(l: Location, hubTimeZone?: string): ClinicOption {
   return {
-    id: l.id!, name: l.name ?? l.id!, address: addressText(l), city: l.address?.city, postalCode: l.address?.postalCode,
+    id: l.id!, name: l.name ?? l.id!, address: addressText(l), city: l.address?.city, postalCode: l.address?.postalCode, timeZone: clinicZone(l, hubTimeZone),
     position: l.position ? { latitude: l.position.latitude, longitude: l.position.longitude } : undefined, slots: [],
   };
 }
@@ -92,7 +103,7 @@ export async function slotsFromPublication(fhirBaseUrl: string, q: SlotQuery): P
     return { type: o.type, items: ndjson<Location | Schedule | Slot>(await res.text()) };
   }));
   const all = <T>(type: string): T[] => files.filter((f) => f.type === type).flatMap((f) => f.items as T[]);
-  const clinics = new Map(all<Location>('Location').map((l) => [l.id!, clinicOf(l)]));
+  const clinics = new Map(all<Location>('Location').map((l) => [l.id!, clinicOf(l, q.hubTimeZone)]));
   const schedules = new Map(all<Schedule>('Schedule').map((s) => [s.id!, s]));
   const { start, end } = window(q);
   for (const slot of all<Slot>('Slot')) {
@@ -121,7 +132,7 @@ export async function slotsFromFind(fhirBaseUrl: string, q: SlotQuery, bearer: s
   const clinics = new Map<string, ClinicOption>();
   if (locationIds.length) {
     const locs = (await call<Bundle<Location>>(`${fhirBaseUrl}/Location?_id=${locationIds.join(',')}&_count=100`, { headers, fhir: true })).body;
-    for (const e of locs.entry ?? []) if (e.resource?.resourceType === 'Location') clinics.set(e.resource.id!, clinicOf(e.resource));
+    for (const e of locs.entry ?? []) if (e.resource?.resourceType === 'Location') clinics.set(e.resource.id!, clinicOf(e.resource, q.hubTimeZone));
   }
   for (const a of proposals) {
     const locId = a.participant.find((p) => p.actor?.reference?.startsWith('Location/'))?.actor?.reference?.slice(9);

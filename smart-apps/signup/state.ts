@@ -32,6 +32,8 @@ export interface SlotChoice {
   address: string;
   productCvx: string;
   productName: string;
+  /** The clinic's time zone: the page writes the time as the clinic's clock shows it. */
+  timeZone?: string;
 }
 
 export interface HoldState {

@@ -18,9 +18,9 @@ export interface StatusAnswer {
   family?: StatusAnswer[];
 }
 
-function statusText(s: StatusAnswer): string {
+function statusText(app: AppContext, s: StatusAnswer): string {
   if (s.status === 'booked') return t('status.booked');
-  if (s.status === 'invited') return t('status.invited', { date: formatDate(s.invitationExpiresAt, true) });
+  if (s.status === 'invited') return t('status.invited', { date: formatDate(s.invitationExpiresAt, true, app.cfg.timeZone) });
   return t('status.registered');
 }
 
@@ -30,7 +30,7 @@ function tierText(app: AppContext, s: StatusAnswer): string {
 
 function card(app: AppContext, s: StatusAnswer, heading: 'h3' | 'h4'): HTMLElement {
   return h('div', { class: 'status-card' },
-    h(heading, {}, h('span', { class: `badge state-${s.status}` }, statusText(s))),
+    h(heading, {}, h('span', { class: `badge state-${s.status}` }, statusText(app, s))),
     h('p', {}, tierText(app, s)),
     // What a "Phase 1c" is and what happens next, so nobody has to call to ask (issue 22, item 7).
     s.tier ? h('p', { class: 'hint tier-explained' }, t('status.tierExplained')) : null,

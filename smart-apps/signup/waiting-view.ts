@@ -7,7 +7,7 @@
  */
 import { call, HubError } from '../shared/api.js';
 import { announce, h } from '../shared/dom.js';
-import { language, t } from '../shared/i18n.js';
+import { formatTime, language, t } from '../shared/i18n.js';
 import { errorText, type AppContext } from './context.js';
 import { liveClaim, load, save } from './state.js';
 
@@ -29,8 +29,9 @@ function etaText(s: QueueStatus): string {
   return t('wait.etaMinutes', { n: Math.round(s.etaSeconds / 60) });
 }
 
+/** A time in the next minutes (the session's end): on the person's own clock. */
 function clock(iso: string | Date): string {
-  return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { timeStyle: 'short' }).format(new Date(iso));
+  return formatTime(new Date(iso).toISOString());
 }
 
 export function waitingView(app: AppContext): Node[] {

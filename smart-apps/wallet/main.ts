@@ -77,7 +77,7 @@ function walletPage(c: Client, r: PatientRecord): void {
       notice = t('reaction.sent');
       location.hash = '#history';
     }, () => { location.hash = '#history'; })
-    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : [...historyView(r), followupChoice(c, p.id!)];
+    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : [...historyView(r, cfg.timeZone), followupChoice(c, p.id!)];
   const said = notice;
   notice = undefined;
   render(
@@ -120,7 +120,7 @@ function draw(): void {
 async function start(): Promise<void> {
   detectLanguage();
   cfg = await loadAppConfig();
-  if (hasSession()) {
+  if (hasSession(cfg)) {
     try {
       client = await resume();
       record = await loadRecord(client);
@@ -138,5 +138,5 @@ async function start(): Promise<void> {
 }
 
 start().catch((e: unknown) => {
-  render('main', announce(`Something went wrong: ${e instanceof Error ? e.message : String(e)}`, 'alert'));
+  render('main', announce(t('app.error', { message: e instanceof Error ? e.message : String(e) }), 'alert'));
 });

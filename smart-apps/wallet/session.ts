@@ -6,25 +6,22 @@
  */
 import FHIR from 'fhirclient';
 import type { AppConfig } from '../shared/config.js';
+import { hasOwnSession } from '../shared/smart-session.js';
 
 /** The fhirclient Client of a completed launch. */
 export type SmartClient = Awaited<ReturnType<typeof FHIR.oauth2.ready>>;
 type Client = SmartClient;
 
 export const WALLET_SCOPE =
-  'launch/patient openid fhirUser patient/Patient.rs patient/Immunization.rs patient/Appointment.rs patient/AdverseEvent.crs offline_access';
-
-/** fhirclient's key in sessionStorage that points at the current authorization state. */
-const SMART_KEY = 'SMART_KEY';
+  'launch/patient openid fhirUser patient/Patient.rs patient/Immunization.rs patient/Appointment.rs patient/AdverseEvent.crs patient/Location.rs offline_access';
 
 export function redirectUri(): string {
   return new URL('./', location.href).href;
 }
 
-/** True when this page load is the redirect back from the hub, or a session is already there. */
-export function hasSession(): boolean {
-  const q = new URLSearchParams(location.search);
-  return q.has('code') || q.has('error') || sessionStorage.getItem(SMART_KEY) !== null;
+/** True when this page load is the redirect back from the hub, or the wallet's own session is there (not the sign-up app's). */
+export function hasSession(cfg: AppConfig): boolean {
+  return hasOwnSession(cfg.clientId ?? 'vaxhub-wallet');
 }
 
 /** Standalone launch: goes to the hub's authorization endpoint (this page unloads). */

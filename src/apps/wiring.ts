@@ -19,7 +19,7 @@ import { createAppSupportRouter, signupConfig } from './operator-routes.js';
 export const WALLET_CLIENT_ID = 'vaxhub-wallet';
 /** Everything the wallet asks for (`launch` for EHR launches from a portal). */
 export const WALLET_CLIENT_SCOPE =
-  'launch launch/patient openid fhirUser offline_access patient/Patient.rs patient/Immunization.rs patient/Appointment.rs patient/AdverseEvent.crs';
+  'launch launch/patient openid fhirUser offline_access patient/Patient.rs patient/Immunization.rs patient/Appointment.rs patient/AdverseEvent.crs patient/Location.rs';
 export const SIGNUP_CLIENT_ID = 'vaxhub-signup';
 /** The sign-up app signs a person in only to see, move or cancel their own appointments. */
 export const SIGNUP_CLIENT_SCOPE =
@@ -142,11 +142,19 @@ export async function registerAdminClient(hub: Pick<Hub, 'config' | 'db' | 'logg
   await registerAppClient(hub, 'admin', ADMIN_CLIENT_ID, 'vaxhub operator console', ADMIN_CLIENT_SCOPE);
 }
 
-/** The config.json extras: the sign-up app learns the waiting-room event, product facts and answer codes. */
-export function appConfigExtras(hub: Pick<Hub, 'db'>, opts: AppsOptions = {}): AppConfigExtras {
+/**
+ * The config.json extras: the sign-up app learns the waiting-room event, product facts and answer codes; the
+ * public apps learn the hub's time zone (HUB_TIME_ZONE), in which they write times of a clinic whose Location
+ * names none and of invitations and windows, as the mails do.
+ */
+export function appConfigExtras(hub: Pick<Hub, 'db'> & { config?: { timeZone?: string } }, opts: AppsOptions = {}): AppConfigExtras {
   const products = loadProducts();
   const rules = loadTierRules();
-  return async (app) => (app === 'signup' ? { ...(await signupConfig(hub.db, products, rules, opts)) } : {});
+  const zone = hub.config?.timeZone ? { timeZone: hub.config.timeZone } : {};
+  return async (app) => {
+    if (app === 'signup') return { ...(await signupConfig(hub.db, products, rules, opts)), ...zone };
+    return app === 'wallet' ? zone : {};
+  };
 }
 
 /** Everything /apps needs, as one router (used by wireApps and by tests that mount it in front of a hub). */

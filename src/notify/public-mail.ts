@@ -7,6 +7,7 @@
  * clinic with its address and a map link.
  */
 import type { Location } from 'fhir/r4';
+import { plurals } from './icu-plural.js';
 import { addressLine, formatWhen, mapLink, MAIL_LANGUAGES, type MailLanguage } from './mail-locale.js';
 
 const EN = {
@@ -19,7 +20,7 @@ const EN = {
   'shortfall.subject': 'Your vaccination appointment needs to be moved',
   'shortfall.intro': 'A delivery of {product} is late, so we may not have your dose for this appointment:',
   'shortfall.options': 'You can keep your day with a compatible vaccine:',
-  'shortfall.option': '{product}: {count} places available at the same clinic',
+  'shortfall.option': '{product}: {count, plural, one {# place} other {# places}} available at the same clinic',
   'shortfall.choose': 'Open the sign-up page to choose, or reply to be contacted.',
   'shortfall.rebook': 'We will contact you to rebook; you keep your priority.',
   'closure.subject': 'Your vaccination appointment is cancelled: the clinic is closed that day',
@@ -46,7 +47,7 @@ const EN = {
   'invitation.code-dob': 'To use it you will be asked for a one-time code that we send to this address and for your date of birth.',
   'invitation.forward': 'Please do not forward it.',
   'code.subject': 'Your vaccination invitation code',
-  'code.text': 'Your one-time code is {code}. It is valid for {minutes} minutes. Nobody from the clinic will ever ask you for it.',
+  'code.text': 'Your one-time code is {code}. It is valid for {minutes, plural, one {# minute} other {# minutes}}. Nobody from the clinic will ever ask you for it.',
   'signin.subject': 'Your vaxhub sign-in code',
   'signin.text': 'Your vaxhub sign-in code is {code}. It expires in 10 minutes. If you did not ask for it, ignore this message.',
   'registered.subject': 'You are registered for a vaccination',
@@ -79,7 +80,7 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'shortfall.subject': 'Su cita de vacunación debe cambiarse',
     'shortfall.intro': 'Una entrega de {product} se retrasó, así que es posible que no tengamos su dosis para esta cita:',
     'shortfall.options': 'Puede mantener el día con una vacuna compatible:',
-    'shortfall.option': '{product}: {count} lugares disponibles en la misma clínica',
+    'shortfall.option': '{product}: {count, plural, one {# lugar disponible} other {# lugares disponibles}} en la misma clínica',
     'shortfall.choose': 'Abra la página de inscripción para elegir, o responda para que le contactemos.',
     'shortfall.rebook': 'Le contactaremos para reprogramar; conserva su prioridad.',
     'closure.subject': 'Su cita de vacunación se canceló: la clínica está cerrada ese día',
@@ -106,7 +107,7 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'invitation.code-dob': 'Para usarla se le pedirá un código de un solo uso que enviamos a esta dirección y su fecha de nacimiento.',
     'invitation.forward': 'No la reenvíe.',
     'code.subject': 'Su código de invitación para vacunarse',
-    'code.text': 'Su código de un solo uso es {code}. Es válido durante {minutes} minutos. Nadie de la clínica se lo pedirá nunca.',
+    'code.text': 'Su código de un solo uso es {code}. Es válido durante {minutes, plural, one {# minuto} other {# minutos}}. Nadie de la clínica se lo pedirá nunca.',
     'signin.subject': 'Su código para iniciar sesión en vaxhub',
     'signin.text': 'Su código para iniciar sesión en vaxhub es {code}. Vence en 10 minutos. Si no lo pidió, ignore este mensaje.',
     'registered.subject': 'Está inscrito para vacunarse',
@@ -181,13 +182,18 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
   },
 };
 
+/** The whole catalogue (the browser tests look for English sentences in mail that should be in another language). */
+export function publicMailCatalogue(): Record<MailLanguage, Record<string, string>> {
+  return TEXT;
+}
+
 /** Keys missing in a language (none, or a test fails). */
 export function missingMailTranslations(): string[] {
   return MAIL_LANGUAGES.flatMap((l) => (Object.keys(EN) as PublicMailKey[]).filter((k) => !TEXT[l][k]?.trim()).map((k) => `${l}:${k}`));
 }
 
 export function mailText(language: MailLanguage, key: PublicMailKey, vars: Record<string, string | number> = {}): string {
-  return TEXT[language][key].replace(/\{(\w+)\}/g, (all, k: string) => (vars[k] !== undefined ? String(vars[k]) : all));
+  return plurals(TEXT[language][key], language, vars).replace(/\{(\w+)\}/g, (all, k: string) => (vars[k] !== undefined ? String(vars[k]) : all));
 }
 
 /** What an appointment mail says about the appointment: when (clinic time), which vaccine, where, a map, the reference. */

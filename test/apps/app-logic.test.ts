@@ -4,8 +4,7 @@ import { distanceText, haversineKm, postalCentroid, sortByNearness } from '../..
 import { byLabel, parseMetrics } from '../../smart-apps/admin/prom.js';
 import { nextDose } from '../../smart-apps/signup/booking.js';
 import type { AuditEvent } from 'fhir/r4';
-import { missingTranslations, setLanguage, t } from '../../smart-apps/shared/i18n.js';
-import { ADMIN_MESSAGES } from '../../smart-apps/shared/messages-admin.js';
+import { catalogue, dayIn, formatDate, formatTime, missingTranslations, setLanguage, t } from '../../smart-apps/shared/i18n.js';
 import { auditAction, auditOutcome, auditWhat } from '../../smart-apps/admin/audit-view.js';
 import { refusalText } from '../../smart-apps/admin/live-view.js';
 import { productLabel } from '../../smart-apps/admin/supply-view.js';
@@ -129,7 +128,7 @@ describe('console wording (issue 22, items 8 and 9)', () => {
     setLanguage('ko');
     expect(t('draws.ran', { n: 1 })).toBe('추첨 완료: 초대장 1건 발송.');
     // Every plural message in every language has an `other` form (the fallback of any category).
-    for (const [key, entry] of Object.entries(ADMIN_MESSAGES)) {
+    for (const [key, entry] of Object.entries(catalogue())) {
       for (const text of Object.values(entry)) if (/, plural,/.test(text)) expect(`${key}: ${/other \{/.test(text)}`).toBe(`${key}: true`);
     }
   });
@@ -188,5 +187,38 @@ describe('registration problems in words (issue 22, item 7)', () => {
     expect(fieldProblem({ message: 'Something new', expression: 'other' })).toBe('Something new');
     setLanguage('es');
     expect(fieldProblem({ message: 'postalCode must be 2-10 letters or digits', expression: 'postalCode' })).toBe('Escriba su código postal (por ejemplo, 60601).');
+  });
+});
+
+describe('public page plurals and times (issue 22)', () => {
+  afterEach(() => setLanguage('en'));
+
+  it('counts clinics, places and attempts by the language rules ("1 centros" was shown)', () => {
+    setLanguage('es');
+    expect(t('find.results', { n: 1 })).toBe('1 centro con lugares libres, los más cercanos primero');
+    expect(t('find.results', { n: 2 })).toBe('2 centros con lugares libres, los más cercanos primero');
+    expect(t('find.holdAt', { time: '9:00', date: '10 dic 2026', product: 'SHINGRIX', n: 1 })).toBe('Apartar 9:00, 10 dic 2026: SHINGRIX (1 libre)');
+    expect(t('viewer.wrongPasscode', { remaining: 1 })).toBe('Código incorrecto. Queda 1 intento.');
+    expect(t('err.TOO_MANY_REQUESTS', { s: 1 })).toBe('Mucha gente lo intenta ahora. Vuelva a intentarlo en 1 segundo.');
+    setLanguage('en');
+    expect(t('find.results', { n: 1 })).toBe('1 clinic with free places, nearest first');
+    expect(t('find.places', { n: 1 })).toBe('1 place');
+  });
+
+  it('writes a clinic\'s times on its own clock, naming the zone when it is not the browser\'s', () => {
+    setLanguage('es');
+    const zone = new Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const other = zone === 'America/Chicago' ? 'America/Denver' : 'America/Chicago';
+    // 15:00 UTC on 8 December 2026 is 9:00 in Chicago (CST) and 8:00 in Denver (MST).
+    // (Node's locale is en-US, so Spanish is written as 'es' writes it: 24-hour clock, 'GMT-6'; es-US in the browser.)
+    const hour = other === 'America/Chicago' ? '9' : '8';
+    expect(formatTime('2026-12-08T15:00:00Z', other)).toMatch(new RegExp(`^${hour}:00 (GMT-[67]|CST|MST)$`));
+    expect(formatDate('2026-12-08T15:00:00Z', true, other)).toMatch(new RegExp(`^8 dic 2026, ${hour}:00 (GMT-[67]|CST|MST)$`));
+    // On the browser's own clock the zone is not named.
+    expect(formatTime('2026-12-08T15:00:00Z', zone)).not.toMatch(/[A-Z]{3}|GMT/);
+    // A 9 PM slot in Chicago is on that day, though it is the next day in UTC.
+    expect(dayIn('2026-12-09T03:00:00Z', 'America/Chicago')).toBe('2026-12-08');
+    // A date without a time is never shifted.
+    expect(formatDate('2026-12-08', true, 'Asia/Seoul')).toBe('8 dic 2026');
   });
 });

@@ -113,7 +113,7 @@ async function newPage(context: BrowserContext): Promise<Page> {
 
 async function look(page: Page, name: string): Promise<void> {
   overflows.push(...(await screenshots(page, SUITE, name)));
-  violations.push(...(await axeScan(page, name)));
+  violations.push(...(await axeScan(page, name, ['critical', 'serious', 'moderate'])));
 }
 
 

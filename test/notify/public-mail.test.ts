@@ -1,8 +1,9 @@
 /** The public mail catalogue and its formats (issue 22): every message in every language, local times, places. */
 import type { Location } from 'fhir/r4';
 import { addressLine, clinicTimeZone, formatWhen, mailLanguage, mapLink, preferredLanguage, TIMEZONE_EXTENSION } from '../../src/notify/mail-locale.js';
-import { bookedMail, followupMail, invitationMail, missingMailTranslations, registeredMail } from '../../src/notify/public-mail.js';
+import { bookedMail, followupMail, invitationCodeMail, invitationMail, missingMailTranslations, registeredMail, shortfallMail } from '../../src/notify/public-mail.js';
 import { missingFollowupText } from '../../src/safety/followup/text.js';
+import { admissionMailText } from '../../src/scheduling/opening-night/mail-renderers.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 const clinic: Location = {
@@ -80,6 +81,17 @@ describe('public mail', () => {
     expect(en.text).toContain('Priority groups (phases such as 1a, 1b, 1c) are invited in order');
     expect(en.text).toContain('What happens next:');
     expect(registeredMail('ko', { registrantId: 'r-1', group: null }).text).toContain('아직 우선순위 그룹에 해당하지 않습니다');
+  });
+
+  it('counts minutes and places by the language rules, never "1 minutos"', () => {
+    expect(invitationCodeMail('es', { code: '123456', minutes: 1 }).text).toContain('Es válido durante 1 minuto.');
+    expect(invitationCodeMail('es', { code: '123456', minutes: 10 }).text).toContain('Es válido durante 10 minutos.');
+    expect(invitationCodeMail('en', { code: '123456', minutes: 1 }).text).toContain('It is valid for 1 minute.');
+    const shortfall = shortfallMail('es', { timeZone: 'UTC', reference: 'R', lateProductName: 'X', substitutes: [{ productName: 'SPIKEVAX', places: 1 }, { productName: 'Novavax', places: 3 }] });
+    expect(shortfall.text).toContain('SPIKEVAX: 1 lugar disponible en la misma clínica');
+    expect(shortfall.text).toContain('Novavax: 3 lugares disponibles en la misma clínica');
+    const turn = admissionMailText('es', { link: 'https://hub/x', expiresAt: new Date('2026-12-09T08:00:00Z'), sessionMinutes: 1, timeZone: 'America/Chicago' });
+    expect(turn.text).toContain('tendrá 1 minuto para terminar la reserva');
   });
 
   it('refuses an unknown HUB_TIME_ZONE at start', () => {

@@ -15,11 +15,21 @@ import crypto from 'node:crypto';
 import type { OperationOutcomeIssue, Patient } from 'fhir/r4';
 import { fhirError, issue, validationError } from '../../fhir/outcomes.js';
 import { enqueueMail } from '../../notify/outbox.js';
-import { communicationFor, mailLanguage } from '../../notify/mail-locale.js';
+import { communicationFor, mailLanguage, type MailLanguage } from '../../notify/mail-locale.js';
 import { registeredMail } from '../../notify/public-mail.js';
+import { ELIGIBILITY_MESSAGES } from '../../../smart-apps/shared/messages-eligibility.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Db, type Queryable } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { evaluateTier, validateEligibility, type EligibilityAnswers, type TierResult, type TierRules } from './rules.js';
+
+/**
+ * A tier's name in the mail's language, as the sign-up pages name it (the apps' catalogue: 'Fase 1a'; a Spanish
+ * confirmation said 'Phase 1a: health care personnel...'); a tier the catalogue does not know keeps its rules' display.
+ */
+function tierName(tier: { tier: string | null; display: string }, language: MailLanguage): string {
+  const entry = (ELIGIBILITY_MESSAGES as Record<string, Record<string, string>>)[`tier.${tier.tier}`];
+  return entry?.[language] ?? tier.display;
+}
 
 export interface RegistrationInput {
   name: { family: string; given: string[] };
@@ -223,7 +233,8 @@ export async function registerPerson(deps: RegistrationDeps, input: Registration
       if (input.email && !email && !input.registeredBy) await mailContactReused(tx, input.email, identityKey(input));
       if (email) {
         // The confirmation, in the language the person registered in: number, group and what happens next.
-        const mail = registeredMail(mailLanguage(input.language ?? 'en'), { registrantId: id, group: tier.eligible ? tier.display : null });
+        const language = mailLanguage(input.language ?? 'en');
+        const mail = registeredMail(language, { registrantId: id, group: tier.eligible ? tierName(tier, language) : null });
         await enqueueMail(tx, { kind: 'registered', to: email, recipientPatientId: patient.id, ...mail, dedupeKey: `registered:${id}`, mailClass: 'transactional' });
       }
       return { ...fromRow(r.rows[0]!), registeredBy: input.registeredBy ?? null, repeated: false };

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Appointment, Location, Patient } from 'fhir/r4';
 import { clinicTimeZone, formatWhen, mailLanguage, preferredLanguage, type MailLanguage } from '../../notify/mail-locale.js';
+import { plurals } from '../../notify/icu-plural.js';
 import { bookedMail, reminderMail, shortfallMail, type AppointmentFacts } from '../../notify/public-mail.js';
 import { withHtmlAlternative } from '../../notify/appointment-mail-html.js';
 import { EXT_VACCINE_PRODUCT } from '../slot-view.js';
@@ -132,7 +133,7 @@ export function schedulingMailRenderers(deps: SchedulingMailDeps): Record<string
 }
 
 /** The admission mail in the sign-up app's three languages ({link}, {expires}, {minutes} filled in). */
-const ADMISSION_MAIL: Record<MailLanguage, { subject: string; text: string }> = {
+export const ADMISSION_MAIL: Record<MailLanguage, { subject: string; text: string }> = {
   en: {
     subject: 'It is your turn to book your vaccination',
     text: [
@@ -141,7 +142,7 @@ const ADMISSION_MAIL: Record<MailLanguage, { subject: string; text: string }> = 
       'Open the sign-up page to book:',
       '{link}',
       '',
-      'Your turn is kept until your invitation expires ({expires}), but places fill up as other people book, so please come back soon. Once you start choosing, you have {minutes} minutes to finish booking.',
+      'Your turn is kept until your invitation expires ({expires}), but places fill up as other people book, so please come back soon. Once you start choosing, you have {minutes, plural, one {# minute} other {# minutes}} to finish booking.',
       '',
       'On another device, or if the page asks for your invitation, open the link in your invitation email again and confirm it with a new code: your place in line is kept.',
     ].join('\n'),
@@ -154,7 +155,7 @@ const ADMISSION_MAIL: Record<MailLanguage, { subject: string; text: string }> = 
       'Abra la página de inscripción para reservar:',
       '{link}',
       '',
-      'Su turno se mantiene hasta que venza su invitación ({expires}), pero las citas se llenan a medida que otras personas reservan, así que vuelva pronto. Cuando empiece a elegir, tendrá {minutes} minutos para terminar la reserva.',
+      'Su turno se mantiene hasta que venza su invitación ({expires}), pero las citas se llenan a medida que otras personas reservan, así que vuelva pronto. Cuando empiece a elegir, tendrá {minutes, plural, one {# minuto} other {# minutos}} para terminar la reserva.',
       '',
       'En otro dispositivo, o si la página le pide su invitación, abra de nuevo el enlace del correo de invitación y confírmela con un código nuevo: su lugar en la fila se mantiene.',
     ].join('\n'),
@@ -183,7 +184,7 @@ export function admissionMailText(
   const expires = formatWhen(facts.expiresAt, facts.timeZone ?? 'UTC', lang);
   const vars: Record<string, string> = { link: facts.link, expires, minutes: String(facts.sessionMinutes) };
   const m = ADMISSION_MAIL[lang];
-  return { subject: m.subject, text: m.text.replace(/\{(\w+)\}/g, (all, k: string) => vars[k] ?? all) };
+  return { subject: m.subject, text: plurals(m.text, lang, vars).replace(/\{(\w+)\}/g, (all, k: string) => vars[k] ?? all) };
 }
 
 /**
