@@ -12,7 +12,7 @@ import { errorText, type AppContext } from './context.js';
 import { fieldProblem } from './register-view.js';
 
 interface Criterion { minAge?: number; maxAge?: number; occupationIn?: string[]; anyConditionIn?: string[] }
-interface RuleRef { source: string; version?: string; tier?: string; criterion?: Criterion; because?: string }
+interface RuleRef { source: string; version?: string; tier?: string; criterion?: Criterion; because?: string; birthDateAssumed?: string }
 type Eligibility =
   | { status: 'eligible'; tier: string; tierDisplay: string; rule: RuleRef }
   | { status: 'not-yet'; rule: RuleRef }
@@ -23,7 +23,7 @@ export interface AssistantAnswer {
   ifBornOnOrBefore?: { bornOnOrBefore: string; eligibility: Eligibility };
   opening: { status: 'open' | 'scheduled' | 'depends-on-birth-date' | 'not-scheduled' | 'not-eligible'; window?: WindowRef };
   clinics: Array<{ id: string; name: string; address?: string; phone?: string; distanceKm?: number; products: Array<{ cvx: string; freePlaces: number; firstFree: string }> }>;
-  nextDose: { status: 'none-yet' | 'due' | 'complete' | 'unknown-vaccine'; cvx?: string; doseNumber?: number; dosesInSeries?: number; earliest?: string; due?: string };
+  nextDose: { status: 'none-yet' | 'due' | 'complete' | 'not-recommended' | 'unknown-vaccine'; cvx?: string; vaccineGroup?: string; doseNumber?: number; dosesInSeries?: number; earliest?: string; due?: string; rule: RuleRef };
   bring: string[];
 }
 
@@ -71,13 +71,30 @@ function openingText(o: AssistantAnswer['opening']): string {
 
 const nameOf = (cvx: string | undefined): string => (cvx ? vaccineName(cvx) ?? `CVX ${cvx}` : '');
 
+/** The hub's forecast rule that answered (src/scheduling/assistant/cdsi-next-dose.ts). */
+const CDSI_RULE_SOURCE = 'CDC CDSi';
+
 function nextDoseText(n: AssistantAnswer['nextDose']): string {
   switch (n.status) {
-    case 'due': return t('asst.nextDue', { dose: n.doseNumber!, of: n.dosesInSeries!, vaccine: nameOf(n.cvx), earliest: formatDate(n.earliest), due: formatDate(n.due) });
+    case 'due':
+      // CDSi forecasts one dose at a time (no series length); the product rule knows the series' doses.
+      return n.dosesInSeries
+        ? t('asst.nextDue', { dose: n.doseNumber!, of: n.dosesInSeries, vaccine: nameOf(n.cvx), earliest: formatDate(n.earliest), due: formatDate(n.due) })
+        : t('asst.nextDueCdsi', { dose: n.doseNumber!, vaccine: nameOf(n.cvx), group: n.vaccineGroup ?? '', earliest: formatDate(n.earliest), due: formatDate(n.due) });
+    case 'not-recommended': return t('asst.nextNotRecommended', { vaccine: nameOf(n.cvx), group: n.vaccineGroup ?? '' });
     case 'complete': return t('asst.nextComplete', { vaccine: nameOf(n.cvx), n: n.dosesInSeries! });
     case 'unknown-vaccine': return t('asst.nextUnknown', { cvx: n.cvx! });
     default: return t('asst.nextNone');
   }
+}
+
+/** Which rule gave the next dose: CDC's CDSi logic (and the birth date it assumed), or the product list. */
+function nextDoseRule(n: AssistantAnswer['nextDose']): HTMLElement | null {
+  if (n.status === 'none-yet' || n.status === 'unknown-vaccine') return null;
+  if (n.rule.source !== CDSI_RULE_SOURCE) return h('p', { class: 'hint rule', 'data-rule': 'product' }, t('asst.ruleSeries'));
+  // The data's version (a content hash) is in the JSON answer for those who check; people get the rule's name.
+  return h('p', { class: 'hint rule', 'data-rule': 'cdsi' }, t('asst.ruleCdsi'),
+    n.rule.birthDateAssumed ? ` ${t('asst.ruleCdsiBirth', { date: formatDate(n.rule.birthDateAssumed) })}` : '');
 }
 
 function answerView(app: AppContext, a: AssistantAnswer, asked: { occupation?: string; conditions: string[] }): HTMLElement {
@@ -102,7 +119,7 @@ function answerView(app: AppContext, a: AssistantAnswer, asked: { occupation?: s
       h('p', { class: 'hint rule' }, t('asst.clinicsRule'))),
     section('asst-next', t('asst.nextTitle'),
       h('p', { class: 'answer-next' }, nextDoseText(a.nextDose)),
-      a.nextDose.status === 'due' || a.nextDose.status === 'complete' ? h('p', { class: 'hint rule' }, t('asst.ruleSeries')) : null),
+      nextDoseRule(a.nextDose)),
     section('asst-bring', t('asst.bringTitle'),
       h('ul', { id: 'asst-bring-list' }, ...a.bring.map((k) => h('li', {}, tOr(k, k))))),
     a.eligibility.status === 'under-minimum-age' ? null : h('p', {}, h('a', { href: '#register', class: 'button' }, t('asst.registerNow'))),

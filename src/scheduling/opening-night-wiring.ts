@@ -20,6 +20,7 @@ import { bookingGateInterceptor, gateBookingOperations } from './opening-night/f
 import { createMetricsRouter } from './opening-night/metrics-route.js';
 import { createSignupRouter } from './opening-night/signup-router.js';
 import { createAssistantRouter } from './assistant/router.js';
+import { forecasterOfHub } from '../forecast/wiring.js';
 import { loadProducts } from './products.js';
 import { admissionMailRenderers } from './opening-night/mail-renderers.js';
 import type { OutboxRenderer } from '../notify/worker.js';
@@ -88,7 +89,8 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
     }),
   );
   app.use(createSignupRouter({ db, repo, rules, policy: config.ticketPolicy, abuse, limits: config.limits }));
-  app.use(createAssistantRouter({ db, repo, rules, products: loadProducts(), perIpPerMinute: config.limits.signupPerIp * 4 }));
+  // The next dose by CDSi when wireForecast loaded the engine (it runs first, src/modules.ts), else the product rule.
+  app.use(createAssistantRouter({ db, repo, rules, products: loadProducts(), perIpPerMinute: config.limits.signupPerIp * 4, forecaster: forecasterOfHub(hub), timeZone: hub.config.timeZone }));
   app.use(
     createOpeningNightAdminRouter({
       db, rules, equity: loadEquityIndex(), policy: config.ticketPolicy, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone,

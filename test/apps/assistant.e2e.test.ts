@@ -9,6 +9,7 @@ import { setLanguage, t, type Language } from '../../smart-apps/shared/i18n.js';
 import { vaccineName } from '../../smart-apps/shared/fhir-text.js';
 import { axeScan, launchChromium, screenshots, type AxeViolation } from './browser-rig.js';
 import { backend, operator, startAppsRig, type AppsRig } from './opening-night-apps-rig.js';
+import { SUPPORTING_DATA } from '../forecast/cdsi-cases.js';
 
 const SUITE = 'assistant';
 const LANGS: Language[] = ['en', 'es', 'ko'];
@@ -62,6 +63,9 @@ const people: Person[] = [
       expect(await text(page, '#asst-clinic-list .offer')).toContain(vaccineName('187')!);
       expect(await text(page, '.answer-next')).toContain(vaccineName('187')!);
       expect(await text(page, '.answer-next')).toContain(before(t('asst.nextDue')) || vaccineName('187')!);
+      // No CDSI_DATA_DIR on this hub: the product list's rule answered, and the page says so.
+      expect(await page.locator('#asst-next .rule').getAttribute('data-rule')).toBe('product');
+      expect(await text(page, '#asst-next .rule')).toBe(t('asst.ruleSeries'));
       expect(await page.locator('#asst-bring-list li').allTextContents()).toContain(t('bring.record'));
     },
   },
@@ -132,6 +136,59 @@ describe(`eligibility assistant in Chromium at phone size (${backend})`, () => {
     violations.push(...(await axeScan(page, `${lang}-error`, ['critical', 'serious', 'moderate'])));
     await context.close();
   }, 120_000);
+
+  afterAll(() => {
+    expect(pageErrors).toEqual([]);
+    expect(overflows).toEqual([]);
+    expect(violations).toEqual([]);
+  });
+});
+
+describe(`the next dose by CDC's CDSi when the hub runs it, in Chromium at phone size (${backend})`, () => {
+  let cdsi: AppsRig;
+  beforeAll(async () => {
+    cdsi = await startAppsRig({ cdsiDataDir: SUPPORTING_DATA });
+  }, 120_000);
+  afterAll(async () => {
+    await cdsi?.close();
+  });
+
+  // SHINGRIX twice, three weeks apart: the product list counts a finished series, CDC's logic repeats dose 2
+  // (minimum interval 4 weeks) - so the page must be saying what CDSi said, and that CDSi said it.
+  const first = daysAgo(40);
+  const second = daysAgo(19);
+
+  it.each(LANGS)('says the dose CDSi forecasts and that CDC\'s logic gave it, in %s', async (lang) => {
+    const api = await fetch(`${cdsi.rig.url}/signup/assistant`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ birthYear: 1950, doses: [{ cvx: '187', date: first }, { cvx: '187', date: second }] }),
+    }).then((x) => x.json() as Promise<{ nextDose: { status: string; doseNumber: number; earliest: string; due: string; rule: { source: string; version: string; birthDateAssumed?: string } } }>);
+    expect(api.nextDose).toMatchObject({ status: 'due', doseNumber: 2, rule: { source: 'CDC CDSi', birthDateAssumed: '1950-12-31' } });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: lang === 'en' ? 'en-US' : lang === 'es' ? 'es-US' : 'ko-KR', isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+    await page.goto(`${cdsi.rig.url}/apps/signup/?lang=${lang}#assistant`);
+    await page.locator('#assistant-form').waitFor();
+    await page.fill('#asst-year', '1950');
+    await page.selectOption('#asst-dose-vaccine', '187');
+    await page.fill('#asst-dose-date', second);
+    await page.click('#assistant-form button[type=submit]');
+    await page.locator('#assistant-answer').waitFor({ timeout: 20_000 });
+    setLanguage(lang);
+    // The page sends one dose; CDSi then forecasts dose 2 after it (the second dose of the API call above is not asked).
+    const next = await text(page, '.answer-next');
+    expect(next).toContain(before(t('asst.nextDueCdsi')) || vaccineName('187')!);
+    expect(next).toContain(vaccineName('187')!);
+    expect(next).toContain('Zoster');
+    const rule = page.locator('#asst-next .rule');
+    expect(await rule.getAttribute('data-rule')).toBe('cdsi');
+    expect(api.nextDose.rule.version).toMatch(/\S/); // the data's version, for those who check
+    expect(await rule.textContent()).toContain(t('asst.ruleCdsi'));
+    expect(await rule.textContent()).toContain(before(t('asst.ruleCdsiBirth')));
+    overflows.push(...(await screenshots(page, SUITE, `${lang}-cdsi`)));
+    violations.push(...(await axeScan(page, `${lang}-cdsi`, ['critical', 'serious', 'moderate'])));
+    await context.close();
+  }, 90_000);
 
   afterAll(() => {
     expect(pageErrors).toEqual([]);

@@ -4,6 +4,7 @@
  * with positions, stock and free places a few days ahead.
  */
 import type { Location } from 'fhir/r4';
+import type { Config } from '../../src/config/config.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { ADMIN_TOKEN, type TestHub } from '../helpers/hub.js';
 import { startMailbox, startOpeningNightHub } from '../opening-night/opening-night-hub.js';
@@ -31,9 +32,9 @@ async function place(rig: TestHub, id: string, position: { latitude: number; lon
   await rig.hub.repo.update({ ...l, name, position } as unknown as Location & { [k: string]: unknown });
 }
 
-export async function startAppsRig(): Promise<AppsRig> {
+export async function startAppsRig(overrides: Partial<Config> = {}): Promise<AppsRig> {
   const mailbox = await startMailbox();
-  const rig = await startOpeningNightHub(backend, { smtpUrl: mailbox.url });
+  const rig = await startOpeningNightHub(backend, { smtpUrl: mailbox.url, ...overrides });
   const ctx = { db: rig.hub.db, repo: rig.hub.repo, products: loadProducts(), holdSeconds: 300 };
   const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
   // Far away but first by name, so distance (not the alphabet) must put the near one first.

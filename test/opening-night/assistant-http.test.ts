@@ -41,7 +41,7 @@ describe.each(backends())('eligibility assistant over HTTP on %s', (backend) => 
     expect(a.clinics[0].products).toEqual([expect.objectContaining({ cvx: '312', freePlaces: 10 })]);
     expect(a.clinics[1].products[0].freePlaces).toBe(1);
     expect(a.clinics[0].distanceKm).toBeLessThan(a.clinics[1].distanceKm);
-    expect(a.nextDose).toMatchObject({ status: 'due', cvx: '207', doseNumber: 2 });
+    expect(a.nextDose).toMatchObject({ status: 'due', cvx: '207', doseNumber: 2, dosesInSeries: 2, rule: { source: 'vaccine products' } }); // no CDSI_DATA_DIR: the product rule
     expect(a.bring).toContain('bring.record');
     const after = (await t.hub.db.query<{ n: number }>('SELECT count(*)::int AS n FROM registrant')).rows[0]!.n;
     expect(after).toBe(before);

@@ -9,6 +9,8 @@ import type { CohortCriteria, CohortWindow } from '../invitations/waves.js';
 import { planSecondDose } from '../second-dose.js';
 import type { ProductCatalogue } from '../products.js';
 import { sortByNearness, type Position } from '../geo.js';
+import type { Forecaster } from '../../forecast/forecaster.js';
+import { nextDoseByCdsi } from './cdsi-next-dose.js';
 
 const DAY_MS = 86_400_000;
 
@@ -49,6 +51,10 @@ export interface AssistantFacts {
   /** Days ahead the clinic offers cover. */
   horizonDays: number;
   now: Date;
+  /** The hub's forecaster: CDSi answers the next dose when it has the engine (CDSI_DATA_DIR). */
+  forecaster?: Forecaster;
+  /** Today as CDSi counts it (YYYY-MM-DD in the hub's time zone); `now`'s UTC day when absent. */
+  today?: string;
 }
 
 export type Eligibility =
@@ -64,6 +70,8 @@ export interface RuleRef {
   criterion?: TierCriterion;
   /** The criterion as the rule engine words it ("age 65+", "occupation healthcare-personnel"). */
   because?: string;
+  /** CDSi was given this birth date (the latest a birth year or age allows): the person gave no full date. */
+  birthDateAssumed?: string;
 }
 
 export interface AssistantAnswer {
@@ -96,10 +104,17 @@ export interface WindowRef {
   closesAt: string;
 }
 
+/**
+ * The next dose, by CDC's CDSi engine when the hub runs it (`rule.source` 'CDC CDSi', with its vaccine group; the
+ * series' length is then not stated, CDSi forecasts one dose at a time) or by the product catalogue's interval rule
+ * ('vaccine products').
+ */
 export type NextDose =
   | { status: 'none-yet'; rule: RuleRef }
-  | { status: 'due'; cvx: string; doseNumber: number; dosesInSeries: number; earliest: string; due: string; rule: RuleRef }
-  | { status: 'complete'; cvx: string; dosesInSeries: number; rule: RuleRef }
+  | { status: 'due'; cvx: string; vaccineGroup?: string; doseNumber: number; dosesInSeries?: number; earliest: string; due: string; rule: RuleRef }
+  | { status: 'complete'; cvx: string; vaccineGroup?: string; dosesInSeries: number; rule: RuleRef }
+  /** CDSi: no further dose of this group is recommended for the person now (aged out, contraindicated). */
+  | { status: 'not-recommended'; cvx: string; vaccineGroup: string; rule: RuleRef }
   | { status: 'unknown-vaccine'; cvx: string; rule: RuleRef };
 
 const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
@@ -246,7 +261,7 @@ export function answer(q: AssistantQuestions, facts: AssistantFacts): AssistantA
     ...(tiers.older ? { ifBornOnOrBefore: { bornOnOrBefore: tiers.older.bornOnOrBefore, eligibility: eligibilityOf(tiers.older.result, rules, tiers.older.bornOnOrBefore) } } : {}),
     opening: openingFor(tierForWave, range, facts.windows, now),
     clinics,
-    nextDose: nextDoseFrom(q.doses ?? [], facts.products),
+    nextDose: (facts.forecaster && nextDoseByCdsi(q.doses ?? [], range, facts.today ?? isoDay(now), facts.forecaster)) || nextDoseFrom(q.doses ?? [], facts.products),
     bring: bringList(q),
   };
 }

@@ -18,6 +18,7 @@ import { LIVE_SLOT_SQL, toSlotState } from '../slot-store.js';
 import { freePlaces } from '../slot-view.js';
 import { rateLimit, TokenBucketLimiter } from '../waiting-room/shedding.js';
 import { answer, type AssistantQuestions, type ClinicOffer } from './answer.js';
+import { todayIn, type Forecaster } from '../../forecast/forecaster.js';
 
 export interface AssistantRouterDeps {
   db: Db;
@@ -29,6 +30,10 @@ export interface AssistantRouterDeps {
   horizonDays?: number;
   /** How long the clinic offer snapshot is reused (opening night asks this thousands of times a minute). */
   cacheMs?: number;
+  /** The hub's forecaster: the next dose by CDSi when it has the engine, else the product rule. */
+  forecaster?: Forecaster;
+  /** The hub's time zone: CDSi counts whole days, from today there. */
+  timeZone?: string;
   now?: () => Date;
 }
 
@@ -159,7 +164,8 @@ export function createAssistantRouter(deps: AssistantRouterDeps): Router {
     (async () => {
       const q = parseQuestions(req.body, deps.rules, at);
       const [windows, clinics] = await Promise.all([listWindows(deps.db), offers(at)]);
-      const body = answer(q, { rules: deps.rules, windows, clinics, products: deps.products, horizonDays, now: at });
+      const today = todayIn(deps.timeZone ?? 'UTC', at);
+      const body = answer(q, { rules: deps.rules, windows, clinics, products: deps.products, horizonDays, now: at, forecaster: deps.forecaster, today });
       res.set('Cache-Control', 'no-store').json(body);
     })().catch((e: unknown) => (isOperationOutcomeError(e) ? sendOutcomeError(res, e) : next(e)));
   });
