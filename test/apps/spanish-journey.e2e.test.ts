@@ -63,6 +63,12 @@ async function look(page: Page, name: string): Promise<void> {
 async function mailFor(name: string, pred: (m: Mail) => boolean): Promise<Mail> {
   const m = await mailbox.waitFor((x) => x.to.includes(EMAIL) && pred(x), 30_000);
   leaks.push(...englishLeaks(`${m.subject}\n${m.text}`, 'es', `mail ${name}`, NAMES));
+  // The HTML alternative (appointment mails) too: its words and its image's text alternative.
+  if (m.html) {
+    const words = m.html.replace(/<(style|head)[\s\S]*?<\/\1>/g, ' ').replace(/\b(alt|aria-label|title)="([^"]*)"/g, ' $2 ').replace(/<[^>]+>/g, ' ').replace(/&#(\d+);/g, (_x, c: string) => String.fromCharCode(Number(c)));
+    leaks.push(...englishLeaks(words, 'es', `mail ${name} (HTML)`, NAMES));
+    expect(m.html).toContain('lang="es"');
+  }
   return m;
 }
 
@@ -151,7 +157,14 @@ describeInBrowser(`a Spanish registrant's journey in Chromium at phone size (${b
     await page.locator('#code-sent [role=status]').waitFor();
     await look(page, '05-claim-code-sent');
     const code = await mailFor('invitation code', (x) => x.subject === es('code.subject'));
-    await page.fill('#claim-code', /\b(\d{6})\b/.exec(code.text)![1]!);
+    const right = /\b(\d{6})\b/.exec(code.text)![1]!;
+    // A mistyped code is explained in Spanish, and the right one then works.
+    await page.fill('#claim-code', right === '000000' ? '111111' : '000000');
+    await page.fill('#claim-birth', BIRTH);
+    await page.click('#claim-form button[type=submit]');
+    await page.locator('#claim-result [role=alert]').waitFor();
+    await look(page, '05b-claim-wrong-code');
+    await page.fill('#claim-code', right);
     await page.fill('#claim-birth', BIRTH);
     await page.click('#claim-form button[type=submit]');
     await page.waitForURL(/#waiting$/);
@@ -199,6 +212,7 @@ describeInBrowser(`a Spanish registrant's journey in Chromium at phone size (${b
     expect(await text(page, '#next-dose')).toMatch(/\d{1,2} \p{L}{3,5}\.? \d{4}/u);
     await look(page, '09-booked');
     const booked = await mailFor('booked', (x) => x.subject === es('booked.subject'));
+    expect(booked.html).toBeDefined();
     expect(booked.text).toContain(`${es('label.vaccine')}: ${vaccineName('187', 'es')}`);
     expect(booked.text).toMatch(/Cuándo: \S+, \d{1,2} de \p{L}+ de \d{4}, 9:00\sa\.\s?m\.\s(CST|CDT)/u);
     expect(booked.text).toContain(`${es('label.where')}: ${CLINIC}, 1 Main St, Chicago, IL 60608`);

@@ -16,13 +16,16 @@ export interface Mail {
   to: string[];
   subject: string;
   text: string;
+  /** The text/html alternative, when the mail has one. */
+  html?: string;
 }
 
-/** The subject and text part of a nodemailer message: a plain one, or the text/plain part of a multipart one. */
-export function textOf(raw: string): { subject: string; text: string } {
+/** The subject and text part of a nodemailer message: a plain one, or the text/plain part of a multipart one (and its HTML part). */
+export function textOf(raw: string): { subject: string; text: string; html?: string } {
   const mail = parseMime(raw);
   const part = partOfType(mail, 'text/plain') ?? mail;
-  return { subject: mail.headers.subject ?? '', text: part.body.toString('utf8') };
+  const html = partOfType(mail, 'text/html')?.body.toString('utf8');
+  return { subject: mail.headers.subject ?? '', text: part.body.toString('utf8'), ...(html ? { html } : {}) };
 }
 
 /** A real SMTP server collecting what the hub's outbox worker sends, each mail as recipients, subject and text. */
