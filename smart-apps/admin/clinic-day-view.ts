@@ -8,6 +8,8 @@
 import { announce, h } from '../shared/dom.js';
 import { t, type MessageKey } from '../shared/i18n.js';
 import { adminCall } from './api.js';
+import { dialogWith, fhirOp, selectField, type Parameters } from './dialogs.js';
+import { withdrawDoseDialog } from './dose-fix.js';
 import { failed, table } from './ui.js';
 
 interface ClinicLocation { id: string; name: string; timeZone: string; today: string; schedules: Array<{ id: string; productCvx: string; productName: string }> }
@@ -26,7 +28,6 @@ interface DoseForm {
   /** The signed-in staff member's Practitioner id. */
   me?: string;
 }
-type Parameters = { resourceType: 'Parameters'; parameter: Array<{ name: string; valueString?: string; valueBoolean?: boolean; valueReference?: { reference: string } }> };
 
 const PICK_KEY = 'vaxhub.admin.clinic';
 
@@ -69,37 +70,6 @@ export async function clinicPicker(prefix: string, onPick: (loc: ClinicLocation,
 
 function timeOf(iso: string, timeZone: string): string {
   return new Intl.DateTimeFormat(document.documentElement.lang || 'en', { timeZone, hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
-}
-
-function fhirOp(path: string, parameter: Parameters['parameter'] = []): Promise<unknown> {
-  return adminCall(`/fhir/${path}`, { method: 'POST', fhir: true, body: { resourceType: 'Parameters', parameter } satisfies Parameters });
-}
-
-function selectField(id: string, label: string, options: Array<{ value: string; label: string }>, selected?: string): HTMLElement {
-  return h('div', { class: 'field' }, h('label', { for: id }, label),
-    h('select', { id, name: id, required: true }, ...options.map((o) => h('option', { value: o.value, selected: o.value === selected }, o.label))));
-}
-
-/** A modal dialog with a form; resolves when the form's work is done or it is dismissed. */
-function dialogWith(id: string, title: string, body: Node[], submitLabel: string, work: (form: HTMLFormElement) => Promise<void>): void {
-  const problem = h('div', { class: 'dialog-problem' });
-  const form = h('form', { id: `${id}-form`, method: 'dialog' }, h('h3', { id: `${id}-title` }, title), ...body, problem,
-    h('div', { class: 'actions' },
-      h('button', { type: 'submit' }, submitLabel),
-      h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close() }, t('clinic.cancel'))));
-  const dialog = h('dialog', { id, class: 'clinic-dialog', 'aria-labelledby': `${id}-title` }, form);
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const submit = form.querySelector('button[type=submit]') as HTMLButtonElement;
-    submit.disabled = true;
-    work(form).then(() => dialog.close(), (e: unknown) => {
-      submit.disabled = false;
-      problem.replaceChildren(failed(e));
-    });
-  });
-  dialog.addEventListener('close', () => dialog.remove());
-  document.body.append(dialog);
-  dialog.showModal();
 }
 
 export function clinicDayView(): Node[] {
@@ -160,18 +130,7 @@ export function clinicDayView(): Node[] {
     });
   };
 
-  const withdraw = (row: DayRow): void => {
-    dialogWith('error-dialog', `${t('clinic.inError')}: ${row.name}`, [
-      h('div', { class: 'field' }, h('label', { for: 'error-reason' }, t('clinic.reason')), h('input', { id: 'error-reason', name: 'reason', required: true, maxlength: '500' })),
-      h('div', { class: 'check' }, h('input', { id: 'error-restock', name: 'restock', type: 'checkbox' }), h('label', { for: 'error-restock' }, t('clinic.restock'))),
-    ], t('clinic.withdraw'), async (form) => {
-      const data = new FormData(form);
-      await fhirOp(`Immunization/${encodeURIComponent(row.immunizationId!)}/$entered-in-error`, [
-        { name: 'reason', valueString: String(data.get('reason')) }, { name: 'restock', valueBoolean: data.get('restock') === 'on' },
-      ]);
-      done(t('clinic.done'));
-    });
-  };
+  const withdraw = (row: DayRow): void => withdrawDoseDialog(row.immunizationId!, row.name, done);
 
   const actions = (row: DayRow, list: DayList): Node => {
     const button = (cls: string, label: MessageKey, onclick: (b: HTMLButtonElement) => void, secondary = false): HTMLButtonElement => {

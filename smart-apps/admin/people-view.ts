@@ -9,6 +9,7 @@ import { announce, field, h } from '../shared/dom.js';
 import { formatDate, t, type MessageKey } from '../shared/i18n.js';
 import { adminCall } from './api.js';
 import { printConfirmation } from './desk-print.js';
+import { correctDoseDialog, withdrawDoseDialog } from './dose-fix.js';
 import { failed, table } from './ui.js';
 
 interface Setup {
@@ -24,7 +25,7 @@ interface PersonFile {
   registrations: Array<{ id: string; status: string; tierDisplay: string; createdAt: string; confirmationBy: string | null }>;
   invitations: Array<{ ref: string; status: string; expiresAt: string }>;
   appointments: AppointmentLine[];
-  doses: Array<{ id: string; date?: string; vaccine: string; lot?: string; status: string }>;
+  doses: Array<{ id: string; date?: string; vaccine: string; lot?: string; status: string; correctable: boolean }>;
   standing: { withinRules: boolean; problems: Array<{ code: string; text: string }> };
 }
 
@@ -135,13 +136,24 @@ async function showFile(into: HTMLElement, patientId: string, note?: string): Pr
         f.registrations.map((r) => [r.status, r.tierDisplay, r.confirmationBy ? t(`desk.by.${r.confirmationBy}` as MessageKey) : ''])),
       table('invitations-table', t('desk.invitations'), [{ label: t('desk.status') }, { label: t('desk.when') }],
         f.invitations.map((i) => [i.status, when(i.expiresAt)])),
-      table('doses-table', t('desk.doses'), [{ label: t('desk.when') }, { label: t('desk.vaccine') }, { label: 'Lot' }, { label: t('desk.status') }],
-        f.doses.map((d) => [d.date ? formatDate(d.date) : '', d.vaccine, d.lot ?? '', d.status])),
+      table('doses-table', t('desk.doses'), [{ label: t('desk.when') }, { label: t('desk.vaccine') }, { label: 'Lot' }, { label: t('desk.status') }, { label: t('desk.actions') }],
+        f.doses.map((d) => [d.date ? formatDate(d.date) : '', d.vaccine, d.lot ?? '', d.status, doseActions(d, nameOf(f.patient), status, refresh)])),
     );
     (document.getElementById('person-title') as HTMLElement | null)?.focus();
   } catch (e) {
     into.replaceChildren(failed(e));
   }
+}
+
+/** Correct or withdraw a dose given here (issue 21): dialogs asking the reason, through $correct / $entered-in-error. */
+function doseActions(d: PersonFile['doses'][number], who: string, status: HTMLElement, refresh: (m?: string) => void): Node {
+  if (!d.correctable) return document.createTextNode('');
+  const label = `${d.vaccine}${d.date ? `, ${formatDate(d.date)}` : ''}`;
+  return h('div', { class: 'actions' },
+    h('button', { type: 'button', class: 'secondary correct', 'aria-label': `${t('fix.correct')}: ${label}`, onclick: () => {
+      correctDoseDialog(d.id, who, refresh).catch((e: unknown) => status.replaceChildren(failed(e)));
+    } }, t('fix.correct')),
+    h('button', { type: 'button', class: 'danger in-error', 'aria-label': `${t('clinic.inError')}: ${label}`, onclick: () => withdrawDoseDialog(d.id, who, refresh) }, t('clinic.inError')));
 }
 
 function appointmentActions(a: AppointmentLine, phone: string, status: HTMLElement, refresh: (m?: string) => void, f: PersonFile, into: HTMLElement): Node {

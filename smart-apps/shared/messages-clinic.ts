@@ -114,4 +114,21 @@ export const CLINIC_MESSAGES = {
   'sched.by.call': { en: 'Call them', es: 'Llamar', ko: '전화 필요' },
   'sched.offer': { en: 'Place held for them', es: 'Lugar guardado', ko: '잡아 둔 자리' },
   'sched.noOffer': { en: 'None free yet', es: 'Aún no hay', ko: '아직 없음' },
+  'fix.correct': { en: 'Correct', es: 'Corregir', ko: '정정' },
+  'fix.title': { en: 'Correct the dose of {name}: {vaccine}', es: 'Corregir la dosis de {name}: {vaccine}', ko: '{name}님의 접종 정정: {vaccine}' },
+  'fix.hint': {
+    en: 'Change only what was recorded wrong; the registry is sent the correction and the record keeps its history.',
+    es: 'Cambie solo lo que se registró mal; el registro estatal recibe la corrección y el expediente conserva su historial.',
+    ko: '잘못 기록된 항목만 바꾸세요. 정정 내용은 등록 기관에 전송되며 기록의 이력은 보존됩니다.',
+  },
+  'fix.keep': { en: 'Keep: {current}', es: 'Mantener: {current}', ko: '유지: {current}' },
+  'fix.lot': { en: 'Lot', es: 'Lote', ko: '로트' },
+  'fix.save': { en: 'Save the correction', es: 'Guardar la corrección', ko: '정정 저장' },
+  'fix.nothing': { en: 'Nothing changed: choose what to correct.', es: 'No cambió nada: elija qué corregir.', ko: '바뀐 내용이 없습니다. 정정할 항목을 고르세요.' },
+  'fix.corrected': { en: 'Dose corrected.', es: 'Dosis corregida.', ko: '접종 기록이 정정되었습니다.' },
+  'fix.withdrawHint': {
+    en: 'For a record that should not exist (wrong person, recorded twice). The registry is told to delete it.',
+    es: 'Para un registro que no debería existir (persona equivocada, registrado dos veces). Se pide al registro estatal que lo elimine.',
+    ko: '있어서는 안 되는 기록(다른 사람, 중복 기록)에 사용합니다. 등록 기관에 삭제가 요청됩니다.',
+  },
 } satisfies Record<string, Entry>;

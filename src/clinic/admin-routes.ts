@@ -9,17 +9,24 @@
  *   PUT  /admin/clinic/slots/:id                               places {capacity}
  *   GET  /admin/clinic/appointments/:id/dose-form              what recording the dose offers: today's usable
  *                                                              lots, vaccinators, sites, routes
+ *   GET  /admin/clinic/immunizations/:id/correction-form       what correcting a recorded dose offers: the dose as
+ *                                                              recorded, the lots usable that day at its clinic,
+ *                                                              vaccinators, sites, routes ($correct, $entered-in-error)
  * The dose itself and no-shows are FHIR operations (./operations.ts).
  */
 import express, { type RequestHandler, type Router } from 'express';
-import type { Appointment, Location, Patient, Practitioner } from 'fhir/r4';
+import type { Appointment, Immunization, Location, Patient, Practitioner } from 'fhir/r4';
 import { badRequest, notFound } from '../fhir/outcomes.js';
 import type { AnyResource } from '../store/repository-types.js';
 import { clinicTimeZone } from '../notify/mail-locale.js';
 import { CLOSURE_REASONS, type ClosureReason } from '../notify/public-mail.js';
 import { readBooking } from '../scheduling/person-dose.js';
 import type { ProductCatalogue } from '../scheduling/products.js';
+import { fhirCalendarDay } from '../fhir/dates.js';
+import { idFromReference } from '../scheduling/appointment-resource.js';
 import { closeDay, type ClosureDeps } from './closure.js';
+import { isCorrectableDose } from './correct-dose.js';
+import { CVX_SYSTEM } from './record-dose.js';
 import { ROUTES, SITES } from './codes.js';
 import { dayList, dayListCsv } from './day-list.js';
 import { usableLots } from './lots.js';
@@ -136,6 +143,30 @@ export function createClinicRouter(deps: ClinicRoutesDeps): Router {
       practitioners: (staff.resources as unknown as Practitioner[]).filter((p) => p.active !== false).map((p) => ({ id: p.id!, name: personName(p) || p.id! })),
       // The signed-in staff member, the vaccinator to offer first (absent for the operator token).
       ...(/^Practitioner\//.test((res.locals.principal as { fhirUser?: string } | undefined)?.fhirUser ?? '') ? { me: (res.locals.principal as { fhirUser: string }).fhirUser.slice('Practitioner/'.length) } : {}),
+      sites: Object.entries(SITES).map(([code, display]) => ({ code, display })),
+      routes: Object.entries(ROUTES).map(([code, display]) => ({ code, display })),
+    });
+  });
+
+  r.get('/immunizations/:id/correction-form', async (req, res) => {
+    const immId = id(req.params.id, 'immunization');
+    const imm = await deps.repo.readOptional<Immunization & AnyResource>('Immunization', immId);
+    if (!imm) throw notFound(`Immunization/${immId}`);
+    const locationId = idFromReference(imm.location?.reference, 'Location');
+    const cvx = imm.vaccineCode?.coding?.find((c) => c.system === CVX_SYSTEM)?.code;
+    const dayOf = fhirCalendarDay(imm.occurrenceDateTime);
+    const staff = await deps.repo.search('Practitioner', { _count: '200', _sort: 'family' });
+    const performer = imm.performer?.find((p) => p.function?.coding?.some((c) => c.code === 'AP')) ?? imm.performer?.[0];
+    res.set('Cache-Control', 'no-store').json({
+      immunization: {
+        id: immId, status: imm.status, date: imm.occurrenceDateTime ?? null, correctable: isCorrectableDose(imm),
+        vaccine: imm.vaccineCode?.text ?? imm.vaccineCode?.coding?.[0]?.display ?? (cvx ? deps.products.get(cvx)?.name ?? `CVX ${cvx}` : ''),
+        lot: imm.lotNumber ?? null, site: imm.site?.coding?.[0]?.code ?? null, route: imm.route?.coding?.[0]?.code ?? null,
+        performerId: idFromReference(performer?.actor?.reference, 'Practitioner') ?? null, visPublished: imm.education?.[0]?.publicationDate ?? null,
+      },
+      // Another lot is one usable on the dose's day at its clinic (what $correct accepts).
+      lots: locationId && cvx && dayOf && imm.occurrenceDateTime ? await usableLots(deps.db, locationId, cvx, dayOf, new Date(imm.occurrenceDateTime)) : [],
+      practitioners: (staff.resources as unknown as Practitioner[]).filter((p) => p.active !== false).map((p) => ({ id: p.id!, name: personName(p) || p.id! })),
       sites: Object.entries(SITES).map(([code, display]) => ({ code, display })),
       routes: Object.entries(ROUTES).map(([code, display]) => ({ code, display })),
     });

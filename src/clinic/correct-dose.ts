@@ -56,6 +56,11 @@ async function lotRowOf(tx: Queryable, imm: Immunization): Promise<{ id: string 
   return r.rows[0];
 }
 
+/** Whether staff may correct or withdraw this record here: a dose given here (vouched for), not already withdrawn. */
+export function isCorrectableDose(imm: Immunization): boolean {
+  return imm.status !== 'entered-in-error' && imm.primarySource !== false && isVouchedFor(imm as Imm);
+}
+
 async function readClinicDose(ctx: Pick<FhirContext, 'repo'>, tx: Queryable, id: string): Promise<Imm> {
   const imm = await ctx.repo.read<Imm>('Immunization', id, tx, { forUpdate: true });
   if (imm.status === 'entered-in-error') throw fhirError('APPOINTMENT_STATE', `Immunization/${id} is already entered-in-error`, 'Immunization.status');

@@ -12,6 +12,7 @@ import { formatReference, referenceOfAppointment } from '../scheduling/booking-r
 import type { TierRules } from '../scheduling/eligibility/rules.js';
 import type { ProductCatalogue } from '../scheduling/products.js';
 import { EXT_VACCINE_PRODUCT } from '../scheduling/slot-view.js';
+import { isCorrectableDose } from '../clinic/correct-dose.js';
 import { bookingStanding, type BookingStanding } from './fairness.js';
 
 export interface AppointmentLine {
@@ -33,7 +34,7 @@ export interface PersonFile {
   registrations: Array<{ id: string; status: string; tier: string | null; tierDisplay: string; createdAt: string; confirmationBy: string | null; email: string | null; phone: string | null }>;
   invitations: Array<{ ref: string; registrationId: string; status: string; expiresAt: string; usedAt: string | null }>;
   appointments: AppointmentLine[];
-  doses: Array<{ id: string; date?: string; vaccine: string; lot?: string; status: string }>;
+  doses: Array<{ id: string; date?: string; vaccine: string; lot?: string; status: string; correctable: boolean }>;
   standing: BookingStanding;
 }
 
@@ -87,6 +88,8 @@ export async function personFile(deps: PersonFileDeps, principal: Principal, pat
       vaccine: i.vaccineCode?.text ?? i.vaccineCode?.coding?.[0]?.display ?? (i.vaccineCode?.coding?.[0]?.code ? `CVX ${i.vaccineCode.coding[0].code}` : ''),
       ...(i.lotNumber ? { lot: i.lotNumber } : {}),
       status: i.status,
+      // A dose given here that staff may correct or withdraw from the file ($correct, $entered-in-error).
+      correctable: isCorrectableDose(i),
     })),
     standing: await bookingStanding(deps.db, deps.rules, principal, patientId, now),
   };

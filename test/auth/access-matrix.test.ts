@@ -246,6 +246,7 @@ const ROUTES: Record<string, Row> = {
   'PUT /admin/clinic/schedules/:id/days/:day': { req: () => json('PUT', '/admin/clinic/schedules/no-such-schedule/days/2031-01-01', {}), expect: OPERATOR },
   'PUT /admin/clinic/slots/:id': { req: () => json('PUT', '/admin/clinic/slots/no-such-slot', {}), expect: OPERATOR },
   'GET /admin/clinic/appointments/:id/dose-form': { req: () => get('/admin/clinic/appointments/no-such-appointment/dose-form'), expect: OPERATOR },
+  'GET /admin/clinic/immunizations/:id/correction-form': { req: () => get('/admin/clinic/immunizations/no-such-immunization/correction-form'), expect: OPERATOR },
   // The clinic's check-out list names people: operators only (every staff account holds that role).
   // Follow-up check-ins (issue 24): the mailed link's token is the only credential of the form and stop pages, so no
   // caller's token decides anything there (an unknown token is a 404 page for everyone).
