@@ -8,7 +8,8 @@ import { formatDate, formatTime, t } from '../shared/i18n.js';
 import { vaccineName } from '../shared/fhir-text.js';
 import { bookHeld, bookingCalendar, doseNumberOf, nextDose, seriesLength } from './booking.js';
 import { errorText, type AppContext } from './context.js';
-import { load, save, type SlotChoice } from './state.js';
+import { liveClaim, load, save, type SlotChoice } from './state.js';
+import { followupChoice } from '../shared/followup-choice.js';
 import { referenceQr, shownReference } from '../shared/booking-ref.js';
 
 function slotFacts(s: SlotChoice, extra: Node[] = []): HTMLElement {
@@ -56,6 +57,17 @@ export function holdView(app: AppContext): Node[] {
   ];
 }
 
+/**
+ * Check-ins after the vaccination, offered with the confirmation while the claimed invitation still vouches for the
+ * person (its token names their Patient); later, the wallet offers the same choice.
+ */
+function followupOffer(app: AppContext): HTMLElement[] {
+  const claim = liveClaim();
+  if (!claim) return [];
+  const url = `${app.hub}/followups/Patient/${encodeURIComponent(claim.patientId)}/preference`;
+  return [followupChoice((init) => fetch(url, { ...(init ?? {}), headers: { 'X-Claim-Token': claim.claimToken, ...(init ? { 'content-type': 'application/json' } : {}) }, cache: 'no-store' }), 'signup')];
+}
+
 export function bookedView(app: AppContext): Node[] {
   const b = load('booking');
   if (!b) {
@@ -76,6 +88,7 @@ export function bookedView(app: AppContext): Node[] {
     ...[referenceQr(b.reference)].filter((x): x is HTMLElement => !!x),
     h('p', {}, t('booked.mail')),
     h('p', {}, ics),
+    ...followupOffer(app),
     h('p', { class: 'hint' }, t('booked.manage'), ' ', h('a', { href: '#manage' }, t('signup.navManage'))),
   ];
 }

@@ -15,8 +15,8 @@ import { linksView } from './links-view.js';
 import { dueView, loadForecast } from './due-view.js';
 import type { ImmunizationRecommendationRecommendation } from 'fhir/r4';
 import { reactionView } from './reaction-view.js';
-import { followupChoice } from './followup-choice.js';
-import { hasSession, resume, signIn, signOut } from './session.js';
+import { followupChoice } from '../shared/followup-choice.js';
+import { authorizedFetch, hasSession, resume, signIn, signOut } from './session.js';
 
 const SECTIONS = [
   { hash: '#history', label: 'nav.history' },
@@ -77,7 +77,7 @@ function walletPage(c: Client, r: PatientRecord): void {
       notice = t('reaction.sent');
       location.hash = '#history';
     }, () => { location.hash = '#history'; })
-    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : [...historyView(r, cfg.timeZone), followupChoice(c, p.id!)];
+    : section.hash === '#card' ? cardView(c, p.id!) : section.hash === '#links' ? linksView(c, p.id!) : section.hash === '#due' ? duePage(c, p.id!) : [...historyView(r, cfg.timeZone), followupChoice((init) => authorizedFetch(c, `/followups/Patient/${encodeURIComponent(p.id!)}/preference`, init ? { ...init, headers: { 'content-type': 'application/json' } } : {}), 'wallet')];
   const said = notice;
   notice = undefined;
   render(

@@ -230,6 +230,14 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     const booked = await r.rig.hub.db.query<{ status: string; slot_id: string }>('SELECT status, slot_id FROM booking WHERE appointment_id = $1', [appointmentId]);
     expect(booked.rows[0]).toMatchObject({ status: 'booked', slot_id: slotId });
     await r.mailbox.waitFor((m) => m.to.includes(EMAIL) && /booked/i.test(m.subject));
+    // Check-ins after the vaccination (issue 24), offered with the confirmation: chosen here, they are the person's choice.
+    await page.locator('#followup-choice:not([disabled])').waitFor();
+    await page.check('#followup-choice');
+    await page.locator('#followup-state [role=status]', { hasText: 'Check-ins are on.' }).waitFor();
+    const patientOf = ((await r.rig.hub.repo.read('Appointment', appointmentId)) as unknown as { participant: Array<{ actor?: { reference?: string } }> })
+      .participant.map((x) => x.actor?.reference ?? '').find((ref) => ref.startsWith('Patient/'))!.slice('Patient/'.length);
+    const chosen = await r.rig.hub.db.query('SELECT opted_in, chosen_via FROM followup_preference WHERE patient_id = $1', [patientOf]);
+    expect(chosen.rows).toEqual([{ opted_in: true, chosen_via: 'signup' }]);
 
     // --- the calendar file (RFC 5545) ---
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-ics')]);

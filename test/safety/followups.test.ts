@@ -17,6 +17,7 @@ import { createHub, requestListener, type Hub } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { addStaff } from '../../src/auth/staff.js';
+import { signClaimToken } from '../../src/scheduling/invitations/claim-token.js';
 import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE, WALLET_CLIENT_ID } from '../../src/apps/wiring.js';
 import { ADMIN, ADMIN_TOKEN, backends, openTestDb, type TestDb } from '../helpers/hub.js';
 import { startMailbox, type Mail } from '../opening-night/opening-night-hub.js';
@@ -33,7 +34,10 @@ interface RunningHub { hub: Hub; url: string; close(): Promise<void> }
 /** A hub process's worth of state (its own workers, timers, caches) on a database it does not own. */
 async function startHubOn(db: TestDb['db'], port: number, overrides: Partial<Config>): Promise<RunningHub> {
   const server = http.createServer();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   const bound = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${bound}`;
   const config = loadConfig({}, {
@@ -141,6 +145,12 @@ describe.each(backends())('follow-up check-ins on %s', (backend) => {
     // Someone else's choice cannot be made with a person's token (answered as if that person did not exist).
     expect((await request(url()).put(`/followups/Patient/${people.notAsked}/preference`).set('authorization', `Bearer ${tok.wallet}`).send({ optIn: true })).status).toBe(404);
     expect((await request(url()).put(`/followups/Patient/${people.wallet}/preference`).set('authorization', `Bearer ${tok.wallet}`).send({ optIn: 'yes' })).status).toBe(400);
+    // On the sign-up app's booking confirmation, the claimed invitation names the person: it may choose for them only.
+    const claim = (await signClaimToken(testDb.db, { registrantId: `reg-${suffix}`, patientId: people.declined!, ticketRef: `tkt-${suffix}`, generation: 1 }, new Date(), 600)).token;
+    const byClaim = (who: string, token: string) => request(url()).put(`/followups/Patient/${people[who]}/preference`).set('x-claim-token', token).send({ optIn: false });
+    expect((await byClaim('declined', claim)).body).toMatchObject({ optedIn: false, chosenVia: 'signup' });
+    expect((await byClaim('notAsked', claim)).status).toBe(404);
+    expect((await byClaim('declined', `${claim}x`)).status).toBe(403); // INVITATION_INVALID
     for (const who of ['staffChose', 'worried', 'texted']) {
       const r = await request(url()).put(`/admin/followups/Patient/${people[who]}/preference`).set('authorization', `Bearer ${tok.staff}`).send({ optIn: true });
       expect(r.status).toBe(200);

@@ -5,7 +5,8 @@
  *   POST /followup/:token              the answer (form-encoded); a second one finds it answered and changes nothing
  *   GET  /followup/:token/stop         stop this dose's check-ins, or all of them
  *   POST /followup/:token/stop         scope=dose|all
- * The person's choice, with their app's token (wallet, sign-up confirmation; an operator too):
+ * The person's choice, with their app's token (the wallet), or on the sign-up app's booking confirmation with the
+ * claimed invitation (X-Claim-Token, which names the person's Patient); an operator too:
  *   GET  /followups/Patient/:id/preference     {optedIn, chosenVia, chosenAt, steps}
  *   PUT  /followups/Patient/:id/preference     {optIn: boolean, via?: 'wallet' | 'signup'}
  * Staff (operators; every change audited by requireAdmin):
@@ -24,7 +25,7 @@ import { clinicTimeZone, mailLanguage, MAIL_LANGUAGES, preferredLanguage, type M
 import type { Db } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { vaccineNameIn, type VaccineNameTables } from '../../scheduling/vaccine-names.js';
-import { answerable, stepByToken, submitAnswer } from './answer.js';
+import { answerable, personPrincipal, stepByToken, submitAnswer } from './answer.js';
 import { alreadyPage, expiredPage, formPage, stopPage, stoppedPage, thanksPage } from './page.js';
 import { listSteps, readPreference, setPreference, stopSteps, type PreferenceVia } from './schedule.js';
 
@@ -35,6 +36,8 @@ export interface FollowupRouteDeps {
   timeZone: string;
   names?: VaccineNameTables;
   authenticate(req: Request): Promise<Principal>;
+  /** The Patient a claimed invitation's token (X-Claim-Token) names; throws the coded refusal when it is not valid. */
+  claimedPatient?(token: string): Promise<string>;
   requireAdmin: RequestHandler;
   audit(event: AuditInput): void;
   clock?: () => Date;
@@ -148,7 +151,14 @@ export function createFollowupRouter(d: FollowupRouteDeps): Router {
   // --- the person's choice, with their app's token ---
   const mayChoose = async (req: Request, patientId: string): Promise<Principal> => {
     const p = await d.authenticate(req);
-    if (p.kind === 'anonymous') throw fhirError('UNAUTHORIZED', 'A SMART access token is required', undefined, { 'WWW-Authenticate': 'Bearer' });
+    const claim = req.get('x-claim-token');
+    if (p.kind === 'anonymous' && claim && d.claimedPatient) {
+      const claimed = await d.claimedPatient(claim);
+      // Another person's id with this claim: answered as if they did not exist.
+      if (claimed !== patientId) throw notFound(`Patient/${patientId}`);
+      return { ...personPrincipal(patientId), clientId: 'signup-claim' };
+    }
+    if (p.kind === 'anonymous') throw fhirError('UNAUTHORIZED', 'A SMART access token (or, on the booking confirmation, X-Claim-Token) is required', undefined, { 'WWW-Authenticate': 'Bearer' });
     if (!ID_PATTERN.test(patientId)) throw notFound('That Patient');
     if (p.kind === 'admin') return p;
     const own = p.patientId === patientId || p.fhirUser === `Patient/${patientId}`;
@@ -196,10 +206,12 @@ export function createFollowupRouter(d: FollowupRouteDeps): Router {
       const via = (req.body as { via?: unknown }).via ?? 'wallet';
       if (via !== 'wallet' && via !== 'signup') throw badRequest("via must be 'wallet' or 'signup'", 'via');
       await checkPatient(id);
-      await d.db.transaction((tx) => setPreference(tx, id, optIn, p.kind === 'admin' ? whoActed(p) : `Patient/${id}`, via as PreferenceVia, clock()));
+      // A claimed invitation is the sign-up app's booking confirmation, whatever the body says.
+      const where = p.clientId === 'signup-claim' ? 'signup' : via;
+      await d.db.transaction((tx) => setPreference(tx, id, optIn, p.kind === 'admin' ? whoActed(p) : `Patient/${id}`, where as PreferenceVia, clock()));
       d.audit({
         action: 'update', outcome: 'success', who: { user: p.fhirUser ?? (p.kind === 'admin' ? 'operator-token' : `Patient/${id}`), ...(p.clientId ? { clientId: p.clientId } : {}) },
-        what: `Patient/${id}`, patientId: id, detail: `follow-up check-ins ${optIn ? 'chosen' : 'declined'} (${String(via)})`,
+        what: `Patient/${id}`, patientId: id, detail: `follow-up check-ins ${optIn ? 'chosen' : 'declined'} (${String(where)})`,
       });
       await answerPreference(res, id);
     })().catch(next);

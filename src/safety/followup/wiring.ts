@@ -15,6 +15,7 @@ import { loadVaccineNames } from '../../scheduling/vaccine-names.js';
 import { followupDoseHook, followupInterceptor } from './hooks.js';
 import { createFollowupRouter } from './routes.js';
 import { queueDueFollowups } from './sweep.js';
+import { verifyClaimToken } from '../../scheduling/invitations/claim-token.js';
 
 export function wireFollowups(hub: Hub, registry: ModuleRegistry): { doseRecordedHook: DoseRecordedHook } {
   const steps = (): typeof hub.config.followupSteps => hub.config.followupSteps;
@@ -23,6 +24,7 @@ export function wireFollowups(hub: Hub, registry: ModuleRegistry): { doseRecorde
   hub.app.use(createFollowupRouter({
     db: hub.db, repo: hub.repo, fhir: hub.fhir, timeZone: hub.config.timeZone, names,
     authenticate: (req: Request) => registry.authenticate(req),
+    claimedPatient: async (token: string) => (await verifyClaimToken(hub.db, token, new Date())).pat,
     requireAdmin: requireAdmin(registry, (e) => hub.audit(e)),
     audit: (e) => hub.audit(e),
   }));
