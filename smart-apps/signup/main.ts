@@ -1,7 +1,8 @@
 /**
  * The sign-up and booking app. Sections by URL fragment:
  *   #home, #assistant ("am I eligible, where, when"), #register, #family (register a family member), #status, #invitation/<ticket> (claim),
- *   #waiting (waiting room), #find (choose a time), #hold, #booked (confirmation), #manage (signed in).
+ *   #waiting (waiting room), #find (choose a time), #hold, #booked (confirmation), #manage (signed in),
+ *   #offer/<token> (the place held after a clinic closure: keep it, choose another time, or decline).
  * It talks to the hub only through its public sign-up, waiting-room, SMART and FHIR APIs.
  */
 import { hubBase } from '../shared/api.js';
@@ -15,6 +16,7 @@ import { claimView } from './claim-view.js';
 import type { AppContext, SignupConfig } from './context.js';
 import { findView } from './find-view.js';
 import { manageView } from './manage-view.js';
+import { offerView } from './offer-view.js';
 import { registerView } from './register-view.js';
 import { hasSession, isRedirectBack, resume, type SmartClient } from './session.js';
 import { liveClaim, load, save } from './state.js';
@@ -67,6 +69,7 @@ function bookingFind(): Node[] {
 
 function section(hash: string): Node[] {
   if (hash.startsWith('#invitation/')) return claimView(app, decodeURIComponent(hash.slice('#invitation/'.length)));
+  if (hash.startsWith('#offer/')) return offerView(app, decodeURIComponent(hash.slice('#offer/'.length)));
   switch (hash) {
     case '#assistant': return assistantView(app);
     case '#register': return registerView(app, false);

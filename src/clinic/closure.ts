@@ -13,6 +13,7 @@ import { badRequest, fhirError } from '../fhir/outcomes.js';
 import type { Db, Queryable } from '../store/db.js';
 import type { AnyResource, Repository } from '../store/repository-types.js';
 import { buildAppointment } from '../scheduling/appointment-resource.js';
+import { nextBookingReference } from '../scheduling/booking-reference-store.js';
 import { givePlaceBack, takePlace, type SchedulingConfig } from '../scheduling/booking-core.js';
 import type { BookingRow } from '../scheduling/person-dose.js';
 import { CLOSURE_REASONS, type ClosureReason } from '../notify/public-mail.js';
@@ -29,6 +30,8 @@ export interface ClosureDeps {
   timeZone: string;
   /** The email-to-SMS gateway template (SMS_EMAIL_GATEWAY): people with a phone and no email get a text. */
   smsEmailGateway?: string;
+  /** Hours a held place waits for an answer when the closure gives none (CLOSURE_OFFER_HOURS; 72 when unset). */
+  offerHours?: number;
   clock?: () => Date;
 }
 
@@ -38,7 +41,7 @@ export interface CloseDayInput {
   reason: ClosureReason;
   /** Staff's own words for the day list and the audit (not mailed: mail says the reason in the person's language). */
   note?: string;
-  /** How long the place offered to each person is held for them (default 72 hours). */
+  /** How long the place offered to each person is held for them (default CLOSURE_OFFER_HOURS, 72 hours). */
   offerHours?: number;
 }
 
@@ -91,12 +94,14 @@ async function holdOffer(tx: Queryable, deps: ClosureDeps, b: BookingRow, after:
   const config: SchedulingConfig = { ...deps.scheduling, holdSeconds: hours * 3600 };
   for (const slotId of await offerSlots(tx, b, after, now)) {
     const id = randomUUID();
+    // Its short reference now, so the place shows one when the person keeps it (issue 21).
+    const reference = await nextBookingReference(deps.db, tx);
     await tx.query('SAVEPOINT clinic_offer');
     try {
       const placed = await takePlace(tx, config, { appointmentId: id, slotId, patientId: b.patient_id, doseNumber: b.dose_number, mode: 'hold' }, now, {
         appointment: (p) => buildAppointment({
           id, status: 'pending', slot: p.slot, product: p.product, doseNumber: p.doseNumber, patientId: b.patient_id,
-          comment: `Held first for the person whose appointment ${b.appointment_id} was cancelled when the clinic closed`, created: now,
+          comment: `Held first for the person whose appointment ${b.appointment_id} was cancelled when the clinic closed`, created: now, reference,
         }) as Appointment & AnyResource,
       });
       await tx.query('RELEASE SAVEPOINT clinic_offer');
@@ -153,7 +158,7 @@ export async function closeDay(deps: ClosureDeps, input: CloseDayInput, closedBy
         }, { tx, now });
       }
       if (b.status === 'held' || !b.patient_id) continue; // an unconfirmed hold names nobody to tell
-      const offer = await holdOffer(tx, deps, b, to, input.offerHours ?? 72, now);
+      const offer = await holdOffer(tx, deps, b, to, input.offerHours ?? deps.offerHours ?? 72, now);
       const patient = await deps.repo.readOptional<Patient & AnyResource>('Patient', b.patient_id, tx);
       const phone = contact(patient, 'phone');
       const digits = phone ? normalisePhone(phone) : undefined;

@@ -18,6 +18,8 @@ export interface ClinicMailDeps {
   timeZone: string;
   /** Where people confirm or choose another time (the sign-up app). */
   signupUrl: string;
+  /** The link token of an offer (./rebooking.ts), for the page where the person answers it. */
+  offerToken: (offerId: string) => Promise<string>;
 }
 
 export function clinicMailRenderers(deps: ClinicMailDeps): Record<string, OutboxRenderer> {
@@ -39,10 +41,12 @@ export function clinicMailRenderers(deps: ClinicMailDeps): Record<string, Outbox
       const held = p.offerAppointmentId ? await deps.repo.readOptional<Appointment & AnyResource>('Appointment', p.offerAppointmentId) : undefined;
       const stillHeld = held && held.status === 'pending' && p.offerExpiresAt && Date.parse(p.offerExpiresAt) > Date.now();
       const facts = cancelled ? await factsOf(cancelled) : { timeZone: deps.timeZone, reference: p.appointmentId };
+      const language = mailLanguage(preferredLanguage(patient));
       return {
         to: p.email,
-        ...(p.channel === 'sms' ? closureText : closureMail)(mailLanguage(preferredLanguage(patient)), {
-          ...facts, reason: p.reason, link: deps.signupUrl,
+        ...(p.channel === 'sms' ? closureText : closureMail)(language, {
+          // The person's own page for the offer (keep it, choose another time, or decline) in their language, else the sign-up app.
+          ...facts, reason: p.reason, link: p.offerAppointmentId ? `${deps.signupUrl}?lang=${language}#offer/${await deps.offerToken(p.offerAppointmentId)}` : deps.signupUrl,
           ...(stillHeld ? { offer: { ...(await factsOf(held)), expiresAt: new Date(p.offerExpiresAt!) } } : {}),
         }),
       };

@@ -57,6 +57,11 @@ export interface Config {
   noShowGraceMinutes: number;
   /** How often the no-show sweep runs (NO_SHOW_SWEEP_MS, default one minute). */
   noShowSweepMs: number;
+  /**
+   * Hours a place held after a clinic closure waits for the person's answer before it goes back to everyone
+   * (CLOSURE_OFFER_HOURS, default 72, 1 to 336; a closure may give its own).
+   */
+  closureOfferHours: number;
   /** Follow-up check-ins after a dose, offsets from the dose (FOLLOWUP_STEPS, default `1d,7d,6w`; src/safety/followup/steps.ts). */
   followupSteps: FollowupStep[];
   /** How often due follow-ups are put in the mail outbox (FOLLOWUP_SWEEP_MS, default one minute). */
@@ -224,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     cdsiDataDir: overrides.cdsiDataDir ?? cdsiDataDir(env.CDSI_DATA_DIR),
     noShowGraceMinutes: overrides.noShowGraceMinutes ?? envInt(env, 'NO_SHOW_GRACE_MINUTES', 60, 0, 24 * 60),
     noShowSweepMs: overrides.noShowSweepMs ?? envInt(env, 'NO_SHOW_SWEEP_MS', 60_000, 100, 3_600_000),
+    closureOfferHours: overrides.closureOfferHours ?? envInt(env, 'CLOSURE_OFFER_HOURS', 72, 1, 24 * 14),
     followupSteps: overrides.followupSteps ?? followupSteps(env.FOLLOWUP_STEPS),
     followupSweepMs: overrides.followupSweepMs ?? envInt(env, 'FOLLOWUP_SWEEP_MS', 60_000, 50, 3_600_000),
     cluster: overrides.cluster ?? clusterOf({ ...env, DATABASE_URL: databaseUrl }),

@@ -185,6 +185,11 @@ const ROUTES: Record<string, Row> = {
   // Issue 22's eligibility assistant: anyone may ask (an empty question is a 400 naming the fields).
   'POST /signup/assistant': { req: () => json('POST', '/signup/assistant', {}), expect: PUBLIC },
   'GET /signup/status': { req: () => get('/signup/status?ticket=no-such-ticket'), expect: PUBLIC },
+  // Issue 21: the place held after a closure, answered by its link's token (a forged one is 404 for everyone).
+  'GET /signup/rebooking/:token': { req: () => get(`/signup/rebooking/no-such-offer.${'A'.repeat(32)}`), expect: PUBLIC },
+  'POST /signup/rebooking/:token/accept': { req: () => json('POST', `/signup/rebooking/no-such-offer.${'A'.repeat(32)}/accept`, {}), expect: PUBLIC },
+  'POST /signup/rebooking/:token/choose': { req: () => json('POST', `/signup/rebooking/no-such-offer.${'A'.repeat(32)}/choose`, { slotId: 'x' }), expect: PUBLIC },
+  'POST /signup/rebooking/:token/decline': { req: () => json('POST', `/signup/rebooking/no-such-offer.${'A'.repeat(32)}/decline`, {}), expect: PUBLIC },
   'POST /signup/tickets/:ticketId/code': { req: () => json('POST', '/signup/tickets/no-such-ticket/code', {}), expect: PUBLIC },
   'POST /signup/tickets/:ticketId/claim': { req: () => json('POST', '/signup/tickets/no-such-ticket/claim', {}), expect: PUBLIC },
   'POST /admin/draws': { req: () => json('POST', '/admin/draws', {}), expect: OPERATOR },
