@@ -15,6 +15,7 @@ import { wireIis } from './sync/iis/wiring.js';
 import { wireRecords } from './records/wiring.js';
 import { wireSafety } from './safety/wiring.js';
 import { wireFollowups } from './safety/followup/wiring.js';
+import { wireOutcomes } from './outcomes/wiring.js';
 import { wireSync } from './sync/wiring.js';
 import { wireApps } from './apps/wiring.js';
 import { wireScheduling } from './scheduling/wiring.js';
@@ -67,6 +68,7 @@ export async function registerModules(hub: Hub, registry: ModuleRegistry): Promi
   wireHealthCards(hub, registry);
   wireRecords(hub, registry);
   wireSafety(hub, registry);
+  wireOutcomes(hub, registry);
   // Before scheduling: booking and the stored recommendation follow the CDSi engine when it is configured.
   const forecaster = await wireForecast(hub, registry);
   wireScheduling(hub, registry, forecaster);

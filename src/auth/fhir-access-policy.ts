@@ -31,6 +31,9 @@ const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unkn
   AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
   AllergyIntolerance: { param: 'patient', refs: (r) => [r.patient] },
   Flag: { param: 'patient', refs: (r) => [r.subject] },
+  // R4's patient compartment: Observation by subject (performer names staff), Condition by patient (its subject).
+  Observation: { param: 'subject', refs: (r) => [r.subject] },
+  Condition: { param: 'patient', refs: (r) => [r.subject] },
 };
 /** Only operators (admin) see these. */
 const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);

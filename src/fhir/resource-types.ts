@@ -16,6 +16,10 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'AdverseEvent',
   'AllergyIntolerance',
   'Flag',
+  // Infection outcomes (positive tests, diagnoses) and the de-identified tables of outcomes against doses (issue 24).
+  'Observation',
+  'Condition',
+  'MeasureReport',
 ] as const;
 
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];

@@ -196,8 +196,9 @@ const A_MRN = `MRN-ALPHA-${tag}`;
 const A_EMAIL = `aurelia.${tag}@alpha.example.org`;
 const A_BIRTH = '1961-07-23';
 
-export const COMPARTMENT_TYPES = ['Patient', 'Immunization', 'ImmunizationRecommendation', 'Appointment', 'QuestionnaireResponse', 'Provenance', 'AdverseEvent', 'AllergyIntolerance', 'Flag'] as const;
-export const REFERENCE_TYPES = ['Practitioner', 'Organization', 'Location', 'Schedule', 'Slot'] as const;
+export const COMPARTMENT_TYPES = ['Patient', 'Immunization', 'ImmunizationRecommendation', 'Appointment', 'QuestionnaireResponse', 'Provenance', 'AdverseEvent', 'AllergyIntolerance', 'Flag', 'Observation', 'Condition'] as const;
+// MeasureReport: the hub's de-identified outcome tables (issue 24), no person in them, read like reference data.
+export const REFERENCE_TYPES = ['Practitioner', 'Organization', 'Location', 'Schedule', 'Slot', 'MeasureReport'] as const;
 export const ADMIN_ONLY_TYPES = ['Group', 'AuditEvent'] as const;
 
 async function adminCreate(url: string, resource: Record<string, unknown>): Promise<string> {
@@ -254,6 +255,16 @@ export async function buildWorld(t: TestHub): Promise<World> {
         return { resourceType: 'AllergyIntolerance', patient: pref, criticality: 'high', code: { text: 'matrix allergy' } };
       case 'Flag':
         return { resourceType: 'Flag', status: 'active', subject: pref, code: { coding: [{ system: 'https://vaxhub.org/fhir/CodeSystem/observation-flag', code: 'extended-observation' }] } };
+      case 'Observation':
+        return {
+          resourceType: 'Observation', status: 'final', subject: pref, effectiveDateTime: '2021-05-01',
+          code: { coding: [{ system: 'http://loinc.org', code: '94500-6' }], text: 'matrix test' },
+          valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '260373001' }] },
+        };
+      case 'Condition':
+        return { resourceType: 'Condition', subject: pref, onsetDateTime: '2021-05-01', code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'U07.1' }], text: 'matrix diagnosis' } };
+      case 'MeasureReport':
+        return { resourceType: 'MeasureReport', status: 'complete', type: 'summary', measure: 'https://vaxhub.org/fhir/Measure/outcomes-by-vaccination-status', period: { start: '2021-01-01', end: '2021-06-30' } };
       case 'Practitioner':
         return { resourceType: 'Practitioner', name: [{ family: 'Matrixdoc', given: ['Pat'] }] };
       case 'Organization':
@@ -283,7 +294,7 @@ export async function buildWorld(t: TestHub): Promise<World> {
   for (const type of COMPARTMENT_TYPES) if (type !== 'Patient') own[type] = await adminCreate(url, body(type));
   const bImm = await adminCreate(url, body('Immunization', b));
   const shared: Record<string, string> = { Location: location, Schedule: schedule };
-  for (const type of ['Practitioner', 'Organization', 'Slot'] as const) shared[type] = await adminCreate(url, body(type));
+  for (const type of ['Practitioner', 'Organization', 'Slot', 'MeasureReport'] as const) shared[type] = await adminCreate(url, body(type));
   // Nobody writes AuditEvents through FHIR (the trail is the hub's own): fixtures are stored as the hub stores one.
   const storeAuditEvent = async (): Promise<string> => (await new FhirRepository(t.hub.db).create(body('AuditEvent') as AnyResource)).id!;
   const groupA = await adminCreate(url, body('Group'));
@@ -336,7 +347,7 @@ export async function buildWorld(t: TestHub): Promise<World> {
   };
   const exportJob = await freshExport();
 
-  const secretsOfANarrow = [A_NAME.family, A_NAME.given[0]!, A_MRN, A_EMAIL, A_BIRTH, own.Appointment!, own.ImmunizationRecommendation!, own.QuestionnaireResponse!, own.Provenance!, own.AdverseEvent!, own.AllergyIntolerance!, own.Flag!, groupA];
+  const secretsOfANarrow = [A_NAME.family, A_NAME.given[0]!, A_MRN, A_EMAIL, A_BIRTH, own.Appointment!, own.ImmunizationRecommendation!, own.QuestionnaireResponse!, own.Provenance!, own.AdverseEvent!, own.AllergyIntolerance!, own.Flag!, own.Observation!, own.Condition!, groupA];
   return {
     url,
     fhirUrl: t.fhirUrl,

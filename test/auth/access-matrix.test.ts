@@ -239,6 +239,10 @@ const ROUTES: Record<string, Row> = {
   'GET /signup/waiting': { req: () => get('/signup/waiting'), expect: PUBLIC },
   'GET /admin/supply': { req: () => get('/admin/supply'), expect: OPERATOR },
   'GET /admin/safety/alerts': { req: () => get('/admin/safety/alerts'), expect: OPERATOR },
+  // Outcomes against doses (issue 24): de-identified, still operators' only (the console's table, CSV, publishing).
+  'GET /admin/outcomes': { req: () => get('/admin/outcomes'), expect: OPERATOR },
+  'GET /admin/outcomes/rates': { req: () => get('/admin/outcomes/rates?outcome=covid-19&from=2021-01-01&to=2021-01-31'), expect: OPERATOR },
+  'POST /admin/outcomes/reports': { req: () => json('POST', '/admin/outcomes/reports', { outcome: 'covid-19', from: '2021-01-01', to: '2021-01-31' }), expect: OPERATOR },
   'POST /admin/safety/alerts/:id/acknowledge': { req: () => json('POST', '/admin/safety/alerts/no-such-event/acknowledge', {}), expect: OPERATOR },
   'GET /admin/safety/vaers/:adverseEventId': { req: () => get('/admin/safety/vaers/no-such-event'), expect: OPERATOR },
   'GET /admin/safety/vaers/:adverseEventId/print': { req: () => get('/admin/safety/vaers/no-such-event/print'), expect: OPERATOR },

@@ -7,6 +7,7 @@ export const SUPPORTED_TYPES_FOR_TESTS = [
   'Patient', 'Practitioner', 'Organization', 'Location', 'Schedule', 'Slot', 'Appointment', 'Immunization',
   'ImmunizationRecommendation', 'Bundle', 'Parameters', 'OperationOutcome', 'Group', 'Provenance', 'AuditEvent',
   'QuestionnaireResponse', 'AdverseEvent', 'AllergyIntolerance', 'Flag',
+  'Observation', 'Condition', 'MeasureReport',
 ] as const;
 
 export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
@@ -124,5 +125,32 @@ export const VALID_EXAMPLES: Record<string, Record<string, unknown>> = {
     seriousness: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/adverse-event-seriousness', code: 'Non-serious' }] },
     outcome: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/adverse-event-outcome', code: 'resolved' }] },
     suspectEntity: [{ instance: { reference: 'Immunization/imm-1' } }],
+  },
+  Observation: {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: '94500-6', display: 'SARS-CoV-2 (COVID-19) RNA [Presence] in Respiratory specimen by NAA with probe detection' }] },
+    subject: { reference: 'Patient/pat-1' },
+    effectiveDateTime: '2021-06-01T08:00:00-04:00',
+    valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '260373001', display: 'Detected' }] },
+    interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'DET' }] }],
+  },
+  Condition: {
+    resourceType: 'Condition',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }] },
+    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
+    code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'U07.1', display: 'COVID-19' }] },
+    subject: { reference: 'Patient/pat-1' },
+    onsetDateTime: '2021-06-01',
+  },
+  MeasureReport: {
+    resourceType: 'MeasureReport',
+    status: 'complete',
+    type: 'summary',
+    measure: 'https://vaxhub.org/fhir/Measure/outcomes-by-vaccination-status',
+    date: '2021-07-01T00:00:00Z',
+    period: { start: '2021-01-01', end: '2021-06-30' },
+    group: [{ population: [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code: 'numerator' }] }, count: 12 }] }],
   },
 };

@@ -15,6 +15,8 @@ export const PATIENT_COMPARTMENT: Record<string, { param: string; refs: Refs }> 
   AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
   AllergyIntolerance: { param: 'patient', refs: (r) => [r.patient] },
   Flag: { param: 'patient', refs: (r) => [r.subject] },
+  Observation: { param: 'subject', refs: (r) => [r.subject] },
+  Condition: { param: 'patient', refs: (r) => [r.subject] },
 };
 
 /** Types only operators may export. */

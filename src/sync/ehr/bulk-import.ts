@@ -8,7 +8,7 @@
  * says `requiresAccessToken: true`; a download broken mid-file is resumed (lines already imported are skipped).
  * @see https://hl7.org/fhir/uv/bulkdata/STU2/export.html
  */
-import type { Immunization, OperationOutcome, Patient } from 'fhir/r4';
+import type { Condition, Immunization, Observation, OperationOutcome, Patient } from 'fhir/r4';
 import type { Db } from '../../store/db.js';
 import { FhirRepository } from '../../store/repository.js';
 import type { AnyResource } from '../../store/repository-types.js';
@@ -17,6 +17,7 @@ import { EhrRequestError, networkReason, retryAfterMs, sleep, type EhrClient } f
 import { matchPatient } from './patient-match.js';
 import { linkPatients, linksByEhrId, queueReview } from './links.js';
 import { ImmunizationImporter } from './import.js';
+import { OutcomePull, type OutcomeType } from './outcome-pull.js';
 import type { SyncProgress, SyncStats } from './sync-stats.js';
 import { fhirDateEndsBefore } from '../../fhir/dates.js';
 
@@ -142,7 +143,9 @@ export async function pullByGroupExport(
   const repo = new FhirRepository(db);
   stats.pull = opts.since ? 'incremental' : 'full';
   if (opts.since) stats.since = opts.since;
-  const query = new URLSearchParams({ _type: 'Patient,Immunization', ...(opts.since ? { _since: opts.since } : {}) });
+  // Infection outcomes too, when the connection's scope reads them (./outcome-pull.ts).
+  const outcomes = new OutcomePull(db, conn, hubFhirBase);
+  const query = new URLSearchParams({ _type: ['Patient', 'Immunization', ...outcomes.types].join(','), ...(opts.since ? { _since: opts.since } : {}) });
   const kickOffUrl = `Group/${encodeURIComponent(conn.groupId!)}/$export?${query.toString().replace(/%2C/g, ',')}`;
   const kick = await ehr.request(kickOffUrl, { headers: { prefer: 'respond-async', accept: 'application/fhir+json' } });
   const location = kick.headers.get('content-location');
@@ -226,13 +229,39 @@ export async function pullByGroupExport(
     },
   );
 
+  // Outcomes: per type, the records that are outcomes are kept (./outcome-pull.ts), by the same patient links.
+  const seenOutcomes = new Map<string, Set<string>>();
+  await eachLimit(
+    manifest.output.filter((f) => (outcomes.types as string[]).includes(f.type)),
+    PARALLEL_DOWNLOADS,
+    async (file) => {
+      for await (const r of ndjson<Observation | Condition>(ehr, file.url, auth)) {
+        const ehrPatient = /(?:^|\/)Patient\/([^/]+)$/.exec(r.subject?.reference ?? '')?.[1];
+        const hubPatient = ehrPatient ? links.get(ehrPatient) : undefined;
+        if (!hubPatient || !r.id || r.resourceType !== file.type) continue;
+        const key = `${r.resourceType}|${hubPatient}`;
+        const set = seenOutcomes.get(key) ?? new Set<string>();
+        seenOutcomes.set(key, set);
+        try {
+          await outcomes.take(r, hubPatient, set, stats);
+        } catch (e) {
+          stats.errors.push(`${r.resourceType} ${r.id} from ${file.url}: ${(e as Error).message}`.slice(0, 300));
+        }
+      }
+      progress.tick();
+    },
+  );
+
   if (opts.since) {
     // An incremental export holds only changes: deletions come as `deleted` entries, never by absence.
     for (const file of manifest.deleted ?? []) {
       for await (const b of ndjson<{ entry?: Array<{ request?: { method?: string; url?: string } }> }>(ehr, file.url, auth)) {
         for (const e of b.entry ?? []) {
-          const id = e.request?.method === 'DELETE' ? /^Immunization\/([^/?]+)$/.exec(e.request.url ?? '')?.[1] : undefined;
-          if (id && (await importer.removeByEhrId(id))) stats.deleted++;
+          const m = e.request?.method === 'DELETE' ? /^(Immunization|Observation|Condition)\/([^/?]+)$/.exec(e.request.url ?? '') : null;
+          if (!m) continue;
+          if (m[1] === 'Immunization') {
+            if (await importer.removeByEhrId(m[2]!)) stats.deleted++;
+          } else if ((outcomes.types as string[]).includes(m[1]!)) await outcomes.removeByEhrId(m[1] as OutcomeType, m[2]!, stats);
         }
       }
       progress.tick();
@@ -241,7 +270,9 @@ export async function pullByGroupExport(
     // Diff: linked patients in this export whose earlier-imported records are gone from the EHR.
     for (const ehrPatient of seenPatients) {
       const hubPatient = links.get(ehrPatient);
-      if (hubPatient) stats.deleted += await importer.removeMissing(hubPatient, seen.get(hubPatient) ?? new Set(), conn.sinceDate);
+      if (!hubPatient) continue;
+      stats.deleted += await importer.removeMissing(hubPatient, seen.get(hubPatient) ?? new Set(), conn.sinceDate);
+      for (const type of outcomes.types) await outcomes.removeMissing(type, hubPatient, seenOutcomes.get(`${type}|${hubPatient}`) ?? new Set(), stats);
     }
   }
   // Tell the EHR it may delete the files.

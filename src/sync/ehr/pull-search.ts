@@ -1,7 +1,8 @@
 /**
  * Per-patient search sync (what Epic offers: no population-wide sweep; Patient search needs an identifier or
  * name + birth date; Immunization search takes patient + date): match each hub Patient to one EHR Patient, then
- * pull that patient's Immunizations in the date window, following `next` links, and mirror them.
+ * pull that patient's Immunizations in the date window, following `next` links, and mirror them; then the same for
+ * their infection outcomes (./outcome-pull.ts).
  */
 import type { Immunization, Patient } from 'fhir/r4';
 import type { Db } from '../../store/db.js';
@@ -11,6 +12,7 @@ import { matchPatient } from './patient-match.js';
 import { fhirDateEndsBefore } from '../../fhir/dates.js';
 import { hasOpenReview, linkedEhrPatient, linkPatients, queueReview } from './links.js';
 import { ImmunizationImporter } from './import.js';
+import { OutcomePull } from './outcome-pull.js';
 import type { SyncStats, SyncProgress } from './sync-stats.js';
 
 const BATCH = 200;
@@ -75,6 +77,7 @@ export async function pullBySearch(db: Db, conn: EhrConnection, ehr: EhrClient, 
   const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Patient' AND NOT deleted`)).rows[0]!.n);
   progress.start(total, 'patients');
   const importer = new ImmunizationImporter(db, conn, hubFhirBase);
+  const outcomes = new OutcomePull(db, conn, hubFhirBase);
   for await (const batch of hubPatients(db)) {
     for (const p of batch) {
       try {
@@ -93,6 +96,8 @@ export async function pullBySearch(db: Db, conn: EhrConnection, ehr: EhrClient, 
             }
           }
           stats.deleted += await importer.removeMissing(p.id!, seen, conn.sinceDate);
+          // Infection outcomes (positive tests, diagnoses), when the connection's scope reads them.
+          await outcomes.pullPatient(ehr, ehrId, p.id!, stats);
         }
       } catch (e) {
         stats.errors.push(`Patient/${p.id}: ${(e as Error).message}`.slice(0, 300));

@@ -18,10 +18,16 @@ export interface SyncStats {
   pull?: 'full' | 'incremental';
   since?: string;
   errors: string[];
+  /**
+   * Infection outcomes (positive tests as Observation, diagnoses as Condition) mirrored like the doses, for
+   * connections whose scope reads those types; `notOutcomes`: records the EHR returned that are none (a negative
+   * test, a provisional diagnosis), not kept.
+   */
+  outcomes: { created: number; updated: number; unchanged: number; deleted: number; notOutcomes: number };
 }
 
 export function emptyStats(): SyncStats {
-  return { patients: 0, linked: 0, queuedForReview: 0, awaitingReview: 0, unmatched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, pushed: 0, skippedBeforeSince: 0, ehrIssues: [], errors: [] };
+  return { patients: 0, linked: 0, queuedForReview: 0, awaitingReview: 0, unmatched: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, pushed: 0, skippedBeforeSince: 0, ehrIssues: [], errors: [], outcomes: { created: 0, updated: 0, unchanged: 0, deleted: 0, notOutcomes: 0 } };
 }
 
 export interface SyncProgress {
