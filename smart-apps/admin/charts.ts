@@ -107,3 +107,59 @@ export function legend(names: string[]): HTMLUListElement {
   });
   return ul;
 }
+
+export interface RateBar {
+  label: string;
+  /** The whole name, as the bar's tooltip (the label may be shortened). */
+  title?: string;
+  /** null: nothing to draw (a suppressed count); `note` says why, in place of the bar. */
+  value: number | null;
+  note?: string;
+}
+
+/**
+ * Horizontal bars of rates, one per row of a table (labels on the y axis, the rate on an x axis with ticks from
+ * zero and a title). Suppressed rows keep their place with a note instead of a bar, so the chart shows no more than
+ * the table. The text alternative (`desc`) names the highest and lowest rates shown and how many are suppressed.
+ */
+export function rateChart(id: string, label: string, axisTitle: string, bars: RateBar[], summary: string): SVGSVGElement {
+  const width = 760;
+  const rowH = 20;
+  const pad = { l: 310, r: 70, t: 8, b: 44 };
+  const height = pad.t + pad.b + Math.max(1, bars.length) * rowH;
+  const max = Math.max(1e-9, ...bars.map((b) => b.value ?? 0));
+  const step = niceStep(max);
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  const x = (v: number): number => pad.l + ((width - pad.l - pad.r) * v) / top;
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', class: 'chart', id, 'aria-labelledby': `${id}-title ${id}-desc` },
+    svg('title', { id: `${id}-title` }, label), svg('desc', { id: `${id}-desc` }, summary));
+  const base = height - pad.b;
+  bars.forEach((b, i) => {
+    const y = pad.t + i * rowH;
+    chart.append(svg('text', { x: pad.l - 6, y: y + rowH / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle' }, b.label.length > 48 ? `${b.label.slice(0, 47)}…` : b.label));
+    if (b.value === null) {
+      chart.append(svg('text', { x: pad.l + 4, y: y + rowH / 2, 'dominant-baseline': 'middle', class: 'chart-note' }, b.note ?? ''));
+      return;
+    }
+    const w = Math.max(1, x(b.value) - pad.l);
+    chart.append(svg('rect', { x: pad.l, y: y + 3, width: w, height: rowH - 6, fill: COLOURS[0]!, 'data-value': b.value }, svg('title', {}, `${b.title ?? b.label}: ${b.value}`)));
+    chart.append(svg('text', { x: pad.l + w + 4, y: y + rowH / 2, 'dominant-baseline': 'middle' }, String(b.value)));
+  });
+  const axis = svg('g', { class: 'rate-axis', 'aria-hidden': 'true' },
+    svg('line', { x1: pad.l, y1: base, x2: width - pad.r, y2: base, class: 'axis' }),
+    svg('line', { x1: pad.l, y1: pad.t, x2: pad.l, y2: base, class: 'axis' }));
+  for (let v = 0; v <= top + step / 2; v += step) {
+    const xx = x(v);
+    axis.append(svg('line', { x1: xx, y1: base, x2: xx, y2: base + 4, class: 'axis' }), svg('text', { x: xx, y: base + 16, 'text-anchor': 'middle' }, String(Math.round(v * 100) / 100)));
+  }
+  axis.append(svg('text', { x: pad.l + (width - pad.l - pad.r) / 2, y: height - 4, 'text-anchor': 'middle', class: 'axis-title' }, axisTitle));
+  chart.append(axis);
+  return chart;
+}
+
+/** A round tick step (1, 2 or 5 times a power of ten) giving about five ticks up to `max`. */
+function niceStep(max: number): number {
+  const raw = max / 5;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
+}

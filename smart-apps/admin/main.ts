@@ -2,7 +2,8 @@
  * The operator console: a staff member signs in (SMART standalone launch; the hub mails a one-time code), or,
  * break-glass, types the hub's operator token; an operator-only read proves the access, then sections by fragment:
  * #supply, #clinic (the day at the door), #hours (hours and closures), #draws, #live (opening night), #sync (registries
- * and EHRs), #audit, #checkout (the observation wait after a dose), #safety (serious adverse events). The header
+ * and EHRs), #audit, #checkout (the observation wait after a dose), #safety (serious adverse events), #outcomes (infections against
+ * doses, de-identified). The header
  * shows who is signed in.
  */
 import { loadAppConfig, type AppConfig } from '../shared/config.js';
@@ -15,6 +16,7 @@ import { clinicScheduleView } from './clinic-schedule-view.js';
 import { doorView } from './door-view.js';
 import { checkoutView } from './checkout-view.js';
 import { safetyView } from './safety-view.js';
+import { outcomesView } from './outcomes-view.js';
 import { drawsView } from './draws-view.js';
 import { peopleView } from './people-view.js';
 import { liveView } from './live-view.js';
@@ -33,6 +35,7 @@ const SECTIONS: Array<{ hash: string; label: MessageKey }> = [
   { hash: '#audit', label: 'admin.navAudit' },
   { hash: '#checkout', label: 'admin.navCheckout' },
   { hash: '#safety', label: 'admin.navSafety' },
+  { hash: '#outcomes', label: 'admin.navOutcomes' },
 ];
 
 let cfg: AppConfig;
@@ -88,6 +91,7 @@ function section(hash: string): Node[] {
     case '#door': return doorView((fn) => leaving.push(fn));
     case '#checkout': return checkoutView((fn) => leaving.push(fn));
     case '#safety': return safetyView();
+    case '#outcomes': return outcomesView();
     default: return supplyView();
   }
 }
