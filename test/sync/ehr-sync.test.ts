@@ -72,7 +72,7 @@ describe.each(backends())('EHR sync against a second hub process on %s', (backen
 
     const conn = { fhirBase: ehr.fhirUrl, tokenUrl: `${ehr.url}/auth/token`, clientId: 'vaxhub', scope: 'system/Patient.rs system/Immunization.crs system/Appointment.c', pushMode: 'fhir', sinceDate: '2020-12-01' };
     expect((await call(hub, 'PUT', '/sync/admin/connections/epic', conn)).status).toBe(200);
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await hub?.close();
     await ehr?.close();

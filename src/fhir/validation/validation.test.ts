@@ -173,7 +173,7 @@ describe('base FHIR (schema and structure) -> 400', () => {
   it('structural checks: body shape, resourceType, update id, empty objects', () => {
     expect(validateResource([], create)).toMatchObject({ status: 400 });
     expect(validateResource({ name: [] }, create).issues[0].expression).toEqual(['resourceType']);
-    expect(validateResource({ resourceType: 'Observation' }, create).issues[0].code).toBe('not-supported');
+    expect(validateResource({ resourceType: 'Encounter' }, create).issues[0].code).toBe('not-supported');
     expect(validateResource({ resourceType: 'Patient' }, { ...create, expectedType: 'Slot' }).status).toBe(400);
     const update = { mode: 'update' as const, supportedTypes: TYPES, expectedId: 'pat-1' };
     expect(validateResource(clone(VALID_EXAMPLES.Patient), update).status).toBeUndefined();
