@@ -83,7 +83,7 @@ describe.each(backends())('infection outcomes from the EHR on %s', (backend) => 
     await put(hub, patient('h2', 'Grace', 'Hopper', '1985-02-02', 'M2'));
     const conn = { fhirBase: ehr.fhirUrl, tokenUrl: `${ehr.url}/auth/token`, clientId: 'vaxhub', scope: SCOPE, pushMode: 'none' };
     expect((await call(hub, 'PUT', '/sync/admin/connections/epic', conn)).status).toBe(200);
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     await hub?.close();
     await ehr?.close();
