@@ -23,7 +23,7 @@ import { createFastGet } from './http/fast-get.js';
 import { createFastPost, type FastPostCheck } from './http/fast-post.js';
 import proxyaddr from 'proxy-addr';
 import { guardRootRouters } from './http/route-prefixes.js';
-import { requestIdOf } from './http/served.js';
+import { loggedPath, requestIdOf } from './http/served.js';
 import { createLogger } from './http/logger.js';
 import { errorHandler } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -132,7 +132,7 @@ export async function createHub(inputConfig: Config, opts: HubOptions = {}): Pro
       const started = process.hrtime.bigint();
       res.on('finish', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served');
+        logger.info({ requestId, method: req.method, path: loggedPath(req.path), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request served');
       });
     }
     next();

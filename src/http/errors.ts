@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { databaseUnavailable, fhirError, isOperationOutcomeError, type OperationOutcomeError } from '../fhir/outcomes.js';
 import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { isHostileInputError, sendHostileInputRefusal } from './hostile-input.js';
+import { loggedPath } from './served.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -33,7 +34,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (isDatabaseUnavailable(err)) reportDatabaseUnavailable(logger, err, req.path);
     const known = toOutcomeError(err);
     if (known) return sendOutcomeError(res, known);
-    logger.error({ err, requestId: res.getHeader('x-request-id'), path: req.path, method: req.method }, 'unhandled error');
+    logger.error({ err, requestId: res.getHeader('x-request-id'), path: loggedPath(req.path), method: req.method }, 'unhandled error');
     sendOutcomeError(res, fhirError('INTERNAL', 'Internal server error; the request id in the logs identifies it'));
   };
 }

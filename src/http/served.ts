@@ -13,6 +13,14 @@ export function requestIdOf(req: http.IncomingMessage): string {
   return (typeof given === 'string' && given.slice(0, 64)) || randomUUID();
 }
 
+/**
+ * A path as logs show it: the follow-up check-in links' tokens (the only key to a person's check-in,
+ * src/safety/followup/) are masked, so a log line is never a way into the form.
+ */
+export function loggedPath(path: string): string {
+  return path.replace(/^\/followup\/[^/]+/i, '/followup/[token]');
+}
+
 /** Logs 'request served' when the answer finishes (no listener at all when info lines are not logged). */
 export function logWhenServed(logger: Logger, res: http.ServerResponse, line: { requestId?: string; method: string; path: string }, started: bigint): void {
   if (!logger.isLevelEnabled('info')) return;

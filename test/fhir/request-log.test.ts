@@ -50,4 +50,14 @@ describe.each(backends())('request log lines on %s', (backend) => {
       expect(await served(path, requestId!)).toMatchObject({ status: r.status });
     }
   });
+  test("a follow-up check-in link's token is not written to the log", async () => {
+    const token = 'Zq3vYx7Lw0pN4sT8uR1eK6mB9cD2fG5hJ0aS3dF6gH1';
+    for (const path of [`/followup/${token}`, `/followup/${token}/stop`]) {
+      const r = await fetch(`${t.url}${path}`, { headers: { 'x-request-id': `trace-followup-${path.length}` } });
+      await r.arrayBuffer();
+      expect(r.status).toBe(404);
+      expect((await served(path, `trace-followup-${path.length}`)).path).toBe(path.replace(token, '[token]'));
+    }
+    expect(JSON.stringify(lines)).not.toContain(token);
+  });
 });
