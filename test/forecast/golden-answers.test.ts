@@ -1,0 +1,39 @@
+/**
+ * The engine's results and the `$immds-forecast` answers stay byte for byte what they were when the golden file was
+ * written (./golden-answers.ts says what it holds and how to regenerate it after a deliberate change of answers).
+ */
+import { readFileSync } from 'node:fs';
+import { loadCdsiEngine, type CdsiEngine } from '../../src/forecast/engine.js';
+import { SUPPORTING_DATA } from './cdsi-cases.js';
+import { benchParameters, computeGolden, GOLDEN_BENCH_ANSWER, operationAnswerText, readGolden, type Golden } from './golden-answers.js';
+
+let engine: CdsiEngine;
+let now: Golden;
+const golden = readGolden();
+
+beforeAll(async () => {
+  engine = await loadCdsiEngine(SUPPORTING_DATA);
+  now = await computeGolden(engine);
+}, 120_000);
+
+const changed = (kind: 'engine' | 'answer'): string[] =>
+  [...new Set([...Object.keys(golden[kind]), ...Object.keys(now[kind])])].filter((id) => golden[kind][id] !== now[kind][id]);
+
+test('the golden file was written from this supporting data, with every input', () => {
+  expect(now.dataVersion).toBe(golden.dataVersion);
+  expect(Object.keys(now.engine)).toHaveLength(875);
+  expect(Object.keys(now.answer)).toHaveLength(442);
+});
+
+test('the engine gives the same results for every input (CDC cases, with observations and variants)', () => {
+  expect(changed('engine')).toEqual([]);
+});
+
+test('$immds-forecast answers the same bytes for every request', () => {
+  expect(changed('answer')).toEqual([]);
+});
+
+test('the bench history answer, element by element (a readable difference when it moves)', async () => {
+  const { text } = await operationAnswerText(engine, benchParameters());
+  expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(GOLDEN_BENCH_ANSWER, 'utf8')));
+});
