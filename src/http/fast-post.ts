@@ -1,15 +1,16 @@
 /**
- * The fast FHIR POST lane: a create (`POST /fhir/[type]`) or a type-level operation (`POST /fhir/[type]/$op`) with
- * a JSON body, answered in front of Express at the http server, with the answer Express gives: the same checks the
- * middleware in front of the FHIR router makes (the checks modules register, e.g. opening night's admission gate),
+ * The fast FHIR POST lane: a create (`POST /fhir/[type]`), a type-level operation (`POST /fhir/[type]/$op`) or a
+ * system-level one (`POST /fhir/$op`) with a JSON body, answered in front of Express at the http server, with the
+ * answer Express gives: the same checks the middleware in front of the FHIR router makes (the checks modules register, e.g. opening night's admission gate),
  * the FhirRequest the router would build handed to the same `dispatch`, and the response sendFhirResponse or
  * sendOutcomeError would write through Express's `res.send` (status, headers, body, and the weak ETag Express adds
  * to a body without one), with the same request id, audit event, in-flight accounting and log line. Tests compare
  * the two answers byte for byte.
  *
- * Why: `$book` is what the crowd sends on opening night, and creates are what EHRs and registries send; the Express
- * pipeline in front of the FHIR router (request id, the capability routers, CORS, load-shedding accounting, two
- * JSON body parsers, negotiation) cost the hub ~330 us of CPU per booking, about as much as the booking itself.
+ * Why: `$book` is what the crowd sends on opening night, creates are what EHRs and registries send, and
+ * `$immds-forecast` is what they ask before a visit; the Express pipeline in front of the FHIR router (request id,
+ * the capability routers, CORS, load-shedding accounting, two JSON body parsers, negotiation) cost the hub ~330 us
+ * of CPU per booking, about as much as the booking itself, and about as much as a forecast.
  *
  * Only requests whose answer Express would not make differently are taken: a cross-origin request (CORS), a query
  * string (`_format`, negotiation), a body that is not a plain UTF-8 JSON object of declared length within the
@@ -69,8 +70,11 @@ export interface FastPostDeps {
   fallback: Handler;
 }
 
-/** `Type` or `Type/$op`, nothing after it (no query string): anything else goes through the router's own checks. */
-const POST_PATH = /^\/fhir\/([A-Z][A-Za-z]{1,63})(\/\$[a-z][A-Za-z0-9-]{0,63})?$/;
+/**
+ * `Type`, `Type/$op` or a system-level `$op`, nothing after it (no query string): anything else goes through the
+ * router's own checks.
+ */
+const POST_PATH = /^\/fhir\/(?:([A-Z][A-Za-z]{1,63})(\/\$[a-z][A-Za-z0-9-]{0,63})?|\$[a-z][A-Za-z0-9-]{0,63})$/;
 const JSON_MEDIA_TYPES = new Set(['application/fhir+json', 'application/json']);
 /**
  * The opening-night admission gate parses a `$book` body itself with this limit (1mb in body-parser's reading); a
@@ -79,7 +83,7 @@ const JSON_MEDIA_TYPES = new Set(['application/fhir+json', 'application/json']);
 const GATE_BODY_LIMIT = 1024 * 1024;
 
 interface Target {
-  /** FhirRequest.path: `Type` or `Type/$op`. */
+  /** FhirRequest.path: `Type`, `Type/$op` or `$op`. */
   path: string;
   /** The URL path, which Express logs. */
   pathname: string;
@@ -99,7 +103,7 @@ function targetOf(req: http.IncomingMessage, maxBodyBytes: number): Target | und
   if (req.method !== 'POST' || h.origin !== undefined) return undefined;
   const url = req.url ?? '';
   const m = POST_PATH.exec(url);
-  if (!m || !isSupportedType(m[1]!)) return undefined;
+  if (!m || (m[1] !== undefined && !isSupportedType(m[1]))) return undefined;
   if (h['transfer-encoding'] !== undefined || (h['content-encoding'] !== undefined && h['content-encoding'] !== 'identity')) return undefined;
   const declared = h['content-length'];
   if (declared === undefined || !/^\d{1,9}$/.test(declared)) return undefined;

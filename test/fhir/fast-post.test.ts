@@ -9,6 +9,9 @@ import request from 'supertest';
 import { ADMIN, backends, startTestHub, type TestHub } from '../helpers/hub.js';
 import { comparable, recordExpressRequests, VOLATILE_HEADERS, type Comparable } from '../helpers/express-spy.js';
 import { contextFor, seedClinic } from '../scheduling/support.js';
+import { SUPPORTING_DATA } from '../forecast/cdsi-cases.js';
+import { benchParameters } from '../forecast/golden-answers.js';
+import { issueAccessToken } from '../../src/auth/token-service.js';
 
 /** Two creates differ in id and time only: those are masked, everything else must match byte for byte. */
 function masked(res: request.Response): Comparable {
@@ -204,5 +207,65 @@ describe('fast FHIR POST lane with the opening-night booking gate', () => {
     }
     const taken = await t.hub.db.query<{ taken: number }>('SELECT taken FROM slot_capacity WHERE id = $1', [clinic.slotIds[0]]);
     expect(taken.rows[0]!.taken).toBe(0);
+  });
+});
+
+describe('fast FHIR POST lane for system-level operations ($immds-forecast)', () => {
+  let t: TestHub;
+  let throughExpress: string[];
+  beforeAll(async () => {
+    t = await startTestHub('pglite', { devOpenAccess: false, cdsiDataDir: SUPPORTING_DATA });
+    throughExpress = recordExpressRequests(t);
+  }, 120_000);
+  afterAll(async () => {
+    await t.close();
+  });
+  beforeEach(() => {
+    throughExpress.length = 0;
+  });
+
+  test('a forecast and a refusal: answered by the lane, the router’s status, headers and bytes', async () => {
+    const bad = { ...benchParameters(), parameter: (benchParameters().parameter as Array<{ name: string }>).filter((p) => p.name !== 'assessmentDate') };
+    for (const [body, status] of [[benchParameters(), 200], [bad, 400]] as const) {
+      throughExpress.length = 0;
+      const fast = await request(t.fhirUrl).post('/$immds-forecast').set(ADMIN).set('content-type', 'application/fhir+json').send(JSON.stringify(body));
+      expect(throughExpress).toEqual([]);
+      const routed = await request(t.fhirUrl).post('/$immds-forecast?_format=json').set(ADMIN).set('content-type', 'application/fhir+json').send(JSON.stringify(body));
+      expect(throughExpress).toEqual(['POST /fhir/$immds-forecast?_format=json']);
+      expect(fast.status).toBe(status);
+      expect(comparable(fast)).toEqual(comparable(routed));
+    }
+  });
+
+  test('an unknown system-level operation is the router’s 404, the same either way', async () => {
+    const fast = await request(t.fhirUrl).post('/$no-such-operation').set(ADMIN).send({ resourceType: 'Parameters' });
+    const routed = await request(t.fhirUrl).post('/$no-such-operation?_format=json').set(ADMIN).send({ resourceType: 'Parameters' });
+    expect(fast.status).toBe(404);
+    expect(comparable(fast)).toEqual(comparable(routed));
+    expect(throughExpress).toEqual(['POST /fhir/$no-such-operation?_format=json']);
+  });
+
+  test('records the audit event the router records', async () => {
+    // A client of its own, so this test's two events are told apart from every other.
+    const clientId = `forecast-audit-${randomUUID()}`;
+    const token = (await issueAccessToken(t.hub.db, { issuer: t.url, audience: t.fhirUrl }, { client_id: clientId, scope: 'system/Immunization.rs', kind: 'system' }, 600)).token;
+    const auth = { authorization: `Bearer ${token}` };
+    await request(t.fhirUrl).post('/$immds-forecast').set(auth).send(benchParameters()).expect(200);
+    await request(t.fhirUrl).post('/$immds-forecast?_format=json').set(auth).send(benchParameters()).expect(200);
+    expect(throughExpress).toEqual(['POST /fhir/$immds-forecast?_format=json']);
+    type Row = { action: string; outcome: string; what: string; query: string | null; entities: string[] | null; patient_ids: string[] | null };
+    const rows = async () => (await t.hub.db.query<Row>('SELECT action, outcome, what, query, entities, patient_ids FROM audit_event WHERE client_id = $1 ORDER BY seq', [clientId])).rows;
+    // The audit buffer appends in batches: wait for both.
+    let got = await rows();
+    for (let i = 0; i < 400 && got.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      got = await rows();
+    }
+    const [fast, routed] = got;
+    expect(fast).toMatchObject({ action: 'operation', outcome: 'success', what: '$immds-forecast', query: null });
+    // Every evaluation the answer holds (the bench history: 24), as the router's audit names them.
+    expect(fast!.entities!.join(' ').match(/[a-z0-9]+-[a-z]+/g)).toHaveLength(24);
+    // The same event but for the query string the router saw.
+    expect({ ...fast, query: '_format=json' }).toEqual(routed);
   });
 });
