@@ -16,13 +16,14 @@ beforeAll(async () => {
   now = await computeGolden(engine);
 }, 120_000);
 
-const changed = (kind: 'engine' | 'answer'): string[] =>
+const changed = (kind: 'engine' | 'answer' | 'stored'): string[] =>
   [...new Set([...Object.keys(golden[kind]), ...Object.keys(now[kind])])].filter((id) => golden[kind][id] !== now[kind][id]);
 
 test('the golden file was written from this supporting data, with every input', () => {
   expect(now.dataVersion).toBe(golden.dataVersion);
   expect(Object.keys(now.engine)).toHaveLength(875);
   expect(Object.keys(now.answer)).toHaveLength(442);
+  expect(Object.keys(now.stored)).toHaveLength(875);
 });
 
 test('the engine gives the same results for every input (CDC cases, with observations and variants)', () => {
@@ -31,6 +32,10 @@ test('the engine gives the same results for every input (CDC cases, with observa
 
 test('$immds-forecast answers the same bytes for every request', () => {
   expect(changed('answer')).toEqual([]);
+});
+
+test('the stored ImmunizationRecommendation is the same for every input', () => {
+  expect(changed('stored')).toEqual([]);
 });
 
 test('the bench history answer, element by element (a readable difference when it moves)', async () => {

@@ -1,8 +1,8 @@
 /**
- * Golden answers: what the CDSi engine and the `$immds-forecast` operation answer, byte for byte, for CDC's cases
- * (every group, every evaluation, not only the group a case judges), for the same cases with observations, genders,
- * a birth country and sub-standard doses (risk series, contraindications, immunity), and for a few requests shaped
- * to reach every branch of the answer (no patient id, an unknown CVX, a dose not given, MVX codes, a dose known to
+ * Golden answers: what the CDSi engine, the `$immds-forecast` operation and the stored ImmunizationRecommendation
+ * answer, byte for byte, for CDC's cases (every group, every evaluation, not only the group a case judges), for the
+ * same cases with observations, genders, a birth country and sub-standard doses (risk series, contraindications,
+ * immunity), and for a few requests shaped to reach every branch of the answer (no patient id, an unknown CVX, a dose not given, MVX codes, a dose known to
  * the month). Speed work on the engine or the answer must leave them unchanged; a deliberate change of answers
  * regenerates the file with `npx tsx test/forecast/golden-answers.ts --write` (and says why in its commit).
  * Each answer is kept as a SHA-256 prefix; the bench history's answer is kept whole, to diff when it moves.
@@ -15,6 +15,7 @@ import type { CdsiEngine, ForecastInput, Gender } from '../../src/forecast/engin
 import { forecasterOf } from '../../src/forecast/forecaster.js';
 import { immdsForecastOperations } from '../../src/forecast/operations/immds-forecast.js';
 import { serializedBody } from '../../src/fhir/handlers/searchset-json.js';
+import { recommendationResource } from '../../src/forecast/immds/response.js';
 import type { FhirContext, FhirRequest } from '../../src/fhir/types.js';
 import { ANONYMOUS } from '../../src/auth/principal.js';
 import { CDSI_FIXTURES, loadCases, type CdsiCase } from './cdsi-cases.js';
@@ -123,6 +124,8 @@ export interface Golden {
   engine: Record<string, string>;
   /** The operation's answer text per request. */
   answer: Record<string, string>;
+  /** The stored ImmunizationRecommendation (JSON.stringify) per CDC case and engine variant. */
+  stored: Record<string, string>;
 }
 
 /** The operation's answer as the hub writes it (the body's own serialisation, else JSON.stringify). */
@@ -149,8 +152,13 @@ export function observationCodes(): string[] {
 }
 
 export async function computeGolden(engine: CdsiEngine): Promise<Golden> {
-  const golden: Golden = { dataVersion: engine.dataVersion, engine: {}, answer: {} };
-  for (const [id, input] of goldenEngineInputs(observationCodes())) golden.engine[id] = sha(JSON.stringify(engine.forecast(input)));
+  const golden: Golden = { dataVersion: engine.dataVersion, engine: {}, answer: {}, stored: {} };
+  const rules = forecasterOf(engine).rules;
+  for (const [id, input] of goldenEngineInputs(observationCodes())) {
+    const result = engine.forecast(input);
+    golden.engine[id] = sha(JSON.stringify(result));
+    golden.stored[id] = sha(JSON.stringify(recommendationResource(result, { patientReference: `Patient/p-${id}`, assessmentDate: input.assessmentDate, rules }, `forecast-${id}`)));
+  }
   for (const [id, body] of goldenRequests()) {
     const { status, text } = await operationAnswerText(engine, body);
     golden.answer[id] = `${status} ${sha(text)}`;
