@@ -11,6 +11,7 @@ import type { FhirRequest, FhirResponse } from '../fhir/types.js';
 import type { AuditAction, AuditEntity, AuditInput, AuditOutcome } from './audit.js';
 import type { Principal } from './principal.js';
 import { compartmentPatientIds, isCompartmentType } from './fhir-access-policy.js';
+import { auditViewOf } from '../fhir/handlers/searchset-json.js';
 
 /** AuditEvent outcome of an HTTP status. */
 export function auditOutcome(status: number): AuditOutcome {
@@ -254,7 +255,9 @@ export function auditOfFhirRequest(req: FhirRequest, status: number, out?: FhirR
   const outcome = auditOutcome(status);
   const touched = new Touched();
   const body = out?.body;
-  if (status < 400 && text !== undefined) touchedInSearchsetText(text, touched);
+  const view = auditViewOf(body);
+  if (status < 400 && view !== undefined) touched.walk(view);
+  else if (status < 400 && text !== undefined) touchedInSearchsetText(text, touched);
   else if (status < 400 && isResource(body) && !type && req.method === 'POST' && (body.type === 'transaction-response' || body.type === 'batch-response')) {
     touchedInBundle(req, body as { entry?: BundleEntryLike[] }, touched);
   } else if (status < 400 && isResource(body)) touched.walk(body);

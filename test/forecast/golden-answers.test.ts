@@ -5,7 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { loadCdsiEngine, type CdsiEngine } from '../../src/forecast/engine.js';
 import { SUPPORTING_DATA } from './cdsi-cases.js';
-import { benchParameters, computeGolden, GOLDEN_BENCH_ANSWER, operationAnswerText, readGolden, type Golden } from './golden-answers.js';
+import { benchParameters, computeGolden, GOLDEN_BENCH_ANSWER, goldenRequests, operationAnswerText, readGolden, type Golden } from './golden-answers.js';
+import { forecasterOf } from '../../src/forecast/forecaster.js';
+import { immdsForecastOperations } from '../../src/forecast/operations/immds-forecast.js';
+import { serializedBody } from '../../src/fhir/handlers/searchset-json.js';
+import { auditOfFhirRequest } from '../../src/auth/fhir-audit.js';
+import type { FhirContext, FhirRequest } from '../../src/fhir/types.js';
 
 let engine: CdsiEngine;
 let now: Golden;
@@ -41,4 +46,21 @@ test('the stored ImmunizationRecommendation is the same for every input', () => 
 test('the bench history answer, element by element (a readable difference when it moves)', async () => {
   const { text } = await operationAnswerText(engine, benchParameters());
   expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(GOLDEN_BENCH_ANSWER, 'utf8')));
+});
+
+test('the audit reads the same resources from the answer as written (text) as from the parsed answer', async () => {
+  const op = immdsForecastOperations(forecasterOf(engine), { timeZone: 'UTC' }).find((o) => o.levels.includes('system'))!;
+  const requests = goldenRequests();
+  for (const [id, body] of requests.filter((_, i) => i % 20 === 0 || i >= requests.length - 5)) {
+    const req: FhirRequest = { method: 'POST', path: '$immds-forecast', query: {}, body, headers: {}, principal: { kind: 'admin', scopes: [] } as never, baseUrl: 'http://localhost/fhir', locals: {} };
+    const out = await op.handler(req, {} as FhirContext);
+    const text = serializedBody(out.body);
+    expect([id, typeof text]).toEqual([id, 'string']);
+    const asText = auditOfFhirRequest(req, 200, out, text);
+    const parsed = auditOfFhirRequest(req, 200, { ...out, body: JSON.parse(text!) }, undefined);
+    expect([id, asText]).toEqual([id, parsed]);
+    // Not an empty audit by accident: every evaluation's resource is named.
+    const evaluations = (JSON.parse(text!) as { parameter: Array<{ name: string }> }).parameter.filter((p) => p.name === 'evaluation').length;
+    expect(asText?.entities?.flatMap((e) => e.ids).length ?? 0).toBe(evaluations);
+  }
 });

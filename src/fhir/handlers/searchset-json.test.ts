@@ -1,5 +1,5 @@
-import type { Bundle } from 'fhir/r4';
-import { rawSearchsetBundle, serializedBody } from './searchset-json.js';
+import type { Bundle, Parameters } from 'fhir/r4';
+import { auditViewOf, rawSearchsetBundle, serializedBody, textResource } from './searchset-json.js';
 import { searchsetBundle } from '../bundles.js';
 
 const stored = [
@@ -54,5 +54,34 @@ describe('rawSearchsetBundle', () => {
     expect(serializedBody(searchsetBundle({ ...common, resources: stored }))).toBeUndefined();
     expect(serializedBody('text')).toBeUndefined();
     expect(serializedBody(null)).toBeUndefined();
+  });
+});
+
+describe('textResource', () => {
+  const text = JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'x', valueString: 'a "quoted" \u00e9' }] });
+  const make = (view?: unknown) => textResource<Parameters>(text, { resourceType: 'Parameters' }, 'parameter', view);
+
+  test('serialises to its text while untouched, and is an ordinary resource to read', () => {
+    const body = make();
+    expect(serializedBody(body)).toBe(text);
+    expect(body.parameter).toEqual([{ name: 'x', valueString: 'a "quoted" \u00e9' }]);
+    expect(Object.keys(body)).toEqual(['resourceType', 'parameter']);
+    expect(JSON.stringify(body)).toBe(text);
+  });
+
+  test('once changed, serialises what it holds', () => {
+    const body = make();
+    body.parameter![0]!.valueString = 'changed';
+    expect(JSON.parse(serializedBody(body)!)).toEqual({ resourceType: 'Parameters', parameter: [{ name: 'x', valueString: 'changed' }] });
+    const replaced = make();
+    replaced.parameter = [];
+    expect(serializedBody(replaced)).toBe('{"resourceType":"Parameters","parameter":[]}');
+  });
+
+  test('carries the audit view it was given, and none otherwise', () => {
+    const view = { resourceType: 'Parameters', parameter: [] };
+    expect(auditViewOf(make(view))).toBe(view);
+    expect(auditViewOf(make())).toBeUndefined();
+    expect(auditViewOf({ resourceType: 'Patient' })).toBeUndefined();
   });
 });

@@ -4,6 +4,12 @@
  * forecast status, next dose number and the four CDSi dates as LOINC-coded dateCriterion), in the `$immds-forecast`
  * Parameters. The same builder makes the stored recommendation (forecast/stored-recommendation.ts), so what a
  * client reads from the store is what the operation answers.
+ *
+ * Written as JSON text, not built as objects and serialised: an answer is some 50 resources and 40 kB, most of it
+ * the same codings over and over (a disease, a dose status, a date criterion), and building those objects and
+ * stringifying them cost more CPU than the CDSi engine's forecast. The constant parts are serialised once (each
+ * from the small builder below that says what it holds) and the answer is spliced from them; the object forms
+ * (`immdsAnswer`, `recommendationResource`) are that text parsed, so both are one answer by construction.
  * @see http://hl7.org/fhir/us/immds/OperationDefinition/ImmDSForecastOperation
  * @see https://hl7.org/fhir/R4/immunizationevaluation.html
  * @see https://hl7.org/fhir/R4/immunizationrecommendation.html
@@ -14,14 +20,14 @@ import type {
   Extension,
   ImmunizationEvaluation,
   ImmunizationRecommendation,
-  ImmunizationRecommendationRecommendation,
   OperationOutcome,
   OperationOutcomeIssue,
   Parameters,
   Reference,
 } from 'fhir/r4';
-import type { DoseEvaluation, DoseIssue, ForecastResult, ForecastStatus, GroupForecast, TargetDisease } from '../engine.js';
+import type { DoseEvaluation, DoseIssue, ForecastResult, ForecastStatus, GroupForecast, RecommendedVaccine, TargetDisease } from '../engine.js';
 import { CVX_SYSTEM } from './request.js';
+import { textResource } from '../../fhir/handlers/searchset-json.js';
 
 const HUB = 'https://vaxhub.org/fhir';
 export const DOSE_STATUS_SYSTEM = 'http://terminology.hl7.org/CodeSystem/immunization-evaluation-dose-status';
@@ -79,12 +85,42 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
+const json = JSON.stringify;
+
+/**
+ * The JSON of the constant parts of answers (a disease's coding, a dose status, a reason, a vaccine group), made
+ * once. Keyed by the values themselves, never by a key string made per call (making and hashing those cost more
+ * than the JSON saved); bounded all the same, as the keys come from the supporting data.
+ */
+class Constants<K, V> {
+  private readonly map = new Map<K, V>();
+  get(key: K, make: () => V): V {
+    let v = this.map.get(key);
+    if (v === undefined) {
+      v = make();
+      if (this.map.size < 5_000) this.map.set(key, v);
+    }
+    return v;
+  }
+}
+
 function diseaseCoding(d: TargetDisease): Coding {
   return d.system ? { system: d.system, code: d.code, display: d.display } : { system: `${HUB}/CodeSystem/cdsi-antigen`, code: d.code, display: d.display };
 }
 
-function targetDisease(diseases: TargetDisease[], text: string): CodeableConcept {
-  return { coding: diseases.map(diseaseCoding), text };
+/** Per TargetDisease (the engine's are constants, one per antigen): its coding's JSON. */
+const diseaseCodings = new WeakMap<TargetDisease, string>();
+function diseaseCodingJson(d: TargetDisease): string {
+  let s = diseaseCodings.get(d);
+  if (s === undefined) diseaseCodings.set(d, (s = json(diseaseCoding(d))));
+  return s;
+}
+
+/** `targetDisease`: the diseases' codings and the text. */
+function targetDiseaseJson(diseases: readonly TargetDisease[], text: string): string {
+  let codings = '';
+  for (let i = 0; i < diseases.length; i++) codings += (i ? ',' : '') + diseaseCodingJson(diseases[i]!);
+  return `{"coding":[${codings}],"text":${json(text)}}`;
 }
 
 /** Dose status with R4's code (valid / notvalid) and CDSi's own status beside it. */
@@ -98,28 +134,68 @@ export function doseStatusConcept(status: DoseEvaluation['status']): CodeableCon
   };
 }
 
-export function evaluationResource(e: DoseEvaluation, ctx: AnswerContext): ImmunizationEvaluation {
-  return {
-    resourceType: 'ImmunizationEvaluation',
-    id: `${e.doseId}-${slug(e.antigen)}`.slice(0, 64),
-    status: 'completed',
-    patient: patientRef(ctx),
-    date: ctx.assessmentDate,
-    authority: { display: ctx.rules },
-    targetDisease: targetDisease([e.targetDisease], e.antigen),
-    immunizationEvent: { reference: `Immunization/${e.doseId}` },
-    doseStatus: doseStatusConcept(e.status),
-    ...(e.reasons.length ? { doseStatusReason: e.reasons.map((r) => ({ coding: [{ system: CDSI_DOSE_REASON_SYSTEM, code: slug(r), display: r }], text: r })) } : {}),
-    ...(e.seriesName ? { series: e.seriesName } : {}),
-    ...(e.doseNumber ? { doseNumberPositiveInt: e.doseNumber } : {}),
-  };
+/** A CDSi evaluation reason ("Age: Too Young") as a `doseStatusReason`. */
+function doseStatusReason(r: string): CodeableConcept {
+  return { coding: [{ system: CDSI_DOSE_REASON_SYSTEM, code: slug(r), display: r }], text: r };
+}
+
+const DOSE_STATUS_JSON = Object.fromEntries((Object.keys(CDSI_DOSE_STATUS_DISPLAY) as Array<DoseEvaluation['status']>).map((st) => [st, json(doseStatusConcept(st))])) as Record<DoseEvaluation['status'], string>;
+const reasonJson = new Constants<string, string>();
+const slugs = new Constants<string, string>();
+/** An evaluation's `targetDisease`, per antigen and disease. */
+const evaluationDiseases = new Constants<string, Map<TargetDisease, string>>();
+
+function evaluationDiseaseJson(antigen: string, d: TargetDisease): string {
+  const byDisease = evaluationDiseases.get(antigen, () => new Map());
+  let s = byDisease.get(d);
+  if (s === undefined) {
+    s = targetDiseaseJson([d], antigen);
+    if (byDisease.size < 100) byDisease.set(d, s);
+  }
+  return s;
+}
+
+/** What every resource of one answer shares after its id: the patient, the assessment date and the rules. */
+interface Shared {
+  patient: string;
+  date: string;
+  authority: string;
+}
+
+function sharedOf(ctx: AnswerContext): Shared {
+  return { patient: json(patientRef(ctx)), date: json(ctx.assessmentDate), authority: json({ display: ctx.rules }) };
+}
+
+function evaluationId(e: DoseEvaluation): string {
+  return `${e.doseId}-${slugs.get(e.antigen, () => slug(e.antigen))}`.slice(0, 64);
+}
+
+function unplacedId(i: DoseIssue): string {
+  return `${i.doseId}-unevaluated`.slice(0, 64);
+}
+
+/** One ImmunizationEvaluation (one dose, one antigen). */
+function evaluationJson(e: DoseEvaluation, shared: Shared): string {
+  let out = `{"resourceType":"ImmunizationEvaluation","id":${json(evaluationId(e))},"status":"completed","patient":${shared.patient},"date":${shared.date},"authority":${shared.authority}`
+    + `,"targetDisease":${evaluationDiseaseJson(e.antigen, e.targetDisease)},"immunizationEvent":{"reference":${json(`Immunization/${e.doseId}`)}},"doseStatus":${DOSE_STATUS_JSON[e.status]}`;
+  if (e.reasons.length) {
+    out += ',"doseStatusReason":[';
+    for (let i = 0; i < e.reasons.length; i++) {
+      const r = e.reasons[i]!;
+      out += (i ? ',' : '') + reasonJson.get(r, () => json(doseStatusReason(r)));
+    }
+    out += ']';
+  }
+  if (e.seriesName) out += `,"series":${json(e.seriesName)}`;
+  if (e.doseNumber) out += `,"doseNumberPositiveInt":${json(e.doseNumber)}`;
+  return `${out}}`;
 }
 
 /** A dose the engine could not place (unknown CVX): an evaluation that says so, so it is never silently dropped. */
 export function unplacedDoseEvaluation(i: DoseIssue, ctx: AnswerContext): ImmunizationEvaluation {
   return {
     resourceType: 'ImmunizationEvaluation',
-    id: `${i.doseId}-unevaluated`.slice(0, 64),
+    id: unplacedId(i),
     status: 'completed',
     patient: patientRef(ctx),
     date: ctx.assessmentDate,
@@ -151,51 +227,135 @@ export function forecastStatusConcept(f: Pick<GroupForecast, 'status' | 'pastDue
   };
 }
 
-function dateCriteria(f: GroupForecast): ImmunizationRecommendationRecommendation['dateCriterion'] {
-  const out = (['earliest', 'recommended', 'pastDue', 'latest'] as const).flatMap((k) =>
-    f[k] ? [{ code: { coding: [{ system: LOINC, ...DATE_CRITERIA[k] }] }, value: f[k]! }] : [],
-  );
-  return out.length ? out : undefined;
-}
+const DATE_KEYS = ['earliest', 'recommended', 'pastDue', 'latest'] as const;
+/** Each date criterion up to its value: `{"code":{"coding":[{LOINC code}]},"value":`. */
+const DATE_CRITERION_PREFIX = DATE_KEYS.map((k) => `{"code":${json({ coding: [{ system: LOINC, ...DATE_CRITERIA[k] }] })},"value":`);
 
-function nextDoseVaccines(f: GroupForecast): Extension[] {
-  return (f.recommendedVaccines ?? []).map((v) => ({
+/** A vaccine the data allows as the next dose, as the `next-dose-vaccine` extension. */
+function nextDoseVaccine(v: RecommendedVaccine): Extension {
+  return {
     url: EXT_NEXT_DOSE_VACCINE,
     extension: [
       { url: 'vaccine', valueCoding: { system: CVX_SYSTEM, code: v.cvx, ...(v.display ? { display: v.display } : {}) } },
       { url: 'preferable', valueBoolean: v.preferable },
     ],
-  }));
+  };
 }
 
-export function groupRecommendation(f: GroupForecast, evaluations: DoseEvaluation[], assessmentDate: string): ImmunizationRecommendationRecommendation {
-  const antigens = new Set(f.antigens.map((a) => a.antigen));
-  const supporting = [...new Set(evaluations.filter((e) => e.status === 'valid' && (e.vaccineGroup === f.vaccineGroup || antigens.has(e.antigen))).map((e) => e.doseId))];
-  const ext = nextDoseVaccines(f);
-  const criteria = dateCriteria(f);
+/** Per CVX, the next-dose extensions made for it (by display and preferable). */
+const nextDoseJson = new Constants<string, Array<{ display: string | undefined; preferable: boolean; json: string }>>();
+function nextDoseVaccineJson(v: RecommendedVaccine): string {
+  const made = nextDoseJson.get(v.cvx, () => []);
+  for (const m of made) if (m.display === v.display && m.preferable === v.preferable) return m.json;
+  const out = json(nextDoseVaccine(v));
+  if (made.length < 8) made.push({ display: v.display, preferable: v.preferable, json: out });
+  return out;
+}
+
+/** Per vaccine group: its `vaccineCode`, and its `targetDisease` for the antigens and diseases last seen. */
+interface GroupConstants {
+  cvx: string;
+  display: string;
+  vaccineCode: string;
+  antigens: string[];
+  diseases: TargetDisease[];
+  targetDisease: string;
+}
+const groupJson = new Constants<string, GroupConstants>();
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function groupConstants(f: GroupForecast): GroupConstants {
+  const antigens = f.antigens.map((a) => a.antigen);
   return {
-    ...(ext.length ? { extension: ext } : {}),
-    vaccineCode: [{ coding: [{ system: CVX_SYSTEM, code: f.groupCvx, display: f.groupDisplay }], text: f.vaccineGroup }],
-    targetDisease: targetDisease(f.targetDiseases, f.antigens.map((a) => a.antigen).join(', ') || f.vaccineGroup),
-    forecastStatus: forecastStatusConcept(f, assessmentDate),
-    ...(f.reason ? { forecastReason: [{ text: f.reason }] } : {}),
-    ...(criteria ? { dateCriterion: criteria } : {}),
-    ...(f.seriesName ? { series: f.seriesName } : {}),
-    ...(f.doseNumber ? { doseNumberPositiveInt: f.doseNumber } : {}),
-    ...(supporting.length ? { supportingImmunization: supporting.map((id) => ({ reference: `Immunization/${id}` })) } : {}),
+    cvx: f.groupCvx,
+    display: f.groupDisplay,
+    vaccineCode: json([{ coding: [{ system: CVX_SYSTEM, code: f.groupCvx, display: f.groupDisplay }], text: f.vaccineGroup }]),
+    antigens,
+    diseases: f.targetDiseases,
+    targetDisease: targetDiseaseJson(f.targetDiseases, antigens.join(', ') || f.vaccineGroup),
   };
+}
+
+function groupOf(f: GroupForecast): GroupConstants {
+  const g = groupJson.get(f.vaccineGroup, () => groupConstants(f));
+  if (g.cvx === f.groupCvx && g.display === f.groupDisplay && sameList(g.diseases, f.targetDiseases) && g.antigens.length === f.antigens.length && f.antigens.every((a, i) => a.antigen === g.antigens[i])) return g;
+  // Another set of antigens answered for the group this time (not with the engine's data): made afresh.
+  return groupConstants(f);
+}
+
+/** Per CDSi status, its forecastStatus when due and when overdue. */
+const forecastStatusJson = new Constants<ForecastStatus, [string, string]>();
+
+/**
+ * One vaccine group's recommendation. `supporting`: the ids of the doses valid for an antigen of this group (or
+ * evaluated under its name), each once, in the evaluations' order.
+ */
+function groupRecommendationJson(f: GroupForecast, supporting: readonly string[], assessmentDate: string): string {
+  let out = '{';
+  const vaccines = f.recommendedVaccines;
+  if (vaccines?.length) {
+    out += '"extension":[';
+    for (let i = 0; i < vaccines.length; i++) out += (i ? ',' : '') + nextDoseVaccineJson(vaccines[i]!);
+    out += '],';
+  }
+  const g = groupOf(f);
+  const overdue = f.status === 'not complete' && !!f.pastDue && f.pastDue <= assessmentDate;
+  const status = forecastStatusJson.get(f.status, () => [
+    json(forecastStatusConcept({ status: f.status }, assessmentDate)),
+    json(forecastStatusConcept({ status: f.status, pastDue: assessmentDate }, assessmentDate)),
+  ]);
+  out += `"vaccineCode":${g.vaccineCode},"targetDisease":${g.targetDisease},"forecastStatus":${status[overdue ? 1 : 0]}`;
+  if (f.reason) out += `,"forecastReason":[{"text":${json(f.reason)}}]`;
+  let criteria = '';
+  for (let k = 0; k < DATE_KEYS.length; k++) {
+    const value = f[DATE_KEYS[k]!];
+    if (value) criteria += (criteria ? ',' : '') + DATE_CRITERION_PREFIX[k] + json(value) + '}';
+  }
+  if (criteria) out += `,"dateCriterion":[${criteria}]`;
+  if (f.seriesName) out += `,"series":${json(f.seriesName)}`;
+  if (f.doseNumber) out += `,"doseNumberPositiveInt":${json(f.doseNumber)}`;
+  if (supporting.length) {
+    out += ',"supportingImmunization":[';
+    for (let i = 0; i < supporting.length; i++) out += `${i ? ',' : ''}{"reference":${json(`Immunization/${supporting[i]!}`)}}`;
+    out += ']';
+  }
+  return `${out}}`;
+}
+
+/** Per group, the doses that support its recommendation (see groupRecommendationJson), with one pass over the evaluations. */
+function supportingDoses(result: ForecastResult): string[][] {
+  const valid = result.evaluations.filter((e) => e.status === 'valid');
+  return result.forecasts.map((f) => {
+    const ids: string[] = [];
+    for (const e of valid) {
+      if (ids.includes(e.doseId)) continue;
+      if (e.vaccineGroup === f.vaccineGroup || f.antigens.some((a) => a.antigen === e.antigen)) ids.push(e.doseId);
+    }
+    return ids;
+  });
+}
+
+function recommendationText(result: ForecastResult, ctx: AnswerContext, shared: Shared, id?: string): string {
+  const supporting = supportingDoses(result);
+  let recs = '';
+  for (let i = 0; i < result.forecasts.length; i++) recs += (i ? ',' : '') + groupRecommendationJson(result.forecasts[i]!, supporting[i]!, ctx.assessmentDate);
+  return `{"resourceType":"ImmunizationRecommendation"${id ? `,"id":${json(id)}` : ''}`
+    + `,"extension":[{"url":${json(EXT_FORECAST_RULES)},"valueString":${json(ctx.rules)}}]`
+    + `,"patient":${shared.patient},"date":${shared.date},"authority":${shared.authority},"recommendation":[${recs}]}`;
+}
+
+/** The stored ImmunizationRecommendation of a forecast, as JSON text. */
+export function recommendationJson(result: ForecastResult, ctx: AnswerContext, id?: string): string {
+  return recommendationText(result, ctx, sharedOf(ctx), id);
 }
 
 export function recommendationResource(result: ForecastResult, ctx: AnswerContext, id?: string): ImmunizationRecommendation {
-  return {
-    resourceType: 'ImmunizationRecommendation',
-    ...(id ? { id } : {}),
-    extension: [{ url: EXT_FORECAST_RULES, valueString: ctx.rules }],
-    patient: patientRef(ctx),
-    date: ctx.assessmentDate,
-    authority: { display: ctx.rules },
-    recommendation: result.forecasts.map((f) => groupRecommendation(f, result.evaluations, ctx.assessmentDate)),
-  };
+  return JSON.parse(recommendationJson(result, ctx, id)) as ImmunizationRecommendation;
 }
 
 /** What the caller should know besides the evaluations: doses not evaluated, each with its reason. */
@@ -207,16 +367,36 @@ export function answerNotes(result: ForecastResult, ctx: AnswerContext): Operati
   return issues.length ? { resourceType: 'OperationOutcome', issue: issues } : undefined;
 }
 
-/** The `$immds-forecast` output Parameters: evaluation 0..*, recommendation 1..1, and `information` when there are notes. */
-export function immdsAnswer(result: ForecastResult, ctx: AnswerContext): Parameters {
+/** The `$immds-forecast` output Parameters as JSON text: evaluation 0..*, recommendation 1..1, and `information` when there are notes. */
+export function immdsAnswerJson(result: ForecastResult, ctx: AnswerContext): string {
+  const shared = sharedOf(ctx);
+  let out = '{"resourceType":"Parameters","parameter":[';
+  for (const e of result.evaluations) out += `{"name":"evaluation","resource":${evaluationJson(e, shared)}},`;
+  for (const i of result.issues) out += `{"name":"evaluation","resource":${json(unplacedDoseEvaluation(i, ctx))}},`;
+  out += `{"name":"recommendation","resource":${recommendationText(result, ctx, shared)}}`;
   const notes = answerNotes(result, ctx);
-  return {
+  if (notes) out += `,{"name":"information","resource":${json(notes)}}`;
+  return `${out}]}`;
+}
+
+/**
+ * The `$immds-forecast` output as the operation answers it: immdsAnswerJson's text as the body (textResource), with
+ * the audit's view of it, the resources the answer holds, each by its type, id and patient reference.
+ */
+export function immdsAnswerBody(result: ForecastResult, ctx: AnswerContext): Parameters {
+  const patient = patientRef(ctx);
+  const view: Parameters = {
     resourceType: 'Parameters',
     parameter: [
-      ...result.evaluations.map((e) => ({ name: 'evaluation', resource: evaluationResource(e, ctx) })),
-      ...result.issues.map((i) => ({ name: 'evaluation', resource: unplacedDoseEvaluation(i, ctx) })),
-      { name: 'recommendation', resource: recommendationResource(result, ctx) },
-      ...(notes ? [{ name: 'information', resource: notes }] : []),
+      ...result.evaluations.map((e) => ({ name: 'evaluation', resource: { resourceType: 'ImmunizationEvaluation', id: evaluationId(e), patient } as ImmunizationEvaluation })),
+      ...result.issues.map((i) => ({ name: 'evaluation', resource: { resourceType: 'ImmunizationEvaluation', id: unplacedId(i), patient } as ImmunizationEvaluation })),
+      { name: 'recommendation', resource: { resourceType: 'ImmunizationRecommendation', patient } as ImmunizationRecommendation },
     ],
   };
+  return textResource<Parameters>(immdsAnswerJson(result, ctx), { resourceType: 'Parameters' }, 'parameter', view);
+}
+
+/** The `$immds-forecast` output Parameters (immdsAnswerJson parsed). */
+export function immdsAnswer(result: ForecastResult, ctx: AnswerContext): Parameters {
+  return JSON.parse(immdsAnswerJson(result, ctx)) as Parameters;
 }

@@ -19,7 +19,7 @@ import { ForecastInputError } from '../engine.js';
 import type { Forecaster } from '../forecaster.js';
 import { todayIn } from '../forecaster.js';
 import { readImmdsParameters, type ImmdsRequest } from '../immds/request.js';
-import { immdsAnswer } from '../immds/response.js';
+import { immdsAnswerBody } from '../immds/response.js';
 import { storedHistory } from '../stored-history.js';
 import { hubOperationCanonical } from '../../fhir/conformance/operation-definitions.js';
 
@@ -31,7 +31,7 @@ const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 function answer(forecaster: Forecaster, request: ImmdsRequest): Parameters {
   try {
     const result = forecaster.forecast(request.input);
-    return immdsAnswer(result, { ...(request.patientReference ? { patientReference: request.patientReference } : {}), assessmentDate: request.input.assessmentDate, rules: forecaster.rules, skipped: request.skipped });
+    return immdsAnswerBody(result, { ...(request.patientReference ? { patientReference: request.patientReference } : {}), assessmentDate: request.input.assessmentDate, rules: forecaster.rules, skipped: request.skipped });
   } catch (e) {
     if (e instanceof ForecastInputError) throw validationError(400, [issue('error', 'invalid', e.message, e.parameter)]);
     throw e;
