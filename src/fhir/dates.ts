@@ -13,6 +13,13 @@ export { dateRange, type DateRange };
 export type FhirDatePrecision = 'year' | 'month' | 'day' | 'time';
 
 const PARTS_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(T.+)?)?)?$/;
+const PLAIN_DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Days in a month of the (proleptic) Gregorian calendar. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
 
 /** The precision of a FHIR date/dateTime, or undefined when the value is not one (also for 2021-02-30). */
 export function fhirDatePrecision(value: string): FhirDatePrecision | undefined {
@@ -31,6 +38,17 @@ export function fhirDatePrecision(value: string): FhirDatePrecision | undefined 
  */
 export function fhirCalendarDay(value: string | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
+  // The common case, a plain date from the year 1000 on, checked without making Date objects (a forecast request
+  // reads a dozen). Years 0000-0999 take the general path: Date.UTC reads 0-99 as 1900-1999, and it decides.
+  if (value.length === 10 && value.charCodeAt(0) !== 0x30) {
+    const m = PLAIN_DAY_RE.exec(value);
+    if (m) {
+      const year = Number(m[1]);
+      const month = Number(m[2]);
+      const day = Number(m[3]);
+      return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) ? value : undefined;
+    }
+  }
   const p = fhirDatePrecision(value);
   return p === 'day' || p === 'time' ? value.trim().slice(0, 10) : undefined;
 }

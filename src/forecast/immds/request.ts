@@ -68,6 +68,7 @@ export function readDoses(
 ): ForecastDose[] {
   const doses: ForecastDose[] = [];
   const seen = new Set<string>();
+  const latest = latestDoseDay(now);
   imms.forEach((imm, i) => {
     const id = imm.id;
     if (typeof id !== 'string' || !id) {
@@ -91,7 +92,7 @@ export function readDoses(
       problem(i, issue('error', 'required', `Immunization/${id} needs the date it was given (occurrenceDateTime, at least the year)`, expressionOf(i, 'occurrenceDateTime')));
     } else if (day < birthDate) {
       problem(i, issue('error', 'invalid', `Immunization/${id} was given on ${day}, before the patient's birth date ${birthDate}`, expressionOf(i, 'occurrenceDateTime')));
-    } else if (day > latestDoseDay(now)) {
+    } else if (day > latest) {
       problem(i, issue('error', 'invalid', `Immunization/${id} is dated ${day}, in the future: a forecast evaluates doses already given`, expressionOf(i, 'occurrenceDateTime')));
     }
     if (!cvx || !day) return;
