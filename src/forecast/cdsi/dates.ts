@@ -53,17 +53,28 @@ function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
-/** Year, month (1-12) and day of a day number. */
-function ymd(day: number): [number, number, number] {
+/** The civil date civil() last computed: year, month (1-12), day (no array per call: addDuration does thousands). */
+let civilY = 0;
+let civilM = 0;
+let civilD = 0;
+
+/** Sets civilY, civilM and civilD to the year, month (1-12) and day of a day number. */
+function civil(day: number): void {
   const z = day + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
   const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+  civilD = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  civilM = mp < 10 ? mp + 3 : mp - 9;
+  civilY = yoe + era * 400 + (civilM <= 2 ? 1 : 0);
+}
+
+/** Year, month (1-12) and day of a day number. */
+function ymd(day: number): [number, number, number] {
+  civil(day);
+  return [civilY, civilM, civilD];
 }
 
 /** Builds a date from possibly out-of-range month and day-of-month, applying CALCDT-5 (a non-existent date becomes the 1st of the next month). */
@@ -114,8 +125,8 @@ export function addDuration(day: number, dur: Duration): number {
     if (t.unit === 'day') cur += t.n;
     else if (t.unit === 'week') cur += 7 * t.n;
     else {
-      const [y, m, d] = ymd(cur);
-      cur = t.unit === 'year' ? fromParts(y + t.n, m, d) : fromParts(y, m + t.n, d);
+      civil(cur);
+      cur = t.unit === 'year' ? fromParts(civilY + t.n, civilM, civilD) : fromParts(civilY, civilM + t.n, civilD);
     }
   }
   dur.memoFrom = day;

@@ -25,6 +25,10 @@ interface AntigenPlan {
   needsCompletedGroups: boolean;
   /** Standard series per CDSi gender: the relevant series of a patient without risk observations. */
   standardByGender: Map<string, Series[]>;
+  /** The same with no dose of the antigen: each series group's default series (see `antigen`). */
+  standardDefaultsByGender: Map<string, Series[]>;
+  /** Whether the antigen has a contraindication of its own (not only of some vaccines). */
+  antigenContraindications: boolean;
 }
 
 export interface AntigenOutcome {
@@ -49,7 +53,9 @@ class Engine implements CdsiEngine {
         data: a,
         disease: targetDisease(name),
         needsCompletedGroups: a.series.some((s) => s.doses.some((d) => d.skips.some((k) => k.sets.some((set) => set.conditions.some((c) => c.type === 'Completed Series'))))),
-        standardByGender: new Map(Object.values(GENDER).map((g) => [g, a.series.filter((s) => s.type === 'Standard' && (!s.requiredGender.length || s.requiredGender.includes(g)))])),
+        standardByGender: new Map(Object.values(GENDER).map((g) => [g, standardSeries(a, g)])),
+        standardDefaultsByGender: new Map(Object.values(GENDER).map((g) => [g, defaultsPerGroup(standardSeries(a, g))])),
+        antigenContraindications: a.contraindications.some((c) => !c.cvx),
       });
     }
     this.vaccineGroups = data.groups.map((g) => {
@@ -163,10 +169,11 @@ class Engine implements CdsiEngine {
 
   private antigen(plan: AntigenPlan, doses: AntigenDose[], p: PatientContext, statusByDose: Map<AntigenDose, DoseStatus>, askedUnknown: AntigenDose[]): AntigenOutcome {
     const a = plan.data;
-    let relevant = p.observations.size ? a.series.filter((s) => this.relevant(s, p)) : plan.standardByGender.get(p.gender) ?? [];
     // With no dose of this antigen no series has a valid dose, so each series group's prioritized series is its
     // default series (chapter 8, "no valid doses" with a default): the others need not be evaluated at all.
-    if (!doses.length) relevant = defaultsPerGroup(relevant);
+    const relevant = p.observations.size
+      ? (doses.length ? a.series.filter((s) => this.relevant(s, p)) : defaultsPerGroup(a.series.filter((s) => this.relevant(s, p))))
+      : ((doses.length ? plan.standardByGender : plan.standardDefaultsByGender).get(p.gender) ?? []);
     const liveVirus = this.data.liveVirus;
     let completed = new Set<string>();
     const env: EvalEnv & ForecastEnv = {
@@ -192,7 +199,7 @@ class Engine implements CdsiEngine {
     const immune = hasAny(p.observations, a.immunityCodes)
       || (a.immunityBirthDate !== undefined && p.birth < a.immunityBirthDate && !hasAny(p.observations, a.immunityExclusions)
         && (!a.immunityBirthCountry || sameCountry(a.immunityBirthCountry, p.birthCountry)));
-    const contraindicated = a.contraindications.some((c) => !c.cvx && p.observations.has(c.code)
+    const contraindicated = p.observations.size > 0 && plan.antigenContraindications && a.contraindications.some((c) => !c.cvx && p.observations.has(c.code)
       && (!c.beginAge || p.assessment >= p.ageDate(c.beginAge)) && (!c.endAge || p.assessment < p.ageDate(c.endAge)));
 
     if (!candidates.length) {
@@ -242,6 +249,10 @@ function hasAny(observed: Set<string>, codes: Set<string>): boolean {
   if (!observed.size) return false;
   for (const o of observed) if (codes.has(o)) return true;
   return false;
+}
+
+function standardSeries(a: AntigenData, gender: string): Series[] {
+  return a.series.filter((s) => s.type === 'Standard' && (!s.requiredGender.length || s.requiredGender.includes(gender)));
 }
 
 function defaultsPerGroup(series: Series[]): Series[] {

@@ -68,6 +68,13 @@ function tri(isBest: boolean, tied: boolean, win: number, lose: number): number 
 
 function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
   const scores = new Map<Candidate, number>();
+  // Each candidate's finish date, computed once (the tables below ask for it several times per candidate).
+  const finishes = new Map<Candidate, number>();
+  const finishDateOf = (c: Candidate): number => {
+    let f = finishes.get(c);
+    if (f === undefined) finishes.set(c, (f = finishDate(c, p)));
+    return f;
+  };
   const completes = group.filter(complete);
   const inProc = group.filter(inProcess);
   if (completes.length > 1) {
@@ -87,9 +94,9 @@ function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
   if (inProc.length > 1 && completes.length === 0) {
     const maxValid = Math.max(...inProc.map((c) => c.ev.validCount));
     const minRemaining = Math.min(...inProc.map(remaining));
-    const completable = (c: Candidate): boolean => finishDate(c, p) < lastMaxAge(c, p);
+    const completable = (c: Candidate): boolean => finishDateOf(c) < lastMaxAge(c, p);
     const finishers = inProc.filter(completable);
-    const minFinish = finishers.length ? Math.min(...finishers.map((x) => finishDate(x, p))) : Infinity;
+    const minFinish = finishers.length ? Math.min(...finishers.map((x) => finishDateOf(x))) : Infinity;
     for (const c of inProc) {
       let s = 0;
       const allValid = c.ev.results.length > 0 && c.ev.results.every((r) => r.status === 'valid');
@@ -97,7 +104,7 @@ function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
       s += completable(c) ? 3 : -3;
       s += tri(c.ev.validCount === maxValid, inProc.filter((x) => x.ev.validCount === maxValid).length > 1, 2, -2);
       s += tri(remaining(c) === minRemaining, inProc.filter((x) => remaining(x) === minRemaining).length > 1, 2, -2);
-      s += completable(c) && finishDate(c, p) === minFinish ? (finishers.filter((x) => finishDate(x, p) === minFinish).length > 1 ? 0 : 1) : -1;
+      s += completable(c) && finishDateOf(c) === minFinish ? (finishers.filter((x) => finishDateOf(x) === minFinish).length > 1 ? 0 : 1) : -1;
       scores.set(c, s);
     }
     return scores;
@@ -107,7 +114,7 @@ function score(group: Candidate[], p: PatientContext): Map<Candidate, number> {
   const minStart = Math.min(...group.map(start));
   for (const c of group) {
     let s = tri(start(c) === minStart, group.filter((x) => start(x) === minStart).length > 1, 1, -1);
-    s += finishDate(c, p) < lastMaxAge(c, p) ? 1 : -1;
+    s += finishDateOf(c) < lastMaxAge(c, p) ? 1 : -1;
     s += c.ev.series.productPath ? -1 : 1;
     scores.set(c, s);
   }
