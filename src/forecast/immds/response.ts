@@ -88,6 +88,16 @@ function slug(s: string): string {
 const json = JSON.stringify;
 
 /**
+ * `s` in V8's one-byte representation when all its characters are Latin-1. Names read from the supporting data can
+ * come out of the XML parser in the two-byte representation, and one such piece makes a whole answer two-byte when
+ * it is flattened: twice the bytes to copy and a slower UTF-8 encoding, on every answer. For constants (made once).
+ */
+function oneByte(s: string): string {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return s;
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
+
+/**
  * The JSON of the constant parts of answers (a disease's coding, a dose status, a reason, a vaccine group), made
  * once. Keyed by the values themselves, never by a key string made per call (making and hashing those cost more
  * than the JSON saved); bounded all the same, as the keys come from the supporting data.
@@ -112,7 +122,7 @@ function diseaseCoding(d: TargetDisease): Coding {
 const diseaseCodings = new WeakMap<TargetDisease, string>();
 function diseaseCodingJson(d: TargetDisease): string {
   let s = diseaseCodings.get(d);
-  if (s === undefined) diseaseCodings.set(d, (s = json(diseaseCoding(d))));
+  if (s === undefined) diseaseCodings.set(d, (s = oneByte(json(diseaseCoding(d)))));
   return s;
 }
 
@@ -139,7 +149,7 @@ function doseStatusReason(r: string): CodeableConcept {
   return { coding: [{ system: CDSI_DOSE_REASON_SYSTEM, code: slug(r), display: r }], text: r };
 }
 
-const DOSE_STATUS_JSON = Object.fromEntries((Object.keys(CDSI_DOSE_STATUS_DISPLAY) as Array<DoseEvaluation['status']>).map((st) => [st, json(doseStatusConcept(st))])) as Record<DoseEvaluation['status'], string>;
+const DOSE_STATUS_JSON = Object.fromEntries((Object.keys(CDSI_DOSE_STATUS_DISPLAY) as Array<DoseEvaluation['status']>).map((st) => [st, oneByte(json(doseStatusConcept(st)))])) as Record<DoseEvaluation['status'], string>;
 const reasonJson = new Constants<string, string>();
 const slugs = new Constants<string, string>();
 /** An evaluation's `targetDisease`, per antigen and disease. */
@@ -149,7 +159,7 @@ function evaluationDiseaseJson(antigen: string, d: TargetDisease): string {
   const byDisease = evaluationDiseases.get(antigen, () => new Map());
   let s = byDisease.get(d);
   if (s === undefined) {
-    s = targetDiseaseJson([d], antigen);
+    s = oneByte(targetDiseaseJson([d], antigen));
     if (byDisease.size < 100) byDisease.set(d, s);
   }
   return s;
@@ -167,7 +177,7 @@ function sharedOf(ctx: AnswerContext): Shared {
 }
 
 function evaluationId(e: DoseEvaluation): string {
-  return `${e.doseId}-${slugs.get(e.antigen, () => slug(e.antigen))}`.slice(0, 64);
+  return `${e.doseId}-${slugs.get(e.antigen, () => oneByte(slug(e.antigen)))}`.slice(0, 64);
 }
 
 function unplacedId(i: DoseIssue): string {
@@ -182,7 +192,7 @@ function evaluationJson(e: DoseEvaluation, shared: Shared): string {
     out += ',"doseStatusReason":[';
     for (let i = 0; i < e.reasons.length; i++) {
       const r = e.reasons[i]!;
-      out += (i ? ',' : '') + reasonJson.get(r, () => json(doseStatusReason(r)));
+      out += (i ? ',' : '') + reasonJson.get(r, () => oneByte(json(doseStatusReason(r))));
     }
     out += ']';
   }
@@ -229,7 +239,7 @@ export function forecastStatusConcept(f: Pick<GroupForecast, 'status' | 'pastDue
 
 const DATE_KEYS = ['earliest', 'recommended', 'pastDue', 'latest'] as const;
 /** Each date criterion up to its value: `{"code":{"coding":[{LOINC code}]},"value":`. */
-const DATE_CRITERION_PREFIX = DATE_KEYS.map((k) => `{"code":${json({ coding: [{ system: LOINC, ...DATE_CRITERIA[k] }] })},"value":`);
+const DATE_CRITERION_PREFIX = DATE_KEYS.map((k) => oneByte(`{"code":${json({ coding: [{ system: LOINC, ...DATE_CRITERIA[k] }] })},"value":`));
 
 /** A vaccine the data allows as the next dose, as the `next-dose-vaccine` extension. */
 function nextDoseVaccine(v: RecommendedVaccine): Extension {
@@ -247,7 +257,7 @@ const nextDoseJson = new Constants<string, Array<{ display: string | undefined; 
 function nextDoseVaccineJson(v: RecommendedVaccine): string {
   const made = nextDoseJson.get(v.cvx, () => []);
   for (const m of made) if (m.display === v.display && m.preferable === v.preferable) return m.json;
-  const out = json(nextDoseVaccine(v));
+  const out = oneByte(json(nextDoseVaccine(v)));
   if (made.length < 8) made.push({ display: v.display, preferable: v.preferable, json: out });
   return out;
 }
@@ -274,10 +284,10 @@ function groupConstants(f: GroupForecast): GroupConstants {
   return {
     cvx: f.groupCvx,
     display: f.groupDisplay,
-    vaccineCode: json([{ coding: [{ system: CVX_SYSTEM, code: f.groupCvx, display: f.groupDisplay }], text: f.vaccineGroup }]),
+    vaccineCode: oneByte(json([{ coding: [{ system: CVX_SYSTEM, code: f.groupCvx, display: f.groupDisplay }], text: f.vaccineGroup }])),
     antigens,
     diseases: f.targetDiseases,
-    targetDisease: targetDiseaseJson(f.targetDiseases, antigens.join(', ') || f.vaccineGroup),
+    targetDisease: oneByte(targetDiseaseJson(f.targetDiseases, antigens.join(', ') || f.vaccineGroup)),
   };
 }
 
@@ -306,8 +316,8 @@ function groupRecommendationJson(f: GroupForecast, supporting: readonly string[]
   const g = groupOf(f);
   const overdue = f.status === 'not complete' && !!f.pastDue && f.pastDue <= assessmentDate;
   const status = forecastStatusJson.get(f.status, () => [
-    json(forecastStatusConcept({ status: f.status }, assessmentDate)),
-    json(forecastStatusConcept({ status: f.status, pastDue: assessmentDate }, assessmentDate)),
+    oneByte(json(forecastStatusConcept({ status: f.status }, assessmentDate))),
+    oneByte(json(forecastStatusConcept({ status: f.status, pastDue: assessmentDate }, assessmentDate))),
   ]);
   out += `"vaccineCode":${g.vaccineCode},"targetDisease":${g.targetDisease},"forecastStatus":${status[overdue ? 1 : 0]}`;
   if (f.reason) out += `,"forecastReason":[{"text":${json(f.reason)}}]`;
