@@ -1,7 +1,7 @@
 /** What every sign-up view gets: the hub's settings and navigation. */
 import type { AppConfig } from '../shared/config.js';
-import { HubError } from '../shared/api.js';
-import { isMessageKey, t } from '../shared/i18n.js';
+import { errorWords } from '../shared/error-words.js';
+import { t } from '../shared/i18n.js';
 
 export interface SignupConfig extends AppConfig {
   waitingRoomEventId?: string;
@@ -26,9 +26,5 @@ export interface AppContext {
 
 /** The person-facing text for a failure: the catalogue's words for a known hub code, else the hub's message. */
 export function errorText(e: unknown): string {
-  if (e instanceof HubError && e.code) {
-    const key = `err.${e.code}`;
-    if (isMessageKey(key)) return t(key, { s: e.retryAfterSeconds ?? 30 });
-  }
-  return t('err.generic', { message: e instanceof Error ? e.message : String(e) });
+  return errorWords(e) ?? t('err.generic', { message: e instanceof Error ? e.message : String(e) });
 }

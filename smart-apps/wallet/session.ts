@@ -7,6 +7,8 @@
 import FHIR from 'fhirclient';
 import type { AppConfig } from '../shared/config.js';
 import { hasOwnSession } from '../shared/smart-session.js';
+import { errorOf } from '../shared/api.js';
+import { errorWords } from '../shared/error-words.js';
 
 /** The fhirclient Client of a completed launch. */
 export type SmartClient = Awaited<ReturnType<typeof FHIR.oauth2.ready>>;
@@ -69,12 +71,14 @@ export function hubPath(client: Client, path: string): string {
   return new URL(path.replace(/^\//, ''), client.state.serverUrl.replace(/\/fhir\/?$/, '/')).href;
 }
 
-/** A FHIR error answer's first diagnostics, else the HTTP status. */
+/** A hub error answer in the person's words when its code is known (shared/error-words.ts), else its diagnostics or the HTTP status. */
 export async function errorText(res: Response): Promise<string> {
+  let body: unknown;
   try {
-    const body = (await res.json()) as { issue?: Array<{ diagnostics?: string }>; error_description?: string };
-    return body.issue?.[0]?.diagnostics ?? body.error_description ?? `HTTP ${res.status}`;
+    body = await res.json();
   } catch {
-    return `HTTP ${res.status}`;
+    body = undefined;
   }
+  const e = errorOf(body, res.status, res.headers.get('retry-after'));
+  return errorWords(e) ?? e.message;
 }

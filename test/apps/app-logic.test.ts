@@ -4,7 +4,9 @@ import { distanceText, haversineKm, postalCentroid, sortByNearness } from '../..
 import { byLabel, parseMetrics } from '../../smart-apps/admin/prom.js';
 import { nextDose } from '../../smart-apps/signup/booking.js';
 import type { AuditEvent } from 'fhir/r4';
-import { catalogue, dayIn, formatDate, formatTime, missingTranslations, setLanguage, t } from '../../smart-apps/shared/i18n.js';
+import { errorOf, HubError } from '../../smart-apps/shared/api.js';
+import { errorWords, PUBLIC_ERROR_CODES } from '../../smart-apps/shared/error-words.js';
+import { catalogue, dayIn, isMessageKey, formatDate, formatTime, missingTranslations, setLanguage, t } from '../../smart-apps/shared/i18n.js';
 import { auditAction, auditOutcome, auditWhat } from '../../smart-apps/admin/audit-view.js';
 import { refusalText } from '../../smart-apps/admin/live-view.js';
 import { productLabel } from '../../smart-apps/admin/supply-view.js';
@@ -190,6 +192,22 @@ describe('registration problems in words (issue 22, item 7)', () => {
   });
 });
 
+describe('hub refusals in the person\'s words (issue 22, item 4)', () => {
+  afterEach(() => setLanguage('en'));
+
+  it('has a sentence in every language for every code the public can meet, and uses it before the hub\'s English', async () => {
+    expect(PUBLIC_ERROR_CODES.filter((c) => !isMessageKey(`err.${c}`))).toEqual([]);
+    setLanguage('es');
+    const busy = new HubError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable for a moment; retry after the time in Retry-After', 1);
+    expect(errorWords(busy)).toBe('El sistema está ocupado un momento. No se perdió nada; vuelva a intentarlo en 1 segundo.');
+    // The wallet reads the answer itself: the code inside the OperationOutcome, the wait from Retry-After.
+    const res = new Response(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'conflict', diagnostics: 'The appointment is not in a state that allows this step', details: { coding: [{ code: 'APPOINTMENT_STATE' }] } }] }), { status: 409 });
+    expect(errorWords(errorOf(await res.json(), 409, null))).toMatch(/^Esta cita ya no se puede cambiar aquí/);
+    // A code without a sentence leaves the caller to show the hub's text in its own sentence.
+    expect(errorWords(new HubError(400, 'SOMETHING_NEW', 'x'))).toBeUndefined();
+  });
+});
+
 describe('public page plurals and times (issue 22)', () => {
   afterEach(() => setLanguage('en'));
 
@@ -203,6 +221,18 @@ describe('public page plurals and times (issue 22)', () => {
     setLanguage('en');
     expect(t('find.results', { n: 1 })).toBe('1 clinic with free places, nearest first');
     expect(t('find.places', { n: 1 })).toBe('1 place');
+  });
+
+  it('counts doses, people and places in the clinic console by the language rules too (issue 22, item 9)', () => {
+    expect(t('clinic.lotLine', { lot: 'A1', expires: 'Jan 1', n: 1 })).toBe('A1, expires Jan 1, 1 dose');
+    expect(t('clinic.offer', { n: 1 })).toBe('Invite 1 more person for today (a draw)');
+    expect(t('clinic.offer', { n: 4 })).toBe('Invite 4 more people for today (a draw)');
+    expect(t('clinic.confirmOffer', { n: 1 })).toBe('Draw 1 person from those registered and invite them to book today\'s free place?');
+    expect(t('clinic.drawLabel', { n: 1, clinic: 'C', day: 'D' })).toBe('Same day: 1 place at C on D');
+    expect(t('clinic.offered', { n: 1, id: 'x' })).toBe('1 person invited by draw x; its seed is published with the result.');
+    setLanguage('es');
+    expect(t('clinic.offer', { n: 1 })).toBe('Invitar a 1 persona más para hoy (un sorteo)');
+    expect(t('clinic.offered', { n: 2, id: 'x' })).toBe('2 personas invitadas en el sorteo x; su semilla se publica con el resultado.');
   });
 
   it('writes a clinic\'s times on its own clock, naming the zone when it is not the browser\'s', () => {

@@ -226,7 +226,8 @@ describeInBrowser.each(CASES)(`a $name registrant's journey in Chromium at phone
     const offered = await page.locator('#find-product option').allTextContents();
     expect(offered).toContain(vaccineName('187', c.lang));
     expect(offered).toContain(vaccineName('309', c.lang));
-    await page.fill('#find-near', '60608');
+    // The search starts from the postal code registered on this device (issue 22, item 7).
+    expect(await page.inputValue('#find-near')).toBe('60608');
     await page.fill('#find-from', day);
     await page.selectOption('#find-product', '187');
     await page.click('#find-form button[type=submit]');
