@@ -202,7 +202,7 @@ describe('hub refusals in the person\'s words (issue 22, item 4)', () => {
     expect(errorWords(busy)).toBe('El sistema está ocupado un momento. No se perdió nada; vuelva a intentarlo en 1 segundo.');
     // The wallet reads the answer itself: the code inside the OperationOutcome, the wait from Retry-After.
     const res = new Response(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'conflict', diagnostics: 'The appointment is not in a state that allows this step', details: { coding: [{ code: 'APPOINTMENT_STATE' }] } }] }), { status: 409 });
-    expect(errorWords(errorOf(await res.json(), 409, null))).toMatch(/^Esta cita ya no se puede cambiar aquí/);
+    expect(errorWords(errorOf(await res.json(), 409, null))).toMatch(/^Esto ya cambió/);
     // A code without a sentence leaves the caller to show the hub's text in its own sentence.
     expect(errorWords(new HubError(400, 'SOMETHING_NEW', 'x'))).toBeUndefined();
   });
