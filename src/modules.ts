@@ -27,6 +27,7 @@ import { schedulingMailRenderers } from './scheduling/opening-night/mail-rendere
 import { createFastStatus } from './scheduling/opening-night/fast-status.js';
 import { loadProducts } from './scheduling/products.js';
 import { createMailDirTransport } from './notify/mail-dir.js';
+import { createHttpSmsTransport } from './notify/sms.js';
 
 export type { ModuleRegistry } from './wiring-types.js';
 
@@ -51,6 +52,8 @@ function wireMail(hub: Hub, renderers: Record<string, OutboxRenderer>): void {
     from: hub.config.mailFrom,
     rates: hub.config.mailRates,
     renderers: { ...schedulingMailRenderers({ repo: hub.repo, products: loadProducts(), timeZone: hub.config.timeZone }), ...renderers },
+    // Texts addressed sms:+<digits> go to the HTTP SMS gateway when one is configured (src/notify/sms.ts).
+    ...(hub.config.smsHttp ? { sms: createHttpSmsTransport(hub.config.smsHttp) } : {}),
     logger: hub.logger,
   });
   worker.start(1000);

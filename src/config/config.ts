@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_MAIL_RATES, type MailRates } from '../notify/priority.js';
 import { isTimeZone } from '../notify/mail-locale.js';
+import { SMS_ADDRESS_TEMPLATE, type SmsHttpConfig } from '../notify/sms.js';
 import { DEFAULT_FOLLOWUP_STEPS, parseFollowupSteps, type FollowupStep } from '../safety/followup/steps.js';
 
 export interface Config {
@@ -35,8 +36,14 @@ export interface Config {
   timeZone: string;
   /** Outbox send rates per priority class, mails/s per hub process (MAIL_RATE_URGENT, _TRANSACTIONAL, _BULK). */
   mailRates: MailRates;
-  /** Email-to-SMS gateway address for sign-in codes by phone (SMS_EMAIL_GATEWAY, `{number}` = digits); phone sign-in is off when unset. */
+  /**
+   * Where texts are addressed (sign-in codes by phone, SMS confirmations, closure notices, follow-ups): an
+   * email-to-SMS gateway's address template (SMS_EMAIL_GATEWAY, `{number}` = digits), or `sms:+{number}` when the
+   * HTTP SMS gateway is configured (SMS_HTTP_URL, src/notify/sms.ts). Texting (and phone sign-in) is off when unset.
+   */
   smsEmailGateway?: string;
+  /** The HTTP SMS gateway (SMS_HTTP_URL, SMS_HTTP_FROM, SMS_HTTP_USER + SMS_HTTP_PASSWORD or SMS_HTTP_TOKEN). */
+  smsHttp?: SmsHttpConfig;
   /**
    * Tests of FHIR mechanics only: skip SMART access control. Never read from the environment,
    * so no deployment can switch it on.
@@ -178,6 +185,33 @@ function cdsiDataDir(raw: string | undefined): string | undefined {
   return dir;
 }
 
+/** The HTTP SMS gateway from SMS_HTTP_*; a clear message for each missing or bad part. No default credential. */
+function smsHttpOf(env: NodeJS.ProcessEnv): SmsHttpConfig | undefined {
+  const url = env.SMS_HTTP_URL || undefined;
+  const others = ['SMS_HTTP_FROM', 'SMS_HTTP_USER', 'SMS_HTTP_PASSWORD', 'SMS_HTTP_TOKEN'].filter((k) => env[k]);
+  if (!url) {
+    if (others.length) throw new ConfigError(`${others.join(', ')} ${others.length === 1 ? 'is' : 'are'} set but SMS_HTTP_URL (the gateway's messages endpoint) is not`);
+    return undefined;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`SMS_HTTP_URL must be an absolute http(s) URL, got '${url}'`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`SMS_HTTP_URL must be an http(s) URL, got '${url}'`);
+  const from = env.SMS_HTTP_FROM;
+  if (!from) throw new ConfigError('SMS_HTTP_FROM (the sender number, e.g. +15017122661, or sender id) is required with SMS_HTTP_URL');
+  if (env.SMS_HTTP_TOKEN && env.SMS_HTTP_USER) throw new ConfigError('Set SMS_HTTP_USER and SMS_HTTP_PASSWORD (Basic auth) or SMS_HTTP_TOKEN (bearer), not both');
+  if (env.SMS_HTTP_USER && !env.SMS_HTTP_PASSWORD) throw new ConfigError('SMS_HTTP_PASSWORD is required with SMS_HTTP_USER');
+  if (!env.SMS_HTTP_USER && !env.SMS_HTTP_TOKEN) throw new ConfigError('The SMS gateway needs credentials: SMS_HTTP_USER and SMS_HTTP_PASSWORD (Twilio: Account SID and auth token) or SMS_HTTP_TOKEN');
+  return {
+    url, from,
+    ...(env.SMS_HTTP_USER ? { user: env.SMS_HTTP_USER, password: env.SMS_HTTP_PASSWORD! } : {}),
+    ...(env.SMS_HTTP_TOKEN ? { token: env.SMS_HTTP_TOKEN } : {}),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const port = overrides.port ?? envInt(env, 'PORT', 8080, 0, 65535);
   const rawBase = overrides.baseUrl ?? env.BASE_URL ?? `http://localhost:${port}`;
@@ -195,10 +229,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const adminToken = overrides.adminToken ?? (env.ADMIN_TOKEN || undefined);
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
-  const smsEmailGateway = overrides.smsEmailGateway ?? (env.SMS_EMAIL_GATEWAY || undefined);
-  if (smsEmailGateway !== undefined && !/^[^\s@]*\{number\}[^\s@]*@[^\s@]+$/.test(smsEmailGateway)) {
-    throw new ConfigError(`SMS_EMAIL_GATEWAY must be an email address template containing {number}, such as {number}@sms.example.net, got '${smsEmailGateway}'`);
+  const smsHttp = overrides.smsHttp ?? smsHttpOf(env);
+  const emailGateway = overrides.smsEmailGateway ?? (env.SMS_EMAIL_GATEWAY || undefined);
+  if (emailGateway !== undefined && emailGateway !== SMS_ADDRESS_TEMPLATE && !/^[^\s@]*\{number\}[^\s@]*@[^\s@]+$/.test(emailGateway)) {
+    throw new ConfigError(`SMS_EMAIL_GATEWAY must be an email address template containing {number}, such as {number}@sms.example.net, got '${emailGateway}'`);
   }
+  if (smsHttp && emailGateway && emailGateway !== SMS_ADDRESS_TEMPLATE) throw new ConfigError('Set SMS_HTTP_URL (an HTTP SMS gateway) or SMS_EMAIL_GATEWAY (an email-to-SMS gateway), not both');
+  // With the HTTP gateway every text is queued as sms:+<digits>; the outbox worker sends those to it.
+  const smsEmailGateway = smsHttp ? SMS_ADDRESS_TEMPLATE : emailGateway;
   return {
     port,
     host: overrides.host ?? env.HOST ?? '0.0.0.0',
@@ -222,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       bulk: envInt(env, 'MAIL_RATE_BULK', DEFAULT_MAIL_RATES.bulk, 1, 10_000),
     },
     smsEmailGateway,
+    ...(smsHttp ? { smsHttp } : {}),
     devOpenAccess: overrides.devOpenAccess === true,
     iisPollMs: overrides.iisPollMs ?? (env.IIS_POLL_MS ? envInt(env, 'IIS_POLL_MS', 1000, 5, 3_600_000) : undefined),
     iisInboundMllpPort: overrides.iisInboundMllpPort ?? (env.IIS_INBOUND_MLLP_PORT ? envInt(env, 'IIS_INBOUND_MLLP_PORT', 0, 0, 65535) : undefined),

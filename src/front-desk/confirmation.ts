@@ -5,6 +5,7 @@
  */
 import type { Appointment, Location, Patient } from 'fhir/r4';
 import QRCode from 'qrcode';
+import { smsGatewayAddress } from '../auth/login.js';
 import { badRequest, fhirError } from '../fhir/outcomes.js';
 import { enqueueMail } from '../notify/outbox.js';
 import { addressLine, clinicTimeZone, formatWhen, mailLanguage, preferredLanguage, type MailLanguage } from '../notify/mail-locale.js';
@@ -112,14 +113,14 @@ export async function sendConfirmation(deps: ConfirmationDeps, appointmentId: st
     await deps.db.transaction((tx) => queueBookedMail(tx, { appointmentId, patientId: f.patient.id!, email, language: f.language }));
     return { channel, to: email };
   }
-  if (!deps.smsEmailGateway) throw fhirError('BAD_REQUEST', 'SMS is not set up on this hub (SMS_EMAIL_GATEWAY); print the confirmation instead', 'channel');
+  if (!deps.smsEmailGateway) throw fhirError('BAD_REQUEST', 'SMS is not set up on this hub (SMS_HTTP_URL or SMS_EMAIL_GATEWAY); print the confirmation instead', 'channel');
   const phone = to ?? f.patient.telecom?.find((t) => (t.system === 'sms' || t.system === 'phone') && t.value)?.value;
   const digits = phone?.replace(/\D/g, '') ?? '';
   if (digits.length < 7 || digits.length > 15) throw badRequest('Give a mobile number (7-15 digits) for the SMS', 'to');
   const where = [f.location?.name, addressLine(f.location)].filter(Boolean).join(', ');
   await enqueueMail(deps.db, {
     kind: 'booking-sms',
-    to: deps.smsEmailGateway.replace('{number}', digits),
+    to: smsGatewayAddress(deps.smsEmailGateway, digits),
     recipientPatientId: f.patient.id!,
     subject: mailText(f.language, 'booked.subject'),
     text: smsText(f.language, { ...(f.appt.start ? { start: f.appt.start } : {}), timeZone: clinicTimeZone(f.location, deps.timeZone), ...(where ? { where } : {}), reference: f.reference }),

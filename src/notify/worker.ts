@@ -13,6 +13,7 @@ import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import type { MailAttachment } from './appointment-mail-html.js';
+import { SmsError, smsNumberOf, type SmsTransport } from './sms.js';
 import { isDatabaseUnavailable, OutageBackoff } from '../store/db-unavailable.js';
 import { mailSendDelay } from './metrics.js';
 import { MailNotNeeded, type OutboxRow } from './outbox.js';
@@ -56,6 +57,8 @@ export interface OutboxWorkerOptions {
   /** Delay before attempt n+1 after n failed attempts. */
   backoffMs?: (attempts: number) => number;
   renderers?: Record<string, OutboxRenderer>;
+  /** Where rows addressed `sms:+<digits>` go (an HTTP SMS gateway, ./sms.ts); without it they are dead-lettered. */
+  sms?: SmsTransport;
   /** Mails per second per class for this worker (DEFAULT_MAIL_RATES for any class not given). */
   rates?: Partial<MailRates>;
   now?: () => Date;
@@ -159,17 +162,24 @@ export class OutboxWorker {
   /** Sends one claimed row and records the outcome under the lease. */
   async deliver(row: OutboxRow, leaseToken: string): Promise<'sent' | 'retry' | 'dead' | 'skipped' | 'lease-lost'> {
     let error: unknown;
+    let providerId: string | undefined;
     try {
       const mail: RenderedMail =
         row.recipient && row.subject !== null && row.body !== null
           ? { to: row.recipient, subject: row.subject, text: row.body }
           : await this.render(row);
-      await this.opts.transport.sendMail({
-        from: this.opts.from,
-        ...mail,
-        messageId: row.message_id,
-        headers: { 'X-Vaxhub-Outbox-Id': row.id },
-      });
+      const smsTo = smsNumberOf(mail.to);
+      if (smsTo) {
+        if (!this.opts.sms) throw new SmsError('no SMS gateway is configured (SMS_HTTP_URL) for this text', true);
+        providerId = (await this.opts.sms.send({ to: smsTo, body: mail.text, messageId: row.message_id })).id;
+      } else {
+        await this.opts.transport.sendMail({
+          from: this.opts.from,
+          ...mail,
+          messageId: row.message_id,
+          headers: { 'X-Vaxhub-Outbox-Id': row.id },
+        });
+      }
     } catch (e) {
       error = e;
     }
@@ -177,10 +187,10 @@ export class OutboxWorker {
     if (error === undefined) {
       const done = await this.opts.db.query(
         `UPDATE notification_outbox
-            SET status = 'sent', sent_at = $3, locked_until = NULL, last_error = NULL,
+            SET status = 'sent', sent_at = $3, locked_until = NULL, last_error = NULL, provider_message_id = $4,
                 body = CASE WHEN (payload->>'redactAfterSend') = 'true' THEN '[sent; redacted]' ELSE body END
           WHERE id = $1 AND lease_token = $2`,
-        [row.id, leaseToken, now.toISOString()],
+        [row.id, leaseToken, now.toISOString(), providerId ?? null],
       );
       if (done.rowCount === 1) mailSendDelay.observe({ class: mailClassOf(row.priority) }, Math.max(0, now.getTime() - ms(row.first_due_at ?? row.created_at)) / 1000);
       return this.report(done.rowCount === 1 ? 'sent' : 'lease-lost', row);
