@@ -7,7 +7,7 @@ import type { Appointment, Bundle, Location, Reference } from 'fhir/r4';
 import { call } from '../shared/api.js';
 import { announce, h } from '../shared/dom.js';
 import { formatDate, t } from '../shared/i18n.js';
-import { doseNumberOf, moveBooking } from './booking.js';
+import { doseNumberOf, moveBooking, seriesLength } from './booking.js';
 import { errorText, type AppContext } from './context.js';
 import { findView } from './find-view.js';
 import { addressText, clinicZone } from './slots.js';
@@ -38,6 +38,12 @@ function clinicOfAppointment(a: Appointment, clinics: Map<string, Location>): { 
 function placeOf(a: Appointment, clinics: Map<string, Location>): string {
   const { ref, clinic } = clinicOfAppointment(a, clinics);
   return [clinic?.name ?? ref?.display, clinic ? addressText(clinic) : ''].filter(Boolean).join(', ');
+}
+
+/** "1 of 2" as the booked page writes it (it said "1" here), the bare number for a product the hub does not list. */
+function doseText(app: AppContext, cvx: string | undefined, n: number): string {
+  const total = cvx ? seriesLength(app.cfg, cvx) : undefined;
+  return total ? t('appt.doseOf', { n, total }) : String(n);
 }
 
 export function manageView(app: AppContext, client: SmartClient | undefined, failureText?: string): Node[] {
@@ -101,7 +107,7 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
         h('dt', {}, t('appt.when')), h('dd', { class: 'when' }, formatDate(a.start, true, zone)),
         place ? h('dt', {}, t('appt.where')) : null, place ? h('dd', { class: 'place' }, place) : null,
         h('dt', {}, t('appt.vaccine')), h('dd', {}, (product?.code && vaccineName(product.code)) || product?.display || product?.code || ''),
-        h('dt', {}, t('appt.dose')), h('dd', {}, String(doseNumberOf(a))),
+        h('dt', {}, t('appt.dose')), h('dd', { class: 'dose' }, doseText(app, product?.code, doseNumberOf(a))),
         h('dt', {}, t('appt.ref')), h('dd', {}, shownReference(a))),
       // The same QR code as the confirmation, to show at the clinic door (issue 21).
       referenceQr(shownReference(a), null),

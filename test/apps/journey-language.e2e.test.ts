@@ -287,6 +287,8 @@ describeInBrowser.each(CASES)(`a $name registrant's journey in Chromium at phone
     await mine.waitFor({ timeout: 20_000 });
     expect(await mine.locator('dd.when').textContent()).toMatch(c.nine);
     expect(await mine.textContent()).toContain(vaccineName('187', c.lang));
+    // The dose as the booked page gives it: "1 of 2", not a bare "1".
+    expect(await mine.locator('dd.dose').textContent()).toBe(t('appt.doseOf', { n: 1, total: 2 }));
     await look(page, '15-my-booking');
     await mine.locator('button.reschedule').click();
     await page.locator('#find-near').waitFor();
