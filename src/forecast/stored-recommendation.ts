@@ -38,7 +38,9 @@ export async function refreshStoredForecast(
   if (!patient) return 'no-patient';
   if (!patient.birthDate || !/^\d{4}-\d{2}-\d{2}$/.test(patient.birthDate)) return 'no-birth-date';
   const rec = storedForecast(forecaster, patient, immunizations, todayIn(opts.timeZone, now));
-  await repo.update(rec as ImmunizationRecommendation & AnyResource, { tx, now });
+  // A person's first forecast may be created by `vaxhub forecast refresh` at the same moment: the dose still
+  // succeeds, and its answer (which counts the dose) replaces the refresh's.
+  await repo.update(rec as ImmunizationRecommendation & AnyResource, { tx, now, createMayRace: true });
   return 'written';
 }
 

@@ -14,6 +14,14 @@ export interface WriteOptions {
   ifMatch?: string;
   /** Write as of this instant (defaults to now). */
   now?: Date;
+  /**
+   * update only: when the resource does not exist yet and another transaction may create it at the same moment
+   * (a stable id two writers compute, e.g. a person's stored forecast written by a dose and by
+   * `vaxhub forecast refresh`), lose that race gracefully: the create runs under a savepoint and, if the other
+   * writer's row got there first, this write becomes an update of it instead of failing with VERSION_CONFLICT.
+   * Costs two round trips, and only when the resource is absent.
+   */
+  createMayRace?: boolean;
 }
 
 export interface SearchResult {

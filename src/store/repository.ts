@@ -7,7 +7,7 @@ import type { Db, Queryable } from './db.js';
 import { NEVER_WAITS, pgErrorCode, PG_UNIQUE_VIOLATION } from './db.js';
 import type { AnyResource, Repository, SearchResult, SqlCondition, WriteOptions } from './repository-types.js';
 import { extractIndexRows, type IndexRows } from '../fhir/search/extract.js';
-import { fhirError, gone, notFound } from '../fhir/outcomes.js';
+import { fhirError, gone, notFound, OperationOutcomeError } from '../fhir/outcomes.js';
 import { runSearch } from '../fhir/search/execute.js';
 import { parseSearchRequest } from '../fhir/search/parse.js';
 
@@ -198,6 +198,7 @@ export class FhirRepository implements Repository {
           throw fhirError('PRECONDITION_FAILED', `If-Match ${opts.ifMatch} does not match the current version ${cur ? `W/"${cur.version_id}"` : '(none)'}`);
         }
       }
+      if (!cur && opts.createMayRace) return this.createOrLoseRace(resource, { ...opts, tx });
       if (!cur) return { resource: await this.create(resource, { ...opts, tx, id }), created: true };
       const versionId = cur.version_id + 1;
       const lastUpdated = (opts.now ?? new Date()).toISOString();
@@ -214,6 +215,21 @@ export class FhirRepository implements Repository {
       await writeIndexes(tx, cur.rid, extractIndexRows(stored));
       return { resource: stored, created: cur.deleted };
     });
+  }
+
+  /** update's create when another writer may create the same id meanwhile (WriteOptions.createMayRace). */
+  private async createOrLoseRace<T extends AnyResource>(resource: T, opts: WriteOptions & { tx: Queryable }): Promise<{ resource: T; created: boolean }> {
+    await opts.tx.query('SAVEPOINT repo_create_may_race');
+    try {
+      const created = await this.create(resource, { ...opts, id: resource.id! });
+      await opts.tx.query('RELEASE SAVEPOINT repo_create_may_race');
+      return { resource: created, created: true };
+    } catch (e) {
+      if (!(e instanceof OperationOutcomeError && e.code === 'VERSION_CONFLICT')) throw e;
+      // The other writer's row is committed now (the insert waited for it): update it, under its row lock.
+      await opts.tx.query('ROLLBACK TO SAVEPOINT repo_create_may_race');
+      return this.update(resource, { ...opts, createMayRace: false });
+    }
   }
 
   async delete(resourceType: string, id: string, opts: WriteOptions = {}): Promise<void> {
