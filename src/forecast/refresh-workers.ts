@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Queryable } from '../store/db.js';
 import type { Forecaster } from './forecaster.js';
-import { addProgress, emptyProgress, patientRanges, refreshRange, type PatientRange, type RangeOptions, type RefreshProgress } from './refresh.js';
+import { addProgress, emptyProgress, patientRanges, refreshRange, RefreshStatistics, type PatientRange, type RangeOptions, type RefreshProgress } from './refresh.js';
 
 /** Set in a worker's environment by the coordinator. */
 export const REFRESH_WORKER_ENV = 'VAXHUB_FORECAST_REFRESH_WORKER';
@@ -69,6 +69,7 @@ export async function coordinateRefresh(
   let progress = emptyProgress();
   const peaks: number[] = [];
   let cpuMs = 0;
+  const statistics = new RefreshStatistics(db);
   const live = new Set<Worker>();
   return new Promise<CoordinatorResult>((resolve, reject) => {
     let failed = false;
@@ -92,11 +93,15 @@ export async function coordinateRefresh(
           cpuMs += m.cpuMs;
           return void peaks.push(Math.round(m.maxRssKb / 1024));
         }
-        if (m.kind === 'result') {
-          progress = addProgress(progress, m.progress);
-          opts.onProgress?.({ ...progress });
-        }
-        handOut(w).catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
+        const next = async () => {
+          if (m.kind === 'result') {
+            progress = addProgress(progress, m.progress);
+            await statistics.add(m.progress);
+            opts.onProgress?.({ ...progress });
+          }
+          await handOut(w);
+        };
+        next().catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
       });
       w.on('exit', (code, signal) => {
         live.delete(w);
