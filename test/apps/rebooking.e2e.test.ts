@@ -59,7 +59,7 @@ async function bookedPerson(language: MailLanguage, slotId: string): Promise<str
 
 /** The link in the person's closure mail, as they would tap it. */
 async function linkOf(email: string): Promise<string> {
-  const mail = await mailbox.waitFor((m) => m.to.includes(email) && /#offer\//.test(m.raw.replace(/=\r?\n/g, '')), 30_000);
+  const mail = await mailbox.waitFor((m) => m.to.includes(email) && /#offer\//.test(m.raw.replace(/=\r?\n/g, '')), 90_000);
   const text = partOfType(parseMime(mail.raw), 'text/plain')!.body.toString('utf8');
   return /(https?:\/\/\S+#offer\/\S+)/.exec(text)![1]!.replace(/[.,]$/, '');
 }

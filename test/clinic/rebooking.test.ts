@@ -64,7 +64,7 @@ describe.each(backends())('answering the place held after a closure (%s)', (back
 
   /** The link's path for the person, read from their closure mail. */
   async function linkOf(email: string): Promise<string> {
-    const mail = await mailbox.waitFor((m) => m.to.includes(email) && /#offer\//.test(m.raw.replace(/=\r?\n/g, '')), 30_000);
+    const mail = await mailbox.waitFor((m) => m.to.includes(email) && /#offer\//.test(m.raw.replace(/=\r?\n/g, '')), 90_000);
     const text = partOfType(parseMime(mail.raw), 'text/plain')!.body.toString('utf8');
     return /#offer\/([A-Za-z0-9\-.]+\.[A-Za-z0-9_-]{32})/.exec(text)![1]!;
   }
@@ -112,7 +112,7 @@ describe.each(backends())('answering the place held after a closure (%s)', (back
     expect(kept.body.booked!.appointmentId).toBe(heldAna);
     expect(kept.body.booked!.reference).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
     expect((await call<Appointment>('GET', `/fhir/Appointment/${heldAna}`)).body.status).toBe('booked');
-    const confirmation = parseMime((await mailbox.waitFor((m) => m.to.includes(ana.email) && /booked/i.test(parseMime(m.raw).headers.subject ?? ''), 30_000)).raw);
+    const confirmation = parseMime((await mailbox.waitFor((m) => m.to.includes(ana.email) && /booked/i.test(parseMime(m.raw).headers.subject ?? ''), 90_000)).raw);
     expect(partOfType(confirmation, 'image/png')).toBeDefined();
     expect((await call('POST', `/signup/rebooking/${anaLink}/accept`, undefined, false)).status).toBe(409);
 
