@@ -86,7 +86,9 @@ export function distanceText(km: number, language: string, locales: readonly str
   const region = regionOf(locales[0] ?? language);
   const miles = MILE_REGIONS.has(region);
   const v = miles ? km / 1.609344 : km;
-  return new Intl.NumberFormat(language, { style: 'unit', unit: miles ? 'mile' : 'kilometer', unitDisplay: 'short', maximumFractionDigits: v < 10 ? 1 : 0 }).format(v);
+  const format = (x: number): string => new Intl.NumberFormat(language, { style: 'unit', unit: miles ? 'mile' : 'kilometer', unitDisplay: 'short', maximumFractionDigits: x < 10 ? 1 : 0 }).format(x);
+  // A clinic in the person's own postal area rounds to "0 mi", which reads as a mistake: "<0.1 mi".
+  return v < 0.05 ? `<${format(0.1)}` : format(v);
 }
 
 function regionOf(tag: string): string {

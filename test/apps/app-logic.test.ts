@@ -175,6 +175,9 @@ describe('distances in the units of the person\'s region (issue 22, item 7)', ()
     expect(distanceText(5, 'ko', ['ko-KR'])).toMatch(/^5\s?km$/);
     // No browser locale: the page language's likely region (en -> US).
     expect(distanceText(160.9344, 'en', [])).toBe('100 mi');
+    // Next door (the same postal area's centre): not "0 mi".
+    expect(distanceText(0.01, 'en', ['en-US'])).toBe('<0.1 mi');
+    expect(distanceText(0, 'es', ['es-US'])).toBe('<0,1 mi');
   });
 });
 
