@@ -24,7 +24,7 @@ export function registerForecastCommands(program: Command): void {
     .description(
       "recompute every stored person's ImmunizationRecommendation after a new CDSi supporting data release: only people not yet checked against these rules are forecast (a rerun after a crash continues), an unchanged answer gets no new version, a dose recorded meanwhile keeps the hub's answer",
     )
-    .option('--batch <n>', 'people per read and per write statement (bounds memory)', '1000')
+    .option('--batch <n>', 'people per read and per write statement (bounds memory: about 650 MB a process at 500)', '500')
     .option('--workers <n>', 'processes forecasting in parallel (PostgreSQL only; about one per core)', '1')
     .action(async (opts: { batch: string; workers: string }) => {
       const batchSize = wholeNumber(opts.batch, '--batch', 10_000);
