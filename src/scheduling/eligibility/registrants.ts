@@ -12,22 +12,29 @@
  * one holder or a verified owner (src/auth/login.ts), still reaches the person who had it.
  */
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { OperationOutcomeIssue, Patient } from 'fhir/r4';
 import { fhirError, issue, validationError } from '../../fhir/outcomes.js';
 import { enqueueMail } from '../../notify/outbox.js';
 import { communicationFor, mailLanguage, type MailLanguage } from '../../notify/mail-locale.js';
 import { registeredMail } from '../../notify/public-mail.js';
-import { ELIGIBILITY_MESSAGES } from '../../../smart-apps/shared/messages-eligibility.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Db, type Queryable } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { evaluateTier, validateEligibility, type EligibilityAnswers, type TierResult, type TierRules } from './rules.js';
+
+/** The apps' names of answers and tiers in every language (profiles/eligibility-names.json, also bundled by the apps). */
+const ELIGIBILITY_NAMES = JSON.parse(
+  readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../profiles/eligibility-names.json'), 'utf8'),
+) as Record<string, Record<string, string> | undefined>;
 
 /**
  * A tier's name in the mail's language, as the sign-up pages name it (the apps' catalogue: 'Fase 1a'; a Spanish
  * confirmation said 'Phase 1a: health care personnel...'); a tier the catalogue does not know keeps its rules' display.
  */
 function tierName(tier: { tier: string | null; display: string }, language: MailLanguage): string {
-  const entry = (ELIGIBILITY_MESSAGES as Record<string, Record<string, string>>)[`tier.${tier.tier}`];
+  const entry = ELIGIBILITY_NAMES[`tier.${tier.tier}`];
   return entry?.[language] ?? tier.display;
 }
 
