@@ -120,7 +120,7 @@ describe.each(backends())('issue 17 search on %s', (backend) => {
     test.each([
       ['Appointment?actor.family=Muller', 'ambiguous'],
       ['Appointment?actor:Immunization.status=completed', 'does not refer to Immunization'],
-      ['Appointment?actor:Observation.code=x', 'not a resource type this server stores'],
+      ['Appointment?actor:Encounter.code=x', 'not a resource type this server stores'],
       ['Appointment?actor:Patient.shoe-size=9', "has no search parameter 'shoe-size'"],
       ['Appointment?actor:Immunization=x', 'does not refer to Immunization'],
     ])('%s -> 400', async (path, message) => {
