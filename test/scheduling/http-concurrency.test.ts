@@ -27,6 +27,9 @@ function book(baseUrl: string, slotId: string, patientId: string, key?: string):
     parameter: [
       { name: 'appt-id', valueString: `Appointment/slot.${slotId}` },
       { name: 'patient-id', valueString: `Patient/${patientId}` },
+      // Nobody here was registered or invited: staff booking them give the audited reason (issue 21); a hub with
+      // opening night wired (the spawned processes) refuses them without it.
+      { name: 'override-reason', valueString: 'Concurrency test: staff booking people outside the draw' },
     ],
   });
   const u = new URL(`${baseUrl}/fhir/Appointment/$book`);
