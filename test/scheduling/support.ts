@@ -34,7 +34,9 @@ export async function openTestDb(kind: 'pglite' | 'pg', poolSize = 20): Promise<
   await admin.connect();
   await admin.query(`CREATE SCHEMA ${schema}`);
   const sep = url.includes('?') ? '&' : '?';
-  const db = new PgDb(`${url}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`, poolSize);
+  // 1,000 transactions at once on a pool of 20 wait their turn for a connection: on a loaded CI host longer than the
+  // hub's 5 s (which answers 503 then); these tests assert who gets the places, so they wait instead.
+  const db = new PgDb(`${url}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`, poolSize, undefined, 60_000);
   await migrate(db);
   return {
     db,
