@@ -7,34 +7,18 @@
 import type { ScopeGrant } from './principal.js';
 import { OPERATOR_SCOPE, parseScopes } from './scopes.js';
 import type { SignInAudience } from './staff-login.js';
-import { hasPageText, LANGUAGE_NAMES, PAGE_LANGUAGES, pageText, type PageKey, type PageLanguage } from './page-text.js';
+import { escapeHtml, htmlPage } from '../http/html-page.js';
+import { hasPageText, pageText, type PageKey, type PageLanguage } from './page-text.js';
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export { escapeHtml };
 
-/** Links to the same page in the other languages (`href` without the `lang` parameter). */
-function languageLinks(lang: PageLanguage, href: string): string {
-  const others = PAGE_LANGUAGES.filter((l) => l !== lang)
-    .map((l) => `<a href="${escapeHtml(`${href}&lang=${l}`)}" lang="${l}" hreflang="${l}">${escapeHtml(LANGUAGE_NAMES[l])}</a>`);
-  return `<nav aria-label="${escapeHtml(pageText(lang, 'language'))}" class="langs">${others.join(' · ')}</nav>`;
-}
-
-function page(lang: PageLanguage, title: string, body: string, switchHref?: string): string {
-  return `<!doctype html>
-<html lang="${lang}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} – vaxhub</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
 label{display:block;margin-top:1rem;font-weight:600}input{font-size:1.1rem;padding:.4rem;width:100%;box-sizing:border-box}
 button{font-size:1.1rem;padding:.5rem 1.2rem;margin:1rem .5rem 0 0;min-height:44px}.error{color:#a00000;font-weight:600}
-.langs{text-align:right}.langs a{display:inline-block;padding:.6rem .3rem;min-height:24px}</style>
-</head>
-<body>${switchHref ? `\n<header>${languageLinks(lang, switchHref)}</header>` : ''}
-<main>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</main></body></html>`;
+.langs{text-align:right}.langs a{display:inline-block;padding:.6rem .3rem;min-height:24px}`;
+
+function page(lang: PageLanguage, title: string, body: string, switchHref?: string): string {
+  return htmlPage({ lang, title, style: STYLE, body, ...(switchHref ? { languages: { href: switchHref, label: pageText(lang, 'language') } } : {}) });
 }
 
 const hidden = (name: string, value: string): string =>

@@ -3,9 +3,8 @@
  * of choices a fieldset with its legend, errors said at the top (linked to their question) and beside the question
  * (aria-describedby, aria-invalid), large touch targets, readable at phone width. Every interpolated value is escaped.
  */
-import { escapeHtml } from '../../auth/pages.js';
-import { LANGUAGE_NAMES } from '../../auth/page-text.js';
-import { MAIL_LANGUAGES, type MailLanguage } from '../../notify/mail-locale.js';
+import { escapeHtml, htmlPage } from '../../http/html-page.js';
+import type { MailLanguage } from '../../notify/mail-locale.js';
 import { CARE_LEVELS } from '../adverse-event.js';
 import { SYMPTOMS } from '../symptoms.js';
 import { FEELINGS } from './questionnaire.js';
@@ -21,25 +20,8 @@ button.secondary{background:#fff;color:#0b5394;border:2px solid #0b5394}.error{c
 .notice{border-left:.35rem solid #a00000;padding:.4rem .8rem;background:#fdf3f3}.summary{border:2px solid #a00000;padding:.6rem .9rem}
 .langs{text-align:right}.langs a{display:inline-block;padding:.6rem .4rem;min-height:24px}a{color:#0b5394}`;
 
-function languageLinks(lang: MailLanguage, href: string): string {
-  const others = MAIL_LANGUAGES.filter((l) => l !== lang)
-    .map((l) => `<a href="${escapeHtml(`${href}?lang=${l}`)}" lang="${l}" hreflang="${l}">${escapeHtml(LANGUAGE_NAMES[l])}</a>`);
-  return `<nav aria-label="${escapeHtml(followupText(lang, 'language'))}" class="langs">${others.join(' · ')}</nav>`;
-}
-
 function page(lang: MailLanguage, title: string, body: string, switchHref?: string): string {
-  return `<!doctype html>
-<html lang="${lang}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
-<title>${escapeHtml(title)} – vaxhub</title>
-<style>${STYLE}</style>
-</head>
-<body>${switchHref ? `\n<header>${languageLinks(lang, switchHref)}</header>` : ''}
-<main>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</main></body></html>`;
+  return htmlPage({ lang, title, style: STYLE, body, ...(switchHref ? { languages: { href: switchHref, label: followupText(lang, 'language') } } : {}) });
 }
 
 const t = followupText;
