@@ -20,7 +20,7 @@ import { NEVER_WAITS } from '../store/db.js';
 import { isDatabaseUnavailable, OutageBackoff } from '../store/db-unavailable.js';
 import { auditRow, insertAuditRows, insertAuditRowsJson, type AuditEntity, type AuditInput, type AuditRow } from './audit.js';
 import { auditWriteProblems } from './audit-metrics.js';
-import { compartmentPatientIds } from './fhir-access-policy.js';
+import { compartmentPatientIds } from '../fhir/patient-compartment.js';
 
 export class AuditBuffer {
   /**

@@ -9,6 +9,7 @@ import { assertAllowed, patientCompartmentFilter } from './guard.js';
 import { allows, restrictionQuery } from './scopes.js';
 import { satisfiesRestrictions } from './scope-restriction-match.js';
 import { fhirError } from '../fhir/outcomes.js';
+import { compartmentPatientIds, isCompartmentType, OPERATOR_ONLY_TYPES, PATIENT_COMPARTMENT } from '../fhir/patient-compartment.js';
 
 const LETTER: Record<Interaction, 'c' | 'r' | 'u' | 'd' | 's'> = {
   read: 'r',
@@ -21,22 +22,6 @@ const LETTER: Record<Interaction, 'c' | 'r' | 'u' | 'd' | 's'> = {
   operation: 'r',
 };
 
-/** How a type links to its patient: the search parameter and the JSON path to the reference(s). */
-const COMPARTMENT: Record<string, { param: string; refs: (r: Record<string, unknown>) => unknown[] }> = {
-  Immunization: { param: 'patient', refs: (r) => [r.patient] },
-  ImmunizationRecommendation: { param: 'patient', refs: (r) => [r.patient] },
-  Appointment: { param: 'patient', refs: (r) => ((r.participant as Array<{ actor?: unknown }> | undefined) ?? []).map((p) => p.actor) },
-  QuestionnaireResponse: { param: 'subject', refs: (r) => [r.subject, r.source] },
-  Provenance: { param: 'patient', refs: (r) => (r.target as unknown[] | undefined) ?? [] },
-  AdverseEvent: { param: 'subject', refs: (r) => [r.subject] },
-  AllergyIntolerance: { param: 'patient', refs: (r) => [r.patient] },
-  Flag: { param: 'patient', refs: (r) => [r.subject] },
-  // R4's patient compartment: Observation by subject (performer names staff), Condition by patient (its subject).
-  Observation: { param: 'subject', refs: (r) => [r.subject] },
-  Condition: { param: 'patient', refs: (r) => [r.subject] },
-};
-/** Only operators (admin) see these. */
-const ADMIN_ONLY = new Set(['AuditEvent', 'Group']);
 /**
  * What a patient's own token may write in their record, and how: their doses (kept as their own reports), their
  * bookings and answers, the reactions they had (create only), and their demographics (update only: a person's record is neither made nor deleted by an
@@ -53,29 +38,6 @@ const PATIENT_WRITES: Record<string, ReadonlyArray<'create' | 'update' | 'delete
 };
 /** The audit trail is written by the hub alone: no token creates, changes or deletes an AuditEvent, operators' neither. */
 const NEVER_WRITTEN_THROUGH_FHIR = new Set(['AuditEvent']);
-
-/** The patient ids a resource belongs to (its patient compartment), by the references that place it there. */
-export function compartmentPatientIds(resource: { resourceType: string; id?: string; [k: string]: unknown }): string[] {
-  if (resource.resourceType === 'Patient') return resource.id ? [resource.id] : [];
-  const c = COMPARTMENT[resource.resourceType];
-  if (!c) return [];
-  const out: string[] = [];
-  for (const ref of c.refs(resource)) {
-    const t = refTo(ref);
-    if (t?.startsWith('Patient/')) out.push(t.slice('Patient/'.length));
-  }
-  return out;
-}
-
-/** Whether the type belongs to the patient compartment (reference data such as clinics and slots does not). */
-export function isCompartmentType(resourceType: string): boolean {
-  return resourceType === 'Patient' || COMPARTMENT[resourceType] !== undefined;
-}
-
-function refTo(ref: unknown): string | undefined {
-  const s = (ref as { reference?: unknown } | undefined)?.reference;
-  return typeof s === 'string' ? s.replace(/^.*\/(Patient\/[^/]+)$/, '$1') : undefined;
-}
 
 /**
  * The v2 `?param=` restrictions a resource of this type must satisfy to be seen (read, vread, history,
@@ -109,7 +71,7 @@ function patientIdsOf(p: Principal): string[] | 'all' {
 export const smartAccessPolicy: AccessPolicy = {
   assertAllowed(principal, resourceType, interaction) {
     assertAllowed(principal, resourceType, LETTER[interaction]);
-    if (ADMIN_ONLY.has(resourceType) && principal.kind !== 'admin' && !(resourceType === 'Group' && principal.kind === 'system')) {
+    if (OPERATOR_ONLY_TYPES.has(resourceType) && principal.kind !== 'admin' && !(resourceType === 'Group' && principal.kind === 'system')) {
       throw fhirError('FORBIDDEN', `${resourceType} is available to operators only`);
     }
   },
@@ -137,7 +99,7 @@ export const smartAccessPolicy: AccessPolicy = {
     // An impossible id keeps an empty compartment empty (never "no restriction").
     const list = ids.length ? ids : ['no-patient-in-context'];
     if (resourceType === 'Patient') out.push({ _id: list.join(',') });
-    else if (COMPARTMENT[resourceType]) out.push({ [COMPARTMENT[resourceType].param]: list.map((id) => `Patient/${id}`).join(',') });
+    else if (PATIENT_COMPARTMENT[resourceType]) out.push({ [PATIENT_COMPARTMENT[resourceType].param]: list.map((id) => `Patient/${id}`).join(',') });
     return out;
   },
 
@@ -151,7 +113,7 @@ export const smartAccessPolicy: AccessPolicy = {
       }
     };
     if (resourceType === 'Patient') collect(query._id, false);
-    const param = COMPARTMENT[resourceType]?.param;
+    const param = PATIENT_COMPARTMENT[resourceType]?.param;
     if (param) {
       collect(query[param], true);
       collect(query[`${param}:Patient`], true);
@@ -164,25 +126,21 @@ export const smartAccessPolicy: AccessPolicy = {
     if (principal.kind === 'admin') return true;
     // A type no scope lets the caller read (or search) is invisible, also when it arrives through _include.
     if (!allows(principal, resource.resourceType, 'r') && !allows(principal, resource.resourceType, 's')) return false;
-    if (ADMIN_ONLY.has(resource.resourceType)) return resource.resourceType === 'Group' && mayUseGroup(principal, resource.id, 'read');
+    if (OPERATOR_ONLY_TYPES.has(resource.resourceType)) return resource.resourceType === 'Group' && mayUseGroup(principal, resource.id, 'read');
     // A resource no granted restriction admits is as invisible as one outside the compartment.
     const restrictions = visibilityRestrictions(principal, resource.resourceType);
     if (restrictions !== null && !satisfiesRestrictions(resource, restrictions)) return false;
     const ids = patientIdsOf(principal);
     if (ids === 'all') return true;
-    if (resource.resourceType === 'Patient') return resource.id !== undefined && ids.includes(resource.id);
-    const c = COMPARTMENT[resource.resourceType];
-    if (!c) return true; // reference data: clinics, schedules, slots, practitioners, organizations
-    return c.refs(resource).some((ref) => {
-      const t = refTo(ref);
-      return t !== undefined && ids.includes(t.slice('Patient/'.length));
-    });
+    // Reference data (clinics, schedules, slots, practitioners, organizations) belongs to no patient.
+    if (!isCompartmentType(resource.resourceType)) return true;
+    return compartmentPatientIds(resource).some((id) => ids.includes(id));
   },
 
   canWrite(principal, resource, interaction) {
     if (NEVER_WRITTEN_THROUGH_FHIR.has(resource.resourceType)) return false;
     if (principal.kind === 'admin') return true;
-    if (principal.kind === 'anonymous' || ADMIN_ONLY.has(resource.resourceType)) return false;
+    if (principal.kind === 'anonymous' || OPERATOR_ONLY_TYPES.has(resource.resourceType)) return false;
     if (principal.kind === 'patient' && !PATIENT_WRITES[resource.resourceType]?.includes(interaction)) return false;
     const letter = LETTER[interaction];
     if (!allows(principal, resource.resourceType, letter)) return false;

@@ -10,7 +10,7 @@ import { isConformanceType } from '../fhir/conformance/catalogue.js';
 import type { FhirRequest, FhirResponse } from '../fhir/types.js';
 import type { AuditAction, AuditEntity, AuditInput, AuditOutcome } from './audit.js';
 import type { Principal } from './principal.js';
-import { compartmentPatientIds, isCompartmentType } from './fhir-access-policy.js';
+import { compartmentPatientIds, isCompartmentType } from '../fhir/patient-compartment.js';
 import { auditViewOf } from '../fhir/handlers/searchset-json.js';
 
 /** AuditEvent outcome of an HTTP status. */

@@ -14,7 +14,7 @@ import { mayUseGroup } from '../../auth/fhir-access-policy.js';
 import { fhirError, notFound } from '../../fhir/outcomes.js';
 import { SUPPORTED_RESOURCE_TYPES } from '../../fhir/resource-types.js';
 import type { BulkExportRequest, ExportLevel } from './export-request.js';
-import { isCompartmentType, OPERATOR_ONLY_TYPES } from './compartment.js';
+import { isCompartmentType, OPERATOR_ONLY_TYPES } from '../../fhir/patient-compartment.js';
 import { membersOf, membersOfGroupId } from './group-members.js';
 
 export interface ExportPlan {

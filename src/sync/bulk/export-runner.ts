@@ -15,7 +15,7 @@ import { applyElements } from '../../fhir/subsetting.js';
 import { issue, outcome } from '../../fhir/outcomes.js';
 import { deletedQuery, exportQuery } from './export-sql.js';
 import { heartbeat, type ExportFile, type ExportJob } from './jobs.js';
-import { patientsOf } from './compartment.js';
+import { compartmentPatientIds } from '../../fhir/patient-compartment.js';
 
 export interface RunnerOptions {
   db: Db;
@@ -227,7 +227,7 @@ export async function runExportJob(job: ExportJob, opts: RunnerOptions): Promise
       for (const type of job.plan.types) {
         const q = deletedQuery(job.plan, type, job.transactionTime);
         for await (const batch of db.stream<{ id: string; content: AnyResource; last_updated: string }>(q.sql, q.params, opts.batchSize)) {
-          const visible = batch.filter((r) => !allowed || patientsOf({ ...r.content, id: r.id }).some((p) => allowed.has(p)));
+          const visible = batch.filter((r) => !allowed || compartmentPatientIds({ ...r.content, id: r.id }).some((p) => allowed.has(p)));
           await del.writeLines(visible.map((r) => deletedBundle(type, r.id, r.last_updated)));
         }
       }

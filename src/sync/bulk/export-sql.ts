@@ -7,7 +7,7 @@ import { SqlBuilder, filterCondition } from '../../fhir/search/sql.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import { getSearchParam, indexParam } from '../../fhir/search/parameters.js';
 import type { ExportPlan } from './export-plan.js';
-import { PATIENT_COMPARTMENT } from './compartment.js';
+import { PATIENT_COMPARTMENT } from '../../fhir/patient-compartment.js';
 
 export interface ExportQuery {
   sql: string;
