@@ -5,19 +5,7 @@ import { t } from '../shared/i18n.js';
 import { adminCall } from './api.js';
 import { barChart, legend } from './charts.js';
 import { load, table } from './ui.js';
-
-interface SupplyRow {
-  locationId: string;
-  locationName: string;
-  productCvx: string;
-  productName: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-  expiringSoon: number;
-  expected: number;
-  lots: Array<{ lot: string; expiresOn: string | null; onHand: number; reserved: number }>;
-}
+import type { SupplyRow } from '../../src/apps/operator-routes.js';
 
 /**
  * A product as people know it, its CVX code after it: the apps' catalogue name, else the hub's, and the bare code
