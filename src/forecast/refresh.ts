@@ -11,8 +11,9 @@
  *   and never writes a second version for anyone. A person whose answer by the new rules is the stored one (apart
  *   from the assessment date and the rules' name) gets no new version, only the check row.
  * - Concurrency with the hub: the hub rewrites a person's forecast in the same transaction as the dose that
- *   changes it (stored-recommendation.ts), under the recommendation's row lock. The refresh writes only if the
- *   recommendation is still at the version it read (compare-and-set in the write statement, re-checked by
+ *   changes it (stored-recommendation.ts), reading the person's doses only once it holds the person's lock (their
+ *   Patient row), and writing under the recommendation's row lock. The refresh never takes the person's lock, and
+ *   writes only if the recommendation is still at the version it read (compare-and-set in the write statement, re-checked by
  *   PostgreSQL on the row a concurrent dose transaction committed), so a dose recorded while the refresh runs
  *   keeps the hub's answer; that person is counted `stale` and left to the hub's answer (redone by a rerun only
  *   if the hub forecast by other rules).

@@ -25,7 +25,21 @@ export function forecastRecommendationId(patientId: string): string {
 
 export type RefreshOutcome = 'written' | 'no-patient' | 'no-birth-date';
 
-/** The person's forecast as stored: computed from their record as it is in `tx`, written with a stable id. */
+/**
+ * The person's lock, taken before their record is read: the Patient row, FOR UPDATE (as `repo.update` of a Patient
+ * takes it). Two transactions recording a dose for one person each hold their own uncommitted dose; whichever
+ * locks second waits until the first has committed, and its read (a later statement, so under READ COMMITTED a new
+ * snapshot) then sees both doses: the last forecast written counts every dose. Read first and locked after, as
+ * this was, each computed from its own dose alone and the last to commit stored an answer missing the other's.
+ * A birth date or gender correction holds the same row lock from its write on, so it is ordered the same way.
+ * On PGlite (one connection, one transaction at a time) the lock is granted at once.
+ */
+const LOCK_PERSON_SQL = `SELECT 1 FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1 FOR UPDATE`;
+
+/**
+ * The person's forecast as stored: computed from their record as it is in `tx` once their lock is held (above),
+ * written with a stable id. `tx` must be a transaction (the lock lasts until it ends).
+ */
 export async function refreshStoredForecast(
   repo: Repository,
   tx: Queryable,
@@ -34,6 +48,7 @@ export async function refreshStoredForecast(
   opts: { timeZone: string; now?: Date },
 ): Promise<RefreshOutcome> {
   const now = opts.now ?? new Date();
+  await tx.query(LOCK_PERSON_SQL, [patientId]);
   const { patient, immunizations } = await readPatientRecord(tx, patientId);
   if (!patient) return 'no-patient';
   if (!patient.birthDate || !/^\d{4}-\d{2}-\d{2}$/.test(patient.birthDate)) return 'no-birth-date';
@@ -65,7 +80,8 @@ export function forecastWriteInterceptors(repo: Repository, forecaster: Forecast
       resourceType: 'Immunization',
       async afterWrite(tx, { resource, previous }) {
         // A dose moved from one person to another changes both forecasts.
-        const ids = new Set([patientIdOf(resource), patientIdOf(previous)].filter((x): x is string => Boolean(x)));
+        // In id order, so two such moves between the same two people lock them in the same order (no deadlock).
+        const ids = [...new Set([patientIdOf(resource), patientIdOf(previous)].filter((x): x is string => Boolean(x)))].sort();
         for (const id of ids) await refresh(tx, id);
       },
     },
