@@ -105,7 +105,7 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
   // The same check for bookings the fast POST lane takes before Express (src/http/fast-post.ts).
   hub.fastPostChecks.push((input) => admission.admit(input));
   gateBookingOperations(hub.fhir.operations, gate);
-  registry.addInterceptor(bookingGateInterceptor(gate));
+  registry.addInterceptor(bookingGateInterceptor(gate, repo));
   if (!gate.enabled) hub.logger.warn('devOpenAccess: the booking gate is off (test hubs only)');
   return { config, room, gate, shedder, joins, notices, mailRenderers: admissionMailRenderers({ db, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone }) };
 }

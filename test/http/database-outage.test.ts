@@ -90,7 +90,7 @@ describeIf('a database outage on PostgreSQL (through a TCP proxy)', () => {
   });
   /** `lane`: 'fast' is answered in front of Express (src/http/fast-post.ts); `?_format=json` sends it through Express. */
   const op = (name: '$hold' | '$book', apptId: string, headers: Record<string, string>, lane: 'fast' | 'express' = 'fast') =>
-    call('POST', `/fhir/Appointment/${name}${lane === 'express' ? '?_format=json' : ''}`, apptParams(apptId, name === '$book' && !headers['x-claim-token']), headers);
+    call('POST', `/fhir/Appointment/${name}${lane === 'express' ? '?_format=json' : ''}`, apptParams(apptId, !headers['x-claim-token']), headers);
   const asHolder = (who: string, key: string): Record<string, string> => ({
     'x-claim-token': holders[who]!.claimToken, ...(holders[who]!.queueToken ? { 'x-queue-token': holders[who]!.queueToken! } : {}), 'idempotency-key': key,
   });

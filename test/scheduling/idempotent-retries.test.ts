@@ -50,9 +50,13 @@ describe.each(backends())('idempotent retries on %s', (backend) => {
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
   const apptParams = (apptId: string) => ({ resourceType: 'Parameters', parameter: [{ name: 'appt-id', valueString: apptId }] as Array<{ name: string; valueString: string }> });
-  const hold = (slotId: string, headers: Record<string, string>, lane?: 'fast' | 'express') => call('POST', '/fhir/Appointment/$hold', apptParams(`Appointment/slot.${slotId}`), headers, lane);
-  // Staff book outside the draw here (nobody named), so they give the audited reason issue 21 asks of them.
+  // Staff hold and book outside the draw here (nobody named), so they give the audited reason issue 21 asks of them.
   const STAFF_REASON = { name: 'override-reason', valueString: 'Booked by the clinic desk outside the draw (test)' };
+  const hold = (slotId: string, headers: Record<string, string>, lane?: 'fast' | 'express') => {
+    const params = apptParams(`Appointment/slot.${slotId}`);
+    if (headers.authorization === ADMIN.authorization) params.parameter.push(STAFF_REASON);
+    return call('POST', '/fhir/Appointment/$hold', params, headers, lane);
+  };
   const book = (apptId: string, headers: Record<string, string>, lane?: 'fast' | 'express') => {
     const params = apptParams(apptId);
     if (headers.authorization === ADMIN.authorization) params.parameter.push(STAFF_REASON);

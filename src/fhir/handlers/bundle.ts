@@ -82,7 +82,8 @@ function entryRequest(parent: FhirRequest, entry: BundleEntry, index: number): F
   const [pathPart, qs] = r.url.replace(/^\/+/, '').replace(`${parent.baseUrl}/`, '').split('?', 2);
   const query: Record<string, string[]> = {};
   for (const [k, v] of new URLSearchParams(qs ?? '')) (query[k] ??= []).push(v);
-  const headers: Record<string, string | undefined> = { prefer: parent.headers.prefer };
+  // The outer request's X-Provenance applies to each entry (an Appointment entry reads its reason: staff-write.ts).
+  const headers: Record<string, string | undefined> = { prefer: parent.headers.prefer, 'x-provenance': parent.headers['x-provenance'] };
   if (r.ifMatch) headers['if-match'] = r.ifMatch;
   if (r.ifNoneExist) headers['if-none-exist'] = r.ifNoneExist;
   if (r.ifNoneMatch) headers['if-none-match'] = r.ifNoneMatch;

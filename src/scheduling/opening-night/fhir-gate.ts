@@ -2,21 +2,24 @@
  * The booking gate inside the FHIR layer, where every path to a booking ends up (HTTP, batch and transaction
  * entries): `$hold` and `$book` are wrapped, and an Appointment write interceptor covers POST/PUT Appointment.
  * With a ticket, the booking is for the ticket's person; `$book` and a booked write mark the ticket used in the
- * booking's own transaction.
+ * booking's own transaction. Staff keep to the same fairness rules, or give a reason that is audited: `$book`/`$hold`
+ * with `override-reason` (staff-book.ts), a write with an `X-Provenance` header (staff-write.ts); a batch or
+ * transaction's entries are written under the outer request's X-Provenance.
  */
 import type { Appointment } from 'fhir/r4';
 import type { FhirContext, FhirRequest, FhirResponse, OperationDefinition, WriteInterceptor } from '../../fhir/types.js';
 import { badRequest, fhirError } from '../../fhir/outcomes.js';
 import type { Queryable } from '../../store/db.js';
-import type { AnyResource } from '../../store/repository-types.js';
+import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { idFromReference, patientIdOf, slotIdOf } from '../appointment-resource.js';
 import type { WithBookingWork } from '../booking.js';
 import { hasStoredAnswer, IDEMPOTENT_REPLAY_LOCAL, retryCallerOf } from '../idempotency.js';
 import { paramResource, paramValue, paramValues } from '../operations/params.js';
 import { proposalSlotId } from '../operations/appointment-find.js';
-import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass, type TicketPass } from './booking-gate.js';
-import type { BookedPerson } from '../invitations/tickets.js';
-import { staffBook } from './staff-book.js';
+import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass } from './booking-gate.js';
+import { staffBookOrHold } from './staff-book.js';
+import { isStaffWriter, staffTakesPlace, staffWrite, type AfterWrite } from './staff-write.js';
+import { provenanceToStore, readXProvenance } from './x-provenance.js';
 
 async function patientOfAppointment(ctx: FhirContext, ref: string | undefined): Promise<string | undefined> {
   const id = ref ? idFromReference(ref, 'Appointment') : undefined;
@@ -82,8 +85,8 @@ function wrapOperation(op: OperationDefinition, gate: BookingGate): OperationDef
       const pass: GatePass =
         rememberedGatePass(req.locals, req.headers[CLAIM_TOKEN_HEADER]) ??
         (await gate.check(ctx.db, { headers: req.headers, principal: req.principal, patientId: named[0], what }));
-      // Staff book under the public's rules, or outside them with an audited reason (staff-book.ts).
-      if (pass.via === 'staff' && name === 'book') return staffBook(op, gate, req, ctx, named);
+      // Staff book and hold under the public's rules, or outside them with an audited reason (staff-book.ts).
+      if (pass.via === 'staff') return staffBookOrHold(op, gate, req, ctx, named);
       if (pass.via !== 'ticket') return op.handler(req, ctx);
       if (named.some((p) => p !== pass.patientId)) {
         throw gate.refuse(fhirError('INVITATION_INVALID', 'This invitation belongs to another person', 'patient-id'), { principal: req.principal, what, ticketRef: pass.ticketRef });
@@ -119,32 +122,48 @@ function takesPlace(appt: Appointment, previous: Appointment | undefined): boole
 
 /**
  * POST/PUT Appointment: the gate, in the write's transaction; a booked write with a ticket consumes it there, and
- * the confirmation is queued after the write (when a created Appointment has its id).
+ * the confirmation is queued after the write (when a created Appointment has its id). Staff writes meet the fairness
+ * rules (staff-write.ts). An X-Provenance header is read on every Appointment write (400 when unusable) and its
+ * Provenance stored with the version written, as FHIR's provenance.html#header describes.
  */
-export function bookingGateInterceptor(gate: BookingGate): WriteInterceptor {
-  const booked = new WeakMap<Queryable, { pass: TicketPass; person: BookedPerson }>();
+export function bookingGateInterceptor(gate: BookingGate, repo: Repository): WriteInterceptor {
+  // The work for the write in progress in a transaction; cleared by every beforeWrite, so none outlives its write.
+  const pending = new WeakMap<Queryable, AfterWrite[]>();
   return {
     resourceType: 'Appointment',
     async beforeWrite(tx, { interaction, resource, previous, principal, headers }) {
+      pending.delete(tx);
       if (!gate.enabled || interaction === 'delete' || !resource) return;
       const appt = resource as unknown as Appointment;
-      if (!takesPlace(appt, previous as unknown as Appointment | undefined)) return;
-      const what = interaction === 'create' ? 'Appointment (create)' : `Appointment/${String(resource.id)} (update)`;
-      const pass: GatePass = await gate.check(tx, { headers, principal, patientId: patientIdOf(appt), what });
-      if (pass.via !== 'ticket') return;
-      const ticketed: Appointment = patientIdOf(appt)
-        ? appt
-        : { ...appt, participant: [...(appt.participant ?? []), { actor: { reference: `Patient/${pass.patientId}` }, status: 'accepted' }] };
-      if (ticketed.status === 'booked') {
-        booked.set(tx, { pass, person: await gate.consumeTicket(tx, pass, { principal, what }) });
+      const before = previous as unknown as Appointment | undefined;
+      const provenance = readXProvenance(headers, { interaction, type: 'Appointment', ...(interaction === 'update' ? { id: String(resource.id) } : {}) });
+      const work: AfterWrite[] = [];
+      if (provenance) work.push(async (t, written) => void (await repo.create(provenanceToStore(provenance, written as unknown as AnyResource, principal, gate.clock()), { tx: t })));
+      let toStore: Appointment | undefined;
+      if (takesPlace(appt, before)) {
+        const what = interaction === 'create' ? 'Appointment (create)' : `Appointment/${String(resource.id)} (update)`;
+        const pass: GatePass = await gate.check(tx, { headers, principal, patientId: patientIdOf(appt), what });
+        if (pass.via === 'staff' && isStaffWriter(principal) && staffTakesPlace(appt, before)) {
+          const staffWork = await staffWrite(gate, tx, { appt, previous: before, principal, what, ...(provenance ? { provenance } : {}) });
+          if (staffWork) work.unshift(staffWork);
+        } else if (pass.via === 'ticket') {
+          toStore = patientIdOf(appt)
+            ? appt
+            : { ...appt, participant: [...(appt.participant ?? []), { actor: { reference: `Patient/${pass.patientId}` }, status: 'accepted' }] };
+          if (toStore.status === 'booked') {
+            const person = await gate.consumeTicket(tx, pass, { principal, what });
+            work.unshift((t, written) => gate.queueBookingMails(t, pass, written, person));
+          }
+        }
       }
-      return ticketed as unknown as AnyResource;
+      if (work.length) pending.set(tx, work);
+      return toStore as unknown as AnyResource | undefined;
     },
     async afterWrite(tx, { resource }) {
-      const consumed = booked.get(tx);
-      if (!consumed || !resource) return;
-      booked.delete(tx);
-      await gate.queueBookingMails(tx, consumed.pass, resource as unknown as Appointment, consumed.person);
+      const work = pending.get(tx);
+      pending.delete(tx);
+      if (!work || !resource) return;
+      for (const w of work) await w(tx, resource as unknown as Appointment);
     },
   };
 }
