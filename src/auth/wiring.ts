@@ -110,7 +110,7 @@ export function wireAuth(hub: Hub, registry: ModuleRegistry): void {
         res.set('Access-Control-Expose-Headers', 'Location, ETag, Last-Modified, Content-Location, X-Progress, Retry-After, Expires');
         if (req.method === 'OPTIONS') {
           res.set('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
-          res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Exist, If-None-Match, Idempotency-Key, X-Claim-Token');
+          res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Exist, If-None-Match, Idempotency-Key, X-Claim-Token, X-Provenance');
           res.set('Access-Control-Max-Age', '600');
           res.status(204).end();
           return;
