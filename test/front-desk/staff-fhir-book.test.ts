@@ -343,6 +343,27 @@ describe.each(backends())('staff FHIR $book under the fairness rules (%s)', (bac
     expect(await ticketStatus(ticket.ref)).toBe('used');
   }, 60_000);
 
+  it('a PUT confirming a hold made on an override needs no reason again; a backend system client\'s writes pass as before', async () => {
+    const patient = await newPatient('HeldPut');
+    const held = await hold(patient, writes.slotIds[6]!, [overrideReasonParam('Hospital discharge list, held while on the phone')]);
+    expect(held.status).toBe(200);
+    const pending = held.body.entry![0]!.resource as Appointment;
+    const confirmed = await call<Appointment>('PUT', `/fhir/Appointment/${pending.id}`, { ...pending, status: 'booked' });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.status).toBe('booked');
+    const audit = await auditOf(patient, (e) => (e.outcomeDesc ?? '').includes(`on the override given at its hold (Appointment/${pending.id})`));
+    expect(audit.outcomeDesc).toContain('Hospital discharge list, held while on the phone');
+
+    // An EHR writing an appointment it made in its own scheduling is an integration, not staff booking for someone.
+    const ehr = (await issueAccessToken(t.hub.db, { issuer: t.url, audience: t.fhirUrl }, { client_id: `ehr-${tag}`, scope: 'system/Appointment.cru system/Patient.r', kind: 'system' }, 600)).token;
+    const other = await newPatient('FromEhr');
+    const r = await fetch(`${t.fhirUrl}/Appointment`, {
+      method: 'POST', headers: { authorization: `Bearer ${ehr}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(apptFor(other, writes.slotIds[6]!)),
+    });
+    expect(r.status).toBe(201);
+    expect(await bookingsOf(other)).toBe(1);
+  }, 60_000);
+
   it('a transaction entry is refused outside the rules, and written under the outer request\'s X-Provenance', async () => {
     const patient = await newPatient('Bundled');
     const slot = writes.slotIds[3]!;
