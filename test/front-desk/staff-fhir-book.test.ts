@@ -298,6 +298,13 @@ describe.each(backends())('staff FHIR $book under the fairness rules (%s)', (bac
     const written = await call<Appointment>('POST', '/fhir/Appointment', apptFor(patient, slot), xProvenance());
     expect(written.status).toBe(201);
     const cancel = { ...written.body, status: 'cancelled' as const };
+    // A patient's own app may not attach a Provenance: the hub keeps what it says with the record.
+    const patientToken = (await issueAccessToken(t.hub.db, { issuer: t.url, audience: t.fhirUrl }, { client_id: 'vaxhub-signup', scope: 'patient/Appointment.cruds', kind: 'patient', patient }, 600)).token;
+    const asPatient = await fetch(`${t.fhirUrl}/Appointment/${written.body.id}`, {
+      method: 'PUT', headers: { authorization: `Bearer ${patientToken}`, 'content-type': 'application/fhir+json', ...xProvenance() }, body: JSON.stringify(cancel),
+    });
+    expect(asPatient.status).toBe(403);
+    expect(((await asPatient.json()) as OperationOutcome).issue[0]!.expression).toEqual(['X-Provenance']);
     const elsewhere = await call<OperationOutcome>('PUT', `/fhir/Appointment/${written.body.id}`, cancel, xProvenance(undefined, { target: [{ reference: 'Appointment/another' }] }));
     expect(elsewhere.status).toBe(400);
     expect(elsewhere.body.issue[0]!.diagnostics).toContain('is not this write');

@@ -17,6 +17,7 @@ import { hasStoredAnswer, IDEMPOTENT_REPLAY_LOCAL, retryCallerOf } from '../idem
 import { paramResource, paramValue, paramValues } from '../operations/params.js';
 import { proposalSlotId } from '../operations/appointment-find.js';
 import { CLAIM_TOKEN_HEADER, rememberedGatePass, type BookingGate, type GatePass } from './booking-gate.js';
+import { hasStaffAuthority } from '../invitations/waves.js';
 import { staffBookOrHold } from './staff-book.js';
 import { isStaffWriter, staffTakesPlace, staffWrite, type AfterWrite } from './staff-write.js';
 import { provenanceToStore, readXProvenance } from './x-provenance.js';
@@ -137,6 +138,8 @@ export function bookingGateInterceptor(gate: BookingGate, repo: Repository): Wri
       const appt = resource as unknown as Appointment;
       const before = previous as unknown as Appointment | undefined;
       const provenance = readXProvenance(headers, { interaction, type: 'Appointment', ...(interaction === 'update' ? { id: String(resource.id) } : {}) });
+      // The hub stores what the header says with the record: it takes that from staff and backend systems only.
+      if (provenance && !hasStaffAuthority(principal)) throw fhirError('FORBIDDEN', 'Only staff and backend systems may attach a Provenance (X-Provenance) to a write', 'X-Provenance');
       const work: AfterWrite[] = [];
       if (provenance) work.push(async (t, written) => void (await repo.create(provenanceToStore(provenance, written as unknown as AnyResource, principal, gate.clock()), { tx: t })));
       let toStore: Appointment | undefined;
