@@ -2,10 +2,10 @@
  * The fast FHIR POST lane: a create (`POST /fhir/[type]`), a type-level operation (`POST /fhir/[type]/$op`) or a
  * system-level one (`POST /fhir/$op`) with a JSON body, answered in front of Express at the http server, with the
  * answer Express gives: the same checks the middleware in front of the FHIR router makes (the checks modules register, e.g. opening night's admission gate),
- * the FhirRequest the router would build handed to the same `dispatch`, and the response sendFhirResponse or
- * sendOutcomeError would write through Express's `res.send` (status, headers, body, and the weak ETag Express adds
- * to a body without one), with the same request id, audit event, in-flight accounting and log line. Tests compare
- * the two answers byte for byte.
+ * the FhirRequest the router would build handed to the same `dispatch`, and the response sendFhirResponse would
+ * write (writePostAnswer: status, headers, body) or sendOutcomeError through Express's `res.send` (with the weak ETag
+ * Express adds to a body without one), with the same request id, audit event, in-flight accounting and log line.
+ * Tests compare the two answers byte for byte.
  *
  * Why: `$book` is what the crowd sends on opening night, creates are what EHRs and registries send, and
  * `$immds-forecast` is what they ask before a visit; the Express pipeline in front of the FHIR router (request id,
@@ -20,7 +20,6 @@
  * included, as Express would have.
  */
 import http from 'node:http';
-import contentType from 'content-type';
 import type { Logger } from 'pino';
 import type { FhirContext, FhirRequest, FhirResponse } from '../fhir/types.js';
 import type { Principal } from '../auth/principal.js';
@@ -32,7 +31,7 @@ import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { FHIR_JSON, reportDatabaseUnavailable, toOutcomeError } from './errors.js';
 import { acceptsJson, headersOf, type OnServed } from './fhir-express.js';
 import { JsonScanner } from './hostile-input.js';
-import { logWhenServed, requestIdOf, writeBody } from './served.js';
+import { logWhenServed, requestIdOf, writeBody, writePostAnswer } from './served.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -230,7 +229,7 @@ function send(res: http.ServerResponse, e: OperationOutcomeError): void {
   writeBody(res, e.status, Buffer.from(JSON.stringify(e.outcome)), FHIR_JSON);
 }
 
-/** sendFhirResponse for a POST, as Express's res.end / res.send write it. */
+/** sendFhirResponse for a POST, as the router writes it (writePostAnswer). */
 function write(res: http.ServerResponse, out: FhirResponse, text: string | undefined): void {
   for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
   if (out.body === undefined || out.status === 304 || out.status === 204) {
@@ -239,20 +238,11 @@ function write(res: http.ServerResponse, out: FhirResponse, text: string | undef
     return;
   }
   if (typeof out.body === 'string' || Buffer.isBuffer(out.body)) {
-    const type = res.getHeader('content-type');
-    const bytes = Buffer.isBuffer(out.body) ? out.body : Buffer.from(out.body);
-    // sendFhirResponse sets FHIR JSON when no type is set; Express's res.send gives a string's type its charset.
-    if (type === undefined) writeBody(res, out.status, bytes, FHIR_JSON);
-    else writeBody(res, out.status, bytes, typeof out.body === 'string' ? withUtf8Charset(String(type)) : undefined);
+    // sendFhirResponse sets FHIR JSON when no type is set.
+    if (res.getHeader('content-type') === undefined) res.setHeader('content-type', FHIR_JSON);
+    writePostAnswer(res, out.status, out.body);
     return;
   }
-  writeBody(res, out.status, Buffer.from(text ?? JSON.stringify(out.body)), FHIR_JSON);
+  res.setHeader('content-type', FHIR_JSON);
+  writePostAnswer(res, out.status, text ?? JSON.stringify(out.body));
 }
-
-/** Express's setCharset (express/lib/utils.js): the media type with `charset=utf-8` among its parameters. */
-function withUtf8Charset(type: string): string {
-  const parsed = contentType.parse(type);
-  parsed.parameters = { ...parsed.parameters, charset: 'utf-8' };
-  return contentType.format(parsed);
-}
-

@@ -12,6 +12,7 @@ import { fhirError } from '../fhir/outcomes.js';
 import { isDatabaseUnavailable } from '../store/db-unavailable.js';
 import { FHIR_JSON } from './errors.js';
 import { checkParsedBody } from './hostile-input.js';
+import { writePostAnswer } from './served.js';
 import { serializedBody } from '../fhir/handlers/searchset-json.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -120,10 +121,14 @@ export function sendFhirResponse(res: Response, out: FhirResponse, method: strin
   }
   if (typeof out.body === 'string' || Buffer.isBuffer(out.body)) {
     if (!res.getHeader('content-type')) res.type(FHIR_JSON);
-    res.send(out.body);
+    if (method === 'POST') writePostAnswer(res, out.status, out.body);
+    else res.send(out.body);
     return;
   }
-  res.type(FHIR_JSON).send(text ?? JSON.stringify(out.body));
+  res.type(FHIR_JSON);
+  // A POST's answer carries no ETag of its body (writePostAnswer says why); a read's or search's does, for If-None-Match.
+  if (method === 'POST') writePostAnswer(res, out.status, text ?? JSON.stringify(out.body));
+  else res.send(text ?? JSON.stringify(out.body));
 }
 
 /**

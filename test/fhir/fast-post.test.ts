@@ -237,6 +237,27 @@ describe('fast FHIR POST lane for system-level operations ($immds-forecast)', ()
     }
   });
 
+  test('a POST answer carries no ETag (it validates nothing), its length in bytes, and non-ASCII text as UTF-8', async () => {
+    // An unknown CVX is reported in the answer as sent: here with a character outside ASCII.
+    const body = benchParameters() as { parameter: Array<{ name: string; resource?: { vaccineCode?: { coding: Array<{ code: string }> } } }> };
+    body.parameter.find((p) => p.name === 'immunization')!.resource!.vaccineCode!.coding[0]!.code = 'Ω9';
+    for (const [sent, ascii] of [[benchParameters(), true], [body, false]] as const) {
+      throughExpress.length = 0;
+      const fast = await request(t.fhirUrl).post('/$immds-forecast').set(ADMIN).set('content-type', 'application/fhir+json').send(JSON.stringify(sent));
+      expect(throughExpress).toEqual([]);
+      expect(fast.status).toBe(200);
+      expect(fast.headers.etag).toBeUndefined();
+      expect(fast.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
+      expect(Number(fast.headers['content-length'])).toBe(Buffer.byteLength(fast.text, 'utf8'));
+      expect(fast.text.includes('Ω9')).toBe(!ascii);
+      expect(Buffer.byteLength(fast.text) === fast.text.length).toBe(ascii);
+      expect(JSON.parse(fast.text).resourceType).toBe('Parameters');
+    }
+    // A read keeps the ETag a conditional GET uses.
+    const metadata = await request(t.fhirUrl).get('/metadata').set(ADMIN);
+    expect(metadata.headers.etag).toBeDefined();
+  });
+
   test('an unknown system-level operation is the router’s 404, the same either way', async () => {
     const fast = await request(t.fhirUrl).post('/$no-such-operation').set(ADMIN).send({ resourceType: 'Parameters' });
     const routed = await request(t.fhirUrl).post('/$no-such-operation?_format=json').set(ADMIN).send({ resourceType: 'Parameters' });
