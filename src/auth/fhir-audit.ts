@@ -11,7 +11,7 @@ import type { FhirRequest, FhirResponse } from '../fhir/types.js';
 import type { AuditAction, AuditEntity, AuditInput, AuditOutcome } from './audit.js';
 import type { Principal } from './principal.js';
 import { compartmentPatientIds, isCompartmentType } from '../fhir/patient-compartment.js';
-import { auditViewOf } from '../fhir/handlers/searchset-json.js';
+import { auditViewOf, isAlikeAuditView } from '../fhir/handlers/searchset-json.js';
 
 /** AuditEvent outcome of an HTTP status. */
 export function auditOutcome(status: number): AuditOutcome {
@@ -89,6 +89,27 @@ class Touched {
     const e: AuditEntity = patients.length ? { type, ids: [id], patients } : { type, ids: [id] };
     this.groups.set(key, e);
     this.list.push(e);
+  }
+
+  /**
+   * Resources of `sample`'s type and references with these ids, as resource() would add each (their compartment
+   * worked out once): one entity for the lot, each id once.
+   */
+  sameAs(sample: Resource, ids: string[]): void {
+    if (sample.resourceType === 'OperationOutcome') return;
+    const patients = isCompartmentType(sample.resourceType) ? compartmentPatientIds(sample) : undefined;
+    let e: AuditEntity | undefined;
+    for (const id of ids) {
+      if (!ID.test(id) || this.index.has(`${sample.resourceType}/${id}`)) continue;
+      if (!e) {
+        // As add() keeps them: checked, each once.
+        const clean = patients?.filter((p, i) => ID.test(p) && patients.indexOf(p) === i);
+        e = clean?.length ? { type: sample.resourceType, ids: [], patients: clean } : { type: sample.resourceType, ids: [] };
+        this.list.push(e);
+      }
+      e.ids.push(id);
+      this.index.set(`${sample.resourceType}/${id}`, e);
+    }
   }
 
   /** A resource the answer holds: its own compartment. */
@@ -256,7 +277,8 @@ export function auditOfFhirRequest(req: FhirRequest, status: number, out?: FhirR
   const touched = new Touched();
   const body = out?.body;
   const view = auditViewOf(body);
-  if (status < 400 && view !== undefined) touched.walk(view);
+  if (status < 400 && isAlikeAuditView(view)) for (const group of view.alike) touched.sameAs(group.sample, group.ids);
+  else if (status < 400 && view !== undefined) touched.walk(view);
   else if (status < 400 && text !== undefined) touchedInSearchsetText(text, touched);
   else if (status < 400 && isResource(body) && !type && req.method === 'POST' && (body.type === 'transaction-response' || body.type === 'batch-response')) {
     touchedInBundle(req, body as { entry?: BundleEntryLike[] }, touched);

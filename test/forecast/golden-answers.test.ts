@@ -10,6 +10,7 @@ import { forecasterOf } from '../../src/forecast/forecaster.js';
 import { immdsForecastOperations } from '../../src/forecast/operations/immds-forecast.js';
 import { serializedBody } from '../../src/fhir/handlers/searchset-json.js';
 import { auditOfFhirRequest } from '../../src/auth/fhir-audit.js';
+import { auditRow } from '../../src/auth/audit.js';
 import type { FhirContext, FhirRequest } from '../../src/fhir/types.js';
 
 let engine: CdsiEngine;
@@ -48,17 +49,18 @@ test('the bench history answer, element by element (a readable difference when i
   expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(GOLDEN_BENCH_ANSWER, 'utf8')));
 });
 
-test('the audit reads the same resources from the answer as written (text) as from the parsed answer', async () => {
+test('the audit records the same resources from the answer as written (its view) as from the parsed answer', async () => {
   const op = immdsForecastOperations(forecasterOf(engine), { timeZone: 'UTC' }).find((o) => o.levels.includes('system'))!;
   const requests = goldenRequests();
-  for (const [id, body] of requests.filter((_, i) => i % 20 === 0 || i >= requests.length - 5)) {
+  for (const [id, body] of requests) {
     const req: FhirRequest = { method: 'POST', path: '$immds-forecast', query: {}, body, headers: {}, principal: { kind: 'admin', scopes: [] } as never, baseUrl: 'http://localhost/fhir', locals: {} };
     const out = await op.handler(req, {} as FhirContext);
     const text = serializedBody(out.body);
     expect([id, typeof text]).toEqual([id, 'string']);
     const asText = auditOfFhirRequest(req, 200, out, text);
     const parsed = auditOfFhirRequest(req, 200, { ...out, body: JSON.parse(text!) }, undefined);
-    expect([id, asText]).toEqual([id, parsed]);
+    // The same row stored (the view names the evaluations as one group; the walk of the parsed answer one by one).
+    expect([id, auditRow(asText!, 'x')]).toEqual([id, auditRow(parsed!, 'x')]);
     // Not an empty audit by accident: every evaluation's resource is named.
     const evaluations = (JSON.parse(text!) as { parameter: Array<{ name: string }> }).parameter.filter((p) => p.name === 'evaluation').length;
     expect(asText?.entities?.flatMap((e) => e.ids).length ?? 0).toBe(evaluations);

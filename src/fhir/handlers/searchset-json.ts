@@ -104,6 +104,20 @@ export function textResource<T extends { resourceType: string }>(text: string, h
   return body;
 }
 
+/**
+ * An audit view of an answer made of resources of one type in one compartment (an operation's outputs: twenty-odd
+ * ImmunizationEvaluations of the patient in the request): each group's ids with one of its resources standing for
+ * all (`sample`: their type and references). The audit records what walking each resource would (fhir-audit.ts),
+ * working out the compartment once per group instead of once per resource.
+ */
+export interface AlikeAuditView {
+  alike: Array<{ sample: { resourceType: string; [k: string]: unknown }; ids: string[] }>;
+}
+
+export function isAlikeAuditView(view: unknown): view is AlikeAuditView {
+  return typeof view === 'object' && view !== null && Array.isArray((view as { alike?: unknown }).alike);
+}
+
 /** What the audit walks in place of the body (see textResource), when the body has a stand-in. */
 export function auditViewOf(body: unknown): unknown {
   return typeof body === 'object' && body !== null ? (body as { [AUDIT_VIEW]?: unknown })[AUDIT_VIEW] : undefined;

@@ -27,7 +27,7 @@ import type {
 } from 'fhir/r4';
 import type { DoseEvaluation, DoseIssue, ForecastResult, ForecastStatus, GroupForecast, RecommendedVaccine, TargetDisease } from '../engine.js';
 import { CVX_SYSTEM } from './request.js';
-import { textResource } from '../../fhir/handlers/searchset-json.js';
+import { textResource, type AlikeAuditView } from '../../fhir/handlers/searchset-json.js';
 
 const HUB = 'https://vaxhub.org/fhir';
 export const DOSE_STATUS_SYSTEM = 'http://terminology.hl7.org/CodeSystem/immunization-evaluation-dose-status';
@@ -391,18 +391,14 @@ export function immdsAnswerJson(result: ForecastResult, ctx: AnswerContext): str
 
 /**
  * The `$immds-forecast` output as the operation answers it: immdsAnswerJson's text as the body (textResource), with
- * the audit's view of it, the resources the answer holds, each by its type, id and patient reference.
+ * the audit's view of it: the resources the answer holds that have ids, the evaluations, all of one type and one
+ * patient reference (an AlikeAuditView: the audit names each evaluation without walking one object per evaluation).
  */
 export function immdsAnswerBody(result: ForecastResult, ctx: AnswerContext): Parameters {
-  const patient = patientRef(ctx);
-  const view: Parameters = {
-    resourceType: 'Parameters',
-    parameter: [
-      ...result.evaluations.map((e) => ({ name: 'evaluation', resource: { resourceType: 'ImmunizationEvaluation', id: evaluationId(e), patient } as ImmunizationEvaluation })),
-      ...result.issues.map((i) => ({ name: 'evaluation', resource: { resourceType: 'ImmunizationEvaluation', id: unplacedId(i), patient } as ImmunizationEvaluation })),
-      { name: 'recommendation', resource: { resourceType: 'ImmunizationRecommendation', patient } as ImmunizationRecommendation },
-    ],
-  };
+  const ids: string[] = [];
+  for (const e of result.evaluations) ids.push(evaluationId(e));
+  for (const i of result.issues) ids.push(unplacedId(i));
+  const view: AlikeAuditView = { alike: [{ sample: { resourceType: 'ImmunizationEvaluation', patient: patientRef(ctx) }, ids }] };
   return textResource<Parameters>(immdsAnswerJson(result, ctx), { resourceType: 'Parameters' }, 'parameter', view);
 }
 
