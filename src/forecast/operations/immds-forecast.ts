@@ -31,7 +31,11 @@ const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 function answer(forecaster: Forecaster, request: ImmdsRequest): Parameters {
   try {
     const result = forecaster.forecast(request.input);
-    return immdsAnswerBody(result, { ...(request.patientReference ? { patientReference: request.patientReference } : {}), assessmentDate: request.input.assessmentDate, rules: forecaster.rules, skipped: request.skipped });
+    const { assessmentDate } = request.input;
+    const ctx = request.patientReference
+      ? { patientReference: request.patientReference, assessmentDate, rules: forecaster.rules, skipped: request.skipped }
+      : { assessmentDate, rules: forecaster.rules, skipped: request.skipped };
+    return immdsAnswerBody(result, ctx);
   } catch (e) {
     if (e instanceof ForecastInputError) throw validationError(400, [issue('error', 'invalid', e.message, e.parameter)]);
     throw e;
