@@ -290,10 +290,17 @@ export function requestListener(hub: Hub): http.RequestListener {
   };
 }
 
+/**
+ * How long an idle keep-alive connection stays open: longer than the clients' and load balancers' own idle times
+ * (HAProxy, cloud balancers: 60 s), so the hub never closes a socket at the moment a client reuses it, which the
+ * client sees as ECONNRESET. Node's default is 5 s.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 /** Starts listening; resolves with the server. Graceful shutdown drains in-flight requests. */
 export async function listen(hub: Hub): Promise<http.Server> {
   const server = http.createServer(requestListener(hub));
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // Counted for the shutdown report: connections still open when the drain overruns.
   let connections = 0;
   server.on('connection', (socket) => {

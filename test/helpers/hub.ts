@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { createHub, requestListener, type Hub } from '../../src/app.js';
+import { createHub, KEEP_ALIVE_TIMEOUT_MS, requestListener, type Hub } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/store/db.js';
 import { PgDb } from '../../src/store/pg-db.js';
@@ -100,6 +100,9 @@ export interface TestHub {
 export async function startTestHub(backend: Backend, overrides: Partial<Config> = {}, opts: { logger?: Logger } = {}): Promise<TestHub> {
   const testDb = await openTestDb(backend);
   const server = http.createServer();
+  // As listen() does: with Node's 5 s, a test pausing about 5 s between calls (setup on a loaded machine) could reuse
+  // a keep-alive socket the server was closing at that moment, and fail with ECONNRESET.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
