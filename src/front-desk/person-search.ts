@@ -55,18 +55,49 @@ export function parsePersonQuery(text: string): PersonQuery {
   const whole = text.trim();
   const ref = parseReference(whole);
   if (ref.ok && /\d/.test(whole)) return { words: [], bookingReference: ref.reference };
+  // A phone number is often typed in groups ("+1 (413) 555-0142", "413 555 0142"): neighbouring tokens of digits
+  // and phone punctuation (not a date) are read together as one number when they hold 7 digits or more.
+  const tokens: string[] = [];
+  let run: string[] = [];
+  const flush = (): void => {
+    const digits = run.join('').replace(/\D/g, '');
+    if (run.length > 1 && digits.length >= 7) tokens.push(run.join(''));
+    else tokens.push(...run);
+    run = [];
+  };
   for (const token of whole.split(/[\s,;]+/).filter(Boolean)) {
+    if (PHONE_PART.test(token) && !typedDate(token)) run.push(token);
+    else {
+      flush();
+      tokens.push(token);
+    }
+  }
+  flush();
+  for (const token of tokens) {
     const date = typedDate(token);
     const digits = token.replace(/[\s().+-]/g, '');
     const asRef = parseReference(token);
     if (UUID.test(token)) q.registrationId = token.toLowerCase();
     else if (token.includes('@')) q.email = token.toLowerCase();
     else if (date) q.birthDate = date;
-    else if (/^\+?[\d().\s-]+$/.test(token) && digits.length >= 7) q.phoneDigits = digits;
+    else if (PHONE_PART.test(token) && digits.length >= 7) q.phoneDigits = digits;
     else if (asRef.ok && /\d/.test(token)) q.bookingReference = asRef.reference;
     else if (/\p{L}/u.test(token)) q.words.push(token);
   }
   return q;
+}
+
+/** A token that can be (part of) a typed phone number: digits with + ( ) . - */
+const PHONE_PART = /^\+?[\d().-]+$/;
+
+/**
+ * The digit strings a typed number may be stored as: as typed, and for a North American number (the hub's
+ * registrations are US) with and without the country code 1, so "413-555-0142" finds "+1 413 555 0142".
+ */
+export function phoneVariants(digits: string): string[] {
+  if (digits.length === 10) return [digits, `1${digits}`];
+  if (digits.length === 11 && digits.startsWith('1')) return [digits, digits.slice(1)];
+  return [digits];
 }
 
 /** Lower case, accents folded, letters only: "José" and "Jose" are the same word. */
@@ -165,9 +196,10 @@ export async function findPeople(deps: PersonSearchDeps, q: PersonQuery): Promis
     await byIds(r.rows.map((x) => x.patient_id), 'email');
   }
   if (q.phoneDigits) {
-    for (const p of await patients({ 'phone-digits': q.phoneDigits })) add(p, 'phone');
+    const variants = phoneVariants(q.phoneDigits);
+    for (const p of await patients({ 'phone-digits': variants.join(',') })) add(p, 'phone');
     const r = await deps.db.query<{ patient_id: string }>(
-      `SELECT patient_id FROM registrant WHERE regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') = $1 LIMIT 50`, [q.phoneDigits]);
+      `SELECT patient_id FROM registrant WHERE regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') = ANY($1::text[]) LIMIT 50`, [variants]);
     await byIds(r.rows.map((x) => x.patient_id), 'phone');
   }
   const dated: Record<string, string> = q.birthDate ? { birthdate: q.birthDate } : {};

@@ -181,6 +181,25 @@ describe.each(backends())('front desk API (%s)', (backend) => {
     await auditOf(reg.body.patientId, (e) => byStaff(e) && e.subtype?.[0]?.code === 'operation');
   }, 120_000);
 
+  it('finds a person by phone number however it is typed, and by email in any case', async () => {
+    const line = String(1000 + (parseInt(tag, 16) % 9000));
+    const email = `Mae.Phone-${tag}@Example.org`;
+    const reg = await call<{ patientId: string }>('POST', '/admin/front-desk/people', {
+      name: { family: `Phone-${tag}`, given: ['Mae'] }, birthDate: '1952-03-04', postalCode: '01201', phone: `+1 413 555 ${line}`, email, confirmationBy: 'sms',
+      answers: { occupation: 'healthcare-personnel' },
+    });
+    expect(reg.status).toBe(201);
+    for (const [q, by] of [[`+1 (413) 555-${line}`, 'phone'], [`1.413.555.${line}`, 'phone'], [`413 555 ${line}`, 'phone'], [`mae 413-555-${line}`, 'phone'], [email.toLowerCase(), 'email'], [email.toUpperCase(), 'email']] as const) {
+      const found = await call<{ matches: Array<{ patientId: string; matchedBy: string[] }> }>('GET', `/admin/front-desk/people?q=${encodeURIComponent(q)}`);
+      expect(found.status).toBe(200);
+      expect(found.body.matches.find((m) => m.patientId === reg.body.patientId)?.matchedBy).toContain(by);
+    }
+    // Another number finds nobody by this one.
+    const other = await call<{ matches: Array<{ patientId: string }> }>('GET', `/admin/front-desk/people?q=${encodeURIComponent(`+1 413 556 ${line}`)}`);
+    expect(other.body.matches.map((m) => m.patientId)).not.toContain(reg.body.patientId);
+    await auditOf(reg.body.patientId, (e) => byStaff(e) && e.subtype?.[0]?.code === 'search');
+  }, 60_000);
+
   it('books within the rules with the person\'s invitation (used), and cancels for them', async () => {
     const reg = await call<{ patientId: string; registrationId: string }>('POST', '/admin/front-desk/people', {
       name: { family: `Nguyen-${tag}`, given: ['Lan'] }, birthDate: '1950-02-03', postalCode: '01201', confirmationBy: 'clinic', answers: { occupation: 'healthcare-personnel' },

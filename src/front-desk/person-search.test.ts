@@ -1,0 +1,32 @@
+/** What staff type in the desk's one search box, read as the parts of a person to find (issue 21). */
+import { parsePersonQuery, phoneVariants } from './person-search.js';
+
+describe('parsePersonQuery', () => {
+  it('reads a phone number typed in groups as one number', () => {
+    expect(parsePersonQuery('+1 (413) 555-0142')).toEqual({ words: [], phoneDigits: '14135550142' });
+    expect(parsePersonQuery('413 555 0142')).toEqual({ words: [], phoneDigits: '4135550142' });
+    expect(parsePersonQuery('1.413.555.0142')).toEqual({ words: [], phoneDigits: '14135550142' });
+    expect(parsePersonQuery('garcia 413 555-0142')).toEqual({ words: ['garcia'], phoneDigits: '4135550142' });
+  });
+
+  it('keeps a date a date, and a short run of digits no phone', () => {
+    expect(parsePersonQuery('garcia 1948-02-11')).toEqual({ words: ['garcia'], birthDate: '1948-02-11' });
+    expect(parsePersonQuery('1948-02-11 413 555 0142')).toEqual({ words: [], birthDate: '1948-02-11', phoneDigits: '4135550142' });
+    expect(parsePersonQuery('garcia 12 34')).toEqual({ words: ['garcia'] });
+  });
+
+  it('reads emails in any case and a booking reference however it is spaced', () => {
+    expect(parsePersonQuery('Mae.P@Example.ORG')).toEqual({ words: [], email: 'mae.p@example.org' });
+    expect(parsePersonQuery('2345 6k70')).toEqual({ words: [], bookingReference: '23456K70' });
+    expect(parsePersonQuery('garcia 2345-6K70')).toEqual({ words: ['garcia'], bookingReference: '23456K70' });
+  });
+});
+
+describe('phoneVariants', () => {
+  it('tries a North American number with and without its country code', () => {
+    expect(phoneVariants('4135550142')).toEqual(['4135550142', '14135550142']);
+    expect(phoneVariants('14135550142')).toEqual(['14135550142', '4135550142']);
+    expect(phoneVariants('442071234567')).toEqual(['442071234567']);
+    expect(phoneVariants('5550142')).toEqual(['5550142']);
+  });
+});
