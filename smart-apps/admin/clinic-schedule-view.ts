@@ -11,7 +11,7 @@ import { clinicPicker } from './clinic-day-view.js';
 import { failed, table } from './ui.js';
 
 interface DaySlot { slotId: string; scheduleId: string; productCvx: string; start: string; end: string; capacity: number; taken: number }
-interface Affected { appointmentId: string; start: string; notified: 'mail' | 'sms' | 'call'; phone?: string; offer?: { start: string } }
+interface Affected { appointmentId: string; reference: string; name: string; start: string; notified: 'mail' | 'sms' | 'call'; phone?: string; offer?: { start: string } }
 
 const REASONS = ['weather', 'supply', 'staffing', 'other'] as const;
 
@@ -82,8 +82,8 @@ export function clinicScheduleView(): Node[] {
         .then((r) => {
           reload(t('clinic.done'));
           affectedArea.replaceChildren(table('affected-table', t('sched.affected'), [
-            { label: t('clinic.time') }, { label: t('clinic.ref') }, { label: t('sched.told') }, { label: t('clinic.phone') }, { label: t('sched.offer') },
-          ], r.body.affected.map((a) => [timeOf(a.start, timeZone), h('span', { class: 'mono' }, a.appointmentId), t(`sched.by.${a.notified}` as MessageKey), a.phone ?? '',
+            { label: t('clinic.time') }, { label: t('clinic.ref') }, { label: t('clinic.name') }, { label: t('sched.told') }, { label: t('clinic.phone') }, { label: t('sched.offer') },
+          ], r.body.affected.map((a) => [timeOf(a.start, timeZone), h('span', { class: 'mono', 'data-appointment': a.appointmentId }, a.reference), a.name, t(`sched.by.${a.notified}` as MessageKey), a.phone ?? '',
             a.offer ? whenOf(a.offer.start, timeZone) : t('sched.noOffer')])));
         }, (e: unknown) => notice.replaceChildren(failed(e)));
     });

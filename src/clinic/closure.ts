@@ -19,7 +19,7 @@ import type { BookingRow } from '../scheduling/person-dose.js';
 import { CLOSURE_REASONS, type ClosureReason } from '../notify/public-mail.js';
 import { clinicTimeZone } from '../notify/mail-locale.js';
 import { normalisePhone, smsGatewayAddress } from '../auth/login.js';
-import { dayBounds } from './day-list.js';
+import { dayBounds, personName, shownReference } from './day-list.js';
 
 export const CLOSURE_MAIL_KIND = 'clinic-closure';
 
@@ -47,6 +47,10 @@ export interface CloseDayInput {
 
 export interface AffectedPerson {
   appointmentId: string;
+  /** The booking reference the person was given (ABCD-EFGH), for staff calling them. */
+  reference: string;
+  /** "Family, Given", as on the day list. */
+  name: string;
   patientId: string | null;
   start: string;
   /** The held place offered first, if one was found. */
@@ -173,7 +177,7 @@ export async function closeDay(deps: ClosureDeps, input: CloseDayInput, closedBy
           [randomUUID(), CLOSURE_MAIL_KIND, b.patient_id, JSON.stringify(payload), `clinic-closure:${b.appointment_id}`, now.toISOString()],
         );
       }
-      affected.push({ appointmentId: b.appointment_id, patientId: b.patient_id, start: new Date(b.start_at).toISOString(), ...(offer ? { offer } : {}), notified: mail ? 'mail' : sms ? 'sms' : 'call', ...(phone ? { phone } : {}) });
+      affected.push({ appointmentId: b.appointment_id, reference: shownReference(appt, b.appointment_id), name: personName(patient), patientId: b.patient_id, start: new Date(b.start_at).toISOString(), ...(offer ? { offer } : {}), notified: mail ? 'mail' : sms ? 'sms' : 'call', ...(phone ? { phone } : {}) });
     }
     // No new booking that day: the slots offer no place (their counts stay for the record).
     await tx.query(`UPDATE slot_capacity SET capacity = taken, updated_at = $4 WHERE location_id = $1 AND start_at >= $2 AND start_at < $3`, [input.locationId, from.toISOString(), to.toISOString(), now.toISOString()]);

@@ -13,6 +13,7 @@ import { clinicTimeZone } from '../notify/mail-locale.js';
 import { EXT_FROM_APPOINTMENT } from '../scheduling/write-hooks.js';
 import { idFromReference } from '../scheduling/appointment-resource.js';
 import type { ProductCatalogue } from '../scheduling/products.js';
+import { formatReference, referenceOfAppointment } from '../scheduling/booking-reference.js';
 
 export type DayStatus = 'expected' | 'checked-in' | 'vaccinated' | 'no-show';
 
@@ -53,10 +54,20 @@ interface Line {
   noshow: boolean;
 }
 
-function personName(p: Patient | undefined): string {
+/** "Family, Given" as the day list and the closure's call list show a person. */
+export function personName(p: Patient | undefined): string {
   const n = p?.name?.find((x) => x.use === 'official') ?? p?.name?.[0];
   if (!n) return '';
   return n.text ?? [n.family, (n.given ?? []).join(' ')].filter(Boolean).join(', ');
+}
+
+/**
+ * The booking reference as people are given it (ABCD-EFGH, as on their mail and letter); the id only for a booking
+ * made before references existed.
+ */
+export function shownReference(appt: Appointment | undefined, fallbackId: string): string {
+  const ref = appt ? referenceOfAppointment(appt) : undefined;
+  return ref ? formatReference(ref) : fallbackId;
 }
 
 function statusOf(l: Line): DayStatus {
@@ -117,7 +128,7 @@ export async function dayList(db: Db, repo: Repository, products: ProductCatalog
     counts[status]++;
     return {
       appointmentId: l.appointment_id,
-      reference: appt?.identifier?.find((i) => i.value)?.value ?? l.appointment_id,
+      reference: shownReference(appt, l.appointment_id),
       start: new Date(l.start_at).toISOString(),
       patientId: l.patient_id,
       name: personName(p),

@@ -11,6 +11,7 @@ import type { AnyResource, Repository } from '../store/repository-types.js';
 import type { ProductCatalogue } from '../scheduling/products.js';
 import { EXT_VACCINE_PRODUCT } from '../scheduling/slot-view.js';
 import { CLOSURE_MAIL_KIND, type ClosurePayload } from './closure.js';
+import { shownReference } from './day-list.js';
 
 export interface ClinicMailDeps {
   repo: Repository;
@@ -28,7 +29,7 @@ export function clinicMailRenderers(deps: ClinicMailDeps): Record<string, Outbox
     const location = locationId ? await deps.repo.readOptional<Location & AnyResource>('Location', locationId) : undefined;
     const cvx = appt.extension?.find((e) => e.url === EXT_VACCINE_PRODUCT)?.valueCoding?.code;
     return {
-      start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), location, reference: appt.identifier?.find((i) => i.value)?.value ?? appt.id ?? '',
+      start: appt.start, timeZone: clinicTimeZone(location, deps.timeZone), location, reference: shownReference(appt, appt.id ?? ''),
       ...(cvx ? { productName: deps.products.get(cvx)?.name ?? `CVX ${cvx}` } : {}),
     };
   };

@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import type { Bundle, Immunization, Parameters } from 'fhir/r4';
+import type { Appointment, Bundle, Immunization, Parameters } from 'fhir/r4';
+import { formatReference, referenceOfAppointment } from '../../src/scheduling/booking-reference.js';
 import { addStaff } from '../../src/auth/staff.js';
 import { issueAccessToken } from '../../src/auth/token-service.js';
 import { WALLET_CLIENT_ID } from '../../src/apps/wiring.js';
@@ -225,9 +226,14 @@ describe(`the clinic day in the console, in Chromium (${backend})`, () => {
     await page.fill('#close-note', 'ice storm');
     await page.click('#close-form button[type=submit]');
     await page.locator('#affected-table tbody tr').nth(1).waitFor();
-    const affected = await page.locator('#affected-table tbody').textContent();
-    expect(affected).toContain(apptF);
-    expect(affected).toContain(apptG);
+    const affected = (await page.locator('#affected-table tbody').textContent())!;
+    // Staff calling people read them the reference they were given and see their name; no internal id is shown.
+    for (const [appt, who] of [[apptF, 'Fay'], [apptG, 'Gus']] as const) {
+      const ref = formatReference(referenceOfAppointment((await fhir<Appointment>('GET', `Appointment/${appt}`)).body)!);
+      expect(affected).toContain(ref);
+      expect(affected).toContain(`${who}-${suffix}, Test`);
+      expect(affected).not.toContain(appt);
+    }
     expect(affected).toContain('Call them'); // Gus has no email: staff call
     await look(page, '05-closed');
     const mail = await r.mailbox.waitFor((m) => m.to.includes(`fay.${suffix}@example.org`) && /clinic is closed/.test(m.subject), 30_000);

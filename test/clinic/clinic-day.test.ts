@@ -20,6 +20,7 @@ import { saveConnection } from '../../src/sync/iis/connections.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { receiveLot } from '../../src/scheduling/supply.js';
 import { sweepNoShows } from '../../src/clinic/no-show.js';
+import { formatReference, referenceOfAppointment } from '../../src/scheduling/booking-reference.js';
 import { seedClinic } from '../scheduling/support.js';
 import { sampleSender } from '../iis/sample-dose.js';
 
@@ -279,10 +280,13 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     const lists = await Promise.all([clinic.slotIds[0]!, clinic.slotIds[1]!].map(async (s) => {
       const r = await request(t.url).get(`/admin/clinic/locations/${clinic.locationId}/days/${await dayOf(s)}`).set('authorization', `Bearer ${staffToken}`);
       expect(r.status).toBe(200);
-      return r.body as { rows: Array<{ appointmentId: string; status: string; lot?: string; name: string; start: string }>; counts: Record<string, number> };
+      return r.body as { rows: Array<{ appointmentId: string; reference: string; status: string; lot?: string; name: string; start: string }>; counts: Record<string, number> };
     }));
     const byAppt = new Map(lists.flatMap((l) => l.rows).map((x) => [x.appointmentId, x]));
     expect(byAppt.get(apptA)).toMatchObject({ status: 'vaccinated', lot: `FA${suffix}`, name: 'Ada, Test' });
+    // The reference as the person was given it on their mail and letter (ABCD-EFGH).
+    const apptAResource = (await request(t.url).get(`/fhir/Appointment/${apptA}`).set(ADMIN)).body as Appointment;
+    expect(byAppt.get(apptA)!.reference).toBe(formatReference(referenceOfAppointment(apptAResource)!));
     expect(byAppt.get(apptB)).toMatchObject({ status: 'no-show' });
     expect(lists[1]!.counts['no-show']).toBe(2); // B by staff, F by the sweep
     expect(lists[1]!.rows.map((x) => x.start)).toEqual([...lists[1]!.rows.map((x) => x.start)].sort());
@@ -339,9 +343,13 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     expect((await request(t.url).post(`/admin/clinic/locations/${clinic.locationId}/days/${closeDay}/closure`).set('authorization', `Bearer ${staffToken}`).send({ reason: 'hail' })).status).toBe(400);
     const r = await request(t.url).post(`/admin/clinic/locations/${clinic.locationId}/days/${closeDay}/closure`).set('authorization', `Bearer ${staffToken}`).send({ reason: 'weather', note: 'snow storm' });
     expect(r.status).toBe(200);
-    const affected = r.body.affected as Array<{ appointmentId: string; notified: string; offer?: { appointmentId: string; start: string } }>;
+    const affected = r.body.affected as Array<{ appointmentId: string; reference: string; name: string; notified: string; offer?: { appointmentId: string; start: string } }>;
     expect(affected.map((x) => x.appointmentId).sort()).toEqual([a1, a2, a3].sort());
     expect(affected.find((x) => x.appointmentId === a3)!.notified).toBe('call'); // no email, no SMS gateway: staff call
+    // Staff calling people read them the reference they were given (ABCD-EFGH), and their name, never an id.
+    const shownRef = async (id: string) => formatReference(referenceOfAppointment((await request(t.url).get(`/fhir/Appointment/${id}`).set(ADMIN)).body as Appointment)!);
+    expect(affected.find((x) => x.appointmentId === a3)).toMatchObject({ reference: await shownRef(a3), name: 'Kim, Test' });
+    for (const x of affected) expect(x.reference).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
     // The next day has 2 places (1 per slot): the first two people get them, held; the third gets none.
     const offered = affected.filter((x) => x.offer);
     expect(offered).toHaveLength(2);
@@ -360,7 +368,11 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     expect(spanish).toContain('Le guardamos un nuevo lugar');
     const english = textOf(await mailbox.waitFor((m) => m.to.includes(`jon.${suffix}@example.org`), 30_000));
     expect(english).toContain('the clinic is closed on the day of your appointment (bad weather)');
-    expect(english).toMatch(/holding a new place for you .*\nWhen: Tuesday/s);
+    // The held place is on the next day, whichever weekday the suite runs on.
+    const weekday = new Date(`${nextDay}T12:00:00Z`).toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+    expect(english).toMatch(new RegExp(`holding a new place for you .*\\nWhen: ${weekday}`, 's'));
+    expect(english).toContain(await shownRef(a2)); // the cancelled booking's reference as Jon was given it
+    expect(english).not.toContain(a2);
     expect((await audited(`POST /admin/clinic/locations/${clinic.locationId}/days/${closeDay}/closure`)).length).toBeGreaterThan(0);
     const list = await request(t.url).get(`/admin/clinic/locations/${clinic.locationId}/days/${closeDay}`).set(ADMIN);
     expect(list.body.closed.reason).toBe('weather: snow storm');
