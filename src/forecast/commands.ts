@@ -33,6 +33,8 @@ export function registerForecastCommands(program: Command): void {
         if (!ctx.config.cdsiDataDir) throw new ConfigError('set CDSI_DATA_DIR to the CDSi supporting data to forecast by (https://www.cdc.gov/iis/cdsi/)');
         const assessmentDate = todayIn(ctx.config.timeZone);
         if (isRefreshWorker()) {
+          // Ctrl-C reaches the workers too: the coordinator decides, so ignore it from here on (serveRefreshRanges does too).
+          process.on('SIGINT', () => undefined);
           await serveRefreshRanges(ctx.db, await openForecaster(ctx.config.cdsiDataDir), { assessmentDate });
           return;
         }
@@ -57,14 +59,32 @@ export function registerForecastCommands(program: Command): void {
         let r: RefreshProgress;
         let workerRss: number[] = [];
         let workerCpuMs = 0;
+        // Ctrl-C (SIGINT, or SIGTERM from a service manager): no new range is started, the ranges in hand are
+        // written, and the summary says how far it got; a rerun continues after the ranges done. A second one
+        // stops at once (an unwritten range is redone by the rerun).
+        let interrupted = false;
+        let firstAt = 0;
+        const onSignal = (signal: NodeJS.Signals) => {
+          // A repeat within 2 s is the same Ctrl-C relayed by a wrapper (npx, tsx), not a second one.
+          if (interrupted && Date.now() - firstAt > 2000) process.exit(130);
+          if (interrupted) return;
+          firstAt = Date.now();
+          interrupted = true;
+          process.stderr.write(`\n${signal}: finishing the ranges in hand, then stopping (again to stop at once); run the command again to continue\n`);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        const stop = () => interrupted;
         try {
           if (workers > 1) {
-            ({ progress: r, workerPeakRssMb: workerRss, workerCpuMs } = await coordinateRefresh(ctx.db, { workers, batchSize, onProgress, onFailure }));
+            ({ progress: r, workerPeakRssMb: workerRss, workerCpuMs } = await coordinateRefresh(ctx.db, { workers, batchSize, onProgress, onFailure, stop }));
           } else {
-            r = await refreshAllForecasts(ctx.db, forecaster, { assessmentDate, batchSize, onProgress, onFailure });
+            r = await refreshAllForecasts(ctx.db, forecaster, { assessmentDate, batchSize, onProgress, onFailure, stop });
           }
         } finally {
           bar.stop();
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
         }
         const s = (Date.now() - started) / 1000;
         const usage = process.resourceUsage();
@@ -78,6 +98,10 @@ export function registerForecastCommands(program: Command): void {
         );
         for (const f of failures.slice(0, 20)) console.error(`not forecast: ${f}`);
         if (failures.length) process.exitCode = 1;
+        if (interrupted) {
+          console.log(`interrupted: ${r.done} of ${total} people looked at; run the command again to continue after them`);
+          process.exitCode = 130;
+        }
       });
     });
 }

@@ -29,6 +29,9 @@ export function isRefreshWorker(): boolean {
 export async function serveRefreshRanges(db: Queryable, forecaster: Forecaster, opts: Pick<RangeOptions, 'assessmentDate'>): Promise<void> {
   const send = (m: FromWorker) => new Promise<void>((resolve, reject) => process.send!(m, undefined, {}, (e) => (e ? reject(e) : resolve())));
   const next = () => new Promise<ToWorker>((resolve) => process.once('message', (m: ToWorker) => resolve(m)));
+  // Ctrl-C reaches the whole process group: the coordinator decides (it stops handing out ranges, and this worker
+  // finishes and writes the range in hand first).
+  process.on('SIGINT', () => undefined);
   let message = next();
   const crashAt = Number(process.env[CRASH_AT_RANGE_ENV] ?? 0);
   let ranges = 0;
@@ -54,6 +57,8 @@ export async function serveRefreshRanges(db: Queryable, forecaster: Forecaster, 
 
 export interface CoordinatorResult {
   progress: RefreshProgress;
+  /** Ended by `stop` before every range was done (the ranges done are kept: a rerun continues). */
+  stopped: boolean;
   /** Peak resident memory of each worker process, in MB. */
   workerPeakRssMb: number[];
   /** CPU time the workers used, in all (ms). */
@@ -63,7 +68,14 @@ export interface CoordinatorResult {
 /** The coordinator's side: forks `workers` processes running this same command and feeds them ranges. */
 export async function coordinateRefresh(
   db: Queryable,
-  opts: { workers: number; batchSize: number; onProgress?: (p: RefreshProgress) => void; onFailure?: (patientId: string, message: string) => void },
+  opts: {
+    workers: number;
+    batchSize: number;
+    onProgress?: (p: RefreshProgress) => void;
+    onFailure?: (patientId: string, message: string) => void;
+    /** Asked before each range is handed out: true ends the run once the ranges in hand are written (Ctrl-C, low disk). */
+    stop?: () => boolean;
+  },
 ): Promise<CoordinatorResult> {
   const ranges = patientRanges(db, opts.batchSize);
   let progress = emptyProgress();
@@ -73,6 +85,7 @@ export async function coordinateRefresh(
   const live = new Set<Worker>();
   return new Promise<CoordinatorResult>((resolve, reject) => {
     let failed = false;
+    let stopped = false;
     const fail = (e: Error) => {
       if (failed) return;
       failed = true;
@@ -80,12 +93,17 @@ export async function coordinateRefresh(
       reject(e);
     };
     const handOut = async (w: Worker) => {
+      if (opts.stop?.()) {
+        stopped = true;
+        return void w.send({ kind: 'stop' } satisfies ToWorker);
+      }
       const next = await ranges.next();
       if (failed) return;
       w.send(next.done ? ({ kind: 'stop' } satisfies ToWorker) : ({ kind: 'range', range: next.value } satisfies ToWorker));
     };
     for (let i = 0; i < opts.workers; i++) {
       const w = cluster.fork({ [REFRESH_WORKER_ENV]: '1' });
+      // If this process is gone (killed), the worker's IPC channel closes and node's cluster ends the worker.
       live.add(w);
       w.on('message', (m: FromWorker) => {
         if (m.kind === 'failure') return opts.onFailure?.(m.patientId, m.message);
@@ -105,8 +123,11 @@ export async function coordinateRefresh(
       });
       w.on('exit', (code, signal) => {
         live.delete(w);
-        if (code !== 0 && !failed) fail(new Error(`a refresh worker stopped (${signal ?? `exit code ${code}`}); finished ranges are kept: run the command again to continue`));
-        else if (!live.size && !failed) resolve({ progress, workerPeakRssMb: peaks, workerCpuMs: cpuMs });
+        // Stopping (Ctrl-C reaches the workers too): a worker not yet listening for it (still loading) ends by the
+        // signal; its range in hand, if any, was not written and is simply done by the rerun.
+        if (code !== 0 && !failed && opts.stop?.() && (signal === 'SIGINT' || signal === 'SIGTERM')) stopped = true;
+        else if (code !== 0 && !failed) fail(new Error(`a refresh worker stopped (${signal ?? `exit code ${code}`}); finished ranges are kept: run the command again to continue`));
+        if (!live.size && !failed) resolve({ progress, stopped, workerPeakRssMb: peaks, workerCpuMs: cpuMs });
       });
     }
   });

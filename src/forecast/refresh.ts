@@ -257,12 +257,14 @@ export class RefreshStatistics {
 export async function refreshAllForecasts(
   db: Db,
   forecaster: Forecaster,
-  opts: RangeOptions & { batchSize?: number; onProgress?: (p: RefreshProgress) => void },
+  opts: RangeOptions & { batchSize?: number; onProgress?: (p: RefreshProgress) => void; stop?: () => boolean },
 ): Promise<RefreshProgress> {
   if (!forecaster.engine) throw new TypeError('refreshAllForecasts needs the CDSi engine');
   let progress = emptyProgress();
   const statistics = new RefreshStatistics(db);
   for await (const range of patientRanges(db, opts.batchSize ?? 500)) {
+    // Asked between ranges (Ctrl-C): every range done is kept, and a rerun continues after them.
+    if (opts.stop?.()) break;
     const done = await refreshRange(db, forecaster, range, opts);
     progress = addProgress(progress, done);
     await statistics.add(done);

@@ -4,7 +4,8 @@
  * run writes nothing), an unchanged answer gets no new version after a rule update, a dose recorded during the
  * refresh keeps the hub's answer, and memory does not grow with the number of people.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
@@ -205,6 +206,20 @@ describe.each(backends())('forecast refresh beside the hub (%s)', (backend) => {
 });
 
 const run = promisify(execFile);
+
+/** The command's worker processes (its children, from /proc: Linux). */
+async function workerPids(parent: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
 const BIN = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'bin', 'vaxhub.js');
 
 (process.env.TEST_DATABASE_URL ? describe : describe.skip)('vaxhub forecast refresh --workers (PostgreSQL)', () => {
@@ -249,6 +264,45 @@ const BIN = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..
       await t.drop();
     }
   }, 120_000);
+
+  it('Ctrl-C (SIGINT) stops after the ranges in hand are written; a rerun continues without redoing them', async () => {
+    const t = await openTestDb('postgres');
+    try {
+      await migrate(t.db);
+      await seedPeople(t.db, { from: 1, to: 300, today });
+      const env = { ...process.env, DATABASE_URL: t.url!, CDSI_DATA_DIR: SUPPORTING_DATA, SEED_DEMO: 'false', LOG_LEVEL: 'silent', NODE_OPTIONS: '', ADMIN_TOKEN: '' };
+      const child = spawn(process.execPath, [BIN, 'forecast', 'refresh', '--workers', '2', '--batch', '5'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const checkedNow = async () => Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM forecast_rules_check')).rows[0]!.n);
+      // As a terminal's Ctrl-C does: to the command and its workers, once the first range is written.
+      while ((await checkedNow()) === 0) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGINT');
+      for (const w of await workerPids(child.pid!)) process.kill(w, 'SIGINT');
+      const code = await exited;
+      if (code !== 130) process.stderr.write(`the command said:\n${stdout}\n${stderr}\n`);
+      expect(code).toBe(130);
+      expect(stderr).toContain('SIGINT: finishing the ranges in hand');
+      const checked = await checkedNow();
+      expect(checked).toBeGreaterThan(0);
+      expect(checked).toBeLessThan(300);
+      expect(checked % 5).toBe(0);
+      expect(stdout).toMatch(new RegExp(`${checked} new versions, .*interrupted: ${checked} of 300 people looked at; run the command again`, 's'));
+      // Every range taken was written whole (the workers finished them): each checked person has exactly one version.
+      const versions = await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM fhir_history WHERE resource_type = '${REC}'`);
+      expect(Number(versions.rows[0]!.n)).toBe(checked);
+      const rerun = await cli(t.url!, {}, '--workers', '2', '--batch', '5');
+      expect(rerun.code).toBe(0);
+      expect(rerun.stdout).toMatch(new RegExp(`300 people by .*: ${300 - checked} new versions, 0 unchanged, ${checked} already checked`));
+      const after = await t.db.query<{ versions: string; people: string }>(`SELECT count(*) AS versions, count(DISTINCT id) AS people FROM fhir_history WHERE resource_type = '${REC}'`);
+      expect([Number(after.rows[0]!.versions), Number(after.rows[0]!.people)]).toEqual([300, 300]);
+    } finally {
+      await t.drop();
+    }
+  }, 600_000);
 
   it('shows progress; a worker killed mid-run stops the run, and a rerun finishes everyone exactly once', async () => {
     const t = await openTestDb('postgres');
