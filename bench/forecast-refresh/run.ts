@@ -2,10 +2,15 @@
  * bench/forecast-refresh: `vaxhub forecast refresh` over N stored people on PostgreSQL.
  *
  *   npx tsx bench/forecast-refresh/run.ts [--people 100000] [--workers 2] [--batch 500] [--db postgres://postgres@127.0.0.1:5432/postgres]
- *                                         [--keep] [--reuse] [--skip-baseline]
+ *                                         [--database bench_forecast_refresh] [--keep] [--reuse] [--resume] [--skip-baseline] [--light-seed]
+ *                                         [--data-dir /var/lib/postgresql/15/main] [--footprint-only] [--check-disk]
  *
  * --keep leaves the database; --reuse starts from a kept one (its people, its stored forecasts removed);
- * --skip-baseline leaves out phase 1.
+ * --light-seed leaves out what the refresh never reads (the doses' history and status/code/date index rows: ./seed.ts);
+ * --resume continues an interrupted run in a kept database (seeds the people still missing, no baseline, no reset:
+ * each phase skips the people it already did, as `vaxhub forecast refresh` does); --skip-baseline leaves out
+ * phase 1; --footprint-only prints where a kept database's bytes go and exits; --check-disk says whether the run
+ * would fit (the disk guard below) and exits (status 2 if not).
  * In a database of its own (created, and dropped at the end unless --keep): seeds N people with realistic histories
  * by SQL (./seed.ts), then runs, through the same coordinator and workers as the CLI (src/forecast/refresh-workers.ts):
  *  1. baseline: the same reads and writes with a fixed answer (the engine not called: one precomputed forecast
@@ -17,7 +22,11 @@
  *     answer changes get a new version;
  *  5. a rerun after it.
  * Each prints people/s, CPU per person in the refresh's processes, the PostgreSQL server's CPU over the phase (all
- * its processes: other sessions' queries on a shared server count too) and the workers' peak RSS.
+ * its processes: other sessions' queries on a shared server count too) and the workers' peak RSS; at the end,
+ * where the database's bytes go per person (./footprint.ts).
+ * Disk guard (./disk.ts): refuses to start unless 15 GB of the data directory's filesystem would be left after
+ * the run's estimated size; stops cleanly (ranges in hand written, database kept) if free space falls under 10 GB.
+ * Ctrl-C (or kill -INT / -TERM) does the same: the database is kept, and --resume continues where it stopped.
  */
 import cluster from 'node:cluster';
 import fs from 'node:fs';
@@ -31,14 +40,16 @@ import { migrate } from '../../src/store/migrate.js';
 import { forecasterOf, openForecaster, todayIn, type Forecaster } from '../../src/forecast/forecaster.js';
 import { storedHistory } from '../../src/forecast/stored-history.js';
 import { coordinateRefresh, isRefreshWorker, serveRefreshRanges } from '../../src/forecast/refresh-workers.js';
-import { countPatients, type RefreshProgress } from '../../src/forecast/refresh.js';
+import { countPatients } from '../../src/forecast/refresh.js';
 import { seedPeople } from './seed.js';
+import { measureFootprint, footprintMarkdown } from './footprint.js';
+import { BYTES_PER_PERSON, dataDirectory, freeBytes, GB, LIGHT_BYTES_PER_PERSON, planDisk, walBudget, watchDisk } from './disk.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SUPPORTING_DATA = path.resolve(here, '../../test/fixtures/cdsi/supporting-data');
-const BENCH_DB = 'bench_forecast_refresh';
 const { values: args } = parseArgs({
   options: {
+    database: { type: 'string', default: 'bench_forecast_refresh' },
     people: { type: 'string', default: '100000' },
     workers: { type: 'string', default: '2' },
     batch: { type: 'string', default: '500' },
@@ -46,8 +57,15 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'skip-baseline': { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
+    resume: { type: 'boolean', default: false },
+    'light-seed': { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    'footprint-only': { type: 'boolean', default: false },
+    'check-disk': { type: 'boolean', default: false },
   },
 });
+if (!/^[a-z_][a-z0-9_]{0,62}$/.test(args.database)) throw new Error('--database: a plain lower-case PostgreSQL name');
+const BENCH_DB = args.database;
 const benchUrl = (): string => {
   const u = new URL(args.db);
   u.pathname = `/${BENCH_DB}`;
@@ -110,38 +128,52 @@ function postgresCpuSeconds(): number {
   return ticks / 100;
 }
 
-async function phase(db: PgDb, name: string, mode: string, env: Record<string, string>, people: number): Promise<Record<string, string | number>> {
+/** Why the run is stopping early (Ctrl-C, kill -INT/-TERM, low disk); undefined while it goes on. */
+let stopReason: string | undefined;
+const stopping = () => stopReason !== undefined;
+
+let firstSignalAt = 0;
+function onSignal(signal: NodeJS.Signals): void {
+  // Ctrl-C reaches npm, tsx and this process together, and tsx may relay it once more: a repeat within 2 s is that.
+  if (stopReason && Date.now() - firstSignalAt > 2000) process.exit(130);
+  if (stopReason) return;
+  firstSignalAt = Date.now();
+  stopReason = signal;
+  process.stderr.write(`\n${signal}: writing the ranges in hand, then stopping with the database kept (again to stop at once); --resume continues\n`);
+}
+
+async function phase(db: PgDb, name: string, mode: string, env: Record<string, string>, people: number, disk?: string): Promise<Record<string, string | number>> {
   Object.assign(process.env, { BENCH_FORECASTER: mode, ...env });
   const pgBefore = postgresCpuSeconds();
   const load = os.loadavg()[0]!;
   const started = Date.now();
-  let last: RefreshProgress | undefined;
   let shown = 0;
   const r = await coordinateRefresh(db, {
     workers: Number(args.workers),
     batchSize: Number(args.batch),
+    stop: stopping,
     onProgress: (p) => {
-      last = p;
-      if (Date.now() - shown > 10_000) {
-        shown = Date.now();
-        process.stderr.write(`  ${name}: ${p.done}/${people} (${Math.round(p.done / ((Date.now() - started) / 1000))}/s)\n`);
-      }
+      if (Date.now() - shown < 10_000) return;
+      shown = Date.now();
+      const rate = p.done / ((Date.now() - started) / 1000);
+      const eta = rate > 0 ? Math.round((people - p.done) / rate / 60) : '?';
+      const free = disk ? `, ${(freeBytes(disk) / GB).toFixed(1)} GB free` : '';
+      process.stderr.write(`  ${name}: ${p.done}/${people} (${Math.round((100 * p.done) / people)}%, ${Math.round(rate)}/s, about ${eta} min left${free}; ${p.written} new, ${p.current} already done)\n`);
     },
   });
-  void last;
   const s = (Date.now() - started) / 1000;
   const pgCpu = postgresCpuSeconds() - pgBefore;
   const p = r.progress;
   const row = {
-    phase: name,
+    phase: r.stopped ? `${name} (stopped: ${stopReason})` : name,
     people: p.done,
     'wall s': s.toFixed(1),
     'people/s': Math.round(p.done / s),
     written: p.written,
     unchanged: p.unchanged,
     'already done': p.current,
-    'refresh CPU ms/person': (r.workerCpuMs / p.done).toFixed(2),
-    'PostgreSQL CPU ms/person': ((pgCpu * 1000) / p.done).toFixed(2),
+    'refresh CPU ms/person': (r.workerCpuMs / Math.max(1, p.done)).toFixed(2),
+    'PostgreSQL CPU ms/person': ((pgCpu * 1000) / Math.max(1, p.done)).toFixed(2),
     'worker peak RSS MB': r.workerPeakRssMb.join('/'),
     'load avg': load.toFixed(1),
   };
@@ -149,11 +181,65 @@ async function phase(db: PgDb, name: string, mode: string, env: Record<string, s
   return row;
 }
 
+/** People already seeded in a kept database (seeded in whole spans, one statement each, so a count is a prefix). */
+async function seededPeople(db: PgDb): Promise<number> {
+  return countPatients(db);
+}
+
 async function primaryMain(): Promise<void> {
   const people = Number(args.people);
+  if (!Number.isInteger(people) || people < 1) throw new Error('--people: a whole number');
   const admin = new pg.Client({ connectionString: args.db });
   await admin.connect();
-  if (!args.reuse) {
+  if (args['footprint-only']) {
+    const db = new PgDb(benchUrl());
+    try {
+      console.log(footprintMarkdown(await measureFootprint(db)));
+    } finally {
+      await db.close();
+      await admin.end();
+    }
+    return;
+  }
+  const kept = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DB])).rowCount === 1;
+  if ((args.reuse || args.resume) && !kept) throw new Error(`--reuse/--resume: there is no database ${BENCH_DB} (kept by --keep or by a stopped run)`);
+  const fresh = !args.reuse && !args.resume;
+
+  // Disk guard: what this run adds (people still to seed with every phase; people seeded with their forecasts only).
+  const dir = args['data-dir'] ?? (await dataDirectory(admin));
+  if (!dir) throw new Error("refusing to start: PostgreSQL's data directory is not on this machine or not readable (SHOW data_directory); name a path on its filesystem with --data-dir");
+  let already = 0;
+  let forecastsToAdd = 0;
+  if (!fresh) {
+    const probe = new PgDb(benchUrl());
+    try {
+      already = Math.min(people, await seededPeople(probe));
+      // --reuse removes the stored forecasts; --resume keeps those written and adds the others'.
+      const stored = args.reuse ? 0 : Number((await probe.query<{ n: string }>(`SELECT count(*) AS n FROM fhir_resource WHERE resource_type = 'ImmunizationRecommendation'`)).rows[0]!.n);
+      forecastsToAdd = Math.max(0, already - stored);
+    } finally {
+      await probe.close();
+    }
+  }
+  const perPerson = args['light-seed'] ? LIGHT_BYTES_PER_PERSON : BYTES_PER_PERSON;
+  const plan = planDisk(dir, freeBytes(dir), people - already, await walBudget(admin), forecastsToAdd, perPerson);
+  if (!plan.ok || args['check-disk']) {
+    await admin.end();
+    if (plan.ok) console.log(plan.message);
+    else console.error(plan.message);
+    process.exitCode = plan.ok ? 0 : 2;
+    return;
+  }
+  console.log(JSON.stringify({ disk: plan.message }));
+  const watch = watchDisk(dir, (free) => {
+    if (stopReason) return;
+    stopReason = `free space ${(free / GB).toFixed(1)} GB, under 10 GB`;
+    process.stderr.write(`\nstopping: ${stopReason} on ${dir}; the database is kept (drop it, or free space and --resume)\n`);
+  });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  if (fresh) {
     await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB}`);
     await admin.query(`CREATE DATABASE ${BENCH_DB}`);
   }
@@ -175,30 +261,43 @@ async function primaryMain(): Promise<void> {
     await migrate(db);
     const today = todayIn('UTC');
     if (args.reuse) await reset();
-    else {
+    if (already < people) {
       const t = Date.now();
       let doses = 0;
-      for (let from = 1; from <= people; from += 20_000) doses += (await seedPeople(db, { from, to: Math.min(people, from + 19_999), today })).doses;
+      // Spans of 20,000 (one statement each): a stop between spans leaves whole spans, and --resume seeds the rest.
+      for (let from = already + 1; from <= people && !stopping(); from += 20_000) {
+        doses += (await seedPeople(db, { from, to: Math.min(people, from + 19_999), today, light: args['light-seed'] })).doses;
+        process.stderr.write(`  seeded ${Math.min(people, from + 19_999)}/${people} (${(freeBytes(dir) / GB).toFixed(1)} GB free)\n`);
+      }
       await db.query('ANALYZE');
       console.log(JSON.stringify({ seeded: await countPatients(db), doses, 'seed s': ((Date.now() - t) / 1000).toFixed(1) }));
     }
-    if (!args['skip-baseline']) {
-      rows.push(await phase(db, 'baseline: fixed answer, same reads and writes', 'fixed', {}, people));
-      await reset();
+    const run = async (name: string, mode: string, env: Record<string, string> = {}) => {
+      if (!stopping()) rows.push(await phase(db, name, mode, env, people, dir));
+    };
+    if (fresh && !args['skip-baseline']) {
+      await run('baseline: fixed answer, same reads and writes', 'fixed');
+      if (!stopping()) await reset();
     }
-    rows.push(await phase(db, 'first forecast (all new)', 'real', {}, people));
-    rows.push(await phase(db, 'rerun', 'real', {}, people));
-    rows.push(await phase(db, 'rule update (Td booster interval)', 'updated', { BENCH_RULES_DIR: rulesDir }, people));
-    rows.push(await phase(db, 'rerun after the update', 'updated', { BENCH_RULES_DIR: rulesDir }, people));
+    await run('first forecast (all new)', 'real');
+    await run('rerun', 'real');
+    await run('rule update (Td booster interval)', 'updated', { BENCH_RULES_DIR: rulesDir });
+    await run('rerun after the update', 'updated', { BENCH_RULES_DIR: rulesDir });
     const size = await db.query<{ size: string }>(`SELECT pg_size_pretty(pg_database_size('${BENCH_DB}')) AS size`);
-    console.log(JSON.stringify({ 'database size': size.rows[0]!.size }));
+    console.log(JSON.stringify({ 'database size': size.rows[0]!.size, 'free GB': (freeBytes(dir) / GB).toFixed(1) }));
     console.log('\n| phase | people | wall s | people/s | new versions | unchanged | already done | refresh CPU ms/person | PostgreSQL CPU ms/person | worker peak RSS MB | load avg |');
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) console.log(`| ${Object.values(r).join(' | ')} |`);
+    if (!stopping()) console.log(`\n${footprintMarkdown(await measureFootprint(db))}`);
   } finally {
+    watch.stop();
     await db.close();
     fs.rmSync(rulesDir, { recursive: true, force: true });
-    if (!args.keep) await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB}`);
+    // A stopped run keeps its database, so --resume can continue it.
+    if (stopping()) {
+      console.log(`stopped (${stopReason}): database ${BENCH_DB} kept; continue with the same command and --resume, or DROP DATABASE ${BENCH_DB}`);
+      process.exitCode = 130;
+    } else if (!args.keep) await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB}`);
     await admin.end();
   }
 }

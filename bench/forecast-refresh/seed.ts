@@ -7,7 +7,9 @@
  * seasons; about one dose in ten left out, as records are. Rows are written as the store writes them
  * (current row, history row, and each Immunization's search-index rows: patient, vaccine-code, status, date), so
  * the refresh reads them as it reads any record; Patients get no search-index rows (the refresh never searches
- * them). Deterministic in `from..to`, so two runs seed the same people.
+ * them; a hub writes about ten: names, phonetic codes, gender, birth date), and doses carry only what the
+ * forecast needs (no lot, site, performer or location, which a clinic's doses add). `light` leaves out more
+ * (below). Deterministic in `from..to`, so two runs seed the same people.
  */
 import type { Queryable } from '../../src/store/db.js';
 
@@ -37,6 +39,12 @@ export interface SeedOptions {
   prefix?: string;
   /** The seeding date (YYYY-MM-DD): ages and calendar doses count back from it. */
   today: string;
+  /**
+   * Leave out what the refresh never reads, to fit a 1M run on a smaller disk: the doses' history rows and their
+   * status, vaccine-code and date index rows (about 18 kB a person of 79, bench/forecast/RESULTS.md). The current
+   * rows and the patient reference index (what the refresh reads a record by) are written as always.
+   */
+  light?: boolean;
 }
 
 /** Seeds one span of people in one statement; answers how many doses it wrote. */
@@ -74,17 +82,17 @@ export async function seedPeople(db: Queryable, opts: SeedOptions): Promise<{ pe
                                  'vaccineCode', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://hl7.org/fhir/sid/cvx', 'code', d.cvx))),
                                  'occurrenceDateTime', d.at::text, 'primarySource', true)
          FROM doses d RETURNING rid, id, content),
+     ix_ref AS (INSERT INTO sp_reference (rid, param, target_type, target_id, url)
+       SELECT rid, 'Immunization.patient', 'Patient', substr(content->'patient'->>'reference', 9), content->'patient'->>'reference' FROM imm)${opts.light ? '' : `,
      imm_hist AS (INSERT INTO fhir_history (resource_type, id, version_id, last_updated, deleted, content)
        SELECT 'Immunization', id, 1, $5::timestamptz, false, content FROM imm),
-     ix_ref AS (INSERT INTO sp_reference (rid, param, target_type, target_id, url)
-       SELECT rid, 'Immunization.patient', 'Patient', substr(content->'patient'->>'reference', 9), content->'patient'->>'reference' FROM imm),
      ix_token AS (INSERT INTO sp_token (rid, param, system, code, display)
        SELECT rid, 'Immunization.status', NULL, 'completed', NULL FROM imm
        UNION ALL
        SELECT rid, 'Immunization.vaccine-code', 'http://hl7.org/fhir/sid/cvx', content->'vaccineCode'->'coding'->0->>'code', NULL FROM imm),
      ix_date AS (INSERT INTO sp_date (rid, param, lo, hi)
        SELECT rid, 'Immunization.date', (content->>'occurrenceDateTime' || 'T00:00:00Z')::timestamptz,
-              (content->>'occurrenceDateTime' || 'T00:00:00Z')::timestamptz + interval '1 day' - interval '1 millisecond' FROM imm)
+              (content->>'occurrenceDateTime' || 'T00:00:00Z')::timestamptz + interval '1 day' - interval '1 millisecond' FROM imm)`}
      SELECT (SELECT count(*) FROM pat) AS people, (SELECT count(*) FROM imm) AS doses`,
     [prefix, opts.from, opts.to, opts.today, now],
   );
