@@ -1,5 +1,16 @@
 /** What staff type in the desk's one search box, read as the parts of a person to find (issue 21). */
+import { ALPHABET, checkCharacter } from '../scheduling/booking-reference.js';
 import { parsePersonQuery, phoneVariants } from './person-search.js';
+
+/** A valid reference of letters only (about one in twenty is), as the hub may give one. */
+function letterOnlyReference(): string {
+  const letters = [...ALPHABET].filter((c) => /[A-Z]/.test(c));
+  for (let i = 0; ; i++) {
+    const data = Array.from({ length: 7 }, (_, k) => letters[(i * 7 + k * 5 + i * k) % letters.length]).join('');
+    const check = checkCharacter(data);
+    if (/[A-Z]/.test(check)) return data + check;
+  }
+}
 
 describe('parsePersonQuery', () => {
   it('reads a phone number typed in groups as one number', () => {
@@ -19,6 +30,14 @@ describe('parsePersonQuery', () => {
     expect(parsePersonQuery('Mae.P@Example.ORG')).toEqual({ words: [], email: 'mae.p@example.org' });
     expect(parsePersonQuery('2345 6k70')).toEqual({ words: [], bookingReference: '23456K70' });
     expect(parsePersonQuery('garcia 2345-6K70')).toEqual({ words: ['garcia'], bookingReference: '23456K70' });
+  });
+
+  it('looks up a reference of letters only both as a reference and as words', () => {
+    const ref = letterOnlyReference();
+    expect(parsePersonQuery(`${ref.slice(0, 4)} ${ref.slice(4)}`.toLowerCase())).toEqual({ words: [ref.slice(0, 4).toLowerCase(), ref.slice(4).toLowerCase()], bookingReference: ref });
+    expect(parsePersonQuery(`${ref.slice(0, 4)}-${ref.slice(4)}`)).toEqual({ words: [`${ref.slice(0, 4)}-${ref.slice(4)}`], bookingReference: ref });
+    // A word that is no valid reference stays a word only.
+    expect(parsePersonQuery('Marianne')).toEqual({ words: ['Marianne'] });
   });
 });
 

@@ -55,6 +55,8 @@ export function parsePersonQuery(text: string): PersonQuery {
   const whole = text.trim();
   const ref = parseReference(whole);
   if (ref.ok && /\d/.test(whole)) return { words: [], bookingReference: ref.reference };
+  // About one reference in twenty has no digit ("KXWM-TRBA") and reads like a word: looked up as both.
+  if (ref.ok) q.bookingReference = ref.reference;
   // A phone number is often typed in groups ("+1 (413) 555-0142", "413 555 0142"): neighbouring tokens of digits
   // and phone punctuation (not a date) are read together as one number when they hold 7 digits or more.
   const tokens: string[] = [];
@@ -82,7 +84,10 @@ export function parsePersonQuery(text: string): PersonQuery {
     else if (date) q.birthDate = date;
     else if (PHONE_PART.test(token) && digits.length >= 7) q.phoneDigits = digits;
     else if (asRef.ok && /\d/.test(token)) q.bookingReference = asRef.reference;
-    else if (/\p{L}/u.test(token)) q.words.push(token);
+    else if (/\p{L}/u.test(token)) {
+      if (asRef.ok && !q.bookingReference) q.bookingReference = asRef.reference;
+      q.words.push(token);
+    }
   }
   return q;
 }
@@ -226,5 +231,7 @@ export async function findPeople(deps: PersonSearchDeps, q: PersonQuery): Promis
     if (q.words.length && score < MIN_SCORE && [...by].every((b) => b === 'name' || b === 'birthDate')) continue;
     out.push(summary(patient, [...by], score));
   }
-  return out.sort((a, b) => b.score - a.score || a.name.localeCompare(b.name)).slice(0, MAX_RESULTS);
+  // A person named by an identifier comes before people whose names merely sound alike.
+  const named = (m: PersonMatch): number => (m.matchedBy.some((b) => b !== 'name' && b !== 'birthDate') ? 1 : 0);
+  return out.sort((a, b) => named(b) - named(a) || b.score - a.score || a.name.localeCompare(b.name)).slice(0, MAX_RESULTS);
 }
