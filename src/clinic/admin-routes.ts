@@ -1,6 +1,6 @@
 /**
  * The clinic day's operator routes (operators only; every change audited by requireAdmin, naming the staff member,
- * with the clinic and day in the path it records):
+ * with the clinic and day in the path it records; the day's list, read or downloaded, audited with the people on it):
  *   GET  /admin/clinic/locations                               clinics with slots, and their schedules
  *   GET  /admin/clinic/locations/:id/days/:day[?format=csv]    the day's list (./day-list.ts)
  *   GET  /admin/clinic/locations/:id/days/:day/slots           the day's slots and places
@@ -17,6 +17,9 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { Appointment, Immunization, Location, Patient, Practitioner } from 'fhir/r4';
 import { badRequest, notFound } from '../fhir/outcomes.js';
+import type { AuditInput } from '../auth/audit.js';
+import { auditWho } from '../auth/fhir-audit.js';
+import type { Principal } from '../auth/principal.js';
 import type { AnyResource } from '../store/repository-types.js';
 import { clinicTimeZone } from '../notify/mail-locale.js';
 import { CLOSURE_REASONS, type ClosureReason } from '../notify/public-mail.js';
@@ -37,6 +40,11 @@ import { daySlots, setDayHours, setSlotCapacity } from './schedule.js';
 export interface ClinicRoutesDeps extends ClosureDeps {
   products: ProductCatalogue;
   requireAdmin: RequestHandler;
+  /**
+   * Where reads of people's data are audited (requireAdmin audits only changes): the day's list names everyone
+   * booked that day, with birth dates and phones, on screen, on paper and as a CSV file.
+   */
+  audit?: (e: AuditInput) => void;
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -88,6 +96,13 @@ export function createClinicRouter(deps: ClinicRoutesDeps): Router {
     const format = req.query.format;
     if (format !== undefined && format !== 'csv' && format !== 'json') throw badRequest('format is csv or json', 'format');
     res.set('Cache-Control', 'no-store');
+    const people = [...new Set(list.rows.flatMap((x) => (x.patientId ? [x.patientId] : [])))];
+    deps.audit?.({
+      action: format === 'csv' ? 'export' : 'read', outcome: 'success', who: auditWho(res.locals.principal as Principal | undefined, req.ip),
+      what: `GET /admin/clinic/locations/${list.locationId}/days/${list.day}${format === 'csv' ? '?format=csv' : ''}`,
+      detail: `day list${format === 'csv' ? ' downloaded as CSV' : ''}: ${list.rows.length} appointments`,
+      ...(people.length ? { entities: [{ type: 'Patient', ids: people, patients: people }] } : {}),
+    });
     if (format === 'csv') {
       const file = `day-list-${list.locationName.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '') || list.locationId}-${list.day}.csv`;
       res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${file}"`).send(`\uFEFF${dayListCsv(list)}`);

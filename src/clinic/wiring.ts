@@ -32,6 +32,7 @@ export function wireClinic(hub: Hub, registry: ModuleRegistry, opts: ClinicWirin
     db: hub.db, repo: hub.repo, products, scheduling, timeZone: hub.config.timeZone, offerHours: hub.config.closureOfferHours,
     ...(hub.config.smsEmailGateway ? { smsEmailGateway: hub.config.smsEmailGateway } : {}),
     requireAdmin: requireAdmin(registry, (e) => hub.audit(e)),
+    audit: (e) => hub.audit(e),
   }));
   // The person's answer to the place held after a closure (public, by the link in the closure message).
   hub.app.use(createRebookingRouter({

@@ -302,6 +302,13 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     expect(evilLine).toContain(`"'=HYPERLINK(""http://evil.example"",""x""), Test"`);
     expect(evilLine).toContain("'+1 413 555 0101");
     expect(lines.every((l) => !/(^|,)[=+\-@]/.test(l))).toBe(true);
+    // Reading and downloading the list of the day's people is audited, naming the staff member and each person on it.
+    const exported = await audited(`GET /admin/clinic/locations/${clinic.locationId}/days/${csvDay}?format=csv`);
+    expect(exported.map((x) => x.action)).toEqual(['export']);
+    const onIt = await t.hub.db.query<{ action: string }>(`SELECT action FROM audit_event WHERE user_ref = $1 AND what = $2 AND $3 = ANY(patient_ids)`,
+      [staffRef, `GET /admin/clinic/locations/${clinic.locationId}/days/${csvDay}?format=csv`, evil]);
+    expect(onIt.rows).toEqual([{ action: 'export' }]);
+    expect((await audited(`GET /admin/clinic/locations/${clinic.locationId}/days/`)).map((x) => x.action)).toContain('read');
     expect((await request(t.url).get(`/admin/clinic/locations/${clinic.locationId}/days/not-a-day`).set(ADMIN)).status).toBe(400);
   });
 
