@@ -1,0 +1,133 @@
+/**
+ * Two builds of the hub side by side (issue 23): `npx tsx bench/forecast/compare.ts <checkout A> <checkout B>
+ * [--windows 8] [--seconds 10] [--connections 4]`. Each checkout (a worktree with dist/ built, e.g. main before and
+ * after a change) runs `serve --workers 2` on PostgreSQL in a schema of its own, and both are loaded with the same
+ * `POST /fhir/$immds-forecast` at the same time, so both meet the same neighbours on a shared machine: a window's
+ * CPU per forecast of A and of B (their processes' CPU from /proc over that window, divided by their answers) is a
+ * fair comparison where two runs of run.ts minutes apart are not (on these two shared cores the CPU per forecast of
+ * one build moves 1.4x between runs with the neighbours' load), the hubs' idle CPU (measured first) subtracted.
+ * Prints each window and the median ratio B/A.
+ * Each hub's answer is checked against the golden answer first. This is not the target's measure: run.ts is.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { cpuSeconds } from '../lib/cpu.js';
+import { hubNodeFlags } from '../lib/hub-node-flags.js';
+import { LeanHttp } from '../lib/lean-http.js';
+import { SUPPORTING_DATA } from '../../test/forecast/cdsi-cases.js';
+import { benchParameters, readGolden, sha } from '../../test/forecast/golden-answers.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { windows: { type: 'string', default: '8' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '4' } },
+});
+if (positionals.length !== 2) throw new Error('usage: compare.ts <checkout A> <checkout B> [--windows 8] [--seconds 10] [--connections 4]');
+const dirs = positionals.map((d) => path.resolve(d));
+const WINDOWS = Number(values.windows);
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const DATABASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ADMIN_TOKEN = randomBytes(24).toString('hex');
+const PATH = '/fhir/$immds-forecast';
+const HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
+const body = JSON.stringify(benchParameters());
+const loadAverage = (): string => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const admin = new pg.Client({ connectionString: DATABASE });
+await admin.connect();
+const schemas: string[] = [];
+const hubs: ChildProcess[] = [];
+const dataDirs: string[] = [];
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startHub(dir: string): Promise<{ hub: ChildProcess; port: number }> {
+  const schema = `bench_compare_${randomBytes(4).toString('hex')}`;
+  schemas.push(schema);
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const port = await freePort();
+  const dataDir = path.join(os.tmpdir(), schema);
+  dataDirs.push(dataDir);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: String(port), BASE_URL: `http://127.0.0.1:${port}`, ADMIN_TOKEN, LOG_LEVEL: 'warn', SEED_DEMO: 'false',
+    CDSI_DATA_DIR: SUPPORTING_DATA, DATA_DIR: dataDir, DATABASE_URL: `${DATABASE}${DATABASE.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+  };
+  const hub = spawn(process.execPath, [...hubNodeFlags(), 'bin/vaxhub.js', 'serve', '--workers', '2'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  hubs.push(hub);
+  for (const until = Date.now() + 180_000; ;) {
+    if (hub.exitCode !== null) throw new Error(`hub in ${dir} exited ${hub.exitCode}`);
+    if (Date.now() > until) throw new Error(`hub in ${dir} did not come up within 180 s`);
+    if ((await fetch(`http://127.0.0.1:${port}/fhir/metadata`).catch(() => null))?.ok) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return { hub, port };
+}
+
+try {
+  console.log(`bench/forecast/compare ${new Date().toISOString()}: A ${dirs[0]}, B ${dirs[1]}; load average ${loadAverage()}`);
+  const started = await Promise.all(dirs.map(startHub));
+  const clients = started.map((s) => new LeanHttp(s.port, '127.0.0.1', CONNECTIONS));
+  for (const [k, c] of clients.entries()) {
+    const r = await c.post(PATH, body, HEADERS);
+    const golden = readGolden().answer.bench === `${r.status} ${sha(r.body)}`;
+    console.log(`${k ? 'B' : 'A'}: ${r.status}, ${golden ? 'identical to the golden answer' : 'DIFFERENT FROM THE GOLDEN ANSWER'}`);
+    if (!golden) throw new Error('a hub does not answer the golden answer');
+  }
+  // What each hub spends with nothing to answer (timers, background rounds, pool upkeep): at a low rate (a loaded
+  // machine) it is a large part of a window's CPU per forecast, and would pull B/A towards 1; subtracted below.
+  const idle0 = started.map((s) => cpuSeconds(s.hub.pid!));
+  await new Promise((r) => setTimeout(r, 10_000));
+  const idlePerSecond = started.map((s, k) => (cpuSeconds(s.hub.pid!) - idle0[k]!) / 10);
+  console.log(`idle CPU: A ${(idlePerSecond[0]! * 1000).toFixed(1)} ms/s, B ${(idlePerSecond[1]! * 1000).toFixed(1)} ms/s (subtracted from each window)`);
+  const counts = [0, 0];
+  let stop = false;
+  const loops = clients.flatMap((c, k) => Array.from({ length: CONNECTIONS }, async () => {
+    while (!stop) {
+      const r = await c.post(PATH, body, HEADERS);
+      if (r.status !== 200) throw new Error(`${k ? 'B' : 'A'} answered ${r.status}`);
+      counts[k]!++;
+    }
+  }));
+  // Warm-up: connections open, JIT warm.
+  await new Promise((r) => setTimeout(r, 5000));
+  const ms: [number[], number[]] = [[], []];
+  const ratios: number[] = [];
+  for (let w = 0; w < WINDOWS; w++) {
+    const n0 = [...counts];
+    const cpu0 = started.map((s) => cpuSeconds(s.hub.pid!));
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const each = started.map((s, k) => ((cpuSeconds(s.hub.pid!) - cpu0[k]! - idlePerSecond[k]! * SECONDS) * 1000) / (counts[k]! - n0[k]!));
+    ms[0].push(each[0]!);
+    ms[1].push(each[1]!);
+    ratios.push(each[1]! / each[0]!);
+    const rate = (k: number): string => ((counts[k]! - n0[k]!) / SECONDS).toFixed(0);
+    console.log(`  window ${w + 1}/${WINDOWS}: A ${rate(0)}/s ${each[0]!.toFixed(3)} ms CPU per forecast, B ${rate(1)}/s ${each[1]!.toFixed(3)} ms, B/A ${(each[1]! / each[0]!).toFixed(3)}; load average ${loadAverage()}`);
+  }
+  stop = true;
+  await Promise.all(loops);
+  console.log(`median of ${WINDOWS} windows: A ${median(ms[0]).toFixed(3)} ms, B ${median(ms[1]).toFixed(3)} ms CPU per forecast; B/A ${median(ratios).toFixed(3)} (windows ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)})`);
+} finally {
+  await Promise.all(hubs.map((h) => new Promise<void>((resolve) => {
+    if (h.exitCode !== null || h.signalCode !== null) return resolve();
+    h.once('exit', () => resolve());
+    h.kill('SIGTERM');
+  })));
+  for (const s of schemas) await admin.query(`DROP SCHEMA ${s} CASCADE`).catch(() => undefined);
+  await admin.end();
+  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+}
+process.exit(0);
