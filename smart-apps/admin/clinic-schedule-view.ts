@@ -1,8 +1,8 @@
 /**
  * #hours: a clinic's day as staff change it. The day's slots with their places (each settable, never below the
  * people booked); the day's opening hours re-planned (ranges with breaks between them, minutes per slot, places per
- * slot) per vaccine schedule; and closing the day (weather, supply, staffing), after which the people affected are
- * listed with how they were told and the place held for them.
+ * slot) per vaccine schedule; and closing the day, or the days from it to a last day (weather, supply, staffing),
+ * after which the people affected are listed with how they were told and the place held for them.
  */
 import { announce, h } from '../shared/dom.js';
 import { t, type MessageKey } from '../shared/i18n.js';
@@ -72,18 +72,21 @@ export function clinicScheduleView(): Node[] {
       h('p', {}, t('sched.closeIntro')),
       h('div', { class: 'field' }, h('label', { for: 'close-reason' }, t('sched.reason')),
         h('select', { id: 'close-reason', name: 'reason' }, ...REASONS.map((r) => h('option', { value: r }, t(`sched.r.${r}` as MessageKey))))),
+      h('div', { class: 'field' }, h('label', { for: 'close-to' }, t('sched.closeTo')), h('input', { id: 'close-to', name: 'to', type: 'date', min: day, value: day, required: true })),
       h('div', { class: 'field' }, h('label', { for: 'close-note' }, t('sched.note')), h('input', { id: 'close-note', name: 'note', maxlength: '500' })),
       h('button', { type: 'submit', class: 'danger' }, t('sched.close')));
     close.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      if (!window.confirm(t('sched.confirmClose', { clinic: loc.name, day }))) return;
+      const to = (document.getElementById('close-to') as HTMLInputElement).value || day;
+      const range = to !== day;
+      if (!window.confirm(range ? t('sched.confirmCloseRange', { clinic: loc.name, day, to }) : t('sched.confirmClose', { clinic: loc.name, day }))) return;
       const note = (document.getElementById('close-note') as HTMLInputElement).value.trim();
-      adminCall<{ affected: Affected[] }>(`${base}/closure`, { body: { reason: (document.getElementById('close-reason') as HTMLSelectElement).value, ...(note ? { note } : {}) } })
+      adminCall<{ affected: Affected[] }>(`${base}/closure`, { body: { reason: (document.getElementById('close-reason') as HTMLSelectElement).value, ...(range ? { to } : {}), ...(note ? { note } : {}) } })
         .then((r) => {
           reload(t('clinic.done'));
           affectedArea.replaceChildren(table('affected-table', t('sched.affected'), [
             { label: t('clinic.time') }, { label: t('clinic.ref') }, { label: t('clinic.name') }, { label: t('sched.told') }, { label: t('clinic.phone') }, { label: t('sched.offer') },
-          ], r.body.affected.map((a) => [timeOf(a.start, timeZone), h('span', { class: 'mono', 'data-appointment': a.appointmentId }, a.reference), a.name, t(`sched.by.${a.notified}` as MessageKey), a.phone ?? '',
+          ], r.body.affected.map((a) => [range ? whenOf(a.start, timeZone) : timeOf(a.start, timeZone), h('span', { class: 'mono', 'data-appointment': a.appointmentId }, a.reference), a.name, t(`sched.by.${a.notified}` as MessageKey), a.phone ?? '',
             a.offer ? whenOf(a.offer.start, timeZone) : t('sched.noOffer')])));
         }, (e: unknown) => notice.replaceChildren(failed(e)));
     });

@@ -4,7 +4,8 @@
  *   GET  /admin/clinic/locations                               clinics with slots, and their schedules
  *   GET  /admin/clinic/locations/:id/days/:day[?format=csv]    the day's list (./day-list.ts)
  *   GET  /admin/clinic/locations/:id/days/:day/slots           the day's slots and places
- *   POST /admin/clinic/locations/:id/days/:day/closure         close the day {reason, note?, offerHours?}
+ *   POST /admin/clinic/locations/:id/days/:day/closure         close the day, or the days from it to `to` (included,
+ *                                                              at most 31) {reason, note?, offerHours?, to?}
  *   PUT  /admin/clinic/schedules/:id/days/:day                 hours {hours, slotMinutes, capacity}
  *   PUT  /admin/clinic/slots/:id                               places {capacity}
  *   GET  /admin/clinic/appointments/:id/dose-form              what recording the dose offers: today's usable
@@ -118,11 +119,21 @@ export function createClinicRouter(deps: ClinicRoutesDeps): Router {
   r.post('/locations/:id/days/:day/closure', async (req, res) => {
     const b = body(req);
     if (typeof b.reason !== 'string' || !CLOSURE_REASONS.includes(b.reason as ClosureReason)) throw badRequest(`reason must be one of ${CLOSURE_REASONS.join(', ')}`, 'reason');
+    if (b.to !== undefined && typeof b.to !== 'string') throw badRequest('to must be a date (YYYY-MM-DD): the last day closed', 'to');
     const answer = await closeDay(deps, {
       locationId: id(req.params.id, 'location'), day: day(req.params.day), reason: b.reason as ClosureReason,
+      ...(b.to !== undefined ? { to: b.to as string } : {}),
       ...(b.note !== undefined ? { note: b.note as string } : {}),
       ...(b.offerHours !== undefined ? { offerHours: b.offerHours as number } : {}),
     }, actorOf(res.locals.principal));
+    // Beside requireAdmin's entry for the request: who closed what, the days, and how many people it touched.
+    const people = [...new Set(answer.affected.map((a) => a.patientId).filter((p): p is string => !!p))];
+    deps.audit?.({
+      action: 'update', outcome: 'success', who: auditWho(res.locals.principal as Principal | undefined, req.ip),
+      what: `Location/${answer.locationId} closed ${answer.day}..${answer.to}`,
+      detail: `clinic closed from ${answer.day} to ${answer.to} (${answer.closedDays.length} day${answer.closedDays.length === 1 ? '' : 's'} newly closed: ${answer.closedDays.join(', ')}), reason ${answer.reason}: ${answer.affected.length} people affected, ${answer.affected.filter((a) => a.offer).length} held a place`,
+      ...(people.length ? { entities: [{ type: 'Patient', ids: people, patients: people }] } : {}),
+    });
     res.status(200).json(answer);
   });
 

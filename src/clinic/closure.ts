@@ -1,11 +1,21 @@
 /**
- * Closing a clinic for a day (weather, supply, staffing). In one transaction: the day is recorded closed, its slots
+ * Closing a clinic for a day, or for a range of days (weather, supply, staffing). In one transaction: each day is
+ * recorded closed, its slots
  * stop offering places, every appointment that day is cancelled (place and dose given back), and each person is
  * offered a place first: the clinic's earliest later slot for the same product with a free place and a dose is
  * HELD for them (a pending Appointment, counted like any hold, for `offerHours` instead of a booking page's few
  * minutes), so the people whose day was closed are ahead of anyone booking afresh. Each gets a mail in their
  * language (kind `clinic-closure`, ./mail.ts) through the outbox, written in the same transaction. People the hub
  * cannot mail (no email) come back in the answer with their phone, for staff to call.
+ *
+ * A range (`day` to `to`, both included, at most MAX_CLOSURE_DAYS) is closed in ONE transaction, every day recorded
+ * closed before any place is held, and each place is held after the range's last day, so no held place lands inside
+ * it (closing day by day would hold day 1's people on day 2 and then cancel that hold unoffered). Days of the range
+ * already closed (an earlier closure) keep their record and are left as they are; a range whose days are all closed
+ * is 409. A place held by an earlier closure inside the range (unanswered, not lapsed) is cancelled and the person
+ * held another after the range and told again (the new offer's cancelled appointment is that held place). There is no open-ended closure ("until further notice"): a held place
+ * needs a known first open day, and slots published later inside an open range would need refusing forever; staff
+ * close up to MAX_CLOSURE_DAYS and close again if the clinic stays shut. Past days are not refused (as for one day).
  */
 import { randomUUID } from 'node:crypto';
 import type { Appointment, Location, Patient } from 'fhir/r4';
@@ -23,6 +33,9 @@ import { dayBounds, personName, shownReference } from './day-list.js';
 
 export const CLOSURE_MAIL_KIND = 'clinic-closure';
 
+/** The longest range one closure may cover (days, both ends included): a month; a longer closure is closed again. */
+export const MAX_CLOSURE_DAYS = 31;
+
 export interface ClosureDeps {
   db: Db;
   repo: Repository;
@@ -37,7 +50,10 @@ export interface ClosureDeps {
 
 export interface CloseDayInput {
   locationId: string;
+  /** The (first) day closed. */
   day: string;
+  /** The last day closed, included (a range); the day alone when absent. */
+  to?: string;
   reason: ClosureReason;
   /** Staff's own words for the day list and the audit (not mailed: mail says the reason in the person's language). */
   note?: string;
@@ -63,6 +79,10 @@ export interface AffectedPerson {
 export interface ClosureAnswer {
   locationId: string;
   day: string;
+  /** The range's last day (= day for one day). */
+  to: string;
+  /** The days this closure closed (days of the range closed earlier are not among them). */
+  closedDays: string[];
   reason: ClosureReason;
   affected: AffectedPerson[];
 }
@@ -124,9 +144,23 @@ async function holdOffer(tx: Queryable, deps: ClosureDeps, b: BookingRow, after:
   return undefined;
 }
 
+const isDate = (d: unknown): d is string => typeof d === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
+
+/** The days from `from` to `to`, both included (calendar dates). */
+export function daysOf(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
 export function checkCloseDayInput(input: CloseDayInput): void {
   if (!input.locationId || !/^[A-Za-z0-9\-.]{1,64}$/.test(input.locationId)) throw badRequest('location must be a Location id', 'location');
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(input.day) || Number.isNaN(Date.parse(`${input.day}T00:00:00Z`))) throw badRequest('day must be a date (YYYY-MM-DD)', 'day');
+  if (!isDate(input.day)) throw badRequest('day must be a date (YYYY-MM-DD)', 'day');
+  if (input.to !== undefined) {
+    if (!isDate(input.to)) throw badRequest('to must be a date (YYYY-MM-DD): the last day closed; a closure needs an end date', 'to');
+    if (input.to < input.day) throw badRequest(`to (${input.to}) is before the first day closed (${input.day})`, 'to');
+    if (daysOf(input.day, input.to).length > MAX_CLOSURE_DAYS) throw badRequest(`a closure covers at most ${MAX_CLOSURE_DAYS} days; close again for longer`, 'to');
+  }
   if (!CLOSURE_REASONS.includes(input.reason)) throw badRequest(`reason must be one of ${CLOSURE_REASONS.join(', ')}`, 'reason');
   if (input.note !== undefined && (typeof input.note !== 'string' || input.note.length > 500)) throw badRequest('note is text of at most 500 characters', 'note');
   if (input.offerHours !== undefined && !(Number.isInteger(input.offerHours) && input.offerHours >= 1 && input.offerHours <= 24 * 14)) {
@@ -139,17 +173,29 @@ export async function closeDay(deps: ClosureDeps, input: CloseDayInput, closedBy
   const now = (deps.clock ?? (() => new Date()))();
   const location = await deps.repo.readOptional<Location & AnyResource>('Location', input.locationId);
   if (!location) throw fhirError('NOT_FOUND', `Location/${input.locationId} not found`, 'location');
-  const { from, to } = dayBounds(input.day, clinicTimeZone(location, deps.timeZone));
+  const last = input.to ?? input.day;
+  const zone = clinicTimeZone(location, deps.timeZone);
+  const from = dayBounds(input.day, zone).from;
+  const to = dayBounds(last, zone).to;
   return deps.db.transaction(async (tx) => {
-    const inserted = await tx.query(
-      `INSERT INTO clinic_closure (location_id, day, reason, closed_at, closed_by) VALUES ($1, $2::date, $3, $4, $5) ON CONFLICT DO NOTHING`,
-      [input.locationId, input.day, input.note ? `${input.reason}: ${input.note}` : input.reason, now.toISOString(), closedBy],
-    );
-    if (inserted.rowCount === 0) throw fhirError('VERSION_CONFLICT', `Location/${input.locationId} is already closed on ${input.day}`, 'day');
-    const hit = await tx.query<BookingRow>(
-      `SELECT * FROM booking WHERE location_id = $1 AND start_at >= $2 AND start_at < $3 AND active AND status IN ('held', 'booked', 'checked-in')
-        ORDER BY start_at, appointment_id FOR UPDATE`,
-      [input.locationId, from.toISOString(), to.toISOString()],
+    // Every day of the range recorded closed first, so no place is held on any of them (offerSlots skips closed days).
+    const closedDays: string[] = [];
+    for (const d of daysOf(input.day, last)) {
+      const inserted = await tx.query(
+        `INSERT INTO clinic_closure (location_id, day, reason, closed_at, closed_by) VALUES ($1, $2::date, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [input.locationId, d, input.note ? `${input.reason}: ${input.note}` : input.reason, now.toISOString(), closedBy],
+      );
+      if (inserted.rowCount) closedDays.push(d);
+    }
+    if (closedDays.length === 0) {
+      throw fhirError('VERSION_CONFLICT', last === input.day ? `Location/${input.locationId} is already closed on ${input.day}` : `Location/${input.locationId} is already closed every day from ${input.day} to ${last}`, 'day');
+    }
+    const hit = await tx.query<BookingRow & { open_offer: boolean }>(
+      `SELECT b.*, EXISTS (SELECT 1 FROM clinic_rebooking_offer o WHERE o.appointment_id = b.appointment_id AND o.answer IS NULL AND o.expires_at > $4) AS open_offer
+         FROM booking b
+        WHERE b.location_id = $1 AND b.start_at >= $2 AND b.start_at < $3 AND b.active AND b.status IN ('held', 'booked', 'checked-in')
+        ORDER BY b.start_at, b.appointment_id FOR UPDATE`,
+      [input.locationId, from.toISOString(), to.toISOString(), now.toISOString()],
     );
     const affected: AffectedPerson[] = [];
     for (const b of hit.rows) {
@@ -161,7 +207,9 @@ export async function closeDay(deps: ClosureDeps, input: CloseDayInput, closedBy
           cancelationReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason', code: input.reason === 'weather' ? 'oth-weath' : 'prov' }], text: `Clinic closed: ${input.reason}` },
         }, { tx, now });
       }
-      if (b.status === 'held' || !b.patient_id) continue; // an unconfirmed hold names nobody to tell
+      // An unconfirmed hold names nobody to tell, except a place an earlier closure held (still unanswered) inside
+      // this range: that person was told of it, so they are held another place after the range and told again.
+      if (!b.patient_id || (b.status === 'held' && !b.open_offer)) continue;
       const offer = await holdOffer(tx, deps, b, to, input.offerHours ?? deps.offerHours ?? 72, now);
       const patient = await deps.repo.readOptional<Patient & AnyResource>('Patient', b.patient_id, tx);
       const phone = contact(patient, 'phone');
@@ -179,8 +227,8 @@ export async function closeDay(deps: ClosureDeps, input: CloseDayInput, closedBy
       }
       affected.push({ appointmentId: b.appointment_id, reference: shownReference(appt, b.appointment_id), name: personName(patient), patientId: b.patient_id, start: new Date(b.start_at).toISOString(), ...(offer ? { offer } : {}), notified: mail ? 'mail' : sms ? 'sms' : 'call', ...(phone ? { phone } : {}) });
     }
-    // No new booking that day: the slots offer no place (their counts stay for the record).
+    // No new booking on the closed days: the slots offer no place (their counts stay for the record).
     await tx.query(`UPDATE slot_capacity SET capacity = taken, updated_at = $4 WHERE location_id = $1 AND start_at >= $2 AND start_at < $3`, [input.locationId, from.toISOString(), to.toISOString(), now.toISOString()]);
-    return { locationId: input.locationId, day: input.day, reason: input.reason, affected };
+    return { locationId: input.locationId, day: input.day, to: last, closedDays, reason: input.reason, affected };
   });
 }

@@ -224,6 +224,9 @@ describe(`the clinic day in the console, in Chromium (${backend})`, () => {
     await look(page, '04-hours');
     await page.selectOption('#close-reason', 'weather');
     await page.fill('#close-note', 'ice storm');
+    // The form closes a range (from the picked day to a last day); for one day the last day is the day itself.
+    expect(await page.inputValue('#close-to')).toBe(r.day);
+    expect(await page.getAttribute('#close-to', 'min')).toBe(r.day);
     await page.click('#close-form button[type=submit]');
     await page.locator('#affected-table tbody tr').nth(1).waitFor();
     const affected = (await page.locator('#affected-table tbody').textContent())!;
