@@ -22,7 +22,7 @@ interface Match { patientId: string; name: string; birthDate?: string; phone?: s
 interface AppointmentLine { id: string; reference: string; status: string; start?: string; locationName?: string; productName?: string; doseNumber?: number }
 interface PersonFile {
   patient: { id: string; birthDate?: string; name?: Array<{ given?: string[]; family?: string }>; telecom?: Array<{ system?: string; value?: string }> };
-  registrations: Array<{ id: string; status: string; tierDisplay: string; createdAt: string; confirmationBy: string | null }>;
+  registrations: Array<{ id: string; number: string; status: string; tierDisplay: string; createdAt: string; confirmationBy: string | null }>;
   invitations: Array<{ ref: string; status: string; expiresAt: string }>;
   appointments: AppointmentLine[];
   doses: Array<{ id: string; date?: string; vaccine: string; lot?: string; status: string; correctable: boolean }>;
@@ -132,8 +132,8 @@ async function showFile(into: HTMLElement, patientId: string, note?: string): Pr
       table('appointments-table', t('desk.appointments'), [{ label: t('desk.ref') }, { label: t('desk.when') }, { label: t('desk.where') }, { label: t('desk.vaccine') }, { label: t('desk.status') }, { label: t('desk.actions') }],
         f.appointments.map((a) => [h('span', { class: 'mono' }, a.reference), when(a.start), a.locationName ?? '', a.productName ?? '', a.status, appointmentActions(a, phone, status, refresh, f, into)])),
       bookForm(f, null, refresh),
-      table('registrations-table', t('desk.registrations'), [{ label: t('desk.status') }, { label: 'Tier' }, { label: t('desk.confirmBy') }],
-        f.registrations.map((r) => [r.status, r.tierDisplay, r.confirmationBy ? t(`desk.by.${r.confirmationBy}` as MessageKey) : ''])),
+      table('registrations-table', t('desk.registrations'), [{ label: t('desk.regNumber') }, { label: t('desk.status') }, { label: 'Tier' }, { label: t('desk.confirmBy') }],
+        f.registrations.map((r) => [h('span', { class: 'mono' }, r.number), r.status, r.tierDisplay, r.confirmationBy ? t(`desk.by.${r.confirmationBy}` as MessageKey) : ''])),
       table('invitations-table', t('desk.invitations'), [{ label: t('desk.status') }, { label: t('desk.when') }],
         f.invitations.map((i) => [i.status, when(i.expiresAt)])),
       table('doses-table', t('desk.doses'), [{ label: t('desk.when') }, { label: t('desk.vaccine') }, { label: 'Lot' }, { label: t('desk.status') }, { label: t('desk.actions') }],

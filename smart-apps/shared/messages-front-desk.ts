@@ -39,6 +39,7 @@ export const FRONT_DESK_MESSAGES = {
   'desk.standingOk': { en: 'A booking now keeps to the rules (invitation in use).', es: 'Una cita ahora cumple las reglas (invitación en uso).', ko: '지금 예약하면 규칙에 맞습니다(초대장 사용).' },
   'desk.standingOut': { en: 'A booking now would be outside the fairness rules:', es: 'Una cita ahora estaría fuera de las reglas de equidad:', ko: '지금 예약하면 공정성 규칙을 벗어납니다:' },
   'desk.appointments': { en: 'Appointments', es: 'Citas', ko: '예약' },
+  'desk.regNumber': { en: 'Registration number', es: 'Número de inscripción', ko: '등록 번호' },
   'desk.registrations': { en: 'Registrations', es: 'Inscripciones', ko: '등록' },
   'desk.invitations': { en: 'Invitations', es: 'Invitaciones', ko: '초대' },
   'desk.doses': { en: 'Doses', es: 'Dosis', ko: '접종' },

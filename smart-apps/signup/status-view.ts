@@ -3,6 +3,7 @@
  * family members they registered. Without a saved registration on this device, a lookup by registration number
  * and date of birth.
  */
+import { parseRegistrationNumber } from '../../src/scheduling/booking-reference.js';
 import { call } from '../shared/api.js';
 import { announce, field, h } from '../shared/dom.js';
 import { formatDate, t, tOr } from '../shared/i18n.js';
@@ -11,6 +12,8 @@ import { liveClaim, load } from './state.js';
 
 export interface StatusAnswer {
   registrantId: string;
+  /** What the person is shown and types (`R-ABCD-EFGH`); the id stays internal. */
+  registrationNumber: string;
   status: 'registered' | 'invited' | 'booked';
   tier: string | null;
   tierDisplay: string;
@@ -35,7 +38,7 @@ function card(app: AppContext, s: StatusAnswer, heading: 'h3' | 'h4'): HTMLEleme
     // What a "Phase 1c" is and what happens next, so nobody has to call to ask (issue 22, item 7).
     s.tier ? h('p', { class: 'hint tier-explained' }, t('status.tierExplained')) : null,
     s.status === 'registered' ? h('p', { class: 'next-steps' }, h('strong', {}, t('status.nextTitle')), ' ', t('status.next')) : null,
-    h('p', { class: 'hint' }, t('reg.yourId', { id: s.registrantId })),
+    h('p', { class: 'hint' }, t('reg.yourId', { id: s.registrationNumber })),
   );
 }
 
@@ -57,12 +60,23 @@ function render(app: AppContext, s: StatusAnswer): Node[] {
 
 function lookupForm(app: AppContext, out: HTMLElement): HTMLElement {
   const form = h('form', { id: 'lookup-form' },
-    field('lookup-id', t('status.registrantId'), { required: true, autocomplete: 'off' }),
+    field('lookup-id', t('status.registrantId'), { required: true, autocomplete: 'off' }, t('status.numberHint')),
     field('lookup-birth', t('reg.birthDate'), { type: 'date', required: true }),
     h('button', { type: 'submit' }, t('status.check')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = (document.getElementById('lookup-id') as HTMLInputElement).value.trim();
+    // A typo is said here, before asking the hub (which refuses it too): the check character catches it. A number
+    // from an old mail (the registration's id) is still accepted.
+    const parsed = parseRegistrationNumber(id, { prefixOptional: true });
+    if (!parsed.ok && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+      const cleaned = id.toUpperCase().replace(/[\s\-_.]/g, '');
+      const message = parsed.problem === 'length' ? t('status.numberLength', { n: String(cleaned.length) })
+        : parsed.problem === 'character' ? t('status.numberChar', { c: /'(.)'/.exec(parsed.detail)?.[1] ?? '' })
+          : t('status.numberTypo');
+      out.replaceChildren(announce(message, 'alert'));
+      return;
+    }
     const birth = (document.getElementById('lookup-birth') as HTMLInputElement).value;
     const q = new URLSearchParams({ registrant: id, birthDate: birth });
     call<StatusAnswer>(`${app.hub}/signup/status?${q}`).then(

@@ -8,7 +8,7 @@ import { fhirError } from '../fhir/outcomes.js';
 import type { Queryable } from '../store/db.js';
 import type { AnyResource, Repository } from '../store/repository-types.js';
 import { doseNumberOf } from '../scheduling/appointment-resource.js';
-import { formatReference, referenceOfAppointment } from '../scheduling/booking-reference.js';
+import { formatReference, formatRegistrationNumber, referenceOfAppointment } from '../scheduling/booking-reference.js';
 import type { TierRules } from '../scheduling/eligibility/rules.js';
 import type { ProductCatalogue } from '../scheduling/products.js';
 import { EXT_VACCINE_PRODUCT } from '../scheduling/slot-view.js';
@@ -31,7 +31,7 @@ export interface AppointmentLine {
 
 export interface PersonFile {
   patient: Patient;
-  registrations: Array<{ id: string; status: string; tier: string | null; tierDisplay: string; createdAt: string; confirmationBy: string | null; email: string | null; phone: string | null }>;
+  registrations: Array<{ id: string; number: string; status: string; tier: string | null; tierDisplay: string; createdAt: string; confirmationBy: string | null; email: string | null; phone: string | null }>;
   invitations: Array<{ ref: string; registrationId: string; status: string; expiresAt: string; usedAt: string | null }>;
   appointments: AppointmentLine[];
   doses: Array<{ id: string; date?: string; vaccine: string; lot?: string; status: string; correctable: boolean }>;
@@ -64,8 +64,8 @@ export function appointmentLine(a: Appointment, locations: Map<string, Location>
 export async function personFile(deps: PersonFileDeps, principal: Principal, patientId: string, now: Date): Promise<PersonFile> {
   const patient = (await deps.repo.readOptional<AnyResource>('Patient', patientId)) as unknown as Patient | undefined;
   if (!patient) throw fhirError('NOT_FOUND', `Patient/${patientId} not found`);
-  const regs = await deps.db.query<{ id: string; status: string; tier: string | null; created_at: string; confirmation_by: string | null; email: string | null; phone: string | null }>(
-    'SELECT id, status, tier, created_at, confirmation_by, email, phone FROM registrant WHERE patient_id = $1 ORDER BY created_at', [patientId]);
+  const regs = await deps.db.query<{ id: string; number: string | null; status: string; tier: string | null; created_at: string; confirmation_by: string | null; email: string | null; phone: string | null }>(
+    'SELECT id, number, status, tier, created_at, confirmation_by, email, phone FROM registrant WHERE patient_id = $1 ORDER BY created_at', [patientId]);
   const tickets = await deps.db.query<{ ref: string; registrant_id: string; status: string; expires_at: string; used_at: string | null }>(
     `SELECT t.ref, t.registrant_id, t.status, t.expires_at, t.used_at FROM invitation_ticket t JOIN registrant r ON r.id = t.registrant_id
       WHERE r.patient_id = $1 ORDER BY t.created_at`, [patientId]);
@@ -77,7 +77,7 @@ export async function personFile(deps: PersonFileDeps, principal: Principal, pat
   return {
     patient,
     registrations: regs.rows.map((r) => ({
-      id: r.id, status: r.status, tier: r.tier, tierDisplay: r.tier ? (deps.rules.tiers.find((t) => t.code === r.tier)?.display ?? r.tier) : 'Not in a priority group',
+      id: r.id, number: r.number ? formatRegistrationNumber(r.number) : r.id, status: r.status, tier: r.tier, tierDisplay: r.tier ? (deps.rules.tiers.find((t) => t.code === r.tier)?.display ?? r.tier) : 'Not in a priority group',
       createdAt: iso(r.created_at), confirmationBy: r.confirmation_by, email: r.email, phone: r.phone,
     })),
     invitations: tickets.rows.map((t) => ({ ref: t.ref, registrationId: t.registrant_id, status: t.status, expiresAt: iso(t.expires_at), usedAt: t.used_at ? iso(t.used_at) : null })),

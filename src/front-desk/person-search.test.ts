@@ -39,6 +39,19 @@ describe('parsePersonQuery', () => {
     // A word that is no valid reference stays a word only.
     expect(parsePersonQuery('Marianne')).toEqual({ words: ['Marianne'] });
   });
+
+  it('reads a registration number (R and 8 checked characters) however it is typed, apart from a booking reference', () => {
+    const data = '7K3M9QX';
+    const num = `R${data}${checkCharacter(data, 'R')}`;
+    const shown = `R-${num.slice(1, 5)}-${num.slice(5)}`;
+    expect(parsePersonQuery(shown)).toEqual({ words: [], registrationNumber: num });
+    expect(parsePersonQuery(shown.toLowerCase().replace(/-/g, ' '))).toEqual({ words: [], registrationNumber: num });
+    expect(parsePersonQuery(`garcia ${shown}`)).toEqual({ words: ['garcia'], registrationNumber: num });
+    // Its last 8 characters are no booking reference, and a typo in it is no registration number.
+    expect(parsePersonQuery(num.slice(1)).bookingReference).toBeUndefined();
+    const typo = `R${data.replace('K', 'X')}${checkCharacter(data, 'R')}`;
+    expect(parsePersonQuery(typo).registrationNumber).toBeUndefined();
+  });
 });
 
 describe('phoneVariants', () => {

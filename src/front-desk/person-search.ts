@@ -9,7 +9,7 @@ import type { Appointment, Patient } from 'fhir/r4';
 import type { Queryable } from '../store/db.js';
 import type { AnyResource, Repository } from '../store/repository-types.js';
 import { patientIdOf } from '../scheduling/appointment-resource.js';
-import { BOOKING_REFERENCE_SYSTEM, parseReference } from '../scheduling/booking-reference.js';
+import { BOOKING_REFERENCE_SYSTEM, parseReference, parseRegistrationNumber } from '../scheduling/booking-reference.js';
 
 export type MatchedBy = 'name' | 'birthDate' | 'phone' | 'email' | 'bookingReference' | 'registration';
 
@@ -20,6 +20,8 @@ export interface PersonQuery {
   email?: string;
   bookingReference?: string;
   registrationId?: string;
+  /** A registration number (canonical `RABCDEFGH`), typed `R-ABCD-EFGH`. */
+  registrationNumber?: string;
 }
 
 export interface PersonMatch {
@@ -49,10 +51,16 @@ export function typedDate(s: string): string | undefined {
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso ? iso : undefined;
 }
 
-/** What each part of the search box is. A whole box that reads as a booking reference ("ABCD EFGH") is one. */
+/**
+ * What each part of the search box is. A whole box that reads as a booking reference ("ABCD EFGH") or a registration
+ * number ("R ABCD EFGH": 9 characters starting with R, checked with the R) is one.
+ */
 export function parsePersonQuery(text: string): PersonQuery {
   const q: PersonQuery = { words: [] };
   const whole = text.trim();
+  const reg = parseRegistrationNumber(whole);
+  if (reg.ok && /\d/.test(whole)) return { words: [], registrationNumber: reg.reference };
+  if (reg.ok) q.registrationNumber = reg.reference;
   const ref = parseReference(whole);
   if (ref.ok && /\d/.test(whole)) return { words: [], bookingReference: ref.reference };
   // About one reference in twenty has no digit ("KXWM-TRBA") and reads like a word: looked up as both.
@@ -79,13 +87,16 @@ export function parsePersonQuery(text: string): PersonQuery {
     const date = typedDate(token);
     const digits = token.replace(/[\s().+-]/g, '');
     const asRef = parseReference(token);
+    const asReg = parseRegistrationNumber(token);
     if (UUID.test(token)) q.registrationId = token.toLowerCase();
+    else if (asReg.ok && /\d/.test(token)) q.registrationNumber = asReg.reference;
     else if (token.includes('@')) q.email = token.toLowerCase();
     else if (date) q.birthDate = date;
     else if (PHONE_PART.test(token) && digits.length >= 7) q.phoneDigits = digits;
     else if (asRef.ok && /\d/.test(token)) q.bookingReference = asRef.reference;
     else if (/\p{L}/u.test(token)) {
       if (asRef.ok && !q.bookingReference) q.bookingReference = asRef.reference;
+      if (asReg.ok && !q.registrationNumber) q.registrationNumber = asReg.reference;
       q.words.push(token);
     }
   }
@@ -192,6 +203,10 @@ export async function findPeople(deps: PersonSearchDeps, q: PersonQuery): Promis
   }
   if (q.registrationId) {
     const r = await deps.db.query<{ patient_id: string }>('SELECT patient_id FROM registrant WHERE id = $1', [q.registrationId]);
+    await byIds(r.rows.map((x) => x.patient_id), 'registration');
+  }
+  if (q.registrationNumber) {
+    const r = await deps.db.query<{ patient_id: string }>('SELECT patient_id FROM registrant WHERE number = $1', [q.registrationNumber]);
     await byIds(r.rows.map((x) => x.patient_id), 'registration');
   }
   if (q.email) {

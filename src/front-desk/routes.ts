@@ -18,6 +18,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Appointment, Location } from 'fhir/r4';
 import { patientIdOf } from '../scheduling/appointment-resource.js';
+import { formatRegistrationNumber } from '../scheduling/booking-reference.js';
 import type { AuditAction, AuditEntity, AuditInput } from '../auth/audit.js';
 import { auditOutcome, auditWho } from '../auth/fhir-audit.js';
 import type { Principal } from '../auth/principal.js';
@@ -31,6 +32,11 @@ import { bookForPerson, cancelForPerson, cleanReason, outsideRules, type DeskDep
 import { findPeople, parsePersonQuery } from './person-search.js';
 import { personFile } from './person-file.js';
 import { admitWalkIn, walkInSlot, WALK_IN_HORIZON_MINUTES } from './walk-in.js';
+
+/** A registration number as people see it (`R-ABCD-EFGH`); the id for a registration not yet backfilled. */
+function shownNumber(number: string | null, id: string): string {
+  return number ? formatRegistrationNumber(number) : id;
+}
 
 export interface FrontDeskRouterDeps extends DeskDeps {
   confirmation: Omit<ConfirmationDeps, 'db' | 'repo' | 'products'>;
@@ -158,7 +164,7 @@ export function createFrontDeskRouter(deps: FrontDeskRouterDeps): Router {
     const q = str(req.query.q, 'q', true)!;
     if (q.length > 200) throw badRequest('The search is too long', 'q');
     const parsed = parsePersonQuery(q);
-    if (!parsed.words.length && !parsed.birthDate && !parsed.phoneDigits && !parsed.email && !parsed.bookingReference && !parsed.registrationId) {
+    if (!parsed.words.length && !parsed.birthDate && !parsed.phoneDigits && !parsed.email && !parsed.bookingReference && !parsed.registrationId && !parsed.registrationNumber) {
       throw badRequest('Type a name, a birth date, a phone number, an email, a booking reference or a registration number', 'q');
     }
     const matches = await findPeople(deps, parsed);
@@ -176,16 +182,16 @@ export function createFrontDeskRouter(deps: FrontDeskRouterDeps): Router {
     const input = registrationOf(body(req), principal.fhirUser);
     // Staff may know that someone is registered already (the public may not): they are shown that person instead.
     const existing = input.name.family && input.birthDate
-      ? (await deps.db.query<{ patient_id: string; id: string }>('SELECT patient_id, id FROM registrant WHERE identity_key = $1', [identityKey(input)])).rows[0]
+      ? (await deps.db.query<{ patient_id: string; id: string; number: string | null }>('SELECT patient_id, id, number FROM registrant WHERE identity_key = $1', [identityKey(input)])).rows[0]
       : undefined;
     if (existing) {
       note({ action: 'read', what: `Patient/${existing.patient_id}`, patientId: existing.patient_id, detail: 'already registered: shown, not registered again' });
-      res.status(200).json({ existing: true, patientId: existing.patient_id, registrationId: existing.id });
+      res.status(200).json({ existing: true, patientId: existing.patient_id, registrationId: existing.id, registrationNumber: shownNumber(existing.number, existing.id) });
       return;
     }
     const r = await registerPerson(deps, input, now());
     note({ what: `Patient/${r.patientId}`, patientId: r.patientId, detail: `registered by staff; confirmation by ${input.confirmationBy ?? (input.email ? 'email' : 'sms')}` });
-    res.status(201).json({ existing: false, patientId: r.patientId, registrationId: r.id, tier: r.tier });
+    res.status(201).json({ existing: false, patientId: r.patientId, registrationId: r.id, registrationNumber: shownNumber(r.number, r.id), tier: r.tier });
   }));
 
   router.get('/admin/front-desk/slots', ...route({ action: 'search', what: 'Slot' }, async (req, res) => {

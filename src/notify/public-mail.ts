@@ -281,13 +281,13 @@ export function signInCodeMail(language: MailLanguage, code: string): { subject:
  * The confirmation of a registration (issue 22, item 7: nobody heard anything after registering), with the
  * registration number, the priority group and what happens next, so nobody has to call to ask.
  */
-export function registeredMail(language: MailLanguage, f: { registrantId: string; group: string | null }): { subject: string; text: string } {
+export function registeredMail(language: MailLanguage, f: { registrationNumber: string; group: string | null }): { subject: string; text: string } {
   return {
     subject: mailText(language, 'registered.subject'),
     text: [
       mailText(language, 'registered.intro'),
       '',
-      mailText(language, 'registered.number', { id: f.registrantId }),
+      mailText(language, 'registered.number', { id: f.registrationNumber }),
       f.group ? mailText(language, 'registered.group', { group: f.group }) : mailText(language, 'registered.groupNone'),
       mailText(language, 'registered.groupWhat'),
       '',

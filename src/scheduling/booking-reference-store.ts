@@ -3,10 +3,13 @@
  * database (`booking_reference_block`, one `nextval` per BLOCK bookings, so the booking path almost never pays a
  * round trip for its reference), permuted under the hub's key (row `booking-reference` of opening_night_secret,
  * written by migration 360 so every hub process reads the same one and none ever makes its own).
+ *
+ * Registration numbers come from the same allocator with their own sequence and key (`registration_number_block`,
+ * row `registration-number`, migration 386) and their prefix R inside the check (booking-reference.ts).
  */
 import crypto from 'node:crypto';
 import type { Queryable } from '../store/db.js';
-import { checkCharacter, ALPHABET, DATA_LENGTH, REFERENCE_SPACE } from './booking-reference.js';
+import { checkCharacter, ALPHABET, DATA_LENGTH, REFERENCE_SPACE, REGISTRATION_NUMBER } from './booking-reference.js';
 
 /** A number below REFERENCE_SPACE as 7 characters, most significant first. */
 function encode(n: number): string {
@@ -43,11 +46,26 @@ export function permute(key: Buffer, n: number): number {
   return v;
 }
 
-/** The canonical reference (8 characters, no separator) of sequence number `n` under `key`. */
-export function referenceOf(key: Buffer, n: number): string {
+/** The canonical reference (8 characters, no separator) of sequence number `n` under `key`, after `prefix`. */
+export function referenceOf(key: Buffer, n: number, prefix = ''): string {
   const data = encode(permute(key, n));
-  return data + checkCharacter(data);
+  return prefix + data + checkCharacter(data, prefix);
 }
+
+/** Where one kind of code comes from: its key's row in opening_night_secret, its sequence, its prefix. */
+export interface CodeSource {
+  keyName: string;
+  sequence: string;
+  prefix: string;
+  migration: string;
+}
+
+export const BOOKING_REFERENCE_SOURCE: CodeSource = {
+  keyName: 'booking-reference', sequence: 'booking_reference_block', prefix: '', migration: '360-booking-references.sql',
+};
+export const REGISTRATION_NUMBER_SOURCE: CodeSource = {
+  keyName: 'registration-number', sequence: 'registration_number_block', prefix: REGISTRATION_NUMBER.prefix, migration: '386-registration-numbers.sql',
+};
 
 const BLOCK = 256;
 
@@ -59,16 +77,16 @@ interface Allocator {
   refill?: Promise<void>;
 }
 
-const allocators = new WeakMap<object, Allocator>();
+const allocators = new WeakMap<object, Map<string, Allocator>>();
 
-async function refill(state: Allocator, q: Queryable): Promise<void> {
+async function refill(source: CodeSource, state: Allocator, q: Queryable): Promise<void> {
   if (!state.key) {
-    const r = await q.query<{ secret: string }>(`SELECT secret FROM opening_night_secret WHERE name = 'booking-reference'`);
-    if (!r.rows[0]) throw new Error('the booking-reference key is missing (migration 360-booking-references.sql)');
+    const r = await q.query<{ secret: string }>(`SELECT secret FROM opening_night_secret WHERE name = $1`, [source.keyName]);
+    if (!r.rows[0]) throw new Error(`the ${source.keyName} key is missing (migration ${source.migration})`);
     state.key = Buffer.from(r.rows[0].secret, 'utf8');
   }
   // nextval is not rolled back with a transaction that aborts, so a block drawn inside one is never handed out twice.
-  const r = await q.query<{ block: string }>(`SELECT nextval('booking_reference_block')::text AS block`);
+  const r = await q.query<{ block: string }>(`SELECT nextval('${source.sequence}')::text AS block`);
   const block = Number(r.rows[0]!.block);
   state.next = block * BLOCK;
   state.end = state.next + BLOCK;
@@ -79,15 +97,27 @@ async function refill(state: Allocator, q: Queryable): Promise<void> {
  * rare refill, and may be the caller's open transaction (on PGlite, a query on the Db itself would wait for it).
  */
 export async function nextBookingReference(owner: object, q: Queryable = owner as Queryable): Promise<string> {
-  let state = allocators.get(owner);
-  if (!state) allocators.set(owner, (state = { next: 0, end: 0 }));
+  return nextCode(BOOKING_REFERENCE_SOURCE, owner, q);
+}
+
+/** A fresh registration number (canonical `RABCDEFGH`), as nextBookingReference. */
+export async function nextRegistrationNumber(owner: object, q: Queryable = owner as Queryable): Promise<string> {
+  return nextCode(REGISTRATION_NUMBER_SOURCE, owner, q);
+}
+
+/** A fresh code of a kind: unique (a permuted sequence number), checked, prefixed. */
+export async function nextCode(source: CodeSource, owner: object, q: Queryable = owner as Queryable): Promise<string> {
+  let kinds = allocators.get(owner);
+  if (!kinds) allocators.set(owner, (kinds = new Map()));
+  let state = kinds.get(source.keyName);
+  if (!state) kinds.set(source.keyName, (state = { next: 0, end: 0 }));
   while (state.next >= state.end) {
     if (!state.refill) {
-      state.refill = refill(state, q).finally(() => {
+      state.refill = refill(source, state, q).finally(() => {
         state!.refill = undefined;
       });
     }
     await state.refill;
   }
-  return referenceOf(state.key!, state.next++);
+  return referenceOf(state.key!, state.next++, source.prefix);
 }

@@ -16,6 +16,7 @@ import { overlaySlot } from './slot-view.js';
 import type { Forecaster } from '../forecast/forecaster.js';
 import { cdsiNextDoseRule } from '../forecast/booking-rule.js';
 import { backfillBookingReferences } from './booking-reference-backfill.js';
+import { backfillRegistrationNumbers } from './registration-number-backfill.js';
 
 /** Free places of a capacity row right now: places not taken by bookings or unexpired holds, capped by doses left. */
 export const FREE_PLACES_SQL = `LEAST(
@@ -42,9 +43,17 @@ export function wireScheduling(hub: Hub, registry: ModuleRegistry, forecaster?: 
     },
     (e: unknown) => hub.logger.warn({ err: e }, 'booking reference backfill failed; it runs again at the next start (or: vaxhub references backfill)'),
   );
+  // Registrations made before registration numbers existed (migration 386) get theirs the same way.
+  const numbers = backfillRegistrationNumbers(hub.db, { stopped: () => closing }).then(
+    (r) => {
+      if (r.given) hub.logger.info({ given: r.given }, 'registration numbers given to registrations made before them');
+    },
+    (e: unknown) => hub.logger.warn({ err: e }, 'registration number backfill failed; it runs again at the next start (or: vaxhub references backfill)'),
+  );
   hub.onClose(async () => {
     closing = true;
     await backfill;
+    await numbers;
   }, 'booking reference backfill');
 
   hub.fhir.views.set('Slot', async (resources, db) => {

@@ -86,7 +86,9 @@ describe.each(backends())('sign-up and sign-in through the hub on %s', (backend)
     const mails = await t.hub.db.query<{ subject: string; body: string }>('SELECT subject, body FROM notification_outbox WHERE recipient = $1 AND kind = $2', [email, 'registered']);
     expect(mails.rows).toHaveLength(1);
     expect(mails.rows[0]!.subject).toBe('Está inscrito para vacunarse');
-    expect(mails.rows[0]!.body).toContain(`Su número de inscripción: ${res.body.registrantId as string}`);
+    expect(mails.rows[0]!.body).toContain(`Su número de inscripción: ${res.body.status.registrationNumber as string}`);
+    expect(res.body.status.registrationNumber).toMatch(/^R-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    expect(mails.rows[0]!.body).not.toContain(res.body.registrantId as string);
     expect(mails.rows[0]!.body).toContain('Qué sigue:');
     // A repeated registration is not confirmed again (the owner is told differently, at most hourly).
     await request(t.url).post('/signup/register').send({ name: { family: `Rosales${suffix}`, given: ['Rosa'] }, birthDate: '1950-03-04', email, postalCode: '60601', answers: { occupation: 'education' }, language: 'es' });
@@ -149,14 +151,15 @@ describe.each(backends())('sign-up and sign-in through the hub on %s', (backend)
     const again = await register(`  rae${suffix} `, '1960-06-06', `prober.${suffix}@example.org`);
     expect(again.status).toBe(first.status);
     expect(Object.keys(again.body).sort()).toEqual(Object.keys(first.body).sort());
-    expect(again.body.status).toEqual({ ...first.body.status, registrantId: again.body.registrantId });
-    for (const s of [first.body.registrantId, first.body.patientId, first.body.statusToken, email]) expect(JSON.stringify(again.body)).not.toContain(s);
+    expect(again.body.status).toEqual({ ...first.body.status, registrantId: again.body.registrantId, registrationNumber: again.body.status.registrationNumber });
+    expect(again.body.status.registrationNumber).not.toBe(first.body.status.registrationNumber);
+    for (const s of [first.body.registrantId, first.body.status.registrationNumber, first.body.patientId, first.body.statusToken, email]) expect(JSON.stringify(again.body)).not.toContain(s);
     expect(JSON.stringify(again.body)).not.toContain('already');
     // Its status reads like any fresh registration's, by token and by number + birth date.
     const byToken = await request(t.url).get('/signup/status').set('x-registrant-token', again.body.statusToken);
     expect(byToken.status).toBe(200);
     expect(byToken.body).toMatchObject({ registrantId: again.body.registrantId, status: 'registered', family: [] });
-    const byNumber = await request(t.url).get('/signup/status').query({ registrant: again.body.registrantId, birthDate: '1960-06-06' });
+    const byNumber = await request(t.url).get('/signup/status').query({ registrant: again.body.status.registrationNumber, birthDate: '1960-06-06' });
     expect(byNumber.body.text).toBe(first.body.status.text);
     // A family member registered with the echo's token is registered (on their own).
     const kin = await request(t.url).post('/signup/register').set('x-registrant-token', again.body.statusToken)
@@ -167,7 +170,7 @@ describe.each(backends())('sign-up and sign-in through the hub on %s', (backend)
     expect((await t.hub.db.query('SELECT 1 FROM registrant WHERE email = $1', [email])).rowCount).toBe(1);
     const told = await outbox(email, 'registration-repeated');
     expect(told).toHaveLength(1);
-    expect(told[0]!.body).toContain(first.body.registrantId);
+    expect(told[0]!.body).toContain(first.body.status.registrationNumber);
     expect(await outbox(`prober.${suffix}@example.org`, 'registration-repeated')).toEqual([]);
   });
 

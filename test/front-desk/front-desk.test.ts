@@ -95,8 +95,10 @@ describe.each(backends())('front desk API (%s)', (backend) => {
     const noAddress = await call('POST', '/admin/front-desk/people', { ...person, address: undefined });
     expect(noAddress.status).toBe(400);
     expect(JSON.stringify(noAddress.body)).toContain('street address');
-    const reg = await call<{ patientId: string; registrationId: string; existing: boolean }>('POST', '/admin/front-desk/people', person);
+    const reg = await call<{ patientId: string; registrationId: string; registrationNumber: string; existing: boolean }>('POST', '/admin/front-desk/people', person);
     expect(reg.status).toBe(201);
+    // The number the person is told (on the letter) is the short one.
+    expect(reg.body.registrationNumber).toMatch(/^R-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/);
     expect(reg.body.existing).toBe(false);
     const audit = await auditOf(reg.body.patientId, (e) => byStaff(e) && e.action === 'C');
     expect(audit.outcome).toBe('0');
@@ -107,7 +109,8 @@ describe.each(backends())('front desk API (%s)', (backend) => {
     expect(again.body).toMatchObject({ existing: true, patientId: reg.body.patientId });
 
     // Found by a misspelt name without accents (and with a typo in the family name), by birth date, by registration.
-    for (const q of [`jose garsia-${tag}`, `Jose Garcia-${tag} 1941-05-09`, `Josie García-${tag}`, `05/09/1941 garcia-${tag}`, reg.body.registrationId]) {
+    for (const q of [`jose garsia-${tag}`, `Jose Garcia-${tag} 1941-05-09`, `Josie García-${tag}`, `05/09/1941 garcia-${tag}`, reg.body.registrationId,
+      reg.body.registrationNumber, reg.body.registrationNumber.toLowerCase().replace(/-/g, ' ').replace(/0/g, 'o')]) {
       const found = await call<{ matches: Array<{ patientId: string; matchedBy: string[] }> }>('GET', `/admin/front-desk/people?q=${encodeURIComponent(q)}`);
       expect(found.status).toBe(200);
       expect(found.body.matches.map((m) => m.patientId)).toContain(reg.body.patientId);

@@ -74,13 +74,13 @@ describe('public mail', () => {
   });
 
   it('confirms a registration with the number, the group explained and what happens next', () => {
-    const en = registeredMail('en', { registrantId: 'r-123', group: 'Phase 1c' });
+    const en = registeredMail('en', { registrationNumber: 'R-ABCD-EFGH', group: 'Phase 1c' });
     expect(en.subject).toBe('You are registered for a vaccination');
-    expect(en.text).toContain('Your registration number: r-123');
+    expect(en.text).toContain('Your registration number: R-ABCD-EFGH');
     expect(en.text).toContain('Your priority group: Phase 1c');
     expect(en.text).toContain('Priority groups (phases such as 1a, 1b, 1c) are invited in order');
     expect(en.text).toContain('What happens next:');
-    expect(registeredMail('ko', { registrantId: 'r-1', group: null }).text).toContain('아직 우선순위 그룹에 해당하지 않습니다');
+    expect(registeredMail('ko', { registrationNumber: 'R-ABCD-EFGH', group: null }).text).toContain('아직 우선순위 그룹에 해당하지 않습니다');
   });
 
   it('counts minutes and places by the language rules, never "1 minutos"', () => {

@@ -62,7 +62,7 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
       name: { family: `${who}-${uniq}`, given: ['Test'] }, birthDate, email: `${who}-${uniq}@example.org`, postalCode: '01201', answers: { occupation },
     }, extra);
     expect(r.status).toBe(201);
-    return r.body as { registrantId: string; patientId: string; statusToken: string; status: { text: string } };
+    return r.body as { registrantId: string; patientId: string; statusToken: string; status: { text: string; registrationNumber: string } };
   }
   /** Runs a committed draw (after its commitment instant) and returns the published view. */
   async function draw(label: string, invitations: number, windowId: string) {
@@ -131,12 +131,15 @@ describe.each(backends())('opening night end to end on %s', (backend) => {
     const repeat = await call('POST', '/signup/register', { name: { family: `alex-${uniq}`, given: ['Test'] }, birthDate: '1980-05-12', email: `x-${uniq}@example.org`, postalCode: '01201', answers: { occupation: 'healthcare-personnel' } });
     expect(repeat.status).toBe(201);
     expect(Object.keys(repeat.body).sort()).toEqual(Object.keys(alex).sort());
-    expect(repeat.body.status).toEqual({ ...alex.status, registrantId: repeat.body.registrantId });
+    // Its registration number is its own (short, like Alex's), so it holds nothing of Alex's either.
+    expect(repeat.body.status).toEqual({ ...alex.status, registrantId: repeat.body.registrantId, registrationNumber: repeat.body.status.registrationNumber });
+    expect(repeat.body.status.registrationNumber).toMatch(/^R-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    expect(repeat.body.status.registrationNumber).not.toBe(alex.status.registrationNumber);
     for (const secret of [alex.registrantId, alex.patientId, alex.statusToken]) expect(JSON.stringify(repeat.body)).not.toContain(secret);
     expect((await call('GET', '/signup/status', undefined, { 'x-registrant-token': repeat.body.statusToken })).body).toMatchObject({ status: 'registered', tier: '1a', family: [] });
     const told = await rig.hub.db.query<{ body: string }>("SELECT body FROM notification_outbox WHERE recipient = $1 AND kind = 'registration-repeated'", [`alex-${uniq}@example.org`]);
     expect(told.rows).toHaveLength(1);
-    expect(told.rows[0]!.body).toContain(alex.registrantId);
+    expect(told.rows[0]!.body).toContain(alex.status.registrationNumber);
     expect((await call('POST', '/signup/register', { name: 'nobody' })).status).toBe(400);
     const mine = await call('GET', '/signup/status', undefined, { 'x-registrant-token': alex.statusToken });
     expect(mine.body).toMatchObject({ registrantId: alex.registrantId, tier: '1a', status: 'registered', family: [{ registrantId: blair.registrantId }] });

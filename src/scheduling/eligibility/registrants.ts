@@ -20,6 +20,8 @@ import { fhirError, issue, validationError } from '../../fhir/outcomes.js';
 import { enqueueMail } from '../../notify/outbox.js';
 import { communicationFor, mailLanguage, type MailLanguage } from '../../notify/mail-locale.js';
 import { registeredMail } from '../../notify/public-mail.js';
+import { formatRegistrationNumber } from '../booking-reference.js';
+import { nextRegistrationNumber } from '../booking-reference-store.js';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Db, type Queryable } from '../../store/db.js';
 import type { AnyResource, Repository } from '../../store/repository-types.js';
 import { evaluateTier, validateEligibility, type EligibilityAnswers, type TierResult, type TierRules } from './rules.js';
@@ -66,6 +68,8 @@ export type RegistrantState = 'registered' | 'invited' | 'booked';
 
 export interface Registrant {
   id: string;
+  /** The short registration number people are shown and type (canonical `RABCDEFGH`; null until backfilled). */
+  number: string | null;
   patientId: string;
   registeredBy: string | null;
   email: string | null;
@@ -82,6 +86,7 @@ export interface Registrant {
 
 export interface RegistrantRow {
   id: string;
+  number: string | null;
   patient_id: string;
   registered_by: string | null;
   email: string | null;
@@ -99,6 +104,7 @@ export interface RegistrantRow {
 export function fromRow(r: RegistrantRow): Registrant {
   return {
     id: r.id,
+    number: r.number ?? null,
     patientId: r.patient_id,
     registeredBy: r.registered_by,
     email: r.email,
@@ -221,27 +227,28 @@ export async function registerPerson(deps: RegistrationDeps, input: Registration
         }
       }
       const existing = await tx.query<RegistrantRow>('SELECT * FROM registrant WHERE identity_key = $1', [identityKey(input)]);
-      if (existing.rows[0]) return repeatedRegistration(tx, fromRow(existing.rows[0]), input, tier, deps.rules, now);
+      if (existing.rows[0]) return repeatedRegistration(deps.db, tx, fromRow(existing.rows[0]), input, tier, deps.rules, now);
       const id = crypto.randomUUID();
+      const number = await nextRegistrationNumber(deps.db, tx);
       const patientId = crypto.randomUUID();
       const email = input.email && (await mayHoldContact(tx, deps.repo, patientId, { email: input.email })) ? input.email : undefined;
       const phone = input.phone && (await mayHoldContact(tx, deps.repo, patientId, { phone: input.phone })) ? input.phone : undefined;
       const patient = await deps.repo.create(registrationToPatient({ ...input, email, phone }) as Patient & AnyResource, { tx, now, id: patientId });
       const r = await tx.query<RegistrantRow>(
         `INSERT INTO registrant (id, patient_id, identity_key, registered_by, email, phone, birth_date, postal_code,
-                                 answers, tier, tier_rank, rules_version, created_at, updated_at, language, confirmation_by, registered_by_staff)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13, $14, $15, $16)
+                                 answers, tier, tier_rank, rules_version, created_at, updated_at, language, confirmation_by, registered_by_staff, number)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $13, $14, $15, $16, $17)
          RETURNING *`,
         [id, patient.id, identityKey(input), registeredBy ?? null, input.email ?? null, input.phone ?? null,
           input.birthDate, input.postalCode.trim().toUpperCase(), JSON.stringify(input.answers ?? {}), tier.tier,
           tier.rank, deps.rules.version, now.toISOString(), input.language ? mailLanguage(input.language) : null,
-          input.confirmationBy ?? null, input.registeredByStaff ?? null],
+          input.confirmationBy ?? null, input.registeredByStaff ?? null, number],
       );
       if (input.email && !email && !input.registeredBy) await mailContactReused(tx, input.email, identityKey(input));
       if (email) {
         // The confirmation, in the language the person registered in: number, group and what happens next.
         const language = mailLanguage(input.language ?? 'en');
-        const mail = registeredMail(language, { registrantId: id, group: tier.eligible ? tierName(tier, language) : null });
+        const mail = registeredMail(language, { registrationNumber: formatRegistrationNumber(number), group: tier.eligible ? tierName(tier, language) : null });
         await enqueueMail(tx, { kind: 'registered', to: email, recipientPatientId: patient.id, ...mail, dedupeKey: `registered:${id}`, mailClass: 'transactional' });
       }
       return { ...fromRow(r.rows[0]!), registeredBy: input.registeredBy ?? null, repeated: false };
@@ -261,6 +268,7 @@ export async function registerPerson(deps: RegistrationDeps, input: Registration
  * an hour, with their registration number so they can look their status up.
  */
 async function repeatedRegistration(
+  db: Db,
   tx: Queryable,
   existing: Registrant,
   input: RegistrationInput,
@@ -269,7 +277,8 @@ async function repeatedRegistration(
   now: Date,
 ): Promise<RegistrationResult> {
   const id = crypto.randomUUID();
-  await tx.query('INSERT INTO registration_echo (id, birth_date, tier, created_at) VALUES ($1, $2, $3, $4)', [id, input.birthDate, tier.tier, now.toISOString()]);
+  const number = await nextRegistrationNumber(db, tx);
+  await tx.query('INSERT INTO registration_echo (id, birth_date, tier, created_at, number) VALUES ($1, $2, $3, $4, $5)', [id, input.birthDate, tier.tier, now.toISOString(), number]);
   if (existing.email) {
     await enqueueMail(tx, {
       kind: 'registration-repeated',
@@ -278,7 +287,7 @@ async function repeatedRegistration(
       subject: 'Your vaccination registration',
       text: [
         'Someone, perhaps you, just tried to register again with your name and date of birth.',
-        `Your registration stands as it was; nothing was changed and no second registration was made. Your registration number is ${existing.id}: with it and your date of birth you can check your status on the sign-up page.`,
+        `Your registration stands as it was; nothing was changed and no second registration was made. Your registration number is ${existing.number ? formatRegistrationNumber(existing.number) : existing.id}: with it and your date of birth you can check your status on the sign-up page.`,
         'If this was not you, you need not do anything.',
       ].join('\n\n'),
       dedupeKey: `registration-repeated:${existing.id}:${now.toISOString().slice(0, 13)}`,
@@ -287,6 +296,7 @@ async function repeatedRegistration(
   }
   return {
     id,
+    number,
     patientId: crypto.randomUUID(),
     registeredBy: input.registeredBy ?? null,
     email: input.email ?? null,
@@ -320,19 +330,36 @@ async function mailContactReused(tx: Queryable, email: string, identity: string)
 }
 
 /** The echo of a repeated registration (see registerPerson), if this id is one. */
-export async function getRegistrationEcho(db: Queryable, id: string): Promise<{ id: string; birthDate: string; tier: string | null } | undefined> {
-  const r = await db.query<{ id: string; birth_date: string; tier: string | null }>('SELECT id, birth_date, tier FROM registration_echo WHERE id = $1', [id]);
-  return r.rows[0] ? { id: r.rows[0].id, birthDate: r.rows[0].birth_date, tier: r.rows[0].tier } : undefined;
+export async function getRegistrationEcho(db: Queryable, id: string): Promise<{ id: string; number: string | null; birthDate: string; tier: string | null } | undefined> {
+  return echoWhere(db, 'id', id);
+}
+
+/** The echo with this registration number (canonical), if any. */
+export async function getRegistrationEchoByNumber(db: Queryable, number: string): Promise<{ id: string; number: string | null; birthDate: string; tier: string | null } | undefined> {
+  return echoWhere(db, 'number', number);
+}
+
+async function echoWhere(db: Queryable, column: 'id' | 'number', value: string): Promise<{ id: string; number: string | null; birthDate: string; tier: string | null } | undefined> {
+  const r = await db.query<{ id: string; number: string | null; birth_date: string; tier: string | null }>(
+    `SELECT id, number, birth_date, tier FROM registration_echo WHERE ${column} = $1`, [value]);
+  const e = r.rows[0];
+  return e ? { id: e.id, number: e.number ?? null, birthDate: e.birth_date, tier: e.tier } : undefined;
 }
 
 /** An echo reads as a registration that is registered and not yet invited (the answer a new one gets). */
-async function echoAsRegistrant(db: Queryable, id: string): Promise<Pick<Registrant, 'tier' | 'status'> | undefined> {
+async function echoAsRegistrant(db: Queryable, id: string): Promise<Pick<Registrant, 'tier' | 'status' | 'number'> | undefined> {
   const echo = await getRegistrationEcho(db, id);
-  return echo ? { tier: echo.tier, status: 'registered' } : undefined;
+  return echo ? { tier: echo.tier, status: 'registered', number: echo.number } : undefined;
 }
 
 export async function getRegistrant(db: Queryable, id: string): Promise<Registrant | undefined> {
   const r = await db.query<RegistrantRow>('SELECT * FROM registrant WHERE id = $1', [id]);
+  return r.rows[0] ? fromRow(r.rows[0]) : undefined;
+}
+
+/** The registrant with this registration number (canonical `RABCDEFGH`), if any. */
+export async function getRegistrantByNumber(db: Queryable, number: string): Promise<Registrant | undefined> {
+  const r = await db.query<RegistrantRow>('SELECT * FROM registrant WHERE number = $1', [number]);
   return r.rows[0] ? fromRow(r.rows[0]) : undefined;
 }
 
@@ -370,6 +397,8 @@ export async function recheckTierOf(
 
 export interface RegistrantStatusView {
   registrantId: string;
+  /** What the person is shown and types: `R-ABCD-EFGH` (the id only for a registration not yet backfilled). */
+  registrationNumber: string;
   status: RegistrantState;
   tier: string | null;
   tierDisplay: string;
@@ -392,7 +421,7 @@ export async function registrantStatus(db: Queryable, rules: TierRules, registra
   );
   const tierText = reg.tier ? `tier ${reg.tier}` : 'not yet eligible';
   const tierDisplay = reg.tier ? (rules.tiers.find((t) => t.code === reg.tier)?.display ?? reg.tier) : 'Not yet eligible';
-  const base = { registrantId, tier: reg.tier, tierDisplay };
+  const base = { registrantId, registrationNumber: reg.number ? formatRegistrationNumber(reg.number) : registrantId, tier: reg.tier, tierDisplay };
   if (reg.status === 'booked') return { ...base, status: 'booked', text: `registered, ${tierText}, booked` };
   const invite = live.rows[0];
   if (invite) {

@@ -1,7 +1,7 @@
 /**
  * The person's side of opening night (JSON; errors are coded OperationOutcomes):
  *   POST /signup/register                     pre-register yourself, or a family member (with your X-Registrant-Token)
- *   GET  /signup/status                       your status (X-Registrant-Token, or ?registrant=ID&birthDate=YYYY-MM-DD)
+ *   GET  /signup/status                       your status (X-Registrant-Token, or ?registrant=R-ABCD-EFGH&birthDate=YYYY-MM-DD; the old id works too)
  *   POST /signup/tickets/:ticketId/code       send a one-time code to the invited person's address
  *   POST /signup/tickets/:ticketId/claim      {code, birthDate} -> claim token for booking (X-Claim-Token)
  * Refused claims are counted and audited; every route is rate limited per IP.
@@ -12,7 +12,8 @@ import { sendOutcomeError } from '../../http/errors.js';
 import type { Db } from '../../store/db.js';
 import type { Repository } from '../../store/repository-types.js';
 import { storeAnswer, storedAnswerOf } from '../idempotency.js';
-import { getRegistrant, getRegistrationEcho, listRegisteredBy, registerPerson, registrantStatus, type RegistrationInput } from '../eligibility/registrants.js';
+import { parseRegistrationNumber } from '../booking-reference.js';
+import { getRegistrant, getRegistrantByNumber, getRegistrationEcho, getRegistrationEchoByNumber, listRegisteredBy, registerPerson, registrantStatus, type RegistrationInput } from '../eligibility/registrants.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { abuseKindOf, type AbuseAccounting } from '../invitations/abuse.js';
 import { claimTicket, sendClaimCode, type TicketPolicy } from '../invitations/tickets.js';
@@ -130,10 +131,22 @@ export function createSignupRouter(deps: SignupRouterDeps): Router {
       if (typeof registrant !== 'string' || typeof birthDate !== 'string') {
         throw badRequest('Send X-Registrant-Token, or registrant and birthDate query parameters');
       }
-      const valid = /^[\w-]{1,64}$/.test(registrant);
-      const reg = (valid ? await getRegistrant(db, registrant) : undefined) ?? (valid ? await getRegistrationEcho(db, registrant) : undefined);
+      // The registration number as typed (R-ABCD-EFGH, any case, with or without dashes or the R, O/0 and I/1
+      // forgiven); the id of a registration still works, for mails sent before numbers existed. A typo is said as
+      // one (400), not as "no such registration".
+      const parsed = parseRegistrationNumber(registrant, { prefixOptional: true });
+      const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+      let reg: { id: string; birthDate: string } | undefined;
+      if (parsed.ok) {
+        reg = (await getRegistrantByNumber(db, parsed.reference)) ?? (await getRegistrationEchoByNumber(db, parsed.reference));
+      } else if (UUID.test(registrant.trim())) {
+        const legacy = registrant.trim().toLowerCase();
+        reg = (await getRegistrant(db, legacy)) ?? (await getRegistrationEcho(db, legacy));
+      } else {
+        throw badRequest(parsed.detail, 'registrant');
+      }
       // One answer for "no such registrant" and "wrong birth date": nothing to learn by guessing.
-      if (!reg || reg.birthDate !== birthDate) throw fhirError('NOT_FOUND', 'No registration matches this id and date of birth');
+      if (!reg || reg.birthDate !== birthDate) throw fhirError('NOT_FOUND', 'No registration matches this number and date of birth');
       id = reg.id;
     }
     const family = await listRegisteredBy(db, id);
