@@ -172,6 +172,12 @@ describeInBrowser.each(CASES)(`a $name registrant's journey in Chromium at phone
     expect(m.text).toContain(say('registered.next'));
     // The group in the person's words, as the status page names it.
     expect(m.text).toContain(say('registered.group', { group: t('tier.1a') }));
+    // The short registration number (issue 21), the same on the page and in the mail, and no UUID anywhere.
+    const number = /R-[0-9A-Z]{4}-[0-9A-Z]{4}/.exec(await text(page, '#status'))?.[0];
+    expect(number).toBeDefined();
+    expect(await text(page, '#status')).toContain(t('reg.yourId', { id: number! }));
+    expect(m.text).toContain(say('registered.number', { id: number! }));
+    expect(`${m.text} ${m.html ?? ''} ${await text(page, '#status')}`).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i);
   }, 120_000);
 
   it('is invited, claims with a code (a wrong one first) and waits in the waiting room, told in their language when it is their turn', async () => {

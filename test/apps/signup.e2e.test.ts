@@ -83,6 +83,33 @@ describe(`sign-up and booking in Chromium (${backend})`, () => {
     await page.locator('#status .badge').waitFor();
     expect(await page.locator('#status').textContent()).toContain('Registered, not yet invited');
     expect(await page.locator('#status').textContent()).toContain('Phase 1a');
+    // The registration number shown is the short one (issue 21), never the registration's UUID.
+    const statusText = (await page.locator('#status').textContent()) ?? '';
+    const shown = /Your registration number: (R-[0-9A-Z]{4}-[0-9A-Z]{4})/.exec(statusText)?.[1];
+    expect(shown).toBeDefined();
+    expect(statusText).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+    // Looked up as a person types it (lower case, no dashes, O for 0, I for 1) with the birth date; a typo is said.
+    const typed = shown!.replace(/-/g, '').toLowerCase().replace(/0/g, 'o').replace(/1/g, 'i');
+    await page.fill('#lookup-id', typed);
+    await page.fill('#lookup-birth', BIRTH);
+    const [answer] = await Promise.all([
+      page.waitForResponse((res) => res.url().includes('/signup/status?')),
+      page.click('#lookup-form button[type=submit]'),
+    ]);
+    expect(answer.status()).toBe(200);
+    expect(((await answer.json()) as { registrationNumber: string }).registrationNumber).toBe(shown);
+    await page.locator('#status-area #status .badge').waitFor();
+    expect(await page.locator('#status-area').textContent()).toContain(`Your registration number: ${shown!}`);
+    const canonical = shown!.replace(/-/g, '');
+    const wrong = canonical[5] === 'X' ? 'Y' : 'X';
+    await page.fill('#lookup-id', canonical.slice(0, 5) + wrong + canonical.slice(6));
+    await page.click('#lookup-form button[type=submit]');
+    await page.locator('#status-area [role=alert]').waitFor();
+    expect(await page.locator('#status-area [role=alert]').textContent()).toContain('This registration number has a typing error');
+    // As printed (with its dashes), it shows the status again.
+    await page.fill('#lookup-id', shown!);
+    await page.click('#lookup-form button[type=submit]');
+    await page.locator('#status-area #status .badge').waitFor();
 
     await page.click('a[href="#family"]');
     await page.fill('#reg-given', 'Robin');

@@ -85,6 +85,9 @@ describe.each(backends())('public mail on %s', (backend) => {
     // The registration is confirmed, in Spanish, with what happens next (issue 22, item 7).
     const registered = await mailbox.waitFor((m) => m.to.includes(`sofia-${uniq}@example.org`) && m.subject === 'Está inscrito para vacunarse');
     expect(registered.text).toContain('Qué sigue:');
+    // With the short registration number people type (issue 21), not the registration's UUID.
+    expect(registered.text).toMatch(/Su número de inscripción: R-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b/);
+    expect(`${registered.text} ${registered.html ?? ''}`).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i);
     expect(invitation.subject).toBe('Está invitado a reservar su vacunación');
     expect(invitation.text).toContain('La invitación es válida hasta el');
     expect(invitation.text).not.toMatch(ISO_INSTANT);
