@@ -116,6 +116,9 @@ describeInBrowser(`front desk in Chromium (${backend})`, () => {
     await page.locator('#person-title').waitFor();
     expect(await page.locator('#desk-status').textContent()).toContain('Registered.');
     expect(await page.locator('#standing').textContent()).toContain('not invited');
+    // Her registration number is the short one (issue 21), in the file staff read it from.
+    const regNumber = /R-[0-9A-Z]{4}-[0-9A-Z]{4}/.exec((await page.locator('#registrations-table').textContent())!)?.[0];
+    expect(regNumber).toBeDefined();
     await look(page, '01-person-file');
 
     // --- book over the phone: outside the rules (not invited), so with a reason ---
@@ -152,6 +155,15 @@ describeInBrowser(`front desk in Chromium (${backend})`, () => {
     await page.locator('#people-table tbody button').first().waitFor();
     expect(await page.locator('#people-table').textContent()).toContain(`Ödegaard-${suffix}`);
     overflows.push(...(await tabletProblems(page, 'people')));
+    // ... and by her registration number, read out over the phone in lower case with spaces.
+    await page.fill('#people-q', regNumber!.toLowerCase().replace(/-/g, ' '));
+    const [byNumber] = await Promise.all([
+      page.waitForResponse((res) => res.url().includes('/admin/front-desk/people?')),
+      page.click('#people-search button[type=submit]'),
+    ]);
+    expect(((await byNumber.json()) as { matches: Array<{ matchedBy: string[] }> }).matches.map((m) => m.matchedBy)).toEqual([['registration']]);
+    await page.locator('#people-table tbody tr').first().waitFor();
+    expect(await page.locator('#people-table').textContent()).toContain(`Ödegaard-${suffix}`);
 
     // --- at the door: a typo in the reference is caught, the right one finds and checks her in ---
     await page.click('a[href="#door"]');
