@@ -6,6 +6,7 @@
 import { searchAudit } from '../../src/auth/audit.js';
 import { INTERNAL_SYSTEM, type Principal } from '../../src/auth/principal.js';
 import { fhirError, isOperationOutcomeError, type ErrorCode } from '../../src/fhir/outcomes.js';
+import { formatRegistrationNumber } from '../../src/scheduling/booking-reference.js';
 import { registerPerson, registrantStatus, type RegistrationInput } from '../../src/scheduling/eligibility/registrants.js';
 import { loadTierRules } from '../../src/scheduling/eligibility/rules.js';
 import { AbuseAccounting, abuseKindOf } from '../../src/scheduling/invitations/abuse.js';
@@ -70,7 +71,9 @@ describe.each(testDatabases)('invitations on $name', ({ open }) => {
     expect((await registrantStatus(db, rules, again.id, T0)).text).toBe('registered, tier 1b, not yet invited');
     expect((await db.query('SELECT 1 FROM registrant WHERE identity_key = (SELECT identity_key FROM registrant WHERE id = $1)', [ann.id])).rowCount).toBe(1);
     expect(await repo.readOptional('Patient', again.patientId)).toBeUndefined();
-    expect(await lastMail('ann@example.org', 'registration-repeated')).toContain(ann.id);
+    // Told with her short registration number (issue 21), not the registration's UUID.
+    expect(await lastMail('ann@example.org', 'registration-repeated')).toContain(formatRegistrationNumber(ann.number!));
+    expect(await lastMail('ann@example.org', 'registration-repeated')).not.toContain(ann.id);
     expect((await db.query("SELECT 1 FROM notification_outbox WHERE recipient = 'someone-else@example.org'")).rowCount).toBe(0);
     const patient = await repo.read('Patient', ann.patientId);
     expect(patient).toMatchObject({ birthDate: '1944-06-13', address: [{ postalCode: '02119' }] });
