@@ -216,7 +216,11 @@ try {
   console.log(`| \`$immds-forecast\` over HTTP, ${how} | ${fmt(mid.hub.rate)} forecasts/s, ${mid.hub.failures} failures | ${hubMs.toFixed(3)} ms | ${clientMs.toFixed(3)} ms |`);
   console.log(`| baseline: bare node:http, parse the request, the same answer as a fixed body (${WORKERS} process${WORKERS > 1 ? 'es' : ''}) | ${fmt(mid.base.rate)} answers/s | ${baseMs.toFixed(3)} ms | ${median(pairs.map((p) => p.base.clientMs)).toFixed(3)} ms |`);
   console.log('');
-  console.log(`rate: ${((mid.hub.rate / mid.base.rate) * 100).toFixed(0)}% of the baseline; target >= ${fmt(TARGET)} forecasts/s: ${mid.hub.rate >= TARGET ? 'met' : 'not met'} in this run`);
+  // The verdict goes by the median of the rates, not the median-ratio pair's rate: a pair whose baseline happened to
+  // run slow can have the median ratio and the best rate, and "met" must not rest on the best pair.
+  const medianRate = median(pairs.map((p) => p.hub.rate));
+  const over = pairs.filter((p) => p.hub.rate >= TARGET).length;
+  console.log(`rate: ${((mid.hub.rate / mid.base.rate) * 100).toFixed(0)}% of the baseline (median ratio); median rate ${fmt(medianRate)} forecasts/s, ${over} of ${pairs.length} pairs >= ${fmt(TARGET)}; target: ${medianRate >= TARGET ? 'met' : 'not met'} in this run`);
   console.log(
     `capacity from CPU: the hub's ${processes} process${processes > 1 ? 'es' : ''} at ${hubMs.toFixed(3)} ms a forecast give ${fmt((processes * 1000) / hubMs)} forecasts/s with the load generator elsewhere; `
       + `with this generator on the same ${CORES} cores, ${fmt(Math.min(processes * 1000 / hubMs, (CORES * 1000) / (hubMs + clientMs)))} forecasts/s`,
