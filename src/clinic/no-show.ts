@@ -1,12 +1,13 @@
 /**
  * No-shows. A booked person who has not checked in by the end of their slot's grace time is a no-show: marked by
  * staff, or by the hub's periodic sweep (NO_SHOW_GRACE_MINUTES after the slot's start). Marking gives the reserved
- * dose back to stock and the place to the same schedule's next slot that has not started yet the same day (a place
+ * dose back to stock and the place to the same schedule's next slot that has not started yet the same day, the
+ * clinic's day in its own time zone (a place
  * in a slot that has begun can no longer be booked), where the next person booking, invited, or walking in gets
  * it. An undo (the person turns up late) puts everything back as it was: the place in their own slot, a dose
  * reserved for them, the extra place taken away from the later slot while it is still free.
  */
-import type { Appointment } from 'fhir/r4';
+import type { Appointment, Location } from 'fhir/r4';
 import type { Principal } from '../auth/principal.js';
 import { fhirError, notFound } from '../fhir/outcomes.js';
 import type { Db, Queryable } from '../store/db.js';
@@ -14,10 +15,15 @@ import type { AnyResource, Repository } from '../store/repository-types.js';
 import { givePlaceBack } from '../scheduling/booking-core.js';
 import { readBooking, setBookingStatus } from '../scheduling/person-dose.js';
 import { reserveDose } from '../scheduling/supply.js';
+import { clinicTimeZone } from '../notify/mail-locale.js';
+import { dayBounds } from './day-list.js';
+import { clinicDay } from './record-dose.js';
 
 export interface NoShowDeps {
   db: Db;
   repo: Repository;
+  /** The hub's time zone, for clinics that do not name their own. */
+  timeZone: string;
   clock?: () => Date;
 }
 
@@ -33,13 +39,19 @@ export function actorOf(p: Principal | 'sweep'): string {
   return p.fhirUser ?? (p.kind === 'admin' ? 'operator' : p.clientId ?? p.kind);
 }
 
-/** The same schedule's first slot the same UTC day that starts after `now`, locked. */
-async function nextSlotSameDay(tx: Queryable, slotId: string, now: Date): Promise<string | null> {
+/**
+ * The same schedule's first slot that starts after `now` and on the same day as `slotStart`, the clinic's day in its
+ * time zone (a UTC day would end at 18:00 or 19:00 in a clinic in Chicago), locked.
+ */
+async function nextSlotSameDay(tx: Queryable, deps: NoShowDeps, b: { slot_id: string; location_id: string; start_at: string | Date }, now: Date): Promise<string | null> {
+  const location = await deps.repo.readOptional<AnyResource>('Location', b.location_id, tx);
+  const zone = clinicTimeZone(location as unknown as Location | undefined, deps.timeZone);
+  const { to } = dayBounds(clinicDay(new Date(b.start_at), zone), zone);
   const r = await tx.query<{ id: string }>(
     `SELECT n.id FROM slot_capacity s JOIN slot_capacity n ON n.schedule_id = s.schedule_id
-      WHERE s.id = $1 AND n.start_at > $2 AND n.start_at::date = s.start_at::date
+      WHERE s.id = $1 AND n.start_at > $2 AND n.start_at < $3
       ORDER BY n.start_at, n.id LIMIT 1 FOR UPDATE OF n`,
-    [slotId, now.toISOString()],
+    [b.slot_id, now.toISOString(), to.toISOString()],
   );
   return r.rows[0]?.id ?? null;
 }
@@ -59,7 +71,7 @@ export async function markNoShowIn(tx: Queryable, deps: NoShowDeps, appointmentI
   }
   if (new Date(b.start_at) > now) throw fhirError('APPOINTMENT_STATE', `Appointment/${appointmentId} has not started yet; cancel it instead`, 'Appointment.start');
   await givePlaceBack(tx, b, now);
-  const moved = await nextSlotSameDay(tx, b.slot_id, now);
+  const moved = await nextSlotSameDay(tx, deps, b, now);
   if (moved) await tx.query(`UPDATE slot_capacity SET capacity = capacity + 1, updated_at = $2 WHERE id = $1`, [moved, now.toISOString()]);
   await tx.query(
     `INSERT INTO clinic_noshow (appointment_id, slot_id, location_id, moved_to_slot_id, automatic, marked_at, marked_by) VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -14,9 +14,10 @@ import { badRequest, fhirError } from '../fhir/outcomes.js';
 import type { FhirRequest, FhirResponse, OperationDefinition } from '../fhir/types.js';
 import { versionHeaders } from '../fhir/handlers/http-meta.js';
 import { paramValue } from '../scheduling/operations/params.js';
-import type { AnyResource } from '../store/repository-types.js';
+import type { AnyResource, Repository } from '../store/repository-types.js';
+import type { Db } from '../store/db.js';
 import { correctClinicDose, markDoseEnteredInError } from './correct-dose.js';
-import { markNoShow, undoNoShow } from './no-show.js';
+import { markNoShow, undoNoShow, type NoShowDeps } from './no-show.js';
 import { recordDoseAtClinic, type RecordDoseDeps } from './record-dose.js';
 
 function resourceAnswer(r: AnyResource, status = 200): FhirResponse {
@@ -63,6 +64,7 @@ function instance(name: string, type: 'Appointment' | 'Immunization', handler: O
 
 export function clinicOperations(deps: RecordDoseDeps): OperationDefinition[] {
   const now = (): Date => (deps.clock ?? deps.scheduling.clock ?? (() => new Date()))();
+  const noShowDeps = (ctx: { db: Db; repo: Repository }): NoShowDeps => ({ db: ctx.db, repo: ctx.repo, timeZone: deps.timeZone, clock: now });
   return [
     instance('record-dose', 'Appointment', async (req, ctx) => {
       const dml = optionalNumber(req, 'dose-ml');
@@ -85,7 +87,7 @@ export function clinicOperations(deps: RecordDoseDeps): OperationDefinition[] {
       return { ...answer, headers: { ...answer.headers, location: `${req.baseUrl}/Immunization/${imm.id}/_history/${imm.meta?.versionId ?? '1'}` } };
     }),
     instance('no-show', 'Appointment', async (req, ctx) => {
-      const r = await markNoShow({ db: ctx.db, repo: ctx.repo, clock: now }, req.id!, req.principal);
+      const r = await markNoShow(noShowDeps(ctx), req.id!, req.principal);
       const body: Parameters = {
         resourceType: 'Parameters',
         parameter: [
@@ -95,7 +97,7 @@ export function clinicOperations(deps: RecordDoseDeps): OperationDefinition[] {
       };
       return { status: 200, body, headers: { 'content-type': 'application/fhir+json' } };
     }),
-    instance('undo-no-show', 'Appointment', async (req, ctx) => resourceAnswer(await undoNoShow({ db: ctx.db, repo: ctx.repo, clock: now }, req.id!))),
+    instance('undo-no-show', 'Appointment', async (req, ctx) => resourceAnswer(await undoNoShow(noShowDeps(ctx), req.id!))),
     instance('correct', 'Immunization', async (req, ctx) => {
       const performer = paramValue(req, 'performer');
       const lot = paramValue(req, 'lot');

@@ -57,7 +57,7 @@ export function wireClinic(hub: Hub, registry: ModuleRegistry, opts: ClinicWirin
   const grace = hub.config.noShowGraceMinutes;
   if (grace > 0) {
     const round = new PeriodicRound(
-      () => sweepNoShows({ db: hub.db, repo: hub.repo }, grace, (r) => hub.audit({
+      () => sweepNoShows({ db: hub.db, repo: hub.repo, timeZone: hub.config.timeZone }, grace, (r) => hub.audit({
         action: 'update', outcome: 'success', who: { user: 'system: no-show sweep' }, what: `Appointment/${r.appointment.id}`,
         detail: `no-show after ${grace} min${r.movedToSlotId ? `; place moved to Slot/${r.movedToSlotId}` : ''}`,
         entities: [{ type: 'Appointment', ids: [r.appointment.id!], lookup: true }],

@@ -99,10 +99,15 @@ describe.each(backends())('the clinic day on %s', (backend) => {
       `SELECT action, what FROM audit_event WHERE user_ref = $1 AND outcome = $2 AND what LIKE $3 ORDER BY seq`, [staffRef, outcome, `%${what}%`])).rows;
   }
 
-  /** The day's slots moved so that the first started 10 minutes ago and the others start after now (the clock of a clinic mid-morning). */
+  /**
+   * The day's slots moved so that the first started 10 minutes ago and the others start after now (the clock of a
+   * clinic mid-morning), but never before the clinic's midnight (the hub's zone here, UTC): a freed place goes to a
+   * later slot the same day, and just after midnight a first slot 10 minutes back would be on the day before.
+   */
   async function startFirstSlot(slotIds: string[]): Promise<void> {
     const first = (await t.hub.db.query<{ start_at: Date | string }>(`SELECT start_at FROM slot_capacity WHERE id = $1`, [slotIds[0]])).rows[0]!;
-    const shiftMs = Date.now() - 10 * 60_000 - new Date(first.start_at).getTime();
+    const midnight = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:01Z').getTime();
+    const shiftMs = Math.max(Date.now() - 10 * 60_000, midnight) - new Date(first.start_at).getTime();
     const shift = `${Math.round(shiftMs / 1000)} seconds`;
     await t.hub.db.query(`UPDATE slot_capacity SET start_at = start_at + $2::interval, end_at = end_at + $2::interval WHERE id = ANY($1::text[])`, [slotIds, shift]);
     await t.hub.db.query(`UPDATE booking SET start_at = start_at + $2::interval WHERE slot_id = ANY($1::text[])`, [slotIds, shift]);
@@ -263,7 +268,7 @@ describe.each(backends())('the clinic day on %s', (backend) => {
     const apptG = (await book(patientG, clinic.slotIds[4]!)).id!;
     // F's slot started 10 minutes ago (G's is later): with 5 minutes' grace F is a no-show and G is not.
     await startFirstSlot(clinic.slotIds.slice(3));
-    const marked = await sweepNoShows({ db: t.hub.db, repo: t.hub.repo }, 5);
+    const marked = await sweepNoShows({ db: t.hub.db, repo: t.hub.repo, timeZone: t.hub.config.timeZone }, 5);
     expect(marked).toContain(apptF);
     expect(marked).not.toContain(apptG);
     expect((await request(t.url).get(`/fhir/Appointment/${apptF}`).set(ADMIN)).body.status).toBe('noshow');
