@@ -86,6 +86,9 @@ export function manageView(app: AppContext, client: SmartClient | undefined, fai
           appointmentId: moved.id!, reference: shownReference(moved), doseNumber: doseNumberOf(moved),
           slot: { slotId: slot.slotId, start: slot.start, end: slot.end, locationName: clinic.name, address: clinic.address, productCvx: slot.productCvx, productName: slot.productName, timeZone: clinic.timeZone },
         });
+        // The list still holds the appointment just moved: emptied until it is drawn again, so that nobody (and no
+        // test) reads the old time under the "moved" notice.
+        list.replaceChildren();
         area.replaceChildren(notice, list);
         notice.replaceChildren(announce(t('manage.rescheduled')), h('p', {}, h('a', { href: '#booked' }, t('booked.title'))));
         await draw();
