@@ -78,8 +78,17 @@ async function clinicIsOpenNow(slotIds: string[]): Promise<void> {
 
 const rowOf = (page: Page, appointmentId: string) => page.locator('#day-table tbody tr', { has: page.locator(`[data-appointment="${appointmentId}"]`) });
 
+/**
+ * A fixed-offset zone where it is now about ten in the morning. The clinics have no zone of their own, so the hub's
+ * decides their day; in UTC a run just after midnight put the slot moved to "10 minutes ago" on the day before.
+ */
+function zoneWhereItIsMidMorning(): string {
+  const offset = ((10 - new Date().getUTCHours() + 36) % 24) - 12;
+  return offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
 beforeAll(async () => {
-  [browser, r] = await Promise.all([launchChromium(), startAppsRig()]);
+  [browser, r] = await Promise.all([launchChromium(), startAppsRig({ timeZone: zoneWhereItIsMidMorning() })]);
   await addStaff(r.rig.hub.db, r.rig.hub.repo, { email: `vera.${suffix}@clinic.example`, name: 'Vera Vaccinator' });
   await saveConnection(r.rig.hub.db, {
     id: `iis-${suffix}`, name: 'State IIS', transport: 'mllp', endpoint: '127.0.0.1:9', credentials: {}, sender: sampleSender, coverage: { all: true }, maxAttempts: 1, enabled: true,
