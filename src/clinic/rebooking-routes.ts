@@ -1,7 +1,8 @@
 /**
  * The public side of a clinic closure (./rebooking.ts), for the sign-up app's `#offer/<token>` page. The token in
  * the path (from the closure message) is the only credential; a forged or unknown one is 404. JSON; errors are coded
- * OperationOutcomes; rate limited per IP.
+ * OperationOutcomes; rate limited per IP. An offer replaced by a later closure's (its place, or the booking made
+ * through it, cancelled again) answers as the newest one (currentOffer), so the first link the person got still works.
  *   GET  /signup/rebooking/:token            the cancelled appointment, the place held, other times
  *   POST /signup/rebooking/:token/accept     keep the held place (it becomes the booking)
  *   POST /signup/rebooking/:token/choose     {slotId}: book that time instead; the held place goes back
@@ -11,7 +12,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { badRequest, isOperationOutcomeError } from '../fhir/outcomes.js';
 import { sendOutcomeError } from '../http/errors.js';
 import { rateLimit, TokenBucketLimiter } from '../scheduling/waiting-room/shedding.js';
-import { acceptOffer, chooseOtherTime, declineOffer, offerOfToken, viewOffer, type OfferView, type RebookingDeps } from './rebooking.js';
+import { acceptOffer, chooseOtherTime, currentOffer, declineOffer, offerOfToken, viewOffer, type OfferView, type RebookingDeps } from './rebooking.js';
 
 export interface RebookingRouterDeps extends RebookingDeps {
   /** Requests per minute per IP. */
@@ -27,7 +28,7 @@ export function createRebookingRouter(deps: RebookingRouterDeps): Router {
   const handle = (fn: (offerId: string, req: Request) => Promise<{ view: OfferView; answered?: string }>) =>
     (req: Request, res: Response, next: NextFunction): void => {
       void (async () => {
-        const offerId = await offerOfToken(deps.db, String(req.params.token ?? ''));
+        const offerId = await currentOffer(deps.db, await offerOfToken(deps.db, String(req.params.token ?? '')));
         const { view, answered } = await fn(offerId, req);
         if (answered) deps.onAnswered?.(offerId, answered, view);
         res.set('Cache-Control', 'no-store').json(view);

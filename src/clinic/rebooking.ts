@@ -75,6 +75,29 @@ export async function offerOfToken(db: Db, token: string): Promise<string> {
   return m[1]!;
 }
 
+/**
+ * The newest offer of the chain `offerId` starts: when a later closure cancels the place an offer held (or the
+ * booking made through it), the person is offered another place from that one, and told again. Their first link
+ * leads to the newest offer, rather than to a place that no longer exists (where choosing a time would be refused
+ * as a second booking for the dose, since the new place is held for them).
+ */
+export async function currentOffer(q: Queryable, offerId: string): Promise<string> {
+  let id = offerId;
+  // A chain grows by one a closure; the bound only guards against a cycle no closure can make.
+  for (let i = 0; i < 64; i++) {
+    const r = await q.query<{ appointment_id: string }>(
+      `SELECT n.appointment_id FROM clinic_rebooking_offer o
+         JOIN clinic_rebooking_offer n ON n.from_appointment_id = o.appointment_id OR n.from_appointment_id = o.booked_appointment_id
+        WHERE o.appointment_id = $1
+        ORDER BY (n.from_appointment_id = o.booked_appointment_id) DESC LIMIT 1`,
+      [id],
+    );
+    if (!r.rows[0] || r.rows[0].appointment_id === id) return id;
+    id = r.rows[0].appointment_id;
+  }
+  return id;
+}
+
 export type OfferState = 'held' | 'booked' | 'declined' | 'expired';
 
 export interface AppointmentSummary {

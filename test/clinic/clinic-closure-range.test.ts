@@ -3,7 +3,7 @@
  * running hub on PGlite and PostgreSQL: every booking of the range cancelled, each person told once and held a
  * place AFTER the range (never inside it, never over a slot's places), the staff member audited with the range and
  * the count; a range overlapping an earlier one-day closure (whose held place inside the range is moved after it and
- * the person told again); and bad ranges refused with an OperationOutcome.
+ * the person told again, their first link leading to the new place); and bad ranges refused with an OperationOutcome.
  */
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
@@ -15,6 +15,7 @@ import { ADMIN_CLIENT_ID, ADMIN_CLIENT_SCOPE } from '../../src/apps/wiring.js';
 import { loadProducts } from '../../src/scheduling/products.js';
 import { receiveLot } from '../../src/scheduling/supply.js';
 import { MAX_CLOSURE_DAYS } from '../../src/clinic/closure.js';
+import { offerToken } from '../../src/clinic/rebooking.js';
 import { seedClinic } from '../scheduling/support.js';
 
 const FHIR = 'application/fhir+json';
@@ -183,6 +184,21 @@ describe.each(backends())('closing a clinic for a range of days on %s', (backend
     expect(eveMails.map((m) => m.appointmentId)).toEqual([eveBooking, firstOffer.appointmentId]);
     expect(eveMails[1]!.offerAppointmentId).toBe(affected.find((a) => a.patientId === eve)!.offer!.appointmentId);
     expect(await closureMails(fay!)).toHaveLength(1);
+
+    // Eve's first link (to the place held on o2, cancelled since) leads to the place held now, after the range: she
+    // sees it, and choosing another time through that link books it (it was refused as a second booking for the dose).
+    const eveNow = affected.find((a) => a.patientId === eve)!.offer!;
+    const firstLink = `/signup/rebooking/${await offerToken(t.hub.db, firstOffer.appointmentId)}`;
+    const seen = await request(t.url).get(firstLink);
+    expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ state: 'held', held: { appointmentId: eveNow.appointmentId }, cancelled: { appointmentId: firstOffer.appointmentId }, canChoose: true });
+    const other = (seen.body.alternatives as Array<{ slotId: string; start: string }>).find((x) => x.start.slice(0, 10) === after)!;
+    expect(other).toBeDefined();
+    const chosen = await request(t.url).post(`${firstLink}/choose`).send({ slotId: other.slotId });
+    expect(chosen.status).toBe(200);
+    expect(chosen.body.state).toBe('booked');
+    expect((await appointment(eveNow.appointmentId)).status).toBe('cancelled'); // the held place went back
+    expect((await appointment(chosen.body.booked.appointmentId as string)).status).toBe('booked');
     const held = await t.hub.db.query(`SELECT 1 FROM booking WHERE location_id = $1 AND active AND status IN ('held', 'booked') AND start_at >= $2 AND start_at < $3`,
       [clinic.locationId, `${o1}T00:00:00Z`, `${after}T00:00:00Z`]);
     expect(held.rows).toHaveLength(0);
