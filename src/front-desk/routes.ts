@@ -13,6 +13,9 @@
  *   GET  /admin/front-desk/bookings/:id/confirmation    the printable confirmation / letter (with the QR code)
  *   POST /admin/front-desk/bookings/:id/confirmation    {channel: sms|email, to?}
  *   POST /admin/front-desk/walk-ins                     {patientId | person, locationId, productCvx?, reason?}
+ *   GET  /admin/front-desk/invitation-letters?state=pending|done|all   drawn people staff must tell (post, clinic)
+ *   GET  /admin/front-desk/invitation-letters/:id/letter                the letter to print (HTML, person's language)
+ *   POST /admin/front-desk/invitation-letters/:id/done   {how: printed|posted|handed-over}
  * Checking in at the door is FHIR's own `Appointment/[id]/$check-in`, found by `Appointment?identifier=`.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -32,6 +35,8 @@ import { bookForPerson, cancelForPerson, cleanReason, outsideRules, type DeskDep
 import { findPeople, parsePersonQuery } from './person-search.js';
 import { personFile } from './person-file.js';
 import { admitWalkIn, walkInSlot, WALK_IN_HORIZON_MINUTES } from './walk-in.js';
+import { invitationLetterHtml, invitationLetterItem, invitationLetterList } from './invitation-letters.js';
+import { LETTER_DONE_HOW, markInvitationLetterDone, type LetterDoneHow } from '../scheduling/invitations/letters.js';
 
 /** A registration number as people see it (`R-ABCD-EFGH`); the id for a registration not yet backfilled. */
 function shownNumber(number: string | null, id: string): string {
@@ -303,6 +308,42 @@ export function createFrontDeskRouter(deps: FrontDeskRouterDeps): Router {
       detail: `walk-in ${registered ? (registered.existing ? 'already registered' : 'registered now') : 'found'}, booked and checked in${r.override ? `; outside the fairness rules (${r.standing.problems.map((p) => p.code).join(', ')}); reason: ${reason}` : ''}`,
     });
     res.status(201).json({ ...r, patientId, ...(registered ? { registration: registered } : {}) });
+  }));
+
+  // Invitations staff deliver (issue 21): people drawn who have no email or textable phone.
+  const LETTER_ID = /^[0-9a-f-]{36}$/;
+  const letterId = (v: unknown): string => {
+    const s = str(v, 'id', true)!;
+    if (!LETTER_ID.test(s)) throw badRequest('id must be an invitation letter id', 'id');
+    return s;
+  };
+
+  router.get('/admin/front-desk/invitation-letters', ...route({ action: 'search', what: 'invitation letters' }, async (req, res, _p, note) => {
+    const state = str(req.query.state, 'state') ?? 'pending';
+    if (state !== 'pending' && state !== 'done' && state !== 'all') throw badRequest('state is pending, done or all', 'state');
+    const letters = await invitationLetterList(deps, state, now());
+    note({ query: `state=${state}`, entities: letters.map((l) => ({ type: 'Patient', ids: [l.patientId], patients: [l.patientId] })) });
+    res.set('Cache-Control', 'no-store').json({ state, letters });
+  }));
+
+  router.get('/admin/front-desk/invitation-letters/:id/letter', ...route({ action: 'read' }, async (req, res, _p, note) => {
+    const id = letterId(req.params.id);
+    note({ what: `invitation letter ${id}` });
+    const item = await invitationLetterItem(deps, id, now());
+    note({ patientId: item.patientId, detail: `invitation letter (${item.channel}) for print` });
+    res.status(200).set('Cache-Control', 'no-store').type('html').send(invitationLetterHtml(item, deps.confirmation.timeZone, now()));
+  }));
+
+  router.post('/admin/front-desk/invitation-letters/:id/done', ...route({ action: 'update' }, async (req, res, principal, note) => {
+    const id = letterId(req.params.id);
+    const how = (str(body(req).how, 'how') ?? 'printed') as LetterDoneHow;
+    if (!LETTER_DONE_HOW.includes(how)) throw badRequest(`how is one of ${LETTER_DONE_HOW.join(', ')}`, 'how');
+    note({ what: `invitation letter ${id}` });
+    const before = await invitationLetterItem(deps, id, now());
+    note({ patientId: before.patientId, detail: `invitation (${before.channel}) marked ${how}` });
+    // Who did it is kept on the row too (the audit entry names them as well): the staff member, or the operator token.
+    await markInvitationLetterDone(deps.db, id, how, principal.fhirUser ?? 'operator', now());
+    res.json({ letter: await invitationLetterItem(deps, id, now()) });
   }));
 
   return router;

@@ -46,6 +46,13 @@ const EN = {
   'invitation.code': 'To use it you will be asked for a one-time code that we send to this address.',
   'invitation.code-dob': 'To use it you will be asked for a one-time code that we send to this address and for your date of birth.',
   'invitation.forward': 'Please do not forward it.',
+  'invitation.sms': 'vaxhub: you are invited to book your vaccination, until {expires}: {link} A one-time code will be texted to this number. Do not forward.',
+  'letter.title': 'You are invited to book your vaccination',
+  'letter.intro': 'You have been selected in the draw to book a vaccination appointment. This invitation is only for you.',
+  'letter.how': 'To book, call the clinic or come to the clinic desk before {expires}, with this letter or your registration number. The staff will book your appointment for you.',
+  'letter.number': 'Your registration number: {id}',
+  'letter.valid': 'Valid until: {expires}',
+  'letter.bring': 'Bring this letter and an identity document. If you do not want the appointment, you need not do anything.',
   'code.subject': 'Your vaccination invitation code',
   'code.text': 'Your one-time code is {code}. It is valid for {minutes, plural, one {# minute} other {# minutes}}. Nobody from the clinic will ever ask you for it.',
   'signin.subject': 'Your vaxhub sign-in code',
@@ -106,6 +113,13 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'invitation.code': 'Para usarla se le pedirá un código de un solo uso que enviamos a esta dirección.',
     'invitation.code-dob': 'Para usarla se le pedirá un código de un solo uso que enviamos a esta dirección y su fecha de nacimiento.',
     'invitation.forward': 'No la reenvíe.',
+    'invitation.sms': 'vaxhub: está invitado a reservar su vacunación, hasta el {expires}: {link} Le enviaremos un código de un solo uso por SMS a este número. No lo reenvíe.',
+    'letter.title': 'Está invitado a reservar su vacunación',
+    'letter.intro': 'Ha sido seleccionado en el sorteo para reservar una cita de vacunación. Esta invitación es solo para usted.',
+    'letter.how': 'Para reservar, llame a la clínica o venga al mostrador de la clínica antes del {expires}, con esta carta o su número de inscripción. El personal reservará la cita por usted.',
+    'letter.number': 'Su número de inscripción: {id}',
+    'letter.valid': 'Válida hasta: {expires}',
+    'letter.bring': 'Traiga esta carta y un documento de identidad. Si no desea la cita, no necesita hacer nada.',
     'code.subject': 'Su código de invitación para vacunarse',
     'code.text': 'Su código de un solo uso es {code}. Es válido durante {minutes, plural, one {# minuto} other {# minutos}}. Nadie de la clínica se lo pedirá nunca.',
     'signin.subject': 'Su código para iniciar sesión en vaxhub',
@@ -161,6 +175,13 @@ const TEXT: Record<MailLanguage, Record<PublicMailKey, string>> = {
     'invitation.code': '사용하실 때 이 주소로 보내 드리는 일회용 코드를 입력하셔야 합니다.',
     'invitation.code-dob': '사용하실 때 이 주소로 보내 드리는 일회용 코드와 생년월일을 입력하셔야 합니다.',
     'invitation.forward': '다른 사람에게 전달하지 마세요.',
+    'invitation.sms': 'vaxhub: {expires}까지 예방접종을 예약하실 수 있습니다: {link} 이 번호로 일회용 코드를 문자로 보내 드립니다. 다른 사람에게 전달하지 마세요.',
+    'letter.title': '예방접종 예약에 초대되었습니다',
+    'letter.intro': '추첨에서 예방접종 예약 대상자로 선정되었습니다. 이 초대장은 본인만 사용할 수 있습니다.',
+    'letter.how': '예약하시려면 {expires} 전에 이 편지나 등록 번호를 가지고 접종소에 전화하시거나 접종소 창구로 오세요. 직원이 대신 예약해 드립니다.',
+    'letter.number': '등록 번호: {id}',
+    'letter.valid': '유효 기한: {expires}',
+    'letter.bring': '이 편지와 신분증을 지참하세요. 예약을 원하지 않으시면 아무것도 하지 않으셔도 됩니다.',
     'code.subject': '예방접종 초대 코드',
     'code.text': '일회용 코드는 {code}입니다. {minutes}분 동안 유효합니다. 접종소 직원은 절대 이 코드를 묻지 않습니다.',
     'signin.subject': 'vaxhub 로그인 코드',
@@ -267,6 +288,14 @@ export function invitationMail(
       mailText(language, 'invitation.forward'),
     ].join('\n'),
   };
+}
+
+/**
+ * The invitation as a text message (issue 21: a phone-only person drawn was never told): one short message with the
+ * link and the expiry; the code comes by text too (tickets.ts sendClaimCode).
+ */
+export function invitationText(language: MailLanguage, f: { link: string; expiresAt: Date; timeZone: string }): { subject: string; text: string } {
+  return { subject: mailText(language, 'invitation.subject'), text: mailText(language, 'invitation.sms', { link: f.link, expires: formatWhen(f.expiresAt, f.timeZone, language) }) };
 }
 
 export function invitationCodeMail(language: MailLanguage, f: { code: string; minutes: number }): { subject: string; text: string } {

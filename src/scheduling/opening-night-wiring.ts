@@ -88,12 +88,14 @@ export function wireOpeningNight(hub: Hub, registry: ModuleRegistry, opts: Openi
       secureCookies: hub.config.baseUrl.startsWith('https:'),
     }),
   );
-  app.use(createSignupRouter({ db, repo, rules, policy: config.ticketPolicy, abuse, limits: config.limits }));
+  const smsAddressTemplate = hub.config.smsEmailGateway;
+  app.use(createSignupRouter({ db, repo, rules, policy: config.ticketPolicy, abuse, limits: config.limits, ...(smsAddressTemplate ? { smsAddressTemplate } : {}) }));
   // The next dose by CDSi when wireForecast loaded the engine (it runs first, src/modules.ts), else the product rule.
   app.use(createAssistantRouter({ db, repo, rules, products: loadProducts(), perIpPerMinute: config.limits.signupPerIp * 4, forecaster: forecasterOfHub(hub), timeZone: hub.config.timeZone }));
   app.use(
     createOpeningNightAdminRouter({
       db, rules, equity: loadEquityIndex(), policy: config.ticketPolicy, signupBaseUrl: config.signupBaseUrl, timeZone: hub.config.timeZone,
+      ...(smsAddressTemplate ? { smsAddressTemplate } : {}),
       requireAdmin: operatorOnly, active, invalidateEvent: (id) => room.invalidate(id),
     }),
   );

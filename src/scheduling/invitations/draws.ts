@@ -1,6 +1,7 @@
 /**
  * Running a wave's draw against the database: commit (publish sha256(seed)), then draw (snapshot the pool,
- * select with the pure lottery, issue tickets, queue invitation mails, publish seed + inputs) in one transaction.
+ * select with the pure lottery, issue tickets, queue invitations (mail, SMS, or a letter for the front desk to send:
+ * tickets.ts invitationRoute), publish seed + inputs) in one transaction.
  * Every commitment stays in lottery_draw, so an operator re-committing until a favourable seed shows is visible.
  */
 import crypto from 'node:crypto';
@@ -12,10 +13,11 @@ import { enqueueMail } from '../../notify/outbox.js';
 import type { Db, Queryable } from '../../store/db.js';
 import type { TierRules } from '../eligibility/rules.js';
 import { LOTTERY_ALGORITHM, newSeed, runLottery, seedCommitment, type DrawEntry, type PublishedDraw } from './lottery.js';
-import { DEFAULT_TICKET_POLICY, invitationLink, issueTicket, type TicketPolicy } from './tickets.js';
+import { DEFAULT_TICKET_POLICY, invitationLink, invitationRoute, issueTicket, type Reachable, type TicketPolicy } from './tickets.js';
+import { queueInvitationLetter } from './letters.js';
 import { matchesCohort, type CohortCriteria } from './waves.js';
 import { mailLanguage } from '../../notify/mail-locale.js';
-import { invitationMail } from '../../notify/public-mail.js';
+import { invitationMail, invitationText } from '../../notify/public-mail.js';
 
 export interface EquityIndex {
   version: string;
@@ -57,6 +59,11 @@ export interface DrawDeps {
   policy?: TicketPolicy;
   /** The zone the invitation's expiry is written in (HUB_TIME_ZONE; UTC when not given). */
   timeZone?: string;
+  /**
+   * Where texts are addressed (the config's smsEmailGateway: `sms:+{number}` with the HTTP SMS gateway, or an
+   * email-to-SMS template). Without it a phone-only person drawn is invited by letter, through the front desk.
+   */
+  smsAddressTemplate?: string;
 }
 
 export async function commitDraw(deps: Pick<DrawDeps, 'db' | 'rules'>, plan: DrawPlan, now = new Date()): Promise<{ id: string; seedHash: string; committedAt: string }> {
@@ -131,21 +138,29 @@ export async function runDraw(deps: DrawDeps, drawId: string, now = new Date()):
     const usedWeights = weights ? { defaultWeight: deps.equity.defaultWeight, byPostalCode: weights } : null;
     for (const registrantId of selected) {
       const ticket = await issueTicket(tx, { registrantId, drawId, windowId: d.window_id ?? undefined, now, policy });
-      const person = (await tx.query<{ email: string | null; language: string | null }>('SELECT email, language FROM registrant WHERE id = $1', [registrantId])).rows[0];
-      const email = person?.email;
-      if (!email) continue; // phone-only registrants: the invitation is visible in their status page; SMS is not wired yet.
+      const person = (await tx.query<Reachable & { language: string | null }>(
+        'SELECT email, phone, confirmation_by, language FROM registrant WHERE id = $1', [registrantId])).rows[0];
+      if (!person) continue;
+      const route = invitationRoute(person, deps.smsAddressTemplate);
+      if (route.via === 'letter') {
+        // Post, collect at the clinic, or a phone with no SMS gateway: queued for staff in this same transaction, so
+        // nobody drawn goes untold (issue 21). No link or secret goes on it: staff book at the desk with the invitation.
+        await queueInvitationLetter(tx, { ticketRef: ticket.ref, registrantId, channel: route.channel, why: route.why, now });
+        continue;
+      }
+      const language = mailLanguage(person.language);
+      const link = invitationLink(deps.publicBaseUrl, ticket.ticketId);
+      const timeZone = deps.timeZone ?? 'UTC';
       await enqueueMail(tx, {
         kind: 'invitation',
-        to: email,
-        ...invitationMail(mailLanguage(person.language), {
-          link: invitationLink(deps.publicBaseUrl, ticket.ticketId),
-          expiresAt: ticket.expiresAt,
-          timeZone: deps.timeZone ?? 'UTC',
-          askBirthDate: policy.secondFactor === 'dob+code',
-        }),
+        to: route.to,
+        ...(route.via === 'sms'
+          ? invitationText(language, { link, expiresAt: ticket.expiresAt, timeZone })
+          : invitationMail(language, { link, expiresAt: ticket.expiresAt, timeZone, askBirthDate: policy.secondFactor === 'dob+code' })),
+        // One invitation message per ticket, whichever way it goes.
         dedupeKey: `invitation:${ticket.ref}`,
         mailClass: 'bulk',
-        payload: { drawId, ticketRef: ticket.ref, registrantId },
+        payload: { drawId, ticketRef: ticket.ref, registrantId, channel: route.via },
         // The body holds the ticket secret: blank it once sent.
         redactAfterSend: true,
       });

@@ -13,6 +13,7 @@ import { signClaimToken, type ClaimTokenPayload } from './claim-token.js';
 import { getSecret } from './secrets.js';
 import { mailLanguage } from '../../notify/mail-locale.js';
 import { invitationCodeMail } from '../../notify/public-mail.js';
+import { normalisePhone, smsGatewayAddress } from '../../auth/login.js';
 
 export interface TicketPolicy {
   /** How long an invitation stays claimable/bookable. */
@@ -117,17 +118,63 @@ export function maskEmail(email: string): string {
   return `${user.slice(0, 1)}***@${domain}`;
 }
 
-/** Sends a fresh one-time code to the registrant's email (through the outbox). */
+/** Masks a phone number for display, as maskEmail does an address: `***0100` (its last four digits). */
+export function maskPhone(phone: string): string {
+  return `***${phone.replace(/\D/g, '').slice(-4)}`;
+}
+
+/** What the draw and the claim know of the person to reach them (registrant columns). */
+export interface Reachable {
+  email: string | null;
+  phone: string | null;
+  confirmation_by: string | null;
+}
+
+/**
+ * How an invitation (and its one-time code) reaches a person, decided in one place so that the code goes where the
+ * link went (issue 21):
+ * - `letter`: the person registered for a letter by post or to collect at the clinic, or has a phone only and the
+ *   hub has no SMS gateway (SMS_HTTP_URL / SMS_EMAIL_GATEWAY unset): staff must reach them, so the draw queues the
+ *   invitation for the front desk (invitation_letter) and staff book for them at the desk with it;
+ * - `email` when they have an address (and did not ask for texts on a hub that can send them);
+ * - `sms` to their phone through the outbox when the hub has an SMS gateway (`smsAddressTemplate`, the config's
+ *   smsEmailGateway: `sms:+{number}` for the HTTP gateway or an email-to-SMS address).
+ */
+export type InvitationRoute =
+  | { via: 'email'; to: string }
+  | { via: 'sms'; to: string; phone: string }
+  | { via: 'letter'; channel: 'post' | 'clinic'; why: 'chosen' | 'no-sms-gateway' };
+
+export function invitationRoute(person: Reachable, smsAddressTemplate: string | undefined): InvitationRoute {
+  const by = person.confirmation_by;
+  if (by === 'post' || by === 'clinic') return { via: 'letter', channel: by, why: 'chosen' };
+  const phone = person.phone ? normalisePhone(person.phone) : undefined;
+  const sms = phone && smsAddressTemplate ? { via: 'sms' as const, to: smsGatewayAddress(smsAddressTemplate, phone), phone } : undefined;
+  if (person.email && (by !== 'sms' || !sms)) return { via: 'email', to: person.email };
+  if (sms) return sms;
+  // A phone only and no way to text it: like `clinic`, staff call them (the phone is on the front desk's list).
+  return { via: 'letter', channel: 'clinic', why: 'no-sms-gateway' };
+}
+
+/**
+ * Sends a fresh one-time code (through the outbox) where the invitation went: the registrant's email, or by SMS to
+ * a phone-only registrant when the hub can text (`smsAddressTemplate`). Anyone else was invited by letter and is
+ * booked by staff at the desk: no code exists for them.
+ */
 export async function sendClaimCode(
   db: Db,
   ticketId: string,
   now = new Date(),
   policy = DEFAULT_TICKET_POLICY,
+  smsAddressTemplate?: string,
 ): Promise<{ ticketRef: string; sentTo: string; codeExpiresAt: Date }> {
   const t = await ticketById(db, ticketId);
   assertTicketLive(t, now);
-  const reg = (await db.query<{ email: string | null; language: string | null }>('SELECT email, language FROM registrant WHERE id = $1', [t.registrant_id])).rows[0];
-  if (!reg?.email) throw fhirError('BAD_REQUEST', 'No email address on file for this invitation; contact the hub by phone');
+  const reg = (await db.query<Reachable & { language: string | null }>('SELECT email, phone, confirmation_by, language FROM registrant WHERE id = $1', [t.registrant_id])).rows[0];
+  const route = reg ? invitationRoute(reg, smsAddressTemplate) : undefined;
+  if (!reg || !route || route.via === 'letter') {
+    throw fhirError('BAD_REQUEST', 'No email address or textable phone on file for this invitation; call or come to the clinic desk, where staff book for you');
+  }
   const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
   const hash = await codeHash(db, t.ref, code);
   const codeExpiresAt = new Date(now.getTime() + policy.codeTtlMinutes * 60_000);
@@ -149,14 +196,14 @@ export async function sendClaimCode(
     }
     await enqueueMail(tx, {
       kind: 'one-time-code',
-      to: reg.email!,
+      to: route.to,
       ...invitationCodeMail(mailLanguage(reg.language), { code, minutes: policy.codeTtlMinutes }),
       dedupeKey: `one-time-code:${t.ref}:${r.rows[0].codes_sent}`,
       mailClass: 'urgent',
       redactAfterSend: true,
       maxAttempts: 4,
     });
-    return { ticketRef: t.ref, sentTo: maskEmail(reg.email!), codeExpiresAt };
+    return { ticketRef: t.ref, sentTo: route.via === 'sms' ? maskPhone(route.phone) : maskEmail(route.to), codeExpiresAt };
   });
 }
 

@@ -3,7 +3,8 @@
  * of draws:
  *   POST /admin/draws                 commit a draw: {label, invitations, tierOrder?, windowId?, useEquityWeights?, seed?}
  *                                      -> {id, seedHash, committedAt} (the seed stays secret until the draw runs)
- *   POST /admin/draws/:id/run         run it: tickets issued and invitation mails queued in one transaction
+ *   POST /admin/draws/:id/run         run it: tickets issued and invitations queued (mail, SMS, or a letter for the
+ *                                      front desk) in one transaction
  *   GET  /draws/:id                   anyone: commitment, and once drawn the seed, snapshot, weights and selection,
  *                                      with the hub's own recomputation (`verification`)
  *   POST /admin/windows, GET /admin/windows                      cohort windows
@@ -31,6 +32,8 @@ export interface AdminRouterDeps {
   signupBaseUrl: string;
   /** HUB_TIME_ZONE: invitation expiries in mail are written in it. */
   timeZone?: string;
+  /** The config's smsEmailGateway: phone-only people drawn are texted through it (invited by letter without it). */
+  smsAddressTemplate?: string;
   requireAdmin: express.RequestHandler;
   active: ActiveEvent;
   /** Forget cached event rows after a change (the waiting room's per-process cache). */
@@ -85,7 +88,7 @@ export function createOpeningNightAdminRouter(deps: AdminRouterDeps): Router {
   }));
 
   router.post('/admin/draws/:id/run', ...admin, handle(async (req, res) => {
-    const view = await runDraw({ db, rules: deps.rules, equity: deps.equity, publicBaseUrl: deps.signupBaseUrl, policy: deps.policy, timeZone: deps.timeZone }, String(req.params.id), now());
+    const view = await runDraw({ db, rules: deps.rules, equity: deps.equity, publicBaseUrl: deps.signupBaseUrl, policy: deps.policy, timeZone: deps.timeZone, smsAddressTemplate: deps.smsAddressTemplate }, String(req.params.id), now());
     res.json({ id: view.id, status: view.status, drawnAt: view.drawnAt, invited: view.published?.selected.length ?? 0, audit: `/draws/${view.id}` });
   }));
 

@@ -29,6 +29,8 @@ export interface SignupRouterDeps {
   policy: TicketPolicy;
   abuse: AbuseAccounting;
   limits: { signupPerIp: number; claimPerIp: number };
+  /** The config's smsEmailGateway: the one-time code of a phone-only person goes by SMS through it. */
+  smsAddressTemplate?: string;
   now?: () => Date;
 }
 
@@ -157,7 +159,7 @@ export function createSignupRouter(deps: SignupRouterDeps): Router {
   }));
 
   router.post('/signup/tickets/:ticketId/code', claimLimit, handle(async (req, res) => {
-    const sent = await sendClaimCode(db, String(req.params.ticketId), now(), deps.policy).catch((e: unknown) => refused(req, e));
+    const sent = await sendClaimCode(db, String(req.params.ticketId), now(), deps.policy, deps.smsAddressTemplate).catch((e: unknown) => refused(req, e));
     res.status(202).set('Cache-Control', 'no-store').json({ sentTo: sent.sentTo, codeExpiresAt: sent.codeExpiresAt.toISOString() });
   }));
 
