@@ -2,7 +2,8 @@
  * #people (issue 21): find a person from one search box, open their file (registrations, invitations,
  * appointments with their booking references, doses, and whether a booking now keeps to the fairness rules),
  * register someone with no email or phone, book or move an appointment for them over the phone (a reason when it
- * is outside the rules), cancel, and hand over the confirmation: printed, as a letter, or by SMS.
+ * is outside the rules), cancel, and hand over the confirmation: printed, as a letter, or by SMS; and the invitations
+ * of people drawn who have no email or mobile, to post or hand over (letters-view.ts).
  */
 import { HubError } from '../shared/api.js';
 import { announce, field, h } from '../shared/dom.js';
@@ -10,6 +11,7 @@ import { formatDate, t, type MessageKey } from '../shared/i18n.js';
 import { adminCall } from './api.js';
 import { printConfirmation } from './desk-print.js';
 import { correctDoseDialog, withdrawDoseDialog } from './dose-fix.js';
+import { invitationLettersSection } from './letters-view.js';
 import { failed, table } from './ui.js';
 
 interface Setup {
@@ -67,7 +69,7 @@ export function peopleView(): Node[] {
         : announce(t('desk.noResults')));
     }, (e: unknown) => results.replaceChildren(failed(e)));
   });
-  return [h('h2', {}, t('desk.findTitle')), search, results, file, registerForm(open)];
+  return [h('h2', {}, t('desk.findTitle')), search, results, file, invitationLettersSection((id) => open(id)), registerForm(open)];
 }
 
 function registerForm(open: (patientId: string, note?: string) => void): HTMLElement {

@@ -4,8 +4,9 @@
  * post), books for them over the phone with the reason the rules ask for, prints the letter (the browser's PDF of
  * the print stylesheet), finds them again by a misspelt name, and at the door checks them in by the typed reference
  * (a typo caught first); then a second browser whose fake camera shows a confirmation's QR code checks another
- * person in by scanning it. axe-core finds nothing serious on either page, and both work on a tablet (768 px wide:
- * no sideways scrolling, every control at least 44 px tall).
+ * person in by scanning it; and a person drawn who has no email or phone is on the list of invitations to post, whose
+ * letter prints and is marked posted. axe-core finds nothing serious on any of these pages, and they work on a tablet
+ * (768 px wide: no sideways scrolling, every control at least 44 px tall).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -223,6 +224,59 @@ describeInBrowser(`front desk in Chromium (${backend})`, () => {
     } finally {
       await camera.close();
     }
+  }, 120_000);
+
+  it('lists a drawn person with no email or phone, prints their invitation letter and marks it posted', async () => {
+    // Registered for a letter by post (API), then drawn: a window only people born in 1927 fall in keeps the draw to her.
+    const reg = await operator<{ patientId: string; registrationNumber: string }>(r.rig, 'POST', '/admin/front-desk/people', {
+      name: { family: `Brief-${suffix}`, given: ['Olga'] }, birthDate: '1927-03-02', postalCode: '01201', confirmationBy: 'post', language: 'es',
+      address: { line: ['9 Mill Road'], city: 'Pittsfield', state: 'MA' }, answers: { occupation: 'healthcare-personnel' },
+    });
+    const window = await operator<{ id: string }>(r.rig, 'POST', '/admin/windows', {
+      name: `letters-${suffix}`, opensAt: new Date(Date.now() - 3_600_000).toISOString(), closesAt: new Date(Date.now() + 86_400_000).toISOString(), criteria: { birthYearFrom: 1927, birthYearTo: 1927 },
+    });
+    const draw = await operator<{ id: string }>(r.rig, 'POST', '/admin/draws', { label: `letters ${suffix}`, invitations: 1, windowId: window.id });
+    await new Promise((ok) => setTimeout(ok, 20));
+    expect((await operator<{ invited: number }>(r.rig, 'POST', `/admin/draws/${draw.id}/run`, {})).invited).toBe(1);
+
+    const context = await browser.newContext({ viewport: { width: 768, height: 1024 } });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.addInitScript('window.__printed = 0; window.print = () => { window.__printed++; };');
+    await page.goto(`${r.rig.url}/apps/admin/#people`);
+    await page.click('#break-glass summary');
+    await page.fill('#admin-token', ADMIN_TOKEN);
+    await page.click('#token-form button[type=submit]');
+    const row = page.locator('#letters-table tbody tr', { hasText: `Brief-${suffix}` });
+    await row.waitFor();
+    expect(await row.textContent()).toContain(reg.registrationNumber);
+    expect(await row.textContent()).toContain('9 Mill Road');
+    await look(page, '04-invitation-letters');
+    overflows.push(...(await tabletProblems(page, 'invitation letters')));
+
+    // The letter, in her language, on its own printed page: address, registration number, no link.
+    await row.locator('button.print-letter').click();
+    await page.locator('#print-sheet article.invitation-letter').waitFor({ state: 'attached' });
+    expect(await page.evaluate('window.__printed')).toBe(1);
+    const letter = (await page.locator('#print-sheet').textContent())!;
+    expect(letter).toContain('9 Mill Road');
+    expect(letter).toContain(reg.registrationNumber);
+    expect(letter).toContain('Está invitado');
+    expect(letter).not.toContain('http');
+    await page.emulateMedia({ media: 'print' });
+    const pdf = await page.pdf({ format: 'Letter' });
+    await page.emulateMedia({ media: 'screen' });
+    fs.writeFileSync(path.join(ARTIFACTS, SUITE, 'invitation-letter.pdf'), pdf);
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+
+    // Posted: off the pending list.
+    await row.locator('button.mark-posted').click();
+    await page.locator('#letters-status [role=status]', { hasText: 'marked posted' }).waitFor();
+    await page.locator('#letters-table tbody tr', { hasText: `Brief-${suffix}` }).waitFor({ state: 'detached' });
+    const done = await r.rig.hub.db.query<{ done_how: string; done_by: string }>('SELECT done_how, done_by FROM invitation_letter l JOIN registrant g ON g.id = l.registrant_id WHERE g.patient_id = $1', [reg.patientId]);
+    expect(done.rows).toEqual([{ done_how: 'posted', done_by: 'operator' }]);
+    expect(pageErrors).toEqual([]);
+    await context.close();
   }, 120_000);
 
   it('leaves no serious accessibility problem and nothing a tablet cannot show', () => {
