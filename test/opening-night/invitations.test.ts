@@ -89,6 +89,11 @@ describe.each(testDatabases)('invitations on $name', ({ open }) => {
     expect(verifyDraw(drawn.published!)).toEqual({ ok: true, problems: [] });
     expect(await codeOf(runDraw(deps(), committed.id, at(3)))).toBe('VERSION_CONFLICT');
     expect((await registrantStatus(db, rules, ann.id, at(3))).text).toMatch(/^registered, tier 1b, invited \(invitation valid until /);
+    // Ben has a phone only and this hub no SMS gateway: not mailed, not lost, but queued for the front desk to reach.
+    expect((await db.query('SELECT 1 FROM notification_outbox WHERE kind = $1 AND payload->>\'registrantId\' = $2', ['invitation', ben.id])).rowCount).toBe(0);
+    const bensLetter = await db.query<{ channel: string; why: string; done_at: string | null }>('SELECT channel, why, done_at FROM invitation_letter WHERE registrant_id = $1', [ben.id]);
+    expect(bensLetter.rows).toEqual([{ channel: 'clinic', why: 'no-sms-gateway', done_at: null }]);
+    expect((await db.query('SELECT 1 FROM invitation_letter WHERE registrant_id = $1', [ann.id])).rowCount).toBe(0);
 
     const link = (await lastMail('ann@example.org', 'invitation')).match(/invitation\/([\w-]+)/)![1]!;
     await sendClaimCode(db, link, at(5));
