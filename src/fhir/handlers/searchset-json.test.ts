@@ -78,6 +78,14 @@ describe('textResource', () => {
     expect(serializedBody(replaced)).toBe('{"resourceType":"Parameters","parameter":[]}');
   });
 
+  test('every textResource has the same accessor functions (no closures per answer: see TextState)', () => {
+    const a = Object.getOwnPropertyDescriptor(make(), 'parameter')!;
+    const b = Object.getOwnPropertyDescriptor(textResource<Parameters>('{"resourceType":"Parameters","parameter":[]}', { resourceType: 'Parameters' }, 'parameter'), 'parameter')!;
+    expect(typeof a.get).toBe('function');
+    expect(a.get).toBe(b.get);
+    expect(a.set).toBe(b.set);
+  });
+
   test('carries the audit view it was given, and none otherwise', () => {
     const view = { resourceType: 'Parameters', parameter: [] };
     expect(auditViewOf(make(view))).toBe(view);

@@ -82,26 +82,54 @@ const AUDIT_VIEW = Symbol('vaxhub.auditView');
  */
 export function textResource<T extends { resourceType: string }>(text: string, head: Partial<T> & { resourceType: string }, lazy: keyof T & string, auditView?: unknown): T {
   const body = { ...head } as T;
-  let value: unknown;
-  let parsed = false;
-  Object.defineProperty(body, lazy, {
-    enumerable: true,
-    configurable: true,
-    get: () => {
-      if (!parsed) {
-        value = (JSON.parse(text) as Record<string, unknown>)[lazy];
-        parsed = true;
-      }
-      return value;
-    },
-    set: (v: unknown) => {
-      value = v;
-      parsed = true;
-    },
-  });
-  Object.defineProperty(body, SERIALIZE, { value: () => (parsed ? JSON.stringify(body) : text), enumerable: false });
+  const state: TextState = { text, lazy, value: undefined, parsed: false };
+  Object.defineProperty(body, TEXT_STATE, { value: state, enumerable: false });
+  Object.defineProperty(body, lazy, { enumerable: true, configurable: true, get: lazyGet, set: lazySet });
+  Object.defineProperty(body, SERIALIZE, { value: serializeText, enumerable: false });
   if (auditView !== undefined) Object.defineProperty(body, AUDIT_VIEW, { value: auditView, enumerable: false });
   return body;
+}
+
+/**
+ * A textResource's text and its lazy element. The accessor functions below are the same for every textResource and
+ * read this state through `this`, rather than being closures made per resource, because V8 keeps an accessor's
+ * getter and setter in the object's map (hidden class): closures of their own gave every answer a map of its own,
+ * reachable from the shared map's transitions, and through the closures the answer's 43 kB text and everything it
+ * was built from. A young-generation collection keeps what such maps reach, so every `$immds-forecast` answer made
+ * since the last full collection was copied and promoted (~8 MB a scavenge, 40-50 ms each), which cost more CPU
+ * than building the answers. With the same functions every textResource shares one map.
+ */
+interface TextState {
+  text: string;
+  lazy: string;
+  value: unknown;
+  parsed: boolean;
+}
+const TEXT_STATE = Symbol('vaxhub.textState');
+
+function textStateOf(body: object): TextState {
+  return (body as { [TEXT_STATE]: TextState })[TEXT_STATE];
+}
+
+function lazyGet(this: object): unknown {
+  const state = textStateOf(this);
+  if (!state.parsed) {
+    state.value = (JSON.parse(state.text) as Record<string, unknown>)[state.lazy];
+    state.parsed = true;
+  }
+  return state.value;
+}
+
+function lazySet(this: object, v: unknown): void {
+  const state = textStateOf(this);
+  state.value = v;
+  state.parsed = true;
+}
+
+/** The text itself while nobody has looked at the lazy element (it may have been changed since), else JSON.stringify. */
+function serializeText(this: object): string {
+  const state = textStateOf(this);
+  return state.parsed ? JSON.stringify(this) : state.text;
 }
 
 /**
