@@ -88,6 +88,25 @@ function slug(s: string): string {
 const json = JSON.stringify;
 
 /**
+ * JSON.stringify(s) for a string, without calling it for the common case: an answer quotes some 200 values (ids,
+ * references, dates, series names), and a JSON.stringify call costs more than the few characters it looks at. A
+ * string of printable ASCII without `"` or a backslash is quoted as it is (the same text JSON.stringify makes); any
+ * other goes to JSON.stringify.
+ */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return json(s);
+  }
+  return `"${s}"`;
+}
+
+/** A dose number as JSON: a whole number as its digits (JSON.stringify's text for it), anything else through it. */
+function jsonNumber(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : json(n);
+}
+
+/**
  * `s` in V8's one-byte representation when all its characters are Latin-1. Names read from the supporting data can
  * come out of the XML parser in the two-byte representation, and one such piece makes a whole answer two-byte when
  * it is flattened: twice the bytes to copy and a slower UTF-8 encoding, on every answer. For constants (made once).
@@ -99,15 +118,17 @@ function oneByte(s: string): string {
 
 /**
  * The JSON of the constant parts of answers (a disease's coding, a dose status, a reason, a vaccine group), made
- * once. Keyed by the values themselves, never by a key string made per call (making and hashing those cost more
- * than the JSON saved); bounded all the same, as the keys come from the supporting data.
+ * once, by `make` from the key. Keyed by the values themselves, never by a key string made per call (making and
+ * hashing those cost more than the JSON saved); bounded all the same, as the keys come from the supporting data.
+ * `make` is given once, not per lookup: a closure per lookup was an allocation per lookup, a few hundred per answer.
  */
 class Constants<K, V> {
   private readonly map = new Map<K, V>();
-  get(key: K, make: () => V): V {
+  constructor(private readonly make: (key: K) => V) {}
+  get(key: K): V {
     let v = this.map.get(key);
     if (v === undefined) {
-      v = make();
+      v = this.make(key);
       if (this.map.size < 5_000) this.map.set(key, v);
     }
     return v;
@@ -150,13 +171,13 @@ function doseStatusReason(r: string): CodeableConcept {
 }
 
 const DOSE_STATUS_JSON = Object.fromEntries((Object.keys(CDSI_DOSE_STATUS_DISPLAY) as Array<DoseEvaluation['status']>).map((st) => [st, oneByte(json(doseStatusConcept(st)))])) as Record<DoseEvaluation['status'], string>;
-const reasonJson = new Constants<string, string>();
-const slugs = new Constants<string, string>();
+const reasonJson = new Constants<string, string>((r) => oneByte(json(doseStatusReason(r))));
+const slugs = new Constants<string, string>((antigen) => oneByte(slug(antigen)));
 /** An evaluation's `targetDisease`, per antigen and disease. */
-const evaluationDiseases = new Constants<string, Map<TargetDisease, string>>();
+const evaluationDiseases = new Constants<string, Map<TargetDisease, string>>(() => new Map());
 
 function evaluationDiseaseJson(antigen: string, d: TargetDisease): string {
-  const byDisease = evaluationDiseases.get(antigen, () => new Map());
+  const byDisease = evaluationDiseases.get(antigen);
   let s = byDisease.get(d);
   if (s === undefined) {
     s = oneByte(targetDiseaseJson([d], antigen));
@@ -165,19 +186,30 @@ function evaluationDiseaseJson(antigen: string, d: TargetDisease): string {
   return s;
 }
 
-/** What every resource of one answer shares after its id: the patient, the assessment date and the rules. */
+/**
+ * What every resource of one answer shares after its id: the patient, the assessment date and the rules; and each
+ * dose's reference (`{"reference":"Immunization/<id>"}`), made once per dose: an evaluation names its dose and every
+ * recommendation its group's valid doses, so each reference appears several times in an answer.
+ */
 interface Shared {
   patient: string;
   date: string;
   authority: string;
+  doseRefs: Map<string, string>;
 }
 
 function sharedOf(ctx: AnswerContext): Shared {
-  return { patient: json(patientRef(ctx)), date: json(ctx.assessmentDate), authority: json({ display: ctx.rules }) };
+  return { patient: json(patientRef(ctx)), date: json(ctx.assessmentDate), authority: json({ display: ctx.rules }), doseRefs: new Map() };
+}
+
+function doseRef(shared: Shared, doseId: string): string {
+  let ref = shared.doseRefs.get(doseId);
+  if (ref === undefined) shared.doseRefs.set(doseId, (ref = `{"reference":${quote(`Immunization/${doseId}`)}}`));
+  return ref;
 }
 
 function evaluationId(e: DoseEvaluation): string {
-  return `${e.doseId}-${slugs.get(e.antigen, () => oneByte(slug(e.antigen)))}`.slice(0, 64);
+  return `${e.doseId}-${slugs.get(e.antigen)}`.slice(0, 64);
 }
 
 function unplacedId(i: DoseIssue): string {
@@ -186,18 +218,18 @@ function unplacedId(i: DoseIssue): string {
 
 /** One ImmunizationEvaluation (one dose, one antigen). */
 function evaluationJson(e: DoseEvaluation, shared: Shared): string {
-  let out = `{"resourceType":"ImmunizationEvaluation","id":${json(evaluationId(e))},"status":"completed","patient":${shared.patient},"date":${shared.date},"authority":${shared.authority}`
-    + `,"targetDisease":${evaluationDiseaseJson(e.antigen, e.targetDisease)},"immunizationEvent":{"reference":${json(`Immunization/${e.doseId}`)}},"doseStatus":${DOSE_STATUS_JSON[e.status]}`;
+  let out = `{"resourceType":"ImmunizationEvaluation","id":${quote(evaluationId(e))},"status":"completed","patient":${shared.patient},"date":${shared.date},"authority":${shared.authority}`
+    + `,"targetDisease":${evaluationDiseaseJson(e.antigen, e.targetDisease)},"immunizationEvent":${doseRef(shared, e.doseId)},"doseStatus":${DOSE_STATUS_JSON[e.status]}`;
   if (e.reasons.length) {
     out += ',"doseStatusReason":[';
     for (let i = 0; i < e.reasons.length; i++) {
       const r = e.reasons[i]!;
-      out += (i ? ',' : '') + reasonJson.get(r, () => oneByte(json(doseStatusReason(r))));
+      out += (i ? ',' : '') + reasonJson.get(r);
     }
     out += ']';
   }
-  if (e.seriesName) out += `,"series":${json(e.seriesName)}`;
-  if (e.doseNumber) out += `,"doseNumberPositiveInt":${json(e.doseNumber)}`;
+  if (e.seriesName) out += `,"series":${quote(e.seriesName)}`;
+  if (e.doseNumber) out += `,"doseNumberPositiveInt":${jsonNumber(e.doseNumber)}`;
   return `${out}}`;
 }
 
@@ -253,9 +285,9 @@ function nextDoseVaccine(v: RecommendedVaccine): Extension {
 }
 
 /** Per CVX, the next-dose extensions made for it (by display and preferable). */
-const nextDoseJson = new Constants<string, Array<{ display: string | undefined; preferable: boolean; json: string }>>();
+const nextDoseJson = new Constants<string, Array<{ display: string | undefined; preferable: boolean; json: string }>>(() => []);
 function nextDoseVaccineJson(v: RecommendedVaccine): string {
-  const made = nextDoseJson.get(v.cvx, () => []);
+  const made = nextDoseJson.get(v.cvx);
   for (const m of made) if (m.display === v.display && m.preferable === v.preferable) return m.json;
   const out = oneByte(json(nextDoseVaccine(v)));
   if (made.length < 8) made.push({ display: v.display, preferable: v.preferable, json: out });
@@ -271,7 +303,8 @@ interface GroupConstants {
   diseases: TargetDisease[];
   targetDisease: string;
 }
-const groupJson = new Constants<string, GroupConstants>();
+/** Per vaccine group name; made from the first forecast seen for it (see groupOf). */
+const groupJson = new Map<string, GroupConstants>();
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
@@ -291,21 +324,37 @@ function groupConstants(f: GroupForecast): GroupConstants {
   };
 }
 
+function sameAntigens(g: GroupConstants, f: GroupForecast): boolean {
+  if (g.antigens.length !== f.antigens.length) return false;
+  for (let i = 0; i < g.antigens.length; i++) if (f.antigens[i]!.antigen !== g.antigens[i]) return false;
+  return true;
+}
+
 function groupOf(f: GroupForecast): GroupConstants {
-  const g = groupJson.get(f.vaccineGroup, () => groupConstants(f));
-  if (g.cvx === f.groupCvx && g.display === f.groupDisplay && sameList(g.diseases, f.targetDiseases) && g.antigens.length === f.antigens.length && f.antigens.every((a, i) => a.antigen === g.antigens[i])) return g;
+  let g = groupJson.get(f.vaccineGroup);
+  if (g === undefined) {
+    g = groupConstants(f);
+    if (groupJson.size < 5_000) groupJson.set(f.vaccineGroup, g);
+  }
+  if (g.cvx === f.groupCvx && g.display === f.groupDisplay && sameList(g.diseases, f.targetDiseases) && sameAntigens(g, f)) return g;
   // Another set of antigens answered for the group this time (not with the engine's data): made afresh.
   return groupConstants(f);
 }
 
-/** Per CDSi status, its forecastStatus when due and when overdue. */
-const forecastStatusJson = new Constants<ForecastStatus, [string, string]>();
+/**
+ * Per CDSi status, its forecastStatus when due and when overdue. forecastStatusConcept compares the past-due date with
+ * the assessment date only: the same date for both makes the overdue form, none the due form.
+ */
+const forecastStatusJson = new Constants<ForecastStatus, [string, string]>((status) => [
+  oneByte(json(forecastStatusConcept({ status }, '0000-01-01'))),
+  oneByte(json(forecastStatusConcept({ status, pastDue: '0000-01-01' }, '0000-01-01'))),
+]);
 
 /**
  * One vaccine group's recommendation. `supporting`: the ids of the doses valid for an antigen of this group (or
  * evaluated under its name), each once, in the evaluations' order.
  */
-function groupRecommendationJson(f: GroupForecast, supporting: readonly string[], assessmentDate: string): string {
+function groupRecommendationJson(f: GroupForecast, supporting: readonly string[], assessmentDate: string, shared: Shared): string {
   let out = '{';
   const vaccines = f.recommendedVaccines;
   if (vaccines?.length) {
@@ -315,23 +364,20 @@ function groupRecommendationJson(f: GroupForecast, supporting: readonly string[]
   }
   const g = groupOf(f);
   const overdue = f.status === 'not complete' && !!f.pastDue && f.pastDue <= assessmentDate;
-  const status = forecastStatusJson.get(f.status, () => [
-    oneByte(json(forecastStatusConcept({ status: f.status }, assessmentDate))),
-    oneByte(json(forecastStatusConcept({ status: f.status, pastDue: assessmentDate }, assessmentDate))),
-  ]);
+  const status = forecastStatusJson.get(f.status);
   out += `"vaccineCode":${g.vaccineCode},"targetDisease":${g.targetDisease},"forecastStatus":${status[overdue ? 1 : 0]}`;
-  if (f.reason) out += `,"forecastReason":[{"text":${json(f.reason)}}]`;
+  if (f.reason) out += `,"forecastReason":[{"text":${quote(f.reason)}}]`;
   let criteria = '';
   for (let k = 0; k < DATE_KEYS.length; k++) {
     const value = f[DATE_KEYS[k]!];
-    if (value) criteria += (criteria ? ',' : '') + DATE_CRITERION_PREFIX[k] + json(value) + '}';
+    if (value) criteria += (criteria ? ',' : '') + DATE_CRITERION_PREFIX[k] + quote(value) + '}';
   }
   if (criteria) out += `,"dateCriterion":[${criteria}]`;
-  if (f.seriesName) out += `,"series":${json(f.seriesName)}`;
-  if (f.doseNumber) out += `,"doseNumberPositiveInt":${json(f.doseNumber)}`;
+  if (f.seriesName) out += `,"series":${quote(f.seriesName)}`;
+  if (f.doseNumber) out += `,"doseNumberPositiveInt":${jsonNumber(f.doseNumber)}`;
   if (supporting.length) {
     out += ',"supportingImmunization":[';
-    for (let i = 0; i < supporting.length; i++) out += `${i ? ',' : ''}{"reference":${json(`Immunization/${supporting[i]!}`)}}`;
+    for (let i = 0; i < supporting.length; i++) out += (i ? ',' : '') + doseRef(shared, supporting[i]!);
     out += ']';
   }
   return `${out}}`;
@@ -339,21 +385,28 @@ function groupRecommendationJson(f: GroupForecast, supporting: readonly string[]
 
 /** Per group, the doses that support its recommendation (see groupRecommendationJson), with one pass over the evaluations. */
 function supportingDoses(result: ForecastResult): string[][] {
-  const valid = result.evaluations.filter((e) => e.status === 'valid');
-  return result.forecasts.map((f) => {
+  const valid: DoseEvaluation[] = [];
+  for (const e of result.evaluations) if (e.status === 'valid') valid.push(e);
+  const out: string[][] = [];
+  for (const f of result.forecasts) {
     const ids: string[] = [];
     for (const e of valid) {
-      if (ids.includes(e.doseId)) continue;
-      if (e.vaccineGroup === f.vaccineGroup || f.antigens.some((a) => a.antigen === e.antigen)) ids.push(e.doseId);
+      if (!ids.includes(e.doseId) && (e.vaccineGroup === f.vaccineGroup || hasAntigen(f, e.antigen))) ids.push(e.doseId);
     }
-    return ids;
-  });
+    out.push(ids);
+  }
+  return out;
+}
+
+function hasAntigen(f: GroupForecast, antigen: string): boolean {
+  for (const a of f.antigens) if (a.antigen === antigen) return true;
+  return false;
 }
 
 function recommendationText(result: ForecastResult, ctx: AnswerContext, shared: Shared, id?: string): string {
   const supporting = supportingDoses(result);
   let recs = '';
-  for (let i = 0; i < result.forecasts.length; i++) recs += (i ? ',' : '') + groupRecommendationJson(result.forecasts[i]!, supporting[i]!, ctx.assessmentDate);
+  for (let i = 0; i < result.forecasts.length; i++) recs += (i ? ',' : '') + groupRecommendationJson(result.forecasts[i]!, supporting[i]!, ctx.assessmentDate, shared);
   return `{"resourceType":"ImmunizationRecommendation"${id ? `,"id":${json(id)}` : ''}`
     + `,"extension":[{"url":${json(EXT_FORECAST_RULES)},"valueString":${json(ctx.rules)}}]`
     + `,"patient":${shared.patient},"date":${shared.date},"authority":${shared.authority},"recommendation":[${recs}]}`;
