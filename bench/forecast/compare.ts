@@ -5,8 +5,9 @@
  * `POST /fhir/$immds-forecast` at the same time, so both meet the same neighbours on a shared machine: a window's
  * CPU per forecast of A and of B (their processes' CPU from /proc over that window, divided by their answers) is a
  * fair comparison where two runs of run.ts minutes apart are not (on these two shared cores the CPU per forecast of
- * one build moves 1.4x between runs with the neighbours' load), the hubs' idle CPU (measured first) subtracted.
- * Prints each window and the median ratio B/A.
+ * one build moves 1.4x between runs with the neighbours' load), the hubs' idle CPU subtracted: measured before and
+ * after the windows, the lower of the two for each hub. Prints each window as measured (idle included), then each
+ * window with the idle subtracted and the median ratios B/A of both.
  * Each hub's answer is checked against the golden answer first. This is not the target's measure: run.ts is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -89,10 +90,15 @@ try {
   }
   // What each hub spends with nothing to answer (timers, background rounds, pool upkeep): at a low rate (a loaded
   // machine) it is a large part of a window's CPU per forecast, and would pull B/A towards 1; subtracted below.
-  const idle0 = started.map((s) => cpuSeconds(s.hub.pid!));
-  await new Promise((r) => setTimeout(r, 10_000));
-  const idlePerSecond = started.map((s, k) => (cpuSeconds(s.hub.pid!) - idle0[k]!) / 10);
-  console.log(`idle CPU: A ${(idlePerSecond[0]! * 1000).toFixed(1)} ms/s, B ${(idlePerSecond[1]! * 1000).toFixed(1)} ms/s (subtracted from each window)`);
+  // Measured before and after the load, the lower kept: right after start a hub may still be busy starting (once
+  // 67 ms/s for one hub against 12 for the other), which subtracted as if idle made that hub look cheaper.
+  const idleCpu = async (): Promise<number[]> => {
+    const idle0 = started.map((s) => cpuSeconds(s.hub.pid!));
+    await new Promise((r) => setTimeout(r, 10_000));
+    return started.map((s, k) => (cpuSeconds(s.hub.pid!) - idle0[k]!) / 10);
+  };
+  const idleBefore = await idleCpu();
+  console.log(`idle CPU before: A ${(idleBefore[0]! * 1000).toFixed(1)} ms/s, B ${(idleBefore[1]! * 1000).toFixed(1)} ms/s`);
   const counts = [0, 0];
   let stop = false;
   const loops = clients.flatMap((c, k) => Array.from({ length: CONNECTIONS }, async () => {
@@ -104,22 +110,35 @@ try {
   }));
   // Warm-up: connections open, JIT warm.
   await new Promise((r) => setTimeout(r, 5000));
-  const ms: [number[], number[]] = [[], []];
-  const ratios: number[] = [];
+  /** Per window and hub: forecasts answered and CPU seconds used. */
+  const windows: Array<{ n: number[]; cpu: number[] }> = [];
   for (let w = 0; w < WINDOWS; w++) {
     const n0 = [...counts];
     const cpu0 = started.map((s) => cpuSeconds(s.hub.pid!));
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const each = started.map((s, k) => ((cpuSeconds(s.hub.pid!) - cpu0[k]! - idlePerSecond[k]! * SECONDS) * 1000) / (counts[k]! - n0[k]!));
-    ms[0].push(each[0]!);
-    ms[1].push(each[1]!);
-    ratios.push(each[1]! / each[0]!);
-    const rate = (k: number): string => ((counts[k]! - n0[k]!) / SECONDS).toFixed(0);
-    console.log(`  window ${w + 1}/${WINDOWS}: A ${rate(0)}/s ${each[0]!.toFixed(3)} ms CPU per forecast, B ${rate(1)}/s ${each[1]!.toFixed(3)} ms, B/A ${(each[1]! / each[0]!).toFixed(3)}; load average ${loadAverage()}`);
+    const win = { n: counts.map((c, k) => c - n0[k]!), cpu: started.map((s, k) => cpuSeconds(s.hub.pid!) - cpu0[k]!) };
+    windows.push(win);
+    const each = [0, 1].map((k) => (win.cpu[k]! * 1000) / win.n[k]!);
+    console.log(`  window ${w + 1}/${WINDOWS}: A ${(win.n[0]! / SECONDS).toFixed(0)}/s ${each[0]!.toFixed(3)} ms CPU per forecast, B ${(win.n[1]! / SECONDS).toFixed(0)}/s ${each[1]!.toFixed(3)} ms, B/A ${(each[1]! / each[0]!).toFixed(3)} (idle included); load average ${loadAverage()}`);
   }
   stop = true;
   await Promise.all(loops);
-  console.log(`median of ${WINDOWS} windows: A ${median(ms[0]).toFixed(3)} ms, B ${median(ms[1]).toFixed(3)} ms CPU per forecast; B/A ${median(ratios).toFixed(3)} (windows ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)})`);
+  const idleAfter = await idleCpu();
+  const idlePerSecond = [0, 1].map((k) => Math.min(idleBefore[k]!, idleAfter[k]!));
+  console.log(`idle CPU after: A ${(idleAfter[0]! * 1000).toFixed(1)} ms/s, B ${(idleAfter[1]! * 1000).toFixed(1)} ms/s; subtracted: A ${(idlePerSecond[0]! * 1000).toFixed(1)}, B ${(idlePerSecond[1]! * 1000).toFixed(1)} ms/s`);
+  const ms: [number[], number[]] = [[], []];
+  const ratios: number[] = [];
+  const rawRatios: number[] = [];
+  for (const [w, win] of windows.entries()) {
+    const each = [0, 1].map((k) => ((win.cpu[k]! - idlePerSecond[k]! * SECONDS) * 1000) / win.n[k]!);
+    ms[0].push(each[0]!);
+    ms[1].push(each[1]!);
+    ratios.push(each[1]! / each[0]!);
+    rawRatios.push((win.cpu[1]! / win.n[1]!) / (win.cpu[0]! / win.n[0]!));
+    console.log(`  window ${w + 1}/${WINDOWS}, idle subtracted: A ${each[0]!.toFixed(3)} ms, B ${each[1]!.toFixed(3)} ms, B/A ${(each[1]! / each[0]!).toFixed(3)}`);
+  }
+  const range = (xs: number[]): string => `${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}`;
+  console.log(`median of ${WINDOWS} windows: A ${median(ms[0]).toFixed(3)} ms, B ${median(ms[1]).toFixed(3)} ms CPU per forecast; B/A ${median(ratios).toFixed(3)} (windows ${range(ratios)}); idle included: B/A ${median(rawRatios).toFixed(3)} (windows ${range(rawRatios)})`);
 } finally {
   await Promise.all(hubs.map((h) => new Promise<void>((resolve) => {
     if (h.exitCode !== null || h.signalCode !== null) return resolve();
