@@ -8,6 +8,8 @@
  * one build moves 1.4x between runs with the neighbours' load), the hubs' idle CPU subtracted: measured before and
  * after the windows, the lower of the two for each hub. Prints each window as measured (idle included), then each
  * window with the idle subtracted and the median ratios B/A of both.
+ * `--node-args-a` / `--node-args-b` add Node flags to one hub (after npm start's, so they win), e.g. to compare one build
+ * under two settings: `compare.ts main main --node-args-b --max-semi-space-size=8`.
  * Each hub's answer is checked against the golden answer first. This is not the target's measure: run.ts is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,13 +27,20 @@ import { benchParameters, readGolden, sha } from '../../test/forecast/golden-ans
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { windows: { type: 'string', default: '8' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '4' } },
+  options: {
+    windows: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '4' },
+    'node-args-a': { type: 'string', default: '' },
+    'node-args-b': { type: 'string', default: '' },
+  },
 });
 if (positionals.length !== 2) throw new Error('usage: compare.ts <checkout A> <checkout B> [--windows 8] [--seconds 10] [--connections 4]');
 const dirs = positionals.map((d) => path.resolve(d));
 const WINDOWS = Number(values.windows);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
+const NODE_ARGS = [values['node-args-a'], values['node-args-b']].map((a) => a.split(' ').filter(Boolean));
 const DATABASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const PATH = '/fhir/$immds-forecast';
@@ -56,7 +65,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startHub(dir: string): Promise<{ hub: ChildProcess; port: number }> {
+async function startHub(dir: string, k: number): Promise<{ hub: ChildProcess; port: number }> {
   const schema = `bench_compare_${randomBytes(4).toString('hex')}`;
   schemas.push(schema);
   await admin.query(`CREATE SCHEMA ${schema}`);
@@ -67,7 +76,7 @@ async function startHub(dir: string): Promise<{ hub: ChildProcess; port: number 
     ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: String(port), BASE_URL: `http://127.0.0.1:${port}`, ADMIN_TOKEN, LOG_LEVEL: 'warn', SEED_DEMO: 'false',
     CDSI_DATA_DIR: SUPPORTING_DATA, DATA_DIR: dataDir, DATABASE_URL: `${DATABASE}${DATABASE.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
   };
-  const hub = spawn(process.execPath, [...hubNodeFlags(), 'bin/vaxhub.js', 'serve', '--workers', '2'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const hub = spawn(process.execPath, [...hubNodeFlags(), ...NODE_ARGS[k]!, 'bin/vaxhub.js', 'serve', '--workers', '2'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
   hubs.push(hub);
   for (const until = Date.now() + 180_000; ;) {
     if (hub.exitCode !== null) throw new Error(`hub in ${dir} exited ${hub.exitCode}`);
@@ -79,8 +88,9 @@ async function startHub(dir: string): Promise<{ hub: ChildProcess; port: number 
 }
 
 try {
-  console.log(`bench/forecast/compare ${new Date().toISOString()}: A ${dirs[0]}, B ${dirs[1]}; load average ${loadAverage()}`);
-  const started = await Promise.all(dirs.map(startHub));
+  const flags = (k: number): string => (NODE_ARGS[k]!.length ? ` (${NODE_ARGS[k]!.join(' ')})` : '');
+  console.log(`bench/forecast/compare ${new Date().toISOString()}: A ${dirs[0]}${flags(0)}, B ${dirs[1]}${flags(1)}; load average ${loadAverage()}`);
+  const started = await Promise.all(dirs.map((d, k) => startHub(d, k)));
   const clients = started.map((s) => new LeanHttp(s.port, '127.0.0.1', CONNECTIONS));
   for (const [k, c] of clients.entries()) {
     const r = await c.post(PATH, body, HEADERS);
