@@ -32,6 +32,14 @@ describe('rawSearchsetBundle', () => {
     expect(parsed.entry!.map((e) => Object.keys(e))).toEqual(expected.entry!.map((e) => Object.keys(e)));
   });
 
+  test('every raw searchset has the same entry accessor functions (no closures per Bundle: see TextState)', () => {
+    const a = Object.getOwnPropertyDescriptor(raw(), 'entry')!;
+    const b = Object.getOwnPropertyDescriptor(raw(), 'entry')!;
+    expect(typeof a.get).toBe('function');
+    expect(a.get).toBe(b.get);
+    expect(a.set).toBe(b.set);
+  });
+
   test('is an ordinary Bundle in process: resources parse on access, and JSON.stringify agrees', () => {
     const b = raw();
     expect(b.entry![0]!.resource).toEqual(stored[0]);

@@ -44,30 +44,54 @@ export function rawSearchsetBundle(opts: {
 }): Bundle {
   const bundle = searchsetBundle({ ...opts, resources: [] });
   if (opts.matches.length === 0) return bundle; // nothing to splice (and no empty `entry`)
-  const others = bundle.entry ?? [];
-  const fullUrls = opts.matches.map((m) => `${opts.baseUrl}/${opts.resourceType}/${m.id}`);
-  let entries: BundleEntry[] | undefined;
-  // Redefining `entry` in place keeps its position among the keys.
-  Object.defineProperty(bundle, 'entry', {
-    enumerable: true,
-    configurable: true,
-    get: (): BundleEntry[] =>
-      (entries ??= [
-        ...opts.matches.map((m, i) => ({ fullUrl: fullUrls[i]!, resource: JSON.parse(m.json) as AnyResource, search: { mode: 'match' as const } })),
-        ...others,
-      ]),
-    set: (v: BundleEntry[]) => {
-      entries = v;
-    },
-  });
-  const serialize = (): string => {
-    if (entries) return JSON.stringify(bundle);
-    const spliced = opts.matches.map((m, i) => `{"fullUrl":${JSON.stringify(fullUrls[i])},"resource":${m.json},"search":{"mode":"match"}}`);
-    for (const e of others) spliced.push(JSON.stringify(e));
-    return serializeWithEntries(bundle, `[${spliced.join(',')}]`);
+  const state: RawState = {
+    matches: opts.matches,
+    fullUrls: opts.matches.map((m) => `${opts.baseUrl}/${opts.resourceType}/${m.id}`),
+    others: bundle.entry ?? [],
+    entries: undefined,
   };
-  Object.defineProperty(bundle, SERIALIZE, { value: serialize, enumerable: false });
+  Object.defineProperty(bundle, RAW_STATE, { value: state, enumerable: false });
+  // Redefining `entry` in place keeps its position among the keys. The accessor's functions are shared by every
+  // such Bundle (state read through `this`) for the reason given at TextState below: closures made per Bundle would
+  // give each one a map of its own, keeping its matches alive until a full collection.
+  Object.defineProperty(bundle, 'entry', { enumerable: true, configurable: true, get: rawEntryGet, set: rawEntrySet });
+  Object.defineProperty(bundle, SERIALIZE, { value: serializeRaw, enumerable: false });
   return bundle;
+}
+
+/** A rawSearchsetBundle's matches as stored text, and its entry list once someone has asked for it. */
+interface RawState {
+  matches: RawMatch[];
+  fullUrls: string[];
+  /** The entries searchsetBundle made itself (included resources, the outcome), after the matches. */
+  others: BundleEntry[];
+  entries: BundleEntry[] | undefined;
+}
+const RAW_STATE = Symbol('vaxhub.rawSearchset');
+
+function rawStateOf(bundle: object): RawState {
+  return (bundle as { [RAW_STATE]: RawState })[RAW_STATE];
+}
+
+function rawEntryGet(this: object): BundleEntry[] {
+  const s = rawStateOf(this);
+  return (s.entries ??= [
+    ...s.matches.map((m, i) => ({ fullUrl: s.fullUrls[i]!, resource: JSON.parse(m.json) as AnyResource, search: { mode: 'match' as const } })),
+    ...s.others,
+  ]);
+}
+
+function rawEntrySet(this: object, v: BundleEntry[]): void {
+  rawStateOf(this).entries = v;
+}
+
+/** The stored texts spliced in while nobody has looked at the entries (they may have been changed since). */
+function serializeRaw(this: Bundle): string {
+  const s = rawStateOf(this);
+  if (s.entries) return JSON.stringify(this);
+  const spliced = s.matches.map((m, i) => `{"fullUrl":${JSON.stringify(s.fullUrls[i])},"resource":${m.json},"search":{"mode":"match"}}`);
+  for (const e of s.others) spliced.push(JSON.stringify(e));
+  return serializeWithEntries(this, `[${spliced.join(',')}]`);
 }
 
 const AUDIT_VIEW = Symbol('vaxhub.auditView');
